@@ -1,0 +1,121 @@
+package kernel
+
+import (
+	"errors"
+	"sync"
+
+	"github.com/elfuse/elfuse/kernel/abi"
+	"golang.org/x/sys/unix"
+)
+
+// Args are the six raw syscall arguments (rdi, rsi, rdx, r10, r8, r9).
+type Args [6]uint64
+
+// Int returns argument i as a C int.
+func (a *Args) Int(i int) int32 { return int32(a[i]) }
+
+// Uint returns argument i as a C unsigned int.
+func (a *Args) Uint(i int) uint32 { return uint32(a[i]) }
+
+// Addr returns argument i as a guest address.
+func (a *Args) Addr(i int) abi.Addr { return abi.Addr(a[i]) }
+
+// SyscallFn serves one syscall. It returns the value for rax, or an error:
+// an abi.Errno (or a host unix.Errno, converted at the boundary) becomes
+// -errno; ErrNoReturn means the handler has set every register itself
+// (rt_sigreturn, execve).
+type SyscallFn func(t *Task, a *Args) (uint64, error)
+
+// Support says how completely a syscall is implemented.
+type Support int
+
+// Support levels.
+const (
+	Full Support = iota
+	Partial
+	Stub // accepted, does nothing observable (documented in Note)
+)
+
+// Syscall is one entry of the table.
+type Syscall struct {
+	Name    string
+	Fn      SyscallFn
+	Support Support
+	Note    string
+}
+
+// ErrNoReturn tells the dispatcher not to write rax.
+var ErrNoReturn = errors.New("handler set registers")
+
+// table maps Linux x86-64 syscall numbers to handlers. Files named sys_*.go
+// add their entries from init functions through register.
+var table = map[uint64]Syscall{}
+
+// register adds entries to the table; duplicate numbers are a programming
+// error and panic at start-up.
+func register(entries map[uint64]Syscall) {
+	for nr, s := range entries {
+		if _, dup := table[nr]; dup {
+			panic("kernel: syscall registered twice: " + s.Name)
+		}
+		table[nr] = s
+	}
+}
+
+// Table returns a copy of the syscall table (for tests and --help output).
+func Table() map[uint64]Syscall {
+	out := make(map[uint64]Syscall, len(table))
+	for k, v := range table {
+		out[k] = v
+	}
+	return out
+}
+
+var unknownLogged sync.Map // syscall number → struct{}
+
+// toErrno converts a handler error to a Linux errno. This is the single
+// errno boundary between host and guest.
+func toErrno(err error) abi.Errno {
+	var e abi.Errno
+	if errors.As(err, &e) {
+		return e
+	}
+	var he unix.Errno
+	if errors.As(err, &he) {
+		return abi.Errno(he)
+	}
+	return abi.EIO
+}
+
+// Syscall serves the syscall the task's vCPU just exited with.
+func (t *Task) Syscall() {
+	regs := t.CPU.Regs()
+	nr := regs.RAX
+	args := Args{regs.RDI, regs.RSI, regs.RDX, regs.R10, regs.R8, regs.R9}
+	t.inSyscall = int64(nr)
+	t.OrigRAX = nr
+	defer func() { t.inSyscall = -1 }()
+
+	s, ok := table[nr]
+	if !ok {
+		if _, seen := unknownLogged.LoadOrStore(nr, struct{}{}); !seen {
+			t.Log.Warn("unimplemented syscall, returning ENOSYS", "nr", nr)
+		}
+		regs.RAX = negErrno(abi.ENOSYS)
+		return
+	}
+	ret, err := s.Fn(t, &args)
+	if t.Log.IsTrace() {
+		t.Log.Trace("syscall", "name", s.Name, "args", args, "ret", ret, "err", err)
+	}
+	switch {
+	case err == nil:
+		regs.RAX = ret
+	case errors.Is(err, ErrNoReturn):
+	default:
+		regs.RAX = negErrno(toErrno(err))
+	}
+}
+
+// negErrno encodes e the way Linux returns it in rax.
+func negErrno(e abi.Errno) uint64 { return -uint64(e) }

@@ -1,0 +1,106 @@
+// Package kernel is elfuse's Linux-compatible kernel: the syscall table and
+// handlers, the guest address space (mm), descriptors, signals and exec for
+// one guest process. It runs inside a guestproc and talks to the hypervisor
+// through package hvf and to the rest of the process tree through Host.
+//
+// Lock order: Process.mu before MM.mu before FDTable.mu. Handlers run on the
+// vCPU's own goroutine (locked to its OS thread) and may block there.
+package kernel
+
+import (
+	"sync"
+
+	"github.com/elfuse/elfuse/hvf"
+	"github.com/elfuse/elfuse/kernel/abi"
+	"github.com/hashicorp/go-hclog"
+)
+
+// Host is how the kernel reaches beyond its own process: the supervisor's
+// PID namespace and process tree. guestproc implements it; unit tests use a
+// fake.
+type Host interface {
+	// Pid and Ppid are the guest-visible process ids.
+	Pid() int32
+	Ppid() int32
+	// Exit tells the tree that this process ended with the given wait status
+	// (Linux encoding: code<<8, or the signal number | 0x80 for a core dump).
+	Exit(status uint32)
+}
+
+// Config is fixed for the life of a guest process image.
+type Config struct {
+	Log hclog.Logger
+	// Timeout bounds one uninterrupted vCPU run in seconds (0: none); the
+	// run loop only kicks and logs, it never kills.
+	Timeout int
+}
+
+// Process is a thread group: one address space, one descriptor table, one
+// set of signal dispositions.
+type Process struct {
+	mu sync.Mutex
+
+	Kernel  *Kernel
+	MM      *MM
+	FDs     *FDTable
+	Signals *SignalHandlers
+
+	// Exe is the guest-visible path of the running image (/proc/self/exe).
+	Exe  string
+	Argv []string
+	Envp []string
+	Auxv []AuxEntry
+
+	// exited is set once exit_group ran; Status holds the wait status.
+	exited bool
+	Status uint32
+}
+
+// Task is one guest thread: a vCPU plus the per-thread kernel state.
+type Task struct {
+	Proc *Process
+	CPU  hvf.VCPU
+	Log  hclog.Logger
+	Tid  int32
+
+	// SigMask is the blocked-signal set; see signal code.
+	SigMask    uint64
+	AltStack   abi.StackT
+	SigState   TaskSignals
+	ClearTID   abi.Addr
+	RobustList abi.Addr
+
+	// inSyscall holds the number of the syscall being served (-1 none),
+	// for dumps and restarts.
+	inSyscall int64
+
+	// OrigRAX is the number of the last syscall (for restarts).
+	OrigRAX uint64
+}
+
+// Kernel is the per-guestproc kernel instance.
+type Kernel struct {
+	Config
+	Host    Host
+	Backend hvf.Backend
+}
+
+// Exited reports whether the process has finished and its wait status.
+func (p *Process) Exited() (bool, uint32) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.exited, p.Status
+}
+
+// exitGroup ends the process with a wait status (first caller wins).
+func (p *Process) exitGroup(status uint32) {
+	p.mu.Lock()
+	if p.exited {
+		p.mu.Unlock()
+		return
+	}
+	p.exited = true
+	p.Status = status
+	p.mu.Unlock()
+	p.Kernel.Host.Exit(status)
+}
