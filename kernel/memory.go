@@ -22,12 +22,17 @@ type Memory interface {
 }
 
 // CopyIn reads guest memory of the task's process.
-func (t *Task) CopyIn(addr abi.Addr, dst []byte) (int, error) { return t.Proc.MM.CopyIn(addr, dst) }
+func (t *Task) CopyIn(addr abi.Addr, dst []byte) (int, error) { return t.Proc.Mem.CopyIn(addr, dst) }
 
 // CopyOut writes guest memory of the task's process.
-func (t *Task) CopyOut(addr abi.Addr, src []byte) (int, error) { return t.Proc.MM.CopyOut(addr, src) }
+func (t *Task) CopyOut(addr abi.Addr, src []byte) (int, error) { return t.Proc.Mem.CopyOut(addr, src) }
 
 // CopyInString reads a guest C string.
 func (t *Task) CopyInString(addr abi.Addr, maxLen int) (string, error) {
-	return t.Proc.MM.CopyInString(addr, maxLen)
+	return t.Proc.Mem.CopyInString(addr, maxLen)
+}
+
+// Slice returns a zero-copy host view of guest memory (see Memory.Slice).
+func (t *Task) Slice(addr abi.Addr, n int, write bool) ([]byte, error) {
+	return t.Proc.Mem.Slice(addr, n, write)
 }

@@ -40,8 +40,11 @@ type Config struct {
 type Process struct {
 	mu sync.Mutex
 
-	Kernel  *Kernel
-	MM      *MM
+	Kernel *Kernel
+	MM     *MM
+	// Mem is how handlers reach guest memory: MM in a running process, a
+	// fake in unit tests.
+	Mem     Memory
 	FDs     *FDTable
 	Signals *SignalHandlers
 
