@@ -1,0 +1,389 @@
+package ptrace
+
+import (
+	"runtime"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/elfuse/elfuse/hvf"
+)
+
+func TestSyscallExitsCarryNumberArgsAndKernelResult(t *testing.T) {
+	var a asm
+	a.movEAX(39).syscall()
+	afterFirst := a.at()
+	a.storeRAX(dataAddr).movEAX(60).syscall()
+	g := newGuest(t, a.b)
+	r := g.cpu.Regs()
+	r.RDI, r.RSI, r.RDX, r.R10, r.R8, r.R9 = 1, 2, 3, 4, 5, 6
+
+	g.expectSyscall(39)
+	if r.RIP != afterFirst {
+		t.Errorf("RIP at syscall exit = %#x, want the return address %#x", r.RIP, afterFirst)
+	}
+	if r.RCX != r.RIP || r.R11 != r.RFLAGS {
+		t.Errorf("RCX/R11 = %#x/%#x, want RIP/RFLAGS %#x/%#x as SYSCALL leaves them", r.RCX, r.R11, r.RIP, r.RFLAGS)
+	}
+	if got := [6]uint64{r.RDI, r.RSI, r.RDX, r.R10, r.R8, r.R9}; got != [6]uint64{1, 2, 3, 4, 5, 6} {
+		t.Errorf("arguments = %v, want 1..6", got)
+	}
+	if r.RFLAGS&0x200 == 0 {
+		t.Errorf("RFLAGS %#x lost IF", r.RFLAGS)
+	}
+	r.RAX = 0x1234_5678_9abc
+	g.expectSyscall(60)
+	if got := g.word(dataAddr); got != 0x1234_5678_9abc {
+		t.Errorf("guest stored RAX %#x after the first syscall, want the kernel's %#x", got, 0x1234_5678_9abc)
+	}
+}
+
+func TestSyscallWithUnchangedRegistersReturnsTheNumber(t *testing.T) {
+	// The host kernel leaves -ENOSYS in RAX at a SYSEMU stop; a caller
+	// that does not touch RAX must not expose it.
+	var a asm
+	a.movEAX(102).syscall().storeRAX(dataAddr).movEAX(60).syscall()
+	g := newGuest(t, a.b)
+	g.expectSyscall(102)
+	g.expectSyscall(60)
+	if got := g.word(dataAddr); got != 102 {
+		t.Errorf("guest saw RAX %#x after an untouched syscall exit, want 102", got)
+	}
+}
+
+func TestFaultsBecomeExceptions(t *testing.T) {
+	tests := []struct {
+		name      string
+		code      func(a *asm) (faultRIP uint64)
+		prot      hvf.Prot // of the page at extraAddr; 0 leaves it unmapped
+		vector    uint8
+		errorCode uint64
+		faultAddr uint64
+	}{
+		{
+			name: "write to unmapped page is a not-present #PF",
+			code: func(a *asm) uint64 {
+				rip := a.at()
+				a.storeRAX(0x1000_0000)
+				return rip
+			},
+			vector: hvf.VectorPF, errorCode: hvf.PFUser, faultAddr: 0x1000_0000,
+		},
+		{
+			name: "write to read-only page is a present write #PF",
+			code: func(a *asm) uint64 {
+				rip := a.at()
+				a.storeRAX(extraAddr + 8)
+				return rip
+			},
+			prot:   hvf.ProtRead,
+			vector: hvf.VectorPF, errorCode: hvf.PFPresent | hvf.PFWrite | hvf.PFUser, faultAddr: extraAddr + 8,
+		},
+		{
+			name: "jump to non-executable page is an instruction-fetch #PF",
+			code: func(a *asm) uint64 {
+				a.raw(0x48, 0xb8) // movabs $extraAddr,%rax
+				a.b = append(a.b, 0x00, 0x50, 0x40, 0, 0, 0, 0, 0)
+				a.raw(0xff, 0xe0) // jmp *%rax
+				return extraAddr
+			},
+			prot:   hvf.ProtRead | hvf.ProtWrite,
+			vector: hvf.VectorPF, errorCode: hvf.PFPresent | hvf.PFUser | hvf.PFInstr, faultAddr: extraAddr,
+		},
+		{
+			name: "ud2 is #UD at the instruction",
+			code: func(a *asm) uint64 {
+				a.raw(0x90)
+				rip := a.at()
+				a.raw(0x0f, 0x0b)
+				return rip
+			},
+			vector: hvf.VectorUD,
+		},
+		{
+			name: "int3 is #BP after the instruction",
+			code: func(a *asm) uint64 {
+				a.raw(0x90, 0xcc)
+				return a.at()
+			},
+			vector: hvf.VectorBP,
+		},
+		{
+			name: "divide by zero is #DE at the div",
+			code: func(a *asm) uint64 {
+				a.raw(0x31, 0xc9) // xor %ecx,%ecx
+				rip := a.at()
+				a.raw(0xf7, 0xf1) // div %ecx
+				return rip
+			},
+			vector: hvf.VectorDE,
+		},
+		{
+			name: "hlt in user mode is #GP",
+			code: func(a *asm) uint64 {
+				rip := a.at()
+				a.raw(0xf4)
+				return rip
+			},
+			vector: hvf.VectorGP,
+		},
+		{
+			name: "int $0x80 is #GP at the int with the IDT error code",
+			code: func(a *asm) uint64 {
+				a.movEAX(20)
+				rip := a.at()
+				a.raw(0xcd, 0x80)
+				return rip
+			},
+			vector: hvf.VectorGP, errorCode: 0x80<<3 | 2,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var a asm
+			rip := tt.code(&a)
+			g := newGuest(t, a.b)
+			if tt.prot != 0 {
+				if err := g.m.Map(extraAddr, pageSize, tt.prot, g.fd, extraAddr); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ex := g.run()
+			want := hvf.Exit{Reason: hvf.ExitException, Vector: tt.vector, ErrorCode: tt.errorCode, FaultAddr: tt.faultAddr}
+			if ex != want {
+				t.Errorf("exit = %+v, want %+v", ex, want)
+			}
+			if got := g.cpu.Regs().RIP; got != rip {
+				t.Errorf("RIP = %#x, want %#x", got, rip)
+			}
+		})
+	}
+}
+
+func TestExceptionCanBeResumedAtANewRIP(t *testing.T) {
+	// A kernel delivering a signal rewrites RIP/RSP after an exception;
+	// the fault itself must not be re-raised by the host.
+	var a asm
+	a.raw(0x0f, 0x0b) // ud2
+	handler := a.at()
+	a.movEAX(15).syscall()
+	g := newGuest(t, a.b)
+	if ex := g.run(); ex.Vector != hvf.VectorUD {
+		t.Fatalf("exit = %+v, want #UD", ex)
+	}
+	g.cpu.Regs().RIP = handler
+	g.expectSyscall(15)
+}
+
+func TestProtectAndUnmapTakeEffect(t *testing.T) {
+	var a asm
+	loop := a.at()
+	a.loadRAX(extraAddr).syscall().jmpTo(loop)
+	g := newGuest(t, a.b)
+	g.setWord(extraAddr, 5)
+	g.setWord(extraAddr+pageSize, 9)
+	if err := g.m.Map(extraAddr, pageSize, hvf.ProtRead, g.fd, extraAddr); err != nil {
+		t.Fatal(err)
+	}
+	g.expectSyscall(5)
+
+	if err := g.m.Protect(extraAddr, pageSize, 0); err != nil {
+		t.Fatal(err)
+	}
+	ex := g.run()
+	want := hvf.Exit{Reason: hvf.ExitException, Vector: hvf.VectorPF,
+		ErrorCode: hvf.PFPresent | hvf.PFUser | hvf.PFWrite, FaultAddr: extraAddr}
+	if ex != want {
+		t.Fatalf("load from PROT_NONE page: exit = %+v, want %+v", ex, want)
+	}
+	if g.cpu.Regs().RIP != loop {
+		t.Fatalf("fault RIP = %#x, want %#x", g.cpu.Regs().RIP, loop)
+	}
+
+	if err := g.m.Protect(extraAddr, pageSize, hvf.ProtRead); err != nil {
+		t.Fatal(err)
+	}
+	g.expectSyscall(5)
+
+	if err := g.m.Unmap(extraAddr, pageSize); err != nil {
+		t.Fatal(err)
+	}
+	ex = g.run()
+	want = hvf.Exit{Reason: hvf.ExitException, Vector: hvf.VectorPF, ErrorCode: hvf.PFUser, FaultAddr: extraAddr}
+	if ex != want {
+		t.Fatalf("load from unmapped page: exit = %+v, want %+v", ex, want)
+	}
+
+	// Remapping at another offset of the same memfd shows that page.
+	if err := g.m.Map(extraAddr, pageSize, hvf.ProtRead, g.fd, extraAddr+pageSize); err != nil {
+		t.Fatal(err)
+	}
+	g.expectSyscall(9)
+	// And a write through the caller's mapping is seen by the guest.
+	g.setWord(extraAddr+pageSize, 11)
+	g.expectSyscall(11)
+}
+
+func TestKickInterruptsASpinningGuest(t *testing.T) {
+	var a asm
+	spin := a.at()
+	a.raw(0xeb, 0xfe) // jmp .
+	next := a.at()
+	a.movEAX(24).syscall()
+	g := newGuest(t, a.b)
+
+	cpu := g.cpu
+	timer := time.AfterFunc(50*time.Millisecond, cpu.Kick)
+	defer timer.Stop()
+	start := time.Now()
+	ex := g.run()
+	if ex.Reason != hvf.ExitInterrupted {
+		t.Fatalf("exit = %+v, want ExitInterrupted", ex)
+	}
+	if d := time.Since(start); d < 40*time.Millisecond {
+		t.Errorf("Run returned after %v, before the kick", d)
+	}
+	if got := g.cpu.Regs().RIP; got != spin {
+		t.Errorf("RIP = %#x, want the spin loop %#x", got, spin)
+	}
+
+	// A kick while stopped makes the next Run return early.
+	g.cpu.Kick()
+	if ex := g.run(); ex.Reason != hvf.ExitInterrupted {
+		t.Fatalf("Run after a kick while stopped: exit = %+v, want ExitInterrupted", ex)
+	}
+
+	// The interrupted guest can be redirected by writing registers.
+	g.cpu.Regs().RIP = next
+	g.expectSyscall(24)
+}
+
+func TestKickDuringMapIsNotLost(t *testing.T) {
+	var a asm
+	a.raw(0xeb, 0xfe) // jmp .
+	g := newGuest(t, a.b)
+	g.cpu.Kick()
+	// The SIGURG is pending when Map injects its syscalls.
+	if err := g.m.Map(extraAddr, pageSize, hvf.ProtRead, g.fd, extraAddr); err != nil {
+		t.Fatal(err)
+	}
+	if ex := g.run(); ex.Reason != hvf.ExitInterrupted {
+		t.Fatalf("exit = %+v, want ExitInterrupted", ex)
+	}
+}
+
+func TestFSAndGSBaseAreWhatSegmentLoadsRead(t *testing.T) {
+	var a asm
+	a.raw(0x64, 0x48, 0x8b, 0x04, 0x25, 0, 0, 0, 0) // mov %fs:0,%rax
+	a.storeRAX(dataAddr + 0x100)
+	a.raw(0x65, 0x48, 0x8b, 0x04, 0x25, 0, 0, 0, 0) // mov %gs:0,%rax
+	a.storeRAX(dataAddr + 0x108)
+	a.movEAX(60).syscall()
+	g := newGuest(t, a.b)
+	g.setWord(dataAddr+0x10, 0xf5f5)
+	g.setWord(dataAddr+0x20, 0x6565)
+	g.cpu.SetFSBase(dataAddr + 0x10)
+	g.cpu.SetGSBase(dataAddr + 0x20)
+	g.expectSyscall(60)
+	if got := g.word(dataAddr + 0x100); got != 0xf5f5 {
+		t.Errorf("%%fs:0 = %#x, want %#x", got, 0xf5f5)
+	}
+	if got := g.word(dataAddr + 0x108); got != 0x6565 {
+		t.Errorf("%%gs:0 = %#x, want %#x", got, 0x6565)
+	}
+	if got := g.cpu.FSBase(); got != dataAddr+0x10 {
+		t.Errorf("FSBase() = %#x after an exit, want %#x", got, dataAddr+0x10)
+	}
+	if got := g.cpu.GSBase(); got != dataAddr+0x20 {
+		t.Errorf("GSBase() = %#x after an exit, want %#x", got, dataAddr+0x20)
+	}
+}
+
+func TestCallsFromAnotherThreadAreRefused(t *testing.T) {
+	g := newGuest(t, new(asm).movEAX(60).syscall().b)
+	errc := make(chan [3]error)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		_, runErr := g.cpu.Run()
+		errc <- [3]error{
+			g.m.Map(extraAddr, pageSize, hvf.ProtRead, g.fd, extraAddr),
+			runErr,
+			g.m.Unmap(extraAddr, pageSize),
+		}
+	}()
+	for i, err := range <-errc {
+		if err == nil {
+			t.Errorf("call %d from a foreign thread succeeded, want an error", i)
+		}
+	}
+	// The owner thread still works.
+	g.expectSyscall(60)
+}
+
+func TestSecondVCPUIsRefused(t *testing.T) {
+	g := newGuest(t, nil)
+	if _, err := g.m.NewVCPU(); err == nil {
+		t.Fatal("second NewVCPU succeeded, want an error")
+	}
+}
+
+func TestStubDeathIsAnError(t *testing.T) {
+	var a asm
+	a.raw(0xeb, 0xfe)
+	g := newGuest(t, a.b)
+	if err := unix.Kill(g.m.pid, unix.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.cpu.Run(); err == nil {
+		t.Fatal("Run after the stub was killed succeeded, want an error")
+	}
+	if _, err := g.cpu.Run(); err == nil {
+		t.Fatal("second Run after the stub was killed succeeded, want an error")
+	}
+}
+
+func TestCloseKillsAndReapsTheStub(t *testing.T) {
+	g := newGuest(t, nil)
+	pid := g.m.pid
+	done := make(chan error)
+	go func() { done <- g.m.Close() }() // Close may come from any goroutine
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Kill(pid, 0); err != unix.ESRCH {
+		t.Errorf("kill(stub, 0) after Close = %v, want ESRCH (killed and reaped)", err)
+	}
+	g.cpu.Kick() // harmless after Close
+	if err := g.m.Close(); err != nil {
+		t.Errorf("second Close = %v", err)
+	}
+}
+
+func TestStubHoldsOnlyMappedFiles(t *testing.T) {
+	g := newGuest(t, nil)
+	ents, err := readDirNames("/proc/" + itoa(g.m.pid) + "/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ents) != 1 {
+		t.Errorf("stub has descriptors %v, want only the one guest memfd", ents)
+	}
+	maps, err := readFile("/proc/" + itoa(g.m.pid) + "/maps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	regions, err := parseMaps(maps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range regions {
+		guestRange := r.end <= 1<<46
+		stub := r.start >= stubBase && r.end <= stubBase+stubSize
+		vsyscall := r.start >= 1<<63
+		if !guestRange && !stub && !vsyscall {
+			t.Errorf("stub still maps %#x-%#x (stack or vDSO not removed)", r.start, r.end)
+		}
+	}
+}
