@@ -109,7 +109,7 @@ func (m *machine) inject(nr uint64, args ...uint64) (uint64, error) {
 	r.Orig_rax = ^uint64(0)
 	r.Rdi, r.Rsi, r.Rdx, r.R10, r.R8, r.R9 = a[0], a[1], a[2], a[3], a[4], a[5]
 	if err := unix.PtraceSetRegs(m.pid, &r); err != nil {
-		return 0, fmt.Errorf("inject syscall %d: set registers: %w", nr, err)
+		return 0, m.ptraceErr(fmt.Sprintf("inject syscall %d: set registers", nr), err)
 	}
 	m.hostStale = true
 	if err := unix.PtraceCont(m.pid, 0); err != nil {

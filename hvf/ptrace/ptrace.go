@@ -233,13 +233,28 @@ func (m *machine) unmapForeign() error {
 // checkThread fails unless called on the tracing thread.
 func (m *machine) checkThread() error {
 	if tid := unix.Gettid(); tid != m.tid {
-		return fmt.Errorf("ptrace: called on thread %d but the machine belongs to thread %d "+
-			"(create and use it from one goroutine locked with runtime.LockOSThread)", tid, m.tid)
+		return m.wrongThread(tid)
 	}
 	if m.exited.Load() {
 		return errStubGone
 	}
 	return nil
+}
+
+func (m *machine) wrongThread(tid int) error {
+	return fmt.Errorf("ptrace: called on thread %d but the machine belongs to thread %d "+
+		"(create and use it from one goroutine locked with runtime.LockOSThread)", tid, m.tid)
+}
+
+// ptraceErr explains a failed ptrace request: ESRCH from a live stub means
+// the caller is not the tracing thread.
+func (m *machine) ptraceErr(what string, err error) error {
+	if err == unix.ESRCH && !m.exited.Load() {
+		if tid := unix.Gettid(); tid != m.tid {
+			return m.wrongThread(tid)
+		}
+	}
+	return fmt.Errorf("ptrace: %s: %w", what, err)
 }
 
 var errStubGone = errors.New("ptrace: stub process is gone")
@@ -250,14 +265,13 @@ func (m *machine) wait() (unix.WaitStatus, error) {
 	var ws unix.WaitStatus
 	for {
 		_, err := unix.Wait4(m.pid, &ws, unix.WALL, nil)
-		if err == unix.EINTR {
-			continue
+		if err == nil {
+			break
 		}
-		if err != nil {
+		if err != unix.EINTR {
 			m.exited.Store(true)
 			return 0, fmt.Errorf("ptrace: wait4 stub: %w", err)
 		}
-		break
 	}
 	switch {
 	case ws.Exited():

@@ -72,8 +72,11 @@ func (v *vcpu) Close() error {
 // for its next stop.
 func (v *vcpu) Run() (hvf.Exit, error) {
 	m := v.m
-	if err := m.checkThread(); err != nil {
-		return hvf.Exit{}, err
+	// No gettid check here (it would cost a syscall per exit): a ptrace
+	// request from another thread fails with ESRCH, which ptraceErr
+	// explains, before anything changes.
+	if m.exited.Load() {
+		return hvf.Exit{}, errStubGone
 	}
 	if v.closed {
 		return hvf.Exit{}, errors.New("ptrace: run on a closed vCPU")
@@ -88,14 +91,14 @@ func (v *vcpu) Run() (hvf.Exit, error) {
 		// concerned, so it must never try to restart one.
 		m.host.Orig_rax = ^uint64(0)
 		if err := unix.PtraceSetRegs(m.pid, &m.host); err != nil {
-			return hvf.Exit{}, fmt.Errorf("ptrace: set registers (rip %#x fs %#x gs %#x): %w",
-				m.host.Rip, m.host.Fs_base, m.host.Gs_base, err)
+			return hvf.Exit{}, m.ptraceErr(fmt.Sprintf("set registers (rip %#x fs %#x gs %#x)",
+				m.host.Rip, m.host.Fs_base, m.host.Gs_base), err)
 		}
 		m.hostStale, v.segDirty, v.shadow = false, false, v.regs
 	}
 	for {
 		if err := ptraceReq(unix.PTRACE_SYSEMU, m.pid, 0); err != nil {
-			return hvf.Exit{}, fmt.Errorf("ptrace: sysemu: %w", err)
+			return hvf.Exit{}, m.ptraceErr("sysemu", err)
 		}
 		ws, err := m.wait()
 		if err != nil {
@@ -227,8 +230,9 @@ func (v *vcpu) FPState() ([]byte, error) {
 }
 
 // SetFPState implements hvf.VCPU.SetFPState. A 512-byte image sets the
-// FXSAVE part only; a longer one is a full XSAVE image (a shorter one than
-// the host's is completed from the current state).
+// FXSAVE part only; a longer one is an XSAVE image with XRSTOR semantics
+// (a component whose XSTATE_BV bit is clear gets its initial state); one
+// shorter than the host's is completed from the current state.
 func (v *vcpu) SetFPState(b []byte) error {
 	if err := v.m.checkThread(); err != nil {
 		return err
