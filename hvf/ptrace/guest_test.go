@@ -147,3 +147,15 @@ func (g *guest) expectSyscall(nr uint64) {
 		g.t.Fatalf("syscall number = %d, want %d", got, nr)
 	}
 }
+
+// storeReg emits mov %r<n>,addr (n in the hardware numbering: 0 rax, 1 rcx,
+// 2 rdx, 3 rbx, 4 rsp, 5 rbp, 6 rsi, 7 rdi, 8-15 r8-r15); addr < 2 GiB.
+func (a *asm) storeReg(n int, addr uint32) *asm {
+	rex := byte(0x48)
+	if n >= 8 {
+		rex |= 0x04
+	}
+	a.raw(rex, 0x89, 0x04|byte(n&7)<<3, 0x25)
+	a.b = binary.LittleEndian.AppendUint32(a.b, addr)
+	return a
+}

@@ -388,3 +388,39 @@ func TestStubHoldsOnlyMappedFiles(t *testing.T) {
 		}
 	}
 }
+
+func TestEveryRegisterWrittenAtAnExitReachesTheGuest(t *testing.T) {
+	// A sigreturn rewrites all registers, RCX and R11 included, which the
+	// host can only return with IRET rather than SYSRET.
+	const save = dataAddr + 0x200
+	var a asm
+	a.movEAX(15).syscall()
+	for n := 0; n < 16; n++ {
+		a.storeReg(n, uint32(save+8*n))
+	}
+	a.raw(0x9c) // pushfq
+	a.raw(0x58) // pop %rax
+	a.storeReg(0, save+8*16)
+	a.movEAX(60).syscall()
+	g := newGuest(t, a.b)
+	g.expectSyscall(15)
+
+	r := g.cpu.Regs()
+	want := make([]uint64, 16)
+	for n := range want {
+		want[n] = 0x1111_0000_0000_0000 + uint64(n)*0x0101_0101
+	}
+	want[4] = stackTop - 0x100 // RSP must stay usable for pushfq
+	r.RAX, r.RCX, r.RDX, r.RBX, r.RSP, r.RBP, r.RSI, r.RDI = want[0], want[1], want[2], want[3], want[4], want[5], want[6], want[7]
+	r.R8, r.R9, r.R10, r.R11, r.R12, r.R13, r.R14, r.R15 = want[8], want[9], want[10], want[11], want[12], want[13], want[14], want[15]
+	r.RFLAGS = 0x202 | 1 | 1<<11 // CF and OF
+	g.expectSyscall(60)
+	for n := range want {
+		if got := g.word(save + 8*uint64(n)); got != want[n] {
+			t.Errorf("register %d = %#x in the guest, want %#x", n, got, want[n])
+		}
+	}
+	if got := g.word(save + 8*16); got&(1|1<<11) != 1|1<<11 {
+		t.Errorf("RFLAGS in the guest = %#x, want CF and OF set", got)
+	}
+}
