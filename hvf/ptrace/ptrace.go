@@ -22,8 +22,9 @@
 // Memory operations are syscalls injected into the stopped stub: the tracer
 // saves the registers, points RIP at a `syscall; int3` gadget in the stub
 // image, continues to the int3 and reads RAX. A descriptor reaches the stub by
-// an injected openat of /proc/<tracer pid>/fd/<fd>; the stub-side descriptor
-// is cached per (device, inode, access mode) in a small LRU.
+// an injected openat of /proc/<tracer pid>/fd/<fd>, or, when that reopen is
+// refused, over a socketpair with SCM_RIGHTS (files.go); the stub-side
+// descriptor is cached per (device, inode, access mode) in a small LRU.
 //
 // Differences from the KVM backend a caller may notice:
 //   - addresses at or above AddrLimit hold the stub's two pages (at stubBase)
@@ -31,7 +32,9 @@
 //   - page-fault error codes are rebuilt from siginfo: the write bit is a
 //     guess (see pfErrorCode);
 //   - a SIGBUS (access beyond the end of a mapped file) is reported as a #PF
-//     on a present page.
+//     on a present page;
+//   - a call into the host's vsyscall page (0xffffffffff600000) is emulated
+//     by the host kernel without a syscall exit, as on a native host.
 package ptrace
 
 import (
@@ -131,10 +134,16 @@ type machine struct {
 	exited atomic.Bool
 
 	files fileCache
-	vcpu  *vcpu
+	// sock is the tracer's end of the descriptor-passing socketpair, -1
+	// once closed.
+	sock int
+	// noProcReopen skips the /proc reopen and always passes descriptors
+	// over sock (tests use it to exercise that path).
+	noProcReopen bool
+	vcpu         *vcpu
 
-	// mu guards closed and pidfd against Kick and Close, which may run on
-	// other goroutines.
+	// mu guards closed, pidfd and (in Close) sock against Kick and Close,
+	// which may run on other goroutines.
 	mu     sync.Mutex
 	closed bool
 	pidfd  int
@@ -148,9 +157,17 @@ func startMachine(log hclog.Logger, limit uint64) (*machine, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The stub's descriptor 0 is one end of a socketpair for passing
+	// descriptors (see files.go).
+	sp, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("ptrace: socketpair: %w", err)
+	}
+	defer unix.Close(sp[1])
 	pidfd := -1
 	attr := &syscall.ProcAttr{
-		Env: []string{},
+		Env:   []string{},
+		Files: []uintptr{uintptr(sp[1])},
 		Sys: &syscall.SysProcAttr{
 			Ptrace:    true,
 			Pdeathsig: syscall.SIGKILL,
@@ -159,6 +176,7 @@ func startMachine(log hclog.Logger, limit uint64) (*machine, error) {
 	}
 	pid, err := syscall.ForkExec(fmt.Sprintf("/proc/self/fd/%d", sfd), []string{"elfuse-ptrace-stub"}, attr)
 	if err != nil {
+		unix.Close(sp[0])
 		return nil, fmt.Errorf("ptrace: start stub: %w", err)
 	}
 	m := &machine{
@@ -168,6 +186,7 @@ func startMachine(log hclog.Logger, limit uint64) (*machine, error) {
 		tracerPid: os.Getpid(),
 		limit:     limit,
 		pidfd:     pidfd,
+		sock:      sp[0],
 	}
 	m.files.init()
 	if err := m.setup(); err != nil {
@@ -196,9 +215,10 @@ func (m *machine) setup() error {
 		return fmt.Errorf("ptrace: stub stopped at %#x, not at its entry %#x", m.host.Rip, uint64(stubEntry))
 	}
 	// The stub inherited the caller's descriptors that lack close-on-exec
-	// (at least 0, 1 and 2): drop them so that it never keeps a pipe open.
-	if _, err := m.inject(unix.SYS_CLOSE_RANGE, 0, ^uint64(0)>>32, 0); err != nil {
-		for fd := uint64(0); fd < 3; fd++ {
+	// (at least 1 and 2; 0 is the socket): drop them so that it never keeps
+	// a pipe open.
+	if _, err := m.inject(unix.SYS_CLOSE_RANGE, 1, ^uint64(0)>>32, 0); err != nil {
+		for fd := uint64(1); fd < 3; fd++ {
 			m.inject(unix.SYS_CLOSE, fd) // EBADF is fine
 		}
 	}
@@ -333,6 +353,10 @@ func (m *machine) Close() error {
 	if m.pidfd >= 0 {
 		unix.Close(m.pidfd)
 		m.pidfd = -1
+	}
+	if m.sock >= 0 {
+		unix.Close(m.sock)
+		m.sock = -1
 	}
 	m.mu.Unlock()
 	m.log.Debug("stub closed")

@@ -1,6 +1,7 @@
 package ptrace
 
 import (
+	"os"
 	"runtime"
 	"strings"
 	"testing"
@@ -368,8 +369,16 @@ func TestStubHoldsOnlyMappedFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ents) != 1 {
-		t.Errorf("stub has descriptors %v, want only the one guest memfd", ents)
+	var targets []string
+	for _, e := range ents {
+		l, err := os.Readlink("/proc/" + itoa(g.m.pid) + "/fd/" + e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		targets = append(targets, e+"->"+l)
+	}
+	if len(ents) != 2 || !strings.HasPrefix(targets[0], "0->socket:") || !strings.Contains(targets[1], "memfd:guest") {
+		t.Errorf("stub has descriptors %v, want only the socket at 0 and the guest memfd", targets)
 	}
 	maps, err := readFile("/proc/" + itoa(g.m.pid) + "/maps")
 	if err != nil {
@@ -422,5 +431,52 @@ func TestEveryRegisterWrittenAtAnExitReachesTheGuest(t *testing.T) {
 	}
 	if got := g.word(save + 8*16); got&(1|1<<11) != 1|1<<11 {
 		t.Errorf("RFLAGS in the guest = %#x, want CF and OF set", got)
+	}
+}
+
+func TestDescriptorsPassedOverTheSocketWork(t *testing.T) {
+	// The fallback for files the stub cannot reopen through /proc.
+	var a asm
+	a.loadRAX(extraAddr).syscall()
+	g := newGuest(t, a.b)
+	g.m.noProcReopen = true
+	other, err := unix.MemfdCreate("other", unix.MFD_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(other)
+	if _, err := unix.Pwrite(other, []byte{42}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.m.Map(extraAddr, pageSize, hvf.ProtRead, other, 0); err != nil {
+		t.Fatalf("Map of a passed descriptor: %v", err)
+	}
+	g.expectSyscall(42)
+	if g.m.sock < 0 {
+		t.Error("socket closed after a successful pass")
+	}
+}
+
+func TestStubDescriptorCacheIsBounded(t *testing.T) {
+	g := newGuest(t, nil)
+	for i := 0; i < maxStubFiles+5; i++ {
+		fd, err := unix.MemfdCreate("f", unix.MFD_CLOEXEC)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := unix.Ftruncate(fd, pageSize); err != nil {
+			t.Fatal(err)
+		}
+		if err := g.m.Map(extraAddr, pageSize, hvf.ProtRead, fd, 0); err != nil {
+			t.Fatalf("Map #%d: %v", i, err)
+		}
+		unix.Close(fd)
+	}
+	ents, err := readDirNames("/proc/" + itoa(g.m.pid) + "/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ents) > maxStubFiles+1 {
+		t.Errorf("stub holds %d descriptors, want at most %d files and the socket", len(ents), maxStubFiles)
 	}
 }
