@@ -222,8 +222,19 @@ func (m *machine) setup() error {
 			m.inject(unix.SYS_CLOSE, fd) // EBADF is fine
 		}
 	}
+	// exec named the stub after its path, /proc/self/fd/N; give ps and
+	// top a recognizable name.
+	if err := m.writeStub(scratchPath, []byte(stubComm+"\x00")); err != nil {
+		return err
+	}
+	if _, err := m.inject(unix.SYS_PRCTL, unix.PR_SET_NAME, scratchPath); err != nil {
+		return fmt.Errorf("ptrace: name stub: %w", err)
+	}
 	return m.unmapForeign()
 }
+
+// stubComm is the stub's command name (at most 15 bytes).
+const stubComm = "elfuse-stub"
 
 // unmapForeign removes every mapping of the stub except its image (stack,
 // vDSO, vvar), so that only guest mappings remain below the stub.

@@ -365,6 +365,9 @@ func TestCloseKillsAndReapsTheStub(t *testing.T) {
 
 func TestStubHoldsOnlyMappedFiles(t *testing.T) {
 	g := newGuest(t, nil)
+	if comm, err := readFile("/proc/" + itoa(g.m.pid) + "/comm"); err != nil || string(comm) != stubComm+"\n" {
+		t.Errorf("stub comm = %q, %v; want %q", comm, err, stubComm)
+	}
 	ents, err := readDirNames("/proc/" + itoa(g.m.pid) + "/fd")
 	if err != nil {
 		t.Fatal(err)

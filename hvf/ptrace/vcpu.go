@@ -124,10 +124,19 @@ func (v *vcpu) Run() (hvf.Exit, error) {
 		}
 		ex, ok := classifySignal(si, m.host.Rip, v.fpuKind)
 		if !ok {
+			if m.log.IsTrace() {
+				m.log.Trace("interrupted", "signal", si.Signo, "code", si.Code,
+					"rip", fmt.Sprintf("%#x", m.host.Rip))
+			}
 			return hvf.Exit{Reason: hvf.ExitInterrupted}, nil
 		}
 		if ex.Vector == hvf.VectorGP {
 			ex.ErrorCode = v.gpErrorCode()
+		}
+		if m.log.IsTrace() {
+			m.log.Trace("exception", "vector", ex.Vector, "error_code", ex.ErrorCode,
+				"fault_addr", fmt.Sprintf("%#x", ex.FaultAddr), "rip", fmt.Sprintf("%#x", m.host.Rip),
+				"signal", si.Signo, "code", si.Code)
 		}
 		return ex, nil
 	}
