@@ -92,7 +92,12 @@ func stubFD() (int, error) {
 }
 
 func makeStubFD() (int, error) {
-	wfd, err := unix.MemfdCreate("elfuse-ptrace-stub", unix.MFD_CLOEXEC)
+	// MFD_EXEC keeps the image executable where vm.memfd_noexec makes
+	// memfds non-executable by default; kernels before 6.3 reject the flag.
+	wfd, err := unix.MemfdCreate("elfuse-ptrace-stub", unix.MFD_CLOEXEC|unix.MFD_EXEC)
+	if err == unix.EINVAL {
+		wfd, err = unix.MemfdCreate("elfuse-ptrace-stub", unix.MFD_CLOEXEC)
+	}
 	if err != nil {
 		return -1, fmt.Errorf("memfd_create: %w", err)
 	}
