@@ -172,6 +172,9 @@ func startMachine(log hclog.Logger, limit uint64) (*machine, error) {
 			Ptrace:    true,
 			Pdeathsig: syscall.SIGKILL,
 			PidFD:     &pidfd,
+			// A process group of its own keeps terminal signals
+			// (^C, ^Z) meant for elfuse away from the stub.
+			Setpgid: true,
 		},
 	}
 	pid, err := syscall.ForkExec(fmt.Sprintf("/proc/self/fd/%d", sfd), []string{"elfuse-ptrace-stub"}, attr)

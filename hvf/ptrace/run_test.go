@@ -365,6 +365,9 @@ func TestCloseKillsAndReapsTheStub(t *testing.T) {
 
 func TestStubHoldsOnlyMappedFiles(t *testing.T) {
 	g := newGuest(t, nil)
+	if pgid, err := unix.Getpgid(g.m.pid); err != nil || pgid != g.m.pid {
+		t.Errorf("stub process group = %d, %v; want its own (%d)", pgid, err, g.m.pid)
+	}
 	if comm, err := readFile("/proc/" + itoa(g.m.pid) + "/comm"); err != nil || string(comm) != stubComm+"\n" {
 		t.Errorf("stub comm = %q, %v; want %q", comm, err, stubComm)
 	}
