@@ -1,6 +1,8 @@
 package ptrace
 
 import (
+	"github.com/elfuse/elfuse/hvf"
+
 	"bytes"
 	"encoding/binary"
 	"testing"
@@ -163,5 +165,68 @@ func TestAVX512RegistersSurviveSyscallExits(t *testing.T) {
 	}
 	if got := g.word(dataAddr + 0x100); got != mask {
 		t.Errorf("k3 after syscall exits = %#x, want %#x", got, uint64(mask))
+	}
+}
+
+func TestFloatingPointExceptionsTellSIMDFromX87(t *testing.T) {
+	const (
+		fxFCW   = 0
+		fxMXCSR = 24
+	)
+	tests := []struct {
+		name   string
+		code   func(a *asm) uint64
+		edit   func(st []byte)
+		vector uint8
+	}{
+		{
+			name: "unmasked SSE invalid operation is #XM at the instruction",
+			code: func(a *asm) uint64 {
+				rip := a.at()
+				a.raw(0xf3, 0x0f, 0x5e, 0xc1) // divss %xmm1,%xmm0 (0/0)
+				return rip
+			},
+			edit:   func(st []byte) { binary.LittleEndian.PutUint32(st[fxMXCSR:], 0) }, // all unmasked
+			vector: hvf.VectorXM,
+		},
+		{
+			name: "unmasked x87 divide by zero is #MF at the next wait",
+			code: func(a *asm) uint64 {
+				a.raw(0xd9, 0xe8) // fld1
+				a.raw(0xd9, 0xee) // fldz
+				a.raw(0xde, 0xf9) // fdivrp: 1/0
+				rip := a.at()
+				a.raw(0x9b) // fwait
+				return rip
+			},
+			edit:   func(st []byte) { binary.LittleEndian.PutUint16(st[fxFCW:], 0x0340) }, // all unmasked
+			vector: hvf.VectorMF,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var a asm
+			rip := tt.code(&a)
+			g := newGuest(t, a.b)
+			st, err := g.cpu.FPState()
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.edit(st)
+			if len(st) > 512 {
+				st[xsXSTATEBV] |= 1 | xfeatureSSE // x87 and SSE state present
+			}
+			if err := g.cpu.SetFPState(st); err != nil {
+				t.Fatal(err)
+			}
+			ex := g.run()
+			want := hvf.Exit{Reason: hvf.ExitException, Vector: tt.vector}
+			if ex != want {
+				t.Errorf("exit = %+v, want %+v", ex, want)
+			}
+			if got := g.cpu.Regs().RIP; got != rip {
+				t.Errorf("RIP = %#x, want %#x", got, rip)
+			}
+		})
 	}
 }

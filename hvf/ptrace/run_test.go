@@ -486,3 +486,31 @@ func TestStubDescriptorCacheIsBounded(t *testing.T) {
 		t.Errorf("stub holds %d descriptors, want at most %d files and the socket", len(ents), maxStubFiles)
 	}
 }
+
+func TestAccessBeyondTheEndOfAFileIsAPresentPageFault(t *testing.T) {
+	var a asm
+	rip := a.at()
+	a.loadRAX(extraAddr + pageSize)
+	g := newGuest(t, a.b)
+	small, err := unix.MemfdCreate("small", unix.MFD_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(small)
+	if err := unix.Ftruncate(small, pageSize); err != nil {
+		t.Fatal(err)
+	}
+	// Two pages of a one-page file: the second has no backing (SIGBUS).
+	if err := g.m.Map(extraAddr, 2*pageSize, hvf.ProtRead, small, 0); err != nil {
+		t.Fatal(err)
+	}
+	ex := g.run()
+	want := hvf.Exit{Reason: hvf.ExitException, Vector: hvf.VectorPF,
+		ErrorCode: hvf.PFPresent | hvf.PFUser, FaultAddr: extraAddr + pageSize}
+	if ex != want {
+		t.Errorf("exit = %+v, want %+v", ex, want)
+	}
+	if g.cpu.Regs().RIP != rip {
+		t.Errorf("RIP = %#x, want %#x", g.cpu.Regs().RIP, rip)
+	}
+}
