@@ -15,9 +15,12 @@
 // Machine belongs to the OS thread that created it: NewMachine must be called
 // from a goroutine locked with runtime.LockOSThread, and Map, Protect, Unmap,
 // NewVCPU and every VCPU method except Kick must be called from that same
-// goroutine (they check gettid and return an error otherwise). Kick and
+// goroutine; they return an error otherwise (Run learns it from the ESRCH of
+// its first ptrace request rather than paying a gettid per exit). Kick and
 // Machine.Close may be called from any goroutine. If the tracing thread exits,
-// the stub is killed (PR_SET_PDEATHSIG and PTRACE_O_EXITKILL).
+// the stub is killed (PR_SET_PDEATHSIG and PTRACE_O_EXITKILL). Every stop of
+// the stub sends SIGCHLD to this process, as ptrace does; nothing here needs
+// it, but a signal.Notify(SIGCHLD) elsewhere in the process will see them.
 //
 // Memory operations are syscalls injected into the stopped stub: the tracer
 // saves the registers, points RIP at a `syscall; int3` gadget in the stub
@@ -34,7 +37,10 @@
 //   - a SIGBUS (access beyond the end of a mapped file) is reported as a #PF
 //     on a present page;
 //   - a call into the host's vsyscall page (0xffffffffff600000) is emulated
-//     by the host kernel without a syscall exit, as on a native host.
+//     by the host kernel without a syscall exit, as on a native host;
+//   - FS/GS bases must be user addresses (below 0x7ffffffff000, Linux's
+//     TASK_SIZE_MAX): Run fails to load anything else, so arch_prctl must
+//     refuse such bases with EPERM as Linux does.
 package ptrace
 
 import (
