@@ -514,3 +514,14 @@ func TestAccessBeyondTheEndOfAFileIsAPresentPageFault(t *testing.T) {
 		t.Errorf("RIP = %#x, want %#x", g.cpu.Regs().RIP, rip)
 	}
 }
+
+func TestKernelFSBaseIsRefusedWithAnError(t *testing.T) {
+	g := newGuest(t, new(asm).movEAX(60).syscall().b)
+	g.cpu.SetFSBase(0xffff_8000_0000_0000)
+	if _, err := g.cpu.Run(); err == nil {
+		t.Fatal("Run with a kernel-half FS base succeeded, want an error")
+	}
+	// The machine is still usable once the base is fixed.
+	g.cpu.SetFSBase(0)
+	g.expectSyscall(60)
+}
