@@ -20,10 +20,8 @@ const (
 	fpeIntDiv = 1
 	fpeIntOvf = 2
 
-	trapBrkpt  = 1
-	trapTrace  = 2
-	trapBranch = 3
-	trapHwBkpt = 4
+	trapBrkpt = 1
+	trapTrace = 2
 )
 
 // pfProtKey is the protection-key bit of a page-fault error code.
@@ -87,11 +85,12 @@ func classifySignal(si sigInfo, rip uint64, fpu func() fpuKind) (exit hvf.Exit, 
 			}
 		}
 	case unix.SIGTRAP:
-		switch si.Code {
-		case trapTrace, trapBranch, trapHwBkpt:
-			ex.Vector = hvf.VectorDB
-		default: // SI_KERNEL from int3, TRAP_BRKPT
+		// On x86 int3 raises SIGTRAP with SI_KERNEL; every TRAP_* code
+		// comes from #DB (TRAP_BRKPT from icebp, TRAP_TRACE from TF).
+		if si.Code == siKernel {
 			ex.Vector = hvf.VectorBP
+		} else {
+			ex.Vector = hvf.VectorDB
 		}
 	default:
 		return hvf.Exit{}, false

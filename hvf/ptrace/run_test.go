@@ -112,6 +112,26 @@ func TestFaultsBecomeExceptions(t *testing.T) {
 			vector: hvf.VectorBP,
 		},
 		{
+			name: "icebp is #DB after the instruction",
+			code: func(a *asm) uint64 {
+				a.raw(0xf1)
+				return a.at()
+			},
+			vector: hvf.VectorDB,
+		},
+		{
+			name: "single step with TF is #DB after the instruction",
+			code: func(a *asm) uint64 {
+				a.raw(0x9c)                         // pushfq
+				a.raw(0x48, 0x81, 0x0c, 0x24)       // orq $0x100,(%rsp)
+				a.b = append(a.b, 0x00, 0x01, 0, 0) //   imm32
+				a.raw(0x9d)                         // popfq: TF set, traps after the next one
+				a.raw(0x90)                         // nop
+				return a.at()
+			},
+			vector: hvf.VectorDB,
+		},
+		{
 			name: "divide by zero is #DE at the div",
 			code: func(a *asm) uint64 {
 				a.raw(0x31, 0xc9) // xor %ecx,%ecx

@@ -51,6 +51,8 @@ func TestClassifySignal(t *testing.T) {
 			sigInfo{int32(unix.SIGFPE), 3, rip}, x87, exc(hvf.VectorMF, 0, 0), true},
 		{"int3 (SIGTRAP SI_KERNEL) is #BP",
 			sigInfo{int32(unix.SIGTRAP), siKernel, 0}, nil, exc(hvf.VectorBP, 0, 0), true},
+		{"icebp (TRAP_BRKPT) is #DB",
+			sigInfo{int32(unix.SIGTRAP), trapBrkpt, 0}, nil, exc(hvf.VectorDB, 0, 0), true},
 		{"single step (TRAP_TRACE) is #DB",
 			sigInfo{int32(unix.SIGTRAP), trapTrace, 0}, nil, exc(hvf.VectorDB, 0, 0), true},
 		{"SIGSEGV sent by kill is not an exception",
