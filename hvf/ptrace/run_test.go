@@ -151,6 +151,24 @@ func TestFaultsBecomeExceptions(t *testing.T) {
 			vector: hvf.VectorGP,
 		},
 		{
+			name: "non-canonical address is #GP",
+			code: func(a *asm) uint64 {
+				rip := a.at()
+				a.loadRAX(0x8000_0000_0000_0000)
+				return rip
+			},
+			vector: hvf.VectorGP,
+		},
+		{
+			name: "int $0x21 is #GP with the IDT error code",
+			code: func(a *asm) uint64 {
+				rip := a.at()
+				a.raw(0xcd, 0x21)
+				return rip
+			},
+			vector: hvf.VectorGP, errorCode: 0x21<<3 | 2,
+		},
+		{
 			name: "int $0x80 is #GP at the int with the IDT error code",
 			code: func(a *asm) uint64 {
 				a.movEAX(20)
@@ -544,4 +562,20 @@ func TestKernelFSBaseIsRefusedWithAnError(t *testing.T) {
 	// The machine is still usable once the base is fixed.
 	g.cpu.SetFSBase(0)
 	g.expectSyscall(60)
+}
+
+func TestMisalignedAccessWithACSetIsAlignmentCheck(t *testing.T) {
+	var a asm
+	rip := a.at()
+	a.loadRAX(dataAddr + 1)
+	g := newGuest(t, a.b)
+	g.cpu.Regs().RFLAGS |= 1 << 18 // AC
+	ex := g.run()
+	want := hvf.Exit{Reason: hvf.ExitException, Vector: hvf.VectorAC}
+	if ex != want {
+		t.Errorf("exit = %+v, want %+v", ex, want)
+	}
+	if g.cpu.Regs().RIP != rip {
+		t.Errorf("RIP = %#x, want %#x", g.cpu.Regs().RIP, rip)
+	}
 }
