@@ -579,3 +579,19 @@ func TestMisalignedAccessWithACSetIsAlignmentCheck(t *testing.T) {
 		t.Errorf("RIP = %#x, want %#x", g.cpu.Regs().RIP, rip)
 	}
 }
+
+func TestTwoMachinesOnOneThreadAreIndependent(t *testing.T) {
+	// exec builds the new image's machine before dropping the old one.
+	var a, b asm
+	a.movEAX(1).syscall().movEAX(2).syscall()
+	b.movEAX(3).syscall().movEAX(4).syscall()
+	g1 := newGuest(t, a.b)
+	g2 := newGuest(t, b.b)
+	g1.expectSyscall(1)
+	g2.expectSyscall(3)
+	g1.expectSyscall(2)
+	if err := g1.m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	g2.expectSyscall(4)
+}
