@@ -1,0 +1,75 @@
+package ptrace
+
+import (
+	"github.com/elfuse/elfuse/hvf"
+	"slices"
+
+	"testing"
+	"time"
+)
+
+// BenchmarkSyscallRoundTrip measures one guest syscall exit and re-entry
+// (getppid in a loop), the backend's per-syscall overhead.
+func BenchmarkSyscallRoundTrip(b *testing.B) {
+	var a asm
+	loop := a.at()
+	a.movEAX(110).syscall().jmpTo(loop)
+	g := newGuest(b, a.b)
+	g.expectSyscall(110)
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		g.cpu.Regs().RAX = 1
+		ex, err := g.cpu.Run()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if g.cpu.Regs().RAX != 110 {
+			b.Fatalf("exit %+v RAX %d", ex, g.cpu.Regs().RAX)
+		}
+	}
+	per := time.Since(start) / time.Duration(b.N)
+	b.ReportMetric(float64(per.Nanoseconds())/1000, "us/exit")
+	b.Logf("ptrace syscall round trip: %v per exit over %d exits", per, b.N)
+}
+
+// BenchmarkNewMachine measures starting a stub (fork, exec, setup) and
+// killing it, the backend's share of guest process start-up.
+func BenchmarkNewMachine(b *testing.B) {
+	g := newGuest(b, nil) // locks the thread, creates the backend
+	_ = g
+	for i := 0; i < b.N; i++ {
+		m, err := testBackend.b.NewMachine(hvf.Config{AddrLimit: 1 << 46})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := m.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkKickLatency measures the time from Kick to Run returning for a
+// guest spinning in user mode.
+func BenchmarkKickLatency(b *testing.B) {
+	var a asm
+	a.raw(0xeb, 0xfe) // jmp .
+	g := newGuest(b, a.b)
+	lat := make([]time.Duration, 0, b.N)
+	for i := 0; i < b.N; i++ {
+		kicked := make(chan time.Time, 1)
+		go func() {
+			time.Sleep(200 * time.Microsecond)
+			kicked <- time.Now()
+			g.cpu.Kick()
+		}()
+		ex, err := g.cpu.Run()
+		if err != nil || ex.Reason != hvf.ExitInterrupted {
+			b.Fatalf("Run = %+v, %v", ex, err)
+		}
+		lat = append(lat, time.Since(<-kicked))
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds())/1000, "us-p50/kick")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds())/1000, "us-p99/kick")
+}

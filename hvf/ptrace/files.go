@@ -1,0 +1,220 @@
+package ptrace
+
+import (
+	"encoding/binary"
+	"fmt"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
+
+// How a caller's descriptor reaches the stub.
+//
+// First choice: an injected openat of /proc/<tracer pid>/fd/<fd>, which
+// reopens the same file with the same access mode. It fails when the file's
+// permissions no longer allow that open, when the tracer is not dumpable, or
+// without /proc. Then the descriptor is passed over a SOCK_SEQPACKET
+// socketpair whose other end is the stub's descriptor 0:
+//
+//	tracer                              stub (injected syscalls)
+//	sendmsg(sock, 1 byte, SCM_RIGHTS fd)
+//	                                    recvmsg(0, scratch msghdr,
+//	                                            MSG_CMSG_CLOEXEC|MSG_DONTWAIT)
+//	read the cmsg back from the scratch page
+//
+// One message is in flight at a time, and recvmsg never blocks. If the
+// receive fails, a message may be left queued, so the socket is closed and
+// the fallback disabled rather than risk receiving a stale descriptor later.
+
+// Scratch page layout.
+const (
+	scratchPath   = scratchAddr         // NUL-terminated path for openat
+	scratchMsghdr = scratchAddr + 0x200 // struct msghdr (56 bytes)
+	scratchIov    = scratchAddr + 0x240 // struct iovec (16 bytes)
+	scratchCmsg   = scratchAddr + 0x260 // control buffer
+	scratchByte   = scratchAddr + 0x280 // the 1-byte payload
+	cmsgLen       = 24                  // CMSG_SPACE(sizeof(int))
+	msghdrSize    = 56
+)
+
+// atFDCWD is AT_FDCWD as a syscall argument register.
+var atFDCWD = ^uint64(0) - (-unix.AT_FDCWD - 1)
+
+// fileKey identifies an open file for the stub-side descriptor cache.
+type fileKey struct {
+	dev, ino uint64
+	accMode  int
+}
+
+// maxStubFiles bounds the descriptors the stub keeps open. A cached stub
+// descriptor keeps its file alive after the caller closes its own, so the
+// bound also bounds memory kept by files the caller has dropped.
+const maxStubFiles = 16
+
+// fileCache maps host files to descriptors opened in the stub, least
+// recently used first in order.
+type fileCache struct {
+	fds   map[fileKey]int
+	order []fileKey
+}
+
+func (c *fileCache) init() { c.fds = make(map[fileKey]int) }
+
+func (c *fileCache) touch(k fileKey) {
+	for i, o := range c.order {
+		if o == k {
+			copy(c.order[i:], c.order[i+1:])
+			c.order[len(c.order)-1] = k
+			return
+		}
+	}
+}
+
+// stubFile returns a descriptor in the stub for the same file as the
+// caller's fd, bringing it there when it is not cached.
+func (m *machine) stubFile(fd int) (int, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return -1, fmt.Errorf("fstat fd %d: %w", fd, err)
+	}
+	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+	if err != nil {
+		return -1, fmt.Errorf("fcntl fd %d: %w", fd, err)
+	}
+	k := fileKey{dev: st.Dev, ino: st.Ino, accMode: fl & unix.O_ACCMODE}
+	if sfd, ok := m.files.fds[k]; ok {
+		m.files.touch(k)
+		return sfd, nil
+	}
+	if len(m.files.order) >= maxStubFiles {
+		old := m.files.order[0]
+		m.files.order = m.files.order[1:]
+		oldfd := m.files.fds[old]
+		delete(m.files.fds, old)
+		if _, err := m.inject(unix.SYS_CLOSE, uint64(oldfd)); err != nil {
+			return -1, fmt.Errorf("close stub fd %d: %w", oldfd, err)
+		}
+	}
+	var sfd int
+	var openErr error
+	if !m.noProcReopen {
+		sfd, openErr = m.reopenInStub(fd, k.accMode)
+	}
+	if m.noProcReopen || openErr != nil {
+		var err error
+		if sfd, err = m.passToStub(fd); err != nil {
+			if openErr != nil {
+				return -1, fmt.Errorf("%v; %w", openErr, err)
+			}
+			return -1, err
+		}
+	}
+	m.files.fds[k] = sfd
+	m.files.order = append(m.files.order, k)
+	return sfd, nil
+}
+
+// reopenInStub opens /proc/<tracer>/fd/<fd> in the stub.
+func (m *machine) reopenInStub(fd, accMode int) (int, error) {
+	path := "/proc/" + strconv.Itoa(m.tracerPid) + "/fd/" + strconv.Itoa(fd)
+	if err := m.writeStub(scratchPath, append([]byte(path), 0)); err != nil {
+		return -1, err
+	}
+	ret, err := m.inject(unix.SYS_OPENAT, atFDCWD, scratchPath, uint64(accMode|unix.O_CLOEXEC), 0)
+	if err != nil {
+		return -1, fmt.Errorf("stub openat %s: %w", path, err)
+	}
+	return int(ret), nil
+}
+
+// passToStub sends fd over the socketpair and has the stub receive it.
+func (m *machine) passToStub(fd int) (int, error) {
+	if m.sock < 0 {
+		return -1, fmt.Errorf("pass fd %d to stub: no socket", fd)
+	}
+	if err := unix.Sendmsg(m.sock, []byte{0}, unix.UnixRights(fd), nil, 0); err != nil {
+		return -1, fmt.Errorf("pass fd %d to stub: sendmsg: %w", fd, err)
+	}
+	sfd, err := m.receiveInStub()
+	if err != nil {
+		unix.Close(m.sock)
+		m.sock = -1
+		return -1, fmt.Errorf("pass fd %d to stub: %w", fd, err)
+	}
+	return sfd, nil
+}
+
+func (m *machine) receiveInStub() (int, error) {
+	var buf [scratchByte + 1 - scratchMsghdr]byte
+	le := binary.LittleEndian
+	h := buf[:]
+	le.PutUint64(h[16:], scratchIov)  // msg_iov
+	le.PutUint64(h[24:], 1)           // msg_iovlen
+	le.PutUint64(h[32:], scratchCmsg) // msg_control
+	le.PutUint64(h[40:], cmsgLen)     // msg_controllen
+	iov := buf[scratchIov-scratchMsghdr:]
+	le.PutUint64(iov[0:], scratchByte)
+	le.PutUint64(iov[8:], 1)
+	if err := m.writeStub(scratchMsghdr, buf[:]); err != nil {
+		return -1, err
+	}
+	n, err := m.inject(unix.SYS_RECVMSG, 0, scratchMsghdr, unix.MSG_CMSG_CLOEXEC|unix.MSG_DONTWAIT)
+	if err != nil {
+		return -1, fmt.Errorf("stub recvmsg: %w", err)
+	}
+	if n != 1 {
+		return -1, fmt.Errorf("stub recvmsg returned %d bytes", n)
+	}
+	if err := m.readStub(scratchMsghdr, buf[:]); err != nil {
+		return -1, err
+	}
+	clen := le.Uint64(h[40:])
+	if flags := le.Uint32(h[48:]); flags&unix.MSG_CTRUNC != 0 || clen > cmsgLen {
+		return -1, fmt.Errorf("stub recvmsg: control data truncated (flags %#x)", flags)
+	}
+	cm := buf[scratchCmsg-scratchMsghdr:][:clen]
+	msgs, err := unix.ParseSocketControlMessage(cm)
+	if err != nil || len(msgs) != 1 {
+		return -1, fmt.Errorf("stub recvmsg: bad control data: %v", err)
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) != 1 {
+		return -1, fmt.Errorf("stub recvmsg: want one descriptor, got %v (%v)", fds, err)
+	}
+	return fds[0], nil
+}
+
+// writeStub copies b into the stub's scratch page at addr.
+func (m *machine) writeStub(addr uint64, b []byte) error {
+	if addr < scratchAddr || addr+uint64(len(b)) > scratchAddr+pageSize {
+		return fmt.Errorf("write of %d bytes at %#x is outside the stub scratch page", len(b), addr)
+	}
+	local := []unix.Iovec{{Base: &b[0]}}
+	local[0].SetLen(len(b))
+	remote := []unix.RemoteIovec{{Base: uintptr(addr), Len: len(b)}}
+	if n, err := unix.ProcessVMWritev(m.pid, local, remote, 0); err == nil && n == len(b) {
+		return nil
+	}
+	// process_vm_writev may be unavailable (seccomp, old kernel): poke.
+	if _, err := unix.PtracePokeData(m.pid, uintptr(addr), b); err != nil {
+		return fmt.Errorf("write stub scratch page: %w", err)
+	}
+	return nil
+}
+
+// readStub copies the stub's scratch page at addr into b.
+func (m *machine) readStub(addr uint64, b []byte) error {
+	if addr < scratchAddr || addr+uint64(len(b)) > scratchAddr+pageSize {
+		return fmt.Errorf("read of %d bytes at %#x is outside the stub scratch page", len(b), addr)
+	}
+	local := []unix.Iovec{{Base: &b[0]}}
+	local[0].SetLen(len(b))
+	remote := []unix.RemoteIovec{{Base: uintptr(addr), Len: len(b)}}
+	if n, err := unix.ProcessVMReadv(m.pid, local, remote, 0); err == nil && n == len(b) {
+		return nil
+	}
+	if _, err := unix.PtracePeekData(m.pid, uintptr(addr), b); err != nil {
+		return fmt.Errorf("read stub scratch page: %w", err)
+	}
+	return nil
+}

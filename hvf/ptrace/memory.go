@@ -1,0 +1,179 @@
+package ptrace
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/elfuse/elfuse/hvf"
+)
+
+// Map implements hvf.Machine.Map: the stub maps the same descriptor
+// MAP_SHARED|MAP_FIXED at addr.
+func (m *machine) Map(addr, length uint64, prot hvf.Prot, fd int, off int64) error {
+	if err := m.checkThread(); err != nil {
+		return err
+	}
+	if err := m.checkRange(addr, length); err != nil {
+		return err
+	}
+	if off < 0 || off%pageSize != 0 {
+		return fmt.Errorf("ptrace: map %#x: offset %#x is not page aligned: %w", addr, off, unix.EINVAL)
+	}
+	sfd, err := m.stubFile(fd)
+	if err != nil {
+		return fmt.Errorf("ptrace: map %#x+%#x: %w", addr, length, err)
+	}
+	got, err := m.inject(unix.SYS_MMAP, addr, length, hostProt(prot),
+		unix.MAP_SHARED|unix.MAP_FIXED, uint64(sfd), uint64(off))
+	if err != nil {
+		return fmt.Errorf("ptrace: map %#x+%#x fd %d off %#x: %w", addr, length, fd, off, err)
+	}
+	if got != addr {
+		return fmt.Errorf("ptrace: map %#x+%#x: stub mapped at %#x", addr, length, got)
+	}
+	if m.log.IsTrace() {
+		m.log.Trace("map", "addr", fmt.Sprintf("%#x", addr), "len", length, "prot", prot, "fd", fd, "off", off)
+	}
+	return nil
+}
+
+// Protect implements hvf.Machine.Protect with an injected mprotect.
+func (m *machine) Protect(addr, length uint64, prot hvf.Prot) error {
+	if err := m.checkThread(); err != nil {
+		return err
+	}
+	if err := m.checkRange(addr, length); err != nil {
+		return err
+	}
+	if _, err := m.inject(unix.SYS_MPROTECT, addr, length, hostProt(prot)); err != nil {
+		return fmt.Errorf("ptrace: protect %#x+%#x: %w", addr, length, err)
+	}
+	return nil
+}
+
+// Unmap implements hvf.Machine.Unmap with an injected munmap.
+func (m *machine) Unmap(addr, length uint64) error {
+	if err := m.checkThread(); err != nil {
+		return err
+	}
+	if err := m.checkRange(addr, length); err != nil {
+		return err
+	}
+	if _, err := m.inject(unix.SYS_MUNMAP, addr, length); err != nil {
+		return fmt.Errorf("ptrace: unmap %#x+%#x: %w", addr, length, err)
+	}
+	return nil
+}
+
+// checkRange accepts only page-aligned, non-empty ranges below the limit,
+// so that the guest can never replace the stub's own pages.
+func (m *machine) checkRange(addr, length uint64) error {
+	end := addr + length
+	if addr%pageSize != 0 || length == 0 || length%pageSize != 0 || end < addr || end > m.limit {
+		return fmt.Errorf("ptrace: bad guest range %#x+%#x (limit %#x): %w", addr, length, m.limit, unix.EINVAL)
+	}
+	return nil
+}
+
+func hostProt(p hvf.Prot) uint64 {
+	var r uint64
+	if p&hvf.ProtRead != 0 {
+		r |= unix.PROT_READ
+	}
+	if p&hvf.ProtWrite != 0 {
+		r |= unix.PROT_WRITE
+	}
+	if p&hvf.ProtExec != 0 {
+		r |= unix.PROT_EXEC
+	}
+	return r
+}
+
+// inject runs one system call in the stub and returns its result; a
+// result in [-4095, -1] is returned as the errno. The stub must be stopped.
+// The stub's registers are restored before guest code runs again (Run writes
+// m.host back because hostStale is set).
+//
+// Signals that stop the stub meanwhile (a Kick, a stray signal) are
+// suppressed and remembered in interruptPending; a fault in the gadget is an
+// error.
+func (m *machine) inject(nr uint64, args ...uint64) (uint64, error) {
+	var a [6]uint64
+	copy(a[:], args)
+	r := m.host
+	r.Rip = gadgetAddr
+	r.Rax = nr
+	r.Orig_rax = ^uint64(0)
+	r.Rdi, r.Rsi, r.Rdx, r.R10, r.R8, r.R9 = a[0], a[1], a[2], a[3], a[4], a[5]
+	if err := unix.PtraceSetRegs(m.pid, &r); err != nil {
+		return 0, m.ptraceErr(fmt.Sprintf("inject syscall %d: set registers", nr), err)
+	}
+	m.hostStale = true
+	if err := unix.PtraceCont(m.pid, 0); err != nil {
+		return 0, fmt.Errorf("inject syscall %d: continue: %w", nr, err)
+	}
+	for {
+		ws, err := m.wait()
+		if err != nil {
+			return 0, fmt.Errorf("inject syscall %d: %w", nr, err)
+		}
+		if ws.Stopped() && ws.StopSignal() == unix.SIGTRAP {
+			if err := unix.PtraceGetRegs(m.pid, &r); err != nil {
+				return 0, fmt.Errorf("inject syscall %d: get registers: %w", nr, err)
+			}
+			if r.Rip == gadgetTrapRIP {
+				if ret := int64(r.Rax); ret < 0 && ret >= -4095 {
+					return 0, unix.Errno(-ret)
+				}
+				return r.Rax, nil
+			}
+		} else if ws.Stopped() {
+			if si, err := getSigInfo(m.pid); err == nil && si.Code > 0 && isFaultSignal(si.Signo) {
+				return 0, fmt.Errorf("inject syscall %d: stub faulted: signal %d code %d addr %#x",
+					nr, si.Signo, si.Code, si.Addr)
+			}
+		}
+		m.interruptPending = true
+		if err := unix.PtraceCont(m.pid, 0); err != nil {
+			return 0, fmt.Errorf("inject syscall %d: continue: %w", nr, err)
+		}
+	}
+}
+
+func isFaultSignal(sig int32) bool {
+	switch unix.Signal(sig) {
+	case unix.SIGSEGV, unix.SIGBUS, unix.SIGILL, unix.SIGFPE:
+		return true
+	}
+	return false
+}
+
+// mapping is one line of /proc/PID/maps.
+type mapping struct {
+	start, end uint64
+}
+
+// parseMaps reads the address ranges of a /proc/PID/maps file.
+func parseMaps(data []byte) ([]mapping, error) {
+	var out []mapping
+	for _, line := range bytes.Split(data, []byte("\n")) {
+		if len(line) == 0 {
+			continue
+		}
+		rng, _, _ := bytes.Cut(line, []byte(" "))
+		lo, hi, ok := bytes.Cut(rng, []byte("-"))
+		if !ok {
+			return nil, fmt.Errorf("bad line %q", line)
+		}
+		start, err1 := strconv.ParseUint(string(lo), 16, 64)
+		end, err2 := strconv.ParseUint(string(hi), 16, 64)
+		if err1 != nil || err2 != nil || end <= start {
+			return nil, fmt.Errorf("bad range in line %q", line)
+		}
+		out = append(out, mapping{start, end})
+	}
+	return out, nil
+}

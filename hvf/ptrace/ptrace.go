@@ -1,0 +1,384 @@
+// Package ptrace is a software hvf backend for hosts without a usable
+// /dev/kvm, in the spirit of gVisor's ptrace platform.
+//
+// Each Machine is a stub host process: a tiny static ELF generated at run
+// time (see stub.go) whose own code and data sit above every guest address.
+// The guest's memory is the caller's descriptors mapped MAP_SHARED into the
+// stub at the guest addresses, so guest virtual address A is the same byte in
+// the caller's mappings of the same descriptor. Guest code runs natively in the
+// stub under PTRACE_SYSEMU: every SYSCALL stops the stub before the host kernel
+// executes it and becomes an ExitSyscall; a fault becomes a signal-delivery
+// stop that is turned into an ExitException and suppressed (the stub never
+// handles a host signal).
+//
+// Threads. ptrace requests are only accepted from the tracing thread, so a
+// Machine belongs to the OS thread that created it: NewMachine must be called
+// from a goroutine locked with runtime.LockOSThread, and Map, Protect, Unmap,
+// NewVCPU and every VCPU method except Kick must be called from that same
+// goroutine; they return an error otherwise (Run learns it from the ESRCH of
+// its first ptrace request rather than paying a gettid per exit). Kick and
+// Machine.Close may be called from any goroutine. If the tracing thread exits,
+// the stub is killed (PR_SET_PDEATHSIG and PTRACE_O_EXITKILL). Every stop of
+// the stub sends SIGCHLD to this process, as ptrace does; nothing here needs
+// it, but a signal.Notify(SIGCHLD) elsewhere in the process will see them.
+//
+// Memory operations are syscalls injected into the stopped stub: the tracer
+// saves the registers, points RIP at a `syscall; int3` gadget in the stub
+// image, continues to the int3 and reads RAX. A descriptor reaches the stub by
+// an injected openat of /proc/<tracer pid>/fd/<fd>, or, when that reopen is
+// refused, over a socketpair with SCM_RIGHTS (files.go); the stub-side
+// descriptor is cached per (device, inode, access mode) in a small LRU.
+//
+// Differences from the KVM backend a caller may notice:
+//   - addresses at or above AddrLimit hold the stub's two pages (at stubBase)
+//     and the host's vsyscall page; the stub's stack and vDSO are unmapped;
+//   - page-fault error codes are rebuilt from siginfo: the write bit is a
+//     guess (see pfErrorCode);
+//   - a SIGBUS (access beyond the end of a mapped file) is reported as a #PF
+//     on a present page;
+//   - a call into the host's vsyscall page (0xffffffffff600000) is emulated
+//     by the host kernel without a syscall exit, as on a native host;
+//   - FS/GS bases must be user addresses (below 0x7ffffffff000, Linux's
+//     TASK_SIZE_MAX): Run fails to load anything else, so arch_prctl must
+//     refuse such bases with EPERM as Linux does.
+package ptrace
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/hashicorp/go-hclog"
+	"golang.org/x/sys/unix"
+
+	"github.com/elfuse/elfuse/hvf"
+)
+
+// defaultAddrLimit is used when Config.AddrLimit is zero.
+const defaultAddrLimit = 1 << 46
+
+type backend struct {
+	log hclog.Logger
+}
+
+// New returns the ptrace backend. It checks that this host lets the process
+// start and trace a stub (ptrace may be forbidden by seccomp or an LSM); the
+// error wraps hvf.ErrUnavailable with the reason when it does not.
+func New(log hclog.Logger) (hvf.Backend, error) {
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	log = log.Named("ptrace")
+	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
+		return nil, fmt.Errorf("ptrace backend needs linux/amd64, not %s/%s: %w",
+			runtime.GOOS, runtime.GOARCH, hvf.ErrUnavailable)
+	}
+	if _, err := stubFD(); err != nil {
+		return nil, fmt.Errorf("ptrace stub image: %v: %w", err, hvf.ErrUnavailable)
+	}
+	if err := probe(log); err != nil {
+		return nil, fmt.Errorf("ptrace stub cannot run: %v: %w", err, hvf.ErrUnavailable)
+	}
+	return &backend{log: log}, nil
+}
+
+// probe starts and stops one stub on a thread of its own.
+func probe(log hclog.Logger) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		m, err := startMachine(log, defaultAddrLimit)
+		if err == nil {
+			err = m.Close()
+		}
+		// The stub is reaped, so the thread can go back to the pool.
+		runtime.UnlockOSThread()
+		errc <- err
+	}()
+	return <-errc
+}
+
+func (b *backend) Name() string { return "ptrace" }
+
+// NewMachine starts a stub process traced by the calling thread. The caller
+// must be locked to its OS thread (runtime.LockOSThread) for the life of the
+// Machine.
+func (b *backend) NewMachine(cfg hvf.Config) (hvf.Machine, error) {
+	limit := cfg.AddrLimit
+	if limit == 0 {
+		limit = defaultAddrLimit
+	}
+	if limit > stubBase || limit%pageSize != 0 {
+		return nil, fmt.Errorf("ptrace: address limit %#x must be page aligned and at most %#x", limit, uint64(stubBase))
+	}
+	return startMachine(b.log, limit)
+}
+
+// machine is one stub process.
+type machine struct {
+	log hclog.Logger
+	tid int // the tracing thread
+	pid int // the stub
+	// tracerPid is this process, whose /proc/PID/fd the stub opens.
+	tracerPid int
+	limit     uint64
+
+	// host is the register state the stub gets when guest code next runs.
+	// It holds what the last stop reported, edited by the vCPU.
+	host unix.PtraceRegs
+	// hostStale says the stub's real registers differ from host (after a
+	// syscall stop, whose RAX is -ENOSYS, or an injected syscall).
+	hostStale bool
+	// interruptPending records a signal swallowed while an injected
+	// syscall ran (typically a Kick): the next Run reports it.
+	interruptPending bool
+	// exited is set once the stub has been reaped.
+	exited atomic.Bool
+
+	files fileCache
+	// sock is the tracer's end of the descriptor-passing socketpair, -1
+	// once closed.
+	sock int
+	// noProcReopen skips the /proc reopen and always passes descriptors
+	// over sock (tests use it to exercise that path).
+	noProcReopen bool
+	vcpu         *vcpu
+
+	// mu guards closed, pidfd and (in Close) sock against Kick and Close,
+	// which may run on other goroutines.
+	mu     sync.Mutex
+	closed bool
+	pidfd  int
+}
+
+// startMachine forks and execs the stub, traced by the calling thread, and
+// prepares it: ptrace options, unmapping of everything but the stub image,
+// closing of inherited descriptors.
+func startMachine(log hclog.Logger, limit uint64) (*machine, error) {
+	sfd, err := stubFD()
+	if err != nil {
+		return nil, err
+	}
+	// The stub's descriptor 0 is one end of a socketpair for passing
+	// descriptors (see files.go).
+	sp, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("ptrace: socketpair: %w", err)
+	}
+	defer unix.Close(sp[1])
+	pidfd := -1
+	attr := &syscall.ProcAttr{
+		Env:   []string{},
+		Files: []uintptr{uintptr(sp[1])},
+		Sys: &syscall.SysProcAttr{
+			Ptrace:    true,
+			Pdeathsig: syscall.SIGKILL,
+			PidFD:     &pidfd,
+			// A process group of its own keeps terminal signals
+			// (^C, ^Z) meant for elfuse away from the stub.
+			Setpgid: true,
+		},
+	}
+	pid, err := syscall.ForkExec(fmt.Sprintf("/proc/self/fd/%d", sfd), []string{"elfuse-ptrace-stub"}, attr)
+	if err != nil {
+		unix.Close(sp[0])
+		return nil, fmt.Errorf("ptrace: start stub: %w", err)
+	}
+	m := &machine{
+		log:       log.With("stub_pid", pid),
+		tid:       unix.Gettid(),
+		pid:       pid,
+		tracerPid: os.Getpid(),
+		limit:     limit,
+		pidfd:     pidfd,
+		sock:      sp[0],
+	}
+	m.files.init()
+	if err := m.setup(); err != nil {
+		m.Close()
+		return nil, err
+	}
+	m.log.Debug("stub started", "tracer_tid", m.tid)
+	return m, nil
+}
+
+func (m *machine) setup() error {
+	ws, err := m.wait()
+	if err != nil {
+		return fmt.Errorf("ptrace: wait for stub exec: %w", err)
+	}
+	if !ws.Stopped() || ws.StopSignal() != unix.SIGTRAP {
+		return fmt.Errorf("ptrace: stub did not stop at exec (status %#x)", uint32(ws))
+	}
+	if err := unix.PtraceSetOptions(m.pid, unix.PTRACE_O_TRACESYSGOOD|unix.PTRACE_O_EXITKILL); err != nil {
+		return fmt.Errorf("ptrace: set options: %w", err)
+	}
+	if err := unix.PtraceGetRegs(m.pid, &m.host); err != nil {
+		return fmt.Errorf("ptrace: get stub registers: %w", err)
+	}
+	if m.host.Rip != stubEntry {
+		return fmt.Errorf("ptrace: stub stopped at %#x, not at its entry %#x", m.host.Rip, uint64(stubEntry))
+	}
+	// The stub inherited the caller's descriptors that lack close-on-exec
+	// (at least 1 and 2; 0 is the socket): drop them so that it never keeps
+	// a pipe open.
+	if _, err := m.inject(unix.SYS_CLOSE_RANGE, 1, ^uint64(0)>>32, 0); err != nil {
+		for fd := uint64(1); fd < 3; fd++ {
+			m.inject(unix.SYS_CLOSE, fd) // EBADF is fine
+		}
+	}
+	// exec named the stub after its path, /proc/self/fd/N; give ps and
+	// top a recognizable name.
+	if err := m.writeStub(scratchPath, []byte(stubComm+"\x00")); err != nil {
+		return err
+	}
+	if _, err := m.inject(unix.SYS_PRCTL, unix.PR_SET_NAME, scratchPath); err != nil {
+		return fmt.Errorf("ptrace: name stub: %w", err)
+	}
+	return m.unmapForeign()
+}
+
+// stubComm is the stub's command name (at most 15 bytes).
+const stubComm = "elfuse-stub"
+
+// unmapForeign removes every mapping of the stub except its image (stack,
+// vDSO, vvar), so that only guest mappings remain below the stub.
+func (m *machine) unmapForeign() error {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", m.pid))
+	if err != nil {
+		return fmt.Errorf("ptrace: read stub maps: %w", err)
+	}
+	regions, err := parseMaps(data)
+	if err != nil {
+		return fmt.Errorf("ptrace: stub maps: %w", err)
+	}
+	for _, r := range regions {
+		if r.start >= stubBase && r.end <= stubBase+stubSize {
+			continue
+		}
+		if r.start >= 1<<63 { // vsyscall: cannot be unmapped
+			continue
+		}
+		if _, err := m.inject(unix.SYS_MUNMAP, r.start, r.end-r.start); err != nil {
+			return fmt.Errorf("ptrace: unmap stub region %#x-%#x: %w", r.start, r.end, err)
+		}
+	}
+	return nil
+}
+
+// checkThread fails unless called on the tracing thread.
+func (m *machine) checkThread() error {
+	if tid := unix.Gettid(); tid != m.tid {
+		return m.wrongThread(tid)
+	}
+	if m.exited.Load() {
+		return errStubGone
+	}
+	return nil
+}
+
+func (m *machine) wrongThread(tid int) error {
+	return fmt.Errorf("ptrace: called on thread %d but the machine belongs to thread %d "+
+		"(create and use it from one goroutine locked with runtime.LockOSThread)", tid, m.tid)
+}
+
+// ptraceErr explains a failed ptrace request: ESRCH from a live stub means
+// the caller is not the tracing thread.
+func (m *machine) ptraceErr(what string, err error) error {
+	if err == unix.ESRCH && !m.exited.Load() {
+		if tid := unix.Gettid(); tid != m.tid {
+			return m.wrongThread(tid)
+		}
+	}
+	return fmt.Errorf("ptrace: %s: %w", what, err)
+}
+
+var errStubGone = errors.New("ptrace: stub process is gone")
+
+// wait waits for the next state change of the stub. The stub's death is an
+// error.
+func (m *machine) wait() (unix.WaitStatus, error) {
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(m.pid, &ws, unix.WALL, nil)
+		if err == nil {
+			break
+		}
+		if err != unix.EINTR {
+			m.exited.Store(true)
+			return 0, fmt.Errorf("ptrace: wait4 stub: %w", err)
+		}
+	}
+	switch {
+	case ws.Exited():
+		m.exited.Store(true)
+		return ws, fmt.Errorf("%w: exited with status %d", errStubGone, ws.ExitStatus())
+	case ws.Signaled():
+		m.exited.Store(true)
+		return ws, fmt.Errorf("%w: killed by signal %v", errStubGone, ws.Signal())
+	}
+	return ws, nil
+}
+
+// Kick makes the stub stop soon with a signal-delivery stop for SIGURG.
+// Safe from any goroutine.
+func (m *machine) kick() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return
+	}
+	if m.pidfd >= 0 {
+		unix.PidfdSendSignal(m.pidfd, unix.SIGURG, nil, 0)
+		return
+	}
+	unix.Tgkill(m.pid, m.pid, unix.SIGURG)
+}
+
+// Close kills the stub and reaps it. It may be called from any goroutine.
+func (m *machine) Close() error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil
+	}
+	m.closed = true
+	if m.pidfd >= 0 {
+		unix.PidfdSendSignal(m.pidfd, unix.SIGKILL, nil, 0)
+	} else if !m.exited.Load() {
+		unix.Kill(m.pid, unix.SIGKILL)
+	}
+	m.mu.Unlock()
+
+	// A ptraced child reports its death to its tracer's thread group, so
+	// any thread can reap it. If the tracing thread's Run reaped it first,
+	// wait4 fails with ECHILD.
+	for !m.exited.Load() {
+		var ws unix.WaitStatus
+		_, err := unix.Wait4(m.pid, &ws, unix.WALL, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || ws.Exited() || ws.Signaled() {
+			break
+		}
+	}
+	m.exited.Store(true)
+
+	m.mu.Lock()
+	if m.pidfd >= 0 {
+		unix.Close(m.pidfd)
+		m.pidfd = -1
+	}
+	if m.sock >= 0 {
+		unix.Close(m.sock)
+		m.sock = -1
+	}
+	m.mu.Unlock()
+	m.log.Debug("stub closed")
+	return nil
+}

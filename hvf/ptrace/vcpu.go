@@ -1,0 +1,303 @@
+package ptrace
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/elfuse/elfuse/hvf"
+)
+
+// The backend's single vCPU is the stub's only thread.
+type vcpu struct {
+	m *machine
+	// regs is what the caller sees and edits; shadow is the value it had
+	// when the stub last stopped, so that Run writes registers back only
+	// when something changed.
+	regs, shadow hvf.Regs
+	// segDirty says FS/GS base were set since the last stop.
+	segDirty bool
+	closed   bool
+	// xsaveSize is the size of the stub's NT_X86_XSTATE regset, 0 until
+	// known, -1 when the host only offers NT_PRFPREG.
+	xsaveSize int
+}
+
+// NewVCPU implements hvf.Machine.NewVCPU. The backend has one vCPU per
+// machine (the stub is single-threaded); a second call fails.
+func (m *machine) NewVCPU() (hvf.VCPU, error) {
+	if err := m.checkThread(); err != nil {
+		return nil, err
+	}
+	if m.vcpu != nil {
+		return nil, errors.New("ptrace: only one vCPU per machine is supported")
+	}
+	v := &vcpu{m: m}
+	// The caller sets the start registers; until then they are zero. Run
+	// writes them because hostStale is set.
+	m.host.Orig_rax = ^uint64(0)
+	m.hostStale = true
+	m.vcpu = v
+	return v, nil
+}
+
+func (v *vcpu) Regs() *hvf.Regs { return &v.regs }
+
+// Kick implements hvf.VCPU.Kick: SIGURG to the stub, whose signal-delivery
+// stop becomes ExitInterrupted. Safe from any goroutine.
+func (v *vcpu) Kick() { v.m.kick() }
+
+func (v *vcpu) FSBase() uint64 { return v.m.host.Fs_base }
+func (v *vcpu) GSBase() uint64 { return v.m.host.Gs_base }
+
+func (v *vcpu) SetFSBase(b uint64) {
+	v.m.host.Fs_base = b
+	v.segDirty = true
+}
+
+func (v *vcpu) SetGSBase(b uint64) {
+	v.m.host.Gs_base = b
+	v.segDirty = true
+}
+
+// Close implements hvf.VCPU.Close. The stub itself goes with the Machine.
+func (v *vcpu) Close() error {
+	v.closed = true
+	return nil
+}
+
+// Run implements hvf.VCPU.Run: resume the stub under PTRACE_SYSEMU and wait
+// for its next stop.
+func (v *vcpu) Run() (hvf.Exit, error) {
+	m := v.m
+	// No gettid check here (it would cost a syscall per exit): a ptrace
+	// request from another thread fails with ESRCH, which ptraceErr
+	// explains, before anything changes.
+	if m.exited.Load() {
+		return hvf.Exit{}, errStubGone
+	}
+	if v.closed {
+		return hvf.Exit{}, errors.New("ptrace: run on a closed vCPU")
+	}
+	if m.interruptPending {
+		m.interruptPending = false
+		return hvf.Exit{Reason: hvf.ExitInterrupted}, nil
+	}
+	if m.hostStale || v.segDirty || v.regs != v.shadow {
+		putRegs(&m.host, &v.regs)
+		// No syscall is in progress as far as the host kernel is
+		// concerned, so it must never try to restart one.
+		m.host.Orig_rax = ^uint64(0)
+		if err := unix.PtraceSetRegs(m.pid, &m.host); err != nil {
+			return hvf.Exit{}, m.ptraceErr(fmt.Sprintf("set registers (rip %#x fs %#x gs %#x)",
+				m.host.Rip, m.host.Fs_base, m.host.Gs_base), err)
+		}
+		m.hostStale, v.segDirty, v.shadow = false, false, v.regs
+	}
+	for {
+		if err := ptraceReq(unix.PTRACE_SYSEMU, m.pid, 0); err != nil {
+			return hvf.Exit{}, m.ptraceErr("sysemu", err)
+		}
+		ws, err := m.wait()
+		if err != nil {
+			return hvf.Exit{}, err
+		}
+		if !ws.Stopped() {
+			continue // PTRACE_EVENT stops are not enabled; be tolerant
+		}
+		sig := ws.StopSignal()
+		if sig == unix.SIGTRAP|0x80 {
+			return v.syscallStop()
+		}
+		if ws.TrapCause() > 0 {
+			continue // a PTRACE_EVENT stop: nothing to report
+		}
+		si, err := getSigInfo(m.pid)
+		if err != nil {
+			// EINVAL: a group-stop rather than a signal-delivery stop.
+			continue
+		}
+		if err := v.loadRegs(); err != nil {
+			return hvf.Exit{}, err
+		}
+		ex, ok := classifySignal(si, m.host.Rip, v.fpuKind)
+		if !ok {
+			if m.log.IsTrace() {
+				m.log.Trace("interrupted", "signal", si.Signo, "code", si.Code,
+					"rip", fmt.Sprintf("%#x", m.host.Rip))
+			}
+			return hvf.Exit{Reason: hvf.ExitInterrupted}, nil
+		}
+		if ex.Vector == hvf.VectorGP {
+			ex.ErrorCode = v.gpErrorCode()
+		}
+		if m.log.IsTrace() {
+			m.log.Trace("exception", "vector", ex.Vector, "error_code", ex.ErrorCode,
+				"fault_addr", fmt.Sprintf("%#x", ex.FaultAddr), "rip", fmt.Sprintf("%#x", m.host.Rip),
+				"signal", si.Signo, "code", si.Code)
+		}
+		return ex, nil
+	}
+}
+
+// syscallStop handles a PTRACE_SYSEMU stop at syscall entry.
+func (v *vcpu) syscallStop() (hvf.Exit, error) {
+	m := v.m
+	if err := unix.PtraceGetRegs(m.pid, &m.host); err != nil {
+		return hvf.Exit{}, fmt.Errorf("ptrace: get registers: %w", err)
+	}
+	// The host set RAX to -ENOSYS; the guest's RAX is the number.
+	m.host.Rax = m.host.Orig_rax
+	m.host.Orig_rax = ^uint64(0)
+	m.hostStale = true
+	// SYSCALL leaves RCX = return RIP and R11 = RFLAGS. A stop without that
+	// signature came through int $0x80 (or sysenter), the 32-bit entry a
+	// kernel-less 64-bit guest does not have: hardware would raise #GP with
+	// the IDT vector in the error code, at the int instruction.
+	if m.host.Rcx != m.host.Rip || m.host.R11 != m.host.Eflags {
+		m.host.Rip -= 2
+		getRegs(&v.regs, &m.host)
+		v.shadow = v.regs
+		return hvf.Exit{Reason: hvf.ExitException, Vector: hvf.VectorGP, ErrorCode: 0x80<<3 | 2}, nil
+	}
+	getRegs(&v.regs, &m.host)
+	v.shadow = v.regs
+	return hvf.Exit{Reason: hvf.ExitSyscall}, nil
+}
+
+// gpErrorCode returns the error code hardware pushes for a #GP at RIP: for
+// `int $n` through a gate the guest may not use, the IDT selector of n;
+// otherwise 0 (Linux does not report the code through ptrace).
+func (v *vcpu) gpErrorCode() uint64 {
+	var insn [2]byte
+	n, err := unix.PtracePeekData(v.m.pid, uintptr(v.m.host.Rip), insn[:])
+	if err != nil || n != len(insn) || insn[0] != 0xcd {
+		return 0
+	}
+	return uint64(insn[1])<<3 | 2
+}
+
+// loadRegs reads the stub's registers after a stop.
+func (v *vcpu) loadRegs() error {
+	if err := unix.PtraceGetRegs(v.m.pid, &v.m.host); err != nil {
+		return fmt.Errorf("ptrace: get registers: %w", err)
+	}
+	getRegs(&v.regs, &v.m.host)
+	v.shadow = v.regs
+	return nil
+}
+
+// fpuKind tells #MF from #XM for a floating-point SIGFPE: an unmasked x87
+// exception pending in the FPU status word (ES, bit 7) means #MF.
+func (v *vcpu) fpuKind() fpuKind {
+	st, err := v.FPState()
+	if err != nil || len(st) < 4 {
+		return fpuSIMD
+	}
+	if binary.LittleEndian.Uint16(st[2:])&(1<<7) != 0 {
+		return fpuX87
+	}
+	return fpuSIMD
+}
+
+// xstateMax bounds the XSAVE image the host may report (AMX needs ~11 KiB).
+const xstateMax = 64 << 10
+
+// fxsaveSize is the legacy FXSAVE image (NT_PRFPREG).
+const fxsaveSize = 512
+
+// FPState implements hvf.VCPU.FPState with PTRACE_GETREGSET NT_X86_XSTATE,
+// or NT_PRFPREG (the 512-byte FXSAVE image) where XSAVE is not offered.
+func (v *vcpu) FPState() ([]byte, error) {
+	if err := v.m.checkThread(); err != nil {
+		return nil, err
+	}
+	if v.xsaveSize >= 0 {
+		size := v.xsaveSize
+		if size == 0 {
+			size = xstateMax
+		}
+		buf := make([]byte, size)
+		n, err := getRegSet(v.m.pid, unix.NT_X86_XSTATE, buf)
+		if err == nil {
+			v.xsaveSize = n
+			return buf[:n], nil
+		}
+		if err != unix.ENODEV && err != unix.EINVAL {
+			return nil, fmt.Errorf("ptrace: get xstate: %w", err)
+		}
+		v.xsaveSize = -1
+	}
+	buf := make([]byte, fxsaveSize)
+	n, err := getRegSet(v.m.pid, unix.NT_PRFPREG, buf)
+	if err != nil {
+		return nil, fmt.Errorf("ptrace: get fpregs: %w", err)
+	}
+	return buf[:n], nil
+}
+
+// SetFPState implements hvf.VCPU.SetFPState. A 512-byte image sets the
+// FXSAVE part only; a longer one is an XSAVE image with XRSTOR semantics
+// (a component whose XSTATE_BV bit is clear gets its initial state); one
+// shorter than the host's is completed from the current state.
+func (v *vcpu) SetFPState(b []byte) error {
+	if err := v.m.checkThread(); err != nil {
+		return err
+	}
+	if len(b) < fxsaveSize {
+		return fmt.Errorf("ptrace: FP state of %d bytes is shorter than the FXSAVE area: %w", len(b), unix.EINVAL)
+	}
+	if len(b) == fxsaveSize || v.xsaveSize < 0 {
+		if err := setRegSet(v.m.pid, unix.NT_PRFPREG, b[:fxsaveSize]); err != nil {
+			return fmt.Errorf("ptrace: set fpregs: %w", err)
+		}
+		return nil
+	}
+	cur, err := v.FPState()
+	if err != nil {
+		return err
+	}
+	if v.xsaveSize < 0 {
+		return v.SetFPState(b[:fxsaveSize])
+	}
+	img := cur
+	if len(b) < len(cur) {
+		copy(img, b)
+	} else {
+		img = b[:len(cur)]
+	}
+	if err := setRegSet(v.m.pid, unix.NT_X86_XSTATE, img); err != nil {
+		return fmt.Errorf("ptrace: set xstate: %w", err)
+	}
+	return nil
+}
+
+// ptraceReq issues a ptrace request without pointer arguments.
+func ptraceReq(req, pid int, data uintptr) error {
+	_, _, e := unix.Syscall6(unix.SYS_PTRACE, uintptr(req), uintptr(pid), 0, data, 0, 0)
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
+// getRegs copies the general registers of a ptrace register set.
+func getRegs(d *hvf.Regs, s *unix.PtraceRegs) {
+	*d = hvf.Regs{
+		R15: s.R15, R14: s.R14, R13: s.R13, R12: s.R12, RBP: s.Rbp, RBX: s.Rbx,
+		R11: s.R11, R10: s.R10, R9: s.R9, R8: s.R8,
+		RAX: s.Rax, RCX: s.Rcx, RDX: s.Rdx, RSI: s.Rsi, RDI: s.Rdi,
+		RIP: s.Rip, RFLAGS: s.Eflags, RSP: s.Rsp,
+	}
+}
+
+// putRegs stores general registers into a ptrace register set, leaving
+// segments and bases alone.
+func putRegs(d *unix.PtraceRegs, s *hvf.Regs) {
+	d.R15, d.R14, d.R13, d.R12, d.Rbp, d.Rbx = s.R15, s.R14, s.R13, s.R12, s.RBP, s.RBX
+	d.R11, d.R10, d.R9, d.R8 = s.R11, s.R10, s.R9, s.R8
+	d.Rax, d.Rcx, d.Rdx, d.Rsi, d.Rdi = s.RAX, s.RCX, s.RDX, s.RSI, s.RDI
+	d.Rip, d.Eflags, d.Rsp = s.RIP, s.RFLAGS, s.RSP
+}
