@@ -1,0 +1,445 @@
+package hvf
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/hashicorp/go-hclog"
+	"golang.org/x/sys/unix"
+)
+
+// Guest physical layout of a KVM Machine (GPA == GVA everywhere):
+//
+//	[0, AddrLimit)                   guest RAM: one memory slot per 1 GiB chunk
+//	                                 touched by Map, each over its own host
+//	                                 reservation (PROT_NONE until mapped)
+//	[sysBase, sysBase+sysSpan)       system area: one memfd, slots of
+//	                                 sysSlotSize added as the page-table pool
+//	                                 grows; sysBase = AddrLimit rounded up to 1 GiB
+//	sysBase+sysSpan, +0x1000         the two MMIO pages (syscall, exception):
+//	                                 outside every slot, so stores exit
+//
+// System area pages: code (ring-0 stubs + iretq), trampoline (user RX),
+// IDT, then a bump/free-list pool for page tables and per-vCPU pages (GDT+
+// TSS, IST stack, ring-0 stack). Page tables themselves are not mapped in
+// the guest's virtual space: only the host edits them.
+//
+// Why per-chunk host reservations rather than one AddrLimit-sized window:
+// the kernel's MM keeps its own view of guest memory, and two 64 TiB
+// reservations do not fit in a 47-bit host address space.
+
+const (
+	chunkShift  = 30
+	chunkSize   = 1 << chunkShift
+	sysSpan     = 1 << 30
+	sysSlotSize = 4 << 20
+
+	sysCodeOff  = 0x0000
+	sysTrampOff = 0x1000
+	sysIDTOff   = 0x2000
+	sysFixedEnd = 0x3000
+)
+
+// kvmMachine is one VM.
+type kvmMachine struct {
+	b     *kvmBackend
+	log   hclog.Logger
+	vmfd  int
+	limit uint64
+
+	sysBase uint64 // GPA/GVA of the system area
+	mmioSys uint64 // GPA/GVA stored to by the syscall trampoline
+	mmioExc uint64 // GPA/GVA stored to by the exception stubs
+
+	mu           sync.Mutex
+	closed       bool
+	sysFD        int
+	sysMem       []byte // host mapping of the whole system area
+	sysCommitted uint64 // bytes of the system area covered by slots
+	sysNext      uint64 // bump offset of the pool
+	sysFree      []uint64
+	pt           pageTables
+	chunks       map[uint64]uintptr // chunk index -> host base
+	regions      regionSet
+	nextSlot     uint32
+	vcpus        []*kvmVCPU
+	nextVCPU     int
+}
+
+func (b *kvmBackend) NewMachine(cfg Config) (Machine, error) {
+	limit := cfg.AddrLimit
+	if limit == 0 || limit%pageSize != 0 || limit > 1<<47-2*sysSpan {
+		return nil, fmt.Errorf("kvm: bad AddrLimit %#x", limit)
+	}
+	sysBase := (limit + chunkSize - 1) &^ (chunkSize - 1)
+	mmioBase := sysBase + sysSpan
+	if pb := b.info.physBits; pb != 0 && pb < 64 && mmioBase+2*pageSize > 1<<pb {
+		return nil, unavailable("guest physical addresses are %d bits: AddrLimit %#x plus the system area needs %d (identity mapping)",
+			pb, limit, bitsFor(mmioBase+2*pageSize))
+	}
+	vmfd, err := kvmIoctl(b.fd, kvmCreateVM, 0)
+	if err != nil {
+		return nil, fmt.Errorf("kvm: KVM_CREATE_VM: %w", err)
+	}
+	m := &kvmMachine{
+		b: b, log: b.log, vmfd: vmfd, limit: limit,
+		sysBase: sysBase, mmioSys: mmioBase, mmioExc: mmioBase + pageSize,
+		sysFD: -1, chunks: map[uint64]uintptr{},
+	}
+	if err := m.initSystem(); err != nil {
+		m.Close()
+		return nil, err
+	}
+	return m, nil
+}
+
+func bitsFor(v uint64) int {
+	n := 0
+	for v > 1<<n {
+		n++
+	}
+	return n
+}
+
+// initSystem creates the system area and writes the shared code, the IDT
+// and their page-table entries.
+func (m *kvmMachine) initSystem() error {
+	fd, err := unix.MemfdCreate("elfuse-kvm-system", unix.MFD_CLOEXEC)
+	if err != nil {
+		return fmt.Errorf("kvm: memfd_create: %w", err)
+	}
+	m.sysFD = fd
+	if err := unix.Ftruncate(fd, sysSpan); err != nil {
+		return fmt.Errorf("kvm: size system area: %w", err)
+	}
+	mem, err := unix.Mmap(fd, 0, sysSpan, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_NORESERVE)
+	if err != nil {
+		return fmt.Errorf("kvm: map system area: %w", err)
+	}
+	m.sysMem = mem
+	m.sysNext = sysFixedEnd
+	m.pt = pageTables{words: wordsOf(mem), base: m.sysBase, alloc: m.allocPage, free: m.freePage}
+	if err := m.growSystem(); err != nil {
+		return err
+	}
+	root, err := m.allocPage()
+	if err != nil {
+		return err
+	}
+	m.pt.root = root
+	buildCodePage(m.sysPage(m.sysBase+sysCodeOff), m.mmioExc)
+	buildTrampolinePage(m.sysPage(m.sysBase+sysTrampOff), m.mmioSys)
+	buildIDT(m.sysPage(m.sysBase+sysIDTOff), m.sysBase+sysCodeOff)
+	var inv spans
+	for _, p := range []struct {
+		va   uint64
+		leaf uint64
+	}{
+		{m.sysBase + sysCodeOff, ptePresent},                 // ring-0 RX
+		{m.sysBase + sysTrampOff, ptePresent | pteUser},      // user RX
+		{m.sysBase + sysIDTOff, ptePresent | pteNX},          // ring-0 R
+		{m.mmioSys, ptePresent | pteWrite | pteUser | pteNX}, // user W
+		{m.mmioExc, ptePresent | pteWrite | pteNX},           // ring-0 W
+	} {
+		if err := m.pt.set(p.va, p.va+pageSize, p.leaf, &inv); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sysPage returns the host bytes of the system-area page at gpa.
+func (m *kvmMachine) sysPage(gpa uint64) []byte {
+	off := gpa - m.sysBase
+	return m.sysMem[off : off+pageSize : off+pageSize]
+}
+
+// growSystem adds one system slot. Preconditions: m.mu held or init.
+func (m *kvmMachine) growSystem() error {
+	if m.sysCommitted+sysSlotSize > sysSpan {
+		return fmt.Errorf("kvm: system area exhausted (%d MiB of page tables)", sysSpan>>20)
+	}
+	r := kvmUserspaceMemoryRegion{
+		Slot:          m.nextSlot,
+		GuestPhysAddr: m.sysBase + m.sysCommitted,
+		MemorySize:    sysSlotSize,
+		UserspaceAddr: uint64(hostAddr(m.sysMem)) + m.sysCommitted,
+	}
+	if err := m.addSlot(&r); err != nil {
+		return err
+	}
+	m.sysCommitted += sysSlotSize
+	return nil
+}
+
+func (m *kvmMachine) addSlot(r *kvmUserspaceMemoryRegion) error {
+	if int(m.nextSlot) >= m.b.memslots {
+		return fmt.Errorf("kvm: out of memory slots (%d)", m.b.memslots)
+	}
+	if err := kvmSetUserMemoryRegionIoctl(m.vmfd, r); err != nil {
+		return fmt.Errorf("kvm: KVM_SET_USER_MEMORY_REGION slot %d gpa %#x size %#x: %w",
+			r.Slot, r.GuestPhysAddr, r.MemorySize, err)
+	}
+	m.nextSlot++
+	return nil
+}
+
+// allocPage returns a zeroed system page. Preconditions: m.mu held or init.
+func (m *kvmMachine) allocPage() (uint64, error) {
+	var pa uint64
+	if n := len(m.sysFree); n > 0 {
+		pa = m.sysFree[n-1]
+		m.sysFree = m.sysFree[:n-1]
+	} else {
+		for m.sysNext+pageSize > m.sysCommitted {
+			if err := m.growSystem(); err != nil {
+				return 0, err
+			}
+		}
+		pa = m.sysBase + m.sysNext
+		m.sysNext += pageSize
+	}
+	clear(m.sysPage(pa))
+	return pa, nil
+}
+
+func (m *kvmMachine) freePage(pa uint64) { m.sysFree = append(m.sysFree, pa) }
+
+var errClosed = errors.New("kvm: machine closed")
+
+func (m *kvmMachine) checkRange(addr, length uint64) error {
+	if addr%pageSize != 0 || length%pageSize != 0 || length == 0 {
+		return fmt.Errorf("kvm: unaligned range %#x+%#x: %w", addr, length, unix.EINVAL)
+	}
+	if addr+length < addr || addr+length > m.limit {
+		return fmt.Errorf("kvm: range %#x+%#x beyond AddrLimit %#x: %w", addr, length, m.limit, unix.ENOMEM)
+	}
+	if m.closed {
+		return errClosed
+	}
+	return nil
+}
+
+// chunkHost returns the host base of chunk idx, reserving it and adding its
+// memory slot when create is set (0 if absent). Preconditions: m.mu held.
+func (m *kvmMachine) chunkHost(idx uint64, create bool) (uintptr, error) {
+	if h, ok := m.chunks[idx]; ok || !create {
+		return h, nil
+	}
+	h, err := mmapRaw(0, chunkSize, unix.PROT_NONE,
+		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE, -1, 0)
+	if err != nil {
+		return 0, fmt.Errorf("kvm: reserve 1 GiB of host address space: %w", err)
+	}
+	r := kvmUserspaceMemoryRegion{
+		Slot: m.nextSlot, GuestPhysAddr: idx << chunkShift,
+		MemorySize: chunkSize, UserspaceAddr: uint64(h),
+	}
+	if err := m.addSlot(&r); err != nil {
+		munmapRaw(h, chunkSize)
+		return 0, err
+	}
+	m.chunks[idx] = h
+	return h, nil
+}
+
+// forHost calls fn for each piece of [start, end) inside one chunk, with the
+// piece's host address; pieces of absent chunks are skipped unless create.
+func (m *kvmMachine) forHost(start, end uint64, create bool, fn func(host uintptr, a, n uint64) error) error {
+	for a := start; a < end; {
+		idx := a >> chunkShift
+		n := min(end, (idx+1)<<chunkShift) - a
+		h, err := m.chunkHost(idx, create)
+		if err != nil {
+			return err
+		}
+		if h != 0 {
+			if err := fn(h+uintptr(a-idx<<chunkShift), a, n); err != nil {
+				return err
+			}
+		}
+		a += n
+	}
+	return nil
+}
+
+// Map implements Machine.Map: the host window of [addr, addr+length) gets
+// fd mapped MAP_SHARED (read-write, or read-only for a read-only
+// descriptor and no ProtWrite), then the page tables get prot.
+func (m *kvmMachine) Map(addr, length uint64, prot Prot, fd int, off int64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.checkRange(addr, length); err != nil {
+		return err
+	}
+	if off < 0 || off%pageSize != 0 {
+		return fmt.Errorf("kvm: map offset %#x: %w", off, unix.EINVAL)
+	}
+	hostProt := unix.PROT_READ | unix.PROT_WRITE
+	err := m.forHost(addr, addr+length, true, func(host uintptr, a, n uint64) error {
+		o := off + int64(a-addr)
+		_, err := mmapRaw(host, n, hostProt, unix.MAP_SHARED|unix.MAP_FIXED, fd, o)
+		if err == unix.EACCES && prot&ProtWrite == 0 && a == addr {
+			hostProt = unix.PROT_READ
+			_, err = mmapRaw(host, n, hostProt, unix.MAP_SHARED|unix.MAP_FIXED, fd, o)
+		}
+		if err != nil {
+			return fmt.Errorf("kvm: map fd %d at %#x+%#x: %w", fd, a, n, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	m.regions.insert(addr, addr+length, hostProt)
+	var inv spans
+	if err := m.pt.set(addr, addr+length, leafFlags(prot), &inv); err != nil {
+		return err
+	}
+	return m.invalidate(inv)
+}
+
+// Protect implements Machine.Protect.
+func (m *kvmMachine) Protect(addr, length uint64, prot Prot) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.checkRange(addr, length); err != nil {
+		return err
+	}
+	if !m.regions.covers(addr, addr+length) {
+		return fmt.Errorf("kvm: protect %#x+%#x: range not mapped: %w", addr, length, unix.ENOMEM)
+	}
+	if prot&ProtWrite != 0 {
+		for _, r := range m.regions.overlap(addr, addr+length) {
+			if r.hostProt&unix.PROT_WRITE != 0 {
+				continue
+			}
+			rw := unix.PROT_READ | unix.PROT_WRITE
+			err := m.forHost(r.start, r.end, false, func(host uintptr, a, n uint64) error {
+				return mprotectRaw(host, n, rw)
+			})
+			if err != nil {
+				return fmt.Errorf("kvm: protect %#x+%#x writable: %w", r.start, r.end-r.start, err)
+			}
+			m.regions.insert(r.start, r.end, rw)
+		}
+	}
+	var inv spans
+	if err := m.pt.set(addr, addr+length, leafFlags(prot), &inv); err != nil {
+		return err
+	}
+	return m.invalidate(inv)
+}
+
+// Unmap implements Machine.Unmap: page-table entries first, then the host
+// window goes back to a PROT_NONE reservation, which also invalidates KVM's
+// mappings of the range.
+func (m *kvmMachine) Unmap(addr, length uint64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.checkRange(addr, length); err != nil {
+		return err
+	}
+	var inv spans
+	if err := m.pt.set(addr, addr+length, 0, &inv); err != nil {
+		return err
+	}
+	err := m.forHost(addr, addr+length, false, func(host uintptr, a, n uint64) error {
+		_, err := mmapRaw(host, n, unix.PROT_NONE,
+			unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE|unix.MAP_FIXED, -1, 0)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("kvm: unmap %#x+%#x: %w", addr, length, err)
+	}
+	m.regions.remove(addr, addr+length)
+	return m.invalidate(inv)
+}
+
+// invalidate makes KVM forget translations of the given spans that are
+// still backed: an mprotect to PROT_NONE and back fires the MMU notifier,
+// which zaps shadow PTEs (PVM) or EPT/NPT entries and flushes the guest TLB
+// (VMX/SVM) for those pages on every vCPU (KVM-NOTES §9).
+// Preconditions: m.mu held.
+func (m *kvmMachine) invalidate(inv spans) error {
+	for _, s := range inv {
+		for _, r := range m.regions.overlap(s.start, s.end) {
+			err := m.forHost(r.start, r.end, false, func(host uintptr, a, n uint64) error {
+				if err := mprotectRaw(host, n, unix.PROT_NONE); err != nil {
+					return err
+				}
+				return mprotectRaw(host, n, r.hostProt)
+			})
+			if err != nil {
+				return fmt.Errorf("kvm: invalidate %#x+%#x: %w", r.start, r.end-r.start, err)
+			}
+		}
+	}
+	return nil
+}
+
+// Close implements Machine.Close: stops and frees every vCPU, the VM, the
+// slots' host reservations and the system area.
+func (m *kvmMachine) Close() error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil
+	}
+	m.closed = true
+	vcpus := m.vcpus
+	m.vcpus = nil
+	m.mu.Unlock()
+	for _, c := range vcpus {
+		c.Close()
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var first error
+	keep := func(err error) {
+		if err != nil && first == nil {
+			first = err
+		}
+	}
+	if m.vmfd >= 0 {
+		keep(unix.Close(m.vmfd))
+		m.vmfd = -1
+	}
+	for idx, h := range m.chunks {
+		keep(munmapRaw(h, chunkSize))
+		delete(m.chunks, idx)
+	}
+	if m.sysMem != nil {
+		keep(unix.Munmap(m.sysMem))
+		m.sysMem = nil
+		m.pt.words = nil
+	}
+	if m.sysFD >= 0 {
+		keep(unix.Close(m.sysFD))
+		m.sysFD = -1
+	}
+	return first
+}
+
+func mmapRaw(addr uintptr, length uint64, prot, flags, fd int, off int64) (uintptr, error) {
+	r, _, e := unix.Syscall6(unix.SYS_MMAP, addr, uintptr(length), uintptr(prot), uintptr(flags), uintptr(fd), uintptr(off))
+	if e != 0 {
+		return 0, e
+	}
+	return r, nil
+}
+
+func munmapRaw(addr uintptr, length uint64) error {
+	if _, _, e := unix.Syscall(unix.SYS_MUNMAP, addr, uintptr(length), 0); e != 0 {
+		return e
+	}
+	return nil
+}
+
+func mprotectRaw(addr uintptr, length uint64, prot int) error {
+	if _, _, e := unix.Syscall(unix.SYS_MPROTECT, addr, uintptr(length), uintptr(prot)); e != 0 {
+		return e
+	}
+	return nil
+}

@@ -1,0 +1,253 @@
+package hvf
+
+// Guest page tables built by the host (4-level, identity GVA == GPA).
+//
+// Leaves carry the guest's permissions: U always for guest RAM, W for
+// ProtWrite, NX unless ProtExec (read is implied). A 2 MiB PDE is used when
+// one Map/Protect covers a whole aligned 2 MiB block, 4 KiB PTEs otherwise.
+// Upper levels are permissive (P|W|U) and never freed; page tables (level 1)
+// are freed when they become empty or are replaced by a 2 MiB leaf.
+//
+// Every change of a *present* entry is reported as a span to invalidate:
+// shadow paging (PVM) and the TLB (VMX/SVM) keep translations of present
+// entries until the host mapping of the target pages is invalidated
+// (KVM-NOTES §9); the caller does that after the edit.
+
+// Page-table entry bits.
+const (
+	ptePresent = 1 << 0
+	pteWrite   = 1 << 1
+	pteUser    = 1 << 2
+	ptePS      = 1 << 7
+	pteNX      = 1 << 63
+
+	pteAddrMask = 0x000f_ffff_ffff_f000
+	// pteTable is the value of a non-leaf entry's flags.
+	pteTable = ptePresent | pteWrite | pteUser
+)
+
+const (
+	pageSize  = 1 << 12
+	size2M    = 1 << 21
+	size1G    = 1 << 30
+	size512G  = 1 << 39
+	ptEntries = 512
+)
+
+// leafFlags turns guest permissions into 4 KiB leaf flags (0: no access,
+// the entry stays not present).
+func leafFlags(p Prot) uint64 {
+	if p&(ProtRead|ProtWrite|ProtExec) == 0 {
+		return 0
+	}
+	f := uint64(ptePresent | pteUser)
+	if p&ProtWrite != 0 {
+		f |= pteWrite
+	}
+	if p&ProtExec == 0 {
+		f |= pteNX
+	}
+	return f
+}
+
+// span is a guest address range [start, end).
+type span struct{ start, end uint64 }
+
+// spans collects ranges, merging a range that continues the last one.
+type spans []span
+
+func (s *spans) add(start, end uint64) {
+	if n := len(*s); n > 0 && (*s)[n-1].end >= start && (*s)[n-1].start <= start {
+		if end > (*s)[n-1].end {
+			(*s)[n-1].end = end
+		}
+		return
+	}
+	*s = append(*s, span{start, end})
+}
+
+// pageTables edits a page-table tree held in words, the host view of guest
+// physical memory starting at base.
+type pageTables struct {
+	words []uint64
+	base  uint64
+	root  uint64
+	// alloc returns the GPA of a zeroed page inside words; free returns one.
+	alloc func() (uint64, error)
+	free  func(uint64)
+}
+
+// table returns the 512 entries of the table at guest-physical pa.
+func (pt *pageTables) table(pa uint64) []uint64 {
+	i := (pa - pt.base) / 8
+	return pt.words[i : i+ptEntries : i+ptEntries]
+}
+
+// next returns the child table of entry *e, allocating it when absent and
+// create is set; ok=false when absent and not created.
+func (pt *pageTables) next(e *uint64, create bool) (tbl []uint64, ok bool, err error) {
+	if *e&ptePresent != 0 {
+		return pt.table(*e & pteAddrMask), true, nil
+	}
+	if !create {
+		return nil, false, nil
+	}
+	pa, err := pt.alloc()
+	if err != nil {
+		return nil, false, err
+	}
+	*e = pa | pteTable
+	return pt.table(pa), true, nil
+}
+
+// set makes every page of [start, end) carry leaf (4 KiB flags from
+// leafFlags, or 0 to clear), identity-mapped. start and end are page
+// aligned. Spans whose present translations changed are added to inv.
+func (pt *pageTables) set(start, end, leaf uint64, inv *spans) error {
+	create := leaf != 0
+	pml4 := pt.table(pt.root)
+	for a := start; a < end; {
+		pdpt, ok, err := pt.next(&pml4[a>>39&511], create)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			a = min(end, (a|(size512G-1))+1)
+			continue
+		}
+		pd, ok, err := pt.next(&pdpt[a>>30&511], create)
+		if err != nil {
+			return err
+		}
+		gEnd := min(end, (a|(size1G-1))+1)
+		if !ok {
+			a = gEnd
+			continue
+		}
+		for a < gEnd {
+			b := a &^ (size2M - 1)
+			segEnd := min(gEnd, b+size2M)
+			if err := pt.setBlock(&pd[a>>21&511], b, a, segEnd, leaf, inv); err != nil {
+				return err
+			}
+			a = segEnd
+		}
+	}
+	return nil
+}
+
+// setBlock applies leaf to [a, segEnd) inside the 2 MiB block at b whose
+// PDE is *pde.
+func (pt *pageTables) setBlock(pde *uint64, b, a, segEnd, leaf uint64, inv *spans) error {
+	old := *pde
+	if a == b && segEnd == b+size2M {
+		var nw uint64
+		if leaf != 0 {
+			nw = b | leaf | ptePS
+		}
+		if old == nw {
+			return nil
+		}
+		*pde = nw
+		if old&ptePresent != 0 {
+			if old&ptePS == 0 {
+				pt.free(old & pteAddrMask)
+			}
+			inv.add(b, b+size2M)
+		}
+		return nil
+	}
+	var tbl []uint64
+	switch {
+	case old&ptePresent == 0:
+		if leaf == 0 {
+			return nil
+		}
+		pa, err := pt.alloc()
+		if err != nil {
+			return err
+		}
+		*pde = pa | pteTable
+		tbl = pt.table(pa)
+	case old&ptePS != 0:
+		fl := old &^ (pteAddrMask | ptePS)
+		if fl == leaf {
+			return nil
+		}
+		pa, err := pt.alloc()
+		if err != nil {
+			return err
+		}
+		tbl = pt.table(pa)
+		for i := range uint64(ptEntries) {
+			tbl[i] = (b + i*pageSize) | fl
+		}
+		*pde = pa | pteTable
+		inv.add(b, b+size2M)
+	default:
+		tbl = pt.table(old & pteAddrMask)
+	}
+	for p := a; p < segEnd; p += pageSize {
+		e := &tbl[p>>12&511]
+		var nw uint64
+		if leaf != 0 {
+			nw = p | leaf
+		}
+		if *e != nw {
+			o := *e
+			*e = nw
+			if o&ptePresent != 0 {
+				inv.add(p, p+pageSize)
+			}
+		}
+	}
+	if leaf == 0 && tableEmpty(tbl) {
+		pa := *pde & pteAddrMask
+		*pde = 0
+		pt.free(pa)
+		inv.add(b, b+size2M)
+	}
+	return nil
+}
+
+func tableEmpty(tbl []uint64) bool {
+	for _, e := range tbl {
+		if e != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// translation is the result of a page walk.
+type translation struct {
+	pa    uint64
+	size  uint64 // 4 KiB, 2 MiB
+	write bool   // writable at every level
+	user  bool   // user at every level
+	exec  bool   // NX at no level
+}
+
+// walk translates va like the CPU would (ok=false: not present).
+func (pt *pageTables) walk(va uint64) (tr translation, ok bool) {
+	tr = translation{write: true, user: true, exec: true}
+	tbl := pt.table(pt.root)
+	shift := uint(39)
+	for level := 4; level >= 1; level-- {
+		e := tbl[va>>shift&511]
+		if e&ptePresent == 0 {
+			return translation{}, false
+		}
+		tr.write = tr.write && e&pteWrite != 0
+		tr.user = tr.user && e&pteUser != 0
+		tr.exec = tr.exec && e&pteNX == 0
+		if level == 1 || (level == 2 && e&ptePS != 0) {
+			tr.size = 1 << shift
+			tr.pa = e&pteAddrMask&^(tr.size-1) | va&(tr.size-1)
+			return tr, true
+		}
+		tbl = pt.table(e & pteAddrMask)
+		shift -= 9
+	}
+	return translation{}, false
+}
