@@ -123,6 +123,12 @@ func (m *kvmMachine) initSystem() error {
 	if err := m.growSystem(); err != nil {
 		return err
 	}
+	return m.layoutSystem()
+}
+
+// layoutSystem allocates the page-table root and writes the shared code,
+// trampoline and IDT with their page-table entries.
+func (m *kvmMachine) layoutSystem() error {
 	root, err := m.allocPage()
 	if err != nil {
 		return err
