@@ -275,6 +275,9 @@ func TestKVMGuestFSBaseAndFPState(t *testing.T) {
 		t.Fatalf("FP state %d bytes, mxcsr %#x", len(fp), binary.LittleEndian.Uint32(fp[24:]))
 	}
 	binary.LittleEndian.PutUint64(fp[160:], 0xcafef00d) // xmm0 low quadword
+	if len(fp) >= 520 {
+		fp[512] |= 2 // XSTATE_BV.SSE: otherwise XRSTOR puts SSE state in its init value
+	}
 	if err := c.SetFPState(fp); err != nil {
 		t.Fatal(err)
 	}

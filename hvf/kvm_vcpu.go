@@ -64,7 +64,9 @@ func (m *kvmMachine) NewVCPU() (VCPU, error) {
 	if err != nil {
 		return nil, err
 	}
+	// KVM never frees a vCPU id before the VM dies, so ids only grow.
 	id := m.nextVCPU
+	m.nextVCPU++
 	fd, err := kvmIoctl(m.vmfd, kvmCreateVCPU, uintptr(id))
 	if err != nil {
 		m.freeCPUArea(area)
@@ -79,7 +81,6 @@ func (m *kvmMachine) NewVCPU() (VCPU, error) {
 		m.freeCPUArea(area)
 		return nil, fmt.Errorf("kvm: vcpu %d: %w", id, err)
 	}
-	m.nextVCPU++
 	m.vcpus = append(m.vcpus, c)
 	return c, nil
 }
