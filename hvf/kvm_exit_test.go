@@ -4,29 +4,15 @@ import (
 	"encoding/binary"
 	"strings"
 	"testing"
-
-	"github.com/hashicorp/go-hclog"
 )
 
 // newFakeVCPU builds a machine and vCPU over plain byte slices (no
 // /dev/kvm): the system area, its page tables and a fake kvm_run page.
 func newFakeVCPU(t *testing.T, mech exitMech) *kvmVCPU {
 	t.Helper()
-	b := &kvmBackend{log: hclog.NewNullLogger()}
+	m, _ := newFakeMachine(t)
 	if mech != nil {
-		b.mech.Store(&exitMechBox{mech})
-	}
-	const limit = 1 << 46
-	m := &kvmMachine{
-		b: b, log: b.log, vmfd: -1, limit: limit,
-		sysBase: limit, mmioSys: limit + sysSpan, mmioExc: limit + sysSpan + pageSize,
-		sysFD: -1, chunks: map[uint64]uintptr{},
-		sysMem: make([]byte, 64*pageSize), sysNext: sysFixedEnd,
-	}
-	m.sysCommitted = uint64(len(m.sysMem))
-	m.pt = pageTables{words: wordsOf(m.sysMem), base: m.sysBase, alloc: m.allocPage, free: m.freePage}
-	if err := m.layoutSystem(); err != nil {
-		t.Fatal(err)
+		m.b.mech.Store(&exitMechBox{mech})
 	}
 	area, err := m.allocCPUArea()
 	if err != nil {
