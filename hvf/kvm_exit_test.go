@@ -29,6 +29,7 @@ func (c *kvmVCPU) fakeExit(reason uint32, pa uint64, r kvmRegs) {
 
 func (c *kvmVCPU) stackWords(at uint64, n int) []uint64 {
 	out := make([]uint64, n)
+	at -= c.area.va
 	page := c.m.sysPage(at &^ (pageSize - 1))
 	for i := range out {
 		out[i] = binary.LittleEndian.Uint64(page[at%pageSize+uint64(i)*8:])
@@ -41,23 +42,26 @@ func TestSystemAreaMappings(t *testing.T) {
 	m := c.m
 	tests := []struct {
 		name              string
-		va                uint64
+		pa                uint64
 		user, write, exec bool
 		present           bool
 	}{
-		{"ring-0 stubs", m.sysBase + sysCodeOff, false, false, true, true},
-		{"syscall trampoline", m.sysBase + sysTrampOff, true, false, true, true},
-		{"IDT", m.sysBase + sysIDTOff, false, false, false, true},
+		{"ring-0 stubs", sysCodeOff, false, false, true, true},
+		{"syscall trampoline", sysTrampOff, true, false, true, true},
+		{"IDT", sysIDTOff, false, false, false, true},
 		{"syscall MMIO page", m.mmioSys, true, true, false, true},
 		{"exception MMIO page", m.mmioExc, false, true, false, true},
 		{"GDT/TSS page", c.area.gdt, false, true, false, true},
 		{"ring-0 stack", c.area.stack, false, true, false, true},
 		{"IST stack", c.area.ist, false, true, false, true},
 		{"page-table root is not mapped", m.pt.root, false, false, false, false},
-		{"user space is empty", 0x400000, false, false, false, false},
 	}
 	for _, tc := range tests {
-		tr, ok := m.pt.walk(tc.va)
+		va := m.sysVA(tc.pa)
+		if va < m.limit {
+			t.Errorf("%s: virtual %#x below AddrLimit", tc.name, va)
+		}
+		tr, ok := m.pt.walk(va)
 		if ok != tc.present {
 			t.Errorf("%s: present=%v", tc.name, ok)
 			continue
@@ -65,14 +69,34 @@ func TestSystemAreaMappings(t *testing.T) {
 		if !ok {
 			continue
 		}
-		if tr.pa != tc.va || tr.user != tc.user || tr.write != tc.write || tr.exec != tc.exec {
+		if tr.pa != tc.pa || tr.user != tc.user || tr.write != tc.write || tr.exec != tc.exec {
 			t.Errorf("%s: %+v", tc.name, tr)
 		}
 	}
+	if _, ok := m.pt.walk(0x400000); ok {
+		t.Error("user space is not empty")
+	}
+	if c.area.rsp0Top() != m.sysVA(c.area.stack)+pageSize || c.area.tssVA() != m.sysVA(c.area.gdt)+cpuTSSOff {
+		t.Errorf("cpu area addresses %+v", c.area)
+	}
+	// The MMIO pages must stay outside every slot the system area can grow.
 	for _, pa := range []uint64{m.mmioSys, m.mmioExc} {
-		if pa < m.sysBase+sysSpan {
-			t.Errorf("MMIO GPA %#x inside the system span (slots may cover it)", pa)
+		if pa < mmioPA || pa >= sysSpan {
+			t.Errorf("MMIO GPA %#x not in the unslotted tail of the system span", pa)
 		}
+	}
+	m.sysCommitted = mmioPA - sysSlotSize
+	m.setSlot = func(r *kvmUserspaceMemoryRegion) error {
+		if r.GuestPhysAddr+r.MemorySize > mmioPA {
+			t.Errorf("system slot %+v covers the MMIO pages", r)
+		}
+		return nil
+	}
+	if err := m.growSystem(); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.growSystem(); err == nil {
+		t.Error("system area grew over the MMIO pages")
 	}
 }
 
@@ -80,7 +104,7 @@ func TestSyscallExitInRing3ResumesThroughSyncRegs(t *testing.T) {
 	c := newFakeVCPU(t, ring3MMIO{})
 	c.fakeExit(kvmExitMMIO, c.m.mmioSys, kvmRegs{
 		RAX: 39, RDI: 0x1111, RCX: 0x40000c, R11: 0x246, RSP: 0x7ffff000,
-		RIP: c.m.sysBase + sysTrampOff + 9, RFLAGS: 0x2,
+		RIP: c.m.sysVA(sysTrampOff + 9), RFLAGS: 0x2,
 	})
 	exit, err := c.decodeExit()
 	if err != nil {
@@ -110,7 +134,7 @@ func TestSyscallExitInRing3ResumesThroughSyncRegs(t *testing.T) {
 func TestSyscallExitInRing0ResumesThroughIretFrame(t *testing.T) {
 	c := newFakeVCPU(t, ring0MMIO{})
 	c.fakeExit(kvmExitMMIO, c.m.mmioSys, kvmRegs{
-		RAX: 1, RCX: 0x401000, R11: 0x202, RSP: 0x7ffff000, RIP: c.m.sysBase + sysTrampOff + 9, RFLAGS: 0x2,
+		RAX: 1, RCX: 0x401000, R11: 0x202, RSP: 0x7ffff000, RIP: c.m.sysVA(sysTrampOff + 9), RFLAGS: 0x2,
 	})
 	if exit, err := c.decodeExit(); err != nil || exit.Reason != ExitSyscall {
 		t.Fatalf("exit %+v, %v", exit, err)
@@ -123,7 +147,7 @@ func TestSyscallExitInRing0ResumesThroughIretFrame(t *testing.T) {
 	c.load()
 	raw := c.rawRegs()
 	top := c.area.rsp0Top()
-	if raw.RIP != c.m.sysBase+sysCodeOff+codeIretq || raw.RSP != top-40 || raw.RFLAGS != rflagsFixed {
+	if raw.RIP != c.m.sysVA(sysCodeOff+codeIretq) || raw.RSP != top-40 || raw.RFLAGS != rflagsFixed {
 		t.Errorf("raw %+v", raw)
 	}
 	if raw.RCX != 5 || raw.R11 != 6 {
@@ -157,7 +181,7 @@ func TestExceptionExitReadsFrame(t *testing.T) {
 			c := newFakeVCPU(t, ring3MMIO{})
 			at := c.area.rsp0Top() - frameWords*8
 			c.putStack(at, tc.frame[:]...)
-			c.fakeExit(kvmExitMMIO, c.m.mmioExc, kvmRegs{RAX: 7, RBX: 8, RSP: at, RIP: c.m.sysBase + 0x20})
+			c.fakeExit(kvmExitMMIO, c.m.mmioExc, kvmRegs{RAX: 7, RBX: 8, RSP: at, RIP: c.m.sysVA(0x20)})
 			exit, err := c.decodeExit()
 			if err != nil {
 				t.Fatal(err)
@@ -238,9 +262,9 @@ func TestInterruptedRunKeepsOrRecoversUserState(t *testing.T) {
 	}{
 		{"in user code", false, func(*kvmMachine) uint64 { return 0x401000 }, true, 0x401000, false},
 		{"after iretq reached user code", true, func(*kvmMachine) uint64 { return 0x401000 }, true, 0x401000, false},
-		{"before the pending iretq", true, func(m *kvmMachine) uint64 { return m.sysBase + sysCodeOff + codeIretq }, true, 0x500000, true},
-		{"inside an exception stub", false, func(m *kvmMachine) uint64 { return m.sysBase + 14*stubSize + 4 }, false, 0, false},
-		{"at the trampoline", false, func(m *kvmMachine) uint64 { return m.sysBase + sysTrampOff }, false, 0, false},
+		{"before the pending iretq", true, func(m *kvmMachine) uint64 { return m.sysVA(sysCodeOff + codeIretq) }, true, 0x500000, true},
+		{"inside an exception stub", false, func(m *kvmMachine) uint64 { return m.sysVA(14*stubSize + 4) }, false, 0, false},
+		{"at the trampoline", false, func(m *kvmMachine) uint64 { return m.sysVA(sysTrampOff) }, false, 0, false},
 	}
 	for _, tc := range tests {
 		c := newFakeVCPU(t, ring3MMIO{})

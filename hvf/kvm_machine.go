@@ -9,25 +9,39 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Guest physical layout of a KVM Machine (GPA == GVA everywhere):
+// Address layout of a KVM Machine.
 //
-//	[0, AddrLimit)                   guest RAM: one memory slot per 1 GiB chunk
-//	                                 touched by Map, each over its own host
-//	                                 reservation (PROT_NONE until mapped)
-//	[sysBase, sysBase+sysSpan)       system area: one memfd, slots of
-//	                                 sysSlotSize added as the page-table pool
-//	                                 grows; sysBase = AddrLimit rounded up to 1 GiB
-//	sysBase+sysSpan, +0x1000         the two MMIO pages (syscall, exception):
-//	                                 outside every slot, so stores exit
+// Guest virtual (what the guest and the kernel see):
 //
-// System area pages: code (ring-0 stubs + iretq), trampoline (user RX),
-// IDT, then a bump/free-list pool for page tables and per-vCPU pages (GDT+
-// TSS, IST stack, ring-0 stack). Page tables themselves are not mapped in
-// the guest's virtual space: only the host edits them.
+//	[0, AddrLimit)                guest RAM as given to Map
+//	[sysBase, sysBase+sysSpan)    system area, sysBase = AddrLimit rounded up
+//	                              to 1 GiB: code (ring-0 stubs + iretq),
+//	                              trampoline (user RX), IDT, per-vCPU pages;
+//	                              the two MMIO pages at its end
 //
-// Why per-chunk host reservations rather than one AddrLimit-sized window:
-// the kernel's MM keeps its own view of guest memory, and two 64 TiB
-// reservations do not fit in a 47-bit host address space.
+// Guest physical (only KVM and the page tables see it):
+//
+//	[0, sysSpan)                  system area: one memfd, slots of sysSlotSize
+//	                              added as the page-table pool grows; its
+//	                              last sysSlotSize is never a slot and holds
+//	                              the MMIO pages, so stores there exit
+//	sysSpan, +1 GiB, ...          one 1 GiB chunk per 1 GiB of virtual space
+//	                              touched by Map, allocated in touch order,
+//	                              each one memory slot over its own host
+//	                              reservation (PROT_NONE until mapped)
+//
+// Virtual is not identical to physical: guest RAM near AddrLimit (64 TiB)
+// could not be identity-mapped on hosts whose physical address width is
+// below 47 bits (39 on most Intel clients, 46 on Xeons), and a compact
+// physical space keeps slots few and small (KVM-NOTES §9). Within a chunk
+// the offset is kept, so 2 MiB pages still line up. The kernel never sees
+// physical addresses.
+//
+// Page tables themselves are not mapped in the guest's virtual space: only
+// the host edits them. Per-chunk host reservations rather than one
+// AddrLimit-sized window, because the kernel's MM keeps its own view of
+// guest memory and two 64 TiB reservations do not fit in a 47-bit host
+// address space.
 
 const (
 	chunkShift  = 30
@@ -48,9 +62,9 @@ type kvmMachine struct {
 	vmfd  int
 	limit uint64
 
-	sysBase uint64 // GPA/GVA of the system area
-	mmioSys uint64 // GPA/GVA stored to by the syscall trampoline
-	mmioExc uint64 // GPA/GVA stored to by the exception stubs
+	sysBase uint64 // guest virtual address of the system area (GPA 0)
+	mmioSys uint64 // GPA the syscall trampoline stores to
+	mmioExc uint64 // GPA the exception stubs store to
 
 	mu           sync.Mutex
 	closed       bool
@@ -60,7 +74,8 @@ type kvmMachine struct {
 	sysNext      uint64 // bump offset of the pool
 	sysFree      []uint64
 	pt           pageTables
-	chunks       map[uint64]uintptr // chunk index -> host base
+	chunks       map[uint64]chunk // chunk index -> backing
+	nextChunkPA  uint64
 	regions      regionSet
 	nextSlot     uint32
 	vcpus        []*kvmVCPU
@@ -79,10 +94,8 @@ func (b *kvmBackend) NewMachine(cfg Config) (Machine, error) {
 		return nil, fmt.Errorf("kvm: bad AddrLimit %#x", limit)
 	}
 	sysBase := (limit + chunkSize - 1) &^ (chunkSize - 1)
-	mmioBase := sysBase + sysSpan
-	if pb := b.info.physBits; pb != 0 && pb < 64 && mmioBase+2*pageSize > 1<<pb {
-		return nil, unavailable("guest physical addresses are %d bits: AddrLimit %#x plus the system area needs %d (identity mapping)",
-			pb, limit, bitsFor(mmioBase+2*pageSize))
+	if pb := b.info.physBits; pb != 0 && pb < 64 && uint64(sysSpan+chunkSize) > 1<<pb {
+		return nil, unavailable("guest physical addresses are only %d bits", pb)
 	}
 	vmfd, err := kvmIoctl(b.fd, kvmCreateVM, 0)
 	if err != nil {
@@ -90,8 +103,8 @@ func (b *kvmBackend) NewMachine(cfg Config) (Machine, error) {
 	}
 	m := &kvmMachine{
 		b: b, log: b.log, vmfd: vmfd, limit: limit,
-		sysBase: sysBase, mmioSys: mmioBase, mmioExc: mmioBase + pageSize,
-		sysFD: -1, chunks: map[uint64]uintptr{},
+		sysBase: sysBase, mmioSys: mmioPA, mmioExc: mmioPA + pageSize,
+		sysFD: -1, chunks: map[uint64]chunk{}, nextChunkPA: sysSpan,
 		flush: flushHostRange,
 	}
 	m.setSlot = func(r *kvmUserspaceMemoryRegion) error {
@@ -104,13 +117,18 @@ func (b *kvmBackend) NewMachine(cfg Config) (Machine, error) {
 	return m, nil
 }
 
-func bitsFor(v uint64) int {
-	n := 0
-	for v > 1<<n {
-		n++
-	}
-	return n
+// mmioPA is the physical address of the syscall MMIO page (the exception
+// page follows): in the system span, above every system slot.
+const mmioPA = sysSpan - sysSlotSize
+
+// chunk is the backing of 1 GiB of guest virtual space.
+type chunk struct {
+	host uintptr // host reservation
+	pa   uint64  // guest physical base (its memory slot)
 }
+
+// sysVA is the guest virtual address of system-area physical address pa.
+func (m *kvmMachine) sysVA(pa uint64) uint64 { return m.sysBase + pa }
 
 // initSystem creates the system area and writes the shared code, the IDT
 // and their page-table entries.
@@ -129,7 +147,7 @@ func (m *kvmMachine) initSystem() error {
 	}
 	m.sysMem = mem
 	m.sysNext = sysFixedEnd
-	m.pt = pageTables{words: wordsOf(mem), base: m.sysBase, alloc: m.allocPage, free: m.freePage}
+	m.pt = pageTables{words: wordsOf(mem), alloc: m.allocPage, free: m.freePage}
 	if err := m.growSystem(); err != nil {
 		return err
 	}
@@ -144,41 +162,41 @@ func (m *kvmMachine) layoutSystem() error {
 		return err
 	}
 	m.pt.root = root
-	buildCodePage(m.sysPage(m.sysBase+sysCodeOff), m.mmioExc)
-	buildTrampolinePage(m.sysPage(m.sysBase+sysTrampOff), m.mmioSys)
-	buildIDT(m.sysPage(m.sysBase+sysIDTOff), m.sysBase+sysCodeOff)
+	buildCodePage(m.sysPage(sysCodeOff), m.sysVA(m.mmioExc))
+	buildTrampolinePage(m.sysPage(sysTrampOff), m.sysVA(m.mmioSys))
+	buildIDT(m.sysPage(sysIDTOff), m.sysVA(sysCodeOff))
 	var inv spans
 	for _, p := range []struct {
-		va   uint64
+		pa   uint64
 		leaf uint64
 	}{
-		{m.sysBase + sysCodeOff, ptePresent},                 // ring-0 RX
-		{m.sysBase + sysTrampOff, ptePresent | pteUser},      // user RX
-		{m.sysBase + sysIDTOff, ptePresent | pteNX},          // ring-0 R
+		{sysCodeOff, ptePresent},                             // ring-0 RX
+		{sysTrampOff, ptePresent | pteUser},                  // user RX
+		{sysIDTOff, ptePresent | pteNX},                      // ring-0 R
 		{m.mmioSys, ptePresent | pteWrite | pteUser | pteNX}, // user W
 		{m.mmioExc, ptePresent | pteWrite | pteNX},           // ring-0 W
 	} {
-		if err := m.pt.set(p.va, p.va+pageSize, p.leaf, &inv); err != nil {
+		va := m.sysVA(p.pa)
+		if err := m.pt.set(va, va+pageSize, p.pa, p.leaf, &inv); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// sysPage returns the host bytes of the system-area page at gpa.
-func (m *kvmMachine) sysPage(gpa uint64) []byte {
-	off := gpa - m.sysBase
-	return m.sysMem[off : off+pageSize : off+pageSize]
+// sysPage returns the host bytes of the system-area page at physical pa.
+func (m *kvmMachine) sysPage(pa uint64) []byte {
+	return m.sysMem[pa : pa+pageSize : pa+pageSize]
 }
 
 // growSystem adds one system slot. Preconditions: m.mu held or init.
 func (m *kvmMachine) growSystem() error {
-	if m.sysCommitted+sysSlotSize > sysSpan {
+	if m.sysCommitted+sysSlotSize > mmioPA {
 		return fmt.Errorf("kvm: system area exhausted (%d MiB of page tables)", sysSpan>>20)
 	}
 	r := kvmUserspaceMemoryRegion{
 		Slot:          m.nextSlot,
-		GuestPhysAddr: m.sysBase + m.sysCommitted,
+		GuestPhysAddr: m.sysCommitted,
 		MemorySize:    sysSlotSize,
 		UserspaceAddr: uint64(hostAddr(m.sysMem)) + m.sysCommitted,
 	}
@@ -213,7 +231,7 @@ func (m *kvmMachine) allocPage() (uint64, error) {
 				return 0, err
 			}
 		}
-		pa = m.sysBase + m.sysNext
+		pa = m.sysNext
 		m.sysNext += pageSize
 	}
 	clear(m.sysPage(pa))
@@ -237,47 +255,76 @@ func (m *kvmMachine) checkRange(addr, length uint64) error {
 	return nil
 }
 
-// chunkHost returns the host base of chunk idx, reserving it and adding its
-// memory slot when create is set (0 if absent). Preconditions: m.mu held.
-func (m *kvmMachine) chunkHost(idx uint64, create bool) (uintptr, error) {
-	if h, ok := m.chunks[idx]; ok || !create {
-		return h, nil
+// chunkFor returns chunk idx, reserving its host range, choosing its
+// physical base and adding its memory slot when create is set (ok=false if
+// absent). Preconditions: m.mu held.
+func (m *kvmMachine) chunkFor(idx uint64, create bool) (chunk, bool, error) {
+	if c, ok := m.chunks[idx]; ok || !create {
+		return c, ok, nil
+	}
+	pa := m.nextChunkPA
+	if pb := m.b.info.physBits; pb != 0 && pb < 64 && pa+chunkSize > 1<<pb {
+		return chunk{}, false, fmt.Errorf("kvm: guest physical address space (%d bits) exhausted by %d GiB chunks: %w",
+			pb, len(m.chunks), unix.ENOMEM)
 	}
 	h, err := mmapRaw(0, chunkSize, unix.PROT_NONE,
 		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE, -1, 0)
 	if err != nil {
-		return 0, fmt.Errorf("kvm: reserve 1 GiB of host address space: %w", err)
+		return chunk{}, false, fmt.Errorf("kvm: reserve 1 GiB of host address space: %w", err)
 	}
 	r := kvmUserspaceMemoryRegion{
-		Slot: m.nextSlot, GuestPhysAddr: idx << chunkShift,
+		Slot: m.nextSlot, GuestPhysAddr: pa,
 		MemorySize: chunkSize, UserspaceAddr: uint64(h),
 	}
 	if err := m.addSlot(&r); err != nil {
 		munmapRaw(h, chunkSize)
-		return 0, err
+		return chunk{}, false, err
 	}
-	m.chunks[idx] = h
-	return h, nil
+	c := chunk{host: h, pa: pa}
+	m.nextChunkPA += chunkSize
+	m.chunks[idx] = c
+	return c, true, nil
 }
 
-// forHost calls fn for each piece of [start, end) inside one chunk, with the
-// piece's host address; pieces of absent chunks are skipped unless create.
-func (m *kvmMachine) forHost(start, end uint64, create bool, fn func(host uintptr, a, n uint64) error) error {
+// forChunks calls fn for each piece of [start, end) inside one chunk, with
+// the piece's host and physical addresses; pieces of absent chunks are
+// skipped unless create.
+func (m *kvmMachine) forChunks(start, end uint64, create bool, fn func(host uintptr, pa, a, n uint64) error) error {
 	for a := start; a < end; {
 		idx := a >> chunkShift
 		n := min(end, (idx+1)<<chunkShift) - a
-		h, err := m.chunkHost(idx, create)
+		c, ok, err := m.chunkFor(idx, create)
 		if err != nil {
 			return err
 		}
-		if h != 0 {
-			if err := fn(h+uintptr(a-idx<<chunkShift), a, n); err != nil {
+		if ok {
+			off := a - idx<<chunkShift
+			if err := fn(c.host+uintptr(off), c.pa+off, a, n); err != nil {
 				return err
 			}
 		}
 		a += n
 	}
 	return nil
+}
+
+// forHost is forChunks without the physical address.
+func (m *kvmMachine) forHost(start, end uint64, create bool, fn func(host uintptr, a, n uint64) error) error {
+	return m.forChunks(start, end, create, func(host uintptr, _, a, n uint64) error {
+		return fn(host, a, n)
+	})
+}
+
+// setPTEs gives guest RAM [start, end) the leaf flags (0: not present),
+// mapping each page to its chunk's physical address. Preconditions: m.mu
+// held; the chunks exist when leaf != 0.
+func (m *kvmMachine) setPTEs(start, end, leaf uint64, inv *spans) error {
+	if leaf == 0 {
+		return m.pt.set(start, end, 0, 0, inv)
+	}
+	return m.forChunks(start, end, false, func(_ uintptr, pa, a, n uint64) error {
+		return m.pt.set(a, a+n, pa, leaf, inv)
+	})
 }
 
 // Map implements Machine.Map: the host window of [addr, addr+length) gets
@@ -310,7 +357,7 @@ func (m *kvmMachine) Map(addr, length uint64, prot Prot, fd int, off int64) erro
 	}
 	m.regions.insert(addr, addr+length, hostProt)
 	var inv spans
-	if err := m.pt.set(addr, addr+length, leafFlags(prot), &inv); err != nil {
+	if err := m.setPTEs(addr, addr+length, leafFlags(prot), &inv); err != nil {
 		return err
 	}
 	return m.invalidate(inv)
@@ -342,7 +389,7 @@ func (m *kvmMachine) Protect(addr, length uint64, prot Prot) error {
 		}
 	}
 	var inv spans
-	if err := m.pt.set(addr, addr+length, leafFlags(prot), &inv); err != nil {
+	if err := m.setPTEs(addr, addr+length, leafFlags(prot), &inv); err != nil {
 		return err
 	}
 	return m.invalidate(inv)
@@ -358,7 +405,7 @@ func (m *kvmMachine) Unmap(addr, length uint64) error {
 		return err
 	}
 	var inv spans
-	if err := m.pt.set(addr, addr+length, 0, &inv); err != nil {
+	if err := m.setPTEs(addr, addr+length, 0, &inv); err != nil {
 		return err
 	}
 	err := m.forHost(addr, addr+length, false, func(host uintptr, a, n uint64) error {
@@ -419,8 +466,8 @@ func (m *kvmMachine) Close() error {
 		keep(unix.Close(m.vmfd))
 		m.vmfd = -1
 	}
-	for idx, h := range m.chunks {
-		keep(munmapRaw(h, chunkSize))
+	for idx, c := range m.chunks {
+		keep(munmapRaw(c.host, chunkSize))
 		delete(m.chunks, idx)
 	}
 	if m.sysMem != nil {

@@ -27,8 +27,8 @@ func newFakeMachine(t *testing.T) (*kvmMachine, *fakeKVM) {
 	const limit = 1 << 46
 	m := &kvmMachine{
 		b: b, log: b.log, vmfd: -1, limit: limit,
-		sysBase: limit, mmioSys: limit + sysSpan, mmioExc: limit + sysSpan + pageSize,
-		sysFD: -1, chunks: map[uint64]uintptr{},
+		sysBase: limit, mmioSys: mmioPA, mmioExc: mmioPA + pageSize,
+		sysFD: -1, chunks: map[uint64]chunk{}, nextChunkPA: sysSpan,
 		sysMem: make([]byte, 256*pageSize), sysNext: sysFixedEnd,
 		setSlot: func(r *kvmUserspaceMemoryRegion) error {
 			fk.slots = append(fk.slots, *r)
@@ -40,13 +40,13 @@ func newFakeMachine(t *testing.T) (*kvmMachine, *fakeKVM) {
 		},
 	}
 	m.sysCommitted = uint64(len(m.sysMem))
-	m.pt = pageTables{words: wordsOf(m.sysMem), base: m.sysBase, alloc: m.allocPage, free: m.freePage}
+	m.pt = pageTables{words: wordsOf(m.sysMem), alloc: m.allocPage, free: m.freePage}
 	if err := m.layoutSystem(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		for _, h := range m.chunks {
-			munmapRaw(h, chunkSize)
+		for _, c := range m.chunks {
+			munmapRaw(c.host, chunkSize)
 		}
 	})
 	return m, fk
@@ -78,11 +78,11 @@ func patternFD(t *testing.T, size int, seed byte) int {
 
 func (m *kvmMachine) hostOf(t *testing.T, gpa uint64) uintptr {
 	t.Helper()
-	h, ok := m.chunks[gpa>>chunkShift]
+	c, ok := m.chunks[gpa>>chunkShift]
 	if !ok {
 		t.Fatalf("no chunk for %#x", gpa)
 	}
-	return h + uintptr(gpa&(chunkSize-1))
+	return c.host + uintptr(gpa&(chunkSize-1))
 }
 
 func TestMapAddsOneSlotPerChunkAndBacksTheWindow(t *testing.T) {
@@ -98,7 +98,7 @@ func TestMapAddsOneSlotPerChunkAndBacksTheWindow(t *testing.T) {
 		t.Fatalf("slots %+v, want one for chunk 0", fk.slots)
 	}
 	s := fk.slots[0]
-	if s.GuestPhysAddr != 0 || s.MemorySize != chunkSize || s.UserspaceAddr != uint64(m.chunks[0]) {
+	if s.GuestPhysAddr != sysSpan || s.MemorySize != chunkSize || s.UserspaceAddr != uint64(m.chunks[0].host) {
 		t.Errorf("slot %+v", s)
 	}
 	if got := hostBytes(t, m.hostOf(t, 0x401000), 1); got[0] != 0x12 {
@@ -107,7 +107,7 @@ func TestMapAddsOneSlotPerChunkAndBacksTheWindow(t *testing.T) {
 	if len(fk.flushes) != 0 {
 		t.Errorf("fresh mappings flushed %v", fk.flushes)
 	}
-	if tr, ok := m.pt.walk(0x401000); !ok || !tr.write || tr.exec || !tr.user {
+	if tr, ok := m.pt.walk(0x401000); !ok || !tr.write || tr.exec || !tr.user || tr.pa != sysSpan+0x401000 {
 		t.Errorf("PTE %+v ok=%v", tr, ok)
 	}
 }
@@ -119,8 +119,13 @@ func TestMapAcrossChunksSplitsTheDescriptor(t *testing.T) {
 	if err := m.Map(at, 2*pageSize, ProtRead, fd, 0); err != nil {
 		t.Fatal(err)
 	}
-	if len(fk.slots) != 2 || fk.slots[1].GuestPhysAddr != chunkSize {
+	if len(fk.slots) != 2 || fk.slots[0].GuestPhysAddr != sysSpan || fk.slots[1].GuestPhysAddr != sysSpan+chunkSize {
 		t.Fatalf("slots %+v", fk.slots)
+	}
+	for _, va := range []uint64{at, chunkSize} {
+		if tr, ok := m.pt.walk(va); !ok || tr.pa != fk.slots[va>>chunkShift].GuestPhysAddr+va%chunkSize {
+			t.Errorf("%#x translates to %+v (ok=%v)", va, tr, ok)
+		}
 	}
 	a := hostBytes(t, m.hostOf(t, at), 1)[0]
 	b := hostBytes(t, m.hostOf(t, chunkSize), 1)[0]

@@ -40,16 +40,20 @@ type kvmVCPU struct {
 }
 
 // cpuArea is a vCPU's private system pages: GDT+TSS, the IST1 stack and
-// the ring-0 stack.
+// the ring-0 stack, by physical address, plus the system area's virtual
+// base (virtual = va + physical).
 type cpuArea struct {
 	gdt, ist, stack uint64
+	va              uint64
 }
 
 const cpuTSSOff = 0x100 // TSS offset inside the GDT page
 
-func (a cpuArea) tss() uint64     { return a.gdt + cpuTSSOff }
-func (a cpuArea) rsp0Top() uint64 { return a.stack + pageSize }
-func (a cpuArea) istTop() uint64  { return a.ist + pageSize }
+// Guest virtual addresses of the vCPU's structures.
+func (a cpuArea) gdtVA() uint64   { return a.va + a.gdt }
+func (a cpuArea) tssVA() uint64   { return a.va + a.gdt + cpuTSSOff }
+func (a cpuArea) rsp0Top() uint64 { return a.va + a.stack + pageSize }
+func (a cpuArea) istTop() uint64  { return a.va + a.ist + pageSize }
 
 // NewVCPU implements Machine.NewVCPU. Order per KVM-NOTES §1: CREATE_VCPU,
 // SET_CPUID2, then SREGS, XCRS and MSRS; registers go in with the first
@@ -88,19 +92,20 @@ func (m *kvmMachine) NewVCPU() (VCPU, error) {
 // allocCPUArea returns a vCPU's pages with GDT/TSS written and mapped
 // (supervisor, read-write, no-exec). Preconditions: m.mu held.
 func (m *kvmMachine) allocCPUArea() (cpuArea, error) {
-	var a cpuArea
+	a := cpuArea{va: m.sysBase}
 	var err error
 	var inv spans
 	for _, p := range []*uint64{&a.gdt, &a.ist, &a.stack} {
 		if *p, err = m.allocPage(); err != nil {
 			return a, err
 		}
-		if err := m.pt.set(*p, *p+pageSize, ptePresent|pteWrite|pteNX, &inv); err != nil {
+		va := m.sysVA(*p)
+		if err := m.pt.set(va, va+pageSize, *p, ptePresent|pteWrite|pteNX, &inv); err != nil {
 			return a, err
 		}
 	}
 	page := m.sysPage(a.gdt)
-	buildGDT(page, a.tss())
+	buildGDT(page, a.tssVA())
 	buildTSS(page[cpuTSSOff:], a.rsp0Top(), a.istTop())
 	return a, nil
 }
@@ -112,7 +117,8 @@ func (m *kvmMachine) freeCPUArea(a cpuArea) {
 		if p == 0 {
 			continue
 		}
-		m.pt.set(p, p+pageSize, 0, &inv) // cannot fail: clearing allocates nothing
+		va := m.sysVA(p)
+		m.pt.set(va, va+pageSize, 0, 0, &inv) // cannot fail: clearing allocates nothing
 		m.freePage(p)
 	}
 }
@@ -142,7 +148,7 @@ func (c *kvmVCPU) setup() error {
 			return fmt.Errorf("KVM_SET_XCRS xcr0=%#x: %w", b.info.xcr0, err)
 		}
 	}
-	lstar := c.m.sysBase + sysTrampOff + trampSyscall
+	lstar := c.m.sysVA(sysTrampOff + trampSyscall)
 	if err := c.setMSRs(
 		kvmMSREntry{Index: msrSTAR, Data: starMSR},
 		kvmMSREntry{Index: msrLSTAR, Data: lstar},
@@ -168,10 +174,10 @@ func (c *kvmVCPU) initialSregs(s *kvmSregs) {
 	s.ES = userDataSegment(0)
 	s.FS = userDataSegment(0)
 	s.GS = userDataSegment(0)
-	s.TR = tssSegment(c.area.tss())
+	s.TR = tssSegment(c.area.tssVA())
 	s.LDT = unusableLDT()
-	s.GDT = kvmDtable{Base: c.area.gdt, Limit: gdtLimit}
-	s.IDT = kvmDtable{Base: c.m.sysBase + sysIDTOff, Limit: 256*16 - 1}
+	s.GDT = kvmDtable{Base: c.area.gdtVA(), Limit: gdtLimit}
+	s.IDT = kvmDtable{Base: c.m.sysVA(sysIDTOff), Limit: 256*16 - 1}
 	s.CR0 = guestCR0
 	s.CR3 = c.m.pt.root
 	s.CR4 = guestCR4(c.m.b.info.xsave)

@@ -53,7 +53,7 @@ func (c *kvmVCPU) Run() (Exit, error) {
 // without reporting). sync regs are valid after EINTR.
 func (c *kvmVCPU) interrupted() (Exit, bool) {
 	raw := c.rawRegs()
-	iret := c.m.sysBase + sysCodeOff + codeIretq
+	iret := c.m.sysVA(sysCodeOff + codeIretq)
 	switch {
 	case c.ring0 && raw.RIP == iret:
 		// Interrupted before the resume executed: regs still hold the
@@ -70,7 +70,7 @@ func (c *kvmVCPU) interrupted() (Exit, bool) {
 
 // inSysCode reports whether rip is in the code or trampoline page.
 func (c *kvmVCPU) inSysCode(rip uint64) bool {
-	return rip >= c.m.sysBase+sysCodeOff && rip < c.m.sysBase+sysTrampOff+pageSize
+	return rip >= c.m.sysVA(sysCodeOff) && rip < c.m.sysVA(sysTrampOff+pageSize)
 }
 
 // load writes regs into s.regs and marks them dirty. From ring 0 the CPU
@@ -82,7 +82,7 @@ func (c *kvmVCPU) load() {
 		top := c.area.rsp0Top()
 		c.putStack(top-40, r.RIP, selUserCS, r.RFLAGS, r.RSP, selUserDS)
 		r.RSP = top - 40
-		r.RIP = c.m.sysBase + sysCodeOff + codeIretq
+		r.RIP = c.m.sysVA(sysCodeOff + codeIretq)
 		r.RFLAGS = rflagsFixed
 	}
 	c.putRawRegs(&r)
@@ -150,23 +150,26 @@ func (c *kvmVCPU) exitMech() (exitMech, error) {
 // frame reads the 8-word exception frame at a ring-0 rsp, which must lie
 // in this vCPU's ring-0 or IST stack.
 func (c *kvmVCPU) frame(rsp uint64) (f [frameWords]uint64, ok bool) {
-	in := func(base uint64) bool {
-		return rsp >= base && rsp+frameWords*8 <= base+pageSize && rsp%8 == 0
+	in := func(top uint64) bool {
+		return rsp >= top-pageSize && rsp+frameWords*8 <= top && rsp%8 == 0
 	}
-	if !in(c.area.stack) && !in(c.area.ist) {
+	if !in(c.area.rsp0Top()) && !in(c.area.istTop()) {
 		return f, false
 	}
-	page := c.m.sysPage(rsp &^ (pageSize - 1))
-	off := rsp % pageSize
+	pa := rsp - c.area.va
+	page := c.m.sysPage(pa &^ (pageSize - 1))
+	off := pa % pageSize
 	for i := range f {
 		f[i] = binary.LittleEndian.Uint64(page[off+uint64(i)*8:])
 	}
 	return f, true
 }
 
+// putStack writes words at guest virtual at on the vCPU's ring-0 stack.
 func (c *kvmVCPU) putStack(at uint64, words ...uint64) {
-	page := c.m.sysPage(at &^ (pageSize - 1))
-	off := at % pageSize
+	pa := at - c.area.va
+	page := c.m.sysPage(pa &^ (pageSize - 1))
+	off := pa % pageSize
 	for i, w := range words {
 		binary.LittleEndian.PutUint64(page[off+uint64(i)*8:], w)
 	}

@@ -1,6 +1,8 @@
 package hvf
 
-// Guest page tables built by the host (4-level, identity GVA == GPA).
+// Guest page tables built by the host (4-level). The caller chooses the
+// physical address of every range; the KVM machine maps each 1 GiB chunk of
+// guest virtual space onto a 1 GiB-aligned physical chunk.
 //
 // Leaves carry the guest's permissions: U always for guest RAM, W for
 // ProtWrite, NX unless ProtExec (read is implied). A 2 MiB PDE is used when
@@ -101,9 +103,12 @@ func (pt *pageTables) next(e *uint64, create bool) (tbl []uint64, ok bool, err e
 }
 
 // set makes every page of [start, end) carry leaf (4 KiB flags from
-// leafFlags, or 0 to clear), identity-mapped. start and end are page
-// aligned. Spans whose present translations changed are added to inv.
-func (pt *pageTables) set(start, end, leaf uint64, inv *spans) error {
+// leafFlags, or 0 to clear), mapped to physical pa onwards (pa is ignored
+// when clearing). start, end and pa are page aligned; a 2 MiB leaf is used
+// only where virtual and physical blocks are both 2 MiB aligned. Spans
+// whose present translations changed are added to inv.
+func (pt *pageTables) set(start, end, pa, leaf uint64, inv *spans) error {
+	delta := pa - start // wraps; p+delta is the physical address of p
 	create := leaf != 0
 	pml4 := pt.table(pt.root)
 	for a := start; a < end; {
@@ -127,7 +132,7 @@ func (pt *pageTables) set(start, end, leaf uint64, inv *spans) error {
 		for a < gEnd {
 			b := a &^ (size2M - 1)
 			segEnd := min(gEnd, b+size2M)
-			if err := pt.setBlock(&pd[a>>21&511], b, a, segEnd, leaf, inv); err != nil {
+			if err := pt.setBlock(&pd[a>>21&511], b, a, segEnd, delta, leaf, inv); err != nil {
 				return err
 			}
 			a = segEnd
@@ -137,13 +142,13 @@ func (pt *pageTables) set(start, end, leaf uint64, inv *spans) error {
 }
 
 // setBlock applies leaf to [a, segEnd) inside the 2 MiB block at b whose
-// PDE is *pde.
-func (pt *pageTables) setBlock(pde *uint64, b, a, segEnd, leaf uint64, inv *spans) error {
+// PDE is *pde; virtual p maps to physical p+delta.
+func (pt *pageTables) setBlock(pde *uint64, b, a, segEnd, delta, leaf uint64, inv *spans) error {
 	old := *pde
-	if a == b && segEnd == b+size2M {
+	if a == b && segEnd == b+size2M && (leaf == 0 || (b+delta)%size2M == 0) {
 		var nw uint64
 		if leaf != 0 {
-			nw = b | leaf | ptePS
+			nw = (b + delta) | leaf | ptePS
 		}
 		if old == nw {
 			return nil
@@ -171,16 +176,17 @@ func (pt *pageTables) setBlock(pde *uint64, b, a, segEnd, leaf uint64, inv *span
 		tbl = pt.table(pa)
 	case old&ptePS != 0:
 		fl := old &^ (pteAddrMask | ptePS)
-		if fl == leaf {
+		if fl == leaf && old&pteAddrMask == b+delta {
 			return nil
 		}
+		base := old & pteAddrMask
 		pa, err := pt.alloc()
 		if err != nil {
 			return err
 		}
 		tbl = pt.table(pa)
 		for i := range uint64(ptEntries) {
-			tbl[i] = (b + i*pageSize) | fl
+			tbl[i] = (base + i*pageSize) | fl
 		}
 		*pde = pa | pteTable
 		inv.add(b, b+size2M)
@@ -191,7 +197,7 @@ func (pt *pageTables) setBlock(pde *uint64, b, a, segEnd, leaf uint64, inv *span
 		e := &tbl[p>>12&511]
 		var nw uint64
 		if leaf != 0 {
-			nw = p | leaf
+			nw = (p + delta) | leaf
 		}
 		if *e != nw {
 			o := *e

@@ -53,7 +53,7 @@ func (fp *fakePhys) release(pa uint64) {
 func mustSet(t *testing.T, pt *pageTables, start, end uint64, p Prot) spans {
 	t.Helper()
 	var inv spans
-	if err := pt.set(start, end, leafFlags(p), &inv); err != nil {
+	if err := pt.set(start, end, start, leafFlags(p), &inv); err != nil {
 		t.Fatal(err)
 	}
 	return inv
@@ -179,7 +179,7 @@ func TestPresentPTEChangesAreReported(t *testing.T) {
 	}
 	for _, tc := range tests {
 		var inv spans
-		if err := pt.set(tc.start, tc.end, leafFlags(tc.prot), &inv); err != nil {
+		if err := pt.set(tc.start, tc.end, tc.start, leafFlags(tc.prot), &inv); err != nil {
 			t.Fatal(err)
 		}
 		if len(inv) != len(tc.want) {
@@ -220,7 +220,7 @@ func TestUnmapFreesEmptyTablesAndNeverAllocates(t *testing.T) {
 func TestPoolExhaustionIsAnError(t *testing.T) {
 	pt, _ := newFakePT(t, 3) // root + PDPT + PD, no room for a PT
 	var inv spans
-	if err := pt.set(0x400000, 0x401000, leafFlags(ProtRead), &inv); err == nil {
+	if err := pt.set(0x400000, 0x401000, 0x400000, leafFlags(ProtRead), &inv); err == nil {
 		t.Error("mapping with an exhausted pool succeeded")
 	}
 }
@@ -233,5 +233,49 @@ func TestSpansMergeAdjacent(t *testing.T) {
 	s.add(0x5000, 0x6000)
 	if len(s) != 2 || s[0] != (span{0x1000, 0x3000}) || s[1] != (span{0x5000, 0x6000}) {
 		t.Errorf("spans %v", s)
+	}
+}
+
+func TestNonIdentityPhysicalAddresses(t *testing.T) {
+	tests := []struct {
+		name        string
+		va, end, pa uint64
+		probe       uint64
+		wantPA      uint64
+		wantSize    uint64
+	}{
+		{"chunk moved down, 2M aligned both sides", 0x3fff_c000_0000, 0x3fff_c040_0000, 0x4000_0000, 0x3fff_c020_1234, 0x4020_1234, size2M},
+		{"2M-aligned va over a misaligned pa uses 4K pages", 0x200000, 0x400000, 0x1234000, 0x300010, 0x1334010, pageSize},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			pt, _ := newFakePT(t, 16)
+			var inv spans
+			if err := pt.set(tc.va, tc.end, tc.pa, leafFlags(ProtRead|ProtWrite), &inv); err != nil {
+				t.Fatal(err)
+			}
+			tr, ok := pt.walk(tc.probe)
+			if !ok || tr.pa != tc.wantPA || tr.size != tc.wantSize {
+				t.Errorf("walk(%#x) = %+v ok=%v, want pa %#x size %#x", tc.probe, tr, ok, tc.wantPA, tc.wantSize)
+			}
+		})
+	}
+}
+
+func TestSplittingALargePageKeepsItsPhysicalBase(t *testing.T) {
+	pt, _ := newFakePT(t, 16)
+	var inv spans
+	const va, pa = 0x7f00_0000_0000, 0x8000_0000
+	if err := pt.set(va, va+size2M, pa, leafFlags(ProtRead|ProtWrite), &inv); err != nil {
+		t.Fatal(err)
+	}
+	if err := pt.set(va+0x3000, va+0x4000, pa+0x3000, leafFlags(ProtRead), &inv); err != nil {
+		t.Fatal(err)
+	}
+	for _, off := range []uint64{0, 0x3000, 0x1ff000} {
+		tr, ok := pt.walk(va + off)
+		if !ok || tr.pa != pa+off || tr.size != pageSize {
+			t.Errorf("offset %#x: %+v ok=%v", off, tr, ok)
+		}
 	}
 }
