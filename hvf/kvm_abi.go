@@ -69,6 +69,7 @@ const (
 	kvmExitFailEntry     = 9
 	kvmExitIntr          = 10
 	kvmExitInternalError = 17
+	kvmExitMemoryFault   = 39
 )
 
 var kvmExitNames = map[uint32]string{
@@ -83,6 +84,7 @@ var kvmExitNames = map[uint32]string{
 	kvmExitFailEntry:     "KVM_EXIT_FAIL_ENTRY",
 	kvmExitIntr:          "KVM_EXIT_INTR",
 	kvmExitInternalError: "KVM_EXIT_INTERNAL_ERROR",
+	kvmExitMemoryFault:   "KVM_EXIT_MEMORY_FAULT",
 }
 
 // Sync-regs selectors (KVM_SYNC_X86_*).

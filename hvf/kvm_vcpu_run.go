@@ -32,6 +32,9 @@ func (c *kvmVCPU) Run() (Exit, error) {
 	c.load()
 	for {
 		_, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(c.fd), kvmRun, 0)
+		if errno == 0 && binary.LittleEndian.Uint32(c.run[runExitReason:]) == kvmExitIntr {
+			errno = unix.EINTR // same meaning, reported without the errno by some paths
+		}
 		switch errno {
 		case 0:
 			return c.decodeExit()
@@ -44,7 +47,8 @@ func (c *kvmVCPU) Run() (Exit, error) {
 			// instructions); a pending kick stays pending and makes the
 			// next Run return ExitInterrupted at once.
 		default:
-			return Exit{}, c.runError(fmt.Sprintf("KVM_RUN: %v", errno))
+			reason := binary.LittleEndian.Uint32(c.run[runExitReason:])
+			return Exit{}, c.runError(fmt.Sprintf("KVM_RUN: %v; %s", errno, c.exitDetail(reason)))
 		}
 	}
 }
@@ -231,6 +235,8 @@ func (c *kvmVCPU) exitDetail(reason uint32) string {
 		}
 	case kvmExitIO:
 		s += fmt.Sprintf(": port %#x dir %d", le.Uint16(u[2:]), u[0])
+	case kvmExitMemoryFault:
+		s += fmt.Sprintf(": gpa %#x size %#x flags %#x", le.Uint64(u[8:]), le.Uint64(u[16:]), le.Uint64(u))
 	}
 	return s
 }
