@@ -40,6 +40,7 @@ var (
 	kvmSetXSave            = ioc(iocWrite, kvmio, 0xa5, 4096)
 	kvmGetXCRs             = ioc(iocRead, kvmio, 0xa6, 392)
 	kvmSetXCRs             = ioc(iocWrite, kvmio, 0xa7, 392)
+	kvmSetDeviceAttr       = ioc(iocWrite, kvmio, 0xe1, 24)
 )
 
 // kvmAPIVersion is the only KVM API version Linux has shipped since 2.6.22.
@@ -216,6 +217,20 @@ type kvmXCRs struct {
 	XCRs   [16]kvmXCR
 	_      [16]uint64
 }
+
+// kvmDeviceAttr is struct kvm_device_attr (KVM_SET_DEVICE_ATTR on a vCPU).
+type kvmDeviceAttr struct {
+	Flags uint32
+	Group uint32
+	Attr  uint64
+	Addr  uint64
+}
+
+// vCPU device attributes (asm/kvm.h).
+const (
+	kvmVCPUTSCCtrl   = 0 // group: the timestamp counter
+	kvmVCPUTSCOffset = 0 // attribute: guest TSC = host TSC + offset
+)
 
 // kvmXSaveSize is sizeof(struct kvm_xsave) without the flexible tail.
 const kvmXSaveSize = 4096

@@ -34,6 +34,7 @@ func TestIoctlNumbersMatchUAPI(t *testing.T) {
 		{"KVM_SET_XSAVE", kvmSetXSave, 0x5000aea5},
 		{"KVM_GET_XCRS", kvmGetXCRs, 0x8188aea6},
 		{"KVM_SET_XCRS", kvmSetXCRs, 0x4188aea7},
+		{"KVM_SET_DEVICE_ATTR", kvmSetDeviceAttr, 0x4018aee1},
 	}
 	for _, tc := range tests {
 		if tc.got != tc.want {
@@ -56,6 +57,7 @@ func TestStructSizesMatchUAPI(t *testing.T) {
 		{"kvm_cpuid_entry2", kvmCPUIDEntry2{}, 40},
 		{"kvm_msr_entry", kvmMSREntry{}, 16},
 		{"kvm_xcrs", kvmXCRs{}, 392},
+		{"kvm_device_attr", kvmDeviceAttr{}, 24},
 		{"kvm_cpuid2 header+entries", kvmCPUID2{}, 8 + 40*kvmCPUIDMax},
 		{"kvm_msrs header+entries", kvmMSRs{}, 8 + 16*kvmMSRsMax},
 	}

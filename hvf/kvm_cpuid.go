@@ -7,9 +7,10 @@ package hvf
 // AVX-512 and leaf 0xD are consistent with what KVM_SET_XCRS accepts.
 
 const (
-	cpuidLeaf1ECXXSAVE = 1 << 26
-	xcr0X87            = 1 << 0
-	xcr0SSE            = 1 << 1
+	cpuidLeaf1ECXXSAVE    = 1 << 26
+	cpuidLeaf7EBXFSGSBASE = 1 << 0
+	xcr0X87               = 1 << 0
+	xcr0SSE               = 1 << 1
 )
 
 // cpuidInfo is what the backend derives from the supported CPUID table.
@@ -21,6 +22,9 @@ type cpuidInfo struct {
 	xcr0 uint64
 	// xsaveSize is the XSAVE area size for xcr0 (leaf 0xD.0 EBX).
 	xsaveSize uint32
+	// fsgsbase: leaf 7 advertises RD/WRFSBASE, so CR4.FSGSBASE can be set
+	// (as Linux 5.9+ does for user space).
+	fsgsbase bool
 	// physBits is the guest physical address width (leaf 0x80000008
 	// EAX[7:0]); 0 if the table has no such leaf.
 	physBits int
@@ -51,6 +55,9 @@ func analyzeCPUID(es []kvmCPUIDEntry2) cpuidInfo {
 			ci.xsaveSize = e.EBX
 		}
 		ci.xcr0 |= xcr0X87 | xcr0SSE
+	}
+	if e := findCPUID(es, 7, 0); e != nil {
+		ci.fsgsbase = e.EBX&cpuidLeaf7EBXFSGSBASE != 0
 	}
 	if e := findCPUID(es, 0x80000008, 0); e != nil {
 		ci.physBits = int(e.EAX & 0xff)

@@ -17,14 +17,16 @@ func TestAnalyzeCPUID(t *testing.T) {
 				leaf(1, 0, 0, 0, 0, cpuidLeaf1ECXXSAVE|1<<28, 0),
 				leaf(0xd, 1, kvmCPUIDFlagSignificantIndex, 0xf, 0, 0, 0),
 				leaf(0xd, 0, kvmCPUIDFlagSignificantIndex, 0xe7, 0xa88, 0xa88, 0),
+				leaf(7, 0, kvmCPUIDFlagSignificantIndex, 0, 0xf1bf07ab, 0, 0),
 				leaf(0x80000008, 0, 0, 0x3030, 0, 0, 0),
 			},
-			want: cpuidInfo{xsave: true, xcr0: 0xe7, xsaveSize: 0xa88, physBits: 48},
+			want: cpuidInfo{xsave: true, xcr0: 0xe7, xsaveSize: 0xa88, fsgsbase: true, physBits: 48},
 		},
 		{
 			name: "PVM-style stripped table: no XSAVE, no XCR0",
 			es: []kvmCPUIDEntry2{
 				leaf(1, 0, 0, 0, 0, 0x81202000, 0),
+				leaf(7, 0, kvmCPUIDFlagSignificantIndex, 0, 0x01800002, 0, 0),
 				leaf(0x80000008, 0, 0, 0x302e, 0, 0, 0),
 			},
 			want: cpuidInfo{physBits: 46},

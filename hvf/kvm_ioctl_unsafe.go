@@ -1,6 +1,7 @@
 package hvf
 
 import (
+	"runtime"
 	"sync/atomic"
 	"unsafe"
 
@@ -69,6 +70,16 @@ func kvmMSRIoctl(vcpufd int, req uintptr, m *kvmMSRs) error {
 		}
 		return nil
 	}
+}
+
+// kvmSetTSCOffsetIoctl sets the guest TSC offset (Linux 5.16+).
+func kvmSetTSCOffsetIoctl(vcpufd int, offset uint64) error {
+	v := new(uint64)
+	*v = offset
+	a := kvmDeviceAttr{Group: kvmVCPUTSCCtrl, Attr: kvmVCPUTSCOffset, Addr: uint64(uintptr(unsafe.Pointer(v)))}
+	err := ioctlPtr(vcpufd, kvmSetDeviceAttr, unsafe.Pointer(&a))
+	runtime.KeepAlive(v)
+	return err
 }
 
 func kvmXSaveIoctl(vcpufd int, req uintptr, b *[kvmXSaveSize]byte) error {

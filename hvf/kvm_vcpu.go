@@ -160,6 +160,11 @@ func (c *kvmVCPU) setup() error {
 	); err != nil {
 		return err
 	}
+	// Guest TSC = host TSC, so a vDSO-style clock can use host calibration.
+	// PVM's RDTSC is native anyway; older kernels lack the attribute.
+	if err := kvmSetTSCOffsetIoctl(c.fd, 0); err != nil {
+		c.m.log.Debug("guest TSC offset not settable", "error", err)
+	}
 	binary.LittleEndian.PutUint64(c.run[runValidRegs:], kvmSyncX86Regs)
 	c.regs.RFLAGS = rflagsIF | rflagsFixed
 	return nil
@@ -180,7 +185,7 @@ func (c *kvmVCPU) initialSregs(s *kvmSregs) {
 	s.IDT = kvmDtable{Base: c.m.sysVA(sysIDTOff), Limit: 256*16 - 1}
 	s.CR0 = guestCR0
 	s.CR3 = c.m.pt.root
-	s.CR4 = guestCR4(c.m.b.info.xsave)
+	s.CR4 = guestCR4(c.m.b.info.xsave, c.m.b.info.fsgsbase)
 	s.EFER = guestEFER
 }
 

@@ -121,6 +121,7 @@ const (
 	cr4PAE        = 1 << 5
 	cr4OSFXSR     = 1 << 9
 	cr4OSXMMEXCPT = 1 << 10
+	cr4FSGSBASE   = 1 << 16
 	cr4OSXSAVE    = 1 << 18
 
 	eferSCE = 1 << 0
@@ -135,12 +136,16 @@ const guestCR0 = cr0PE | cr0MP | cr0ET | cr0NE | cr0WP | cr0AM | cr0PG
 // guestEFER is SCE|LME|LMA|NXE = 0xd01.
 const guestEFER = eferSCE | eferLME | eferLMA | eferNXE
 
-// guestCR4 returns PAE|OSFXSR|OSXMMEXCPT, plus OSXSAVE when the guest CPUID
-// advertises XSAVE (stock KVM rejects OSXSAVE otherwise).
-func guestCR4(xsave bool) uint64 {
+// guestCR4 returns PAE|OSFXSR|OSXMMEXCPT, plus OSXSAVE and FSGSBASE when
+// the guest CPUID advertises XSAVE and RD/WRFSBASE (stock KVM rejects CR4
+// bits whose feature the guest CPUID lacks).
+func guestCR4(xsave, fsgsbase bool) uint64 {
 	v := uint64(cr4PAE | cr4OSFXSR | cr4OSXMMEXCPT)
 	if xsave {
 		v |= cr4OSXSAVE
+	}
+	if fsgsbase {
+		v |= cr4FSGSBASE
 	}
 	return v
 }

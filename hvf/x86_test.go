@@ -82,8 +82,9 @@ func TestControlRegistersMatchNotes(t *testing.T) {
 		got, want uint64
 	}{
 		{"cr0", guestCR0, 0x80050033},
-		{"cr4 with xsave", guestCR4(true), 0x40620},
-		{"cr4 without xsave", guestCR4(false), 0x620},
+		{"cr4 with xsave", guestCR4(true, false), 0x40620},
+		{"cr4 with xsave and fsgsbase", guestCR4(true, true), 0x50620},
+		{"cr4 without either", guestCR4(false, false), 0x620},
 		{"efer", guestEFER, 0xd01},
 		{"star", starMSR, 0x0023001000000000},
 		{"sfmask", sfmaskMSR, 0x47700},
