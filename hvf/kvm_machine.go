@@ -121,6 +121,11 @@ func (b *kvmBackend) NewMachine(cfg Config) (Machine, error) {
 // page follows): in the system span, above every system slot.
 const mmioPA = sysSpan - sysSlotSize
 
+// pciHole is the physical GiB below 4 GiB that chunks skip: KVM puts its
+// private pages there on hosts without unrestricted guest (the EPT
+// identity map at 0xfeffc000) and the default APIC base is there.
+const pciHole = 3 << 30
+
 // chunk is the backing of 1 GiB of guest virtual space.
 type chunk struct {
 	host uintptr // host reservation
@@ -263,6 +268,9 @@ func (m *kvmMachine) chunkFor(idx uint64, create bool) (chunk, bool, error) {
 		return c, ok, nil
 	}
 	pa := m.nextChunkPA
+	if pa == pciHole {
+		pa += chunkSize
+	}
 	if pb := m.b.info.physBits; pb != 0 && pb < 64 && pa+chunkSize > 1<<pb {
 		return chunk{}, false, fmt.Errorf("kvm: guest physical address space (%d bits) exhausted by %d GiB chunks: %w",
 			pb, len(m.chunks), unix.ENOMEM)
@@ -281,7 +289,7 @@ func (m *kvmMachine) chunkFor(idx uint64, create bool) (chunk, bool, error) {
 		return chunk{}, false, err
 	}
 	c := chunk{host: h, pa: pa}
-	m.nextChunkPA += chunkSize
+	m.nextChunkPA = pa + chunkSize
 	m.chunks[idx] = c
 	return c, true, nil
 }

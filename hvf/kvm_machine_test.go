@@ -256,3 +256,26 @@ func TestMapRejectsBadRanges(t *testing.T) {
 		}
 	}
 }
+
+func TestChunksAreAllocatedCompactlyAroundThePCIHole(t *testing.T) {
+	m, fk := newFakeMachine(t)
+	fd := memfdWith(t, pageSize, nil)
+	vas := []uint64{0x3fff_0000_0000, 0x400000, 0x2f00_0000_0000, 0x5_0000_0000}
+	for _, va := range vas {
+		if err := m.Map(va, pageSize, ProtRead, fd, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []uint64{1 << 30, 2 << 30, 4 << 30, 5 << 30}
+	if len(fk.slots) != len(want) {
+		t.Fatalf("slots %+v", fk.slots)
+	}
+	for i, w := range want {
+		if fk.slots[i].GuestPhysAddr != w {
+			t.Errorf("chunk %d at GPA %#x, want %#x", i, fk.slots[i].GuestPhysAddr, w)
+		}
+		if tr, ok := m.pt.walk(vas[i]); !ok || tr.pa != w+vas[i]%chunkSize {
+			t.Errorf("%#x translates to %+v", vas[i], tr)
+		}
+	}
+}
