@@ -96,12 +96,13 @@ func (m *kvmMachine) allocCPUArea() (cpuArea, error) {
 	var err error
 	var inv spans
 	for _, p := range []*uint64{&a.gdt, &a.ist, &a.stack} {
-		if *p, err = m.allocPage(); err != nil {
-			return a, err
+		if *p, err = m.allocPage(); err == nil {
+			va := m.sysVA(*p)
+			err = m.pt.set(va, va+pageSize, *p, ptePresent|pteWrite|pteNX, &inv)
 		}
-		va := m.sysVA(*p)
-		if err := m.pt.set(va, va+pageSize, *p, ptePresent|pteWrite|pteNX, &inv); err != nil {
-			return a, err
+		if err != nil {
+			m.freeCPUArea(a)
+			return cpuArea{}, err
 		}
 	}
 	page := m.sysPage(a.gdt)
