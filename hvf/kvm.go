@@ -9,11 +9,30 @@ import (
 )
 
 // KVM backend: one VM per Machine, one KVM vCPU per VCPU, the guest in
-// 64-bit ring 3 with the system area (GDT, IDT, TSS, stubs, page tables)
-// above Config.AddrLimit. See ../shared/KVM-NOTES.md for the measured facts
-// this follows, and the comments of kvm_machine.go and kvm_vcpu.go.
+// 64-bit ring 3 with the system area (GDT, IDT, TSS, stubs) mapped above
+// Config.AddrLimit. See KVM-NOTES.md (shared) for the measured facts this
+// follows; kvm_machine.go describes the address layout, exitmech.go the
+// syscall path, x86_stubs.go the exception path, kvm_vcpu.go the register
+// protocol.
 //
-// Lock order: kvmMachine.mu, then kvmVCPU.runMu (only Close takes both).
+// Behaviour the kernel can rely on beyond the hvf contract:
+//   - Run with a non-canonical RIP returns ExitException #GP (error 0)
+//     without entering the guest, as Linux's return to such an address does.
+//   - ExitInterrupted leaves Regs as the live user state: editing them
+//     redirects the guest (signal delivery). Spurious ones happen (Go's own
+//     SIGURG); a Kick is never lost: if the vCPU was inside a stub the kick
+//     is reported by the next Run.
+//   - Kick interrupts KVM_RUN only; a blocking host syscall made by the
+//     kernel on the vCPU thread is restarted after SIGURG (SA_RESTART).
+//   - FSBase/GSBase/SetFSBase/SetGSBase and FPState/SetFPState are one
+//     ioctl each (about 5 us on PVM); Regs costs nothing.
+//   - Map/Protect/Unmap errors wrap unix.EINVAL (alignment, offset),
+//     unix.ENOMEM (beyond AddrLimit, Protect of an unmapped range, guest
+//     physical space exhausted) or unix.EACCES (writable shared mapping of
+//     a read-only descriptor).
+//
+// Lock order: kvmMachine.mu before kvmVCPU.runMu before kvmVCPU.lifeMu
+// (vCPU Close takes runMu and lifeMu, then m.mu after releasing them).
 
 // kvmBackend is the process-wide /dev/kvm handle with what is worth
 // caching across VMs (the supported CPUID table costs 0.3 ms).
