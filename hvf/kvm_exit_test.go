@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // newFakeVCPU builds a machine and vCPU over plain byte slices (no
@@ -309,5 +311,73 @@ func TestRunReportsKickAndBadRIPWithoutEnteringTheGuest(t *testing.T) {
 	exit, err = c.Run()
 	if err != nil || exit.Reason != ExitException || exit.Vector != VectorGP {
 		t.Fatalf("non-canonical rip: %+v, %v", exit, err)
+	}
+}
+
+func TestRunLoopHandlesInterruptsInsideStubs(t *testing.T) {
+	c := newFakeVCPU(t, ring3MMIO{})
+	tramp := c.m.sysVA(sysTrampOff)
+	c.regs.RIP, c.regs.RSP = 0x401000, 0x7fff0000
+	// Script: a kick lands while the CPU is at the trampoline (SYSCALL
+	// done, exit store not yet); the loop must re-enter, deliver the
+	// syscall, and report the kick on the next Run.
+	step := 0
+	c.fakeRun = func() unix.Errno {
+		step++
+		switch step {
+		case 1:
+			if d := binary.LittleEndian.Uint64(c.run[runDirtyRegs:]); d != kvmSyncX86Regs {
+				t.Errorf("first entry without dirty regs")
+			}
+			c.Kick()
+			c.putRawRegs(&kvmRegs{RIP: tramp, RCX: 0x401002, R11: 0x246, RAX: 39, RSP: 0x7fff0000})
+			return unix.EINTR
+		case 2:
+			if c.run[runImmediateExit] != 0 {
+				t.Errorf("re-entered with immediate_exit set")
+			}
+			c.fakeExit(kvmExitMMIO, c.m.mmioSys, kvmRegs{RIP: tramp + 9, RCX: 0x401002, R11: 0x246, RAX: 39, RSP: 0x7fff0000})
+			return 0
+		}
+		t.Fatalf("unexpected KVM_RUN %d", step)
+		return 0
+	}
+	exit, err := c.Run()
+	if err != nil || exit.Reason != ExitSyscall || c.regs.RIP != 0x401002 || c.regs.RAX != 39 {
+		t.Fatalf("first Run: %+v, %v, regs %+v", exit, err, c.regs)
+	}
+	exit, err = c.Run()
+	if err != nil || exit.Reason != ExitInterrupted {
+		t.Fatalf("second Run: %+v, %v (the kick was lost)", exit, err)
+	}
+	if step != 2 {
+		t.Errorf("second Run entered the guest")
+	}
+}
+
+func TestRunLoopTreatsExitIntrAsInterrupt(t *testing.T) {
+	c := newFakeVCPU(t, ring3MMIO{})
+	c.regs.RIP = 0x401000
+	c.fakeRun = func() unix.Errno {
+		c.fakeExit(kvmExitIntr, 0, kvmRegs{RIP: 0x401234})
+		return 0
+	}
+	exit, err := c.Run()
+	if err != nil || exit.Reason != ExitInterrupted || c.regs.RIP != 0x401234 {
+		t.Fatalf("%+v, %v, rip %#x", exit, err, c.regs.RIP)
+	}
+}
+
+func TestRunLoopReportsHostErrors(t *testing.T) {
+	c := newFakeVCPU(t, ring3MMIO{})
+	c.regs.RIP = 0x401000
+	c.fakeRun = func() unix.Errno {
+		c.fakeExit(kvmExitMemoryFault, 0, kvmRegs{RIP: 0x401000})
+		binary.LittleEndian.PutUint64(c.run[runExitUnion+8:], 0x40005000)
+		return unix.EFAULT
+	}
+	_, err := c.Run()
+	if err == nil || !strings.Contains(err.Error(), "KVM_EXIT_MEMORY_FAULT") || !strings.Contains(err.Error(), "0x40005000") {
+		t.Fatalf("error %v", err)
 	}
 }

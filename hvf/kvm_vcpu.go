@@ -37,6 +37,9 @@ type kvmVCPU struct {
 	closed bool
 
 	xsave [kvmXSaveSize]byte
+
+	// fakeRun, when set by a unit test, stands in for the KVM_RUN ioctl.
+	fakeRun func() unix.Errno
 }
 
 // cpuArea is a vCPU's private system pages: GDT+TSS, the IST1 stack and

@@ -31,7 +31,7 @@ func (c *kvmVCPU) Run() (Exit, error) {
 	}
 	c.load()
 	for {
-		_, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(c.fd), kvmRun, 0)
+		errno := c.enter()
 		if errno == 0 && binary.LittleEndian.Uint32(c.run[runExitReason:]) == kvmExitIntr {
 			errno = unix.EINTR // same meaning, reported without the errno by some paths
 		}
@@ -51,6 +51,15 @@ func (c *kvmVCPU) Run() (Exit, error) {
 			return Exit{}, c.runError(fmt.Sprintf("KVM_RUN: %v; %s", errno, c.exitDetail(reason)))
 		}
 	}
+}
+
+// enter issues one KVM_RUN (replaced in unit tests).
+func (c *kvmVCPU) enter() unix.Errno {
+	if c.fakeRun != nil {
+		return c.fakeRun()
+	}
+	_, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(c.fd), kvmRun, 0)
+	return errno
 }
 
 // interrupted decides what an EINTR from KVM_RUN means (done=false: resume
