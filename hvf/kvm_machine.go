@@ -26,9 +26,11 @@ import (
 //	                              last sysSlotSize is never a slot and holds
 //	                              the MMIO pages, so stores there exit
 //	sysSpan, +1 GiB, ...          one 1 GiB chunk per 1 GiB of virtual space
-//	                              touched by Map, allocated in touch order,
-//	                              each one memory slot over its own host
-//	                              reservation (PROT_NONE until mapped)
+//	                              holding an accessible page, allocated in
+//	                              that order (skipping 3-4 GiB), each one
+//	                              memory slot over the host reservation of
+//	                              that virtual GiB (made by the first Map
+//	                              there, PROT_NONE where nothing is mapped)
 //
 // Virtual is not identical to physical: guest RAM near AddrLimit (64 TiB)
 // could not be identity-mapped on hosts whose physical address width is
@@ -74,7 +76,7 @@ type kvmMachine struct {
 	sysNext      uint64 // bump offset of the pool
 	sysFree      []uint64
 	pt           pageTables
-	chunks       map[uint64]chunk // chunk index -> backing
+	chunks       map[uint64]*chunk // chunk index -> backing
 	nextChunkPA  uint64
 	regions      regionSet
 	nextSlot     uint32
@@ -104,7 +106,7 @@ func (b *kvmBackend) NewMachine(cfg Config) (Machine, error) {
 	m := &kvmMachine{
 		b: b, log: b.log, vmfd: vmfd, limit: limit,
 		sysBase: sysBase, mmioSys: mmioPA, mmioExc: mmioPA + pageSize,
-		sysFD: -1, chunks: map[uint64]chunk{}, nextChunkPA: sysSpan,
+		sysFD: -1, chunks: map[uint64]*chunk{}, nextChunkPA: sysSpan,
 		flush: flushHostRange,
 	}
 	m.setSlot = func(r *kvmUserspaceMemoryRegion) error {
@@ -128,8 +130,9 @@ const pciHole = 3 << 30
 
 // chunk is the backing of 1 GiB of guest virtual space.
 type chunk struct {
-	host uintptr // host reservation
-	pa   uint64  // guest physical base (its memory slot)
+	host    uintptr // host reservation
+	pa      uint64  // guest physical base, once slotted
+	slotted bool    // has its memory slot
 }
 
 // sysVA is the guest virtual address of system-area physical address pa.
@@ -260,54 +263,62 @@ func (m *kvmMachine) checkRange(addr, length uint64) error {
 	return nil
 }
 
-// chunkFor returns chunk idx, reserving its host range, choosing its
-// physical base and adding its memory slot when create is set (ok=false if
-// absent). Preconditions: m.mu held.
-func (m *kvmMachine) chunkFor(idx uint64, create bool) (chunk, bool, error) {
+// chunkFor returns chunk idx, reserving its host range when create is set
+// (nil if absent). Its memory slot comes later, with the first accessible
+// page (slotChunk): PROT_NONE reservations cost neither slots nor
+// physical space. Preconditions: m.mu held.
+func (m *kvmMachine) chunkFor(idx uint64, create bool) (*chunk, error) {
 	if c, ok := m.chunks[idx]; ok || !create {
-		return c, ok, nil
+		return c, nil
+	}
+	h, err := mmapRaw(0, chunkSize, unix.PROT_NONE,
+		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE, -1, 0)
+	if err != nil {
+		return nil, fmt.Errorf("kvm: reserve 1 GiB of host address space: %w", err)
+	}
+	c := &chunk{host: h}
+	m.chunks[idx] = c
+	return c, nil
+}
+
+// slotChunk gives c its physical base and memory slot if it has none yet.
+// Preconditions: m.mu held.
+func (m *kvmMachine) slotChunk(c *chunk) error {
+	if c.slotted {
+		return nil
 	}
 	pa := m.nextChunkPA
 	if pa == pciHole {
 		pa += chunkSize
 	}
 	if pb := m.b.info.physBits; pb != 0 && pb < 64 && pa+chunkSize > 1<<pb {
-		return chunk{}, false, fmt.Errorf("kvm: guest physical address space (%d bits) exhausted by %d GiB chunks: %w",
-			pb, len(m.chunks), unix.ENOMEM)
-	}
-	h, err := mmapRaw(0, chunkSize, unix.PROT_NONE,
-		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE, -1, 0)
-	if err != nil {
-		return chunk{}, false, fmt.Errorf("kvm: reserve 1 GiB of host address space: %w", err)
+		return fmt.Errorf("kvm: guest physical address space (%d bits) exhausted: %w", pb, unix.ENOMEM)
 	}
 	r := kvmUserspaceMemoryRegion{
 		Slot: m.nextSlot, GuestPhysAddr: pa,
-		MemorySize: chunkSize, UserspaceAddr: uint64(h),
+		MemorySize: chunkSize, UserspaceAddr: uint64(c.host),
 	}
 	if err := m.addSlot(&r); err != nil {
-		munmapRaw(h, chunkSize)
-		return chunk{}, false, err
+		return err
 	}
-	c := chunk{host: h, pa: pa}
+	c.pa, c.slotted = pa, true
 	m.nextChunkPA = pa + chunkSize
-	m.chunks[idx] = c
-	return c, true, nil
+	return nil
 }
 
-// forChunks calls fn for each piece of [start, end) inside one chunk, with
-// the piece's host and physical addresses; pieces of absent chunks are
-// skipped unless create.
-func (m *kvmMachine) forChunks(start, end uint64, create bool, fn func(host uintptr, pa, a, n uint64) error) error {
+// forHost calls fn for each piece of [start, end) inside one chunk, with
+// the piece's host address; pieces of absent chunks are skipped unless
+// create. Preconditions: m.mu held.
+func (m *kvmMachine) forHost(start, end uint64, create bool, fn func(host uintptr, a, n uint64) error) error {
 	for a := start; a < end; {
 		idx := a >> chunkShift
 		n := min(end, (idx+1)<<chunkShift) - a
-		c, ok, err := m.chunkFor(idx, create)
+		c, err := m.chunkFor(idx, create)
 		if err != nil {
 			return err
 		}
-		if ok {
-			off := a - idx<<chunkShift
-			if err := fn(c.host+uintptr(off), c.pa+off, a, n); err != nil {
+		if c != nil {
+			if err := fn(c.host+uintptr(a-idx<<chunkShift), a, n); err != nil {
 				return err
 			}
 		}
@@ -316,23 +327,29 @@ func (m *kvmMachine) forChunks(start, end uint64, create bool, fn func(host uint
 	return nil
 }
 
-// forHost is forChunks without the physical address.
-func (m *kvmMachine) forHost(start, end uint64, create bool, fn func(host uintptr, a, n uint64) error) error {
-	return m.forChunks(start, end, create, func(host uintptr, _, a, n uint64) error {
-		return fn(host, a, n)
-	})
-}
-
 // setPTEs gives guest RAM [start, end) the leaf flags (0: not present),
-// mapping each page to its chunk's physical address. Preconditions: m.mu
-// held; the chunks exist when leaf != 0.
+// mapping each page to its chunk's physical address and slotting chunks
+// on first use. Preconditions: m.mu held; the chunks exist when leaf != 0.
 func (m *kvmMachine) setPTEs(start, end, leaf uint64, inv *spans) error {
 	if leaf == 0 {
 		return m.pt.set(start, end, 0, 0, inv)
 	}
-	return m.forChunks(start, end, false, func(_ uintptr, pa, a, n uint64) error {
-		return m.pt.set(a, a+n, pa, leaf, inv)
-	})
+	for a := start; a < end; {
+		idx := a >> chunkShift
+		n := min(end, (idx+1)<<chunkShift) - a
+		c := m.chunks[idx]
+		if c == nil {
+			return fmt.Errorf("kvm: no backing at %#x", a)
+		}
+		if err := m.slotChunk(c); err != nil {
+			return err
+		}
+		if err := m.pt.set(a, a+n, c.pa+a-idx<<chunkShift, leaf, inv); err != nil {
+			return err
+		}
+		a += n
+	}
+	return nil
 }
 
 // Map implements Machine.Map: the host window of [addr, addr+length) gets

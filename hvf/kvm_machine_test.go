@@ -28,7 +28,7 @@ func newFakeMachine(t *testing.T) (*kvmMachine, *fakeKVM) {
 	m := &kvmMachine{
 		b: b, log: b.log, vmfd: -1, limit: limit,
 		sysBase: limit, mmioSys: mmioPA, mmioExc: mmioPA + pageSize,
-		sysFD: -1, chunks: map[uint64]chunk{}, nextChunkPA: sysSpan,
+		sysFD: -1, chunks: map[uint64]*chunk{}, nextChunkPA: sysSpan,
 		sysMem: make([]byte, 256*pageSize), sysNext: sysFixedEnd,
 		setSlot: func(r *kvmUserspaceMemoryRegion) error {
 			fk.slots = append(fk.slots, *r)
@@ -277,5 +277,25 @@ func TestChunksAreAllocatedCompactlyAroundThePCIHole(t *testing.T) {
 		if tr, ok := m.pt.walk(vas[i]); !ok || tr.pa != w+vas[i]%chunkSize {
 			t.Errorf("%#x translates to %+v", vas[i], tr)
 		}
+	}
+}
+
+func TestProtNoneReservationsTakeNoSlotUntilAccessible(t *testing.T) {
+	m, fk := newFakeMachine(t)
+	const base, size = 0x1000_0000_0000, 3 << 30
+	if err := m.Map(base, size, 0, memfdWith(t, pageSize, nil), 0); err != nil {
+		t.Fatal(err)
+	}
+	if len(fk.slots) != 0 || len(m.chunks) != 3 {
+		t.Fatalf("PROT_NONE map: %d slots, %d chunks", len(fk.slots), len(m.chunks))
+	}
+	if err := m.Protect(base+chunkSize+0x5000, pageSize, ProtRead|ProtWrite); err != nil {
+		t.Fatal(err)
+	}
+	if len(fk.slots) != 1 || fk.slots[0].GuestPhysAddr != sysSpan || fk.slots[0].UserspaceAddr != uint64(m.chunks[(base+chunkSize)>>chunkShift].host) {
+		t.Fatalf("slots %+v", fk.slots)
+	}
+	if tr, ok := m.pt.walk(base + chunkSize + 0x5000); !ok || tr.pa != sysSpan+0x5000 {
+		t.Errorf("translation %+v ok=%v", tr, ok)
 	}
 }
