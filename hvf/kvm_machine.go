@@ -155,7 +155,7 @@ func (m *kvmMachine) initSystem() error {
 	}
 	m.sysMem = mem
 	m.sysNext = sysFixedEnd
-	m.pt = pageTables{words: wordsOf(mem), alloc: m.allocPage, free: m.freePage}
+	m.pt = pageTables{words: wordsOf(mem), alloc: m.allocPage}
 	if err := m.growSystem(); err != nil {
 		return err
 	}

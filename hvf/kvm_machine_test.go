@@ -40,7 +40,7 @@ func newFakeMachine(t *testing.T) (*kvmMachine, *fakeKVM) {
 		},
 	}
 	m.sysCommitted = uint64(len(m.sysMem))
-	m.pt = pageTables{words: wordsOf(m.sysMem), alloc: m.allocPage, free: m.freePage}
+	m.pt = pageTables{words: wordsOf(m.sysMem), alloc: m.allocPage}
 	if err := m.layoutSystem(); err != nil {
 		t.Fatal(err)
 	}

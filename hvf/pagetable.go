@@ -7,8 +7,16 @@ package hvf
 // Leaves carry the guest's permissions: U always for guest RAM, W for
 // ProtWrite, NX unless ProtExec (read is implied). A 2 MiB PDE is used when
 // one Map/Protect covers a whole aligned 2 MiB block, 4 KiB PTEs otherwise.
-// Upper levels are permissive (P|W|U) and never freed; page tables (level 1)
-// are freed when they become empty or are replaced by a 2 MiB leaf.
+// Upper levels are permissive (P|W|U).
+//
+// No table page is ever reused for another part of the address space: upper
+// levels are never freed, and a page table (level 1) that becomes empty or
+// is replaced by a 2 MiB leaf is parked and reused only for the same 2 MiB
+// block. Shadow paging (PVM) keys its shadow pages by the guest table's
+// physical address, and TDP hardware caches paging structures; a table page
+// moved to another block would let stale entries translate the new block to
+// the old block's memory. Bound to one block, a table only ever holds that
+// block's translations, so invalidating the block's data pages is enough.
 //
 // Every change of a *present* entry is reported as a span to invalidate:
 // shadow paging (PVM) and the TLB (VMX/SVM) keep translations of present
@@ -74,9 +82,29 @@ type pageTables struct {
 	words []uint64
 	base  uint64
 	root  uint64
-	// alloc returns the GPA of a zeroed page inside words; free returns one.
+	// alloc returns the GPA of a zeroed page inside words.
 	alloc func() (uint64, error)
-	free  func(uint64)
+	// parked holds page tables no PDE points to, by the virtual address of
+	// the 2 MiB block they belong to.
+	parked map[uint64]uint64
+}
+
+// tableFor returns a page table for the 2 MiB block at b: its parked one,
+// cleared, or a new one.
+func (pt *pageTables) tableFor(b uint64) (uint64, error) {
+	if pa, ok := pt.parked[b]; ok {
+		delete(pt.parked, b)
+		clear(pt.table(pa))
+		return pa, nil
+	}
+	return pt.alloc()
+}
+
+func (pt *pageTables) park(b, pa uint64) {
+	if pt.parked == nil {
+		pt.parked = map[uint64]uint64{}
+	}
+	pt.parked[b] = pa
 }
 
 // table returns the 512 entries of the table at guest-physical pa.
@@ -156,7 +184,7 @@ func (pt *pageTables) setBlock(pde *uint64, b, a, segEnd, delta, leaf uint64, in
 		*pde = nw
 		if old&ptePresent != 0 {
 			if old&ptePS == 0 {
-				pt.free(old & pteAddrMask)
+				pt.park(b, old&pteAddrMask)
 			}
 			inv.add(b, b+size2M)
 		}
@@ -168,19 +196,19 @@ func (pt *pageTables) setBlock(pde *uint64, b, a, segEnd, delta, leaf uint64, in
 		if leaf == 0 {
 			return nil
 		}
-		pa, err := pt.alloc()
+		pa, err := pt.tableFor(b)
 		if err != nil {
 			return err
 		}
-		*pde = pa | pteTable
 		tbl = pt.table(pa)
+		*pde = pa | pteTable
 	case old&ptePS != 0:
 		fl := old &^ (pteAddrMask | ptePS)
 		if fl == leaf && old&pteAddrMask == b+delta {
 			return nil
 		}
 		base := old & pteAddrMask
-		pa, err := pt.alloc()
+		pa, err := pt.tableFor(b)
 		if err != nil {
 			return err
 		}
@@ -210,7 +238,7 @@ func (pt *pageTables) setBlock(pde *uint64, b, a, segEnd, delta, leaf uint64, in
 	if leaf == 0 && tableEmpty(tbl) {
 		pa := *pde & pteAddrMask
 		*pde = 0
-		pt.free(pa)
+		pt.park(b, pa)
 		inv.add(b, b+size2M)
 	}
 	return nil

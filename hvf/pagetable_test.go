@@ -10,7 +10,6 @@ type fakePhys struct {
 	words []uint64
 	base  uint64
 	next  uint64
-	free  []uint64
 	inUse int
 }
 
@@ -19,7 +18,7 @@ const fakePhysBase = 0x4000_0000_0000
 func newFakePT(t *testing.T, pages int) (*pageTables, *fakePhys) {
 	t.Helper()
 	fp := &fakePhys{words: make([]uint64, pages*ptEntries), base: fakePhysBase}
-	pt := &pageTables{words: fp.words, base: fp.base, alloc: fp.alloc, free: fp.release}
+	pt := &pageTables{words: fp.words, base: fp.base, alloc: fp.alloc}
 	root, err := fp.alloc()
 	if err != nil {
 		t.Fatal(err)
@@ -29,25 +28,15 @@ func newFakePT(t *testing.T, pages int) (*pageTables, *fakePhys) {
 }
 
 func (fp *fakePhys) alloc() (uint64, error) {
-	var pa uint64
-	if n := len(fp.free); n > 0 {
-		pa, fp.free = fp.free[n-1], fp.free[:n-1]
-	} else {
-		if fp.next >= uint64(len(fp.words))*8 {
-			return 0, errors.New("fake pool exhausted")
-		}
-		pa = fp.base + fp.next
-		fp.next += pageSize
+	if fp.next >= uint64(len(fp.words))*8 {
+		return 0, errors.New("fake pool exhausted")
 	}
+	pa := fp.base + fp.next
+	fp.next += pageSize
 	i := (pa - fp.base) / 8
 	clear(fp.words[i : i+ptEntries])
 	fp.inUse++
 	return pa, nil
-}
-
-func (fp *fakePhys) release(pa uint64) {
-	fp.free = append(fp.free, pa)
-	fp.inUse--
 }
 
 func mustSet(t *testing.T, pt *pageTables, start, end uint64, p Prot) spans {
@@ -149,16 +138,35 @@ func TestProtectInsideLargePageSplitsAndInvalidatesBlock(t *testing.T) {
 	if tr, _ := pt.walk(0x301000); !tr.write {
 		t.Errorf("neighbour lost write: %+v", tr)
 	}
-	// Covering the whole block again merges it back to a large page.
+	// Covering the whole block again merges it back to a large page; the
+	// table is parked for this block and comes back on the next split.
 	inv = mustSet(t, pt, 0x200000, 0x400000, ProtRead|ProtWrite)
-	if fp.inUse != before {
-		t.Errorf("merge left %d extra tables", fp.inUse-before)
+	parked, ok := pt.parked[0x200000]
+	if !ok {
+		t.Errorf("merged-away table not parked for its block")
 	}
 	if tr, _ := pt.walk(0x300000); tr.size != size2M || !tr.write {
 		t.Errorf("after merge %+v", tr)
 	}
 	if len(inv) != 1 || inv[0] != (span{0x200000, 0x400000}) {
 		t.Errorf("merge invalidations %v", inv)
+	}
+	mustSet(t, pt, 0x250000, 0x251000, ProtRead)
+	if fp.inUse != before+1 {
+		t.Errorf("re-split allocated a new table")
+	}
+	if _, ok := pt.parked[0x200000]; ok {
+		t.Errorf("parked table not taken back")
+	}
+	pd := pt.table(pt.table(pt.table(pt.root)[0]&pteAddrMask)[0] & pteAddrMask)
+	if got := pd[1] & pteAddrMask; got != parked {
+		t.Errorf("block table %#x, want the parked %#x", got, parked)
+	}
+	if tr, _ := pt.walk(0x250000); tr.write || tr.size != pageSize {
+		t.Errorf("after re-split %+v", tr)
+	}
+	if tr, _ := pt.walk(0x251000); !tr.write || tr.pa != 0x251000 {
+		t.Errorf("re-split table not refilled: %+v", tr)
 	}
 }
 
@@ -194,7 +202,7 @@ func TestPresentPTEChangesAreReported(t *testing.T) {
 	}
 }
 
-func TestUnmapFreesEmptyTablesAndNeverAllocates(t *testing.T) {
+func TestEmptiedTablesAreParkedForTheirBlockOnly(t *testing.T) {
 	pt, fp := newFakePT(t, 16)
 	mustSet(t, pt, 0x400000, 0x403000, ProtRead)
 	used := fp.inUse
@@ -203,15 +211,28 @@ func TestUnmapFreesEmptyTablesAndNeverAllocates(t *testing.T) {
 		t.Errorf("partial unmap changed table count by %d", fp.inUse-used)
 	}
 	inv := mustSet(t, pt, 0x401000, 0x403000, 0)
-	if fp.inUse != used-1 {
-		t.Errorf("emptied page table not freed (in use %d, was %d)", fp.inUse, used)
+	if _, ok := pt.parked[0x400000]; !ok {
+		t.Fatalf("emptied page table not parked")
 	}
 	if len(inv) == 0 || inv[len(inv)-1] != (span{0x400000, 0x600000}) {
-		t.Errorf("freeing the table must invalidate its block: %v", inv)
+		t.Errorf("dropping the table must invalidate its block: %v", inv)
+	}
+	// Another block never gets the parked table.
+	mustSet(t, pt, 0x800000, 0x801000, ProtRead)
+	if fp.inUse != used+1 {
+		t.Errorf("another block reused a parked table (in use %d, was %d)", fp.inUse, used)
+	}
+	// Its own block gets it back, cleared.
+	mustSet(t, pt, 0x402000, 0x403000, ProtRead)
+	if fp.inUse != used+1 {
+		t.Errorf("own block allocated a new table")
+	}
+	if _, ok := pt.walk(0x400000); ok {
+		t.Errorf("reused table kept a stale entry")
 	}
 	// Clearing where nothing is mapped allocates nothing.
 	used = fp.inUse
-	mustSet(t, pt, 0x7f0000000000-size1G, 0x7f0000000000, 0)
+	mustSet(t, pt, 0x3f00_0000_0000-size1G, 0x3f00_0000_0000, 0)
 	if fp.inUse != used {
 		t.Errorf("clearing allocated %d tables", fp.inUse-used)
 	}
