@@ -158,7 +158,7 @@ func TestProtectInsideLargePageSplitsAndInvalidatesBlock(t *testing.T) {
 	if _, ok := pt.parked[0x200000]; ok {
 		t.Errorf("parked table not taken back")
 	}
-	pd := pt.table(pt.table(pt.table(pt.root)[0]&pteAddrMask)[0] & pteAddrMask)
+	pd := pt.table(pt.table(pt.table(pt.root)[0] & pteAddrMask)[0] & pteAddrMask)
 	if got := pd[1] & pteAddrMask; got != parked {
 		t.Errorf("block table %#x, want the parked %#x", got, parked)
 	}
