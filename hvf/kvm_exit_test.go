@@ -2,6 +2,7 @@ package hvf
 
 import (
 	"encoding/binary"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -26,6 +27,8 @@ func newFakeVCPU(t *testing.T, mech exitMech) *kvmVCPU {
 func (c *kvmVCPU) fakeExit(reason uint32, pa uint64, r kvmRegs) {
 	binary.LittleEndian.PutUint32(c.run[runExitReason:], reason)
 	binary.LittleEndian.PutUint64(c.run[runMMIOPhysAddr:], pa)
+	binary.LittleEndian.PutUint32(c.run[runMMIOLen:], 1)
+	c.run[runMMIOIsWrite] = 1
 	c.putRawRegs(&r)
 }
 
@@ -208,6 +211,7 @@ func TestExceptionExitReadsFrame(t *testing.T) {
 }
 
 func TestUnhandledExitsAreErrorsWithRegisters(t *testing.T) {
+	c0 := newFakeVCPU(t, ring3MMIO{})
 	tests := []struct {
 		name   string
 		setup  func(c *kvmVCPU)
@@ -228,6 +232,10 @@ func TestUnhandledExitsAreErrorsWithRegisters(t *testing.T) {
 		{"stray MMIO", func(c *kvmVCPU) {
 			c.fakeExit(kvmExitMMIO, 0xfee00000, kvmRegs{})
 		}, []string{"0xfee00000"}},
+		{"MMIO read of the syscall page", func(c *kvmVCPU) {
+			c.fakeExit(kvmExitMMIO, c.m.mmioSys, kvmRegs{})
+			c.run[runMMIOIsWrite] = 0
+		}, []string{"read", fmt.Sprintf("%#x", c0.m.mmioSys)}},
 		{"exception in ring 0", func(c *kvmVCPU) {
 			at := c.area.rsp0Top() - frameWords*8
 			c.putStack(at, 13, 0, 0, 0x400000000400, 0x10, 0x2, at+64, 0x18)

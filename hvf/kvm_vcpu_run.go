@@ -109,6 +109,11 @@ func (c *kvmVCPU) decodeExit() (Exit, error) {
 		return Exit{}, c.runError(c.exitDetail(reason))
 	}
 	pa := binary.LittleEndian.Uint64(c.run[runMMIOPhysAddr:])
+	if c.run[runMMIOIsWrite] != 1 {
+		// Only the stubs' stores are expected; a read would also need
+		// its data completed by re-entering the emulator.
+		return Exit{}, c.runError(fmt.Sprintf("KVM_EXIT_MMIO read at %#x", pa))
+	}
 	raw := c.rawRegs()
 	switch pa {
 	case c.m.mmioSys:
