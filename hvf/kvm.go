@@ -44,6 +44,8 @@ type kvmBackend struct {
 	xcrs     bool
 	cpuid    *kvmCPUID2
 	info     cpuidInfo
+	// merged: cpuid had no XSAVE and got the host's (mergeHostXSAVE).
+	merged bool
 	// mech is the exit mechanism, chosen by the probe at the first
 	// syscall exit of any vCPU (nil until then).
 	mech atomic.Pointer[exitMechBox]
@@ -135,6 +137,10 @@ func (b *kvmBackend) check() error {
 	c, err := kvmGetSupportedCPUIDIoctl(b.fd)
 	if err != nil {
 		return unavailable("KVM_GET_SUPPORTED_CPUID: %v", err)
+	}
+	if mergeHostXSAVE(c, hostFeaturesNow()) {
+		b.merged = true
+		b.log.Debug("supported CPUID lacks XSAVE (PVM); merged the host's vector state into it")
 	}
 	b.cpuid = c
 	b.info = analyzeCPUID(c.Entries[:c.Nent])

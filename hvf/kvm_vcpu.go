@@ -149,7 +149,13 @@ func (c *kvmVCPU) setup() error {
 		x := kvmXCRs{NrXCRs: 1}
 		x.XCRs[0] = kvmXCR{XCR: 0, Value: b.info.xcr0}
 		if err := kvmSetXCRsIoctl(c.fd, &x); err != nil {
-			return fmt.Errorf("KVM_SET_XCRS xcr0=%#x: %w", b.info.xcr0, err)
+			if !b.merged {
+				return fmt.Errorf("KVM_SET_XCRS xcr0=%#x: %w", b.info.xcr0, err)
+			}
+			// PVM runs ring 3 with the host's XCR0 whatever is set here
+			// (KVM-NOTES §5); only FPState loses the extended state.
+			c.m.log.Warn("KVM_SET_XCRS refused the host's XCR0; FP state limited to x87/SSE",
+				"xcr0", fmt.Sprintf("%#x", b.info.xcr0), "error", err)
 		}
 	}
 	lstar := c.m.sysVA(sysTrampOff + trampSyscall)
