@@ -389,3 +389,23 @@ func TestRunLoopReportsHostErrors(t *testing.T) {
 		t.Fatalf("error %v", err)
 	}
 }
+
+func TestStoreToSyscallPageFromUserCodeResumesInRing3(t *testing.T) {
+	c := newFakeVCPU(t, ring0MMIO{})
+	c.fakeExit(kvmExitMMIO, c.m.mmioSys, kvmRegs{RAX: 1, RCX: 0x401000, R11: 0x202, RIP: 0x400800})
+	if exit, err := c.decodeExit(); err != nil || exit.Reason != ExitSyscall {
+		t.Fatalf("%+v, %v", exit, err)
+	}
+	if c.ring0 {
+		t.Error("a ring-3 store was taken for a ring-0 trampoline exit")
+	}
+	// The probe is not consulted (or taught) by such stores.
+	c = newFakeVCPU(t, nil)
+	c.fakeExit(kvmExitMMIO, c.m.mmioSys, kvmRegs{RIP: 0x400800})
+	if _, err := c.decodeExit(); err != nil {
+		t.Fatal(err)
+	}
+	if c.m.b.mech.Load() != nil {
+		t.Error("probe ran on a store from outside the trampoline")
+	}
+}

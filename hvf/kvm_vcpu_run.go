@@ -86,6 +86,11 @@ func (c *kvmVCPU) inSysCode(rip uint64) bool {
 	return rip >= c.m.sysVA(sysCodeOff) && rip < c.m.sysVA(sysTrampOff+pageSize)
 }
 
+// inTrampoline reports whether rip is in the trampoline page.
+func (c *kvmVCPU) inTrampoline(rip uint64) bool {
+	return rip >= c.m.sysVA(sysTrampOff) && rip < c.m.sysVA(sysTrampOff+pageSize)
+}
+
 // load writes regs into s.regs and marks them dirty. From ring 0 the CPU
 // resumes at the shared iretq with a frame on its ring-0 stack.
 func (c *kvmVCPU) load() {
@@ -117,14 +122,21 @@ func (c *kvmVCPU) decodeExit() (Exit, error) {
 	raw := c.rawRegs()
 	switch pa {
 	case c.m.mmioSys:
-		mech, err := c.exitMech()
-		if err != nil {
-			return Exit{}, err
+		// Only the trampoline's store comes from SYSCALL; any other store
+		// to this user-writable page is user code in ring 3 pretending,
+		// served like a syscall without asking (or teaching) the probe.
+		inRing0 := false
+		if c.inTrampoline(raw.RIP) {
+			mech, err := c.exitMech()
+			if err != nil {
+				return Exit{}, err
+			}
+			inRing0 = mech.syscallInRing0()
 		}
 		c.fromRaw(&raw)
 		c.regs.RIP = raw.RCX
 		c.regs.RFLAGS = userRFLAGS(raw.R11)
-		c.ring0 = mech.syscallInRing0()
+		c.ring0 = inRing0
 		return Exit{Reason: ExitSyscall}, nil
 	case c.m.mmioExc:
 		f, ok := c.frame(raw.RSP)
