@@ -409,3 +409,55 @@ func TestStoreToSyscallPageFromUserCodeResumesInRing3(t *testing.T) {
 		t.Error("probe ran on a store from outside the trampoline")
 	}
 }
+
+func TestClosedVCPUIsParkedAndItsHandleInert(t *testing.T) {
+	c := newFakeVCPU(t, ring0MMIO{})
+	m := c.m
+	m.vcpus = append(m.vcpus, c)
+	c.ring0 = true
+	run := c.run
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if len(m.vcpus) != 0 || len(m.idle) != 1 {
+		t.Fatalf("vcpus %d idle %d", len(m.vcpus), len(m.idle))
+	}
+	p := m.idle[0]
+	if !p.ring0 || p.area != c.area || &p.run[0] != &run[0] {
+		t.Errorf("parked %+v lost the vCPU's state", p)
+	}
+	run[runImmediateExit] = 0 // Close's own kick; reset clears it on reuse
+	c.Kick()                  // must not touch the parked run page
+	if run[runImmediateExit] != 0 {
+		t.Error("Kick on a closed handle reached the parked vCPU")
+	}
+	if _, err := c.Run(); err == nil {
+		t.Error("Run on a closed handle succeeded")
+	}
+	if _, err := c.FPState(); err == nil {
+		t.Error("FPState on a closed handle succeeded")
+	}
+	if c.FSBase() != 0 {
+		t.Error("FSBase on a closed handle")
+	}
+	if err := c.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+}
+
+func TestInitialFPStateIsTheResetState(t *testing.T) {
+	var b [kvmXSaveSize]byte
+	for i := range b {
+		b[i] = 0xff
+	}
+	initialFPState(&b)
+	le := binary.LittleEndian
+	if le.Uint16(b[0:]) != 0x37f || le.Uint32(b[24:]) != 0x1f80 || le.Uint64(b[512:]) != 3 {
+		t.Errorf("fcw %#x mxcsr %#x xstate_bv %#x", le.Uint16(b[0:]), le.Uint32(b[24:]), le.Uint64(b[512:]))
+	}
+	for i := 160; i < 416; i++ { // xmm0-15
+		if b[i] != 0 {
+			t.Fatalf("xmm byte %d = %#x", i, b[i])
+		}
+	}
+}

@@ -337,3 +337,37 @@ func TestKVMMachineRejectsBadRanges(t *testing.T) {
 		}
 	}
 }
+
+func TestKVMClosedVCPUComesBackClean(t *testing.T) {
+	m, c := newTestGuest(t, g1)
+	mustRun(t, c, ExitSyscall) // parked after a syscall (ring 0 on VMX/SVM)
+	c.SetFSBase(0x1234000)
+	fp, err := c.FPState()
+	if err != nil {
+		t.Fatal(err)
+	}
+	binary.LittleEndian.PutUint64(fp[160:], 0xdeadbeef)
+	fp[512] |= 2
+	if err := c.SetFPState(fp); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c2, err := m.NewVCPU()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c2.FSBase(); got != 0 {
+		t.Errorf("reused vCPU inherited FS base %#x", got)
+	}
+	r := c2.Regs()
+	if r.RIP != 0 || r.RAX != 0 || r.RFLAGS != 0x202 {
+		t.Errorf("reused vCPU regs %+v", *r)
+	}
+	r.RIP, r.RSP = g6, stackBase+0x2000
+	mustRun(t, c2, ExitSyscall)
+	if r.RAX != 0 {
+		t.Errorf("reused vCPU inherited xmm0 %#x", r.RAX)
+	}
+}

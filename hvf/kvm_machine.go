@@ -81,6 +81,7 @@ type kvmMachine struct {
 	regions      regionSet
 	nextSlot     uint32
 	vcpus        []*kvmVCPU
+	idle         []idleVCPU // closed vCPUs kept for reuse
 	nextVCPU     int
 
 	// setSlot installs a memory slot (KVM_SET_USER_MEMORY_REGION) and
@@ -487,6 +488,10 @@ func (m *kvmMachine) Close() error {
 			first = err
 		}
 	}
+	for _, p := range m.idle {
+		keep(m.release(p))
+	}
+	m.idle = nil
 	if m.vmfd >= 0 {
 		keep(unix.Close(m.vmfd))
 		m.vmfd = -1

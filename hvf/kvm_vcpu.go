@@ -67,6 +67,10 @@ func (m *kvmMachine) NewVCPU() (VCPU, error) {
 	if m.closed {
 		return nil, errClosed
 	}
+	if c := m.reuseVCPU(); c != nil {
+		m.vcpus = append(m.vcpus, c)
+		return c, nil
+	}
 	area, err := m.allocCPUArea()
 	if err != nil {
 		return nil, err
@@ -217,6 +221,14 @@ func (c *kvmVCPU) getMSR(index uint32) (uint64, error) {
 	return ms.Entries[0].Data, nil
 }
 
+// isClosed reports whether Close ran; the handle's descriptor now belongs
+// to the pool.
+func (c *kvmVCPU) isClosed() bool {
+	c.lifeMu.RLock()
+	defer c.lifeMu.RUnlock()
+	return c.closed
+}
+
 // Regs implements VCPU.Regs.
 func (c *kvmVCPU) Regs() *Regs { return &c.regs }
 
@@ -237,6 +249,9 @@ func (c *kvmVCPU) Kick() {
 }
 
 func (c *kvmVCPU) msrOrLog(index uint32) uint64 {
+	if c.isClosed() {
+		return 0
+	}
 	v, err := c.getMSR(index)
 	if err != nil {
 		c.m.log.Error("read MSR", "vcpu", c.id, "msr", fmt.Sprintf("%#x", index), "error", err)
@@ -245,6 +260,9 @@ func (c *kvmVCPU) msrOrLog(index uint32) uint64 {
 }
 
 func (c *kvmVCPU) setMSROrLog(index uint32, v uint64) {
+	if c.isClosed() {
+		return
+	}
 	if err := c.setMSRs(kvmMSREntry{Index: index, Data: v}); err != nil {
 		c.m.log.Error("write MSR", "vcpu", c.id, "msr", fmt.Sprintf("%#x", index), "error", err)
 	}
@@ -265,6 +283,9 @@ func (c *kvmVCPU) SetGSBase(v uint64) { c.setMSROrLog(msrGSBase, v) }
 // FPState implements VCPU.FPState with KVM_GET_XSAVE (4096 bytes: the
 // legacy area, the XSAVE header and AVX/AVX-512 state).
 func (c *kvmVCPU) FPState() ([]byte, error) {
+	if c.isClosed() {
+		return nil, errClosed
+	}
 	if err := kvmXSaveIoctl(c.fd, kvmGetXSave, &c.xsave); err != nil {
 		return nil, fmt.Errorf("kvm: KVM_GET_XSAVE: %w", err)
 	}
@@ -274,6 +295,9 @@ func (c *kvmVCPU) FPState() ([]byte, error) {
 // SetFPState implements VCPU.SetFPState. A shorter image (for example a
 // bare 512-byte FXSAVE area) overlays the current state.
 func (c *kvmVCPU) SetFPState(b []byte) error {
+	if c.isClosed() {
+		return errClosed
+	}
 	if len(b) > kvmXSaveSize {
 		return fmt.Errorf("kvm: FP state of %d bytes, at most %d: %w", len(b), kvmXSaveSize, unix.EINVAL)
 	}
@@ -290,7 +314,8 @@ func (c *kvmVCPU) SetFPState(b []byte) error {
 }
 
 // Close implements VCPU.Close: it kicks a running Run, waits for it to
-// return, and frees the vCPU.
+// return, and parks the KVM vCPU for the next NewVCPU (see kvm_vcpu_pool.go).
+// The handle is inert afterwards.
 func (c *kvmVCPU) Close() error {
 	c.Kick()
 	c.runMu.Lock()
@@ -301,23 +326,22 @@ func (c *kvmVCPU) Close() error {
 		return nil
 	}
 	c.closed = true
-	err := unix.Munmap(c.run)
-	if e := unix.Close(c.fd); err == nil {
-		err = e
-	}
+	p := idleVCPU{id: c.id, fd: c.fd, run: c.run, area: c.area, ring0: c.ring0}
+	c.fd, c.run = -1, nil
 	c.lifeMu.Unlock()
 	c.runMu.Unlock()
 	m := c.m
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	for i, v := range m.vcpus {
 		if v == c {
 			m.vcpus = append(m.vcpus[:i], m.vcpus[i+1:]...)
 			break
 		}
 	}
-	if m.sysMem != nil {
-		m.freeCPUArea(c.area)
+	if m.closed {
+		return m.release(p)
 	}
-	m.mu.Unlock()
-	return err
+	m.idle = append(m.idle, p)
+	return nil
 }
