@@ -26,6 +26,8 @@ import (
 //     kernel on the vCPU thread is restarted after SIGURG (SA_RESTART).
 //   - FSBase/GSBase/SetFSBase/SetGSBase and FPState/SetFPState are one
 //     ioctl each (about 5 us on PVM); Regs costs nothing.
+//   - VCPU.Close parks the KVM vCPU and NewVCPU reuses it (KVM frees
+//     vCPUs only with their VM); the closed handle is inert.
 //   - Map/Protect/Unmap errors wrap unix.EINVAL (alignment, offset),
 //     unix.ENOMEM (beyond AddrLimit, Protect of an unmapped range, guest
 //     physical space exhausted) or unix.EACCES (writable shared mapping of
