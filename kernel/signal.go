@@ -70,6 +70,19 @@ func (s *SignalHandlers) ResetForExec() {
 	}
 }
 
+// ResetSignalsForExec applies execve's rules to the calling thread and
+// its process: caught signals revert to SIG_DFL (ignored ones stay
+// ignored), the alternate stack is dropped; the mask and pending signals
+// survive.
+func (t *Task) ResetSignalsForExec() {
+	t.Proc.Signals.ResetForExec()
+	s := t.Proc.Signals
+	s.mu.Lock()
+	t.AltStack = abi.StackT{}
+	t.SigState.restoreMask = false
+	s.mu.Unlock()
+}
+
 // notifyLocked wakes every sleeper waiting for a signal.
 // Preconditions: s.mu held.
 func (s *SignalHandlers) notifyLocked() {

@@ -360,3 +360,25 @@ func TestAlternateSignalStack(t *testing.T) {
 		}
 	})
 }
+
+func TestExecResetKeepsIgnoredDropsHandlersAndAltstack(t *testing.T) {
+	e := newSigTestEnv(t)
+	e.sigaction(t, abi.SIGUSR1, handlerAct(abi.SA_RESTART, abi.SigSetOf(abi.SIGTERM)))
+	e.sigaction(t, abi.SIGPIPE, abi.Sigaction{Handler: abi.SIG_IGN, Flags: abi.SA_RESTART})
+	e.t.AltStack = abi.StackT{SP: testAltBase, Size: testAltSize}
+	e.t.setSigMask(abi.SigSetOf(abi.SIGHUP))
+	e.t.ResetSignalsForExec()
+	s := e.t.Proc.Signals
+	if a := s.Action(abi.SIGUSR1); a != (abi.Sigaction{}) {
+		t.Errorf("caught signal after exec: %+v, want SIG_DFL", a)
+	}
+	if a := s.Action(abi.SIGPIPE); a != (abi.Sigaction{Handler: abi.SIG_IGN}) {
+		t.Errorf("ignored signal after exec: %+v, want SIG_IGN", a)
+	}
+	if e.t.AltStack.Size != 0 {
+		t.Error("alternate stack survived exec")
+	}
+	if abi.SigSet(e.t.SigMask) != abi.SigSetOf(abi.SIGHUP) {
+		t.Error("mask did not survive exec")
+	}
+}
