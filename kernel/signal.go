@@ -36,6 +36,9 @@ var synchronousSignals = abi.SigSetOf(abi.SIGSEGV, abi.SIGBUS, abi.SIGILL,
 type SignalHandlers struct {
 	mu      sync.Mutex
 	actions [abi.NSIG]abi.Sigaction
+	// tasks are the threads that have run (registered at their first
+	// DeliverSignals), for process-directed signals from outside.
+	tasks map[*Task]struct{}
 	// shared holds signals sent to the whole process (kill), which any
 	// of its threads may take.
 	shared sigPending
@@ -229,6 +232,9 @@ type TaskSignals struct {
 	// waited-for signals; such signals are not discarded as ignored.
 	realBlocked abi.SigSet
 
+	// registered: the task is in SignalHandlers.tasks.
+	registered bool
+
 	// trapNo, errCode and cr2 describe the last CPU exception; they go
 	// into sigcontext trapno, err and cr2 like Linux's thread fields.
 	trapNo, errCode, cr2 uint64
@@ -297,17 +303,6 @@ func (t *Task) SendSignal(sig int, info *abi.Siginfo) {
 	}
 }
 
-// Kill queues sig for the whole process, as kill(getpid(), sig) does.
-func (p *Process) Kill(sig int) {
-	if !validSignal(sig) {
-		return
-	}
-	info := &abi.Siginfo{Signo: int32(sig), Code: abi.SI_USER}
-	info.SetPid(p.Kernel.Host.Pid())
-	info.SetUid(uint32(os.Getuid()))
-	_ = p.queueShared(nil, info)
-}
-
 // queueSignal queues info in t's private (shared=false) or the process's
 // pending set, dropping it if its disposition ignores it and t does not
 // block it.
@@ -316,17 +311,23 @@ func (t *Task) queueSignal(info *abi.Siginfo, shared bool) error {
 		return t.Proc.queueShared(t, info)
 	}
 	s := t.Proc.Signals
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	sig := int(info.Signo)
+	s.mu.Lock()
 	if s.ignoredLocked(sig) && !t.blocksLocked(sig) {
+		s.mu.Unlock()
 		return nil
 	}
-	if err := t.SigState.pending.add(info); err != nil {
-		return err
+	err := t.SigState.pending.add(info)
+	if err == nil {
+		s.notifyLocked()
 	}
-	s.notifyLocked()
-	return nil
+	wake := err == nil && !t.blocksLocked(sig)
+	s.mu.Unlock()
+	if wake {
+		// A host wait in progress (another goroutine sending) must end.
+		t.interruptWait()
+	}
+	return err
 }
 
 // queueShared queues a process-directed signal; by is the thread whose

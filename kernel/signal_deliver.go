@@ -37,9 +37,11 @@ type delivery struct {
 // action are only logged and otherwise ignored: job control belongs to the
 // supervisor, which is not there yet.
 func (t *Task) DeliverSignals() {
+	t.register()
 	regs := t.CPU.Regs()
 	fromSyscall := t.OrigRAX != noSyscall
 	defer func() { t.OrigRAX = noSyscall }()
+	defer t.settleInterrupt()
 
 	for range maxDeliveriesPerExit {
 		if done, _ := t.Proc.Exited(); done {

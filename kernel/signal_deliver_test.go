@@ -382,3 +382,40 @@ func TestExecResetKeepsIgnoredDropsHandlersAndAltstack(t *testing.T) {
 		t.Error("mask did not survive exec")
 	}
 }
+
+func TestProcessKillFromOutsideKicksThreadsThatWillAct(t *testing.T) {
+	cases := []struct {
+		name      string
+		blocked   bool
+		ran       bool // the task has been through DeliverSignals
+		wantKicks int32
+	}{
+		{"running thread not blocking it is kicked", false, true, 1},
+		{"thread blocking it is left alone", true, true, 0},
+		{"thread that never ran is not known yet", false, false, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := newSigTestEnv(t)
+			e.sigaction(t, abi.SIGALRM, handlerAct(0, 0))
+			if c.blocked {
+				e.t.setSigMask(abi.SigSetOf(abi.SIGALRM))
+			}
+			if !c.ran {
+				e.t.Proc.Signals.tasks = nil
+				e.t.SigState.registered = false
+			}
+			e.t.Proc.Kill(abi.SIGALRM)
+			if got := e.cpu.kicks.Load(); got != c.wantKicks {
+				t.Errorf("kicks %d, want %d", got, c.wantKicks)
+			}
+			if !e.t.PendingSignals().Has(abi.SIGALRM) {
+				t.Error("SIGALRM not pending")
+			}
+			e.t.DeliverSignals() // the kicked exit
+			if delivered := e.cpu.regs.RIP == uint64(testHandler); delivered == c.blocked {
+				t.Errorf("delivered = %v with blocked = %v", delivered, c.blocked)
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package kernel
 import (
 	"encoding/binary"
 	"errors"
+	"sync/atomic"
 	"testing"
 
 	"github.com/elfuse/elfuse/hvf"
@@ -16,11 +17,12 @@ type sigTestCPU struct {
 	fp     []byte
 	fpErr  error
 	setFPs int
+	kicks  atomic.Int32
 }
 
 func (c *sigTestCPU) Regs() *hvf.Regs        { return &c.regs }
 func (c *sigTestCPU) Run() (hvf.Exit, error) { return hvf.Exit{}, errors.New("fake vCPU cannot run") }
-func (c *sigTestCPU) Kick()                  {}
+func (c *sigTestCPU) Kick()                  { c.kicks.Add(1) }
 func (c *sigTestCPU) FSBase() uint64         { return 0 }
 func (c *sigTestCPU) SetFSBase(uint64)       {}
 func (c *sigTestCPU) GSBase() uint64         { return 0 }
