@@ -21,12 +21,13 @@ func init() {
 // pid -1 means every process but init and the caller, so it finds none.
 func Kill(t *Task, a *Args) (uint64, error) {
 	pid, sig := a.Int(0), int(a.Int(1))
-	if sig < 0 || sig > abi.NSIG {
-		return 0, abi.EINVAL
-	}
 	self := t.Proc.Kernel.Host.Pid()
 	if pid == -1 || pid != self && pid != 0 && pid != -self {
 		return 0, abi.ESRCH
+	}
+	// Linux finds the target before it validates the signal.
+	if sig < 0 || sig > abi.NSIG {
+		return 0, abi.EINVAL
 	}
 	if sig == 0 {
 		return 0, nil
@@ -50,11 +51,14 @@ func Tgkill(t *Task, a *Args) (uint64, error) {
 
 // tgkill sends sig to thread tid of thread group tgid (-1: any group).
 func (t *Task) tgkill(tgid, tid int32, sig int) error {
-	if tid <= 0 || sig < 0 || sig > abi.NSIG {
+	if tid <= 0 {
 		return abi.EINVAL
 	}
 	if tid != t.Tid || tgid != -1 && tgid != t.Proc.Kernel.Host.Pid() {
 		return abi.ESRCH
+	}
+	if sig < 0 || sig > abi.NSIG {
+		return abi.EINVAL
 	}
 	if sig == 0 {
 		return nil

@@ -222,6 +222,7 @@ func TestKillFamilyReachesOnlyOwnProcess(t *testing.T) {
 		{"kill other pid", abi.SYS_KILL, []uint64{101, abi.SIGUSR1}, abi.ESRCH, false, 0},
 		{"kill sig 0 checks existence", abi.SYS_KILL, []uint64{100, 0}, 0, false, 0},
 		{"kill sig 65", abi.SYS_KILL, []uint64{100, 65}, abi.EINVAL, false, 0},
+		{"kill other pid with sig 65 is ESRCH first", abi.SYS_KILL, []uint64{101, 65}, abi.ESRCH, false, 0},
 		{"tkill own tid", abi.SYS_TKILL, []uint64{100, abi.SIGUSR1}, 0, true, abi.SI_TKILL},
 		{"tkill tid 0", abi.SYS_TKILL, []uint64{0, abi.SIGUSR1}, abi.EINVAL, false, 0},
 		{"tkill other tid", abi.SYS_TKILL, []uint64{7, abi.SIGUSR1}, abi.ESRCH, false, 0},
@@ -229,6 +230,7 @@ func TestKillFamilyReachesOnlyOwnProcess(t *testing.T) {
 		{"tgkill tgid 0", abi.SYS_TGKILL, []uint64{0, 100, abi.SIGUSR1}, abi.EINVAL, false, 0},
 		{"tgkill wrong group", abi.SYS_TGKILL, []uint64{5, 100, abi.SIGUSR1}, abi.ESRCH, false, 0},
 		{"tgkill bad signal", abi.SYS_TGKILL, []uint64{100, 100, 99}, abi.EINVAL, false, 0},
+		{"tgkill other thread with a bad signal is ESRCH first", abi.SYS_TGKILL, []uint64{100, 5, 99}, abi.ESRCH, false, 0},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
