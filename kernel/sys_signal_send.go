@@ -6,7 +6,8 @@ package kernel
 import "github.com/elfuse/elfuse/kernel/abi"
 
 func init() {
-	const routeNote = "own process/thread only; other pids ESRCH until the supervisor routes signals"
+	const routeNote = "own process/thread only (other pids ESRCH until the supervisor routes signals); " +
+		"stop signals (SIGSTOP/TSTP/TTIN/TTOU) with SIG_DFL are logged and ignored: no job control yet"
 	register(map[uint64]Syscall{
 		abi.SYS_KILL:              {Name: "kill", Fn: Kill, Support: Partial, Note: routeNote},
 		abi.SYS_TKILL:             {Name: "tkill", Fn: Tkill, Support: Partial, Note: routeNote},
