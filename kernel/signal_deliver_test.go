@@ -255,7 +255,7 @@ func TestAlternateSignalStack(t *testing.T) {
 		if _, err := e.mem.CopyOut(testScratch+0x100, b[:]); err != nil {
 			t.Fatal(err)
 		}
-		return errnoOf(e.syscall(abi.SYS_SIGALTSTACK, uint64(testScratch+0x100), 0))
+		return sigErrno(e.syscall(abi.SYS_SIGALTSTACK, uint64(testScratch+0x100), 0))
 	}
 	query := func(t *testing.T, e *sigTestEnv) abi.StackT {
 		if rax := e.syscall(abi.SYS_SIGALTSTACK, 0, uint64(testScratch+0x200)); rax != 0 {
@@ -280,7 +280,7 @@ func TestAlternateSignalStack(t *testing.T) {
 		if got := setAlt(t, e, testAltBase, 4, testAltSize); got != abi.EINVAL {
 			t.Errorf("bad flags: %v, want EINVAL", got)
 		}
-		if got := errnoOf(e.syscall(abi.SYS_SIGALTSTACK, 0x10, 0)); got != abi.EFAULT {
+		if got := sigErrno(e.syscall(abi.SYS_SIGALTSTACK, 0x10, 0)); got != abi.EFAULT {
 			t.Errorf("bad pointer: %v, want EFAULT", got)
 		}
 		if got := setAlt(t, e, 0, abi.SS_DISABLE, 0); got != 0 {

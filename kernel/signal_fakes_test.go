@@ -254,7 +254,7 @@ func (e *sigTestEnv) u64(tb testing.TB, a abi.Addr) uint64 {
 }
 
 // errno returns the errno encoded in rax, or 0.
-func errnoOf(rax uint64) abi.Errno {
+func sigErrno(rax uint64) abi.Errno {
 	if int64(rax) < 0 && int64(rax) > -4096 {
 		return abi.Errno(-int64(rax))
 	}

@@ -10,7 +10,7 @@ import (
 const (
 	argAct  = testScratch + 0x400 // a struct sigaction or sigset argument
 	argOld  = testScratch + 0x800 // an output argument
-	badAddr = 0x10                // unmapped
+	sigBadAddr = 0x10                // unmapped
 )
 
 func (e *sigTestEnv) putSigset(tb testing.TB, a abi.Addr, s abi.SigSet) {
@@ -39,8 +39,8 @@ func TestRtSigaction(t *testing.T) {
 		{name: "SIGKILL cannot be caught", sig: abi.SIGKILL, act: &abi.Sigaction{Handler: testHandler}, size: 8, want: abi.EINVAL},
 		{name: "SIGSTOP cannot be ignored", sig: abi.SIGSTOP, act: &abi.Sigaction{Handler: abi.SIG_IGN}, size: 8, want: abi.EINVAL},
 		{name: "SIGKILL can be queried", sig: abi.SIGKILL, oldPtr: argOld, size: 8},
-		{name: "bad act pointer", sig: abi.SIGUSR1, actPtr: badAddr, size: 8, want: abi.EFAULT},
-		{name: "bad oldact pointer", sig: abi.SIGUSR1, oldPtr: badAddr, size: 8, want: abi.EFAULT},
+		{name: "bad act pointer", sig: abi.SIGUSR1, actPtr: sigBadAddr, size: 8, want: abi.EFAULT},
+		{name: "bad oldact pointer", sig: abi.SIGUSR1, oldPtr: sigBadAddr, size: 8, want: abi.EFAULT},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -52,7 +52,7 @@ func TestRtSigaction(t *testing.T) {
 				e.mem.CopyOut(argAct, b[:])
 				actPtr = argAct
 			}
-			got := errnoOf(e.syscall(abi.SYS_RT_SIGACTION, uint64(c.sig), uint64(actPtr), uint64(c.oldPtr), c.size))
+			got := sigErrno(e.syscall(abi.SYS_RT_SIGACTION, uint64(c.sig), uint64(actPtr), uint64(c.oldPtr), c.size))
 			if got != c.want {
 				t.Errorf("errno %v, want %v", got, c.want)
 			}
@@ -138,15 +138,15 @@ func TestRtSigprocmask(t *testing.T) {
 		{"bad how", 7, 0, argAct, 0, 8, abi.EINVAL, start},
 		{"bad how without a set is fine", 7, 0, 0, argOld, 8, 0, start},
 		{"sigsetsize must be 8", abi.SIG_BLOCK, 0, argAct, 0, 4, abi.EINVAL, start},
-		{"bad set pointer", abi.SIG_BLOCK, 0, badAddr, 0, 8, abi.EFAULT, start},
-		{"bad old pointer", abi.SIG_BLOCK, abi.SigSetOf(abi.SIGTERM), argAct, badAddr, 8, abi.EFAULT, start | abi.SigSetOf(abi.SIGTERM)},
+		{"bad set pointer", abi.SIG_BLOCK, 0, sigBadAddr, 0, 8, abi.EFAULT, start},
+		{"bad old pointer", abi.SIG_BLOCK, abi.SigSetOf(abi.SIGTERM), argAct, sigBadAddr, 8, abi.EFAULT, start | abi.SigSetOf(abi.SIGTERM)},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			e := newSigTestEnv(t)
 			e.t.setSigMask(start)
 			e.putSigset(t, argAct, c.set)
-			got := errnoOf(e.syscall(abi.SYS_RT_SIGPROCMASK, c.how, uint64(c.setPtr), uint64(c.oldPtr), c.size))
+			got := sigErrno(e.syscall(abi.SYS_RT_SIGPROCMASK, c.how, uint64(c.setPtr), uint64(c.oldPtr), c.size))
 			if got != c.want {
 				t.Errorf("errno %v, want %v", got, c.want)
 			}
@@ -201,7 +201,7 @@ func TestRtSigpendingReportsOnlyBlocked(t *testing.T) {
 	if _, err := RtSigpending(e.t, &Args{uint64(argOld), 9}); err != abi.EINVAL {
 		t.Errorf("size 9: %v, want EINVAL", err)
 	}
-	if _, err := RtSigpending(e.t, &Args{badAddr, 8}); err != abi.EFAULT {
+	if _, err := RtSigpending(e.t, &Args{sigBadAddr, 8}); err != abi.EFAULT {
 		t.Errorf("bad pointer: %v, want EFAULT", err)
 	}
 }
@@ -237,7 +237,7 @@ func TestKillFamilyReachesOnlyOwnProcess(t *testing.T) {
 			e := newSigTestEnv(t)
 			e.sigaction(t, abi.SIGUSR1, handlerAct(abi.SA_SIGINFO, 0))
 			rax := e.syscall(c.nr, c.args...)
-			if got := errnoOf(rax); got != c.want {
+			if got := sigErrno(rax); got != c.want {
 				t.Fatalf("errno %v, want %v", got, c.want)
 			}
 			delivered := e.cpu.regs.RIP == uint64(testHandler)
@@ -286,7 +286,7 @@ func TestRtSigqueueinfo(t *testing.T) {
 			} else {
 				rax = e.syscall(c.nr, c.pid, c.sig, uint64(argAct))
 			}
-			if got := errnoOf(rax); got != c.want {
+			if got := sigErrno(rax); got != c.want {
 				t.Fatalf("errno %v, want %v", got, c.want)
 			}
 			if c.want != 0 {

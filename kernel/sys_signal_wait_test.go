@@ -82,10 +82,10 @@ func TestRtSigsuspendWakesWhenSignalArrivesFromOutside(t *testing.T) {
 
 func TestRtSigsuspendErrors(t *testing.T) {
 	e := newSigTestEnv(t)
-	if got := errnoOf(e.syscall(abi.SYS_RT_SIGSUSPEND, uint64(argAct), 4)); got != abi.EINVAL {
+	if got := sigErrno(e.syscall(abi.SYS_RT_SIGSUSPEND, uint64(argAct), 4)); got != abi.EINVAL {
 		t.Errorf("size 4: %v", got)
 	}
-	if got := errnoOf(e.syscall(abi.SYS_RT_SIGSUSPEND, badAddr, 8)); got != abi.EFAULT {
+	if got := sigErrno(e.syscall(abi.SYS_RT_SIGSUSPEND, sigBadAddr, 8)); got != abi.EFAULT {
 		t.Errorf("bad mask: %v", got)
 	}
 }
@@ -153,7 +153,7 @@ func TestRtSigtimedwait(t *testing.T) {
 		e := newSigTestEnv(t)
 		e.putSigset(t, argAct, set)
 		ts := putTimeout(t, e, 0, 0)
-		if got := errnoOf(e.syscall(abi.SYS_RT_SIGTIMEDWAIT, uint64(argAct), 0, uint64(ts), 8)); got != abi.EAGAIN {
+		if got := sigErrno(e.syscall(abi.SYS_RT_SIGTIMEDWAIT, uint64(argAct), 0, uint64(ts), 8)); got != abi.EAGAIN {
 			t.Errorf("got %v, want EAGAIN", got)
 		}
 	})
@@ -162,7 +162,7 @@ func TestRtSigtimedwait(t *testing.T) {
 		e.putSigset(t, argAct, set)
 		ts := putTimeout(t, e, 0, 20e6)
 		start := time.Now()
-		got := errnoOf(e.syscall(abi.SYS_RT_SIGTIMEDWAIT, uint64(argAct), 0, uint64(ts), 8))
+		got := sigErrno(e.syscall(abi.SYS_RT_SIGTIMEDWAIT, uint64(argAct), 0, uint64(ts), 8))
 		if got != abi.EAGAIN || time.Since(start) < 20*time.Millisecond {
 			t.Errorf("got %v after %v, want EAGAIN after 20ms", got, time.Since(start))
 		}
@@ -172,7 +172,7 @@ func TestRtSigtimedwait(t *testing.T) {
 		e.putSigset(t, argAct, set)
 		for _, ts := range [][2]int64{{0, 1e9}, {-1, 0}, {0, -1}} {
 			a := putTimeout(t, e, ts[0], ts[1])
-			if got := errnoOf(e.syscall(abi.SYS_RT_SIGTIMEDWAIT, uint64(argAct), 0, uint64(a), 8)); got != abi.EINVAL {
+			if got := sigErrno(e.syscall(abi.SYS_RT_SIGTIMEDWAIT, uint64(argAct), 0, uint64(a), 8)); got != abi.EINVAL {
 				t.Errorf("timespec %v: %v, want EINVAL", ts, got)
 			}
 		}
