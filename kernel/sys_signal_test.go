@@ -8,8 +8,8 @@ import (
 )
 
 const (
-	argAct  = testScratch + 0x400 // a struct sigaction or sigset argument
-	argOld  = testScratch + 0x800 // an output argument
+	argAct     = testScratch + 0x400 // a struct sigaction or sigset argument
+	argOld     = testScratch + 0x800 // an output argument
 	sigBadAddr = 0x10                // unmapped
 )
 
