@@ -371,3 +371,78 @@ func TestPtraceStyleImageKeepsItsSwBytes(t *testing.T) {
 		t.Errorf("FP area sized for %d bytes, want 836", nativeRSP-128-uint64(fp))
 	}
 }
+
+func TestSigreturnFPStateChecks(t *testing.T) {
+	cases := []struct {
+		name     string
+		edit     func(fp []byte)
+		wantSEGV bool
+		check    func(t *testing.T, restored, orig []byte)
+	}{
+		{
+			name: "bad magic1 restores only the legacy area",
+			edit: func(fp []byte) { binary.LittleEndian.PutUint32(fp[abi.FXSAVE_SW_BYTES:], 0) },
+			check: func(t *testing.T, restored, orig []byte) {
+				if !bytes.Equal(restored[:abi.FXSAVE_SW_BYTES], orig[:abi.FXSAVE_SW_BYTES]) {
+					t.Error("legacy state not restored")
+				}
+				if bv := xstateBV(restored); bv != abi.XFEATURE_MASK_FPSSE {
+					t.Errorf("XSTATE_BV %#x, want AVX back in its init state", bv)
+				}
+			},
+		},
+		{
+			name: "missing magic2 restores only the legacy area",
+			edit: func(fp []byte) { binary.LittleEndian.PutUint32(fp[testFPSize:], 0) },
+			check: func(t *testing.T, restored, _ []byte) {
+				if bv := xstateBV(restored); bv != abi.XFEATURE_MASK_FPSSE {
+					t.Errorf("XSTATE_BV %#x, want x87|SSE only", bv)
+				}
+			},
+		},
+		{
+			name: "xfeatures without AVX leaves AVX in its init state",
+			edit: func(fp []byte) { binary.LittleEndian.PutUint64(fp[abi.FXSAVE_SW_BYTES+8:], 0x3) },
+			check: func(t *testing.T, restored, orig []byte) {
+				if bv := xstateBV(restored); bv != 0x3 {
+					t.Errorf("XSTATE_BV %#x, want 0x3", bv)
+				}
+				if !bytes.Equal(restored[abi.XSAVE_MIN_SIZE:], orig[abi.XSAVE_MIN_SIZE:]) {
+					t.Error("extended area bytes changed")
+				}
+			},
+		},
+		{
+			name:     "reserved MXCSR bits are refused",
+			edit:     func(fp []byte) { binary.LittleEndian.PutUint32(fp[abi.FXSAVE_MXCSR:], 0xffff_0000) },
+			wantSEGV: true,
+		},
+		{
+			name:     "a compacted header is refused",
+			edit:     func(fp []byte) { binary.LittleEndian.PutUint64(fp[abi.XSAVE_HDR_OFFSET+8:], 1<<63|7) },
+			wantSEGV: true,
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := newSigTestEnv(t)
+			orig := append([]byte(nil), e.cpu.fp...)
+			e.sigaction(t, abi.SIGUSR1, handlerAct(0, 0))
+			e.t.SendSignal(abi.SIGUSR1, nil)
+			e.t.DeliverSignals()
+			sc := abi.Addr(e.cpu.regs.RDX) + abi.UcontextMcontextOffset
+			fpAddr := abi.Addr(e.u64(t, sc+abi.SigcontextFpstateOffset))
+			fp := e.read(t, fpAddr, testFPSize+4)
+			c.edit(fp)
+			e.mem.CopyOut(fpAddr, fp)
+			e.sigreturn(t)
+			segv := e.host.exited && e.host.exitCode == abi.SIGSEGV|0x80
+			if segv != c.wantSEGV {
+				t.Fatalf("killed by SIGSEGV = %v, want %v", segv, c.wantSEGV)
+			}
+			if c.check != nil {
+				c.check(t, e.cpu.fp, orig)
+			}
+		})
+	}
+}
