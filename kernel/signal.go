@@ -121,6 +121,17 @@ func (s *SignalHandlers) ignoredLocked(sig int) bool {
 	return false
 }
 
+// discardedLocked reports whether a signal sent now, while not blocked,
+// would have no effect and is dropped instead of queued: an ignored one,
+// or for now a stop signal with SIG_DFL (no job control yet, so it must
+// not interrupt sleeps either). Preconditions: s.mu held.
+func (s *SignalHandlers) discardedLocked(sig int) bool {
+	if s.ignoredLocked(sig) {
+		return true
+	}
+	return s.actions[sig-1].Handler == abi.SIG_DFL && defaultAction(sig) == actStop
+}
+
 // sigPending is a set of pending signals with their siginfo, in arrival
 // order.
 type sigPending struct {
@@ -313,7 +324,7 @@ func (t *Task) queueSignal(info *abi.Siginfo, shared bool) error {
 	s := t.Proc.Signals
 	sig := int(info.Signo)
 	s.mu.Lock()
-	if s.ignoredLocked(sig) && !t.blocksLocked(sig) {
+	if s.discardedLocked(sig) && !t.blocksLocked(sig) {
 		s.mu.Unlock()
 		return nil
 	}
@@ -330,15 +341,15 @@ func (t *Task) queueSignal(info *abi.Siginfo, shared bool) error {
 	return err
 }
 
-// queueShared queues a process-directed signal; by is the thread whose
-// mask decides whether an ignored signal is kept (nil: always kept, the
-// delivery code discards it).
+// queueShared queues a process-directed signal; by is the sending thread
+// of the process (nil: sent from outside). An ignored signal is dropped
+// unless the thread (from outside: any known thread) blocks it.
 func (p *Process) queueShared(by *Task, info *abi.Siginfo) error {
 	s := p.Signals
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sig := int(info.Signo)
-	if by != nil && s.ignoredLocked(sig) && !by.blocksLocked(sig) {
+	if s.discardedLocked(sig) && !s.blockedLocked(by, sig) {
 		return nil
 	}
 	if err := s.shared.add(info); err != nil {
@@ -346,6 +357,20 @@ func (p *Process) queueShared(by *Task, info *abi.Siginfo) error {
 	}
 	s.notifyLocked()
 	return nil
+}
+
+// blockedLocked reports whether by (nil: any known thread of the
+// process) blocks sig. Preconditions: s.mu held.
+func (s *SignalHandlers) blockedLocked(by *Task, sig int) bool {
+	if by != nil {
+		return by.blocksLocked(sig)
+	}
+	for t := range s.tasks {
+		if t.blocksLocked(sig) {
+			return true
+		}
+	}
+	return false
 }
 
 // blocksLocked reports whether t blocks sig now or did before a

@@ -90,22 +90,44 @@ func TestRtSigsuspendErrors(t *testing.T) {
 	}
 }
 
-func TestSignalThatKeepsSleepingRestartsSigsuspend(t *testing.T) {
-	// A stop signal is ignored for now; the sleeping call must restart,
-	// with the original mask back in place until it re-runs.
+func TestSignalIgnoredAtDeliveryRestartsSigsuspend(t *testing.T) {
+	// A blocked SIGCHLD with SIG_DFL stays pending; sigsuspend's empty
+	// mask makes it deliverable, its default action ignores it, and the
+	// call restarts with the original mask back in place until it re-runs.
 	e := newSigTestEnv(t)
-	e.t.setSigMask(abi.SigSetOf(abi.SIGHUP))
+	e.t.setSigMask(abi.SigSetOf(abi.SIGHUP, abi.SIGCHLD))
+	e.syscall(abi.SYS_KILL, 100, abi.SIGCHLD)
+	if !e.t.PendingSignals().Has(abi.SIGCHLD) {
+		t.Fatal("blocked SIGCHLD not pending")
+	}
 	e.putSigset(t, argAct, 0)
-	done := e.inBackground(abi.SYS_RT_SIGSUSPEND, uint64(argAct), 8)
-	assertBlocked(t, done)
-	e.t.Proc.Kill(abi.SIGTSTP)
-	waitResult(t, done)
+	e.syscall(abi.SYS_RT_SIGSUSPEND, uint64(argAct), 8)
 	r := &e.cpu.regs
 	if r.RAX != abi.SYS_RT_SIGSUSPEND || r.RIP != testSyscallRIP-2 {
 		t.Errorf("rax %#x rip %#x, want a restart of rt_sigsuspend", r.RAX, r.RIP)
 	}
-	if abi.SigSet(e.t.SigMask) != abi.SigSetOf(abi.SIGHUP) {
+	if abi.SigSet(e.t.SigMask) != abi.SigSetOf(abi.SIGHUP, abi.SIGCHLD) {
 		t.Errorf("mask %#x, want the original back", e.t.SigMask)
+	}
+	if e.t.PendingSignals() != 0 {
+		t.Error("SIGCHLD still pending")
+	}
+}
+
+func TestStopSignalsAreDroppedWithoutWakingSleepers(t *testing.T) {
+	e := newSigTestEnv(t)
+	e.putSigset(t, argAct, 0)
+	done := e.inBackground(abi.SYS_RT_SIGSUSPEND, uint64(argAct), 8)
+	assertBlocked(t, done)
+	e.t.Proc.Kill(abi.SIGTSTP)
+	assertBlocked(t, done)
+	if e.t.PendingSignals() != 0 {
+		t.Error("SIGTSTP queued though nothing acts on it")
+	}
+	e.t.Proc.Kill(abi.SIGTERM)
+	waitResult(t, done)
+	if !e.host.exited || e.host.exitCode != abi.SIGTERM {
+		t.Errorf("exit %v %#x, want death by SIGTERM", e.host.exited, e.host.exitCode)
 	}
 }
 
@@ -193,7 +215,8 @@ func TestRtSigtimedwait(t *testing.T) {
 	})
 	t.Run("an ignored signal it waits for is kept while blocked", func(t *testing.T) {
 		e := newSigTestEnv(t)
-		e.t.setSigMask(abi.SigSetOf(abi.SIGCHLD))
+		e.putSigset(t, argAct, abi.SigSetOf(abi.SIGCHLD))
+		e.syscall(abi.SYS_RT_SIGPROCMASK, abi.SIG_BLOCK, uint64(argAct), 0, 8)
 		e.putSigset(t, argAct, abi.SigSetOf(abi.SIGCHLD))
 		done := e.inBackground(abi.SYS_RT_SIGTIMEDWAIT, uint64(argAct), 0, 0, 8)
 		assertBlocked(t, done)
