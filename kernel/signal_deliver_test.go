@@ -419,3 +419,17 @@ func TestProcessKillFromOutsideKicksThreadsThatWillAct(t *testing.T) {
 		})
 	}
 }
+
+func TestSignalPendingCountsOnlyUnblocked(t *testing.T) {
+	e := newSigTestEnv(t)
+	e.sigaction(t, abi.SIGUSR1, handlerAct(0, 0))
+	e.t.setSigMask(abi.SigSetOf(abi.SIGUSR1))
+	e.t.SendSignal(abi.SIGUSR1, nil)
+	if e.t.SignalPending() {
+		t.Error("blocked signal reported as pending for delivery")
+	}
+	e.t.setSigMask(0)
+	if !e.t.SignalPending() {
+		t.Error("unblocked pending signal not reported")
+	}
+}

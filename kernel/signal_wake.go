@@ -89,3 +89,13 @@ func (p *Process) Kill(sig int) {
 		t.CPU.Kick()
 	}
 }
+
+// SignalPending reports whether a signal the thread does not block is
+// pending: a blocking syscall woken by a host EINTR asks this to decide
+// between retrying and returning its restart code.
+func (t *Task) SignalPending() bool {
+	s := t.Proc.Signals
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return t.hasDeliverableLocked()
+}
