@@ -52,6 +52,29 @@ func NewSignalHandlers() *SignalHandlers {
 	return &SignalHandlers{changed: make(chan struct{})}
 }
 
+// sigHandlers returns p.Signals, installing default dispositions in a
+// Process built without them (other helpers' unit-test fakes), so every
+// entry point of the signal code works on any Process.
+func (p *Process) sigHandlers() *SignalHandlers {
+	if s := p.Signals; s != nil {
+		return s
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.Signals == nil {
+		p.Signals = NewSignalHandlers()
+	}
+	return p.Signals
+}
+
+// pid is the guest-visible pid of p (0 without a Host, in fakes).
+func (p *Process) pid() int32 {
+	if p.Kernel == nil || p.Kernel.Host == nil {
+		return 0
+	}
+	return p.Kernel.Host.Pid()
+}
+
 // Action returns the disposition of sig (valid numbers only).
 func (s *SignalHandlers) Action(sig int) abi.Sigaction {
 	s.mu.Lock()
@@ -78,6 +101,7 @@ func (s *SignalHandlers) ResetForExec() {
 // ignored), the alternate stack is dropped; the mask and pending signals
 // survive.
 func (t *Task) ResetSignalsForExec() {
+	t.Proc.sigHandlers()
 	t.Proc.Signals.ResetForExec()
 	s := t.Proc.Signals
 	s.mu.Lock()
@@ -291,7 +315,7 @@ func validSignal(sig int) bool { return sig >= 1 && sig <= abi.NSIG }
 // (SI_USER for kill, SI_TKILL for tkill/tgkill).
 func (t *Task) userInfo(sig int, code int32) *abi.Siginfo {
 	info := &abi.Siginfo{Signo: int32(sig), Code: code}
-	info.SetPid(t.Proc.Kernel.Host.Pid())
+	info.SetPid(t.Proc.pid())
 	info.SetUid(uint32(os.Getuid()))
 	return info
 }
@@ -305,6 +329,7 @@ func (t *Task) SendSignal(sig int, info *abi.Siginfo) {
 	if !validSignal(sig) {
 		return
 	}
+	t.Proc.sigHandlers()
 	if info == nil {
 		info = t.userInfo(sig, abi.SI_USER)
 	}
@@ -450,6 +475,7 @@ func (t *Task) setSigMask(m abi.SigSet) {
 // the signal handler has run, so the signal that woke the call is
 // delivered under the temporary mask.
 func (t *Task) SetTemporarySigMask(mask abi.SigSet) {
+	t.Proc.sigHandlers()
 	s := t.Proc.Signals
 	s.mu.Lock()
 	t.SigState.savedMask = abi.SigSet(t.SigMask)
@@ -460,6 +486,7 @@ func (t *Task) SetTemporarySigMask(mask abi.SigSet) {
 
 // RestoreTemporarySigMask ends SetTemporarySigMask (see there).
 func (t *Task) RestoreTemporarySigMask(interrupted bool) {
+	t.Proc.sigHandlers()
 	if interrupted {
 		return
 	}
@@ -475,6 +502,7 @@ func (t *Task) RestoreTemporarySigMask(interrupted bool) {
 // PendingSignals returns the signals pending for the task (its own and
 // its process's), for dumps and /proc status.
 func (t *Task) PendingSignals() abi.SigSet {
+	t.Proc.sigHandlers()
 	s := t.Proc.Signals
 	s.mu.Lock()
 	defer s.mu.Unlock()

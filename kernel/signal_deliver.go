@@ -37,6 +37,7 @@ type delivery struct {
 // action are only logged and otherwise ignored: job control belongs to the
 // supervisor, which is not there yet.
 func (t *Task) DeliverSignals() {
+	t.Proc.sigHandlers()
 	t.register()
 	regs := t.CPU.Regs()
 	fromSyscall := t.OrigRAX != noSyscall

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/elfuse/elfuse/kernel/abi"
+	"github.com/hashicorp/go-hclog"
 )
 
 // frameOf returns the ucontext the current handler got.
@@ -431,5 +432,21 @@ func TestSignalPendingCountsOnlyUnblocked(t *testing.T) {
 	e.t.setSigMask(0)
 	if !e.t.SignalPending() {
 		t.Error("unblocked pending signal not reported")
+	}
+}
+
+func TestEntryPointsWorkOnABareProcess(t *testing.T) {
+	// Other helpers' fakes build a Process with neither Signals nor Kernel.
+	p := &Process{}
+	task := &Task{Proc: p, Log: hclog.NewNullLogger(), Tid: 1}
+	task.SendSignal(abi.SIGPIPE, nil)
+	p.Kill(abi.SIGALRM)
+	if got := task.PendingSignals(); got != abi.SigSetOf(abi.SIGPIPE, abi.SIGALRM) {
+		t.Errorf("pending %#x, want SIGPIPE|SIGALRM", got)
+	}
+	task.SetTemporarySigMask(abi.SigSetOf(abi.SIGPIPE))
+	task.RestoreTemporarySigMask(false)
+	if task.SignalPending() != true {
+		t.Error("SignalPending false with unblocked signals pending")
 	}
 }

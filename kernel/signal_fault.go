@@ -56,6 +56,7 @@ func (t *Task) lookupMapping(addr abi.Addr) (prot hvf.Prot, mapped, known bool) 
 // HandleException turns a CPU exception into a forced signal: if the
 // thread blocks or ignores it, the default action (death) applies.
 func (t *Task) HandleException(e hvf.Exit) {
+	t.Proc.sigHandlers()
 	regs := t.CPU.Regs()
 	t.OrigRAX = noSyscall
 	info, ok := t.faultInfo(e, regs.RIP)

@@ -69,8 +69,9 @@ func (p *Process) Kill(sig int) {
 	if !validSignal(sig) {
 		return
 	}
+	p.sigHandlers()
 	info := &abi.Siginfo{Signo: int32(sig), Code: abi.SI_USER}
-	info.SetPid(p.Kernel.Host.Pid())
+	info.SetPid(p.pid())
 	info.SetUid(uint32(os.Getuid()))
 	if err := p.queueShared(nil, info); err != nil {
 		return
@@ -86,7 +87,9 @@ func (p *Process) Kill(sig int) {
 	s.mu.Unlock()
 	for _, t := range wake {
 		t.interruptWait()
-		t.CPU.Kick()
+		if t.CPU != nil {
+			t.CPU.Kick()
+		}
 	}
 }
 
@@ -94,7 +97,7 @@ func (p *Process) Kill(sig int) {
 // pending: a blocking syscall woken by a host EINTR asks this to decide
 // between retrying and returning its restart code.
 func (t *Task) SignalPending() bool {
-	s := t.Proc.Signals
+	s := t.Proc.sigHandlers()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return t.hasDeliverableLocked()

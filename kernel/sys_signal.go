@@ -8,12 +8,21 @@ import (
 
 func init() {
 	register(map[uint64]Syscall{
-		abi.SYS_RT_SIGACTION:   {Name: "rt_sigaction", Fn: RtSigaction, Support: Full},
-		abi.SYS_RT_SIGPROCMASK: {Name: "rt_sigprocmask", Fn: RtSigprocmask, Support: Full},
-		abi.SYS_RT_SIGPENDING:  {Name: "rt_sigpending", Fn: RtSigpending, Support: Full},
-		abi.SYS_SIGALTSTACK:    {Name: "sigaltstack", Fn: Sigaltstack, Support: Full},
-		abi.SYS_RT_SIGRETURN:   {Name: "rt_sigreturn", Fn: RtSigreturn, Support: Full},
+		abi.SYS_RT_SIGACTION:   {Name: "rt_sigaction", Fn: withSignals(RtSigaction), Support: Full},
+		abi.SYS_RT_SIGPROCMASK: {Name: "rt_sigprocmask", Fn: withSignals(RtSigprocmask), Support: Full},
+		abi.SYS_RT_SIGPENDING:  {Name: "rt_sigpending", Fn: withSignals(RtSigpending), Support: Full},
+		abi.SYS_SIGALTSTACK:    {Name: "sigaltstack", Fn: withSignals(Sigaltstack), Support: Full},
+		abi.SYS_RT_SIGRETURN:   {Name: "rt_sigreturn", Fn: withSignals(RtSigreturn), Support: Full},
 	})
+}
+
+// withSignals makes a handler safe on a Process built without signal
+// state (see sigHandlers).
+func withSignals(fn SyscallFn) SyscallFn {
+	return func(t *Task, a *Args) (uint64, error) {
+		t.Proc.sigHandlers()
+		return fn(t, a)
+	}
 }
 
 func putU64(b []byte, v uint64) { binary.LittleEndian.PutUint64(b, v) }

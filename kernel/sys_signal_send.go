@@ -9,11 +9,11 @@ func init() {
 	const routeNote = "own process/thread only (other pids ESRCH until the supervisor routes signals); " +
 		"stop signals (SIGSTOP/TSTP/TTIN/TTOU) with SIG_DFL are logged and ignored: no job control yet"
 	register(map[uint64]Syscall{
-		abi.SYS_KILL:              {Name: "kill", Fn: Kill, Support: Partial, Note: routeNote},
-		abi.SYS_TKILL:             {Name: "tkill", Fn: Tkill, Support: Partial, Note: routeNote},
-		abi.SYS_TGKILL:            {Name: "tgkill", Fn: Tgkill, Support: Partial, Note: routeNote},
-		abi.SYS_RT_SIGQUEUEINFO:   {Name: "rt_sigqueueinfo", Fn: RtSigqueueinfo, Support: Partial, Note: routeNote},
-		abi.SYS_RT_TGSIGQUEUEINFO: {Name: "rt_tgsigqueueinfo", Fn: RtTgsigqueueinfo, Support: Partial, Note: routeNote},
+		abi.SYS_KILL:              {Name: "kill", Fn: withSignals(Kill), Support: Partial, Note: routeNote},
+		abi.SYS_TKILL:             {Name: "tkill", Fn: withSignals(Tkill), Support: Partial, Note: routeNote},
+		abi.SYS_TGKILL:            {Name: "tgkill", Fn: withSignals(Tgkill), Support: Partial, Note: routeNote},
+		abi.SYS_RT_SIGQUEUEINFO:   {Name: "rt_sigqueueinfo", Fn: withSignals(RtSigqueueinfo), Support: Partial, Note: routeNote},
+		abi.SYS_RT_TGSIGQUEUEINFO: {Name: "rt_tgsigqueueinfo", Fn: withSignals(RtTgsigqueueinfo), Support: Partial, Note: routeNote},
 	})
 }
 
@@ -22,7 +22,7 @@ func init() {
 // pid -1 means every process but init and the caller, so it finds none.
 func Kill(t *Task, a *Args) (uint64, error) {
 	pid, sig := a.Int(0), int(a.Int(1))
-	self := t.Proc.Kernel.Host.Pid()
+	self := t.Proc.pid()
 	if pid == -1 || pid != self && pid != 0 && pid != -self {
 		return 0, abi.ESRCH
 	}
@@ -55,7 +55,7 @@ func (t *Task) tgkill(tgid, tid int32, sig int) error {
 	if tid <= 0 {
 		return abi.EINVAL
 	}
-	if tid != t.Tid || tgid != -1 && tgid != t.Proc.Kernel.Host.Pid() {
+	if tid != t.Tid || tgid != -1 && tgid != t.Proc.pid() {
 		return abi.ESRCH
 	}
 	if sig < 0 || sig > abi.NSIG {
@@ -77,7 +77,7 @@ func (t *Task) copyInSiginfo(addr abi.Addr, sig int, target int32) (*abi.Siginfo
 	}
 	info := new(abi.Siginfo)
 	info.UnmarshalBytes(b[:])
-	if (info.Code >= 0 || info.Code == abi.SI_TKILL) && target != t.Proc.Kernel.Host.Pid() {
+	if (info.Code >= 0 || info.Code == abi.SI_TKILL) && target != t.Proc.pid() {
 		return nil, abi.EPERM
 	}
 	info.Signo = int32(sig)
@@ -91,7 +91,7 @@ func RtSigqueueinfo(t *Task, a *Args) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if pid != t.Proc.Kernel.Host.Pid() {
+	if pid != t.Proc.pid() {
 		return 0, abi.ESRCH
 	}
 	if sig < 0 || sig > abi.NSIG {
@@ -113,7 +113,7 @@ func RtTgsigqueueinfo(t *Task, a *Args) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if tgid != t.Proc.Kernel.Host.Pid() || tid != t.Tid {
+	if tgid != t.Proc.pid() || tid != t.Tid {
 		return 0, abi.ESRCH
 	}
 	if sig < 0 || sig > abi.NSIG {

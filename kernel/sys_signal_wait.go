@@ -14,9 +14,9 @@ import (
 
 func init() {
 	register(map[uint64]Syscall{
-		abi.SYS_RT_SIGSUSPEND:   {Name: "rt_sigsuspend", Fn: RtSigsuspend, Support: Full},
-		abi.SYS_PAUSE:           {Name: "pause", Fn: Pause, Support: Full},
-		abi.SYS_RT_SIGTIMEDWAIT: {Name: "rt_sigtimedwait", Fn: RtSigtimedwait, Support: Full},
+		abi.SYS_RT_SIGSUSPEND:   {Name: "rt_sigsuspend", Fn: withSignals(RtSigsuspend), Support: Full},
+		abi.SYS_PAUSE:           {Name: "pause", Fn: withSignals(Pause), Support: Full},
+		abi.SYS_RT_SIGTIMEDWAIT: {Name: "rt_sigtimedwait", Fn: withSignals(RtSigtimedwait), Support: Full},
 	})
 }
 
