@@ -132,9 +132,11 @@ func (t *Task) faultInfo(e hvf.Exit, rip uint64) (abi.Siginfo, bool) {
 }
 
 // pageFaultInfo classifies a #PF: an address outside every mapping is
-// SEGV_MAPERR, a mapping without the needed permission (or a present page)
-// SEGV_ACCERR, and a permitted access to a page that is not there (a file
-// mapping past its end) SIGBUS BUS_ADRERR.
+// SEGV_MAPERR, a mapping without the needed permission SEGV_ACCERR, and a
+// permitted access that still faulted SIGBUS BUS_ADRERR: a file mapping
+// past the end of its file (the ptrace backend reports the host's SIGBUS
+// as a present, user, read #PF; a present page cannot fault on a
+// permitted read otherwise).
 func (t *Task) pageFaultInfo(e hvf.Exit) (abi.Siginfo, bool) {
 	addr := abi.Addr(e.FaultAddr)
 	info := abi.Siginfo{Signo: abi.SIGSEGV}
@@ -163,9 +165,7 @@ func (t *Task) pageFaultInfo(e hvf.Exit) (abi.Siginfo, bool) {
 	case e.ErrorCode&hvf.PFInstr != 0:
 		need = hvf.ProtExec
 	}
-	// A present page that faulted was a permission problem even when the
-	// backend cannot say which access it was (ptrace reports no write bit).
-	if prot&need == 0 || e.ErrorCode&hvf.PFPresent != 0 {
+	if prot&need == 0 {
 		info.Code = abi.SEGV_ACCERR
 		return info, true
 	}
