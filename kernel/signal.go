@@ -8,8 +8,9 @@ package kernel
 // Locking: SignalHandlers.mu is the process's signal lock (Linux's
 // siglock). It guards the dispositions, the shared pending queue, every
 // task's TaskSignals and writes of Task.SigMask and Task.AltStack made while
-// other goroutines may look. It nests inside Process.mu and is never held
-// while touching guest memory, the vCPU or the Host.
+// other goroutines may look. It comes after Process.mu in the lock order
+// and is never held while touching guest memory, the vCPU, the Host or
+// another helper's locks (InterruptWait): the code drops it first.
 
 import (
 	"os"
@@ -321,10 +322,11 @@ func (t *Task) userInfo(sig int, code int32) *abi.Siginfo {
 }
 
 // SendSignal queues sig for this thread. A nil info means "sent by the
-// process itself" (SI_USER with its own pid, like Linux's send_sig). It
-// wakes the thread if it sleeps in sigsuspend/pause/sigtimedwait; a sender
-// on another goroutine must also Kick the vCPU so the signal is seen before
-// the guest's next exit.
+// process itself" (SI_USER with its own pid, like Linux's send_sig). If
+// the thread does not block it, the thread's sleep in sigsuspend, pause,
+// sigtimedwait or an interruptible host wait ends. A sender on another
+// goroutine must also Kick the vCPU so that a guest busy in user code sees
+// the signal before its next exit (Process.Kill does that).
 func (t *Task) SendSignal(sig int, info *abi.Siginfo) {
 	if !validSignal(sig) {
 		return
