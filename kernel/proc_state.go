@@ -54,6 +54,8 @@ type procExtra struct {
 	// pgid and sid of the process while no Host implements sessionHost;
 	// 0 means "the process's own pid".
 	pgid, sid int32
+	// itReal is ITIMER_REAL (sys_time_itimer.go).
+	itReal realTimer
 	// childUsage sums the usage of reaped children (RUSAGE_CHILDREN).
 	childUsage abi.Rusage
 	// waits holds the interruptible-wait state of each task (sys_thread_wait.go).

@@ -19,3 +19,8 @@ func (t *Task) HandleException(e hvf.Exit) {}
 // DeliverSignals runs after every exit: it delivers the next deliverable
 // pending signal by building a frame, or applies the default action.
 func (t *Task) DeliverSignals() {}
+
+// Kill queues sig for the whole process. STUB: declared by the proc helper
+// (interval timers send SIGALRM through it); the signals helper's version
+// replaces it.
+func (p *Process) Kill(sig int) {}
