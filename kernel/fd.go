@@ -11,3 +11,8 @@ func NewFDTable() *FDTable { return &FDTable{} }
 
 // CloseAll closes every descriptor (process exit).
 func (f *FDTable) CloseAll() {}
+
+// SetLimit sets the RLIMIT_NOFILE soft limit the table enforces. STUB:
+// declared by the proc helper (prlimit keeps the table in step); the files
+// helper's version replaces it.
+func (f *FDTable) SetLimit(n uint64) {}

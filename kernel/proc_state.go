@@ -102,9 +102,18 @@ func (p *Process) ForkState() ProcState {
 func (p *Process) SetState(st ProcState) {
 	x := p.ext()
 	x.mu.Lock()
-	defer x.mu.Unlock()
 	st.Creds = st.Creds.clone()
 	x.st = st
+	x.mu.Unlock()
+	p.syncFDLimit()
+}
+
+// InitState initialises the process's identity and limits from the host and
+// hands RLIMIT_NOFILE to the descriptor table. StartProcess calls it once the
+// Process has its FDTable; without it the state is built on first use.
+func (p *Process) InitState() {
+	p.ext()
+	p.syncFDLimit()
 }
 
 // Comm returns the task name (PR_GET_NAME, /proc/PID/comm): the name set by

@@ -59,16 +59,29 @@ func (p *Process) prlimit(res uint32, newLim *abi.Rlimit) (abi.Rlimit, error) {
 	}
 	x := p.ext()
 	x.mu.Lock()
-	defer x.mu.Unlock()
 	old := x.st.Rlimits[res]
 	if newLim != nil {
 		// Raising the hard limit needs CAP_SYS_RESOURCE.
 		if newLim.Max > old.Max && x.st.Creds.EUID != 0 {
+			x.mu.Unlock()
 			return abi.Rlimit{}, abi.EPERM
 		}
 		x.st.Rlimits[res] = *newLim
 	}
+	x.mu.Unlock()
+	if newLim != nil && res == abi.RLIMIT_NOFILE {
+		p.syncFDLimit()
+	}
 	return old, nil
+}
+
+// syncFDLimit hands the RLIMIT_NOFILE soft limit to the descriptor table,
+// which enforces it. Call it whenever the limit may have changed (prlimit,
+// SetState, process start).
+func (p *Process) syncFDLimit() {
+	if p.FDs != nil {
+		p.FDs.SetLimit(p.Rlimit(abi.RLIMIT_NOFILE).Cur)
+	}
 }
 
 // copyInRlimit reads a struct rlimit64 from guest memory.

@@ -36,19 +36,6 @@ const TIMER_ABSTIME = 1
 // CLK_TCK is the USER_HZ unit of clock_t values (times(2), /proc).
 const CLK_TCK = 100
 
-// Timespec is struct __kernel_timespec (16 bytes).
-type Timespec struct {
-	Sec  int64
-	Nsec int64
-}
-
-// SizeofTimespec is sizeof(struct timespec).
-const SizeofTimespec = 16
-
-// Valid reports whether ts is a valid timespec as Linux's timespec64_valid
-// sees it: non-negative seconds and 0 <= nsec < 1e9.
-func (ts Timespec) Valid() bool { return ts.Sec >= 0 && ts.Nsec >= 0 && ts.Nsec < 1e9 }
-
 // Nanoseconds returns ts in nanoseconds, saturating at the int64 limit.
 func (ts Timespec) Nanoseconds() int64 {
 	const maxSec = (1<<63 - 1) / 1000000000
@@ -75,12 +62,6 @@ func TimespecFromBytes(b []byte) Timespec {
 		Sec:  int64(binary.LittleEndian.Uint64(b[0:])),
 		Nsec: int64(binary.LittleEndian.Uint64(b[8:])),
 	}
-}
-
-// Timeval is struct __kernel_old_timeval (16 bytes).
-type Timeval struct {
-	Sec  int64
-	Usec int64
 }
 
 // Bytes returns the Linux encoding of tv.
