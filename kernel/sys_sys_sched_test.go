@@ -142,3 +142,18 @@ func TestGetcpuIsCPU0Node0(t *testing.T) {
 		t.Fatalf("getcpu(bad): %v, want EFAULT", err)
 	}
 }
+
+func TestSchedSetschedulerAppliesToTheThread(t *testing.T) {
+	e := newProcTestEnv(t)
+	var policy uint64
+	var err error
+	onThrowawayThread(func() {
+		if _, err = e.call(SchedSetscheduler, 0, abi.SCHED_BATCH, uint64(testMemBase+0x100)); err != nil {
+			return
+		}
+		policy, err = e.call(SchedGetscheduler, 0)
+	})
+	if err != nil || policy != abi.SCHED_BATCH {
+		t.Fatalf("policy after setting SCHED_BATCH: %d, %v", policy, err)
+	}
+}

@@ -3,6 +3,7 @@ package kernel
 import (
 	"bytes"
 	"encoding/binary"
+	"runtime"
 	"testing"
 
 	"github.com/elfuse/elfuse/kernel/abi"
@@ -188,5 +189,41 @@ func TestGetpriorityTargets(t *testing.T) {
 	}
 	if _, err := e.call(Setpriority, abi.PRIO_PROCESS, 4242, 0); errnoOf(err) != abi.ESRCH {
 		t.Fatalf("setpriority other pid: %v, want ESRCH", err)
+	}
+}
+
+// onThrowawayThread runs fn on a locked OS thread that is discarded
+// afterwards, so host thread attributes it changes do not leak.
+func onThrowawayThread(fn func()) {
+	done := make(chan struct{})
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread exits with the goroutine
+		defer close(done)
+		fn()
+	}()
+	<-done
+}
+
+func TestSetpriorityLowersTheThreadsPriority(t *testing.T) {
+	e := newProcTestEnv(t)
+	var before, after int
+	var err error
+	onThrowawayThread(func() {
+		before, _ = unix.Getpriority(unix.PRIO_PROCESS, 0)
+		nice := 20 - before + 1
+		if nice > 19 {
+			nice = 19
+		}
+		_, err = e.call(Setpriority, abi.PRIO_PROCESS, 0, uint64(uint32(int32(nice))))
+		after, _ = unix.Getpriority(unix.PRIO_PROCESS, 0)
+		if got, _ := e.call(Getpriority, abi.PRIO_PROCESS, 0); int(got) != after {
+			err = abi.EIO
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before > 1 && after != before-1 {
+		t.Fatalf("raw priority %d -> %d, want one lower", before, after)
 	}
 }
