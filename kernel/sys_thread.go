@@ -12,8 +12,7 @@ func init() {
 		abi.SYS_ARCH_PRCTL: {Name: "arch_prctl", Fn: ArchPrctl, Support: Partial,
 			Note: "FS/GS bases and CPUID queries; CPUID faulting (ARCH_SET_CPUID 0) ENODEV; others EINVAL"},
 		abi.SYS_SET_TID_ADDRESS: {Name: "set_tid_address", Fn: SetTidAddress},
-		abi.SYS_SET_ROBUST_LIST: {Name: "set_robust_list", Fn: SetRobustList, Support: Partial,
-			Note: "recorded; the list is not walked at thread exit yet (single-threaded processes)"},
+		abi.SYS_SET_ROBUST_LIST: {Name: "set_robust_list", Fn: SetRobustList},
 		abi.SYS_GET_ROBUST_LIST: {Name: "get_robust_list", Fn: GetRobustList, Support: Partial,
 			Note: "own threads only; other pids ESRCH"},
 		abi.SYS_RSEQ: {Name: "rseq", Fn: Rseq, Support: Stub,
@@ -90,6 +89,7 @@ func Exit(t *Task, a *Args) (uint64, error) { return ExitGroup(t, a) }
 
 // ExitGroup implements Linux syscall exit_group(2).
 func ExitGroup(t *Task, a *Args) (uint64, error) {
+	t.exitRobustList()
 	t.Proc.exitGroup(uint32(a.Int(0)&0xff) << 8)
 	return 0, ErrNoReturn
 }

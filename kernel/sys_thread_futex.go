@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"errors"
 	"time"
 
 	"github.com/elfuse/elfuse/kernel/abi"
@@ -74,6 +75,11 @@ func Futex(t *Task, a *Args) (uint64, error) {
 			val3 = abi.FUTEX_BITSET_MATCH_ANY
 		}
 		h, err := t.futexHostAddr(uaddr, false)
+		if errors.Is(err, abi.EFAULT) && flags&abi.FUTEX_PRIVATE_FLAG != 0 {
+			// Linux keys a private futex by address alone and never
+			// reads the word to wake it: nobody can wait there.
+			return 0, nil
+		}
 		if err != nil {
 			return 0, err
 		}

@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/elfuse/elfuse/kernel/abi"
@@ -17,4 +18,15 @@ func hostFutexWait(addr uintptr, op int32, val uint32, deadline abi.Timespec, bi
 		return 0, e
 	}
 	return uint64(r), nil
+}
+
+// atomicLoad32 atomically loads the 32-bit word b views (4 aligned bytes of
+// guest memory).
+func atomicLoad32(b []byte) uint32 {
+	return atomic.LoadUint32((*uint32)(unsafe.Pointer(unsafe.SliceData(b[:4]))))
+}
+
+// atomicCAS32 atomically compares and swaps the 32-bit word b views.
+func atomicCAS32(b []byte, old, new uint32) bool {
+	return atomic.CompareAndSwapUint32((*uint32)(unsafe.Pointer(unsafe.SliceData(b[:4]))), old, new)
 }

@@ -26,3 +26,13 @@ const (
 
 // SizeofRobustListHead is sizeof(struct robust_list_head).
 const SizeofRobustListHead = 24
+
+// Futex word bits of robust and PI mutexes.
+const (
+	FUTEX_WAITERS    = 0x80000000
+	FUTEX_OWNER_DIED = 0x40000000
+	FUTEX_TID_MASK   = 0x3fffffff
+)
+
+// ROBUST_LIST_LIMIT bounds the robust-list walk at thread exit.
+const ROBUST_LIST_LIMIT = 2048
