@@ -290,6 +290,9 @@ func Setgroups(t *Task, a *Args) (uint64, error) {
 	groups := make([]uint32, size)
 	for i := range groups {
 		groups[i] = uint32(b[4*i]) | uint32(b[4*i+1])<<8 | uint32(b[4*i+2])<<16 | uint32(b[4*i+3])<<24
+		if groups[i] == noID {
+			return 0, abi.EINVAL
+		}
 	}
 	// Linux keeps the list sorted (groups_sort), and getgroups shows it so.
 	slices.Sort(groups)

@@ -174,6 +174,10 @@ func TestSetgroups(t *testing.T) {
 	if got := e.t.Proc.Creds().Groups; !slices.Equal(got, []uint32{10, 30}) {
 		t.Fatalf("groups = %v, want sorted [10 30]", got)
 	}
+	binary.LittleEndian.PutUint32(e.bytesAt(testMemBase+8, 4), 0xffffffff)
+	if _, err := e.call(Setgroups, 3, uint64(testMemBase)); errnoOf(err) != abi.EINVAL {
+		t.Fatalf("setgroups with gid -1: %v, want EINVAL", err)
+	}
 }
 
 func TestProcessGroupsSingleProcess(t *testing.T) {

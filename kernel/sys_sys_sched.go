@@ -1,6 +1,8 @@
 package kernel
 
 import (
+	"sync"
+
 	"github.com/elfuse/elfuse/kernel/abi"
 	"golang.org/x/sys/unix"
 )
@@ -38,6 +40,23 @@ func init() {
 // (a 256Ki-CPU mask, beyond any real host).
 const maxCPUMaskBytes = 32 << 10
 
+var (
+	cpuMaskOnce sync.Once
+	cpuMaskSize int
+)
+
+// hostCPUMaskSize returns the host kernel's cpumask_size(): the bytes
+// sched_getaffinity reports.
+func hostCPUMaskSize() int {
+	cpuMaskOnce.Do(func() {
+		cpuMaskSize = maxCPUMaskBytes
+		if n, err := hostSchedGetaffinity(make([]byte, maxCPUMaskBytes)); err == nil {
+			cpuMaskSize = n
+		}
+	})
+	return cpuMaskSize
+}
+
 // schedTarget checks a scheduling call's pid: 0 or one of the caller's own
 // ids. Negative pids are EINVAL as on Linux; others are unknown (ESRCH) until
 // the supervisor routes them.
@@ -67,9 +86,12 @@ func SchedGetaffinity(t *Task, a *Args) (uint64, error) {
 		return 0, err
 	}
 	size := a.Uint(1) // Linux takes an unsigned int length
-	// The host validates the length (too short for its CPUs, not a
-	// multiple of sizeof(long): EINVAL); cap what we allocate, keeping
-	// the alignment.
+	if size%8 != 0 {
+		return 0, abi.EINVAL // not a whole number of longs
+	}
+	// The host checks the length against its CPU count (EINVAL when too
+	// short); cap what we allocate, keeping the alignment. Only the
+	// host's mask size is copied out, as Linux does.
 	buf := make([]byte, min(size, maxCPUMaskBytes))
 	n, err := hostSchedGetaffinity(buf)
 	if err != nil {
@@ -86,7 +108,8 @@ func SchedSetaffinity(t *Task, a *Args) (uint64, error) {
 	if err := t.schedTarget(a.Int(0)); err != nil {
 		return 0, err
 	}
-	buf := make([]byte, min(a.Uint(1), maxCPUMaskBytes))
+	// Linux reads at most its own mask size and zero-fills a shorter mask.
+	buf := make([]byte, min(int(a.Uint(1)), hostCPUMaskSize()))
 	if _, err := t.CopyIn(a.Addr(2), buf); err != nil {
 		return 0, err
 	}

@@ -38,7 +38,7 @@ func TestSchedGetaffinityIsTheHostMask(t *testing.T) {
 	}
 }
 
-func TestSchedAffinityErrors(t *testing.T) {
+func TestSchedAffinityLengths(t *testing.T) {
 	tests := []struct {
 		name    string
 		fn      SyscallFn
@@ -48,6 +48,10 @@ func TestSchedAffinityErrors(t *testing.T) {
 		{"get: other pid is ESRCH", SchedGetaffinity, []uint64{999, 128, uint64(testMemBase)}, abi.ESRCH},
 		{"get: length not a multiple of 8 is EINVAL", SchedGetaffinity, []uint64{0, 12, uint64(testMemBase)}, abi.EINVAL},
 		{"get: zero length is EINVAL", SchedGetaffinity, []uint64{0, 0, uint64(testMemBase)}, abi.EINVAL},
+		{"get: huge unaligned length is EINVAL", SchedGetaffinity, []uint64{0, 0xffffffff, uint64(testMemBase)}, abi.EINVAL},
+		{"get: huge length copies only the host mask", SchedGetaffinity,
+			[]uint64{0, 0xfffffff8, uint64(testMemEnd) - uint64(hostCPUMaskSize())}, 0},
+		{"set: huge length reads only the host mask", SchedSetaffinity, []uint64{0, 0xfffffff8, uint64(testMemBase + 0x200)}, 0},
 		{"get: bad buffer is EFAULT", SchedGetaffinity, []uint64{0, 128, uint64(testBadAddr)}, abi.EFAULT},
 		{"set: empty mask is EINVAL", SchedSetaffinity, []uint64{0, 8, uint64(testMemBase + 0x100)}, abi.EINVAL},
 		{"set: bad buffer is EFAULT", SchedSetaffinity, []uint64{0, 8, uint64(testBadAddr)}, abi.EFAULT},
@@ -56,6 +60,8 @@ func TestSchedAffinityErrors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newProcTestEnv(t)
+			// A full mask for the set cases that should succeed.
+			copy(e.bytesAt(testMemBase+0x200, 8), []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
 			if _, err := e.call(tc.fn, tc.args...); errnoOf(err) != tc.wantErr {
 				t.Fatalf("got %v, want errno %d", err, tc.wantErr)
 			}
