@@ -9,9 +9,9 @@ import (
 )
 
 // Interval timers. ITIMER_REAL (and alarm, which is built on it) is a Go
-// timer per process that sends SIGALRM to the process when it expires and
-// wakes the task that armed it (its vCPU and any interruptible wait), as
-// Linux wakes a thread to take a process-directed signal. ITIMER_VIRTUAL and
+// timer per process that sends SIGALRM to the process when it expires
+// through Process.Kill, which may be called from any goroutine and wakes the
+// threads that will take the signal. ITIMER_VIRTUAL and
 // ITIMER_PROF would need the guest's CPU time to drive them and are refused.
 
 func init() {
@@ -132,8 +132,7 @@ func (r *realTimer) expire(gen uint64) {
 	}
 }
 
-// realTimer returns the process's ITIMER_REAL; the armer t is the task
-// woken when it fires.
+// realTimer returns the process's ITIMER_REAL.
 func (t *Task) realTimer() *realTimer {
 	x := t.Proc.ext()
 	x.mu.Lock()
@@ -142,12 +141,11 @@ func (t *Task) realTimer() *realTimer {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.fire == nil {
+		// Kill wakes the threads that do not block SIGALRM (vCPU kick
+		// and interruptible host waits); a thread blocking it must not
+		// see its sleep cut short.
 		p := t.Proc
-		r.fire = func() {
-			p.Kill(sigALRM)
-			t.InterruptWait()
-			t.CPU.Kick()
-		}
+		r.fire = func() { p.Kill(sigALRM) }
 	}
 	return r
 }
