@@ -185,12 +185,13 @@ func HostCreds() Creds {
 // HostRlimits returns the host process's resource limits, the initial table
 // of a guest process.
 //
-// The Go runtime raises its own soft RLIMIT_NOFILE to the hard limit at
-// start-up (package os, init) and only restores the original for children it
-// starts itself, so the soft limit seen here is not the one the user set. When
-// soft == hard and hard is above Linux's default, the guest gets Linux's
-// default soft limit (1024), which is what the program would see natively
-// from a login shell.
+// The Go runtime (package syscall's init) raises its own soft RLIMIT_NOFILE
+// to hard-1 when it was lower, and restores the original only in children it
+// starts itself, so the soft limit seen here is not the one the user set.
+// A soft limit of exactly hard-1 is that raise; the original is then
+// unknown, and the guest gets Linux's default soft limit (1024, what a
+// program started from a login shell normally sees). Any other value is the
+// user's own setting and passes through.
 func HostRlimits() [abi.RLIM_NLIMITS]abi.Rlimit {
 	var out [abi.RLIM_NLIMITS]abi.Rlimit
 	for res := range out {
@@ -201,8 +202,15 @@ func HostRlimits() [abi.RLIM_NLIMITS]abi.Rlimit {
 		}
 		out[res] = abi.Rlimit{Cur: rl.Cur, Max: rl.Max}
 	}
-	if nf := &out[abi.RLIMIT_NOFILE]; nf.Cur == nf.Max && nf.Max > abi.INR_OPEN_CUR {
-		nf.Cur = abi.INR_OPEN_CUR
-	}
+	out[abi.RLIMIT_NOFILE] = undoGoNofileRaise(out[abi.RLIMIT_NOFILE])
 	return out
+}
+
+// undoGoNofileRaise maps the Go runtime's raised RLIMIT_NOFILE (soft ==
+// hard-1) back to Linux's default soft limit; see HostRlimits.
+func undoGoNofileRaise(nf abi.Rlimit) abi.Rlimit {
+	if nf.Max != abi.RLIM_INFINITY && nf.Max > 0 && nf.Cur == nf.Max-1 {
+		nf.Cur = min(abi.INR_OPEN_CUR, nf.Cur)
+	}
+	return nf
 }

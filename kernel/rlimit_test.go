@@ -32,9 +32,10 @@ func TestGetrlimitIsTheHosts(t *testing.T) {
 		}
 		got := e.readRlimit(testMemBase)
 		if res == abi.RLIMIT_NOFILE {
-			// The Go runtime raised its own soft limit; see HostRlimits.
-			if got.Max != h.Max || got.Cur > h.Cur {
-				t.Errorf("NOFILE = %+v, host %+v", got, h)
+			// The Go runtime may have raised its own soft limit.
+			want := undoGoNofileRaise(abi.Rlimit{Cur: h.Cur, Max: h.Max})
+			if got != want {
+				t.Errorf("NOFILE = %+v, want %+v (host %+v)", got, want, h)
 			}
 			continue
 		}
@@ -140,5 +141,25 @@ func TestRlimitAccessorOfUnknownResourceIsUnlimited(t *testing.T) {
 	e := newProcTestEnv(t)
 	if got := e.t.Proc.Rlimit(99); got.Cur != abi.RLIM_INFINITY || got.Max != abi.RLIM_INFINITY {
 		t.Fatalf("Rlimit(99) = %+v", got)
+	}
+}
+
+func TestUndoGoNofileRaise(t *testing.T) {
+	const inf = abi.RLIM_INFINITY
+	tests := []struct {
+		name string
+		in   abi.Rlimit
+		want abi.Rlimit
+	}{
+		{"Go's raise to hard-1 reads as Linux's default", abi.Rlimit{Cur: 524287, Max: 524288}, abi.Rlimit{Cur: 1024, Max: 524288}},
+		{"soft equal to hard is the user's", abi.Rlimit{Cur: 20000, Max: 20000}, abi.Rlimit{Cur: 20000, Max: 20000}},
+		{"a lower soft limit is the user's", abi.Rlimit{Cur: 4096, Max: 524288}, abi.Rlimit{Cur: 4096, Max: 524288}},
+		{"a small hard limit is kept", abi.Rlimit{Cur: 99, Max: 100}, abi.Rlimit{Cur: 99, Max: 100}},
+		{"unlimited stays", abi.Rlimit{Cur: inf, Max: inf}, abi.Rlimit{Cur: inf, Max: inf}},
+	}
+	for _, tc := range tests {
+		if got := undoGoNofileRaise(tc.in); got != tc.want {
+			t.Errorf("%s: %+v -> %+v, want %+v", tc.name, tc.in, got, tc.want)
+		}
 	}
 }
