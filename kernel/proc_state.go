@@ -214,3 +214,15 @@ func undoGoNofileRaise(nf abi.Rlimit) abi.Rlimit {
 	}
 	return nf
 }
+
+// ResetForExec applies execve's rules to the process state: the name becomes
+// the new image's basename (Exe must already name it) and the process is
+// dumpable again. Credentials, limits, no_new_privs, the parent-death signal
+// and interval timers survive exec (elfuse runs no set-id images).
+func (p *Process) ResetForExec() {
+	x := p.ext()
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.st.Comm = ""
+	x.st.Dumpable = 1
+}

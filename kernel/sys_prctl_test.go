@@ -119,3 +119,28 @@ func TestPrctlCapbsetReadIsTheHosts(t *testing.T) {
 		}
 	}
 }
+
+func TestResetForExecRenamesAndMakesDumpable(t *testing.T) {
+	e := newProcTestEnv(t)
+	copy(e.bytesAt(testMemBase, 6), "thing\x00")
+	if _, err := e.call(Prctl, abi.PR_SET_NAME, uint64(testMemBase)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.call(Prctl, abi.PR_SET_DUMPABLE, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.call(Prctl, abi.PR_SET_NO_NEW_PRIVS, 1); err != nil {
+		t.Fatal(err)
+	}
+	e.t.Proc.Exe = "/bin/true"
+	e.t.Proc.ResetForExec()
+	if got := e.getName(t); got != "true" {
+		t.Errorf("name after exec %q, want the new image's basename", got)
+	}
+	if got, _ := e.call(Prctl, abi.PR_GET_DUMPABLE); got != 1 {
+		t.Errorf("dumpable after exec %d, want 1", got)
+	}
+	if got, _ := e.call(Prctl, abi.PR_GET_NO_NEW_PRIVS); got != 1 {
+		t.Errorf("no_new_privs after exec %d, want it kept", got)
+	}
+}
