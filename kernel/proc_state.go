@@ -8,14 +8,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Creds is a process's credentials record (struct cred, minus capabilities).
-// The kernel applies set*id calls to it; the host process keeps its own
-// identity. A process whose EUID (or FSUID/EGID for the matching checks) is 0
-// counts as holding CAP_SETUID/CAP_SETGID/CAP_SYS_RESOURCE.
+// Creds is a process's credentials record (struct cred). The kernel applies
+// set*id and capset calls to it; the host process keeps its own identity.
 type Creds struct {
 	RUID, EUID, SUID, FSUID uint32
 	RGID, EGID, SGID, FSGID uint32
 	Groups                  []uint32
+	Caps                    Caps
 }
 
 // clone returns a copy of c that shares no memory with it.
@@ -179,6 +178,7 @@ func HostCreds() Creds {
 			c.Groups = append(c.Groups, uint32(g))
 		}
 	}
+	c.Caps = hostCaps()
 	return c
 }
 
@@ -216,13 +216,28 @@ func undoGoNofileRaise(nf abi.Rlimit) abi.Rlimit {
 }
 
 // ResetForExec applies execve's rules to the process state: the name becomes
-// the new image's basename (Exe must already name it) and the process is
-// dumpable again. Credentials, limits, no_new_privs, the parent-death signal
-// and interval timers survive exec (elfuse runs no set-id images).
+// the new image's basename (Exe must already name it), the process is
+// dumpable again, PR_SET_KEEPCAPS is cleared and the capability sets are
+// recomputed as for an image without file capabilities (root keeps its
+// bounding set, others keep their ambient set). Ids, limits, no_new_privs,
+// the parent-death signal and interval timers survive exec (elfuse runs no
+// set-id images).
 func (p *Process) ResetForExec() {
 	x := p.ext()
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.st.Comm = ""
 	x.st.Dumpable = 1
+	x.st.KeepCaps = false
+	c := &x.st.Creds
+	if c.EUID == 0 || c.RUID == 0 {
+		c.Caps.Permitted = c.Caps.Bounding | c.Caps.Inheritable
+		c.Caps.Ambient = 0
+		c.Caps.Effective = 0
+		if c.EUID == 0 {
+			c.Caps.Effective = c.Caps.Permitted
+		}
+	} else {
+		c.Caps.Permitted, c.Caps.Effective = c.Caps.Ambient, c.Caps.Ambient
+	}
 }

@@ -62,7 +62,7 @@ func (p *Process) prlimit(res uint32, newLim *abi.Rlimit) (abi.Rlimit, error) {
 	old := x.st.Rlimits[res]
 	if newLim != nil {
 		// Raising the hard limit needs CAP_SYS_RESOURCE.
-		if newLim.Max > old.Max && x.st.Creds.EUID != 0 {
+		if newLim.Max > old.Max && !x.st.Creds.capable(abi.CAP_SYS_RESOURCE) {
 			x.mu.Unlock()
 			return abi.Rlimit{}, abi.EPERM
 		}

@@ -85,6 +85,9 @@ func TestPrlimit64(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newProcTestEnv(t)
 			st := ProcState{Creds: Creds{EUID: tc.euid}}
+			if tc.euid == 0 {
+				st.Creds.Caps = rootCaps
+			}
 			if tc.res < abi.RLIM_NLIMITS {
 				st.Rlimits[tc.res] = tc.start
 			}

@@ -138,6 +138,19 @@ func (p *Process) updateCreds(fn func(c *Creds) error) error {
 	return nil
 }
 
+// updateUIDs applies a uid change and then Linux's capability fix-ups.
+func (p *Process) updateUIDs(fn func(ids idSet) error) error {
+	keep := p.State().KeepCaps
+	return p.updateCreds(func(c *Creds) error {
+		old := *c
+		if err := fn(uids(c)); err != nil {
+			return err
+		}
+		fixCapsAfterSetID(&old, c, keep)
+		return nil
+	})
+}
+
 // idSet is one of the two credential families (uids or gids) seen through
 // pointers, so the set*id rules are written once.
 type idSet struct {
@@ -147,11 +160,11 @@ type idSet struct {
 }
 
 func uids(c *Creds) idSet {
-	return idSet{&c.RUID, &c.EUID, &c.SUID, &c.FSUID, c.EUID == 0}
+	return idSet{&c.RUID, &c.EUID, &c.SUID, &c.FSUID, c.capable(abi.CAP_SETUID)}
 }
 
 func gids(c *Creds) idSet {
-	return idSet{&c.RGID, &c.EGID, &c.SGID, &c.FSGID, c.EUID == 0}
+	return idSet{&c.RGID, &c.EGID, &c.SGID, &c.FSGID, c.capable(abi.CAP_SETGID)}
 }
 
 // setID is the core of setuid/setgid.
@@ -228,7 +241,7 @@ func (ids idSet) setFSID(id uint32) uint32 {
 
 // Setuid implements Linux syscall setuid(2).
 func Setuid(t *Task, a *Args) (uint64, error) {
-	return 0, t.Proc.updateCreds(func(c *Creds) error { return uids(c).setID(a.Uint(0)) })
+	return 0, t.Proc.updateUIDs(func(ids idSet) error { return ids.setID(a.Uint(0)) })
 }
 
 // Setgid implements Linux syscall setgid(2).
@@ -238,7 +251,7 @@ func Setgid(t *Task, a *Args) (uint64, error) {
 
 // Setreuid implements Linux syscall setreuid(2).
 func Setreuid(t *Task, a *Args) (uint64, error) {
-	return 0, t.Proc.updateCreds(func(c *Creds) error { return uids(c).setREID(a.Uint(0), a.Uint(1)) })
+	return 0, t.Proc.updateUIDs(func(ids idSet) error { return ids.setREID(a.Uint(0), a.Uint(1)) })
 }
 
 // Setregid implements Linux syscall setregid(2).
@@ -248,8 +261,8 @@ func Setregid(t *Task, a *Args) (uint64, error) {
 
 // Setresuid implements Linux syscall setresuid(2).
 func Setresuid(t *Task, a *Args) (uint64, error) {
-	return 0, t.Proc.updateCreds(func(c *Creds) error {
-		return uids(c).setRESID(a.Uint(0), a.Uint(1), a.Uint(2))
+	return 0, t.Proc.updateUIDs(func(ids idSet) error {
+		return ids.setRESID(a.Uint(0), a.Uint(1), a.Uint(2))
 	})
 }
 
@@ -263,7 +276,12 @@ func Setresgid(t *Task, a *Args) (uint64, error) {
 // Setfsuid implements Linux syscall setfsuid(2).
 func Setfsuid(t *Task, a *Args) (uint64, error) {
 	var old uint32
-	_ = t.Proc.updateCreds(func(c *Creds) error { old = uids(c).setFSID(a.Uint(0)); return nil })
+	_ = t.Proc.updateCreds(func(c *Creds) error {
+		before := *c
+		old = uids(c).setFSID(a.Uint(0))
+		fixCapsAfterSetFSID(&before, c)
+		return nil
+	})
 	return uint64(old), nil
 }
 
@@ -280,7 +298,7 @@ func Setgroups(t *Task, a *Args) (uint64, error) {
 	if size < 0 || size > ngroupsMax {
 		return 0, abi.EINVAL
 	}
-	if t.Proc.Creds().EUID != 0 {
+	if c := t.Proc.Creds(); !c.capable(abi.CAP_SETGID) {
 		return 0, abi.EPERM
 	}
 	b := make([]byte, 4*int(size))
@@ -297,7 +315,7 @@ func Setgroups(t *Task, a *Args) (uint64, error) {
 	// Linux keeps the list sorted (groups_sort), and getgroups shows it so.
 	slices.Sort(groups)
 	return 0, t.Proc.updateCreds(func(c *Creds) error {
-		if c.EUID != 0 {
+		if !c.capable(abi.CAP_SETGID) {
 			return abi.EPERM
 		}
 		c.Groups = groups

@@ -88,8 +88,8 @@ func TestGetgroups(t *testing.T) {
 
 func TestSetIDRules(t *testing.T) {
 	user := Creds{RUID: 1000, EUID: 1000, SUID: 1000, FSUID: 1000, RGID: 100, EGID: 100, SGID: 100, FSGID: 100}
-	setuidProg := Creds{RUID: 1000, EUID: 0, SUID: 0, FSUID: 0, RGID: 100, EGID: 100, SGID: 100, FSGID: 100}
-	root := Creds{}
+	setuidProg := Creds{RUID: 1000, EUID: 0, SUID: 0, FSUID: 0, RGID: 100, EGID: 100, SGID: 100, FSGID: 100, Caps: rootCaps}
+	root := Creds{Caps: rootCaps}
 	const none = uint64(0xffffffff)
 	tests := []struct {
 		name    string
@@ -164,7 +164,7 @@ func TestSetgroups(t *testing.T) {
 	if _, err := e.call(Setgroups, 2, uint64(testMemBase)); errnoOf(err) != abi.EPERM {
 		t.Fatalf("unprivileged setgroups: %v, want EPERM", err)
 	}
-	e.t.Proc.SetState(ProcState{})
+	e.t.Proc.SetState(ProcState{Creds: Creds{Caps: rootCaps}})
 	if _, err := e.call(Setgroups, 70000, uint64(testMemBase)); errnoOf(err) != abi.EINVAL {
 		t.Fatalf("setgroups above NGROUPS_MAX: %v, want EINVAL", err)
 	}

@@ -4,13 +4,12 @@ import (
 	"bytes"
 
 	"github.com/elfuse/elfuse/kernel/abi"
-	"golang.org/x/sys/unix"
 )
 
 func init() {
 	register(map[uint64]Syscall{
 		abi.SYS_PRCTL: {Name: "prctl", Fn: Prctl, Support: Partial,
-			Note: "name, dumpable, pdeathsig, child subreaper, no_new_privs, keepcaps, timerslack, THP, seccomp/capability queries, PR_SET_VMA/PR_SET_PTRACER accepted; other options EINVAL"},
+			Note: "name, dumpable, pdeathsig, child subreaper, no_new_privs, keepcaps, timerslack, THP, capability bounding/ambient sets, seccomp query; PR_SET_VMA/PR_SET_PTRACER accepted; other options EINVAL"},
 	})
 }
 
@@ -120,40 +119,56 @@ func Prctl(t *Task, a *Args) (uint64, error) {
 		if arg2 > abi.CAP_LAST_CAP {
 			return 0, abi.EINVAL
 		}
-		// The bounding set is the host's: ask the host kernel.
-		r, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(arg2), 0, 0, 0)
-		if err != nil {
-			return 0, err
+		return t.Proc.Creds().Caps.Bounding >> arg2 & 1, nil
+	case abi.PR_CAPBSET_DROP:
+		if arg2 > abi.CAP_LAST_CAP {
+			return 0, abi.EINVAL
 		}
-		return uint64(r), nil
+		return 0, t.Proc.updateCreds(func(c *Creds) error {
+			if !c.capable(abi.CAP_SETPCAP) {
+				return abi.EPERM
+			}
+			c.Caps.Bounding &^= 1 << arg2
+			return nil
+		})
 	case abi.PR_CAP_AMBIENT:
-		return capAmbient(a)
+		return t.capAmbient(a)
 	case abi.PR_SET_VMA, abi.PR_SET_PTRACER:
 		return 0, nil
 	}
 	return 0, abi.EINVAL
 }
 
-// capAmbient implements PR_CAP_AMBIENT for a process with an empty ambient
-// set that may not raise capabilities (elfuse grants none).
-func capAmbient(a *Args) (uint64, error) {
+// capAmbient implements PR_CAP_AMBIENT: a capability may be raised into the
+// ambient set only while it is both permitted and inheritable.
+func (t *Task) capAmbient(a *Args) (uint64, error) {
 	if a[3] != 0 || a[4] != 0 {
 		return 0, abi.EINVAL
 	}
-	switch a[1] {
-	case abi.PR_CAP_AMBIENT_CLEAR_ALL:
-		if a[2] != 0 {
+	op, cp := a[1], a[2]
+	if op == abi.PR_CAP_AMBIENT_CLEAR_ALL {
+		if cp != 0 {
 			return 0, abi.EINVAL
 		}
-		return 0, nil
-	case abi.PR_CAP_AMBIENT_IS_SET, abi.PR_CAP_AMBIENT_RAISE, abi.PR_CAP_AMBIENT_LOWER:
-		if a[2] > abi.CAP_LAST_CAP {
-			return 0, abi.EINVAL
-		}
-		if a[1] == abi.PR_CAP_AMBIENT_RAISE {
-			return 0, abi.EPERM
-		}
-		return 0, nil
+		return 0, t.Proc.updateCreds(func(c *Creds) error { c.Caps.Ambient = 0; return nil })
+	}
+	if cp > abi.CAP_LAST_CAP {
+		return 0, abi.EINVAL
+	}
+	bit := uint64(1) << cp
+	switch op {
+	case abi.PR_CAP_AMBIENT_IS_SET:
+		return t.Proc.Creds().Caps.Ambient >> cp & 1, nil
+	case abi.PR_CAP_AMBIENT_RAISE:
+		return 0, t.Proc.updateCreds(func(c *Creds) error {
+			if c.Caps.Permitted&bit == 0 || c.Caps.Inheritable&bit == 0 {
+				return abi.EPERM
+			}
+			c.Caps.Ambient |= bit
+			return nil
+		})
+	case abi.PR_CAP_AMBIENT_LOWER:
+		return 0, t.Proc.updateCreds(func(c *Creds) error { c.Caps.Ambient &^= bit; return nil })
 	}
 	return 0, abi.EINVAL
 }

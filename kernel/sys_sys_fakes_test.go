@@ -141,3 +141,6 @@ func errnoOf(err error) abi.Errno {
 	}
 	return toErrno(err)
 }
+
+// rootCaps are the capability sets of an unconfined root process.
+var rootCaps = Caps{Effective: capValid, Permitted: capValid, Bounding: capValid}

@@ -51,3 +51,26 @@ const (
 // TASK_SIZE_MAX is the end of the x86-64 user address space with 4-level
 // paging; arch_prctl refuses FS/GS bases at or above it.
 const TASK_SIZE_MAX = 1<<47 - PageSize
+
+// Capabilities the kernel's permission checks use (include/uapi/linux/capability.h).
+const (
+	CAP_CHOWN           = 0
+	CAP_DAC_OVERRIDE    = 1
+	CAP_DAC_READ_SEARCH = 2
+	CAP_FOWNER          = 3
+	CAP_FSETID          = 4
+	CAP_SETGID          = 6
+	CAP_SETUID          = 7
+	CAP_SETPCAP         = 8
+	CAP_LINUX_IMMUTABLE = 9
+	CAP_SYS_RESOURCE    = 24
+	CAP_MKNOD           = 27
+	CAP_MAC_OVERRIDE    = 32
+)
+
+// capget(2)/capset(2) header versions.
+const (
+	LINUX_CAPABILITY_VERSION_1 = 0x19980330
+	LINUX_CAPABILITY_VERSION_2 = 0x20071026
+	LINUX_CAPABILITY_VERSION_3 = 0x20080522
+)
