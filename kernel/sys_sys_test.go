@@ -227,3 +227,47 @@ func TestSetpriorityLowersTheThreadsPriority(t *testing.T) {
 		t.Fatalf("raw priority %d -> %d, want one lower", before, after)
 	}
 }
+
+func TestIoprio(t *testing.T) {
+	e := newProcTestEnv(t)
+	host, _, errno := unix.Syscall(unix.SYS_IOPRIO_GET, abi.IOPRIO_WHO_PROCESS, 0, 0)
+	if errno != 0 {
+		t.Skipf("host ioprio_get: %v", errno)
+	}
+	tests := []struct {
+		name    string
+		which   uint64
+		who     uint64
+		wantErr abi.Errno
+	}{
+		{"own process", abi.IOPRIO_WHO_PROCESS, 0, 0},
+		{"own group", abi.IOPRIO_WHO_PGRP, 0, 0},
+		{"other pid is ESRCH", abi.IOPRIO_WHO_PROCESS, 4242, abi.ESRCH},
+		{"bad which is EINVAL", 0, 0, abi.EINVAL},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := e.call(IoprioGet, tc.which, tc.who)
+			if errnoOf(err) != tc.wantErr {
+				t.Fatalf("got %v, want errno %d", err, tc.wantErr)
+			}
+			if err == nil && got != uint64(host) {
+				t.Fatalf("ioprio_get = %#x, host %#x", got, host)
+			}
+		})
+	}
+	var got uint64
+	var err error
+	onThrowawayThread(func() {
+		const idleClass = 3 << 13
+		if _, err = e.call(IoprioSet, abi.IOPRIO_WHO_PROCESS, 0, idleClass); err == nil {
+			got, err = e.call(IoprioGet, abi.IOPRIO_WHO_PROCESS, 0)
+		}
+	})
+	if err != nil || got != 3<<13 {
+		t.Fatalf("after setting the idle class: %#x, %v", got, err)
+	}
+	if _, err := e.call(IoprioSet, abi.IOPRIO_WHO_PROCESS, 0, 7<<13); errnoOf(err) != abi.EINVAL {
+		t.Fatalf("invalid class: %v, want EINVAL", err)
+	}
+}

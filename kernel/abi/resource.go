@@ -76,3 +76,10 @@ const NR_OPEN = 1 << 20
 
 // INR_OPEN_CUR is Linux's default soft RLIMIT_NOFILE.
 const INR_OPEN_CUR = 1024
+
+// ioprio_get(2)/ioprio_set(2) targets.
+const (
+	IOPRIO_WHO_PROCESS = 1
+	IOPRIO_WHO_PGRP    = 2
+	IOPRIO_WHO_USER    = 3
+)
