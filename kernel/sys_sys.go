@@ -234,7 +234,7 @@ func (t *Task) priorityTarget(which, who int32) error {
 			return nil
 		}
 	case abi.PRIO_PGRP:
-		if pg, _ := t.Proc.groupIDs(); who == 0 || who == pg {
+		if pg, err := Getpgrp(t, &Args{}); err == nil && (who == 0 || uint64(who) == pg) {
 			return nil
 		}
 	case abi.PRIO_USER:
