@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"math/bits"
 	"sync"
 
 	"github.com/elfuse/elfuse/kernel/abi"
@@ -32,7 +33,7 @@ func init() {
 		abi.SYS_SCHED_RR_GET_INTERVAL: {Name: "sched_rr_get_interval", Fn: SchedRRGetInterval, Support: Partial,
 			Note: "own threads only; other pids ESRCH"},
 		abi.SYS_GETCPU: {Name: "getcpu", Fn: Getcpu, Support: Partial,
-			Note: "always cpu 0, node 0: a guest thread may be moved between host CPUs at any exit"},
+			Note: "node 0 and the lowest CPU of the affinity mask (CPU 0 normally): a vCPU thread may migrate at any exit"},
 	})
 }
 
@@ -206,17 +207,38 @@ func SchedRRGetInterval(t *Task, a *Args) (uint64, error) {
 	return 0, copyOutTimespec(t, a.Addr(1), ts)
 }
 
-// Getcpu implements Linux syscall getcpu(2). It reports CPU 0 and node 0:
-// the host thread behind a vCPU may migrate at any exit, so a host CPU
-// number would be no more true, and a stable answer keeps per-CPU caches
-// (sched_getcpu users) on one slot.
+// Getcpu implements Linux syscall getcpu(2). It reports node 0 and the
+// lowest CPU the calling thread may run on, which is CPU 0 unless the
+// affinity excludes it: the host thread behind a vCPU may migrate at any
+// exit, so the CPU it happens to be on would be no more true, and a stable
+// answer keeps per-CPU caches (sched_getcpu users) on one slot while still
+// naming a CPU inside the affinity mask.
 func Getcpu(t *Task, a *Args) (uint64, error) {
-	for _, p := range []abi.Addr{a.Addr(0), a.Addr(1)} {
-		if p != 0 {
-			if err := copyOutU32(t, p, 0); err != nil {
-				return 0, err
-			}
+	if p := a.Addr(0); p != 0 {
+		if err := copyOutU32(t, p, lowestAllowedCPU()); err != nil {
+			return 0, err
+		}
+	}
+	if p := a.Addr(1); p != 0 {
+		if err := copyOutU32(t, p, 0); err != nil {
+			return 0, err
 		}
 	}
 	return 0, nil
+}
+
+// lowestAllowedCPU returns the lowest CPU in the calling thread's affinity
+// mask (0 if it cannot be read).
+func lowestAllowedCPU() uint32 {
+	buf := make([]byte, hostCPUMaskSize())
+	n, err := hostSchedGetaffinity(buf)
+	if err != nil {
+		return 0
+	}
+	for i, b := range buf[:n] {
+		if b != 0 {
+			return uint32(8*i + bits.TrailingZeros8(b))
+		}
+	}
+	return 0
 }

@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"bytes"
+	"encoding/binary"
 	"runtime"
 	"testing"
 
@@ -132,14 +133,24 @@ func TestSchedPolicyQueries(t *testing.T) {
 	}
 }
 
-func TestGetcpuIsCPU0Node0(t *testing.T) {
+func TestGetcpuIsTheFirstAllowedCPUAndNode0(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &set); err != nil {
+		t.Fatal(err)
+	}
+	want := 0
+	for !set.IsSet(want) {
+		want++
+	}
 	e := newProcTestEnv(t)
 	copy(e.bytesAt(testMemBase, 8), []byte{9, 9, 9, 9, 9, 9, 9, 9})
 	if _, err := e.call(Getcpu, uint64(testMemBase), uint64(testMemBase+4), 0); err != nil {
 		t.Fatal(err)
 	}
-	if got := e.bytesAt(testMemBase, 8); !bytes.Equal(got, make([]byte, 8)) {
-		t.Fatalf("cpu/node = % x, want zeros", got)
+	if cpu, node := binary.LittleEndian.Uint32(e.bytesAt(testMemBase, 4)), binary.LittleEndian.Uint32(e.bytesAt(testMemBase+4, 4)); int(cpu) != want || node != 0 {
+		t.Fatalf("cpu %d node %d, want %d and 0", cpu, node, want)
 	}
 	if _, err := e.call(Getcpu, 0, 0, 0); err != nil {
 		t.Fatalf("getcpu(NULL, NULL): %v", err)
@@ -147,19 +158,36 @@ func TestGetcpuIsCPU0Node0(t *testing.T) {
 	if _, err := e.call(Getcpu, uint64(testBadAddr), 0, 0); errnoOf(err) != abi.EFAULT {
 		t.Fatalf("getcpu(bad): %v, want EFAULT", err)
 	}
+	if _, err := e.call(Getcpu, 0, uint64(testBadAddr), 0); errnoOf(err) != abi.EFAULT {
+		t.Fatalf("getcpu(NULL, bad): %v, want EFAULT", err)
+	}
 }
 
-func TestSchedSetschedulerAppliesToTheThread(t *testing.T) {
+func TestGetcpuNamesTheLowestAllowedCPU(t *testing.T) {
+	var orig unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &orig); err != nil {
+		t.Fatal(err)
+	}
+	highest := -1
+	for i := 0; i < 1024; i++ {
+		if orig.IsSet(i) {
+			highest = i
+		}
+	}
 	e := newProcTestEnv(t)
-	var policy uint64
+	var cpu uint32
 	var err error
 	onThrowawayThread(func() {
-		if _, err = e.call(SchedSetscheduler, 0, abi.SCHED_BATCH, uint64(testMemBase+0x100)); err != nil {
+		var only unix.CPUSet
+		only.Set(highest)
+		if err = unix.SchedSetaffinity(0, &only); err != nil {
 			return
 		}
-		policy, err = e.call(SchedGetscheduler, 0)
+		if _, err = e.call(Getcpu, uint64(testMemBase), 0, 0); err == nil {
+			cpu = binary.LittleEndian.Uint32(e.bytesAt(testMemBase, 4))
+		}
 	})
-	if err != nil || policy != abi.SCHED_BATCH {
-		t.Fatalf("policy after setting SCHED_BATCH: %d, %v", policy, err)
+	if err != nil || int(cpu) != highest {
+		t.Fatalf("getcpu with affinity {%d} = %d, %v", highest, cpu, err)
 	}
 }
