@@ -68,14 +68,6 @@ func (t *Task) ClearInterrupt() {
 	w.mu.Unlock()
 }
 
-// interruptPending reports whether a wait started now would be cut short.
-func (t *Task) interruptPending() bool {
-	w := t.waitState()
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.interrupted
-}
-
 // kick signals the thread of wait gen until that wait has ended.
 func (w *taskWait) kick(tid int, gen uint64) {
 	pid := unix.Getpid()

@@ -41,6 +41,14 @@ func TestInterruptWaitRacesWithTheStartOfAWait(t *testing.T) {
 	}
 }
 
+// interruptPending reports whether a wait started now would be cut short.
+func (t *Task) interruptPending() bool {
+	w := t.waitState()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.interrupted
+}
+
 func TestClearInterruptLetsTheNextWaitBlock(t *testing.T) {
 	e := newProcTestEnv(t)
 	e.t.InterruptWait()
