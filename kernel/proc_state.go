@@ -43,8 +43,9 @@ type ProcState struct {
 // defaultTimerSlackNs is Linux's default timer slack for a task.
 const defaultTimerSlackNs = 50000
 
-// procExtra is the Process field behind ext(). mu is a leaf lock: nothing
-// else is acquired while it is held.
+// procExtra is the Process field behind ext(). Its locks (mu, the timer's
+// and each taskWait's) are leaves: nothing else is acquired while one of
+// them is held, and they never nest.
 type procExtra struct {
 	once sync.Once
 

@@ -134,10 +134,7 @@ func (r *realTimer) expire(gen uint64) {
 
 // realTimer returns the process's ITIMER_REAL.
 func (t *Task) realTimer() *realTimer {
-	x := t.Proc.ext()
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	r := &x.itReal
+	r := &t.Proc.ext().itReal
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.fire == nil {
