@@ -85,3 +85,14 @@ type Tms struct {
 	Cutime int64
 	Cstime int64
 }
+
+// timerfd_create(2) and timerfd_settime(2) flags.
+const (
+	TFD_NONBLOCK            = 0x800
+	TFD_CLOEXEC             = 0x80000
+	TFD_TIMER_ABSTIME       = 1
+	TFD_TIMER_CANCEL_ON_SET = 2
+)
+
+// SizeofItimerspec is sizeof(struct itimerspec): it_interval, it_value.
+const SizeofItimerspec = 2 * SizeofTimespec
