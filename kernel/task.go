@@ -54,6 +54,8 @@ type Process struct {
 	Envp []string
 	Auxv []AuxEntry
 
+	extra procExtra // identity, limits, prctl state: proc_state.go
+
 	// exited is set once exit_group ran; Status holds the wait status.
 	exited bool
 	Status uint32
