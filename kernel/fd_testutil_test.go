@@ -45,7 +45,9 @@ func (m *fileTestMem) accessible(addr abi.Addr, n int, write bool) int {
 
 func (m *fileTestMem) CopyIn(addr abi.Addr, dst []byte) (int, error) {
 	n := m.accessible(addr, len(dst), false)
-	copy(dst, m.buf[addr-m.base:][:n])
+	if n > 0 {
+		copy(dst, m.buf[addr-m.base:][:n])
+	}
 	if n < len(dst) {
 		return n, abi.EFAULT
 	}
@@ -65,7 +67,10 @@ func (m *fileTestMem) CopyOut(addr abi.Addr, src []byte) (int, error) {
 
 func (m *fileTestMem) CopyInString(addr abi.Addr, maxLen int) (string, error) {
 	n := m.accessible(addr, maxLen+1, false)
-	b := m.buf[max(int(addr-m.base), 0):][:n]
+	if n == 0 {
+		return "", abi.EFAULT
+	}
+	b := m.buf[addr-m.base:][:n]
 	if i := bytes.IndexByte(b, 0); i >= 0 {
 		return string(b[:i]), nil
 	}
