@@ -42,10 +42,14 @@ func TestStatFamilyMatchesHost(t *testing.T) {
 			func(b abi.Addr) []uint64 { return []uint64{uint64(fd), uint64(b)} },
 			func(s *unix.Stat_t) error { return unix.Fstat(hostFD, s) }, false},
 		{"newfstatat relative to dirfd", abi.SYS_NEWFSTATAT,
-			func(b abi.Addr) []uint64 { return []uint64{dfd, uint64(mem.str("link")), uint64(b), abi.AT_SYMLINK_NOFOLLOW} },
+			func(b abi.Addr) []uint64 {
+				return []uint64{dfd, uint64(mem.str("link")), uint64(b), abi.AT_SYMLINK_NOFOLLOW}
+			},
 			func(s *unix.Stat_t) error { return unix.Lstat(link, s) }, true},
 		{"newfstatat AT_EMPTY_PATH", abi.SYS_NEWFSTATAT,
-			func(b abi.Addr) []uint64 { return []uint64{uint64(fd), uint64(mem.str("")), uint64(b), abi.AT_EMPTY_PATH} },
+			func(b abi.Addr) []uint64 {
+				return []uint64{uint64(fd), uint64(mem.str("")), uint64(b), abi.AT_EMPTY_PATH}
+			},
 			func(s *unix.Stat_t) error { return unix.Fstat(hostFD, s) }, false},
 		{"newfstatat AT_EMPTY_PATH with NULL path", abi.SYS_NEWFSTATAT,
 			func(b abi.Addr) []uint64 { return []uint64{uint64(fd), 0, uint64(b), abi.AT_EMPTY_PATH} },
