@@ -7,6 +7,7 @@ import (
 
 	"github.com/elfuse/elfuse/kernel/abi"
 	"github.com/hashicorp/go-hclog"
+	"golang.org/x/sys/unix"
 )
 
 // fileTestMem is a []byte-backed Memory for the file-syscall tests: guest
@@ -180,3 +181,8 @@ func wantErrno(t *testing.T, want abi.Errno, task *Task, nr uint64, args ...uint
 
 // fdArg encodes a guest descriptor (possibly AT_FDCWD) as a raw argument.
 func fdArg(fd int32) uint64 { return uint64(int64(fd)) }
+
+// writeHost writes s to a host descriptor (from a helper goroutine).
+func writeHost(fd int, s string) {
+	unix.Write(fd, []byte(s))
+}

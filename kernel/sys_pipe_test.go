@@ -1,0 +1,148 @@
+package kernel
+
+import (
+	"encoding/binary"
+	"testing"
+
+	"github.com/elfuse/elfuse/kernel/abi"
+	"golang.org/x/sys/unix"
+)
+
+// guestPipe makes a pipe in the guest and returns its read and write ends.
+func guestPipe(t *testing.T, task *Task, mem *fileTestMem, flags uint64) (r, w uint64) {
+	t.Helper()
+	arr := mem.alloc(8)
+	mustSys(t, task, abi.SYS_PIPE2, uint64(arr), flags)
+	return uint64(mem.u32(arr)), uint64(mem.u32(arr + 4))
+}
+
+func TestPipeCarriesData(t *testing.T) {
+	task, mem := newFileTestTask(t)
+	arr := mem.alloc(8)
+	mustSys(t, task, abi.SYS_PIPE, uint64(arr))
+	r, w := uint64(mem.u32(arr)), uint64(mem.u32(arr+4))
+	if r != 3 || w != 4 {
+		t.Errorf("pipe gave fds %d, %d; want 3, 4", r, w)
+	}
+	mustSys(t, task, abi.SYS_WRITE, w, uint64(mem.str("through")), 7)
+	buf := mem.alloc(16)
+	if n := mustSys(t, task, abi.SYS_READ, r, uint64(buf), 16); string(mem.bytesAt(buf, int(n))) != "through" {
+		t.Errorf("read %q", mem.bytesAt(buf, int(n)))
+	}
+	mustSys(t, task, abi.SYS_CLOSE, w)
+	if n := mustSys(t, task, abi.SYS_READ, r, uint64(buf), 16); n != 0 {
+		t.Errorf("read after the writer closed = %d, want EOF", n)
+	}
+}
+
+func TestPipe2Flags(t *testing.T) {
+	task, mem := newFileTestTask(t)
+	r, w := guestPipe(t, task, mem, abi.O_NONBLOCK|abi.O_CLOEXEC)
+	if v := mustSys(t, task, abi.SYS_FCNTL, r, abi.F_GETFD); v != abi.FD_CLOEXEC {
+		t.Errorf("pipe2(O_CLOEXEC) read end F_GETFD = %d", v)
+	}
+	if v := mustSys(t, task, abi.SYS_FCNTL, w, abi.F_GETFL); v&abi.O_NONBLOCK == 0 {
+		t.Errorf("pipe2(O_NONBLOCK) write end F_GETFL = %#o", v)
+	}
+	wantErrno(t, abi.EAGAIN, task, abi.SYS_READ, r, uint64(mem.alloc(4)), 4)
+	wantErrno(t, abi.EINVAL, task, abi.SYS_PIPE2, uint64(mem.alloc(8)), abi.O_APPEND)
+	if sz := mustSys(t, task, abi.SYS_FCNTL, r, abi.F_GETPIPE_SZ); sz < 4096 {
+		t.Errorf("F_GETPIPE_SZ = %d", sz)
+	}
+	mustSys(t, task, abi.SYS_FCNTL, r, abi.F_SETPIPE_SZ, 1<<16)
+	if sz := mustSys(t, task, abi.SYS_FCNTL, r, abi.F_GETPIPE_SZ); sz != 1<<16 {
+		t.Errorf("F_GETPIPE_SZ after F_SETPIPE_SZ 64K = %d", sz)
+	}
+}
+
+func TestPipeFailedCopyOutClosesBothEnds(t *testing.T) {
+	task, mem := newFileTestTask(t)
+	before := len(task.Proc.FDs.Entries())
+	// The first four bytes are writable, the next four are not.
+	mem.roStart = mem.alloc(4096)
+	mem.roEnd = mem.roStart + 4096
+	wantErrno(t, abi.EFAULT, task, abi.SYS_PIPE, uint64(mem.roStart-4))
+	if after := len(task.Proc.FDs.Entries()); after != before {
+		t.Errorf("%d descriptors leaked", after-before)
+	}
+}
+
+func TestEventfd(t *testing.T) {
+	task, mem := newFileTestTask(t)
+	fd := mustSys(t, task, abi.SYS_EVENTFD2, 5, abi.EFD_NONBLOCK)
+	v := mem.alloc(8)
+	binary.LittleEndian.PutUint64(mem.bytesAt(v, 8), 3)
+	mustSys(t, task, abi.SYS_WRITE, fd, uint64(v), 8)
+	mustSys(t, task, abi.SYS_READ, fd, uint64(v), 8)
+	if got := mem.u64(v); got != 8 {
+		t.Errorf("eventfd counter = %d, want 5+3", got)
+	}
+	wantErrno(t, abi.EAGAIN, task, abi.SYS_READ, fd, uint64(v), 8)
+	wantErrno(t, abi.EINVAL, task, abi.SYS_EVENTFD2, 0, 0x40)
+	fd = mustSys(t, task, abi.SYS_EVENTFD, 1)
+	if v := mustSys(t, task, abi.SYS_FCNTL, fd, abi.F_GETFD); v != 0 {
+		t.Errorf("eventfd F_GETFD = %d", v)
+	}
+}
+
+func TestMemfdCreate(t *testing.T) {
+	task, mem := newFileTestTask(t)
+	fd := mustSys(t, task, abi.SYS_MEMFD_CREATE, uint64(mem.str("guest-mem")), abi.MFD_CLOEXEC|abi.MFD_ALLOW_SEALING)
+	mustSys(t, task, abi.SYS_FTRUNCATE, fd, 8192)
+	st := mem.alloc(abi.SizeofStat)
+	mustSys(t, task, abi.SYS_FSTAT, fd, uint64(st))
+	var s abi.Stat
+	s.UnmarshalBytes(mem.bytesAt(st, abi.SizeofStat))
+	if s.Size != 8192 {
+		t.Errorf("memfd size %d", s.Size)
+	}
+	mustSys(t, task, abi.SYS_FCNTL, fd, abi.F_ADD_SEALS, unix.F_SEAL_GROW)
+	if v := mustSys(t, task, abi.SYS_FCNTL, fd, abi.F_GET_SEALS); v&unix.F_SEAL_GROW == 0 {
+		t.Errorf("F_GET_SEALS = %#x", v)
+	}
+	if v := mustSys(t, task, abi.SYS_FCNTL, fd, abi.F_GETFD); v != abi.FD_CLOEXEC {
+		t.Errorf("MFD_CLOEXEC not recorded")
+	}
+	long := make([]byte, 250)
+	for i := range long {
+		long[i] = 'n'
+	}
+	wantErrno(t, abi.EINVAL, task, abi.SYS_MEMFD_CREATE, uint64(mem.str(string(long))), 0)
+	mustSys(t, task, abi.SYS_MEMFD_CREATE, uint64(mem.str(string(long[:249]))), 0)
+}
+
+func TestSpliceAndTee(t *testing.T) {
+	task, mem := newFileTestTask(t)
+	r1, w1 := guestPipe(t, task, mem, 0)
+	r2, w2 := guestPipe(t, task, mem, 0)
+	mustSys(t, task, abi.SYS_WRITE, w1, uint64(mem.str("spliced")), 7)
+	if n := mustSys(t, task, abi.SYS_TEE, r1, w2, 100, 0); n != 7 {
+		t.Fatalf("tee = %d", n)
+	}
+	fd, path := openTemp(t, task, mem, "", abi.O_RDWR)
+	off := mem.alloc(8)
+	binary.LittleEndian.PutUint64(mem.bytesAt(off, 8), 3)
+	if n := mustSys(t, task, abi.SYS_SPLICE, r1, 0, uint64(fd), uint64(off), 100, 0); n != 7 {
+		t.Fatalf("splice = %d", n)
+	}
+	if mem.u64(off) != 10 {
+		t.Errorf("splice output offset = %d", mem.u64(off))
+	}
+	buf := mem.alloc(16)
+	if n := mustSys(t, task, abi.SYS_READ, r2, uint64(buf), 16); string(mem.bytesAt(buf, int(n))) != "spliced" {
+		t.Errorf("tee copy = %q", mem.bytesAt(buf, int(n)))
+	}
+	_ = path
+	wantErrno(t, abi.EBADF, task, abi.SYS_SPLICE, 99, 0, uint64(fd), 0, 1, 0)
+}
+
+func TestFlock(t *testing.T) {
+	task, mem := newFileTestTask(t)
+	a, path := openTemp(t, task, mem, "", abi.O_RDONLY)
+	b := mustSys(t, task, abi.SYS_OPEN, uint64(mem.str(path)), abi.O_RDONLY)
+	mustSys(t, task, abi.SYS_FLOCK, uint64(a), abi.LOCK_EX)
+	wantErrno(t, abi.EAGAIN, task, abi.SYS_FLOCK, b, abi.LOCK_SH|abi.LOCK_NB)
+	mustSys(t, task, abi.SYS_FLOCK, uint64(a), abi.LOCK_UN)
+	mustSys(t, task, abi.SYS_FLOCK, b, abi.LOCK_SH|abi.LOCK_NB)
+	wantErrno(t, abi.EBADF, task, abi.SYS_FLOCK, 99, abi.LOCK_SH)
+}
