@@ -60,7 +60,8 @@ func (t *Task) atPath2(olddir int32, oldAddr abi.Addr, oldFlags pathFlags, newdi
 		return 0, err
 	}
 	defer oldp.release()
-	newp, err := t.resolvePath(newdir, newAddr, 0)
+	// The new name is created or replaced, never followed.
+	newp, err := t.resolvePath(newdir, newAddr, pathNoFollow)
 	if err != nil {
 		return 0, err
 	}
@@ -79,7 +80,7 @@ func Mkdirat(t *Task, a *Args) (uint64, error) {
 }
 
 func (t *Task) mkdirat(dirfd int32, pathAddr abi.Addr, mode uint32) (uint64, error) {
-	return t.atPath(dirfd, pathAddr, 0, func(p hostPath) error {
+	return t.atPath(dirfd, pathAddr, pathNoFollow, func(p hostPath) error {
 		return unix.Mkdirat(p.dirfd, p.path, mode&0o7777)
 	})
 }
@@ -103,7 +104,7 @@ func (t *Task) unlinkat(dirfd int32, pathAddr abi.Addr, flags int) (uint64, erro
 	if flags&^abi.AT_REMOVEDIR != 0 {
 		return 0, abi.EINVAL
 	}
-	return t.atPath(dirfd, pathAddr, 0, func(p hostPath) error {
+	return t.atPath(dirfd, pathAddr, pathNoFollow, func(p hostPath) error {
 		return unix.Unlinkat(p.dirfd, p.path, flags)
 	})
 }
@@ -124,7 +125,7 @@ func Renameat2(t *Task, a *Args) (uint64, error) {
 }
 
 func (t *Task) renameat2(olddir int32, oldAddr abi.Addr, newdir int32, newAddr abi.Addr, flags uint) (uint64, error) {
-	return t.atPath2(olddir, oldAddr, 0, newdir, newAddr, func(o, n hostPath) error {
+	return t.atPath2(olddir, oldAddr, pathNoFollow, newdir, newAddr, func(o, n hostPath) error {
 		return unix.Renameat2(o.dirfd, o.path, n.dirfd, n.path, flags)
 	})
 }
@@ -143,9 +144,12 @@ func (t *Task) linkat(olddir int32, oldAddr abi.Addr, newdir int32, newAddr abi.
 	if flags&^(abi.AT_SYMLINK_FOLLOW|abi.AT_EMPTY_PATH) != 0 {
 		return 0, abi.EINVAL
 	}
-	pf := pathFlags(0)
+	pf := pathNoFollow
+	if flags&abi.AT_SYMLINK_FOLLOW != 0 {
+		pf = 0
+	}
 	if flags&abi.AT_EMPTY_PATH != 0 {
-		pf = pathAllowEmpty
+		pf |= pathAllowEmpty
 	}
 	return t.atPath2(olddir, oldAddr, pf, newdir, newAddr, func(o, n hostPath) error {
 		return unix.Linkat(o.dirfd, o.path, n.dirfd, n.path, flags)
@@ -172,7 +176,7 @@ func (t *Task) symlinkat(targetAddr abi.Addr, dirfd int32, pathAddr abi.Addr) (u
 	if target == "" {
 		return 0, abi.ENOENT
 	}
-	return t.atPath(dirfd, pathAddr, 0, func(p hostPath) error {
+	return t.atPath(dirfd, pathAddr, pathNoFollow, func(p hostPath) error {
 		return unix.Symlinkat(target, p.dirfd, p.path)
 	})
 }
@@ -204,7 +208,7 @@ func (t *Task) readlinkat(dirfd int32, pathAddr, bufAddr abi.Addr, size int32) (
 		}
 		return uint64(len(b)), nil
 	}
-	p, err := t.resolvePathString(dirfd, path, pathAllowEmpty)
+	p, err := t.resolvePathString(dirfd, path, pathAllowEmpty|pathNoFollow)
 	if err != nil {
 		return 0, err
 	}
@@ -257,11 +261,7 @@ func Fchownat(t *Task, a *Args) (uint64, error) {
 }
 
 func (t *Task) fchownat(dirfd int32, pathAddr abi.Addr, uid, gid int32, flags int) (uint64, error) {
-	pf := pathFlags(0)
-	if flags&abi.AT_EMPTY_PATH != 0 {
-		pf = pathAllowEmpty
-	}
-	return t.atPath(dirfd, pathAddr, pf, func(p hostPath) error {
+	return t.atPath(dirfd, pathAddr, statPathFlags(flags), func(p hostPath) error {
 		return unix.Fchownat(p.dirfd, p.path, int(uid), int(gid), flags)
 	})
 }
@@ -294,7 +294,7 @@ func Mknodat(t *Task, a *Args) (uint64, error) {
 }
 
 func (t *Task) mknodat(dirfd int32, pathAddr abi.Addr, mode, dev uint32) (uint64, error) {
-	return t.atPath(dirfd, pathAddr, 0, func(p hostPath) error {
+	return t.atPath(dirfd, pathAddr, pathNoFollow, func(p hostPath) error {
 		return unix.Mknodat(p.dirfd, p.path, mode, int(dev))
 	})
 }

@@ -45,6 +45,12 @@ const (
 	// pathAllowEmpty accepts "" (AT_EMPTY_PATH): the call then acts on
 	// dirfd itself.
 	pathAllowEmpty pathFlags = 1 << iota
+	// pathNoFollow says the call acts on a final symlink itself (lstat,
+	// readlink, unlink...): /dev/stdin, /dev/stdout, /dev/stderr and
+	// /proc/self/exe are then the host's own links, which read the same as
+	// Linux's, and are not rewritten. /dev/fd/N still is: /dev/fd is the
+	// link there, and N names a guest descriptor.
+	pathNoFollow
 )
 
 // copyInPath reads a guest path argument: EFAULT for a bad pointer,
@@ -69,7 +75,7 @@ func (t *Task) resolvePathString(dirfd int32, path string, flags pathFlags) (hos
 		return hostPath{}, abi.ENOENT
 	}
 	if strings.HasPrefix(path, "/") {
-		p, err := t.magicPath(path)
+		p, err := t.magicPath(path, flags&pathNoFollow != 0)
 		return hostPath{dirfd: unix.AT_FDCWD, path: p}, err
 	}
 	if dirfd == abi.AT_FDCWD {
@@ -84,7 +90,13 @@ func (t *Task) resolvePathString(dirfd int32, path string, flags pathFlags) (hos
 
 // magicPath rewrites the absolute paths that name guest state (see the
 // comment at the top of the file).
-func (t *Task) magicPath(path string) (string, error) {
+func (t *Task) magicPath(path string, noFollow bool) (string, error) {
+	if noFollow {
+		switch path {
+		case "/dev/stdin", "/dev/stdout", "/dev/stderr", "/proc/self/exe", "/proc/thread-self/exe":
+			return path, nil
+		}
+	}
 	switch path {
 	case "/proc/self/exe", "/proc/thread-self/exe":
 		if t.Proc.Exe != "" {

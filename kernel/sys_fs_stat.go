@@ -42,20 +42,31 @@ func (t *Task) copyOutStat(addr abi.Addr, hs *unix.Stat_t) error {
 	return err
 }
 
-// fstatat is the core of the stat family.
-func (t *Task) fstatat(dirfd int32, pathAddr abi.Addr, statAddr abi.Addr, flags int) (uint64, error) {
+// statPathFlags maps the stat family's AT_ flags to resolvePath's.
+func statPathFlags(flags int) pathFlags {
 	pf := pathFlags(0)
 	if flags&abi.AT_EMPTY_PATH != 0 {
-		pf = pathAllowEmpty
+		pf |= pathAllowEmpty
 	}
-	var p hostPath
-	var err error
-	if pathAddr == 0 && pf == pathAllowEmpty {
-		// Linux 6.11 accepts NULL for "" with AT_EMPTY_PATH.
-		p, err = t.resolvePathString(dirfd, "", pf)
-	} else {
-		p, err = t.resolvePath(dirfd, pathAddr, pf)
+	if flags&abi.AT_SYMLINK_NOFOLLOW != 0 {
+		pf |= pathNoFollow
 	}
+	return pf
+}
+
+// resolveStatPath resolves the path of fstatat and statx, which since
+// Linux 6.11 accept NULL for "" with AT_EMPTY_PATH.
+func (t *Task) resolveStatPath(dirfd int32, pathAddr abi.Addr, flags int) (hostPath, error) {
+	pf := statPathFlags(flags)
+	if pathAddr == 0 && pf&pathAllowEmpty != 0 {
+		return t.resolvePathString(dirfd, "", pf)
+	}
+	return t.resolvePath(dirfd, pathAddr, pf)
+}
+
+// fstatat is the core of the stat family.
+func (t *Task) fstatat(dirfd int32, pathAddr abi.Addr, statAddr abi.Addr, flags int) (uint64, error) {
+	p, err := t.resolveStatPath(dirfd, pathAddr, flags)
 	if err != nil {
 		return 0, err
 	}
@@ -99,17 +110,7 @@ func Fstat(t *Task, a *Args) (uint64, error) {
 // Statx implements Linux syscall statx(2).
 func Statx(t *Task, a *Args) (uint64, error) {
 	dirfd, pathAddr, flags, mask, bufAddr := a.Int(0), a.Addr(1), int(a.Int(2)), int(a.Uint(3)), a.Addr(4)
-	pf := pathFlags(0)
-	if flags&abi.AT_EMPTY_PATH != 0 {
-		pf = pathAllowEmpty
-	}
-	var p hostPath
-	var err error
-	if pathAddr == 0 && pf == pathAllowEmpty {
-		p, err = t.resolvePathString(dirfd, "", pf)
-	} else {
-		p, err = t.resolvePath(dirfd, pathAddr, pf)
-	}
+	p, err := t.resolveStatPath(dirfd, pathAddr, flags)
 	if err != nil {
 		return 0, err
 	}
@@ -181,11 +182,7 @@ func Fstatfs(t *Task, a *Args) (uint64, error) {
 
 // faccessat is the core of the access family.
 func (t *Task) faccessat(dirfd int32, pathAddr abi.Addr, mode uint32, flags int, v2 bool) (uint64, error) {
-	pf := pathFlags(0)
-	if flags&abi.AT_EMPTY_PATH != 0 {
-		pf = pathAllowEmpty
-	}
-	p, err := t.resolvePath(dirfd, pathAddr, pf)
+	p, err := t.resolvePath(dirfd, pathAddr, statPathFlags(flags))
 	if err != nil {
 		return 0, err
 	}

@@ -498,3 +498,65 @@ func TestOpenDirectoryListsSorted(t *testing.T) {
 		t.Errorf("names %v", names)
 	}
 }
+
+func TestMagicLinksReadLikeLinux(t *testing.T) {
+	task, mem := newFileTestTask(t)
+	fd, path := openTemp(t, task, mem, "", abi.O_RDONLY)
+	mustSys(t, task, abi.SYS_DUP2, uint64(fd), 40)
+	tests := []struct {
+		link string
+		want string
+	}{
+		// /dev/stdin itself is an ordinary symlink; only following it
+		// reaches a guest descriptor.
+		{"/dev/stdin", "/proc/self/fd/0"},
+		{"/proc/self/fd/40", path},
+		{"/dev/fd/40", path},
+	}
+	for _, tc := range tests {
+		t.Run(tc.link, func(t *testing.T) {
+			if _, err := os.Lstat(tc.link); err != nil && tc.link == "/dev/stdin" {
+				t.Skipf("host has no %s: %v", tc.link, err)
+			}
+			buf := mem.alloc(256)
+			n := mustSys(t, task, abi.SYS_READLINK, uint64(mem.str(tc.link)), uint64(buf), 256)
+			if got := string(mem.bytesAt(buf, int(n))); got != tc.want {
+				t.Errorf("readlink(%s) = %q, want %q", tc.link, got, tc.want)
+			}
+		})
+	}
+	st := mem.alloc(abi.SizeofStat)
+	if _, err := os.Lstat("/dev/stdin"); err == nil {
+		mustSys(t, task, abi.SYS_LSTAT, uint64(mem.str("/dev/stdin")), uint64(st))
+		if mode := mem.u32(st + 24); mode&abi.S_IFMT != abi.S_IFLNK {
+			t.Errorf("lstat(/dev/stdin) mode %#o, want a symlink", mode)
+		}
+	}
+}
+
+func TestFileSyscallsAreRegistered(t *testing.T) {
+	want := strings.Fields(`read write pread64 pwrite64 readv writev preadv pwritev preadv2 pwritev2
+		open openat openat2 creat close close_range lseek dup dup2 dup3 fcntl pipe pipe2 stat fstat
+		lstat newfstatat statx access faccessat faccessat2 getdents64 getdents getcwd chdir fchdir
+		mkdir mkdirat rmdir unlink unlinkat rename renameat renameat2 link linkat symlink symlinkat
+		readlink readlinkat chmod fchmod fchmodat chown fchown lchown fchownat truncate ftruncate
+		fallocate fsync fdatasync sync syncfs umask utime utimes utimensat futimesat statfs fstatfs
+		poll ppoll select pselect6 epoll_create epoll_create1 epoll_ctl epoll_wait epoll_pwait ioctl
+		sendfile copy_file_range splice tee eventfd eventfd2 memfd_create flock fadvise64 readahead
+		mknod mknodat sync_file_range name_to_handle_at`)
+	byName := map[string]Syscall{}
+	for _, s := range Table() {
+		byName[s.Name] = s
+	}
+	for _, name := range want {
+		s, ok := byName[name]
+		switch {
+		case !ok:
+			t.Errorf("%s is not in the syscall table", name)
+		case s.Fn == nil:
+			t.Errorf("%s has no handler", name)
+		case s.Support != Full && s.Note == "":
+			t.Errorf("%s is not fully supported but has no Note", name)
+		}
+	}
+}

@@ -39,11 +39,7 @@ func (t *Task) utimensat(dirfd int32, pathAddr abi.Addr, ts []unix.Timespec, fla
 			return unix.UtimesNanoAt(h, "", ts, unix.AT_EMPTY_PATH)
 		})
 	}
-	pf := pathFlags(0)
-	if flags&abi.AT_EMPTY_PATH != 0 {
-		pf = pathAllowEmpty
-	}
-	return t.atPath(dirfd, pathAddr, pf, func(p hostPath) error {
+	return t.atPath(dirfd, pathAddr, statPathFlags(flags), func(p hostPath) error {
 		return unix.UtimesNanoAt(p.dirfd, p.path, ts, flags)
 	})
 }

@@ -15,10 +15,12 @@ import (
 
 func init() {
 	register(map[uint64]Syscall{
-		abi.SYS_POLL:     {Name: "poll", Fn: Poll},
-		abi.SYS_PPOLL:    {Name: "ppoll", Fn: Ppoll},
-		abi.SYS_SELECT:   {Name: "select", Fn: Select},
-		abi.SYS_PSELECT6: {Name: "pselect6", Fn: Pselect6},
+		abi.SYS_POLL: {Name: "poll", Fn: Poll},
+		abi.SYS_PPOLL: {Name: "ppoll", Fn: Ppoll, Support: Partial,
+			Note: "the sigmask is installed for the wait, but guest signals cannot interrupt host waits yet"},
+		abi.SYS_SELECT: {Name: "select", Fn: Select},
+		abi.SYS_PSELECT6: {Name: "pselect6", Fn: Pselect6, Support: Partial,
+			Note: "the sigmask is installed for the wait, but guest signals cannot interrupt host waits yet"},
 	})
 }
 

@@ -18,8 +18,10 @@ func init() {
 		abi.SYS_EPOLL_CREATE1: {Name: "epoll_create1", Fn: EpollCreate1},
 		abi.SYS_EPOLL_CTL:     {Name: "epoll_ctl", Fn: EpollCtl},
 		abi.SYS_EPOLL_WAIT:    {Name: "epoll_wait", Fn: EpollWait},
-		abi.SYS_EPOLL_PWAIT:   {Name: "epoll_pwait", Fn: EpollPwait},
-		abi.SYS_EPOLL_PWAIT2:  {Name: "epoll_pwait2", Fn: EpollPwait2},
+		abi.SYS_EPOLL_PWAIT: {Name: "epoll_pwait", Fn: EpollPwait, Support: Partial,
+			Note: "the sigmask is installed for the wait, but guest signals cannot interrupt host waits yet"},
+		abi.SYS_EPOLL_PWAIT2: {Name: "epoll_pwait2", Fn: EpollPwait2, Support: Partial,
+			Note: "the sigmask is installed for the wait, but guest signals cannot interrupt host waits yet"},
 	})
 }
 
