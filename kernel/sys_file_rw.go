@@ -109,6 +109,15 @@ func (t *Task) ioVecs(addr abi.Addr, count uint64, write bool) ([][]byte, error)
 	return out, nil
 }
 
+// sigpipeOnEPIPE raises SIGPIPE for a write that failed with EPIPE, as
+// Linux's pipe and socket writes do (the syscall still returns EPIPE). The
+// host's own SIGPIPE went to the guestproc, whose Go runtime ignores it.
+func (t *Task) sigpipeOnEPIPE(err error) {
+	if err == unix.EPIPE {
+		t.SendSignal(abi.SIGPIPE, nil)
+	}
+}
+
 // rwBuf runs a single-buffer transfer on guest fd a[0] with the guest
 // buffer a[1] of length a[2].
 func (t *Task) rwBuf(a *Args, write bool, op func(host int, b []byte) (int, error)) (uint64, error) {
@@ -123,6 +132,9 @@ func (t *Task) rwBuf(a *Args, write bool, op func(host int, b []byte) (int, erro
 	}
 	n, err := t.waitIO(func() (int, error) { return op(f.FD(), b) })
 	if err != nil {
+		if write {
+			t.sigpipeOnEPIPE(err)
+		}
 		return 0, err
 	}
 	return uint64(n), nil
@@ -146,6 +158,9 @@ func (t *Task) rwVec(a *Args, write bool, op func(host int, iovs [][]byte) (int,
 	}
 	n, err := t.waitIO(func() (int, error) { return op(f.FD(), iovs) })
 	if err != nil {
+		if write {
+			t.sigpipeOnEPIPE(err)
+		}
 		return 0, err
 	}
 	return uint64(n), nil
@@ -254,6 +269,7 @@ func (t *Task) transfer2(in, out int32, op func(hin, hout int) (int, error)) (ui
 	defer fout.Release()
 	n, err := t.waitIO(func() (int, error) { return op(fin.FD(), fout.FD()) })
 	if err != nil {
+		t.sigpipeOnEPIPE(err)
 		return 0, err
 	}
 	return uint64(n), nil

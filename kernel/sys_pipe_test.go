@@ -146,3 +146,14 @@ func TestFlock(t *testing.T) {
 	mustSys(t, task, abi.SYS_FLOCK, b, abi.LOCK_SH|abi.LOCK_NB)
 	wantErrno(t, abi.EBADF, task, abi.SYS_FLOCK, 99, abi.LOCK_SH)
 }
+
+func TestWriteToPipeWithoutReaderIsEPIPE(t *testing.T) {
+	// The host's SIGPIPE reaches the guestproc too: it must not kill it.
+	task, mem := newFileTestTask(t)
+	r, w := guestPipe(t, task, mem, 0)
+	mustSys(t, task, abi.SYS_CLOSE, r)
+	msg := mem.str("lost")
+	wantErrno(t, abi.EPIPE, task, abi.SYS_WRITE, w, uint64(msg), 4)
+	iov := putIovecs(mem, abi.Iovec{Base: msg, Len: 4})
+	wantErrno(t, abi.EPIPE, task, abi.SYS_WRITEV, w, uint64(iov), 1)
+}

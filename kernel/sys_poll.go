@@ -27,26 +27,35 @@ func init() {
 // sigsetSize is the only sigsetsize Linux accepts on x86-64.
 const sigsetSize = 8
 
-// unblockable are SIGKILL and SIGSTOP, which no mask can block.
-const unblockable = 1<<(9-1) | 1<<(19-1)
-
-// swapSigmask reads a guest sigset_t at addr (NULL: no change) and makes
-// it the task's mask for the duration of a wait, as ppoll, pselect6 and
-// epoll_pwait do. The returned function restores the old mask.
-func (t *Task) swapSigmask(addr abi.Addr, size uint64) (restore func(), err error) {
+// withSigmask runs wait with the guest sigset_t at addr (NULL: no change)
+// installed as the task's mask, as ppoll, pselect6 and epoll_pwait do. An
+// interrupted wait leaves the old mask to be restored after the signal
+// handler runs, as Linux's restore_saved_sigmask_unless does.
+func (t *Task) withSigmask(addr abi.Addr, size uint64, wait func() (uint64, error)) (uint64, error) {
 	if addr == 0 {
-		return func() {}, nil
+		return wait()
 	}
 	if size != sigsetSize {
-		return nil, abi.EINVAL
+		return 0, abi.EINVAL
 	}
 	var b [sigsetSize]byte
 	if _, err := t.CopyIn(addr, b[:]); err != nil {
-		return nil, err
+		return 0, err
 	}
-	old := t.SigMask
-	t.SigMask = binary.LittleEndian.Uint64(b[:]) &^ unblockable
-	return func() { t.SigMask = old }, nil
+	t.SetTemporarySigMask(abi.SigSet(binary.LittleEndian.Uint64(b[:])))
+	n, err := wait()
+	t.RestoreTemporarySigMask(isInterruption(err))
+	return n, err
+}
+
+// isInterruption reports whether a syscall result means a signal
+// interrupted it.
+func isInterruption(err error) bool {
+	switch err {
+	case abi.EINTR, abi.ERESTARTSYS, abi.ERESTARTNOHAND, abi.ERESTARTNOINTR, abi.ERESTART_BLOCK:
+		return true
+	}
+	return false
 }
 
 // pollFDs holds the host side of a poll over guest descriptors.
@@ -144,12 +153,7 @@ func (t *Task) pollCopy(addr abi.Addr, nfds uint64, dl deadline) (uint64, error)
 // Poll implements Linux syscall poll(2). An interrupted poll restarts when
 // no handler runs (ERESTARTNOHAND).
 func Poll(t *Task, a *Args) (uint64, error) {
-	ms := a.Int(2)
-	dl := deadline{forever: true}
-	if ms >= 0 {
-		dl = deadlineAfter(time.Duration(ms) * time.Millisecond)
-	}
-	n, err := t.pollCopy(a.Addr(0), a[1], dl)
+	n, err := t.pollCopy(a.Addr(0), a[1], msDeadline(a.Int(2)))
 	if err == abi.EINTR {
 		return 0, abi.ERESTARTNOHAND
 	}
@@ -193,19 +197,16 @@ func Ppoll(t *Task, a *Args) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	restore, err := t.swapSigmask(a.Addr(3), a[4])
-	if err != nil {
-		return 0, err
-	}
-	defer restore()
-	n, err := t.pollCopy(a.Addr(0), a[1], dl)
-	if err == abi.EINTR {
-		err = abi.ERESTARTNOHAND
-	}
-	if cerr := t.copyOutRemaining(a.Addr(2), dl); err == nil && cerr != nil {
-		return 0, cerr
-	}
-	return n, err
+	return t.withSigmask(a.Addr(3), a[4], func() (uint64, error) {
+		n, err := t.pollCopy(a.Addr(0), a[1], dl)
+		if err == abi.EINTR {
+			err = abi.ERESTARTNOHAND
+		}
+		if cerr := t.copyOutRemaining(a.Addr(2), dl); err == nil && cerr != nil {
+			return 0, cerr
+		}
+		return n, err
+	})
 }
 
 // fdSet is select's bitmap of guest descriptors.
@@ -361,16 +362,13 @@ func Pselect6(t *Task, a *Args) (uint64, error) {
 		maskAddr = abi.Addr(binary.LittleEndian.Uint64(b[0:]))
 		maskSize = binary.LittleEndian.Uint64(b[8:])
 	}
-	restore, err := t.swapSigmask(maskAddr, maskSize)
-	if err != nil {
-		return 0, err
-	}
-	defer restore()
-	n, err := t.selectGuest(a.Int(0), a.Addr(1), a.Addr(2), a.Addr(3), dl)
-	if err == nil || err == abi.ERESTARTNOHAND {
-		if cerr := t.copyOutRemaining(a.Addr(4), dl); cerr != nil && err == nil {
-			return 0, cerr
+	return t.withSigmask(maskAddr, maskSize, func() (uint64, error) {
+		n, err := t.selectGuest(a.Int(0), a.Addr(1), a.Addr(2), a.Addr(3), dl)
+		if err == nil || err == abi.ERESTARTNOHAND {
+			if cerr := t.copyOutRemaining(a.Addr(4), dl); cerr != nil && err == nil {
+				return 0, cerr
+			}
 		}
-	}
-	return n, err
+		return n, err
+	})
 }

@@ -124,12 +124,9 @@ func EpollWait(t *Task, a *Args) (uint64, error) {
 
 // EpollPwait implements Linux syscall epoll_pwait(2).
 func EpollPwait(t *Task, a *Args) (uint64, error) {
-	restore, err := t.swapSigmask(a.Addr(4), a[5])
-	if err != nil {
-		return 0, err
-	}
-	defer restore()
-	return t.epollWait(a.Int(0), a.Addr(1), a.Int(2), msDeadline(a.Int(3)))
+	return t.withSigmask(a.Addr(4), a[5], func() (uint64, error) {
+		return t.epollWait(a.Int(0), a.Addr(1), a.Int(2), msDeadline(a.Int(3)))
+	})
 }
 
 // EpollPwait2 implements Linux syscall epoll_pwait2(2) (timespec timeout).
@@ -138,10 +135,7 @@ func EpollPwait2(t *Task, a *Args) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	restore, err := t.swapSigmask(a.Addr(4), a[5])
-	if err != nil {
-		return 0, err
-	}
-	defer restore()
-	return t.epollWait(a.Int(0), a.Addr(1), a.Int(2), dl)
+	return t.withSigmask(a.Addr(4), a[5], func() (uint64, error) {
+		return t.epollWait(a.Int(0), a.Addr(1), a.Int(2), dl)
+	})
 }
