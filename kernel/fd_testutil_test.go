@@ -125,8 +125,8 @@ func (m *fileTestMem) u64(addr abi.Addr) uint64 {
 	return binary.LittleEndian.Uint64(m.bytesAt(addr, 8))
 }
 
-// badAddr is an address the fake never maps.
-const badAddr abi.Addr = 0xdead0000
+// fileBadAddr is an address the fake never maps.
+const fileBadAddr abi.Addr = 0xdead0000
 
 // newFileTestTask returns a task whose process has a fresh descriptor
 // table (guest 0-2 = the test binary's 0-2, never closed by the tests) and
@@ -151,9 +151,9 @@ func fileSys(task *Task, nr uint64, args ...uint64) (uint64, error) {
 	return s.Fn(task, &a)
 }
 
-// errnoOf returns the errno an error turns into at the syscall boundary
+// fileErrnoOf returns the errno an error turns into at the syscall boundary
 // (0 for nil).
-func errnoOf(err error) abi.Errno {
+func fileErrnoOf(err error) abi.Errno {
 	if err == nil {
 		return 0
 	}
@@ -174,7 +174,7 @@ func mustSys(t *testing.T, task *Task, nr uint64, args ...uint64) uint64 {
 func wantErrno(t *testing.T, want abi.Errno, task *Task, nr uint64, args ...uint64) {
 	t.Helper()
 	v, err := fileSys(task, nr, args...)
-	if got := errnoOf(err); got != want {
+	if got := fileErrnoOf(err); got != want {
 		t.Fatalf("syscall %d%v = %d, %v (errno %d); want errno %d (%v)", nr, args, v, err, got, want, want)
 	}
 }

@@ -96,16 +96,16 @@ func TestBadGuestPointersGiveEFAULT(t *testing.T) {
 		nr   uint64
 		args []uint64
 	}{
-		{"read into unmapped buffer", abi.SYS_READ, []uint64{uint64(fd), uint64(badAddr), 4}},
-		{"write from unmapped buffer", abi.SYS_WRITE, []uint64{uint64(fd), uint64(badAddr), 4}},
+		{"read into unmapped buffer", abi.SYS_READ, []uint64{uint64(fd), uint64(fileBadAddr), 4}},
+		{"write from unmapped buffer", abi.SYS_WRITE, []uint64{uint64(fd), uint64(fileBadAddr), 4}},
 		{"read into read-only memory", abi.SYS_READ, []uint64{uint64(fd), uint64(mem.roStart), 4}},
-		{"open unmapped path", abi.SYS_OPEN, []uint64{uint64(badAddr), 0, 0}},
-		{"stat unmapped path", abi.SYS_STAT, []uint64{uint64(badAddr), uint64(mem.alloc(abi.SizeofStat))}},
-		{"stat into unmapped buffer", abi.SYS_STAT, []uint64{uint64(mem.str("/")), uint64(badAddr)}},
-		{"fstat into unmapped buffer", abi.SYS_FSTAT, []uint64{uint64(fd), uint64(badAddr)}},
-		{"readv unmapped iovec array", abi.SYS_READV, []uint64{uint64(fd), uint64(badAddr), 1}},
-		{"pipe into unmapped array", abi.SYS_PIPE, []uint64{uint64(badAddr)}},
-		{"getcwd into unmapped buffer", abi.SYS_GETCWD, []uint64{uint64(badAddr), 4096}},
+		{"open unmapped path", abi.SYS_OPEN, []uint64{uint64(fileBadAddr), 0, 0}},
+		{"stat unmapped path", abi.SYS_STAT, []uint64{uint64(fileBadAddr), uint64(mem.alloc(abi.SizeofStat))}},
+		{"stat into unmapped buffer", abi.SYS_STAT, []uint64{uint64(mem.str("/")), uint64(fileBadAddr)}},
+		{"fstat into unmapped buffer", abi.SYS_FSTAT, []uint64{uint64(fd), uint64(fileBadAddr)}},
+		{"readv unmapped iovec array", abi.SYS_READV, []uint64{uint64(fd), uint64(fileBadAddr), 1}},
+		{"pipe into unmapped array", abi.SYS_PIPE, []uint64{uint64(fileBadAddr)}},
+		{"getcwd into unmapped buffer", abi.SYS_GETCWD, []uint64{uint64(fileBadAddr), 4096}},
 		{"wrapping buffer", abi.SYS_READ, []uint64{uint64(fd), ^uint64(0) - 2, 16}},
 	}
 	// A read-only page inside the fake memory.
@@ -167,7 +167,7 @@ func TestVectoredIO(t *testing.T) {
 	task, mem := newFileTestTask(t)
 	fd, path := openTemp(t, task, mem, "", abi.O_RDWR)
 	a, b := mem.str("head-"), mem.str("tail")
-	wv := putIovecs(mem, abi.Iovec{Base: a, Len: 5}, abi.Iovec{Base: badAddr, Len: 0}, abi.Iovec{Base: b, Len: 4})
+	wv := putIovecs(mem, abi.Iovec{Base: a, Len: 5}, abi.Iovec{Base: fileBadAddr, Len: 0}, abi.Iovec{Base: b, Len: 4})
 	if n := mustSys(t, task, abi.SYS_WRITEV, uint64(fd), uint64(wv), 3); n != 9 {
 		t.Fatalf("writev = %d", n)
 	}
@@ -265,7 +265,7 @@ func TestFcntlOFDLocksConflictBetweenOpenFiles(t *testing.T) {
 	if got.Type != abi.F_WRLCK || got.Pid != -1 {
 		t.Errorf("F_OFD_GETLK = %+v, want the conflicting write lock (pid -1)", got)
 	}
-	wantErrno(t, abi.EFAULT, task, abi.SYS_FCNTL, b, abi.F_GETLK, uint64(badAddr))
+	wantErrno(t, abi.EFAULT, task, abi.SYS_FCNTL, b, abi.F_GETLK, uint64(fileBadAddr))
 }
 
 func TestCloseRange(t *testing.T) {
@@ -340,5 +340,5 @@ func TestSendfileAndCopyFileRange(t *testing.T) {
 	if b, _ := os.ReadFile(dpath); string(b) != "2345678" {
 		t.Errorf("destination = %q", b)
 	}
-	wantErrno(t, abi.EFAULT, task, abi.SYS_SENDFILE, uint64(dst), uint64(src), uint64(badAddr), 3)
+	wantErrno(t, abi.EFAULT, task, abi.SYS_SENDFILE, uint64(dst), uint64(src), uint64(fileBadAddr), 3)
 }

@@ -60,7 +60,7 @@ func TestIoctlTerminalAttributesRoundTrip(t *testing.T) {
 	if b := mem.bytesAt(tio+abi.SizeofTermios, 1)[0]; b != 0xAA {
 		t.Errorf("TCGETS wrote past the 36-byte struct termios")
 	}
-	wantErrno(t, abi.EFAULT, task, abi.SYS_IOCTL, tty, abi.TCGETS, uint64(badAddr))
+	wantErrno(t, abi.EFAULT, task, abi.SYS_IOCTL, tty, abi.TCGETS, uint64(fileBadAddr))
 }
 
 func TestIoctlWindowSizeRoundTrip(t *testing.T) {

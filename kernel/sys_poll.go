@@ -160,8 +160,8 @@ func Poll(t *Task, a *Args) (uint64, error) {
 	return n, err
 }
 
-// copyInTimeout reads an optional timespec timeout (NULL: forever).
-func (t *Task) copyInTimeout(addr abi.Addr) (deadline, error) {
+// copyInPollDeadline reads an optional timespec timeout (NULL: forever).
+func (t *Task) copyInPollDeadline(addr abi.Addr) (deadline, error) {
 	if addr == 0 {
 		return deadline{forever: true}, nil
 	}
@@ -193,7 +193,7 @@ func (t *Task) copyOutRemaining(addr abi.Addr, dl deadline) error {
 
 // Ppoll implements Linux syscall ppoll(2).
 func Ppoll(t *Task, a *Args) (uint64, error) {
-	dl, err := t.copyInTimeout(a.Addr(2))
+	dl, err := t.copyInPollDeadline(a.Addr(2))
 	if err != nil {
 		return 0, err
 	}
@@ -348,7 +348,7 @@ func Select(t *Task, a *Args) (uint64, error) {
 // Pselect6 implements Linux syscall pselect6(2). Its sixth argument points
 // to { const sigset_t *ss; size_t ss_len; }.
 func Pselect6(t *Task, a *Args) (uint64, error) {
-	dl, err := t.copyInTimeout(a.Addr(4))
+	dl, err := t.copyInPollDeadline(a.Addr(4))
 	if err != nil {
 		return 0, err
 	}

@@ -131,7 +131,7 @@ func EpollPwait(t *Task, a *Args) (uint64, error) {
 
 // EpollPwait2 implements Linux syscall epoll_pwait2(2) (timespec timeout).
 func EpollPwait2(t *Task, a *Args) (uint64, error) {
-	dl, err := t.copyInTimeout(a.Addr(3))
+	dl, err := t.copyInPollDeadline(a.Addr(3))
 	if err != nil {
 		return 0, err
 	}

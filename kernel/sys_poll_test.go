@@ -49,7 +49,7 @@ func TestPollReportsReadiness(t *testing.T) {
 		t.Errorf("poll = %d, want 3 (two ready, one invalid)", n)
 	}
 	wantErrno(t, abi.EINVAL, task, abi.SYS_POLL, uint64(arr), uint64(DefaultNoFile)+1, 0)
-	wantErrno(t, abi.EFAULT, task, abi.SYS_POLL, uint64(badAddr), 1, 0)
+	wantErrno(t, abi.EFAULT, task, abi.SYS_POLL, uint64(fileBadAddr), 1, 0)
 }
 
 func TestPollTimesOut(t *testing.T) {
@@ -85,7 +85,7 @@ func TestPpollWakesOnDataAndWritesRemainingTime(t *testing.T) {
 	if left.Sec >= 10 || left.Sec < 5 {
 		t.Errorf("remaining time %+v, want a little under 10s", left)
 	}
-	wantErrno(t, abi.EFAULT, task, abi.SYS_PPOLL, uint64(arr), 1, uint64(ts), uint64(badAddr), 8)
+	wantErrno(t, abi.EFAULT, task, abi.SYS_PPOLL, uint64(arr), 1, uint64(ts), uint64(fileBadAddr), 8)
 	wantErrno(t, abi.EINVAL, task, abi.SYS_PPOLL, uint64(arr), 1, uint64(ts), uint64(mask), 16)
 	(&abi.Timespec{Sec: 0, Nsec: 1e9}).MarshalBytes(mem.bytesAt(ts, 16))
 	wantErrno(t, abi.EINVAL, task, abi.SYS_PPOLL, uint64(arr), 1, uint64(ts), 0, 8)
@@ -204,7 +204,7 @@ func TestEpollPassesEventDataThrough(t *testing.T) {
 		t.Errorf("epoll_pwait2 after DEL = %d", n)
 	}
 	wantErrno(t, abi.EINVAL, task, abi.SYS_EPOLL_WAIT, ep, uint64(out), 0, 0)
-	wantErrno(t, abi.EFAULT, task, abi.SYS_EPOLL_WAIT, ep, uint64(badAddr), 1, 0)
+	wantErrno(t, abi.EFAULT, task, abi.SYS_EPOLL_WAIT, ep, uint64(fileBadAddr), 1, 0)
 	wantErrno(t, abi.EBADF, task, abi.SYS_EPOLL_CTL, ep, abi.EPOLL_CTL_ADD, 99, uint64(ev))
 	wantErrno(t, abi.EINVAL, task, abi.SYS_EPOLL_CREATE, 0)
 	wantErrno(t, abi.EINVAL, task, abi.SYS_EPOLL_CREATE1, 1)
