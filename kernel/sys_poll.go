@@ -58,6 +58,25 @@ func isInterruption(err error) bool {
 	return false
 }
 
+// copyInAll reads len(b) bytes at addr; an empty transfer touches nothing,
+// as on Linux (poll(NULL, 0, ms) and select(0, ...) are common sleeps).
+func (t *Task) copyInAll(addr abi.Addr, b []byte) error {
+	if len(b) == 0 {
+		return nil
+	}
+	_, err := t.CopyIn(addr, b)
+	return err
+}
+
+// copyOutAll writes b at addr; an empty transfer touches nothing.
+func (t *Task) copyOutAll(addr abi.Addr, b []byte) error {
+	if len(b) == 0 {
+		return nil
+	}
+	_, err := t.CopyOut(addr, b)
+	return err
+}
+
 // pollFDs holds the host side of a poll over guest descriptors.
 type pollFDs struct {
 	host  []unix.PollFd
@@ -130,7 +149,7 @@ func (t *Task) pollCopy(addr abi.Addr, nfds uint64, dl deadline) (uint64, error)
 		return 0, abi.EINVAL
 	}
 	raw := make([]byte, nfds*abi.SizeofPollFD)
-	if _, err := t.CopyIn(addr, raw); err != nil {
+	if err := t.copyInAll(addr, raw); err != nil {
 		return 0, err
 	}
 	pfds := make([]abi.PollFD, nfds)
@@ -144,7 +163,7 @@ func (t *Task) pollCopy(addr abi.Addr, nfds uint64, dl deadline) (uint64, error)
 	for i := range pfds {
 		pfds[i].MarshalBytes(raw[i*abi.SizeofPollFD:])
 	}
-	if _, err := t.CopyOut(addr, raw); err != nil {
+	if err := t.copyOutAll(addr, raw); err != nil {
 		return 0, err
 	}
 	return uint64(n), nil
@@ -221,7 +240,7 @@ func (t *Task) copyInFdSet(addr abi.Addr, nfds int) (fdSet, []byte, error) {
 		return nil, nil, nil
 	}
 	raw := make([]byte, (nfds+63)/64*8)
-	if _, err := t.CopyIn(addr, raw); err != nil {
+	if err := t.copyInAll(addr, raw); err != nil {
 		return nil, nil, err
 	}
 	s := make(fdSet, len(raw)/8)
@@ -306,7 +325,7 @@ func (t *Task) selectGuest(nfds int32, rAddr, wAddr, eAddr abi.Addr, dl deadline
 		for w, v := range out[i] {
 			binary.LittleEndian.PutUint64(raws[i][w*8:], v)
 		}
-		if _, err := t.CopyOut(addr, raws[i]); err != nil {
+		if err := t.copyOutAll(addr, raws[i]); err != nil {
 			return 0, err
 		}
 	}

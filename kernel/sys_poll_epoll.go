@@ -102,7 +102,7 @@ func (t *Task) epollWait(epfd int32, evAddr abi.Addr, maxEvents int32, dl deadli
 		ev := abi.EpollEvent{Events: hev[i].Events, Data: uint64(uint32(hev[i].Fd)) | uint64(uint32(hev[i].Pad))<<32}
 		ev.MarshalBytes(out[i*abi.SizeofEpollEvent:])
 	}
-	if _, err := t.CopyOut(evAddr, out); err != nil {
+	if err := t.copyOutAll(evAddr, out); err != nil {
 		return 0, err
 	}
 	return uint64(n), nil

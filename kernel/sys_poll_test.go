@@ -228,3 +228,30 @@ func TestEpollWaitBlocksUntilData(t *testing.T) {
 		t.Errorf("epoll_wait = %d, data %d", n, mem.u64(out+4))
 	}
 }
+
+func TestPollAndSelectWithNoDescriptorsSleep(t *testing.T) {
+	task, mem := newFileTestTask(t)
+	tv := mem.alloc(16)
+	(&abi.Timeval{Usec: 10000}).MarshalBytes(mem.bytesAt(tv, 16))
+	tests := []struct {
+		name string
+		nr   uint64
+		args []uint64
+	}{
+		{"poll(NULL, 0, 10)", abi.SYS_POLL, []uint64{0, 0, 10}},
+		{"select(0, NULL, NULL, NULL, 10ms)", abi.SYS_SELECT, []uint64{0, 0, 0, 0, uint64(tv)}},
+		{"select(0, unmapped sets, 10ms)", abi.SYS_SELECT, []uint64{0, uint64(fileBadAddr), uint64(fileBadAddr), 0, uint64(tv)}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			(&abi.Timeval{Usec: 10000}).MarshalBytes(mem.bytesAt(tv, 16))
+			start := time.Now()
+			if n := mustSys(t, task, tc.nr, tc.args...); n != 0 {
+				t.Errorf("= %d, want 0", n)
+			}
+			if el := time.Since(start); el < 10*time.Millisecond {
+				t.Errorf("returned after %v, before the 10ms timeout", el)
+			}
+		})
+	}
+}
