@@ -35,11 +35,12 @@ func init() {
 // first byte is.
 func (t *Task) ioBuf(addr abi.Addr, n uint64, write bool) ([]byte, error) {
 	n = min(n, abi.MAX_RW_COUNT)
+	if end, ok := addr.AddLength(n); !ok || end > abi.TASK_SIZE_MAX {
+		// Linux's access_ok: even an empty buffer must be a user address.
+		return nil, abi.EFAULT
+	}
 	if n == 0 {
 		return []byte{}, nil
-	}
-	if _, ok := addr.AddLength(n); !ok {
-		return nil, abi.EFAULT
 	}
 	b, err := t.Slice(addr, int(n), write)
 	if err == nil {
@@ -85,6 +86,10 @@ func (t *Task) ioVecs(addr abi.Addr, count uint64, write bool) ([][]byte, error)
 		if int64(iovs[i].Len) < 0 {
 			return nil, abi.EINVAL
 		}
+		// access_ok on every segment, as Linux's import_iovec.
+		if end, ok := iovs[i].Base.AddLength(iovs[i].Len); !ok || end > abi.TASK_SIZE_MAX {
+			return nil, abi.EFAULT
+		}
 	}
 	out := make([][]byte, 0, count)
 	total := uint64(0)
@@ -119,20 +124,21 @@ func (t *Task) sigpipeOnEPIPE(err error) {
 }
 
 // rwBuf runs a single-buffer transfer on guest fd a[0] with the guest
-// buffer a[1] of length a[2].
-func (t *Task) rwBuf(a *Args, write bool, op func(host int, b []byte) (int, error)) (uint64, error) {
+// buffer a[1] of length a[2]; toGuest says data flows into guest memory
+// (the read family) rather than out of it (the write family).
+func (t *Task) rwBuf(a *Args, toGuest bool, op func(host int, b []byte) (int, error)) (uint64, error) {
 	f, err := t.Proc.FDs.Acquire(a.Int(0))
 	if err != nil {
 		return 0, err
 	}
 	defer f.Release()
-	b, err := t.ioBuf(a.Addr(1), a[2], write)
+	b, err := t.ioBuf(a.Addr(1), a[2], toGuest)
 	if err != nil {
 		return 0, err
 	}
 	n, err := t.waitIO(func() (int, error) { return op(f.FD(), b) })
 	if err != nil {
-		if write {
+		if !toGuest {
 			t.sigpipeOnEPIPE(err)
 		}
 		return 0, err
@@ -141,14 +147,14 @@ func (t *Task) rwBuf(a *Args, write bool, op func(host int, b []byte) (int, erro
 }
 
 // rwVec runs a vectored transfer on guest fd a[0] with the iovec array
-// a[1] of a[2] entries.
-func (t *Task) rwVec(a *Args, write bool, op func(host int, iovs [][]byte) (int, error)) (uint64, error) {
+// a[1] of a[2] entries (toGuest as for rwBuf).
+func (t *Task) rwVec(a *Args, toGuest bool, op func(host int, iovs [][]byte) (int, error)) (uint64, error) {
 	f, err := t.Proc.FDs.Acquire(a.Int(0))
 	if err != nil {
 		return 0, err
 	}
 	defer f.Release()
-	iovs, err := t.ioVecs(a.Addr(1), a[2], write)
+	iovs, err := t.ioVecs(a.Addr(1), a[2], toGuest)
 	if err != nil {
 		return 0, err
 	}
@@ -158,7 +164,7 @@ func (t *Task) rwVec(a *Args, write bool, op func(host int, iovs [][]byte) (int,
 	}
 	n, err := t.waitIO(func() (int, error) { return op(f.FD(), iovs) })
 	if err != nil {
-		if write {
+		if !toGuest {
 			t.sigpipeOnEPIPE(err)
 		}
 		return 0, err

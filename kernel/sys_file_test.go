@@ -342,3 +342,51 @@ func TestSendfileAndCopyFileRange(t *testing.T) {
 	}
 	wantErrno(t, abi.EFAULT, task, abi.SYS_SENDFILE, uint64(dst), uint64(src), uint64(fileBadAddr), 3)
 }
+
+func TestEmptyBufferMustStillBeAUserAddress(t *testing.T) {
+	task, mem := newFileTestTask(t)
+	fd, _ := openTemp(t, task, mem, "", abi.O_WRONLY)
+	tests := []struct {
+		name string
+		addr uint64
+		want abi.Errno
+	}{
+		{"unmapped user address", uint64(fileBadAddr), 0},
+		{"top of user space", abi.TASK_SIZE_MAX, 0},
+		{"non-canonical", 1 << 47, abi.EFAULT},
+		{"kernel half", 0xffff880000000000, abi.EFAULT},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := fileSys(task, abi.SYS_WRITE, uint64(fd), tc.addr, 0)
+			if got := fileErrnoOf(err); got != tc.want {
+				t.Errorf("write(fd, %#x, 0): errno %d, want %d", tc.addr, got, tc.want)
+			}
+			iov := putIovecs(mem, abi.Iovec{Base: abi.Addr(tc.addr), Len: 0})
+			_, err = fileSys(task, abi.SYS_WRITEV, uint64(fd), uint64(iov), 1)
+			if got := fileErrnoOf(err); got != tc.want {
+				t.Errorf("writev with an empty iovec at %#x: errno %d, want %d", tc.addr, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestProcSelfExeIsCanonicalAndAbsolute(t *testing.T) {
+	task, mem := newFileTestTask(t)
+	dir, _ := filepath.EvalSymlinks(t.TempDir())
+	os.WriteFile(filepath.Join(dir, "real"), nil, 0o755)
+	os.Symlink("real", filepath.Join(dir, "alias"))
+	orig, _ := os.Getwd()
+	t.Cleanup(func() { os.Chdir(orig) })
+	os.Chdir(dir)
+	for _, exe := range []string{"./alias", "alias", filepath.Join(dir, "alias")} {
+		t.Run(exe, func(t *testing.T) {
+			task.Proc.Exe = exe
+			buf := mem.alloc(256)
+			n := mustSys(t, task, abi.SYS_READLINK, uint64(mem.str("/proc/self/exe")), uint64(buf), 256)
+			if got, want := string(mem.bytesAt(buf, int(n))), filepath.Join(dir, "real"); got != want {
+				t.Errorf("readlink(/proc/self/exe) = %q, want %q", got, want)
+			}
+		})
+	}
+}

@@ -201,8 +201,8 @@ func (t *Task) readlinkat(dirfd int32, pathAddr, bufAddr abi.Addr, size int32) (
 	if err != nil {
 		return 0, err
 	}
-	if isProcSelfExe(path) && t.Proc.Exe != "" {
-		b := []byte(t.Proc.Exe)[:min(len(t.Proc.Exe), int(size))]
+	if exe := t.exeLink(); isProcSelfExe(path) && exe != "" {
+		b := []byte(exe)[:min(len(exe), int(size))]
 		if _, err := t.CopyOut(bufAddr, b); err != nil {
 			return 0, err
 		}

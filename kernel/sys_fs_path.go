@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -99,8 +100,8 @@ func (t *Task) magicPath(path string, noFollow bool) (string, error) {
 	}
 	switch path {
 	case "/proc/self/exe", "/proc/thread-self/exe":
-		if t.Proc.Exe != "" {
-			return t.Proc.Exe, nil
+		if exe := t.exeLink(); exe != "" {
+			return exe, nil
 		}
 		return path, nil
 	case "/dev/stdin":
@@ -136,6 +137,27 @@ func (t *Task) hostFDPath(fd int32, tail string) (string, error) {
 		return "", abi.ENOENT
 	}
 	return "/proc/self/fd/" + strconv.Itoa(host) + tail, nil
+}
+
+// exeLink returns what /proc/self/exe reads as: the canonical absolute path
+// of the guest image, as Linux's d_path gives it (glibc's static startup
+// asserts that it starts with '/'). Exec should record Process.Exe
+// absolute; a relative one is resolved against the current directory,
+// which is only right until the guest changes it.
+func (t *Task) exeLink() string {
+	exe := t.Proc.Exe
+	if exe == "" {
+		return ""
+	}
+	if !filepath.IsAbs(exe) {
+		if abs, err := filepath.Abs(exe); err == nil {
+			exe = abs
+		}
+	}
+	if real, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = real
+	}
+	return exe
 }
 
 // isProcSelfExe reports whether a guest path names the guest's own image
