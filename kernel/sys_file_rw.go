@@ -28,6 +28,12 @@ func init() {
 	})
 }
 
+// userSpaceEnd is Linux's TASK_SIZE_MAX, the end of x86-64 user space with
+// 4-level paging, as access_ok checks it: a buffer, even an empty one, must
+// end at or below it. (The proc branch adds abi.TASK_SIZE_MAX with the same
+// value; use that once both are merged.)
+const userSpaceEnd = 1<<47 - abi.PageSize
+
 // ioBuf returns a host view of the guest buffer [addr, addr+n) for a
 // transfer, n capped at MAX_RW_COUNT as Linux does. If only a prefix of the
 // buffer is accessible, the view covers that prefix (Linux transfers up to
@@ -35,7 +41,7 @@ func init() {
 // first byte is.
 func (t *Task) ioBuf(addr abi.Addr, n uint64, write bool) ([]byte, error) {
 	n = min(n, abi.MAX_RW_COUNT)
-	if end, ok := addr.AddLength(n); !ok || end > abi.TASK_SIZE_MAX {
+	if end, ok := addr.AddLength(n); !ok || end > userSpaceEnd {
 		// Linux's access_ok: even an empty buffer must be a user address.
 		return nil, abi.EFAULT
 	}
@@ -87,7 +93,7 @@ func (t *Task) ioVecs(addr abi.Addr, count uint64, write bool) ([][]byte, error)
 			return nil, abi.EINVAL
 		}
 		// access_ok on every segment, as Linux's import_iovec.
-		if end, ok := iovs[i].Base.AddLength(iovs[i].Len); !ok || end > abi.TASK_SIZE_MAX {
+		if end, ok := iovs[i].Base.AddLength(iovs[i].Len); !ok || end > userSpaceEnd {
 			return nil, abi.EFAULT
 		}
 	}

@@ -352,7 +352,7 @@ func TestEmptyBufferMustStillBeAUserAddress(t *testing.T) {
 		want abi.Errno
 	}{
 		{"unmapped user address", uint64(fileBadAddr), 0},
-		{"top of user space", abi.TASK_SIZE_MAX, 0},
+		{"top of user space", userSpaceEnd, 0},
 		{"non-canonical", 1 << 47, abi.EFAULT},
 		{"kernel half", 0xffff880000000000, abi.EFAULT},
 	}

@@ -113,10 +113,6 @@ const (
 	EP_MAX_EVENTS = 0x7fffffff / 12
 	// MFD_NAME_MAX is the longest memfd_create(2) name.
 	MFD_NAME_MAX = 249
-	// TASK_SIZE_MAX is the end of x86-64 user space (4-level paging) as
-	// access_ok checks it: a buffer, even an empty one, must end at or
-	// below it.
-	TASK_SIZE_MAX = 1<<47 - PageSize
 )
 
 // Poll events (poll.h).
