@@ -12,19 +12,51 @@ import (
 // Every syscall that can block for an unbounded time (read on a pipe, poll,
 // epoll_wait, flock, F_SETLKW...) runs as a real host syscall on the
 // calling vCPU's own OS thread, and goes through exactly one helper per kind
-// of wait below. A host EINTR (a Go runtime signal, or a kick aimed at this
-// thread) is retried unless a guest signal wants the syscall interrupted:
-// that decision is hostWaitInterrupted, the single hook the signal code
-// hooks into to make these waits interruptible, returning the restart errno
-// the syscall's kind uses on Linux.
+// of wait below, so making them interruptible by guest signals is a change
+// to this file only.
+//
+// Two pieces of other helpers' code plug in here, found by type assertion
+// so that this file builds before and after they are merged:
+//   - the signal code's (*Task).SignalPending decides whether a host EINTR
+//     ends the wait (a guest signal is deliverable) or is retried (a Go
+//     runtime signal);
+//   - the interruptible-wait code's (*Task).hostWait runs a host call so
+//     that queueing a guest signal kicks the thread out of it (SIGURG to the
+//     OS thread). That only works for host calls the kernel never restarts
+//     after a handler: ppoll and epoll_wait. A blocking read, write, flock
+//     or F_SETLKW is restarted transparently (Go's handlers are SA_RESTART),
+//     so those stay uninterruptible until they wait for readiness with ppoll
+//     first; waitIO and waitLock are where that goes.
+
+// signalPender is the signal code's view of pending guest signals.
+type signalPender interface {
+	SignalPending() bool
+}
+
+// hostWaiter is the interruptible-wait code's host-call wrapper.
+type hostWaiter interface {
+	hostWait(fn func() error) (interrupted bool, err error)
+}
 
 // hostWaitInterrupted reports whether a host EINTR must end the current
-// wait because a guest signal is pending for t.
-//
-// Until the signal code delivers asynchronous guest signals (a later
-// issue), nothing can be pending while a task is blocked in the host, so
-// EINTR is always retried.
-func (t *Task) hostWaitInterrupted() bool { return false }
+// wait because a guest signal is deliverable to t.
+func (t *Task) hostWaitInterrupted() bool {
+	if p, ok := any(t).(signalPender); ok {
+		return p.SignalPending()
+	}
+	return false
+}
+
+// interruptibleCall runs fn, a host call that returns EINTR when its
+// thread gets a signal, so that a guest signal queued for t cuts it short
+// (interrupted=true).
+func (t *Task) interruptibleCall(fn func() error) (interrupted bool, err error) {
+	if w, ok := any(t).(hostWaiter); ok {
+		return w.hostWait(fn)
+	}
+	err = fn()
+	return err == unix.EINTR && t.hostWaitInterrupted(), err
+}
 
 // waitIO runs a data-transfer call (read, write, splice, sendfile...),
 // restarting it after a host EINTR. Interrupted by a guest signal it
@@ -85,12 +117,16 @@ func (t *Task) waitPoll(fds []unix.PollFd, dl deadline) (int, error) {
 			v := unix.NsecToTimespec(dl.remaining().Nanoseconds())
 			ts = &v
 		}
-		n, err := unix.Ppoll(fds, ts, nil)
+		var n int
+		interrupted, err := t.interruptibleCall(func() (err error) {
+			n, err = unix.Ppoll(fds, ts, nil)
+			return err
+		})
+		if interrupted {
+			return 0, abi.EINTR
+		}
 		if err != unix.EINTR {
 			return n, err
-		}
-		if t.hostWaitInterrupted() {
-			return 0, abi.EINTR
 		}
 	}
 }
@@ -106,12 +142,16 @@ func (t *Task) waitEpoll(epfd int, events []unix.EpollEvent, dl deadline) (int, 
 			// Round up so a sub-millisecond remainder still waits.
 			msec = int(min((dl.remaining()+time.Millisecond-1)/time.Millisecond, 1<<31-1))
 		}
-		n, err := unix.EpollWait(epfd, events, msec)
+		var n int
+		interrupted, err := t.interruptibleCall(func() (err error) {
+			n, err = unix.EpollWait(epfd, events, msec)
+			return err
+		})
+		if interrupted {
+			return 0, abi.EINTR
+		}
 		if err != unix.EINTR {
 			return n, err
-		}
-		if t.hostWaitInterrupted() {
-			return 0, abi.EINTR
 		}
 	}
 }
