@@ -33,6 +33,8 @@ const DefaultNoFile = 1024
 type HostFile struct {
 	fd   int
 	refs atomic.Int32
+	// blocking caches what mayBlock found: 0 not yet known, 1 no, 2 yes.
+	blocking atomic.Int32
 }
 
 // FD returns the host descriptor. It stays valid until Release.
@@ -42,6 +44,33 @@ func (h *HostFile) FD() int { return h.fd }
 func (h *HostFile) Release() { h.put() }
 
 func (h *HostFile) get() { h.refs.Add(1) }
+
+// mayBlock reports whether I/O on the file can wait for another party:
+// true for pipes, sockets, terminals and other character devices and
+// anonymous inodes (eventfd...), false for regular files, directories and
+// block devices, which never wait for readiness.
+func (h *HostFile) mayBlock() bool {
+	switch h.blocking.Load() {
+	case 1:
+		return false
+	case 2:
+		return true
+	}
+	var st unix.Stat_t
+	may := true
+	if unix.Fstat(h.fd, &st) == nil {
+		switch st.Mode & unix.S_IFMT {
+		case unix.S_IFREG, unix.S_IFDIR, unix.S_IFBLK:
+			may = false
+		}
+	}
+	if may {
+		h.blocking.Store(2)
+	} else {
+		h.blocking.Store(1)
+	}
+	return may
+}
 
 // put drops a reference and reports whether it closed the host descriptor.
 func (h *HostFile) put() bool {

@@ -240,3 +240,36 @@ func TestFDTableClosingDupReleasesPosixLocks(t *testing.T) {
 		t.Errorf("record lock survived close of a dup: %v", err)
 	}
 }
+
+func TestHostFileMayBlock(t *testing.T) {
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(p[1])
+	efd, _ := unix.Eventfd(0, unix.EFD_CLOEXEC)
+	dir, _ := unix.Open(t.TempDir(), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	null, _ := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	tests := []struct {
+		name string
+		fd   int
+		want bool
+	}{
+		{"regular file", hostOpen(t), false},
+		{"directory", dir, false},
+		{"pipe", p[0], true},
+		{"eventfd (anonymous inode)", efd, true},
+		{"character device", null, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHostFile(tc.fd)
+			for range 2 { // the second answer comes from the cache
+				if got := h.mayBlock(); got != tc.want {
+					t.Errorf("mayBlock = %v, want %v", got, tc.want)
+				}
+			}
+			h.Release()
+		})
+	}
+}

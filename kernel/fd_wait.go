@@ -23,10 +23,10 @@ import (
 //   - the interruptible-wait code's (*Task).hostWait runs a host call so
 //     that queueing a guest signal kicks the thread out of it (SIGURG to the
 //     OS thread). That only works for host calls the kernel never restarts
-//     after a handler: ppoll and epoll_wait. A blocking read, write, flock
-//     or F_SETLKW is restarted transparently (Go's handlers are SA_RESTART),
-//     so those stay uninterruptible until they wait for readiness with ppoll
-//     first; waitIO and waitLock are where that goes.
+//     after a handler: ppoll and epoll_wait. A blocking read or write is
+//     restarted transparently (Go's handlers are SA_RESTART), so waitIO
+//     first waits for readiness with an interruptible ppoll. flock and
+//     F_SETLKW have no readiness to wait for and stay uninterruptible.
 
 // signalPender is the signal code's view of pending guest signals.
 type signalPender interface {
@@ -58,17 +58,55 @@ func (t *Task) interruptibleCall(fn func() error) (interrupted bool, err error) 
 	return err == unix.EINTR && t.hostWaitInterrupted(), err
 }
 
-// waitIO runs a data-transfer call (read, write, splice, sendfile...),
-// restarting it after a host EINTR. Interrupted by a guest signal it
-// returns ERESTARTSYS, as Linux's pipe and socket waits do.
-func (t *Task) waitIO(op func() (int, error)) (int, error) {
+// waitIO runs a data-transfer call (read, write...) on f. When f may
+// block and events is not 0, it first waits for readiness with
+// waitReady, which a guest signal can interrupt (ERESTARTSYS, as Linux's
+// pipe and tty waits return); the call itself is then expected not to
+// block, and a host EINTR from it is retried unless a guest signal is
+// deliverable. events 0 runs op directly (the in-kernel copies, whose two
+// ends would need two readiness conditions).
+func (t *Task) waitIO(f *HostFile, events int16, op func() (int, error)) (int, error) {
 	for {
+		if events != 0 && f.mayBlock() {
+			if err := t.waitReady(f, events); err != nil {
+				return 0, err
+			}
+		}
 		n, err := op()
 		if err != unix.EINTR {
 			return n, err
 		}
 		if t.hostWaitInterrupted() {
 			return 0, abi.ERESTARTSYS
+		}
+	}
+}
+
+// waitReady returns once f is ready for events, at once if f is in
+// non-blocking mode (the call then gets its EAGAIN), or with ERESTARTSYS
+// when a guest signal interrupts the wait. Another reader of the same file
+// can still take the data between the wait and the call, which then blocks
+// uninterruptibly as before; that race is the price of not switching a
+// shared open file description to non-blocking mode.
+func (t *Task) waitReady(f *HostFile, events int16) error {
+	pfd := []unix.PollFd{{Fd: int32(f.fd), Events: events}}
+	if n, err := unix.Ppoll(pfd, &unix.Timespec{}, nil); err == nil && n > 0 {
+		return nil
+	}
+	if fl, err := unix.FcntlInt(uintptr(f.fd), unix.F_GETFL, 0); err != nil || fl&unix.O_NONBLOCK != 0 {
+		return nil
+	}
+	for {
+		interrupted, err := t.interruptibleCall(func() error {
+			_, err := unix.Ppoll(pfd, nil, nil)
+			return err
+		})
+		if interrupted {
+			return abi.ERESTARTSYS
+		}
+		if err != unix.EINTR {
+			// Ready, or an error the call itself will report.
+			return nil
 		}
 	}
 }

@@ -129,6 +129,28 @@ func (t *Task) sigpipeOnEPIPE(err error) {
 	}
 }
 
+// ioEvents is the readiness a transfer of n bytes waits for: none for an
+// empty one, which never blocks.
+func ioEvents(toGuest bool, n int) int16 {
+	switch {
+	case n == 0:
+		return 0
+	case toGuest:
+		return unix.POLLIN
+	default:
+		return unix.POLLOUT
+	}
+}
+
+// iovLen returns the total length of iovs.
+func iovLen(iovs [][]byte) int {
+	n := 0
+	for _, b := range iovs {
+		n += len(b)
+	}
+	return n
+}
+
 // rwBuf runs a single-buffer transfer on guest fd a[0] with the guest
 // buffer a[1] of length a[2]; toGuest says data flows into guest memory
 // (the read family) rather than out of it (the write family).
@@ -142,7 +164,7 @@ func (t *Task) rwBuf(a *Args, toGuest bool, op func(host int, b []byte) (int, er
 	if err != nil {
 		return 0, err
 	}
-	n, err := t.waitIO(func() (int, error) { return op(f.FD(), b) })
+	n, err := t.waitIO(f, ioEvents(toGuest, len(b)), func() (int, error) { return op(f.FD(), b) })
 	if err != nil {
 		if !toGuest {
 			t.sigpipeOnEPIPE(err)
@@ -168,7 +190,7 @@ func (t *Task) rwVec(a *Args, toGuest bool, op func(host int, iovs [][]byte) (in
 		// Let the host still check the descriptor's mode and offset.
 		iovs = [][]byte{{}}
 	}
-	n, err := t.waitIO(func() (int, error) { return op(f.FD(), iovs) })
+	n, err := t.waitIO(f, ioEvents(toGuest, iovLen(iovs)), func() (int, error) { return op(f.FD(), iovs) })
 	if err != nil {
 		if !toGuest {
 			t.sigpipeOnEPIPE(err)
@@ -279,7 +301,7 @@ func (t *Task) transfer2(in, out int32, op func(hin, hout int) (int, error)) (ui
 		return 0, err
 	}
 	defer fout.Release()
-	n, err := t.waitIO(func() (int, error) { return op(fin.FD(), fout.FD()) })
+	n, err := t.waitIO(fin, 0, func() (int, error) { return op(fin.FD(), fout.FD()) })
 	if err != nil {
 		t.sigpipeOnEPIPE(err)
 		return 0, err

@@ -3,6 +3,7 @@ package kernel
 import (
 	"encoding/binary"
 	"testing"
+	"time"
 
 	"github.com/elfuse/elfuse/kernel/abi"
 	"golang.org/x/sys/unix"
@@ -156,4 +157,71 @@ func TestWriteToPipeWithoutReaderIsEPIPE(t *testing.T) {
 	wantErrno(t, abi.EPIPE, task, abi.SYS_WRITE, w, uint64(msg), 4)
 	iov := putIovecs(mem, abi.Iovec{Base: msg, Len: 4})
 	wantErrno(t, abi.EPIPE, task, abi.SYS_WRITEV, w, uint64(iov), 1)
+}
+
+// within runs fn and fails the test if it has not returned after d.
+func within(t *testing.T, d time.Duration, fn func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn()
+	}()
+	select {
+	case <-done:
+	case <-time.After(d):
+		t.Fatalf("still blocked after %v", d)
+	}
+}
+
+func TestBlockingReadWaitsForData(t *testing.T) {
+	task, mem := newFileTestTask(t)
+	r, w := guestPipe(t, task, mem, 0)
+	hw, _ := task.Proc.FDs.Get(int32(w))
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		writeHost(hw, "late data")
+	}()
+	buf := mem.alloc(16)
+	within(t, 5*time.Second, func() {
+		n, err := fileSys(task, abi.SYS_READ, r, uint64(buf), 16)
+		if err != nil || string(mem.bytesAt(buf, int(n))) != "late data" {
+			t.Errorf("read = %d, %v: %q", n, err, mem.bytesAt(buf, int(n)))
+		}
+	})
+}
+
+func TestReadHonoursNonblockSetBehindTheTablesBack(t *testing.T) {
+	// O_NONBLOCK lives in the open file description, which another process
+	// sharing it may set: a read must then fail with EAGAIN, not wait.
+	task, mem := newFileTestTask(t)
+	r, _ := guestPipe(t, task, mem, 0)
+	hr, _ := task.Proc.FDs.Get(int32(r))
+	if _, err := unix.FcntlInt(uintptr(hr), unix.F_SETFL, unix.O_NONBLOCK); err != nil {
+		t.Fatal(err)
+	}
+	within(t, 5*time.Second, func() {
+		_, err := fileSys(task, abi.SYS_READ, r, uint64(mem.alloc(4)), 4)
+		if fileErrnoOf(err) != abi.EAGAIN {
+			t.Errorf("read on an empty non-blocking pipe: %v, want EAGAIN", err)
+		}
+	})
+}
+
+func TestBlockingWriteWaitsForRoom(t *testing.T) {
+	task, mem := newFileTestTask(t)
+	r, w := guestPipe(t, task, mem, 0)
+	mustSys(t, task, abi.SYS_FCNTL, w, abi.F_SETPIPE_SZ, 4096)
+	big := mem.alloc(4096)
+	mustSys(t, task, abi.SYS_WRITE, w, uint64(big), 4096) // fills the pipe
+	hr, _ := task.Proc.FDs.Get(int32(r))
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		unix.Read(hr, make([]byte, 4096))
+	}()
+	within(t, 5*time.Second, func() {
+		if n, err := fileSys(task, abi.SYS_WRITE, w, uint64(mem.str("more")), 4); err != nil || n != 4 {
+			t.Errorf("write after the reader drained = %d, %v", n, err)
+		}
+	})
 }
