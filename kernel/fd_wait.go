@@ -58,18 +58,26 @@ func (t *Task) interruptibleCall(fn func() error) (interrupted bool, err error) 
 	return err == unix.EINTR && t.hostWaitInterrupted(), err
 }
 
-// waitIO runs a data-transfer call (read, write...) on f. When f may
-// block and events is not 0, it first waits for readiness with
+// ioWait is a readiness condition a transfer needs before it can run
+// without blocking: events (POLLIN, POLLOUT) on f.
+type ioWait struct {
+	f      *HostFile
+	events int16
+}
+
+// waitIO runs a data-transfer call (read, write, splice...). For each
+// condition whose file may block, it first waits for readiness with
 // waitReady, which a guest signal can interrupt (ERESTARTSYS, as Linux's
 // pipe and tty waits return); the call itself is then expected not to
 // block, and a host EINTR from it is retried unless a guest signal is
-// deliverable. events 0 runs op directly (the in-kernel copies, whose two
-// ends would need two readiness conditions).
-func (t *Task) waitIO(f *HostFile, events int16, op func() (int, error)) (int, error) {
+// deliverable.
+func (t *Task) waitIO(op func() (int, error), waits ...ioWait) (int, error) {
 	for {
-		if events != 0 && f.mayBlock() {
-			if err := t.waitReady(f, events); err != nil {
-				return 0, err
+		for _, w := range waits {
+			if w.events != 0 && w.f.mayBlock() {
+				if err := t.waitReady(w.f, w.events); err != nil {
+					return 0, err
+				}
 			}
 		}
 		n, err := op()

@@ -164,7 +164,7 @@ func (t *Task) rwBuf(a *Args, toGuest bool, op func(host int, b []byte) (int, er
 	if err != nil {
 		return 0, err
 	}
-	n, err := t.waitIO(f, ioEvents(toGuest, len(b)), func() (int, error) { return op(f.FD(), b) })
+	n, err := t.waitIO(func() (int, error) { return op(f.FD(), b) }, ioWait{f, ioEvents(toGuest, len(b))})
 	if err != nil {
 		if !toGuest {
 			t.sigpipeOnEPIPE(err)
@@ -190,7 +190,7 @@ func (t *Task) rwVec(a *Args, toGuest bool, op func(host int, iovs [][]byte) (in
 		// Let the host still check the descriptor's mode and offset.
 		iovs = [][]byte{{}}
 	}
-	n, err := t.waitIO(f, ioEvents(toGuest, iovLen(iovs)), func() (int, error) { return op(f.FD(), iovs) })
+	n, err := t.waitIO(func() (int, error) { return op(f.FD(), iovs) }, ioWait{f, ioEvents(toGuest, iovLen(iovs))})
 	if err != nil {
 		if !toGuest {
 			t.sigpipeOnEPIPE(err)
@@ -289,8 +289,9 @@ func (t *Task) copyOutOffset(addr abi.Addr, off *int64) error {
 }
 
 // transfer2 acquires two descriptors for an in-kernel copy and runs op as
-// a blocking I/O call.
-func (t *Task) transfer2(in, out int32, op func(hin, hout int) (int, error)) (uint64, error) {
+// a blocking I/O call, waiting first for input to read and room to write
+// unless nonblock (SPLICE_F_NONBLOCK) says the call must not wait.
+func (t *Task) transfer2(in, out int32, nonblock bool, op func(hin, hout int) (int, error)) (uint64, error) {
 	fin, err := t.Proc.FDs.Acquire(in)
 	if err != nil {
 		return 0, err
@@ -301,7 +302,11 @@ func (t *Task) transfer2(in, out int32, op func(hin, hout int) (int, error)) (ui
 		return 0, err
 	}
 	defer fout.Release()
-	n, err := t.waitIO(fin, 0, func() (int, error) { return op(fin.FD(), fout.FD()) })
+	var waits []ioWait
+	if !nonblock {
+		waits = []ioWait{{fin, unix.POLLIN}, {fout, unix.POLLOUT}}
+	}
+	n, err := t.waitIO(func() (int, error) { return op(fin.FD(), fout.FD()) }, waits...)
 	if err != nil {
 		t.sigpipeOnEPIPE(err)
 		return 0, err
@@ -316,7 +321,7 @@ func Sendfile(t *Task, a *Args) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	n, err := t.transfer2(in, out, func(hin, hout int) (int, error) {
+	n, err := t.transfer2(in, out, false, func(hin, hout int) (int, error) {
 		return unix.Sendfile(hout, hin, off, int(count))
 	})
 	if err != nil {
@@ -336,7 +341,7 @@ func CopyFileRange(t *Task, a *Args) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	n, err := t.transfer2(in, out, func(hin, hout int) (int, error) {
+	n, err := t.transfer2(in, out, false, func(hin, hout int) (int, error) {
 		return unix.CopyFileRange(hin, inOff, hout, outOff, int(min(length, 1<<62)), flags)
 	})
 	if err != nil {

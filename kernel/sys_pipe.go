@@ -118,7 +118,7 @@ func Splice(t *Task, a *Args) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	n, err := t.transfer2(in, out, func(hin, hout int) (int, error) {
+	n, err := t.transfer2(in, out, flags&unix.SPLICE_F_NONBLOCK != 0, func(hin, hout int) (int, error) {
 		n, err := unix.Splice(hin, inOff, hout, outOff, int(min(length, abi.MAX_RW_COUNT)), flags)
 		return int(n), err
 	})
@@ -134,7 +134,7 @@ func Splice(t *Task, a *Args) (uint64, error) {
 // Tee implements Linux syscall tee(2).
 func Tee(t *Task, a *Args) (uint64, error) {
 	in, out, length, flags := a.Int(0), a.Int(1), a[2], int(a.Uint(3))
-	return t.transfer2(in, out, func(hin, hout int) (int, error) {
+	return t.transfer2(in, out, flags&unix.SPLICE_F_NONBLOCK != 0, func(hin, hout int) (int, error) {
 		n, err := unix.Tee(hin, hout, int(min(length, abi.MAX_RW_COUNT)), flags)
 		return int(n), err
 	})

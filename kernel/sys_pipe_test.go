@@ -225,3 +225,25 @@ func TestBlockingWriteWaitsForRoom(t *testing.T) {
 		}
 	})
 }
+
+func TestSpliceWaitsUnlessNonblock(t *testing.T) {
+	task, mem := newFileTestTask(t)
+	r, w := guestPipe(t, task, mem, 0)
+	fd, _ := openTemp(t, task, mem, "", abi.O_WRONLY)
+	within(t, 5*time.Second, func() {
+		_, err := fileSys(task, abi.SYS_SPLICE, r, 0, uint64(fd), 0, 10, unix.SPLICE_F_NONBLOCK)
+		if fileErrnoOf(err) != abi.EAGAIN {
+			t.Errorf("SPLICE_F_NONBLOCK from an empty pipe: %v, want EAGAIN", err)
+		}
+	})
+	hw, _ := task.Proc.FDs.Get(int32(w))
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		writeHost(hw, "abc")
+	}()
+	within(t, 5*time.Second, func() {
+		if n, err := fileSys(task, abi.SYS_SPLICE, r, 0, uint64(fd), 0, 10, 0); n != 3 || err != nil {
+			t.Errorf("blocking splice = %d, %v", n, err)
+		}
+	})
+}
