@@ -20,7 +20,7 @@ func init() {
 		abi.SYS_DUP2:        {Name: "dup2", Fn: Dup2},
 		abi.SYS_DUP3:        {Name: "dup3", Fn: Dup3},
 		abi.SYS_FCNTL: {Name: "fcntl", Fn: Fcntl, Support: Partial,
-			Note: "F_SETOWN to a process other than 0, F_SETSIG and F_NOTIFY are refused (ESRCH/EINVAL) until signals can be routed; lock owners' pids are host pids"},
+			Note: "F_SETOWN to a process other than 0, F_SETSIG and F_NOTIFY are refused (ESRCH/EINVAL) until signals can be routed; lock owners' pids are host pids; an F_SETLKW wait cannot be interrupted by a guest signal"},
 	})
 }
 

@@ -17,7 +17,8 @@ func init() {
 		abi.SYS_FALLOCATE:       {Name: "fallocate", Fn: Fallocate},
 		abi.SYS_FADVISE64:       {Name: "fadvise64", Fn: Fadvise64},
 		abi.SYS_READAHEAD:       {Name: "readahead", Fn: Readahead},
-		abi.SYS_FLOCK:           {Name: "flock", Fn: Flock},
+		abi.SYS_FLOCK: {Name: "flock", Fn: Flock, Support: Partial,
+			Note: "a blocking lock wait cannot be interrupted by a guest signal (the host restarts it)"},
 	})
 }
 
