@@ -133,6 +133,9 @@ type FDTable struct {
 	mu sync.Mutex
 	// slots is indexed by guest descriptor number.
 	slots []fdSlot
+	// free is a lower bound of the lowest free number: every number below
+	// it is open (Linux's next_fd), so allocation does not rescan them.
+	free int32
 }
 
 // NewFDTable returns a table holding the guestproc's stdin, stdout and
@@ -196,7 +199,7 @@ func (f *FDTable) Acquire(fd int32) (*HostFile, error) {
 // Preconditions: f.mu is held.
 func (f *FDTable) lowestFree(min int32) (int32, error) {
 	limit := f.Limit()
-	for fd := min; fd < limit; fd++ {
+	for fd := max(min, f.free); fd < limit; fd++ {
 		if int(fd) >= len(f.slots) || f.slots[fd].file == nil {
 			return fd, nil
 		}
@@ -213,7 +216,30 @@ func (f *FDTable) put(fd int32, file *HostFile, cloexec bool) *HostFile {
 	}
 	old := f.slots[fd].file
 	f.slots[fd] = fdSlot{file: file, cloexec: cloexec}
+	if fd == f.free {
+		f.free++
+	}
 	return old
+}
+
+// clearSlot frees number fd.
+//
+// Preconditions: f.mu is held; fd is a valid index.
+func (f *FDTable) clearSlot(fd int32) {
+	f.slots[fd] = fdSlot{}
+	f.free = min(f.free, fd)
+}
+
+// Available returns EMFILE if no guest number is free below the limit.
+// Calls that create something before they need a number (open with
+// O_CREAT) check first, as Linux allocates the number before it acts;
+// they still handle Install's EMFILE, since another thread may take the
+// last number in between.
+func (f *FDTable) Available() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	_, err := f.lowestFree(0)
+	return err
 }
 
 // Install gives hostfd the lowest free guest number >= min. The table owns
@@ -300,7 +326,7 @@ func (f *FDTable) Close(fd int32) error {
 		return err
 	}
 	file := s.file
-	*s = fdSlot{}
+	f.clearSlot(fd)
 	f.mu.Unlock()
 	releaseClosed(file)
 	return nil
@@ -349,7 +375,7 @@ func (f *FDTable) closeMatching(first, last int32, match func(fdSlot) bool) {
 	for fd := max(first, 0); int(fd) < len(f.slots) && fd <= last; fd++ {
 		if s := f.slots[fd]; s.file != nil && match(s) {
 			closed = append(closed, s.file)
-			f.slots[fd] = fdSlot{}
+			f.clearSlot(fd)
 		}
 		if fd == 1<<31-1 {
 			break

@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -271,5 +272,74 @@ func TestHostFileMayBlock(t *testing.T) {
 			}
 			h.Release()
 		})
+	}
+}
+
+func TestFDTableNumbersMatchLowestFreeModel(t *testing.T) {
+	// Random installs, dups and closes against a model that rescans from
+	// zero: the table's allocation hint must never skip a free number.
+	f := testTable(t)
+	f.SetLimit(40)
+	open := map[int32]bool{0: true, 1: true, 2: true}
+	lowest := func(min int32) int32 {
+		for fd := min; fd < 40; fd++ {
+			if !open[fd] {
+				return fd
+			}
+		}
+		return -1
+	}
+	rng := rand.New(rand.NewPCG(7, 9))
+	for i := range 3000 {
+		fd := int32(rng.IntN(40))
+		switch rng.IntN(4) {
+		case 0: // dup (lowest free)
+			want := lowest(0)
+			got, err := f.Dup(2, 0, false)
+			if want < 0 {
+				if err != abi.EMFILE {
+					t.Fatalf("step %d: Dup with a full table: %d, %v", i, got, err)
+				}
+				continue
+			}
+			if err != nil || got != want {
+				t.Fatalf("step %d: Dup = %d, %v; model says %d", i, got, err, want)
+			}
+			open[got] = true
+		case 1: // F_DUPFD with a minimum
+			want := lowest(fd)
+			got, err := f.Dup(2, fd, false)
+			if want < 0 {
+				continue
+			}
+			if err != nil || got != want {
+				t.Fatalf("step %d: Dup(min %d) = %d, %v; model says %d", i, fd, got, err, want)
+			}
+			open[got] = true
+		case 2: // dup2 onto an arbitrary number
+			if err := f.DupTo(2, fd, false); err != nil {
+				t.Fatal(err)
+			}
+			open[fd] = true
+		case 3:
+			if fd < 3 {
+				continue // keep the test binary's stdio
+			}
+			err := f.Close(fd)
+			if open[fd] != (err == nil) {
+				t.Fatalf("step %d: Close(%d) = %v, model open=%v", i, fd, err, open[fd])
+			}
+			delete(open, fd)
+		}
+	}
+}
+
+func TestOpenAtLimitCreatesNothing(t *testing.T) {
+	task, mem := newFileTestTask(t)
+	task.Proc.FDs.SetLimit(3)
+	path := filepath.Join(t.TempDir(), "new")
+	wantErrno(t, abi.EMFILE, task, abi.SYS_OPEN, uint64(mem.str(path)), abi.O_CREAT|abi.O_WRONLY, 0o600)
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("open at RLIMIT_NOFILE created the file (%v)", err)
 	}
 }

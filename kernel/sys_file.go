@@ -37,6 +37,9 @@ func (t *Task) installHost(hostfd int, cloexec bool) (uint64, error) {
 
 // openat is the core of open, openat and creat.
 func (t *Task) openat(dirfd int32, pathAddr abi.Addr, flags int, mode uint32) (uint64, error) {
+	if err := t.Proc.FDs.Available(); err != nil {
+		return 0, err
+	}
 	p, err := t.resolvePath(dirfd, pathAddr, 0)
 	if err != nil {
 		return 0, err
@@ -85,6 +88,9 @@ func Openat2(t *Task, a *Args) (uint64, error) {
 	}
 	var how abi.OpenHow
 	how.UnmarshalBytes(buf)
+	if err := t.Proc.FDs.Available(); err != nil {
+		return 0, err
+	}
 	p, err := t.resolvePath(dirfd, pathAddr, 0)
 	if err != nil {
 		return 0, err
