@@ -17,7 +17,7 @@ import (
 func init() {
 	register(map[uint64]Syscall{
 		abi.SYS_IOCTL: {Name: "ioctl", Fn: Ioctl, Support: Partial,
-			Note: "terminal (TCGETS, TCSETS*, TIOC[GS]WINSZ, TIOC[GS]PGRP, TCFLSH, TCXONC, TCSBRK, TIOCOUTQ) and FIONREAD, FIONBIO, FIOCLEX, FIONCLEX; others ENOTTY. Process groups are host pgids until the supervisor maps them"},
+			Note: "terminal (TCGETS, TCSETS*, TIOC[GS]WINSZ, TIOC[GS]PGRP, TCFLSH, TCXONC, TCSBRK, TIOCOUTQ), pty leader (TIOCGPTN, TIOCSPTLCK, TIOCGPTPEER) and FIONREAD, FIONBIO, FIOCLEX, FIONCLEX; others ENOTTY. Process groups are host pgids until the supervisor maps them"},
 	})
 }
 
@@ -105,6 +105,26 @@ func Ioctl(t *Task, a *Args) (uint64, error) {
 			return 0, err
 		}
 		return 0, unix.IoctlSetPointerInt(h, uint(req), int(v))
+	case abi.TIOCGPTN:
+		v, err := unix.IoctlGetUint32(h, unix.TIOCGPTN)
+		if err != nil {
+			return 0, err
+		}
+		return 0, t.copyOutInt32(arg, int32(v))
+	case abi.TIOCSPTLCK:
+		v, err := t.copyInInt32(arg)
+		if err != nil {
+			return 0, err
+		}
+		return 0, unix.IoctlSetPointerInt(h, unix.TIOCSPTLCK, int(v))
+	case abi.TIOCGPTPEER:
+		// Opens the follower side: a new descriptor for the guest.
+		flags := uint64(uint32(arg))
+		peer, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(h), unix.TIOCGPTPEER, uintptr(flags|unix.O_CLOEXEC))
+		if errno != 0 {
+			return 0, errno
+		}
+		return t.installHost(int(peer), flags&abi.O_CLOEXEC != 0)
 	case abi.TCFLSH, abi.TCXONC, abi.TCSBRK:
 		// The argument is a plain int, not a pointer.
 		return 0, unix.IoctlSetInt(h, uint(req), int(int32(arg)))

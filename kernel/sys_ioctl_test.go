@@ -108,3 +108,37 @@ func TestIoctlOnNonTerminals(t *testing.T) {
 	wantErrno(t, abi.EBADF, task, abi.SYS_IOCTL, 99, abi.FIONREAD, uint64(n))
 	wantErrno(t, abi.EBADF, task, abi.SYS_IOCTL, 99, abi.FIOCLEX)
 }
+
+func TestIoctlOpensPseudoTerminalPairs(t *testing.T) {
+	task, mem := newFileTestTask(t)
+	ptmx, err := fileSys(task, abi.SYS_OPEN, uint64(mem.str("/dev/ptmx")), abi.O_RDWR|abi.O_NOCTTY)
+	if err != nil {
+		t.Skipf("no /dev/ptmx: %v", err)
+	}
+	zero := mem.alloc(4)
+	mustSys(t, task, abi.SYS_IOCTL, ptmx, abi.TIOCSPTLCK, uint64(zero))
+	n := mem.alloc(4)
+	mustSys(t, task, abi.SYS_IOCTL, ptmx, abi.TIOCGPTN, uint64(n))
+	peer := mustSys(t, task, abi.SYS_IOCTL, ptmx, abi.TIOCGPTPEER, abi.O_RDWR|abi.O_NOCTTY|abi.O_CLOEXEC)
+	if v := mustSys(t, task, abi.SYS_FCNTL, peer, abi.F_GETFD); v != abi.FD_CLOEXEC {
+		t.Errorf("TIOCGPTPEER with O_CLOEXEC: F_GETFD = %d", v)
+	}
+	// The peer is the follower numbered by TIOCGPTN.
+	st := mem.alloc(abi.SizeofStat)
+	mustSys(t, task, abi.SYS_FSTAT, peer, uint64(st))
+	var byPeer abi.Stat
+	byPeer.UnmarshalBytes(mem.bytesAt(st, abi.SizeofStat))
+	var byName unix.Stat_t
+	if err := unix.Stat(fmt.Sprintf("/dev/pts/%d", mem.u32(n)), &byName); err != nil {
+		t.Fatal(err)
+	}
+	if byPeer.Rdev != byName.Rdev {
+		t.Errorf("peer rdev %#x, /dev/pts/%d rdev %#x", byPeer.Rdev, mem.u32(n), byName.Rdev)
+	}
+	msg := mem.str("ping\n")
+	mustSys(t, task, abi.SYS_WRITE, ptmx, uint64(msg), 5)
+	buf := mem.alloc(16)
+	if got := mustSys(t, task, abi.SYS_READ, peer, uint64(buf), 16); string(mem.bytesAt(buf, int(got))) != "ping\n" {
+		t.Errorf("follower read %q", mem.bytesAt(buf, int(got)))
+	}
+}

@@ -23,6 +23,11 @@ const (
 	FIONCLEX   = 0x5450
 	FIOCLEX    = 0x5451
 	FIOASYNC   = 0x5452
+
+	// Pseudo-terminal leader requests.
+	TIOCGPTN    = 0x80045430
+	TIOCSPTLCK  = 0x40045431
+	TIOCGPTPEER = 0x5441
 )
 
 // NCCS is the size of c_cc in the kernel's struct termios.
