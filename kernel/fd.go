@@ -35,6 +35,10 @@ type HostFile struct {
 	refs atomic.Int32
 	// blocking caches what mayBlock found: 0 not yet known, 1 no, 2 yes.
 	blocking atomic.Int32
+	// fdDir is set (before the file is shared) when it is the guest's
+	// /proc/self/fd directory, whose entries are the guest's numbers
+	// (fd_dir.go).
+	fdDir *fdDirState
 }
 
 // FD returns the host descriptor. It stays valid until Release.
@@ -246,6 +250,11 @@ func (f *FDTable) Available() error {
 // hostfd from then on. On error (EMFILE at the limit, EINVAL for a negative
 // min) the caller still owns hostfd and must close it.
 func (f *FDTable) Install(hostfd int, cloexec bool, min int32) (int32, error) {
+	return f.installFile(newHostFile(hostfd), cloexec, min)
+}
+
+// installFile gives a new host file the lowest free number >= min.
+func (f *FDTable) installFile(file *HostFile, cloexec bool, min int32) (int32, error) {
 	if min < 0 {
 		return -1, abi.EINVAL
 	}
@@ -255,7 +264,7 @@ func (f *FDTable) Install(hostfd int, cloexec bool, min int32) (int32, error) {
 	if err != nil {
 		return -1, err
 	}
-	f.put(fd, newHostFile(hostfd), cloexec)
+	f.put(fd, file, cloexec)
 	return fd, nil
 }
 

@@ -34,6 +34,10 @@ func Getdents64(t *Task, a *Args) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
+	if f.fdDir != nil {
+		n, err := f.fdDir.getdents(t.Proc.FDs, buf)
+		return uint64(n), err
+	}
 	n, err := unix.Getdents(f.FD(), buf)
 	if err != nil {
 		return 0, err
@@ -55,7 +59,12 @@ func Getdents(t *Task, a *Args) (uint64, error) {
 	}
 	defer f.Release()
 	buf := make([]byte, min(uint64(a.Uint(2)), maxGetdentsBounce))
-	n, err := unix.Getdents(f.FD(), buf)
+	var n int
+	if f.fdDir != nil {
+		n, err = f.fdDir.getdents(t.Proc.FDs, buf)
+	} else {
+		n, err = unix.Getdents(f.FD(), buf)
+	}
 	if err != nil {
 		return 0, err
 	}

@@ -49,6 +49,9 @@ func (t *Task) openat(dirfd int32, pathAddr abi.Addr, flags int, mode uint32) (u
 	if err != nil {
 		return 0, err
 	}
+	if p.fdDir {
+		return t.installFDDir(hostfd, flags&abi.O_CLOEXEC != 0)
+	}
 	return t.installHost(hostfd, flags&abi.O_CLOEXEC != 0)
 }
 
@@ -139,6 +142,9 @@ func Lseek(t *Task, a *Args) (uint64, error) {
 		return 0, err
 	}
 	defer f.Release()
+	if f.fdDir != nil {
+		return f.fdDir.seek(int64(a[1]), int(a.Uint(2)))
+	}
 	off, err := unix.Seek(f.FD(), int64(a[1]), int(a.Uint(2)))
 	if err != nil {
 		return 0, err

@@ -29,6 +29,8 @@ type hostPath struct {
 	path  string
 	// dir holds the reference that keeps dirfd open; nil for AT_FDCWD.
 	dir *HostFile
+	// fdDir says the path names the guest's /proc/self/fd directory.
+	fdDir bool
 }
 
 // release drops the reference on the directory descriptor.
@@ -77,7 +79,7 @@ func (t *Task) resolvePathString(dirfd int32, path string, flags pathFlags) (hos
 	}
 	if strings.HasPrefix(path, "/") {
 		p, err := t.magicPath(path, flags&pathNoFollow != 0)
-		return hostPath{dirfd: unix.AT_FDCWD, path: p}, err
+		return hostPath{dirfd: unix.AT_FDCWD, path: p, fdDir: isFDDirPath(path)}, err
 	}
 	if dirfd == abi.AT_FDCWD {
 		return hostPath{dirfd: unix.AT_FDCWD, path: path}, nil
@@ -85,6 +87,12 @@ func (t *Task) resolvePathString(dirfd int32, path string, flags pathFlags) (hos
 	dir, err := t.Proc.FDs.Acquire(dirfd)
 	if err != nil {
 		return hostPath{}, err
+	}
+	if dir.fdDir != nil && path != "" && path != "." {
+		// A name inside the guest's fd directory is a guest number.
+		defer dir.Release()
+		p, err := t.magicPath("/proc/self/fd/"+path, flags&pathNoFollow != 0)
+		return hostPath{dirfd: unix.AT_FDCWD, path: p}, err
 	}
 	return hostPath{dirfd: dir.FD(), path: path, dir: dir}, nil
 }
