@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"encoding/binary"
+	"sync"
 	"testing"
 	"time"
 
@@ -246,4 +247,65 @@ func TestSpliceWaitsUnlessNonblock(t *testing.T) {
 			t.Errorf("blocking splice = %d, %v", n, err)
 		}
 	})
+}
+
+func TestCloseFromAnotherThreadDoesNotPullTheFileFromABlockedRead(t *testing.T) {
+	// Linux keeps the file alive for a read in progress; the host number
+	// must not be closed (and maybe reused) under it either.
+	task, mem := newFileTestTask(t)
+	r, w := guestPipe(t, task, mem, 0)
+	hw, _ := task.Proc.FDs.Get(int32(w))
+	other := &Task{Proc: task.Proc, Log: task.Log, Tid: 2, inSyscall: -1}
+	buf := mem.alloc(8)
+	done := make(chan error, 1)
+	go func() {
+		n, err := fileSys(task, abi.SYS_READ, r, uint64(buf), 8)
+		if err == nil && string(mem.bytesAt(buf, int(n))) != "after" {
+			t.Errorf("read %q", mem.bytesAt(buf, int(n)))
+		}
+		done <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	mustSys(t, other, abi.SYS_CLOSE, r)
+	// A new open may take the guest number; the blocked read keeps its file.
+	mustSys(t, other, abi.SYS_OPEN, uint64(mem.str("/dev/null")), abi.O_RDONLY)
+	writeHost(hw, "after")
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("read after a concurrent close: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("read still blocked")
+	}
+}
+
+func TestConcurrentTableUse(t *testing.T) {
+	task, mem := newFileTestTask(t)
+	fd, _ := openTemp(t, task, mem, "shared", abi.O_RDONLY)
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			me := &Task{Proc: task.Proc, Log: task.Log, Tid: int32(10 + g), inSyscall: -1}
+			for range 200 {
+				d, err := fileSys(me, abi.SYS_DUP, uint64(fd))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if _, err := fileSys(me, abi.SYS_FCNTL, d, abi.F_GETFL); err != nil {
+					t.Error(err)
+				}
+				if _, err := fileSys(me, abi.SYS_CLOSE, d); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n := len(task.Proc.FDs.Entries()); n != 4 {
+		t.Errorf("%d descriptors open after balanced dup/close, want 4", n)
+	}
 }
