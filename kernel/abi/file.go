@@ -194,3 +194,18 @@ const (
 	DT_LNK     = 10
 	DT_SOCK    = 12
 )
+
+// Extended attributes (linux/limits.h, linux/xattr.h).
+const (
+	XATTR_NAME_MAX = 255
+	XATTR_SIZE_MAX = 65536
+	XATTR_CREATE   = 0x1
+	XATTR_REPLACE  = 0x2
+)
+
+// inotify(7) flags elfuse checks itself.
+const (
+	IN_CLOEXEC     = O_CLOEXEC
+	IN_NONBLOCK    = O_NONBLOCK
+	IN_DONT_FOLLOW = 0x02000000
+)
