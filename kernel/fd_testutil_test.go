@@ -128,14 +128,29 @@ func (m *fileTestMem) u64(addr abi.Addr) uint64 {
 // fileBadAddr is an address the fake never maps.
 const fileBadAddr abi.Addr = 0xdead0000
 
+// fileTestHost is the process tree as the file-syscall tests see it: one
+// process, pid 1.
+type fileTestHost struct{}
+
+func (fileTestHost) Pid() int32         { return 1 }
+func (fileTestHost) Ppid() int32        { return 0 }
+func (fileTestHost) Exit(status uint32) {}
+
 // newFileTestTask returns a task whose process has a fresh descriptor
 // table (guest 0-2 = the test binary's 0-2, never closed by the tests) and
 // 1 MiB of fake memory.
 func newFileTestTask(t *testing.T) (*Task, *fileTestMem) {
 	t.Helper()
 	mem := newFileTestMem(1 << 20)
-	p := &Process{FDs: NewFDTable(), Mem: mem, Exe: "/opt/guest/bin/prog"}
-	task := &Task{Proc: p, Log: hclog.NewNullLogger(), Tid: 1, inSyscall: -1}
+	log := hclog.NewNullLogger()
+	p := &Process{
+		Kernel:  &Kernel{Config: Config{Log: log}, Host: fileTestHost{}},
+		FDs:     NewFDTable(),
+		Signals: NewSignalHandlers(),
+		Mem:     mem,
+		Exe:     "/opt/guest/bin/prog",
+	}
+	task := &Task{Proc: p, Log: log, Tid: 1, inSyscall: -1}
 	t.Cleanup(func() { p.FDs.CloseRange(3, 1<<31-1) })
 	return task, mem
 }
