@@ -33,8 +33,8 @@ const DefaultNoFile = 1024
 type HostFile struct {
 	fd   int
 	refs atomic.Int32
-	// blocking caches what mayBlock found: 0 not yet known, 1 no, 2 yes.
-	blocking atomic.Int32
+	// kind caches waitKind's answer.
+	kind atomic.Int32
 	// fdDir is set (before the file is shared) when it is the guest's
 	// /proc/self/fd directory, whose entries are the guest's numbers
 	// (fd_dir.go).
@@ -49,32 +49,37 @@ func (h *HostFile) Release() { h.put() }
 
 func (h *HostFile) get() { h.refs.Add(1) }
 
-// mayBlock reports whether I/O on the file can wait for another party:
-// true for pipes, sockets, terminals and other character devices and
-// anonymous inodes (eventfd...), false for regular files, directories and
-// block devices, which never wait for readiness.
-func (h *HostFile) mayBlock() bool {
-	switch h.blocking.Load() {
-	case 1:
-		return false
-	case 2:
-		return true
+// File kinds as far as waiting is concerned (HostFile.kind).
+const (
+	kindUnknown int32 = iota
+	kindNeverBlocks
+	kindMayBlock
+	kindSocket // may block, and has its own send/receive timeouts
+)
+
+// waitKind classifies the file once: regular files, directories and block
+// devices never wait for readiness; pipes, terminals and other character
+// devices, anonymous inodes (eventfd...) and sockets may.
+func (h *HostFile) waitKind() int32 {
+	if k := h.kind.Load(); k != kindUnknown {
+		return k
 	}
+	k := kindMayBlock
 	var st unix.Stat_t
-	may := true
 	if unix.Fstat(h.fd, &st) == nil {
 		switch st.Mode & unix.S_IFMT {
 		case unix.S_IFREG, unix.S_IFDIR, unix.S_IFBLK:
-			may = false
+			k = kindNeverBlocks
+		case unix.S_IFSOCK:
+			k = kindSocket
 		}
 	}
-	if may {
-		h.blocking.Store(2)
-	} else {
-		h.blocking.Store(1)
-	}
-	return may
+	h.kind.Store(k)
+	return k
 }
+
+// mayBlock reports whether I/O on the file can wait for another party.
+func (h *HostFile) mayBlock() bool { return h.waitKind() != kindNeverBlocks }
 
 // put drops a reference and reports whether it closed the host descriptor.
 func (h *HostFile) put() bool {

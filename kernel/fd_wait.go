@@ -91,11 +91,13 @@ func (t *Task) waitIO(op func() (int, error), waits ...ioWait) (int, error) {
 }
 
 // waitReady returns once f is ready for events, at once if f is in
-// non-blocking mode (the call then gets its EAGAIN), or with ERESTARTSYS
-// when a guest signal interrupts the wait. Another reader of the same file
-// can still take the data between the wait and the call, which then blocks
-// uninterruptibly as before; that race is the price of not switching a
-// shared open file description to non-blocking mode.
+// non-blocking mode (the call then gets its EAGAIN), with ERESTARTSYS when
+// a guest signal interrupts the wait, or with EAGAIN when a socket's own
+// SO_RCVTIMEO/SO_SNDTIMEO passes first (what the call would have
+// returned). Another reader of the same file can still take the data
+// between the wait and the call, which then blocks uninterruptibly as
+// before; that race is the price of not switching a shared open file
+// description to non-blocking mode.
 func (t *Task) waitReady(f *HostFile, events int16) error {
 	pfd := []unix.PollFd{{Fd: int32(f.fd), Events: events}}
 	if n, err := unix.Ppoll(pfd, &unix.Timespec{}, nil); err == nil && n > 0 {
@@ -104,19 +106,46 @@ func (t *Task) waitReady(f *HostFile, events int16) error {
 	if fl, err := unix.FcntlInt(uintptr(f.fd), unix.F_GETFL, 0); err != nil || fl&unix.O_NONBLOCK != 0 {
 		return nil
 	}
+	dl := deadline{forever: true}
+	if f.waitKind() == kindSocket {
+		dl = socketTimeout(f.fd, events)
+	}
 	for {
-		interrupted, err := t.interruptibleCall(func() error {
-			_, err := unix.Ppoll(pfd, nil, nil)
+		var ts *unix.Timespec
+		if !dl.forever {
+			v := unix.NsecToTimespec(dl.remaining().Nanoseconds())
+			ts = &v
+		}
+		var n int
+		interrupted, err := t.interruptibleCall(func() (err error) {
+			n, err = unix.Ppoll(pfd, ts, nil)
 			return err
 		})
-		if interrupted {
+		switch {
+		case interrupted:
 			return abi.ERESTARTSYS
+		case err == unix.EINTR:
+			continue
+		case err == nil && n == 0:
+			return abi.EAGAIN
 		}
-		if err != unix.EINTR {
-			// Ready, or an error the call itself will report.
-			return nil
-		}
+		// Ready, or an error the call itself will report.
+		return nil
 	}
+}
+
+// socketTimeout returns the deadline a blocking socket call has from
+// SO_RCVTIMEO (events POLLIN) or SO_SNDTIMEO; forever when unset.
+func socketTimeout(fd int, events int16) deadline {
+	opt := unix.SO_SNDTIMEO
+	if events&unix.POLLIN != 0 {
+		opt = unix.SO_RCVTIMEO
+	}
+	tv, err := unix.GetsockoptTimeval(fd, unix.SOL_SOCKET, opt)
+	if err != nil || (tv.Sec == 0 && tv.Usec == 0) {
+		return deadline{forever: true}
+	}
+	return deadlineAfter(time.Duration(tv.Sec)*time.Second + time.Duration(tv.Usec)*time.Microsecond)
 }
 
 // waitLock runs a blocking lock call (flock, F_SETLKW, F_OFD_SETLKW).

@@ -309,3 +309,36 @@ func TestConcurrentTableUse(t *testing.T) {
 		t.Errorf("%d descriptors open after balanced dup/close, want 4", n)
 	}
 }
+
+func TestSocketReadHonoursReceiveTimeout(t *testing.T) {
+	// A read(2) on a socket with SO_RCVTIMEO must give up with EAGAIN, even
+	// though elfuse waits for readiness itself.
+	task, mem := newFileTestTask(t)
+	sp, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(sp[1])
+	if err := unix.SetsockoptTimeval(sp[0], unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Usec: 50000}); err != nil {
+		t.Fatal(err)
+	}
+	fd, err := task.Proc.FDs.Install(sp[0], false, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	within(t, 5*time.Second, func() {
+		_, err := fileSys(task, abi.SYS_READ, uint64(fd), uint64(mem.alloc(8)), 8)
+		if fileErrnoOf(err) != abi.EAGAIN {
+			t.Errorf("read past SO_RCVTIMEO: %v, want EAGAIN", err)
+		}
+	})
+	if el := time.Since(start); el < 50*time.Millisecond {
+		t.Errorf("gave up after %v, before the 50ms timeout", el)
+	}
+	unix.Write(sp[1], []byte("ok"))
+	buf := mem.alloc(8)
+	if n := mustSys(t, task, abi.SYS_READ, uint64(fd), uint64(buf), 8); string(mem.bytesAt(buf, int(n))) != "ok" {
+		t.Errorf("read %q", mem.bytesAt(buf, int(n)))
+	}
+}
