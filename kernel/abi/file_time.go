@@ -4,8 +4,8 @@ import "encoding/binary"
 
 // Timespec is struct timespec (__kernel_timespec on x86-64).
 //
-// This file is identical to the files helper's abi/file_time.go (the same
-// declarations, needed by both branches): when both are merged, delete one.
+// It lives in its own file because the time syscalls need it too: if another
+// file of this package declares it, keep one of the two.
 type Timespec struct {
 	Sec  int64
 	Nsec int64

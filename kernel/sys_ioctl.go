@@ -1,0 +1,136 @@
+package kernel
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sync"
+
+	"github.com/elfuse/elfuse/kernel/abi"
+	"golang.org/x/sys/unix"
+)
+
+// ioctl(2) passes through to the host descriptor only for a known-safe list
+// of requests whose argument elfuse copies with the right size; anything
+// else could have the host kernel read or write host memory at a guest
+// address, so it is refused with ENOTTY (logged once per request).
+
+func init() {
+	register(map[uint64]Syscall{
+		abi.SYS_IOCTL: {Name: "ioctl", Fn: Ioctl, Support: Partial,
+			Note: "terminal (TCGETS, TCSETS*, TIOC[GS]WINSZ, TIOC[GS]PGRP, TCFLSH, TCXONC, TCSBRK, TIOCOUTQ), pty leader (TIOCGPTN, TIOCSPTLCK, TIOCGPTPEER) and FIONREAD, FIONBIO, FIOCLEX, FIONCLEX; others ENOTTY. Process groups are host pgids until the supervisor maps them"},
+	})
+}
+
+var unknownIoctlLogged sync.Map // request → struct{}
+
+// copyInInt32 reads a guest int.
+func (t *Task) copyInInt32(addr abi.Addr) (int32, error) {
+	var b [4]byte
+	if _, err := t.CopyIn(addr, b[:]); err != nil {
+		return 0, err
+	}
+	return int32(binary.LittleEndian.Uint32(b[:])), nil
+}
+
+// copyOutInt32 writes a guest int.
+func (t *Task) copyOutInt32(addr abi.Addr, v int32) error {
+	var b [4]byte
+	binary.LittleEndian.PutUint32(b[:], uint32(v))
+	_, err := t.CopyOut(addr, b[:])
+	return err
+}
+
+// Ioctl implements Linux syscall ioctl(2).
+func Ioctl(t *Task, a *Args) (uint64, error) {
+	fd, req, arg := a.Int(0), a.Uint(1), a.Addr(2)
+	switch req {
+	case abi.FIOCLEX:
+		return 0, t.Proc.FDs.SetCloexec(fd, true)
+	case abi.FIONCLEX:
+		return 0, t.Proc.FDs.SetCloexec(fd, false)
+	}
+	f, err := t.Proc.FDs.Acquire(fd)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Release()
+	h := f.FD()
+	switch req {
+	case abi.TCGETS:
+		ht, err := unix.IoctlGetTermios(h, unix.TCGETS)
+		if err != nil {
+			return 0, err
+		}
+		tio := abi.Termios{Iflag: ht.Iflag, Oflag: ht.Oflag, Cflag: ht.Cflag, Lflag: ht.Lflag, Line: ht.Line, CC: ht.Cc}
+		var b [abi.SizeofTermios]byte
+		tio.MarshalBytes(b[:])
+		_, err = t.CopyOut(arg, b[:])
+		return 0, err
+	case abi.TCSETS, abi.TCSETSW, abi.TCSETSF:
+		var b [abi.SizeofTermios]byte
+		if _, err := t.CopyIn(arg, b[:]); err != nil {
+			return 0, err
+		}
+		var tio abi.Termios
+		tio.UnmarshalBytes(b[:])
+		ht := unix.Termios{Iflag: tio.Iflag, Oflag: tio.Oflag, Cflag: tio.Cflag, Lflag: tio.Lflag, Line: tio.Line, Cc: tio.CC}
+		return 0, unix.IoctlSetTermios(h, uint(req), &ht)
+	case abi.TIOCGWINSZ:
+		ws, err := unix.IoctlGetWinsize(h, unix.TIOCGWINSZ)
+		if err != nil {
+			return 0, err
+		}
+		w := abi.Winsize{Row: ws.Row, Col: ws.Col, Xpixel: ws.Xpixel, Ypixel: ws.Ypixel}
+		var b [abi.SizeofWinsize]byte
+		w.MarshalBytes(b[:])
+		_, err = t.CopyOut(arg, b[:])
+		return 0, err
+	case abi.TIOCSWINSZ:
+		var b [abi.SizeofWinsize]byte
+		if _, err := t.CopyIn(arg, b[:]); err != nil {
+			return 0, err
+		}
+		var w abi.Winsize
+		w.UnmarshalBytes(b[:])
+		return 0, unix.IoctlSetWinsize(h, unix.TIOCSWINSZ, &unix.Winsize{Row: w.Row, Col: w.Col, Xpixel: w.Xpixel, Ypixel: w.Ypixel})
+	case abi.TIOCGPGRP, abi.FIONREAD, abi.TIOCOUTQ:
+		v, err := unix.IoctlGetInt(h, uint(req))
+		if err != nil {
+			return 0, err
+		}
+		return 0, t.copyOutInt32(arg, int32(v))
+	case abi.TIOCSPGRP, abi.FIONBIO:
+		v, err := t.copyInInt32(arg)
+		if err != nil {
+			return 0, err
+		}
+		return 0, unix.IoctlSetPointerInt(h, uint(req), int(v))
+	case abi.TIOCGPTN:
+		v, err := unix.IoctlGetUint32(h, unix.TIOCGPTN)
+		if err != nil {
+			return 0, err
+		}
+		return 0, t.copyOutInt32(arg, int32(v))
+	case abi.TIOCSPTLCK:
+		v, err := t.copyInInt32(arg)
+		if err != nil {
+			return 0, err
+		}
+		return 0, unix.IoctlSetPointerInt(h, unix.TIOCSPTLCK, int(v))
+	case abi.TIOCGPTPEER:
+		// Opens the follower side: a new descriptor for the guest.
+		flags := uint64(uint32(arg))
+		peer, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(h), unix.TIOCGPTPEER, uintptr(flags|unix.O_CLOEXEC))
+		if errno != 0 {
+			return 0, errno
+		}
+		return t.installHost(int(peer), flags&abi.O_CLOEXEC != 0)
+	case abi.TCFLSH, abi.TCXONC, abi.TCSBRK:
+		// The argument is a plain int, not a pointer.
+		return 0, unix.IoctlSetInt(h, uint(req), int(int32(arg)))
+	}
+	if _, seen := unknownIoctlLogged.LoadOrStore(req, struct{}{}); !seen {
+		t.Log.Warn("ioctl request not supported, returning ENOTTY", "request", fmt.Sprintf("%#x", req), "fd", fd)
+	}
+	return 0, abi.ENOTTY
+}
