@@ -101,6 +101,8 @@ func (h *host) Pid() int32         { return h.pid }
 func (h *host) Ppid() int32        { return h.ppid }
 func (h *host) Exit(status uint32) {}
 
-// hostSignals are the host signals a guestproc passes on to its guest.
+// hostSignals are the host signals a guestproc passes on to its guest. Stop
+// and continue signals keep their host default (the whole tree stops with
+// the terminal's ^Z) until job control lands in the supervisor.
 var hostSignals = []os.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT,
-	unix.SIGUSR1, unix.SIGUSR2, unix.SIGALRM, unix.SIGWINCH, unix.SIGTSTP, unix.SIGCONT}
+	unix.SIGUSR1, unix.SIGUSR2, unix.SIGALRM, unix.SIGWINCH}

@@ -203,7 +203,7 @@ func lookPath(prog string, env []string) (string, error) {
 func relaySignals(p *os.Process) func() {
 	ch := make(chan os.Signal, 16)
 	signal.Notify(ch, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT,
-		unix.SIGUSR2, unix.SIGALRM, unix.SIGWINCH, unix.SIGTSTP, unix.SIGCONT)
+		unix.SIGUSR2, unix.SIGALRM, unix.SIGWINCH)
 	done := make(chan struct{})
 	go func() {
 		for {
