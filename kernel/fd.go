@@ -2,6 +2,8 @@ package kernel
 
 // STUB: owned by the files helper, replaced wholesale.
 
+import "github.com/elfuse/elfuse/kernel/abi"
+
 // FDTable maps guest descriptor numbers to host descriptors.
 type FDTable struct{}
 
@@ -11,3 +13,7 @@ func NewFDTable() *FDTable { return &FDTable{} }
 
 // CloseAll closes every descriptor (process exit).
 func (f *FDTable) CloseAll() {}
+
+// Get returns the host descriptor of guest fd (EBADF if none).
+// STUB: minimal declaration so mmap compiles; the files helper replaces it.
+func (f *FDTable) Get(fd int32) (hostfd int, err error) { return -1, abi.EBADF }

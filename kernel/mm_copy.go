@@ -1,0 +1,137 @@
+package kernel
+
+import (
+	"bytes"
+
+	"github.com/elfuse/elfuse/kernel/abi"
+	"golang.org/x/sys/unix"
+)
+
+// accessibleEnd returns the end of the longest prefix of [addr, addr+n)
+// that is mapped with the needed permission (read, or write if write) and
+// backed by memory the host can touch without a fault: pages of a shared
+// file mapping past the file's end would SIGBUS the host, so they count as
+// inaccessible (EFAULT, as a guest touching them would get SIGBUS).
+// Preconditions: m.mu held.
+func (m *MM) accessibleEnd(addr abi.Addr, n uint64, write bool) abi.Addr {
+	end, ok := addr.AddLength(n)
+	if !ok || end > m.limit {
+		end = m.limit
+	}
+	at := addr
+	for i := m.find(at); at < end && i < len(m.vmas); i++ {
+		v := &m.vmas[i]
+		if v.start > at {
+			break
+		}
+		if (write && !v.writable()) || (!write && !v.readable()) {
+			break
+		}
+		lim := min(v.end, end)
+		if v.shared && !v.back.anon {
+			lim = min(lim, m.fileEnd(v))
+		}
+		if lim <= at {
+			break
+		}
+		at = lim
+		if lim < v.end {
+			break
+		}
+	}
+	return at
+}
+
+// fileEnd is the end of the part of shared file mapping v that lies over
+// the file (the page holding EOF included).
+func (m *MM) fileEnd(v *vma) abi.Addr {
+	var st unix.Stat_t
+	if err := unix.Fstat(v.back.fd, &st); err != nil {
+		return v.start
+	}
+	size, _ := abi.Addr(st.Size).RoundUp()
+	if uint64(size) <= v.off {
+		return v.start
+	}
+	return v.start + abi.Addr(min(uint64(size)-v.off, uint64(v.end-v.start)))
+}
+
+// CopyIn reads len(dst) bytes of guest memory at addr. It returns the count
+// copied and EFAULT if the range is not entirely readable.
+func (m *MM) CopyIn(addr abi.Addr, dst []byte) (int, error) {
+	if len(dst) == 0 {
+		return 0, nil
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	e := m.accessibleEnd(addr, uint64(len(dst)), false)
+	if e <= addr {
+		return 0, abi.EFAULT
+	}
+	n := copy(dst, m.window[addr:e])
+	if n < len(dst) {
+		return n, abi.EFAULT
+	}
+	return n, nil
+}
+
+// CopyOut writes src to guest memory at addr. It returns the count copied
+// and EFAULT if the range is not entirely writable.
+func (m *MM) CopyOut(addr abi.Addr, src []byte) (int, error) {
+	if len(src) == 0 {
+		return 0, nil
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	e := m.accessibleEnd(addr, uint64(len(src)), true)
+	if e <= addr {
+		return 0, abi.EFAULT
+	}
+	n := copy(m.window[addr:e], src)
+	if n < len(src) {
+		return n, abi.EFAULT
+	}
+	return n, nil
+}
+
+// CopyInString reads a NUL-terminated string at addr. The string and its
+// NUL must fit in maxLen bytes (ENAMETOOLONG otherwise); EFAULT if memory
+// ends before the NUL.
+func (m *MM) CopyInString(addr abi.Addr, maxLen int) (string, error) {
+	if maxLen <= 0 {
+		return "", abi.ENAMETOOLONG
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	e := m.accessibleEnd(addr, uint64(maxLen), false)
+	if e <= addr {
+		return "", abi.EFAULT
+	}
+	b := m.window[addr:e]
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		return string(b[:i]), nil
+	}
+	if len(b) < maxLen {
+		return "", abi.EFAULT
+	}
+	return "", abi.ENAMETOOLONG
+}
+
+// Slice returns the host view of [addr, addr+n), which must be entirely
+// readable (and writable if write), else EFAULT. The view aliases guest
+// memory and stays valid until the range is unmapped or remapped.
+func (m *MM) Slice(addr abi.Addr, n int, write bool) ([]byte, error) {
+	if n < 0 {
+		return nil, abi.EFAULT
+	}
+	if n == 0 {
+		return []byte{}, nil
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	e := m.accessibleEnd(addr, uint64(n), write)
+	if uint64(e-addr) < uint64(n) || e <= addr {
+		return nil, abi.EFAULT
+	}
+	return m.window[addr:e:e], nil
+}
