@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/elfuse/elfuse/kernel/abi"
 	"golang.org/x/sys/unix"
@@ -12,12 +13,15 @@ import (
 // Executable is an opened, validated program (and its PT_INTERP
 // interpreter): everything execve can check before the point of no return.
 type Executable struct {
-	// Path is the host path the program was opened from.
-	Path   string
-	file   *os.File
-	img    *elfImage
-	interp *os.File
-	iimg   *elfImage
+	// Path is the host path the program was opened from (AT_EXECFN).
+	Path string
+	// Resolved is the absolute path of the opened file, symlinks
+	// resolved, as Linux's /proc/self/exe shows it.
+	Resolved string
+	file     *os.File
+	img      *elfImage
+	interp   *os.File
+	iimg     *elfImage
 }
 
 // Image is a program loaded into an address space: where to start it.
@@ -43,7 +47,7 @@ func OpenExecutable(path string) (*Executable, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	x := &Executable{Path: path, file: f, img: img}
+	x := &Executable{Path: path, Resolved: fdPath(f), file: f, img: img}
 	if img.interp != "" {
 		ifile, iimg, err := openELF(img.interp, AddrLimit)
 		if err != nil {
@@ -103,6 +107,18 @@ func openELF(path string, limit abi.Addr) (*os.File, *elfImage, error) {
 	return f, img, nil
 }
 
+// fdPath returns the path of an open file as the kernel names it (absolute,
+// symlinks resolved), or its name when /proc is unavailable.
+func fdPath(f *os.File) string {
+	if p, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", f.Fd())); err == nil {
+		return p
+	}
+	if p, err := filepath.Abs(f.Name()); err == nil {
+		return p
+	}
+	return f.Name()
+}
+
 // loadedELF describes one ELF mapped into memory.
 type loadedELF struct {
 	bias  abi.Addr
@@ -145,8 +161,10 @@ func (m *MM) loadELF(f *os.File, img *elfImage, bias abi.Addr) (loadedELF, error
 			}
 			if p.Memsz > p.Filesz {
 				// Zero the rest of the page holding the end of the file data
-				// (it was read from the file).
-				m.zero(abi.Range{Start: fileEnd, End: min(fileMapEnd, vaddr+abi.Addr(p.Memsz))})
+				// (it was read from the file) up to the page end, as Linux's
+				// padzero: ld.so's early allocator takes that tail for
+				// zeroed memory.
+				m.zero(abi.Range{Start: fileEnd, End: fileMapEnd})
 			}
 			start = fileMapEnd
 		}

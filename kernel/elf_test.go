@@ -202,26 +202,19 @@ func TestStartProcessLoadsStaticBinaries(t *testing.T) {
 			} else if regs.RIP != aux[abi.AT_ENTRY] || aux[abi.AT_BASE] != 0 {
 				t.Fatalf("rip %#x, AT_ENTRY %#x, AT_BASE %#x", regs.RIP, aux[abi.AT_ENTRY], aux[abi.AT_BASE])
 			}
-			// Every segment holds the file bytes, with the permissions of
-			// p_flags and a zero .bss.
-			var maxEnd abi.Addr
-			for _, p := range img.loads {
-				want := make([]byte, p.Filesz)
-				f.ReadAt(want, int64(p.Off))
-				got := make([]byte, p.Filesz)
-				va := bias + abi.Addr(p.Vaddr)
-				if _, err := m.CopyIn(va, got); err != nil || !bytes.Equal(got, want) {
-					t.Fatalf("segment at %#x differs from the file (%v)", uint64(va), err)
+			maxEnd := checkSegments(t, m, f, img, bias)
+			if tt.interp {
+				lf, err := os.Open(img.interp)
+				if err != nil {
+					t.Fatal(err)
 				}
-				bss := make([]byte, p.Memsz-p.Filesz)
-				if _, err := m.CopyIn(va+abi.Addr(p.Filesz), bss); err != nil || !bytes.Equal(bss, make([]byte, len(bss))) {
-					t.Fatalf(".bss at %#x not zero (%v)", uint64(va)+p.Filesz, err)
+				defer lf.Close()
+				lst, _ := lf.Stat()
+				limg, err := parseELF(lf, lst.Size(), AddrLimit)
+				if err != nil {
+					t.Fatal(err)
 				}
-				prot, ok := m.Lookup(va)
-				if !ok || prot != hvf.Prot(segProt(p.Flags)) {
-					t.Fatalf("segment at %#x has prot %v, want %v", uint64(va), prot, segProt(p.Flags))
-				}
-				maxEnd = max(maxEnd, va+abi.Addr(p.Memsz))
+				checkSegments(t, m, lf, limg, abi.Addr(aux[abi.AT_BASE]))
 			}
 			wantBrk, _ := maxEnd.RoundUp()
 			if m.Brk() != wantBrk {
@@ -230,7 +223,7 @@ func TestStartProcessLoadsStaticBinaries(t *testing.T) {
 			if got := m.SetBrk(wantBrk + 5000); got != wantBrk+5000 {
 				t.Fatalf("brk grow from the loaded image failed: %#x", uint64(got))
 			}
-			if task.Proc.Exe != path || len(task.Proc.Argv) != len(argv) || task.Proc.Mem != Memory(m) {
+			if real, _ := filepath.EvalSymlinks(path); task.Proc.Exe != real || len(task.Proc.Argv) != len(argv) || task.Proc.Mem != Memory(m) {
 				t.Fatal("process fields not filled")
 			}
 			names := map[string]bool{}
@@ -244,6 +237,37 @@ func TestStartProcessLoadsStaticBinaries(t *testing.T) {
 			checkMachine(t, m, fm)
 		})
 	}
+}
+
+// checkSegments verifies that every PT_LOAD of img holds the file's bytes
+// at bias, has the permissions of p_flags, and that the .bss, including the
+// rest of the page after p_filesz, reads zero. It returns the highest end.
+func checkSegments(t *testing.T, m *MM, f *os.File, img *elfImage, bias abi.Addr) abi.Addr {
+	t.Helper()
+	var maxEnd abi.Addr
+	for _, p := range img.loads {
+		want := make([]byte, p.Filesz)
+		f.ReadAt(want, int64(p.Off))
+		got := make([]byte, p.Filesz)
+		va := bias + abi.Addr(p.Vaddr)
+		if _, err := m.CopyIn(va, got); err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("segment at %#x differs from the file (%v)", uint64(va), err)
+		}
+		if p.Memsz > p.Filesz {
+			bssStart := va + abi.Addr(p.Filesz)
+			bssEnd, _ := (va + abi.Addr(p.Memsz)).RoundUp()
+			bss := make([]byte, bssEnd-bssStart)
+			if _, err := m.CopyIn(bssStart, bss); err != nil || !bytes.Equal(bss, make([]byte, len(bss))) {
+				t.Fatalf(".bss [%#x, %#x) not zero up to the page end (%v)", uint64(bssStart), uint64(bssEnd), err)
+			}
+		}
+		prot, ok := m.Lookup(va)
+		if !ok || prot != hvf.Prot(segProt(p.Flags)) {
+			t.Fatalf("segment at %#x has prot %v, want %v", uint64(va), prot, segProt(p.Flags))
+		}
+		maxEnd = max(maxEnd, va+abi.Addr(p.Memsz))
+	}
+	return maxEnd
 }
 
 func TestStartProcessErrors(t *testing.T) {

@@ -58,7 +58,7 @@ func (k *Kernel) StartProcess(path string, argv, envp []string) (*Task, error) {
 		Mem:     mm,
 		FDs:     NewFDTable(),
 		Signals: NewSignalHandlers(),
-		Exe:     path,
+		Exe:     x.Resolved,
 		Argv:    append([]string(nil), argv...),
 		Envp:    append([]string(nil), envp...),
 		Auxv:    img.Auxv,
