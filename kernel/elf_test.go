@@ -428,3 +428,34 @@ func TestStackArgumentLimits(t *testing.T) {
 		})
 	}
 }
+
+func TestExecReplacesTheImageOnTheSameMachine(t *testing.T) {
+	hello := buildC(t, "-static-pie")
+	task, fm := startTest(t, buildC(t, "-static"), []string{"first"}, nil)
+	old := task.Proc.MM
+	mustMmap(t, old, 0, 4*pg, rw, abi.MAP_SHARED|abi.MAP_ANONYMOUS)
+	x, err := OpenExecutable(hello)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	img, err := task.Proc.Exec(x, []string{"second", "x"}, []string{"E=1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { task.Proc.MM.Close() })
+	m := task.Proc.MM
+	if m == old || task.Proc.Mem != Memory(m) || task.Proc.Argv[0] != "second" {
+		t.Fatal("process still refers to the old image")
+	}
+	task.CPU.SetFSBase(0x1234)
+	task.ResetRegisters(img)
+	if r := task.CPU.Regs(); r.RIP != uint64(img.Entry) || r.RSP != uint64(img.SP) || task.CPU.FSBase() != 0 {
+		t.Fatalf("registers after exec: rip %#x rsp %#x fs %#x", r.RIP, r.RSP, task.CPU.FSBase())
+	}
+	if argc := readWord(t, m, img.SP); argc != 2 {
+		t.Fatalf("argc %d", argc)
+	}
+	// The machine holds only the new image's mappings.
+	checkMachine(t, m, fm)
+}

@@ -46,7 +46,6 @@ func (k *Kernel) StartProcess(path string, argv, envp []string) (*Task, error) {
 	if err != nil {
 		return fail(fmt.Errorf("%s: create vcpu: %w", path, err))
 	}
-	*cpu.Regs() = hvf.Regs{RIP: uint64(img.Entry), RSP: uint64(img.SP), RFLAGS: initialRFLAGS}
 
 	log := k.Log
 	if log == nil {
@@ -64,6 +63,7 @@ func (k *Kernel) StartProcess(path string, argv, envp []string) (*Task, error) {
 		Auxv:    img.Auxv,
 	}
 	t := &Task{Proc: proc, CPU: cpu, Log: log, inSyscall: -1}
+	*cpu.Regs() = hvf.Regs{RIP: uint64(img.Entry), RSP: uint64(img.SP), RFLAGS: initialRFLAGS}
 	if k.Host != nil {
 		t.Tid = k.Host.Pid()
 	}
@@ -73,4 +73,52 @@ func (k *Kernel) StartProcess(path string, argv, envp []string) (*Task, error) {
 			"interp", x.Interp())
 	}
 	return t, nil
+}
+
+// Exec replaces the process image with x, as execve(2) does after its point
+// of no return: the old address space is torn down (its mappings leave the
+// Machine and its memory goes back to the host) and a fresh one holding x
+// is built on the same Machine. On error the process has no usable image
+// and must be killed (SIGSEGV, as Linux does).
+//
+// The old MM is closed before the new one is made because each holds a
+// host window as large as the guest address space (64 TiB): two do not fit
+// in the host's 128 TiB. Callers check the executable with OpenExecutable
+// first, so ordinary errors (ENOENT, EACCES, ENOEXEC) leave the caller
+// intact. Descriptors, signal dispositions and other threads are the
+// caller's business.
+//
+// Preconditions: called on the vCPU thread; no other task of p runs.
+func (p *Process) Exec(x *Executable, argv, envp []string) (*Image, error) {
+	old := p.MM
+	machine := old.machine
+	if err := old.Release(); err != nil {
+		return nil, fmt.Errorf("%s: tear down the old image: %w", x.Path, err)
+	}
+	mm, err := NewMM(machine, AddrLimit)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", x.Path, err)
+	}
+	img, err := x.Load(mm, argv, envp)
+	if err != nil {
+		mm.Close()
+		return nil, err
+	}
+	p.mu.Lock()
+	p.MM, p.Mem = mm, mm
+	p.Exe = x.Resolved
+	p.Argv = append([]string(nil), argv...)
+	p.Envp = append([]string(nil), envp...)
+	p.Auxv = img.Auxv
+	p.mu.Unlock()
+	return img, nil
+}
+
+// ResetRegisters puts the task at the start of img: RIP at the entry, RSP
+// at argc, RFLAGS 0x202, every other register and the FS/GS bases zero (as
+// Linux's start_thread). The FPU state is the caller's (signals helper).
+func (t *Task) ResetRegisters(img *Image) {
+	*t.CPU.Regs() = hvf.Regs{RIP: uint64(img.Entry), RSP: uint64(img.SP), RFLAGS: initialRFLAGS}
+	t.CPU.SetFSBase(0)
+	t.CPU.SetGSBase(0)
 }

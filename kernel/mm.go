@@ -65,6 +65,10 @@ type MapInfo struct {
 	Dev, Inode uint64
 	// DontFork and WipeOnFork carry madvise(MADV_DONTFORK/WIPEONFORK).
 	DontFork, WipeOnFork bool
+	// Fd is the descriptor behind a shared mapping (memfd or file, at
+	// Offset), -1 for private memory, which lives in RAMFd() at offset ==
+	// address. The MM owns it: dup it to keep it.
+	Fd int
 }
 
 // NewMM creates an empty address space of [0, limit) on machine. limit must
@@ -117,6 +121,21 @@ func (m *MM) Close() error {
 	return err
 }
 
+// Release removes every mapping from the Machine and closes the MM (the
+// Machine stays open for a new MM: execve).
+func (m *MM) Release() error {
+	m.mu.Lock()
+	var err error
+	if m.window != nil {
+		err = m.unmapRange(abi.Range{Start: 0, End: m.limit})
+	}
+	m.mu.Unlock()
+	if cerr := m.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
 // Limit returns the end of the address space.
 func (m *MM) Limit() abi.Addr { return m.limit }
 
@@ -147,7 +166,10 @@ func (m *MM) Maps() []MapInfo {
 	for _, v := range m.vmas {
 		mi := MapInfo{
 			Start: v.start, End: v.end, Prot: v.prot, Shared: v.shared,
-			Name: v.name, DontFork: v.dontFork, WipeOnFork: v.wipeOnFork,
+			Name: v.name, DontFork: v.dontFork, WipeOnFork: v.wipeOnFork, Fd: -1,
+		}
+		if v.shared {
+			mi.Fd = v.back.fd
 		}
 		if v.back != nil {
 			mi.Offset = v.off

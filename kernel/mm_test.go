@@ -596,6 +596,9 @@ func TestSharedAnonymousMemory(t *testing.T) {
 	if fm.maps[0].fd == m.ramfd {
 		t.Fatal("machine maps shared memory from the RAM memfd")
 	}
+	if mi := m.Maps(); len(mi) != 1 || mi[0].Fd != v.back.fd || !mi[0].Shared || mi[0].Name != "/dev/zero (deleted)" {
+		t.Fatalf("Maps() = %+v, want the shared memfd", mi)
+	}
 	var st unix.Stat_t
 	unix.Fstat(m.ramfd, &st)
 	if st.Blocks != 0 {
