@@ -32,6 +32,11 @@ const (
 	MmapGap = 128 << 20
 	// MmapBase is where top-down mmap allocation starts.
 	MmapBase = StackTop - MmapGap
+	// UserPtrMax is Linux's TASK_SIZE_MAX on x86-64 (47-bit user space
+	// minus a guard page): access_ok(p, 0) fails above it. Guests believe
+	// they run on that kernel, so zero-length accesses check it although
+	// nothing at or above AddrLimit is ever mapped.
+	UserPtrMax abi.Addr = 0x7ffffffff000
 	// ETDynBase is the load address of position-independent main programs,
 	// like Linux's ELF_ET_DYN_BASE (2/3 of the address space), page aligned.
 	ETDynBase = (AddrLimit / 3 * 2) &^ (abi.PageSize - 1)

@@ -118,13 +118,19 @@ func (m *MM) CopyInString(addr abi.Addr, maxLen int) (string, error) {
 }
 
 // Slice returns the host view of [addr, addr+n), which must be entirely
-// readable (and writable if write), else EFAULT. The view aliases guest
+// readable (and writable if write), else EFAULT. A zero-length view is
+// checked like Linux's access_ok: EFAULT only for a pointer above the
+// 47-bit user space (read(fd, p, 0) with a kernel pointer fails there too). The view aliases guest
 // memory and stays valid until the range is unmapped or remapped.
 func (m *MM) Slice(addr abi.Addr, n int, write bool) ([]byte, error) {
 	if n < 0 {
 		return nil, abi.EFAULT
 	}
 	if n == 0 {
+		// Linux's access_ok(p, 0): only the pointer's range is checked.
+		if addr > UserPtrMax {
+			return nil, abi.EFAULT
+		}
 		return []byte{}, nil
 	}
 	m.mu.RLock()

@@ -134,7 +134,8 @@ func (m *MM) placeLocked(addr abi.Addr, length uint64, flags int) (abi.Addr, err
 	if flags&abi.MAP_32BIT != 0 {
 		lo, hi, hintHi = map32Lo, map32Hi, map32Hi
 	}
-	if hint, ok := addr.RoundUp(); ok && hint != 0 {
+	// x86-64 Linux rounds a hint down to its page (arch_get_unmapped_area).
+	if hint := addr.RoundDown(); hint != 0 {
 		if end, ok := hint.AddLength(length); ok && hint >= abi.MMAP_MIN_ADDR && end <= hintHi &&
 			m.isFree(abi.Range{Start: hint, End: end}) {
 			return hint, nil

@@ -83,7 +83,9 @@ func (m *MM) SetBrk(addr abi.Addr) abi.Addr {
 	switch {
 	case newEnd > oldEnd:
 		r := abi.Range{Start: oldEnd, End: newEnd}
-		if newEnd > m.mmapBase || !m.isFree(r) {
+		// Like Linux, keep a guard page between the heap and the next
+		// mapping.
+		if newEnd > m.mmapBase || !m.isFree(abi.Range{Start: oldEnd, End: newEnd + abi.PageSize}) {
 			return m.brk
 		}
 		v := vma{start: r.Start, end: r.End, prot: hostProt(abi.PROT_READ | abi.PROT_WRITE), name: "[heap]"}

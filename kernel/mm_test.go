@@ -77,7 +77,7 @@ func TestMmapHintHonouredWhenFree(t *testing.T) {
 		wantHint bool
 	}{
 		{"low 0x400000 window is free", 0, 0x400000, true},
-		{"unaligned hint rounds up", 0, 0x400123, true},
+		{"unaligned hint rounds down", 0, 0x400123, true},
 		{"hint above the mmap base", 0, 0x7000000000, true},
 		{"hint overlapping a mapping moves", 0x400000, 0x400000, false},
 		{"hint below mmap_min_addr is ignored", 0, 0x1000, false},
@@ -89,7 +89,7 @@ func TestMmapHintHonouredWhenFree(t *testing.T) {
 				mustMmap(t, m, tt.occupy, pg, rw, anon|abi.MAP_FIXED)
 			}
 			a := mustMmap(t, m, tt.hint, 2*pg, rw, anon)
-			want, _ := tt.hint.RoundUp()
+			want := tt.hint.RoundDown()
 			if got := a == want; got != tt.wantHint {
 				t.Fatalf("mmap(hint %#x) = %#x; at hint = %v, want %v", uint64(tt.hint), uint64(a), got, tt.wantHint)
 			}
@@ -344,6 +344,12 @@ func TestBrkPageGranularity(t *testing.T) {
 	if got := m.SetBrk(start + 5*pg); got != start+2*pg {
 		t.Fatalf("brk into a mapping = %#x, want unchanged", uint64(got))
 	}
+	if got := m.SetBrk(start + 4*pg); got != start+2*pg {
+		t.Fatalf("brk touching a mapping = %#x, want unchanged (guard page)", uint64(got))
+	}
+	if got := m.SetBrk(start + 3*pg); got != start+3*pg {
+		t.Fatalf("brk one guard page short of a mapping = %#x", uint64(got))
+	}
 	// The program's own .bss page is never touched by brk.
 	if _, ok := m.Lookup(start - 1); !ok {
 		t.Fatal("brk shrink unmapped the .bss page")
@@ -511,7 +517,8 @@ func TestCopyPartialCountsAcrossHoleAndReadOnly(t *testing.T) {
 		{"read of the null page", false, 0, 8, 0, abi.EFAULT},
 		{"read past the limit", false, testLimit - 4, 8, 0, abi.EFAULT},
 		{"read of a wrapping range", false, ^abi.Addr(0) - 3, 8, 0, abi.EFAULT},
-		{"zero length anywhere", false, 0, 0, 0, nil},
+		{"zero length at an unmapped user address", false, 0, 0, 0, nil},
+		{"zero length at the top of user space", false, UserPtrMax, 0, 0, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -526,10 +533,26 @@ func TestCopyPartialCountsAcrossHoleAndReadOnly(t *testing.T) {
 			if got != tt.want || err != tt.err {
 				t.Fatalf("copy = %d, %v; want %d, %v", got, err, tt.want, tt.err)
 			}
-			if _, err := m.Slice(tt.addr, tt.n, tt.write); (err == nil) != (tt.err == nil) {
+			if _, err := m.Slice(tt.addr, tt.n, tt.write); (err == nil) != (tt.err == nil) && tt.n > 0 {
 				t.Fatalf("Slice error %v disagrees with copy error %v", err, tt.err)
 			}
 		})
+	}
+}
+
+func TestZeroLengthSliceChecksLikeAccessOK(t *testing.T) {
+	m, _ := newTestMM(t)
+	tests := []struct {
+		addr abi.Addr
+		want error
+	}{
+		{0, nil}, {AddrLimit, nil}, {UserPtrMax, nil},
+		{0x800000000000, abi.EFAULT}, {0xffff880000000000, abi.EFAULT}, {^abi.Addr(0), abi.EFAULT},
+	}
+	for _, tt := range tests {
+		if _, err := m.Slice(tt.addr, 0, false); err != tt.want {
+			t.Errorf("Slice(%#x, 0) error %v, want %v", uint64(tt.addr), err, tt.want)
+		}
 	}
 }
 
