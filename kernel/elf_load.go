@@ -188,7 +188,7 @@ func (m *MM) zero(r abi.Range) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	clear(m.window[r.Start:r.End])
+	m.window.zero(r)
 }
 
 // etDynBase is where a position-independent main program goes (Linux's

@@ -36,7 +36,7 @@ type MM struct {
 	machine hvf.Machine
 	limit   abi.Addr
 	ramfd   int
-	window  []byte
+	window  *hostWindow
 
 	// stackTop and mmapBase are derived from limit (see layout.go).
 	stackTop abi.Addr

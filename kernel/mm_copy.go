@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"bytes"
+	"errors"
 
 	"github.com/elfuse/elfuse/kernel/abi"
 	"golang.org/x/sys/unix"
@@ -68,7 +69,7 @@ func (m *MM) CopyIn(addr abi.Addr, dst []byte) (int, error) {
 	if e <= addr {
 		return 0, abi.EFAULT
 	}
-	n := copy(dst, m.window[addr:e])
+	n := m.window.copyIn(addr, dst[:e-addr])
 	if n < len(dst) {
 		return n, abi.EFAULT
 	}
@@ -87,7 +88,7 @@ func (m *MM) CopyOut(addr abi.Addr, src []byte) (int, error) {
 	if e <= addr {
 		return 0, abi.EFAULT
 	}
-	n := copy(m.window[addr:e], src)
+	n := m.window.copyOut(addr, src[:e-addr])
 	if n < len(src) {
 		return n, abi.EFAULT
 	}
@@ -107,11 +108,20 @@ func (m *MM) CopyInString(addr abi.Addr, maxLen int) (string, error) {
 	if e <= addr {
 		return "", abi.EFAULT
 	}
-	b := m.window[addr:e]
-	if i := bytes.IndexByte(b, 0); i >= 0 {
-		return string(b[:i]), nil
+	var s []byte
+	found := errors.New("found")
+	err := m.window.pieces(abi.Range{Start: addr, End: e}, func(_ abi.Addr, b []byte) error {
+		if i := bytes.IndexByte(b, 0); i >= 0 {
+			s = append(s, b[:i]...)
+			return found
+		}
+		s = append(s, b...)
+		return nil
+	})
+	if err == found {
+		return string(s), nil
 	}
-	if len(b) < maxLen {
+	if uint64(e-addr) < uint64(maxLen) {
 		return "", abi.EFAULT
 	}
 	return "", abi.ENAMETOOLONG
@@ -139,5 +149,9 @@ func (m *MM) Slice(addr abi.Addr, n int, write bool) ([]byte, error) {
 	if uint64(e-addr) < uint64(n) || e <= addr {
 		return nil, abi.EFAULT
 	}
-	return m.window[addr:e:e], nil
+	b, ok := m.window.span(abi.Range{Start: addr, End: e})
+	if !ok {
+		return nil, abi.EFAULT // crosses a chunk of a split window (see mapWindow)
+	}
+	return b, nil
 }

@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"errors"
 	"fmt"
 	"io"
 
@@ -228,21 +229,27 @@ func growShared(b *backing, size uint64) error {
 // starting at file offset off. The part past EOF stays zero.
 // Preconditions: m.mu held for writing; r is freshly mapped (zero).
 func (m *MM) fillFromFile(b *backing, off uint64, r abi.Range) error {
-	dst := m.window[r.Start:r.End]
-	for len(dst) > 0 {
-		n, err := unix.Pread(b.fd, dst, int64(off))
-		if err == unix.EINTR {
-			continue
+	eof := errors.New("eof")
+	err := m.window.pieces(r, func(_ abi.Addr, dst []byte) error {
+		for len(dst) > 0 {
+			n, err := unix.Pread(b.fd, dst, int64(off))
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("mm: read %s at %#x: %w", b.name, off, hostErrno(err))
+			}
+			if n == 0 {
+				return eof // the rest reads as zeros
+			}
+			dst, off = dst[n:], off+uint64(n)
 		}
-		if err != nil {
-			return fmt.Errorf("mm: read %s at %#x: %w", b.name, off, hostErrno(err))
-		}
-		if n == 0 {
-			return nil // EOF: the rest reads as zeros
-		}
-		dst, off = dst[n:], off+uint64(n)
+		return nil
+	})
+	if err == eof {
+		return nil
 	}
-	return nil
+	return err
 }
 
 // moveRAM moves private memory [src, src+n) to [dst, dst+n) inside the RAM
@@ -259,7 +266,7 @@ func (m *MM) moveRAM(src, dst abi.Addr, n uint64) error {
 		}
 		if err != nil {
 			// Without SEEK_DATA, copy everything.
-			copy(m.window[dst+(at-src):dst+abi.Addr(n)], m.window[at:end])
+			m.window.move(dst+(at-src), at, uint64(end-at))
 			break
 		}
 		h, err := unix.Seek(m.ramfd, d, unix.SEEK_HOLE)
@@ -267,7 +274,7 @@ func (m *MM) moveRAM(src, dst abi.Addr, n uint64) error {
 			h = int64(end)
 		}
 		ds, de := abi.Addr(d), abi.Addr(h)
-		copy(m.window[dst+(ds-src):dst+(de-src)], m.window[ds:de])
+		m.window.move(dst+(ds-src), ds, uint64(de-ds))
 		at = de
 	}
 	return m.punch(abi.Range{Start: src, End: end})

@@ -394,7 +394,10 @@ func (m *MM) Mincore(addr abi.Addr, vec []byte) error {
 	if !m.covered(r) {
 		return abi.ENOMEM
 	}
-	if err := hostMincore(m.window[r.Start:r.End], vec); err != nil {
+	err := m.window.pieces(r, func(at abi.Addr, b []byte) error {
+		return hostMincore(b, vec[(at-r.Start)/abi.PageSize:])
+	})
+	if err != nil {
 		return hostErrno(err)
 	}
 	for i := range vec {
