@@ -214,3 +214,8 @@ func checkMachine(t *testing.T, m *MM, fm *fakeMachine) {
 		t.Errorf("machine mappings differ from VMAs:\n got  %x\n want %x", got, want)
 	}
 }
+
+// hvfRegs builds the registers of a guest about to run syscall nr.
+func hvfRegs(nr uint64, a [6]uint64) hvf.Regs {
+	return hvf.Regs{RAX: nr, RDI: a[0], RSI: a[1], RDX: a[2], R10: a[3], R8: a[4], R9: a[5]}
+}
