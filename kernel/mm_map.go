@@ -85,6 +85,10 @@ func (m *MM) Mmap(addr abi.Addr, length uint64, prot, flags int, hostfd int, off
 
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.window == nil { // closed: a failed exec left no address space
+		back.release()
+		return 0, abi.ENOMEM
+	}
 	at, err := m.placeLocked(addr, uint64(lenUp), flags)
 	if err != nil {
 		back.release()

@@ -72,7 +72,7 @@ func (m *MM) Mprotect(addr abi.Addr, length uint64, prot int) error {
 func (m *MM) SetBrk(addr abi.Addr) abi.Addr {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.brkStart == 0 || addr < m.brkStart || addr >= m.limit {
+	if m.window == nil || m.brkStart == 0 || addr < m.brkStart || addr >= m.limit {
 		return m.brk
 	}
 	oldEnd, _ := m.brk.RoundUp()

@@ -615,3 +615,27 @@ func TestNewMMFullLayout(t *testing.T) {
 	a := mustMmap(t, m, 0, pg, rw, anon)
 	fill(t, m, a, pg, 1)
 }
+
+func TestClosedMMRefusesEverything(t *testing.T) {
+	m, _ := newTestMM(t)
+	a := mustMmap(t, m, 0x400000, pg, rw, anon|abi.MAP_FIXED)
+	m.SetBrkStart(0x800000)
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.CopyIn(a, make([]byte, 8)); err != abi.EFAULT {
+		t.Errorf("CopyIn after Close: %v", err)
+	}
+	if _, err := m.Slice(a, 8, false); err != abi.EFAULT {
+		t.Errorf("Slice after Close: %v", err)
+	}
+	if _, err := m.Mmap(0, pg, rw, anon, -1, 0); err != abi.ENOMEM {
+		t.Errorf("Mmap after Close: %v", err)
+	}
+	if got := m.SetBrk(0x900000); got != 0x800000 {
+		t.Errorf("brk after Close moved to %#x", uint64(got))
+	}
+	if _, ok := m.Lookup(a); ok {
+		t.Error("Lookup after Close found a mapping")
+	}
+}
