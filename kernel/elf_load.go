@@ -22,6 +22,8 @@ type Executable struct {
 	img      *elfImage
 	interp   *os.File
 	iimg     *elfImage
+	// scripts are the "#!" files that led to file, outermost first.
+	scripts []script
 }
 
 // Image is a program loaded into an address space: where to start it.
@@ -36,26 +38,62 @@ type Image struct {
 	// ProgEntry is the program's own entry (AT_ENTRY) and Brk the start
 	// of its heap.
 	ProgEntry, Brk abi.Addr
+	// Argv is the argument vector on the stack (rewritten for scripts).
+	Argv []string
 }
 
-// OpenExecutable opens the host file at path and validates it (and its
-// interpreter) as an x86-64 Linux executable. Errors wrap an abi.Errno:
-// ENOENT (missing), EACCES (not a regular executable file), ENOEXEC (not a
-// loadable ELF, with the reason).
+// OpenExecutable opens the host file at path and validates it as an x86-64
+// Linux executable: an ELF (with its PT_INTERP interpreter) or a "#!"
+// script whose interpreter chain (at most maxScriptDepth scripts) ends in
+// one. Errors wrap an abi.Errno: ENOENT (missing), EACCES (not a regular
+// executable file), ENOEXEC (not loadable, with the reason), ELOOP (too
+// many nested scripts).
 func OpenExecutable(path string) (*Executable, error) {
-	f, img, err := openELF(path, AddrLimit)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	x := &Executable{Path: path}
+	where := func(cur string) string {
+		if cur == path {
+			return path
+		}
+		return path + ": interpreter " + cur
 	}
-	x := &Executable{Path: path, Resolved: fdPath(f), file: f, img: img}
+	cur := path
+	for depth := 0; ; depth++ {
+		f, size, err := openChecked(cur)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", where(cur), err)
+		}
+		sc, isScript, err := readShebang(f)
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("%s: %w", where(cur), err)
+		}
+		if isScript {
+			f.Close()
+			if depth == maxScriptDepth {
+				return nil, fmt.Errorf("%s: more than %d nested #! interpreters: %w", path, maxScriptDepth, abi.ELOOP)
+			}
+			sc.path = cur
+			x.scripts = append(x.scripts, sc)
+			cur = sc.interp
+			continue
+		}
+		img, err := parseELF(f, size, AddrLimit)
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("%s: %w", where(cur), err)
+		}
+		x.file, x.img, x.Resolved = f, img, fdPath(f)
+		break
+	}
+	img := x.img
 	if img.interp != "" {
 		ifile, iimg, err := openELF(img.interp, AddrLimit)
 		if err != nil {
-			f.Close()
+			x.file.Close()
 			return nil, fmt.Errorf("%s: interpreter %s: %w", path, img.interp, err)
 		}
 		if iimg.interp != "" {
-			f.Close()
+			x.file.Close()
 			ifile.Close()
 			return nil, fmt.Errorf("%s: interpreter %s has its own PT_INTERP: %w", path, img.interp, abi.ENOEXEC)
 		}
@@ -76,30 +114,40 @@ func (x *Executable) Close() error {
 // Interp returns the PT_INTERP path ("" for a static program).
 func (x *Executable) Interp() string { return x.img.interp }
 
-// openELF opens and validates one ELF file.
-func openELF(path string, limit abi.Addr) (*os.File, *elfImage, error) {
+// openChecked opens path for execution: it must exist (ENOENT...), be a
+// regular file and be executable (EACCES).
+func openChecked(path string) (*os.File, int64, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		var errno unix.Errno
 		if errors.As(err, &errno) {
-			return nil, nil, fmt.Errorf("open: %w", abi.Errno(errno))
+			return nil, 0, fmt.Errorf("open: %w", abi.Errno(errno))
 		}
-		return nil, nil, fmt.Errorf("open: %v: %w", err, abi.EIO)
+		return nil, 0, fmt.Errorf("open: %v: %w", err, abi.EIO)
 	}
 	st, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, nil, fmt.Errorf("stat: %v: %w", err, abi.EIO)
+		return nil, 0, fmt.Errorf("stat: %v: %w", err, abi.EIO)
 	}
 	if !st.Mode().IsRegular() {
 		f.Close()
-		return nil, nil, fmt.Errorf("not a regular file (%s): %w", st.Mode().Type(), abi.EACCES)
+		return nil, 0, fmt.Errorf("not a regular file (%s): %w", st.Mode().Type(), abi.EACCES)
 	}
 	if err := unix.Access(path, unix.X_OK); err != nil || st.Mode().Perm()&0o111 == 0 {
 		f.Close()
-		return nil, nil, fmt.Errorf("not executable (mode %v): %w", st.Mode().Perm(), abi.EACCES)
+		return nil, 0, fmt.Errorf("not executable (mode %v): %w", st.Mode().Perm(), abi.EACCES)
 	}
-	img, err := parseELF(f, st.Size(), limit)
+	return f, st.Size(), nil
+}
+
+// openELF opens and validates one ELF file.
+func openELF(path string, limit abi.Addr) (*os.File, *elfImage, error) {
+	f, size, err := openChecked(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	img, err := parseELF(f, size, limit)
 	if err != nil {
 		f.Close()
 		return nil, nil, err
@@ -199,6 +247,7 @@ func (m *MM) etDynBase() abi.Addr { return (m.limit / 3 * 2).RoundDown() }
 // builds the initial stack with argv, envp and the auxiliary vector, and
 // sets the program break. It returns where to start.
 func (x *Executable) Load(m *MM, argv, envp []string) (*Image, error) {
+	argv = x.Argv(argv)
 	img := x.img
 	var bias abi.Addr
 	if img.hdr.Type == abi.ET_DYN {
@@ -236,5 +285,5 @@ func (x *Executable) Load(m *MM, argv, envp []string) (*Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: initial stack: %w", x.Path, err)
 	}
-	return &Image{Entry: entry, SP: sp, Auxv: auxv, Base: base, ProgEntry: prog.entry, Brk: prog.end}, nil
+	return &Image{Entry: entry, SP: sp, Auxv: auxv, Base: base, ProgEntry: prog.entry, Brk: prog.end, Argv: argv}, nil
 }

@@ -289,7 +289,10 @@ func TestStartProcessErrors(t *testing.T) {
 		{"directory", dir, abi.EACCES, "not a regular file"},
 		{"not executable", write("noexec", []byte("\x7fELF"), 0o644), abi.EACCES, "not executable"},
 		{"text file", write("text", []byte("hello world\n"), 0o755), abi.ENOEXEC, "not an ELF file"},
-		{"script", write("script", []byte("#!/bin/sh\necho hi\n"), 0o755), abi.ENOEXEC, "#! script"},
+		{"script with a missing interpreter", write("script", []byte("#!/nonexistent/sh\necho hi\n"), 0o755), abi.ENOENT, "interpreter /nonexistent/sh"},
+		{"script naming no interpreter", write("script2", []byte("#!  \necho hi\n"), 0o755), abi.ENOEXEC, "no interpreter"},
+		{"script running itself", write("loop", []byte("#!"+filepath.Join(dir, "loop")+"\n"), 0o755), abi.ELOOP, "nested"},
+		{"script whose interpreter is not ELF", write("script3", []byte("#!"+filepath.Join(dir, "text")+"\n"), 0o755), abi.ENOEXEC, "not an ELF"},
 		{"empty file", write("empty", nil, 0o755), abi.ENOEXEC, "not an ELF file"},
 	}
 	for _, tt := range tests {

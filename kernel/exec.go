@@ -58,7 +58,7 @@ func (k *Kernel) StartProcess(path string, argv, envp []string) (*Task, error) {
 		FDs:     NewFDTable(),
 		Signals: NewSignalHandlers(),
 		Exe:     x.Resolved,
-		Argv:    append([]string(nil), argv...),
+		Argv:    img.Argv,
 		Envp:    append([]string(nil), envp...),
 		Auxv:    img.Auxv,
 	}
@@ -107,7 +107,7 @@ func (p *Process) Exec(x *Executable, argv, envp []string) (*Image, error) {
 	p.mu.Lock()
 	p.MM, p.Mem = mm, mm
 	p.Exe = x.Resolved
-	p.Argv = append([]string(nil), argv...)
+	p.Argv = img.Argv
 	p.Envp = append([]string(nil), envp...)
 	p.Auxv = img.Auxv
 	p.mu.Unlock()
