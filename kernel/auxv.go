@@ -1,6 +1,10 @@
 package kernel
 
 import (
+	"encoding/binary"
+	"os"
+	"sync"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/elfuse/elfuse/kernel/abi"
@@ -13,14 +17,44 @@ type AuxEntry struct{ Key, Val uint64 }
 // the host's answers are the guest's.
 func cpuid(leaf, sub uint32) (eax, ebx, ecx, edx uint32)
 
+// hostAuxv is the host kernel's own auxiliary vector (/proc/self/auxv),
+// read once. The guest's CPU-describing entries copy it: the guest runs on
+// the same CPU, and on the ptrace backend under the same kernel, so the
+// host's answers (FSGSBASE enabled or not, the signal frame size for the
+// enabled XSAVE features) are the right ones.
+var hostAuxv = sync.OnceValue(func() map[uint64]uint64 {
+	b, err := os.ReadFile("/proc/self/auxv")
+	if err != nil {
+		return nil
+	}
+	out := map[uint64]uint64{}
+	for len(b) >= 16 {
+		k, v := binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint64(b[8:])
+		if k == abi.AT_NULL {
+			break
+		}
+		out[k] = v
+		b = b[16:]
+	}
+	return out
+})
+
+// fromHost returns the host's value for key, or fallback() without one.
+func fromHost(key uint64, fallback func() uint64) uint64 {
+	if v, ok := hostAuxv()[key]; ok {
+		return v
+	}
+	return fallback()
+}
+
 // hwcap is AT_HWCAP: CPUID leaf 1 EDX, as Linux reports on x86.
 func hwcap() uint64 {
 	_, _, _, edx := cpuid(1, 0)
 	return uint64(edx)
 }
 
-// hwcap2 is AT_HWCAP2: HWCAP2_FSGSBASE when the CPU has FSGSBASE
-// (guests may use WRFSBASE, which runs natively).
+// hwcap2 is AT_HWCAP2 when the host does not say: HWCAP2_FSGSBASE when
+// the CPU has FSGSBASE.
 func hwcap2() uint64 {
 	if max, _, _, _ := cpuid(0, 0); max < 7 {
 		return 0
@@ -31,7 +65,7 @@ func hwcap2() uint64 {
 	return 0
 }
 
-// minSigStackSize is AT_MINSIGSTKSZ: the largest signal frame Linux would
+// minSigStackSize is AT_MINSIGSTKSZ when the host does not say: the largest signal frame Linux would
 // build, i.e. the rt_sigframe (ucontext, siginfo, return address) plus the
 // XSAVE area for the enabled features, with alignment slack.
 func minSigStackSize() uint64 {
@@ -58,8 +92,8 @@ type auxInfo struct {
 // (fs/binfmt_elf.c create_elf_tables), ending with AT_NULL.
 func buildAuxv(in auxInfo) []AuxEntry {
 	return []AuxEntry{
-		{abi.AT_MINSIGSTKSZ, minSigStackSize()},
-		{abi.AT_HWCAP, hwcap()},
+		{abi.AT_MINSIGSTKSZ, fromHost(abi.AT_MINSIGSTKSZ, minSigStackSize)},
+		{abi.AT_HWCAP, fromHost(abi.AT_HWCAP, hwcap)},
 		{abi.AT_PAGESZ, abi.PageSize},
 		{abi.AT_CLKTCK, 100},
 		{abi.AT_PHDR, in.phdr},
@@ -74,7 +108,7 @@ func buildAuxv(in auxInfo) []AuxEntry {
 		{abi.AT_EGID, uint64(unix.Getegid())},
 		{abi.AT_SECURE, 0},
 		{abi.AT_RANDOM, uint64(in.random)},
-		{abi.AT_HWCAP2, hwcap2()},
+		{abi.AT_HWCAP2, fromHost(abi.AT_HWCAP2, hwcap2)},
 		{abi.AT_EXECFN, uint64(in.execfn)},
 		{abi.AT_PLATFORM, uint64(in.platform)},
 		{abi.AT_NULL, 0},
