@@ -639,3 +639,37 @@ func TestClosedMMRefusesEverything(t *testing.T) {
 		t.Error("Lookup after Close found a mapping")
 	}
 }
+
+func TestConcurrentCopiesAndMappingChanges(t *testing.T) {
+	m, _ := newTestMM(t)
+	a := mustMmap(t, m, 0x1000000, 16*pg, rw, anon|abi.MAP_FIXED)
+	done := make(chan struct{})
+	errs := make(chan error, 1)
+	go func() {
+		defer close(done)
+		buf := make([]byte, 64)
+		for i := 0; i < 2000; i++ {
+			// The first page is never touched by the other side.
+			if _, err := m.CopyOut(a+abi.Addr(i%64), buf); err != nil {
+				errs <- err
+				return
+			}
+			m.CopyIn(a+8*pg, buf) // may fault: the page comes and goes
+			m.Lookup(a + 8*pg)
+		}
+	}()
+	for i := 0; i < 200; i++ {
+		if err := m.Munmap(a+8*pg, pg); err != nil {
+			t.Fatal(err)
+		}
+		mustMmap(t, m, a+8*pg, pg, rw, anon|abi.MAP_FIXED)
+		m.Mprotect(a+4*pg, pg, abi.PROT_READ)
+		m.Mprotect(a+4*pg, pg, rw)
+	}
+	<-done
+	select {
+	case err := <-errs:
+		t.Fatalf("copy to a stable page failed during mapping changes: %v", err)
+	default:
+	}
+}
