@@ -49,6 +49,16 @@ type Image struct {
 // executable file), ENOEXEC (not loadable, with the reason), ELOOP (too
 // many nested scripts).
 func OpenExecutable(path string) (*Executable, error) {
+	return OpenExecutableWith(path, os.Open)
+}
+
+// Opener opens a path for reading the way the guest resolves paths (the
+// host filesystem, or a sysroot with openat2(RESOLVE_IN_ROOT)).
+type Opener func(path string) (*os.File, error)
+
+// OpenExecutableWith is OpenExecutable with every path (program, #!
+// interpreters, PT_INTERP) opened through open.
+func OpenExecutableWith(path string, open Opener) (*Executable, error) {
 	x := &Executable{Path: path}
 	where := func(cur string) string {
 		if cur == path {
@@ -58,7 +68,7 @@ func OpenExecutable(path string) (*Executable, error) {
 	}
 	cur := path
 	for depth := 0; ; depth++ {
-		f, size, err := openChecked(cur)
+		f, size, err := openChecked(cur, open)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", where(cur), err)
 		}
@@ -87,7 +97,7 @@ func OpenExecutable(path string) (*Executable, error) {
 	}
 	img := x.img
 	if img.interp != "" {
-		ifile, iimg, err := openELF(img.interp, AddrLimit)
+		ifile, iimg, err := openELF(img.interp, open, AddrLimit)
 		if err != nil {
 			x.file.Close()
 			return nil, fmt.Errorf("%s: interpreter %s: %w", path, img.interp, err)
@@ -116,8 +126,8 @@ func (x *Executable) Interp() string { return x.img.interp }
 
 // openChecked opens path for execution: it must exist (ENOENT...), be a
 // regular file and be executable (EACCES).
-func openChecked(path string) (*os.File, int64, error) {
-	f, err := os.Open(path)
+func openChecked(path string, open Opener) (*os.File, int64, error) {
+	f, err := open(path)
 	if err != nil {
 		var errno unix.Errno
 		if errors.As(err, &errno) {
@@ -134,7 +144,9 @@ func openChecked(path string) (*os.File, int64, error) {
 		f.Close()
 		return nil, 0, fmt.Errorf("not a regular file (%s): %w", st.Mode().Type(), abi.EACCES)
 	}
-	if err := unix.Access(path, unix.X_OK); err != nil || st.Mode().Perm()&0o111 == 0 {
+	// Check execute permission on the opened file itself (through its
+	// /proc/self/fd link), not on a path that may resolve differently.
+	if err := unix.Access(fmt.Sprintf("/proc/self/fd/%d", f.Fd()), unix.X_OK); err != nil || st.Mode().Perm()&0o111 == 0 {
 		f.Close()
 		return nil, 0, fmt.Errorf("not executable (mode %v): %w", st.Mode().Perm(), abi.EACCES)
 	}
@@ -142,8 +154,8 @@ func openChecked(path string) (*os.File, int64, error) {
 }
 
 // openELF opens and validates one ELF file.
-func openELF(path string, limit abi.Addr) (*os.File, *elfImage, error) {
-	f, size, err := openChecked(path)
+func openELF(path string, open Opener, limit abi.Addr) (*os.File, *elfImage, error) {
+	f, size, err := openChecked(path, open)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -82,3 +82,30 @@ func TestScriptsRunTheirInterpreter(t *testing.T) {
 		})
 	}
 }
+
+func TestOpenExecutableWithResolvesEveryPathThroughTheOpener(t *testing.T) {
+	if _, err := os.Stat("/bin/busybox"); err != nil {
+		t.Skip("/bin/busybox missing (apt package busybox-static)")
+	}
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "bin"), 0o755)
+	b, _ := os.ReadFile("/bin/busybox")
+	os.WriteFile(filepath.Join(root, "bin", "sh"), b, 0o755)
+	os.WriteFile(filepath.Join(root, "script"), []byte("#!/bin/sh\n"), 0o755)
+	var opened []string
+	open := func(p string) (*os.File, error) {
+		opened = append(opened, p)
+		return os.Open(filepath.Join(root, p))
+	}
+	x, err := OpenExecutableWith("/script", open)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	if !reflect.DeepEqual(opened, []string{"/script", "/bin/sh"}) {
+		t.Fatalf("opened %q", opened)
+	}
+	if x.Resolved != filepath.Join(root, "bin", "sh") {
+		t.Fatalf("Resolved = %s", x.Resolved)
+	}
+}
