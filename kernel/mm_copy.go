@@ -3,6 +3,7 @@ package kernel
 import (
 	"bytes"
 	"errors"
+	"runtime/debug"
 
 	"github.com/elfuse/elfuse/kernel/abi"
 	"golang.org/x/sys/unix"
@@ -15,6 +16,15 @@ import (
 // inaccessible (EFAULT, as a guest touching them would get SIGBUS).
 // Preconditions: m.mu held.
 func (m *MM) accessibleEnd(addr abi.Addr, n uint64, write bool) abi.Addr {
+	e, _ := m.accessible(addr, n, write)
+	return e
+}
+
+// accessible is accessibleEnd that also reports whether the prefix touches
+// a shared file mapping (whose file another process may truncate while we
+// copy). Preconditions: m.mu held.
+func (m *MM) accessible(addr abi.Addr, n uint64, write bool) (abi.Addr, bool) {
+	fileBacked := false
 	end, ok := addr.AddLength(n)
 	if !ok || end > m.limit {
 		end = m.limit
@@ -31,6 +41,7 @@ func (m *MM) accessibleEnd(addr abi.Addr, n uint64, write bool) abi.Addr {
 		lim := min(v.end, end)
 		if v.shared && !v.back.anon {
 			lim = min(lim, m.fileEnd(v))
+			fileBacked = true
 		}
 		if lim <= at {
 			break
@@ -40,7 +51,32 @@ func (m *MM) accessibleEnd(addr abi.Addr, n uint64, write bool) abi.Addr {
 			break
 		}
 	}
-	return at
+	return at, fileBacked
+}
+
+// faultSafe runs a copy that may touch a shared file mapping. The file
+// was long enough when checked, but another process may truncate it
+// before the copy ends, and touching a page past the new end raises SIGBUS
+// in the host: that fault becomes EFAULT (through SetPanicOnFault) rather
+// than a crash. Other copies need no such care: private memory lives in
+// the RAM memfd, sized to the whole address space.
+func faultSafe(fileBacked bool, fn func()) (err error) {
+	if !fileBacked {
+		fn()
+		return nil
+	}
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			if _, ok := r.(interface{ Addr() uintptr }); ok {
+				err = abi.EFAULT
+				return
+			}
+			panic(r)
+		}
+	}()
+	fn()
+	return nil
 }
 
 // fileEnd is the end of the part of shared file mapping v that lies over
@@ -65,11 +101,14 @@ func (m *MM) CopyIn(addr abi.Addr, dst []byte) (int, error) {
 	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	e := m.accessibleEnd(addr, uint64(len(dst)), false)
+	e, fileBacked := m.accessible(addr, uint64(len(dst)), false)
 	if e <= addr {
 		return 0, abi.EFAULT
 	}
-	n := m.window.copyIn(addr, dst[:e-addr])
+	n := 0
+	if err := faultSafe(fileBacked, func() { n = m.window.copyIn(addr, dst[:e-addr]) }); err != nil {
+		return 0, err
+	}
 	if n < len(dst) {
 		return n, abi.EFAULT
 	}
@@ -84,11 +123,14 @@ func (m *MM) CopyOut(addr abi.Addr, src []byte) (int, error) {
 	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	e := m.accessibleEnd(addr, uint64(len(src)), true)
+	e, fileBacked := m.accessible(addr, uint64(len(src)), true)
 	if e <= addr {
 		return 0, abi.EFAULT
 	}
-	n := m.window.copyOut(addr, src[:e-addr])
+	n := 0
+	if err := faultSafe(fileBacked, func() { n = m.window.copyOut(addr, src[:e-addr]) }); err != nil {
+		return 0, err
+	}
 	if n < len(src) {
 		return n, abi.EFAULT
 	}
@@ -104,20 +146,25 @@ func (m *MM) CopyInString(addr abi.Addr, maxLen int) (string, error) {
 	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	e := m.accessibleEnd(addr, uint64(maxLen), false)
+	e, fileBacked := m.accessible(addr, uint64(maxLen), false)
 	if e <= addr {
 		return "", abi.EFAULT
 	}
 	var s []byte
 	found := errors.New("found")
-	err := m.window.pieces(abi.Range{Start: addr, End: e}, func(_ abi.Addr, b []byte) error {
-		if i := bytes.IndexByte(b, 0); i >= 0 {
-			s = append(s, b[:i]...)
-			return found
-		}
-		s = append(s, b...)
-		return nil
-	})
+	var err error
+	if ferr := faultSafe(fileBacked, func() {
+		err = m.window.pieces(abi.Range{Start: addr, End: e}, func(_ abi.Addr, b []byte) error {
+			if i := bytes.IndexByte(b, 0); i >= 0 {
+				s = append(s, b[:i]...)
+				return found
+			}
+			s = append(s, b...)
+			return nil
+		})
+	}); ferr != nil {
+		return "", ferr
+	}
 	if err == found {
 		return string(s), nil
 	}
