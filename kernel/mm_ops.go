@@ -33,8 +33,9 @@ func (m *MM) Munmap(addr abi.Addr, length uint64) error {
 	return m.unmapRange(r)
 }
 
-// Mprotect changes permissions as mprotect(2). The whole range must be
-// mapped (ENOMEM otherwise, nothing changed).
+// Mprotect changes permissions as mprotect(2). Like Linux it fails with
+// ENOMEM on a hole: unchanged if the hole is at the start, else after
+// changing the mapped part before the hole.
 func (m *MM) Mprotect(addr abi.Addr, length uint64, prot int) error {
 	if !addr.PageAligned() {
 		return abi.EINVAL
@@ -52,17 +53,24 @@ func (m *MM) Mprotect(addr abi.Addr, length uint64, prot int) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if !m.covered(r) {
+	mapped := abi.Range{Start: r.Start, End: m.coveredEnd(r)}
+	if mapped.End == mapped.Start {
 		return abi.ENOMEM
 	}
 	if prot&abi.PROT_WRITE != 0 {
-		for i := m.find(r.Start); i < len(m.vmas) && m.vmas[i].start < r.End; i++ {
+		for i := m.find(mapped.Start); i < len(m.vmas) && m.vmas[i].start < mapped.End; i++ {
 			if v := &m.vmas[i]; v.shared && !v.back.writable {
 				return abi.EACCES
 			}
 		}
 	}
-	return m.protectRange(r, hostProt(prot))
+	if err := m.protectRange(mapped, hostProt(prot)); err != nil {
+		return err
+	}
+	if mapped.End < r.End {
+		return abi.ENOMEM
+	}
+	return nil
 }
 
 // SetBrk moves the program break as brk(2) and returns the new break (the old

@@ -134,15 +134,19 @@ func (m *MM) isFree(r abi.Range) bool {
 }
 
 // covered reports whether r is mapped without holes. Preconditions: m.mu held.
-func (m *MM) covered(r abi.Range) bool {
+func (m *MM) covered(r abi.Range) bool { return m.coveredEnd(r) == r.End }
+
+// coveredEnd returns the end of the longest prefix of r mapped without
+// holes (r.Start if r starts in a hole). Preconditions: m.mu held.
+func (m *MM) coveredEnd(r abi.Range) abi.Addr {
 	at := r.Start
 	for i := m.find(r.Start); at < r.End; i++ {
 		if i == len(m.vmas) || m.vmas[i].start > at {
-			return false
+			return at
 		}
 		at = m.vmas[i].end
 	}
-	return true
+	return r.End
 }
 
 // findFree returns the highest address a, aligned to align (a power of two

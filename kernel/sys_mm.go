@@ -7,7 +7,7 @@ func init() {
 		abi.SYS_BRK:      {Name: "brk", Fn: Brk, Support: Full},
 		abi.SYS_MMAP:     {Name: "mmap", Fn: Mmap, Support: Full, Note: "MAP_HUGETLB fails with ENOMEM; MAP_POPULATE/MAP_LOCKED are accepted and ignored"},
 		abi.SYS_MUNMAP:   {Name: "munmap", Fn: Munmap, Support: Full},
-		abi.SYS_MPROTECT: {Name: "mprotect", Fn: Mprotect, Support: Full, Note: "ENOMEM on a hole changes nothing (Linux changes the part before it)"},
+		abi.SYS_MPROTECT: {Name: "mprotect", Fn: Mprotect, Support: Full, Note: "PROT_GROWSDOWN/GROWSUP accepted and ignored"},
 		abi.SYS_MREMAP:   {Name: "mremap", Fn: Mremap, Support: Full, Note: "MREMAP_DONTUNMAP for private anonymous memory only"},
 		abi.SYS_MADVISE:  {Name: "madvise", Fn: Madvise, Support: Partial, Note: "DONTNEED/FREE/REMOVE/DONTFORK/WIPEONFORK act; other advice is accepted and does nothing"},
 		abi.SYS_MSYNC:    {Name: "msync", Fn: Msync, Support: Full},
