@@ -65,29 +65,53 @@ type MapInfo struct {
 	Dev, Inode uint64
 	// DontFork and WipeOnFork carry madvise(MADV_DONTFORK/WIPEONFORK).
 	DontFork, WipeOnFork bool
-	// Fd is the descriptor behind a shared mapping (memfd or file, at
-	// Offset), -1 for private memory, which lives in RAMFd() at offset ==
-	// address. The MM owns it: dup it to keep it.
+	// Fd is the descriptor behind the mapping: the memory itself for a
+	// shared mapping (memfd or file, at Offset); the mapped file for a
+	// private file mapping, whose data lives in RAMFd() at offset ==
+	// address like all private memory; -1 for private anonymous memory.
+	// The MM owns it: dup it to keep it.
 	Fd int
 }
 
 // NewMM creates an empty address space of [0, limit) on machine. limit must
 // be page aligned and at least 1 GiB.
-func NewMM(m hvf.Machine, limit abi.Addr) (*MM, error) {
+func NewMM(machine hvf.Machine, limit abi.Addr) (*MM, error) {
 	if !limit.PageAligned() || limit < 1<<30 || limit < 2*(StackGuardGap+MmapGap) {
 		return nil, fmt.Errorf("mm: bad address-space limit %#x: %w", uint64(limit), abi.EINVAL)
 	}
+	fd, err := newRAM(limit)
+	if err != nil {
+		return nil, err
+	}
+	m, err := newMMOver(machine, limit, fd)
+	if err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	return m, nil
+}
+
+// newRAM creates an empty RAM memfd of limit bytes.
+func newRAM(limit abi.Addr) (int, error) {
 	fd, err := unix.MemfdCreate("elfuse-ram", unix.MFD_CLOEXEC)
 	if err != nil {
-		return nil, fmt.Errorf("mm: memfd_create: %w", err)
+		return -1, fmt.Errorf("mm: memfd_create: %w", err)
 	}
 	if err := unix.Ftruncate(fd, int64(limit)); err != nil {
 		unix.Close(fd)
-		return nil, fmt.Errorf("mm: size RAM memfd to %#x: %w", uint64(limit), err)
+		return -1, fmt.Errorf("mm: size RAM memfd to %#x: %w", uint64(limit), err)
+	}
+	return fd, nil
+}
+
+// newMMOver makes an MM without mappings whose RAM is the memfd fd (which
+// it takes over).
+func newMMOver(m hvf.Machine, limit abi.Addr, fd int) (*MM, error) {
+	if !limit.PageAligned() || limit < 1<<30 || limit < 2*(StackGuardGap+MmapGap) {
+		return nil, fmt.Errorf("mm: bad address-space limit %#x: %w", uint64(limit), abi.EINVAL)
 	}
 	w, err := mapWindow(fd, uint64(limit))
 	if err != nil {
-		unix.Close(fd)
 		return nil, fmt.Errorf("mm: map %#x-byte host window: %w", uint64(limit), err)
 	}
 	stackTop := limit - StackGuardGap
@@ -163,24 +187,27 @@ func (m *MM) Maps() []MapInfo {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	out := make([]MapInfo, 0, len(m.vmas))
-	for _, v := range m.vmas {
-		mi := MapInfo{
-			Start: v.start, End: v.end, Prot: v.prot, Shared: v.shared,
-			Name: v.name, DontFork: v.dontFork, WipeOnFork: v.wipeOnFork, Fd: -1,
-		}
-		if v.shared {
-			mi.Fd = v.back.fd
-		}
-		if v.back != nil {
-			mi.Offset = v.off
-			mi.Dev, mi.Inode = v.back.dev, v.back.ino
-			if mi.Name == "" {
-				mi.Name = v.back.name
-			}
-		}
-		out = append(out, mi)
+	for i := range m.vmas {
+		out = append(out, m.vmas[i].info())
 	}
 	return out
+}
+
+// info describes v for Maps.
+func (v *vma) info() MapInfo {
+	mi := MapInfo{
+		Start: v.start, End: v.end, Prot: v.prot, Shared: v.shared,
+		Name: v.name, DontFork: v.dontFork, WipeOnFork: v.wipeOnFork, Fd: -1,
+	}
+	if v.back != nil {
+		mi.Offset = v.off
+		mi.Dev, mi.Inode = v.back.dev, v.back.ino
+		if mi.Name == "" {
+			mi.Name = v.back.name
+		}
+		mi.Fd = v.back.fd
+	}
+	return mi
 }
 
 // Brk returns the current program break.

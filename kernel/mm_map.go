@@ -195,6 +195,9 @@ func openBacking(hostfd int, shared bool, prot int) (b *backing, isZero bool, er
 		name: name, dev: st.Dev, ino: st.Ino}, false, nil
 }
 
+// sharedAnonName is how /proc/PID/maps names shared anonymous memory.
+const sharedAnonName = "/dev/zero (deleted)"
+
 // newSharedAnon creates the memfd behind a MAP_SHARED|MAP_ANONYMOUS mapping.
 func newSharedAnon(size uint64) (*backing, error) {
 	fd, err := unix.MemfdCreate("elfuse-shm", unix.MFD_CLOEXEC)
@@ -208,7 +211,7 @@ func newSharedAnon(size uint64) (*backing, error) {
 	var st unix.Stat_t
 	unix.Fstat(fd, &st)
 	return &backing{fd: fd, refs: 1, writable: true, anon: true,
-		name: "/dev/zero (deleted)", dev: st.Dev, ino: st.Ino}, nil
+		name: sharedAnonName, dev: st.Dev, ino: st.Ino}, nil
 }
 
 // growShared makes a shared memfd at least size bytes long (mremap growth).
