@@ -38,6 +38,10 @@ type MM struct {
 	ramfd   int
 	window  *hostWindow
 
+	// borrowed marks the RAM as another process's (a vfork child runs on
+	// its parent's memory): nothing is ever punched out of it.
+	borrowed bool
+
 	// stackTop and mmapBase are derived from limit (see layout.go).
 	stackTop abi.Addr
 	mmapBase abi.Addr
@@ -241,7 +245,7 @@ func hostErrno(err error) abi.Errno {
 
 // punch returns the RAM pages of r to the host; later reads see zeros.
 func (m *MM) punch(r abi.Range) error {
-	if r.Len() == 0 {
+	if r.Len() == 0 || m.borrowed {
 		return nil
 	}
 	err := unix.Fallocate(m.ramfd, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, int64(r.Start), int64(r.Len()))

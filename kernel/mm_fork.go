@@ -112,12 +112,40 @@ func (m *MM) copyRange(dst int, r abi.Range) error {
 	})
 }
 
+// Share describes the address space for a vfork child, which runs on this
+// very memory while the parent waits: RAM is the MM's own RAM memfd (not a
+// copy; the MM keeps owning it) and Regions the whole table (MADV_DONTFORK
+// does not apply to CLONE_VM). The child rebuilds it with NewMMBorrowed.
+func (m *MM) Share() *Snapshot {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	s := &Snapshot{RAM: m.ramfd, BrkStart: m.brkStart, Brk: m.brk}
+	for i := range m.vmas {
+		s.Regions = append(s.Regions, m.vmas[i].info())
+	}
+	return s
+}
+
+// NewMMBorrowed is NewMMFromSnapshot for a vfork child: s.RAM is (a
+// descriptor of) the parent's RAM memfd, so the child's writes are the
+// parent's, as under CLONE_VM. Nothing is ever punched out of that RAM:
+// the child's munmap, MADV_DONTNEED or exec (which tears its MM down) leave
+// the parent's memory intact; a later mapping of a range the child
+// unmapped may show the parent's old bytes instead of zeros.
+func NewMMBorrowed(machine hvf.Machine, limit abi.Addr, s *Snapshot) (*MM, error) {
+	return newMMFromSnapshot(machine, limit, s, true)
+}
+
 // NewMMFromSnapshot rebuilds an address space on machine from a snapshot
 // (in a fork child): s.RAM becomes its RAM (the MM owns it on success; on
 // failure the caller still does), and each region's Fd, a descriptor of
 // this process (received with SCM_RIGHTS), is dup'ed: the caller keeps its
 // own copies. Regions sharing an Fd share one backing.
 func NewMMFromSnapshot(machine hvf.Machine, limit abi.Addr, s *Snapshot) (*MM, error) {
+	return newMMFromSnapshot(machine, limit, s, false)
+}
+
+func newMMFromSnapshot(machine hvf.Machine, limit abi.Addr, s *Snapshot, borrowed bool) (*MM, error) {
 	for i, r := range s.Regions {
 		if !r.Start.PageAligned() || !r.End.PageAligned() || r.Start >= r.End || r.Start < abi.MMAP_MIN_ADDR ||
 			r.End > limit || (i > 0 && r.Start < s.Regions[i-1].End) {
@@ -132,6 +160,7 @@ func NewMMFromSnapshot(machine hvf.Machine, limit abi.Addr, s *Snapshot) (*MM, e
 	if err != nil {
 		return nil, err
 	}
+	m.borrowed = borrowed
 	// fail undoes what was built, leaving s.RAM (the caller's) untouched.
 	// Preconditions: m.mu held.
 	fail := func(err error) (*MM, error) {

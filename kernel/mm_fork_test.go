@@ -107,3 +107,40 @@ func TestSnapshotRegionsAreValidated(t *testing.T) {
 		})
 	}
 }
+
+func TestVforkChildBorrowsTheParentsMemory(t *testing.T) {
+	parent, _ := newTestMM(t)
+	a := mustMmap(t, parent, 0x1000000, 2*pg, rw, anon|abi.MAP_FIXED)
+	fill(t, parent, a, 2*pg, 0x44)
+	dontfork := mustMmap(t, parent, 0x2000000, pg, rw, anon|abi.MAP_FIXED)
+	parent.Madvise(dontfork, pg, abi.MADV_DONTFORK)
+	share := parent.Share()
+	ram, err := unix.Dup(share.RAM) // what SCM_RIGHTS would deliver
+	if err != nil {
+		t.Fatal(err)
+	}
+	share.RAM = ram
+	fm := &fakeMachine{}
+	child, err := NewMMBorrowed(fm, testLimit, share)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkMachine(t, child, fm)
+	if _, ok := child.Lookup(dontfork); !ok {
+		t.Fatal("a vfork child lacks a MADV_DONTFORK region (CLONE_VM shares everything)")
+	}
+	// The child's writes are the parent's.
+	fill(t, child, a, 1, 0x55)
+	expectBytes(t, parent, a, []byte{0x55})
+	// munmap, DONTNEED and exec in the child leave the parent's memory.
+	if err := child.Madvise(a, pg, abi.MADV_DONTNEED); err != nil {
+		t.Fatal(err)
+	}
+	if err := child.Munmap(a+pg, pg); err != nil {
+		t.Fatal(err)
+	}
+	if err := child.Release(); err != nil {
+		t.Fatal(err)
+	}
+	expectBytes(t, parent, a, append([]byte{0x55}, bytes.Repeat([]byte{0x44}, 2*pg-1)...))
+}
