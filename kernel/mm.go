@@ -16,16 +16,19 @@ import (
 // Memory model. Private memory (anonymous or a private copy of a file) lives
 // in one sparse RAM memfd whose offset equals the guest address. The whole
 // memfd is mapped MAP_SHARED over a host window of limit bytes, so guest
-// address A is window[A]: once A is checked against the VMA table, a copy is
-// a plain memory access. MAP_SHARED memory has its own descriptor (a memfd
-// for anonymous memory, the file itself otherwise) mapped over its window
-// range instead of the RAM memfd, and given to the Machine the same way.
+// address A is byte A of the window (hostWindow; rarely the window is split
+// into separately placed chunks, see mapWindow): once A is checked against
+// the VMA table, a copy is a plain memory access. MAP_SHARED memory has its
+// own descriptor (a memfd for anonymous memory, the file itself otherwise)
+// mapped over its window range instead of the RAM memfd, and given to the
+// Machine the same way.
 //
 // Invariants (held under mu):
 //   - vmas is sorted by address, non-overlapping, page aligned, inside
 //     [abi.MMAP_MIN_ADDR, limit);
 //   - RAM memfd pages exist only under private VMAs: every range leaving a
-//     private VMA is hole-punched, so a new mapping always reads zeros;
+//     private VMA is hole-punched, so a new mapping always reads zeros
+//     (except in a vfork child's borrowed RAM, which is never punched);
 //   - the window maps the RAM memfd except under shared VMAs;
 //   - the Machine maps exactly the VMAs whose prot is not PROT_NONE, each
 //     with its prot (PROT_NONE costs the machine nothing).
