@@ -139,8 +139,13 @@ func (m *MM) placeLocked(addr abi.Addr, length uint64, flags int) (abi.Addr, err
 	if flags&abi.MAP_32BIT != 0 {
 		lo, hi, hintHi = map32Lo, map32Hi, map32Hi
 	}
-	// x86-64 Linux rounds a hint down to its page (arch_get_unmapped_area).
-	if hint := addr.RoundDown(); hint != 0 {
+	// x86-64 Linux rounds a hint down to its page (arch_get_unmapped_area)
+	// and raises one below mmap_min_addr to it (round_hint_to_min).
+	hint := addr.RoundDown()
+	if hint != 0 && hint < abi.MMAP_MIN_ADDR {
+		hint = abi.MMAP_MIN_ADDR
+	}
+	if hint != 0 {
 		if end, ok := hint.AddLength(length); ok && hint >= abi.MMAP_MIN_ADDR && end <= hintHi &&
 			m.isFree(abi.Range{Start: hint, End: end}) {
 			return hint, nil

@@ -79,7 +79,8 @@ func TestMmapHintHonouredWhenFree(t *testing.T) {
 		{"unaligned hint rounds down", 0, 0x400123, true},
 		{"hint above the mmap base", 0, 0x7000000000, true},
 		{"hint overlapping a mapping moves", 0x400000, 0x400000, false},
-		{"hint below mmap_min_addr is ignored", 0, 0x1000, false},
+		{"hint below mmap_min_addr moves up to it", 0, 0x1000, true},
+		{"hint inside the first page means no hint", 0, 0x1, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -89,6 +90,9 @@ func TestMmapHintHonouredWhenFree(t *testing.T) {
 			}
 			a := mustMmap(t, m, tt.hint, 2*pg, rw, anon)
 			want := tt.hint.RoundDown()
+			if want != 0 {
+				want = max(want, abi.MMAP_MIN_ADDR)
+			}
 			if got := a == want; got != tt.wantHint {
 				t.Fatalf("mmap(hint %#x) = %#x; at hint = %v, want %v", uint64(tt.hint), uint64(a), got, tt.wantHint)
 			}
