@@ -260,7 +260,8 @@ func (m *MM) moveLocked(v vma, old abi.Addr, oldLen uint64, to abi.Addr, newLen 
 }
 
 // Madvise applies advice as madvise(2). Advice that only tunes performance
-// is accepted and does nothing.
+// is accepted and does nothing; so is MADV_FREE, which lets the kernel drop
+// pages lazily (until then they keep their contents, as on an idle Linux).
 func (m *MM) Madvise(addr abi.Addr, length uint64, advice int) error {
 	switch advice {
 	case abi.MADV_NORMAL, abi.MADV_RANDOM, abi.MADV_SEQUENTIAL, abi.MADV_WILLNEED,
@@ -269,9 +270,10 @@ func (m *MM) Madvise(addr abi.Addr, length uint64, advice int) error {
 		abi.MADV_DONTDUMP, abi.MADV_DODUMP, abi.MADV_WIPEONFORK, abi.MADV_KEEPONFORK,
 		abi.MADV_COLD, abi.MADV_PAGEOUT, abi.MADV_POPULATE_READ, abi.MADV_POPULATE_WRITE,
 		abi.MADV_DONTNEED_LOCKED, abi.MADV_COLLAPSE:
-	case abi.MADV_HWPOISON, abi.MADV_SOFT_OFFLINE:
-		return abi.EPERM
 	default:
+		// Including MADV_HWPOISON and MADV_SOFT_OFFLINE: memory-failure
+		// injection is not there for guests (a kernel without
+		// CONFIG_MEMORY_FAILURE answers EINVAL too).
 		return abi.EINVAL
 	}
 	if !addr.PageAligned() {
@@ -308,7 +310,7 @@ func (m *MM) Madvise(addr abi.Addr, length uint64, advice int) error {
 			}
 		}
 		m.mergeRange(r)
-	case abi.MADV_DONTNEED, abi.MADV_FREE, abi.MADV_DONTNEED_LOCKED, abi.MADV_REMOVE:
+	case abi.MADV_DONTNEED, abi.MADV_DONTNEED_LOCKED, abi.MADV_REMOVE:
 		for i := m.find(r.Start); i < len(m.vmas) && m.vmas[i].start < r.End; i++ {
 			v := &m.vmas[i]
 			part := v.rng().Intersect(r)
@@ -329,6 +331,9 @@ func (m *MM) Madvise(addr abi.Addr, length uint64, advice int) error {
 // store. Preconditions: m.mu held for writing.
 func (m *MM) discardLocked(v *vma, part abi.Range, advice int) error {
 	if advice == abi.MADV_REMOVE {
+		if v.back == nil {
+			return abi.EINVAL // anonymous private memory has no file to punch
+		}
 		if !v.shared || !v.writable() {
 			return abi.EACCES
 		}
@@ -341,9 +346,6 @@ func (m *MM) discardLocked(v *vma, part abi.Range, advice int) error {
 	}
 	if v.shared {
 		return nil
-	}
-	if advice == abi.MADV_FREE && v.back != nil {
-		return nil // MADV_FREE applies to private anonymous memory only
 	}
 	if err := m.punch(part); err != nil {
 		return abi.EIO

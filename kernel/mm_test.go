@@ -606,9 +606,21 @@ func TestMadviseDontneedZeroesPrivateMemory(t *testing.T) {
 	if err := m.Madvise(a, pg, abi.MADV_WILLNEED); err != nil {
 		t.Fatalf("MADV_WILLNEED: %v", err)
 	}
-	if err := m.Madvise(a, pg, 9999); err != abi.EINVAL {
-		t.Fatalf("unknown advice: %v, want EINVAL", err)
+	for _, tt := range []struct {
+		advice int
+		want   error
+	}{
+		{9999, abi.EINVAL}, {abi.MADV_HWPOISON, abi.EINVAL}, {abi.MADV_REMOVE, abi.EINVAL},
+	} {
+		if err := m.Madvise(a, pg, tt.advice); err != tt.want {
+			t.Errorf("madvise(%d) on private anonymous memory: %v, want %v", tt.advice, err, tt.want)
+		}
 	}
+	// MADV_FREE may drop pages lazily; it keeps them here.
+	if err := m.Madvise(a+pg, pg, abi.MADV_FREE); err != nil {
+		t.Fatal(err)
+	}
+	expectBytes(t, m, a+pg, bytes.Repeat([]byte{0x77}, pg))
 	if err := m.Madvise(a, 4*pg, abi.MADV_NORMAL); err != abi.ENOMEM {
 		t.Fatalf("advice over a hole: %v, want ENOMEM", err)
 	}

@@ -9,7 +9,7 @@ func init() {
 		abi.SYS_MUNMAP:   {Name: "munmap", Fn: Munmap, Support: Full},
 		abi.SYS_MPROTECT: {Name: "mprotect", Fn: Mprotect, Support: Full, Note: "PROT_GROWSDOWN/GROWSUP accepted and ignored"},
 		abi.SYS_MREMAP:   {Name: "mremap", Fn: Mremap, Support: Full, Note: "MREMAP_DONTUNMAP for private anonymous memory only"},
-		abi.SYS_MADVISE:  {Name: "madvise", Fn: Madvise, Support: Partial, Note: "DONTNEED/FREE/REMOVE/DONTFORK/WIPEONFORK act; other advice is accepted and does nothing"},
+		abi.SYS_MADVISE:  {Name: "madvise", Fn: Madvise, Support: Partial, Note: "DONTNEED/REMOVE/DONTFORK/WIPEONFORK act; MADV_FREE and performance advice do nothing; HWPOISON/SOFT_OFFLINE are EINVAL"},
 		abi.SYS_MSYNC:    {Name: "msync", Fn: Msync, Support: Full},
 		abi.SYS_MINCORE:  {Name: "mincore", Fn: Mincore, Support: Full},
 	})
