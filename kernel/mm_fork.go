@@ -1,0 +1,220 @@
+package kernel
+
+import (
+	"fmt"
+
+	"github.com/elfuse/elfuse/hvf"
+	"github.com/elfuse/elfuse/kernel/abi"
+	"golang.org/x/sys/unix"
+)
+
+// Snapshot is a copy of an address space for fork: what the child needs to
+// rebuild it with NewMMFromSnapshot.
+type Snapshot struct {
+	// RAM is a fresh memfd (close-on-exec, owned by the caller) with a
+	// copy of every populated page of private memory, at offset ==
+	// address. Holes stay holes: the copy costs what is resident, never
+	// what is reserved.
+	RAM int
+	// Regions is the mapping table, MADV_DONTFORK regions left out. Each
+	// Fd is the parent MM's own descriptor (send it, or dup it to keep it).
+	Regions []MapInfo
+	// BrkStart and Brk are the heap's start and the program break.
+	BrkStart, Brk abi.Addr
+}
+
+// Snapshot copies the address space for fork: private memory into a new
+// memfd (MADV_WIPEONFORK regions stay zero), the region table as is.
+// Shared regions are not copied: the child maps the same descriptors, so
+// they stay shared across fork.
+//
+// Preconditions: no vCPU of the process runs (the caller stopped them);
+// guest writes during the copy would tear it.
+func (m *MM) Snapshot() (*Snapshot, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.window == nil {
+		return nil, fmt.Errorf("mm: snapshot of a closed address space: %w", abi.EINVAL)
+	}
+	fd, err := newRAM(m.limit)
+	if err != nil {
+		return nil, err
+	}
+	s := &Snapshot{RAM: fd, BrkStart: m.brkStart, Brk: m.brk}
+	for i := range m.vmas {
+		v := &m.vmas[i]
+		if v.dontFork {
+			continue
+		}
+		s.Regions = append(s.Regions, v.info())
+		if v.shared || v.wipeOnFork {
+			continue
+		}
+		if err := m.copyExtents(fd, v.rng()); err != nil {
+			unix.Close(fd)
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// copyExtents copies the populated parts of RAM range r into the memfd
+// dst at the same offsets. Preconditions: m.mu held.
+func (m *MM) copyExtents(dst int, r abi.Range) error {
+	for at := r.Start; at < r.End; {
+		d, err := unix.Seek(m.ramfd, int64(at), unix.SEEK_DATA)
+		if err == unix.ENXIO || (err == nil && abi.Addr(d) >= r.End) {
+			return nil
+		}
+		ext := r
+		if err == nil {
+			h, herr := unix.Seek(m.ramfd, d, unix.SEEK_HOLE)
+			if herr != nil {
+				h = int64(r.End)
+			}
+			ext = abi.Range{Start: abi.Addr(d), End: min(abi.Addr(h), r.End)}
+		}
+		if err := m.copyRange(dst, ext); err != nil {
+			return err
+		}
+		at = ext.End
+	}
+	return nil
+}
+
+// copyRange copies RAM range r into dst at the same offsets, in the kernel
+// when it can (copy_file_range), else from the window.
+func (m *MM) copyRange(dst int, r abi.Range) error {
+	off := int64(r.Start)
+	for off < int64(r.End) {
+		src, to := off, off
+		n, err := unix.CopyFileRange(m.ramfd, &src, dst, &to, int(int64(r.End)-off), 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || n == 0 {
+			break
+		}
+		off += int64(n)
+	}
+	return m.window.pieces(abi.Range{Start: abi.Addr(off), End: r.End}, func(at abi.Addr, b []byte) error {
+		for len(b) > 0 {
+			n, err := unix.Pwrite(dst, b, int64(at))
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("mm: snapshot copy at %#x: %w", uint64(at), err)
+			}
+			b, at = b[n:], at+abi.Addr(n)
+		}
+		return nil
+	})
+}
+
+// Share describes the address space for a vfork child, which runs on this
+// very memory while the parent waits: RAM is the MM's own RAM memfd (not a
+// copy; the MM keeps owning it) and Regions the whole table (MADV_DONTFORK
+// does not apply to CLONE_VM). The child rebuilds it with NewMMBorrowed.
+func (m *MM) Share() *Snapshot {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	s := &Snapshot{RAM: m.ramfd, BrkStart: m.brkStart, Brk: m.brk}
+	for i := range m.vmas {
+		s.Regions = append(s.Regions, m.vmas[i].info())
+	}
+	return s
+}
+
+// NewMMBorrowed is NewMMFromSnapshot for a vfork child: s.RAM is (a
+// descriptor of) the parent's RAM memfd, so the child's writes are the
+// parent's, as under CLONE_VM. Nothing is ever punched out of that RAM:
+// the child's munmap, MADV_DONTNEED or exec (which tears its MM down) leave
+// the parent's memory intact; a later mapping of a range the child
+// unmapped may show the parent's old bytes instead of zeros.
+func NewMMBorrowed(machine hvf.Machine, limit abi.Addr, s *Snapshot) (*MM, error) {
+	return newMMFromSnapshot(machine, limit, s, true)
+}
+
+// NewMMFromSnapshot rebuilds an address space on machine from a snapshot
+// (in a fork child): s.RAM becomes its RAM (the MM owns it on success; on
+// failure the caller still does), and each region's Fd, a descriptor of
+// this process (received with SCM_RIGHTS), is dup'ed: the caller keeps its
+// own copies. Regions sharing an Fd share one backing.
+func NewMMFromSnapshot(machine hvf.Machine, limit abi.Addr, s *Snapshot) (*MM, error) {
+	return newMMFromSnapshot(machine, limit, s, false)
+}
+
+func newMMFromSnapshot(machine hvf.Machine, limit abi.Addr, s *Snapshot, borrowed bool) (*MM, error) {
+	for i, r := range s.Regions {
+		if !r.Start.PageAligned() || !r.End.PageAligned() || r.Start >= r.End || r.Start < abi.MMAP_MIN_ADDR ||
+			r.End > limit || (i > 0 && r.Start < s.Regions[i-1].End) {
+			return nil, fmt.Errorf("mm: snapshot region %d [%#x, %#x) out of order or range: %w",
+				i, uint64(r.Start), uint64(r.End), abi.EINVAL)
+		}
+		if r.Shared && r.Fd < 0 {
+			return nil, fmt.Errorf("mm: shared snapshot region %d has no descriptor: %w", i, abi.EINVAL)
+		}
+	}
+	m, err := newMMOver(machine, limit, s.RAM)
+	if err != nil {
+		return nil, err
+	}
+	m.borrowed = borrowed
+	// fail undoes what was built, leaving s.RAM (the caller's) untouched.
+	// Preconditions: m.mu held.
+	fail := func(err error) (*MM, error) {
+		for i := range m.vmas {
+			v := &m.vmas[i]
+			if v.prot != 0 {
+				m.machine.Unmap(uint64(v.start), uint64(v.end-v.start))
+			}
+			v.back.release()
+		}
+		m.vmas = nil
+		unmapWindow(m.window)
+		m.window = nil
+		m.mu.Unlock()
+		return nil, err
+	}
+	backs := map[int]*backing{}
+	m.mu.Lock()
+	for _, r := range s.Regions {
+		v := vma{start: r.Start, end: r.End, prot: r.Prot, shared: r.Shared, name: r.Name,
+			dontFork: r.DontFork, wipeOnFork: r.WipeOnFork}
+		if r.Fd >= 0 {
+			b, ok := backs[r.Fd]
+			if !ok {
+				if b, err = adoptBacking(r); err != nil {
+					return fail(err)
+				}
+				backs[r.Fd] = b
+			}
+			v.back, v.off, v.name = b.acquire(), r.Offset, ""
+		}
+		if err := m.addVMA(v); err != nil {
+			return fail(err)
+		}
+	}
+	m.brkStart, m.brk = s.BrkStart, s.Brk
+	m.mu.Unlock()
+	for _, b := range backs {
+		b.release() // drop adoptBacking's reference; the VMAs hold theirs
+	}
+	return m, nil
+}
+
+// adoptBacking makes a backing of a dup of region r's descriptor.
+func adoptBacking(r MapInfo) (*backing, error) {
+	fd, err := unix.FcntlInt(uintptr(r.Fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("mm: dup snapshot descriptor %d: %w", r.Fd, hostErrno(err))
+	}
+	var st unix.Stat_t
+	unix.Fstat(fd, &st)
+	fl, _ := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+	return &backing{
+		fd: fd, refs: 1, writable: fl&unix.O_ACCMODE == unix.O_RDWR && fl&unix.O_APPEND == 0,
+		anon: r.Shared && r.Name == sharedAnonName, name: r.Name, dev: st.Dev, ino: st.Ino,
+	}, nil
+}

@@ -1,0 +1,188 @@
+package kernel
+
+import (
+	"sort"
+
+	"github.com/elfuse/elfuse/hvf"
+	"github.com/elfuse/elfuse/kernel/abi"
+	"golang.org/x/sys/unix"
+)
+
+// backing is a host descriptor behind shared mappings (a memfd for shared
+// anonymous memory, a dup of the file otherwise) or remembered by private
+// file mappings (for /proc/PID/maps and MADV_DONTNEED re-reads). VMA pieces
+// share it through a reference count; the last one closes fd.
+type backing struct {
+	fd       int
+	refs     int
+	writable bool // opened for writing: shared mappings may be PROT_WRITE
+	anon     bool // shared anonymous memfd
+	name     string
+	dev, ino uint64
+}
+
+func (b *backing) acquire() *backing {
+	if b != nil {
+		b.refs++
+	}
+	return b
+}
+
+func (b *backing) release() {
+	if b == nil {
+		return
+	}
+	b.refs--
+	if b.refs == 0 {
+		unix.Close(b.fd)
+		b.fd = -1
+	}
+}
+
+// vma is one mapping. Private memory lives in the RAM memfd at offset ==
+// address; shared memory in back.fd at off.
+type vma struct {
+	start, end abi.Addr
+	prot       hvf.Prot
+	shared     bool
+	// back is nil for private anonymous memory.
+	back *backing
+	// off is the offset of start in back (file offset for private file
+	// mappings, memfd or file offset for shared ones).
+	off  uint64
+	name string
+	// dontFork and wipeOnFork record madvise hints for fork.
+	dontFork, wipeOnFork bool
+}
+
+func (v *vma) rng() abi.Range { return abi.Range{Start: v.start, End: v.end} }
+
+// readable and writable say whether copies may read or write v. On x86 any
+// present user page is readable, so PROT_WRITE or PROT_EXEC alone read
+// as Linux's copy_from_user does.
+func (v *vma) readable() bool { return v.prot&(hvf.ProtRead|hvf.ProtWrite|hvf.ProtExec) != 0 }
+func (v *vma) writable() bool { return v.prot&hvf.ProtWrite != 0 }
+
+// mergeable reports whether b can extend a (a directly before b).
+func mergeable(a, b *vma) bool {
+	if a.end != b.start || a.prot != b.prot || a.shared != b.shared || a.back != b.back ||
+		a.name != b.name || a.dontFork != b.dontFork || a.wipeOnFork != b.wipeOnFork {
+		return false
+	}
+	return a.back == nil || a.off+uint64(a.end-a.start) == b.off
+}
+
+// find returns the index of the first VMA that ends after a.
+// Preconditions: m.mu held.
+func (m *MM) find(a abi.Addr) int {
+	return sort.Search(len(m.vmas), func(i int) bool { return m.vmas[i].end > a })
+}
+
+// splitAt splits the VMA that strictly contains a into [start, a) and
+// [a, end). Preconditions: m.mu held for writing.
+func (m *MM) splitAt(a abi.Addr) {
+	i := m.find(a)
+	if i == len(m.vmas) || m.vmas[i].start >= a {
+		return
+	}
+	left := m.vmas[i]
+	right := left
+	left.end = a
+	right.start = a
+	if right.back != nil {
+		right.off += uint64(a - left.start)
+		right.back.acquire()
+	}
+	m.vmas = append(m.vmas, vma{})
+	copy(m.vmas[i+2:], m.vmas[i+1:])
+	m.vmas[i], m.vmas[i+1] = left, right
+}
+
+// insert puts v into the table (its range must be free) and merges it with
+// compatible neighbours. Preconditions: m.mu held for writing.
+func (m *MM) insert(v vma) {
+	i := m.find(v.start)
+	m.vmas = append(m.vmas, vma{})
+	copy(m.vmas[i+1:], m.vmas[i:])
+	m.vmas[i] = v
+	m.mergeRange(v.rng())
+}
+
+// mergeRange merges compatible neighbours among the VMAs touching r
+// (including the ones just outside it). Preconditions: m.mu held for writing.
+func (m *MM) mergeRange(r abi.Range) {
+	i := m.find(r.Start)
+	if i > 0 {
+		i--
+	}
+	for i+1 < len(m.vmas) && m.vmas[i].start <= r.End {
+		a, b := &m.vmas[i], &m.vmas[i+1]
+		if mergeable(a, b) {
+			a.end = b.end
+			b.back.release()
+			m.vmas = append(m.vmas[:i+1], m.vmas[i+2:]...)
+			continue
+		}
+		i++
+	}
+}
+
+// isFree reports whether no VMA overlaps r. Preconditions: m.mu held.
+func (m *MM) isFree(r abi.Range) bool {
+	i := m.find(r.Start)
+	return i == len(m.vmas) || m.vmas[i].start >= r.End
+}
+
+// covered reports whether r is mapped without holes. Preconditions: m.mu held.
+func (m *MM) covered(r abi.Range) bool { return m.coveredEnd(r) == r.End }
+
+// coveredEnd returns the end of the longest prefix of r mapped without
+// holes (r.Start if r starts in a hole). Preconditions: m.mu held.
+func (m *MM) coveredEnd(r abi.Range) abi.Addr {
+	at := r.Start
+	for i := m.find(r.Start); at < r.End; i++ {
+		if i == len(m.vmas) || m.vmas[i].start > at {
+			return at
+		}
+		at = m.vmas[i].end
+	}
+	return r.End
+}
+
+// findFree returns the highest address a, aligned to align (a power of two
+// multiple of the page size), with [a, a+length) free and inside [lo, hi).
+// Preconditions: m.mu held.
+func (m *MM) findFree(length, align uint64, lo, hi abi.Addr) (abi.Addr, bool) {
+	if align < abi.PageSize {
+		align = abi.PageSize
+	}
+	if hi <= lo || length > uint64(hi-lo) {
+		return 0, false
+	}
+	// Walk the gaps from the top down.
+	gapEnd := hi
+	i := m.find(hi)
+	if i < len(m.vmas) && m.vmas[i].start < gapEnd {
+		gapEnd = m.vmas[i].start
+	}
+	for {
+		gapStart := lo
+		if i > 0 {
+			gapStart = max(lo, m.vmas[i-1].end)
+		}
+		if gapEnd > gapStart && uint64(gapEnd-gapStart) >= length {
+			a := (gapEnd - abi.Addr(length)) &^ abi.Addr(align-1)
+			if a >= gapStart {
+				return a, true
+			}
+		}
+		if i == 0 {
+			return 0, false
+		}
+		i--
+		gapEnd = m.vmas[i].start
+		if gapEnd <= lo {
+			return 0, false
+		}
+	}
+}
