@@ -22,11 +22,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ControlFD is the descriptor number of the control socket in a guestproc.
-const ControlFD = 3
-
 // Mode is the hidden first argument that makes the elfuse binary a guestproc.
-const Mode = "__elfuse_guestproc"
+const Mode = ipc.GuestprocMode
 
 // Main runs a guestproc and returns its host exit code.
 func Main(supervisorPid int) int {
@@ -38,7 +35,7 @@ func Main(supervisorPid int) int {
 		// The supervisor died before Pdeathsig was armed.
 		return 1
 	}
-	conn := ipc.NewConn(ControlFD)
+	conn := ipc.NewConn(ipc.GuestprocControlFD)
 	var start ipc.Start
 	if _, err := conn.Expect(ipc.MsgStart, &start); err != nil {
 		fmt.Fprintf(os.Stderr, "elfuse guestproc: %v\n", err)

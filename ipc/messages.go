@@ -1,5 +1,13 @@
 package ipc
 
+// GuestprocMode is the hidden first argument that makes the elfuse binary a
+// guestproc; the supervisor's pid follows it.
+const GuestprocMode = "__elfuse_guestproc"
+
+// GuestprocControlFD is the descriptor number of the control socket in a
+// guestproc.
+const GuestprocControlFD = 3
+
 // Start tells a new guestproc what to run.
 type Start struct {
 	Path     string   // host path of the program

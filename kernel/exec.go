@@ -62,7 +62,8 @@ func (k *Kernel) StartProcess(path string, argv, envp []string) (*Task, error) {
 		Envp:    append([]string(nil), envp...),
 		Auxv:    img.Auxv,
 	}
-	t := &Task{Proc: proc, CPU: cpu, Log: log, inSyscall: -1}
+	proc.InitState()
+	t := &Task{Proc: proc, CPU: cpu, Log: log, inSyscall: -1, OrigRAX: noSyscall}
 	*cpu.Regs() = hvf.Regs{RIP: uint64(img.Entry), RSP: uint64(img.SP), RFLAGS: initialRFLAGS}
 	if k.Host != nil {
 		t.Tid = k.Host.Pid()

@@ -99,7 +99,7 @@ func (t *Task) Syscall() {
 	s, ok := table[nr]
 	if !ok {
 		if _, seen := unknownLogged.LoadOrStore(nr, struct{}{}); !seen {
-			t.Log.Warn("unimplemented syscall, returning ENOSYS", "nr", nr)
+			t.Log.Info("unimplemented syscall, returning ENOSYS", "nr", nr, "name", abi.SyscallName(nr))
 		}
 		regs.RAX = negErrno(abi.ENOSYS)
 		return

@@ -21,7 +21,6 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/elfuse/elfuse/guestproc"
 	"github.com/elfuse/elfuse/ipc"
 	"github.com/elfuse/elfuse/kernel/abi"
 	"github.com/hashicorp/go-hclog"
@@ -117,7 +116,7 @@ func spawn(log hclog.Logger) (*guestprocHandle, error) {
 		return nil, err
 	}
 	child := os.NewFile(uintptr(theirs.FD()), "control")
-	cmd := exec.Command(self, guestproc.Mode, strconv.Itoa(os.Getpid()))
+	cmd := exec.Command(self, ipc.GuestprocMode, strconv.Itoa(os.Getpid()))
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.ExtraFiles = []*os.File{child}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
