@@ -88,17 +88,9 @@ func textCases() []testutil.Case {
 	}
 }
 
-func withFiles(cases []testutil.Case, extra ...testutil.File) []testutil.Case {
-	for i := range cases {
-		cases[i].Files = append(append([]testutil.File{}, cases[i].Files...), extra...)
-	}
-	return cases
-}
-
 func TestBusyboxText(t *testing.T) {
 	requireBusybox(t)
-	cases := withFiles(textCases(), testutil.File{Path: "calc.txt", Content: "2^100\nscale=20\n4*a(1)\n"})
-	for _, c := range cases {
+	for _, c := range textCases() {
 		t.Run(c.Name, func(t *testing.T) { testutil.RunCase(t, elfuse, c) })
 	}
 }

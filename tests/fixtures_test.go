@@ -50,6 +50,7 @@ func textFiles() []testutil.File {
 		{Path: "long.txt", Content: longTxt},
 		{Path: "bin.dat", Content: binData()},
 		{Path: "empty.txt", Content: ""},
+		{Path: "calc.txt", Content: "2^100\nscale=20\n4*a(1)\n"},
 	}
 }
 
