@@ -1,0 +1,32 @@
+package guestproc
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/elfuse/elfuse/hvf"
+	"github.com/elfuse/elfuse/hvf/ptrace"
+	"github.com/hashicorp/go-hclog"
+)
+
+// openBackend returns the hypervisor backend named by the user: "kvm",
+// "ptrace", or "auto" (KVM when it is usable, else ptrace).
+func openBackend(name string, log hclog.Logger) (hvf.Backend, error) {
+	switch name {
+	case "kvm":
+		return hvf.NewKVM(log.Named("kvm"))
+	case "ptrace":
+		return ptrace.New(log.Named("ptrace"))
+	case "auto", "":
+		b, err := hvf.NewKVM(log.Named("kvm"))
+		if err == nil {
+			return b, nil
+		}
+		if !errors.Is(err, hvf.ErrUnavailable) {
+			return nil, err
+		}
+		log.Debug("KVM unavailable, using the ptrace backend", "reason", err)
+		return ptrace.New(log.Named("ptrace"))
+	}
+	return nil, fmt.Errorf("unknown backend %q (want kvm, ptrace or auto)", name)
+}

@@ -1,0 +1,182 @@
+// Package ipc carries the messages between the supervisor and guestprocs.
+//
+// Transport: an AF_UNIX SOCK_SEQPACKET socketpair, so every message keeps its
+// boundaries and a dead peer reads as EOF (zero-length read). A message is
+//
+//	[1 byte type][JSON body]
+//
+// with descriptors attached by SCM_RIGHTS. At most MaxFDsPerMessage
+// descriptors travel with one message; SendFDs splits larger sets into
+// chunks of type MsgFDChunk that the receiver collects with RecvFDs.
+//
+// Who closes what: Send never closes the descriptors it passes (the caller
+// still owns them); Recv returns received descriptors already marked
+// close-on-exec and the caller owns them. On any receive error every
+// descriptor that did arrive is closed before the error is returned.
+package ipc
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"golang.org/x/sys/unix"
+)
+
+// MaxFDsPerMessage bounds SCM_RIGHTS per sendmsg (portable and well under
+// the kernel's SCM_MAX_FD of 253).
+const MaxFDsPerMessage = 120
+
+// maxMessage is the largest message body accepted.
+const maxMessage = 1 << 20
+
+// Type identifies a message.
+type Type uint8
+
+// Message types. The protocol between supervisor (S) and guestproc (G):
+//
+//	S→G Start        what to run
+//	G→S ExecFailed   the program could not be loaded (G exits next)
+//	G→S Started      the guest is running
+//	G→S Exited       the guest ended with a wait status (G exits next)
+const (
+	MsgStart Type = iota + 1
+	MsgExecFailed
+	MsgStarted
+	MsgExited
+	MsgFDChunk
+)
+
+// Conn is one end of a SOCK_SEQPACKET socketpair.
+type Conn struct {
+	fd int
+}
+
+// NewConn wraps a connected SOCK_SEQPACKET descriptor; the Conn owns it.
+func NewConn(fd int) *Conn { return &Conn{fd: fd} }
+
+// Socketpair returns two connected ends, close-on-exec.
+func Socketpair() (*Conn, *Conn, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("ipc: socketpair: %w", err)
+	}
+	return NewConn(fds[0]), NewConn(fds[1]), nil
+}
+
+// FD returns the underlying descriptor.
+func (c *Conn) FD() int { return c.fd }
+
+// Close closes the descriptor.
+func (c *Conn) Close() error { return unix.Close(c.fd) }
+
+// Send marshals v as JSON and sends it as one message of type t with the
+// given descriptors (at most MaxFDsPerMessage).
+func (c *Conn) Send(t Type, v any, fds ...int) error {
+	if len(fds) > MaxFDsPerMessage {
+		return fmt.Errorf("ipc: %d descriptors in one message (max %d)", len(fds), MaxFDsPerMessage)
+	}
+	body, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("ipc: encode message %d: %w", t, err)
+	}
+	msg := append([]byte{byte(t)}, body...)
+	var oob []byte
+	if len(fds) > 0 {
+		oob = unix.UnixRights(fds...)
+	}
+	for {
+		err = unix.Sendmsg(c.fd, msg, oob, nil, unix.MSG_NOSIGNAL)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("ipc: send message %d: %w", t, err)
+	}
+	return nil
+}
+
+// Recv receives one message, decodes its body into v (if v is not nil) and
+// returns its type and descriptors. A closed peer gives io.EOF.
+func (c *Conn) Recv(v any) (Type, []int, error) {
+	buf := make([]byte, maxMessage)
+	oob := make([]byte, unix.CmsgSpace(MaxFDsPerMessage*4))
+	var (
+		n, oobn, flags int
+		err            error
+	)
+	for {
+		n, oobn, flags, _, err = unix.Recvmsg(c.fd, buf, oob, unix.MSG_CMSG_CLOEXEC)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		return 0, nil, fmt.Errorf("ipc: receive: %w", err)
+	}
+	fds, err := parseRights(oob[:oobn])
+	if err != nil {
+		return 0, nil, err
+	}
+	fail := func(err error) (Type, []int, error) {
+		closeAll(fds)
+		return 0, nil, err
+	}
+	if flags&unix.MSG_CTRUNC != 0 {
+		return fail(errors.New("ipc: descriptors truncated (MSG_CTRUNC)"))
+	}
+	if flags&unix.MSG_TRUNC != 0 {
+		return fail(errors.New("ipc: message truncated"))
+	}
+	if n == 0 {
+		return fail(io.EOF)
+	}
+	t := Type(buf[0])
+	if v != nil {
+		if err := json.Unmarshal(buf[1:n], v); err != nil {
+			return fail(fmt.Errorf("ipc: decode message %d: %w", t, err))
+		}
+	}
+	return t, fds, nil
+}
+
+// Expect receives one message and checks its type.
+func (c *Conn) Expect(want Type, v any) ([]int, error) {
+	t, fds, err := c.Recv(v)
+	if err != nil {
+		return nil, err
+	}
+	if t != want {
+		closeAll(fds)
+		return nil, fmt.Errorf("ipc: got message %d, want %d", t, want)
+	}
+	return fds, nil
+}
+
+func parseRights(oob []byte) ([]int, error) {
+	if len(oob) == 0 {
+		return nil, nil
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return nil, fmt.Errorf("ipc: control message: %w", err)
+	}
+	var fds []int
+	for _, m := range msgs {
+		got, err := unix.ParseUnixRights(&m)
+		if err != nil {
+			closeAll(fds)
+			return nil, fmt.Errorf("ipc: SCM_RIGHTS: %w", err)
+		}
+		fds = append(fds, got...)
+	}
+	return fds, nil
+}
+
+func closeAll(fds []int) {
+	for _, fd := range fds {
+		unix.Close(fd)
+	}
+}

@@ -1,0 +1,125 @@
+package ipc
+
+import (
+	"errors"
+	"io"
+	"os"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestMessageRoundTrip(t *testing.T) {
+	a, b, err := Socketpair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	defer b.Close()
+	want := Start{Path: "/bin/true", Argv: []string{"true", "x"}, Pid: 1, Timeout: 10}
+	if err := a.Send(MsgStart, want); err != nil {
+		t.Fatal(err)
+	}
+	var got Start
+	if _, err := b.Expect(MsgStart, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Path != want.Path || len(got.Argv) != 2 || got.Argv[1] != "x" || got.Pid != 1 || got.Timeout != 10 {
+		t.Fatalf("got %+v, want %+v", got, want)
+	}
+}
+
+func TestExpectRejectsWrongType(t *testing.T) {
+	a, b, err := Socketpair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	defer b.Close()
+	if err := a.Send(MsgStarted, struct{}{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Expect(MsgExited, nil); err == nil {
+		t.Fatal("Expect accepted a message of the wrong type")
+	}
+}
+
+func TestClosedPeerReadsEOF(t *testing.T) {
+	a, b, err := Socketpair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	defer b.Close()
+	if _, _, err := b.Recv(nil); !errors.Is(err, io.EOF) {
+		t.Fatalf("Recv after peer close: %v, want EOF", err)
+	}
+}
+
+// TestDescriptorsInChunks sends 300 descriptors (more than two chunks) and
+// checks each arrives as a working duplicate of the original, in order.
+func TestDescriptorsInChunks(t *testing.T) {
+	a, b, err := Socketpair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	defer b.Close()
+	dir := t.TempDir()
+	var sent []int
+	for i := 0; i < 300; i++ {
+		f, err := os.CreateTemp(dir, "fd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.WriteString(string(rune('A' + i%26))); err != nil {
+			t.Fatal(err)
+		}
+		fd, err := unix.Dup(int(f.Fd()))
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sent = append(sent, fd)
+	}
+	defer closeAll(sent)
+	errc := make(chan error, 1)
+	go func() { errc <- a.SendFDs(sent) }()
+	got, err := b.RecvFDs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	defer closeAll(got)
+	if len(got) != len(sent) {
+		t.Fatalf("received %d descriptors, sent %d", len(got), len(sent))
+	}
+	buf := make([]byte, 1)
+	for i, fd := range got {
+		if _, err := unix.Pread(fd, buf, 0); err != nil {
+			t.Fatalf("descriptor %d: %v", i, err)
+		}
+		if want := byte('A' + i%26); buf[0] != want {
+			t.Fatalf("descriptor %d reads %q, want %q", i, buf[0], want)
+		}
+		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+		if err != nil || flags&unix.FD_CLOEXEC == 0 {
+			t.Fatalf("descriptor %d not close-on-exec (flags %#x, err %v)", i, flags, err)
+		}
+	}
+}
+
+func TestTooManyDescriptorsInOneMessage(t *testing.T) {
+	a, b, err := Socketpair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	defer b.Close()
+	fds := make([]int, MaxFDsPerMessage+1)
+	if err := a.Send(MsgFDChunk, fdChunk{}, fds...); err == nil {
+		t.Fatal("Send accepted more than MaxFDsPerMessage descriptors")
+	}
+}

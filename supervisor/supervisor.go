@@ -1,0 +1,222 @@
+// Package supervisor is the elfuse CLI process: it owns the guest PID
+// namespace and the process tree, starts one guestproc host process per
+// guest process (the elfuse binary re-executed in guestproc mode) and turns
+// the tree's outcome into the CLI's exit status.
+//
+// Exit status, as a shell would report the guest: the guest's exit code, or
+// 128+N when a signal N killed it; 127 when the program is missing, 126 when
+// it cannot be executed, 125 when elfuse itself cannot run it (no usable
+// hypervisor, internal failure).
+package supervisor
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/elfuse/elfuse/guestproc"
+	"github.com/elfuse/elfuse/ipc"
+	"github.com/elfuse/elfuse/kernel/abi"
+	"github.com/hashicorp/go-hclog"
+	"golang.org/x/sys/unix"
+)
+
+// Exit codes of the CLI for its own failures.
+const (
+	ExitCannotExec = 126
+	ExitNotFound   = 127
+	ExitInternal   = 125
+)
+
+// Config is one invocation.
+type Config struct {
+	Program  string   // as the user typed it
+	Args     []string // guest argv; Args[0] is argv[0]
+	Env      []string // guest environment
+	Backend  string
+	Timeout  int
+	LogLevel string
+	Log      hclog.Logger
+}
+
+// Run runs the program as guest pid 1 and returns the CLI exit status.
+func Run(cfg Config) int {
+	log := cfg.Log.Named("supervisor")
+	path, err := lookPath(cfg.Program, cfg.Env)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "elfuse: %s: %v\n", cfg.Program, err)
+		return ExitNotFound
+	}
+	p, err := spawn(log)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "elfuse: %v\n", err)
+		return ExitInternal
+	}
+	defer p.conn.Close()
+
+	stopSignals := relaySignals(p.cmd.Process)
+	defer stopSignals()
+
+	err = p.conn.Send(ipc.MsgStart, ipc.Start{
+		Path: path, Argv: cfg.Args, Envp: cfg.Env, Pid: 1, Ppid: 0,
+		Backend: cfg.Backend, Timeout: cfg.Timeout, LogLevel: cfg.LogLevel,
+	})
+	if err != nil {
+		return p.fail(log, err)
+	}
+	var failed ipc.ExecFailed
+	switch t, _, err := p.conn.Recv(&failed); {
+	case err != nil:
+		return p.fail(log, err)
+	case t == ipc.MsgExecFailed:
+		p.cmd.Wait()
+		fmt.Fprintf(os.Stderr, "elfuse: %s\n", failed.Message)
+		switch {
+		case failed.Unavailable:
+			return ExitInternal
+		case abi.Errno(failed.Errno) == abi.ENOENT:
+			return ExitNotFound
+		default:
+			return ExitCannotExec
+		}
+	case t != ipc.MsgStarted:
+		return p.fail(log, fmt.Errorf("unexpected message %d from guestproc", t))
+	}
+
+	var exited ipc.Exited
+	if _, err := p.conn.Expect(ipc.MsgExited, &exited); err != nil {
+		return p.fail(log, err)
+	}
+	if err := p.cmd.Wait(); err != nil {
+		log.Warn("guestproc exit", "error", err)
+	}
+	return exitCode(cfg.Program, exited.Status)
+}
+
+// guestproc is a started guestproc host process.
+type guestprocHandle struct {
+	cmd  *exec.Cmd
+	conn *ipc.Conn
+}
+
+// spawn starts a guestproc with its control socket as descriptor 3.
+func spawn(log hclog.Logger) (*guestprocHandle, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find own executable: %w", err)
+	}
+	mine, theirs, err := ipc.Socketpair()
+	if err != nil {
+		return nil, err
+	}
+	child := os.NewFile(uintptr(theirs.FD()), "control")
+	cmd := exec.Command(self, guestproc.Mode, strconv.Itoa(os.Getpid()))
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.ExtraFiles = []*os.File{child}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		child.Close()
+		mine.Close()
+		return nil, fmt.Errorf("start guestproc: %w", err)
+	}
+	child.Close()
+	log.Debug("guestproc started", "host_pid", cmd.Process.Pid)
+	return &guestprocHandle{cmd: cmd, conn: mine}, nil
+}
+
+// fail reports a broken guestproc and reaps it.
+func (p *guestprocHandle) fail(log hclog.Logger, err error) int {
+	p.cmd.Process.Kill()
+	werr := p.cmd.Wait()
+	if errors.Is(err, io.EOF) {
+		err = fmt.Errorf("guestproc ended unexpectedly (%v)", werr)
+	}
+	fmt.Fprintf(os.Stderr, "elfuse: internal error: %v\n", err)
+	return ExitInternal
+}
+
+// exitCode turns a Linux wait status into a shell-style exit status and
+// reports a signal death on stderr the way a shell does.
+func exitCode(prog string, status uint32) int {
+	ws := syscall.WaitStatus(status)
+	switch {
+	case ws.Exited():
+		return ws.ExitStatus()
+	case ws.Signaled():
+		sig := ws.Signal()
+		if sig != unix.SIGINT && sig != unix.SIGPIPE {
+			msg := signalDescription(sig)
+			if ws.CoreDump() {
+				msg += " (core dumped)"
+			}
+			fmt.Fprintf(os.Stderr, "elfuse: %s: %s\n", prog, msg)
+		}
+		return 128 + int(sig)
+	}
+	return ExitInternal
+}
+
+// signalDescription is the text a shell prints for a fatal signal.
+func signalDescription(sig syscall.Signal) string {
+	s := sig.String()
+	if s == "" {
+		return "signal " + strconv.Itoa(int(sig))
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// lookPath finds the program like execvp: a name with a slash is used as
+// is, others are searched in the guest's PATH.
+func lookPath(prog string, env []string) (string, error) {
+	if strings.Contains(prog, "/") {
+		if _, err := os.Stat(prog); err != nil {
+			return "", errors.New("No such file or directory")
+		}
+		return prog, nil
+	}
+	pathVar := "/usr/local/bin:/usr/bin:/bin"
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			pathVar = v
+		}
+	}
+	for _, dir := range filepath.SplitList(pathVar) {
+		if dir == "" {
+			dir = "."
+		}
+		p := filepath.Join(dir, prog)
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", errors.New("command not found")
+}
+
+// relaySignals passes signals sent to the supervisor on to the guestproc.
+func relaySignals(p *os.Process) func() {
+	ch := make(chan os.Signal, 16)
+	signal.Notify(ch, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT,
+		unix.SIGUSR2, unix.SIGALRM, unix.SIGWINCH, unix.SIGTSTP, unix.SIGCONT)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case s := <-ch:
+				p.Signal(s)
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(ch)
+		close(done)
+	}
+}
