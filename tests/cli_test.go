@@ -166,7 +166,7 @@ func TestHelpAndVersionExitZero(t *testing.T) {
 		flag string
 		says string
 	}{
-		{"--help", "--backend"},
+		{"--help", "backend"},
 		{"--version", "elfuse"},
 	}
 	for _, tt := range tests {
