@@ -45,8 +45,12 @@ func ModuleRoot() (string, error) {
 
 // BuildElfuse compiles ./cmd/elfuse into dir and returns the binary's path.
 // It returns ErrNoElfuse (wrapped) when the package does not exist yet and
-// the compiler's output otherwise.
+// the compiler's output otherwise. ELFUSE_BIN, when set, names an already
+// built binary to test instead.
 func BuildElfuse(dir string) (string, error) {
+	if bin := os.Getenv("ELFUSE_BIN"); bin != "" {
+		return filepath.Abs(bin)
+	}
 	root, err := ModuleRoot()
 	if err != nil {
 		return "", err
