@@ -84,6 +84,17 @@ func textCases() []testutil.Case {
 		c("sha3sum_files", bb("sha3sum", "lines.txt", "bin.dat")),
 		c("crc32_files", bb("crc32", "lines.txt")),
 		in("md5sum_stdin", "bin.dat", bb("md5sum")),
+		// System information the guest must see as the host reports it.
+		c("uname_all", bb("uname", "-a")),
+		c("id_user", bb("id")),
+		c("whoami", bb("whoami")),
+		c("nproc", bb("nproc")),
+		c("hostname", bb("hostname")),
+		c("env_passed_through", bb("env")),
+		c("which_in_path", bb("which", "busybox", "sh")),
+		c("tty_stdin_not_a_tty", bb("tty")),
+		c("false_status", bb("false")),
+		c("busybox_list", bb("--list")),
 		{Name: "missing_file_status", Args: bb("cat", "lines.txt", "no-such-file"), Files: textFiles(), CompareStderr: true},
 	}
 }

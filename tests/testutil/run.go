@@ -19,7 +19,7 @@ type Cmd struct {
 	Args []string
 	// Dir is the working directory.
 	Dir string
-	// Env is the environment; nil means Env(Dir).
+	// Env is the environment; nil means Env().
 	Env []string
 	// Stdin is fed through a pipe when StdinFile is empty.
 	Stdin []byte
@@ -74,7 +74,7 @@ func run(argv []string, c Cmd) (Result, error) {
 	cmd.Dir = c.Dir
 	cmd.Env = c.Env
 	if cmd.Env == nil {
-		cmd.Env = Env(c.Dir)
+		cmd.Env = Env()
 	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout = &stdout
