@@ -118,3 +118,7 @@ func TestTimeoutZeroIsAccepted(t *testing.T) {
 func TestTimeoutDoesNotStopCPUBoundGuest(t *testing.T) {
 	runProgram(t, progCase{src: "spin.c", args: []string{"1500000000"}, flags: []string{"--timeout", "1"}})
 }
+
+func TestProgramFileDescriptorsAndPaths(t *testing.T) {
+	runProgram(t, progCase{src: "files.c", compareFiles: true})
+}
