@@ -10,8 +10,8 @@
 #   1. syscall: ns per getppid(2) in a tight raw-syscall loop, next to the
 #      exit floor measured in the same run: the same loop with an unassigned
 #      syscall number, which takes the cheapest path (table miss -> ENOSYS).
-#      With GOBENCH=1 it also runs the backends' own Go benchmarks (bare
-#      exit/resume cost without the kernel) when they exist.
+#      Also the backend's own Go benchmark of a bare exit/resume without the
+#      kernel, when the package has one (GOBENCH=0 skips it).
 #   2. compute: a pure CPU loop timed inside the guest, native vs elfuse.
 #   3. start-up: wall time of a static hello, median of STARTS runs.
 # Requires gcc (static glibc); proot is optional.
@@ -77,12 +77,24 @@ fi
 echo "ratio elfuse getppid / floor:      $(ratio "$e_getppid" "$e_floor")   (goal <= 1.3)"
 echo "ratio elfuse getppid / native:     $(ratio "$e_getppid" "$n_getppid")"
 [ "$have_proot" = 1 ] && echo "ratio proot getppid / native:      $(ratio "$p_getppid" "$n_getppid")"
-if [ "${GOBENCH:-0}" = 1 ]; then
-	echo "-- backends' own exit benchmarks (go test -bench Exit|Syscall)"
-	for pkg in ./hvf/... ; do
-		go test -run '^$' -bench 'Exit|Syscall|Roundtrip' -benchtime 2000x "$pkg" 2>/dev/null | grep -E '^Benchmark' || true
+if [ "${GOBENCH:-1}" = 1 ]; then
+	# The backend's bare exit/resume, without the kernel: its own Go
+	# benchmark (a guest doing SYSCALL in a loop, answered by the test).
+	case "$backend_name" in
+	*kvm*) pkgs=(./hvf) ;;
+	*) pkgs=(./hvf/ptrace) ;;
+	esac
+	bare=failed
+	for pkg in "${pkgs[@]}"; do
+		if line=$(go test -run '^$' -bench 'SyscallRoundTrip|SyscallExit|ExitRoundTrip' -benchtime "${SYSCALLS}x" "$pkg" 2>/dev/null | grep -E '^Benchmark' | head -1); then
+			bare=$(awk '{for (i = 1; i < NF; i++) if ($(i+1) == "ns/op") print $i}' <<<"$line")
+			echo "-- $pkg: $line"
+		fi
 	done
+	printf '%-34s %12s\n' "bare backend exit (go bench)" "${bare:-failed}"
+	echo "ratio elfuse getppid / bare exit:  $(ratio "$e_getppid" "${bare:-x}")"
 fi
+echo
 echo
 
 echo "== 2. compute loop (ms inside the guest, best of $REPEAT, $COMPUTE iterations)"
