@@ -34,7 +34,7 @@ func fileCases() []testutil.Case {
 		f("ln_hard", bb("ln", "tree/readme.txt", "hard.txt")),
 		f("ls_long", bb("ls", "-l", "tree", "tree/sub")),
 		f("ls_recursive_all", bb("ls", "-laR", "tree")),
-		f("ls_inode_free_sorted", bb("ls", "-1Sr", "tree/sub", "tree")),
+		f("ls_sort_by_size", bb("ls", "-1Sr", "tree/sub", "tree")),
 		f("stat_format", bb("stat", "-c", "%n %s %a %F %h %U %G %Y", "tree/readme.txt", "tree/sub", "tree/link", "tree/script.sh")),
 		f("stat_dereference", bb("stat", "-L", "-c", "%n %s %a", "tree/link")),
 		f("du_sizes", bb("du", "-a", "-k", "tree")),
