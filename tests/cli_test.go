@@ -234,3 +234,22 @@ func TestKVMBackendUnavailableSaysSo(t *testing.T) {
 		t.Errorf("stderr does not say kvm is unavailable: %q", res.Stderr)
 	}
 }
+
+// TestProgramFoundThroughPATH: a program named without a slash is looked
+// up in PATH, as a shell would.
+func TestProgramFoundThroughPATH(t *testing.T) {
+	requireBusybox(t)
+	for _, b := range testutil.Backends() {
+		t.Run(b, func(t *testing.T) {
+			testutil.RequireBackend(t, b)
+			bin := elfuse.Require(t)
+			res, err := testutil.RunElfuse(bin, b, nil, testutil.Cmd{Args: []string{"busybox", "echo", "found", "in", "PATH"}, Dir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Status != 0 || string(res.Stdout) != "found in PATH\n" {
+				t.Errorf("elfuse -- busybox echo ...: %s", res)
+			}
+		})
+	}
+}
