@@ -20,11 +20,23 @@ var processCalls = regexp.MustCompile(`\b(clone3?|fork|vfork|execve|execveat)\(`
 // one execve (the one that starts busybox) and no clone/fork/vfork.
 func TestBusyboxCasesDoNotFork(t *testing.T) {
 	requireBusybox(t)
+	checkNoFork(t, textCases(), fileCases(), shCases())
+}
+
+// TestBashCasesDoNotFork is the same guard for the bash-static cases.
+func TestBashCasesDoNotFork(t *testing.T) {
+	if _, why := testutil.LookCommand(bashStatic); why != "" {
+		t.Skip(why)
+	}
+	checkNoFork(t, bashCases())
+}
+
+func checkNoFork(t *testing.T, groups ...[]testutil.Case) {
+	t.Helper()
 	straceBin, why := testutil.LookCommand("strace")
 	if why != "" {
 		t.Skip(why)
 	}
-	groups := [][]testutil.Case{textCases(), fileCases(), shCases()}
 	for _, g := range groups {
 		for _, c := range g {
 			t.Run(c.Name, func(t *testing.T) {
