@@ -1,0 +1,124 @@
+package tests
+
+import (
+	"testing"
+
+	"github.com/elfuse/elfuse/tests/testutil"
+)
+
+// progCase is a differential case for a C guest program from testdata,
+// built with every compiler in testutil.Compilers.
+type progCase struct {
+	name         string
+	src          string // file in testdata
+	args         []string
+	files        []testutil.File
+	compareFiles bool
+	flags        []string // extra elfuse flags
+}
+
+// runProgram runs pc as subtests per compiler and, inside, per backend:
+// NAME/gcc/ptrace, NAME/musl/kvm...
+func runProgram(t *testing.T, pc progCase) {
+	t.Helper()
+	for _, comp := range testutil.Compilers {
+		t.Run(comp.Name, func(t *testing.T) {
+			bin := cc.Build(t, comp, pc.src)
+			testutil.RunCase(t, elfuse, testutil.Case{
+				Name:         pc.name,
+				Args:         append([]string{bin}, pc.args...),
+				Files:        pc.files,
+				CompareFiles: pc.compareFiles,
+				Flags:        pc.flags,
+			})
+		})
+	}
+}
+
+func signalCases() []progCase {
+	modes := []string{
+		// Handlers with SA_SIGINFO: si_code and si_addr of faults.
+		"segv_null", "segv_prot", "fpe", "ill_trap", "sigreturn_regs",
+		// Signals sent to self, masks, pending sets.
+		"raise_kill", "mask_pending", "sigign",
+		// Handler placement and flags.
+		"altstack", "resethand", "nested", "avx",
+		// Default actions: the guest dies and elfuse reports 128+N.
+		"die_segv", "die_fpe", "die_ill", "die_trap", "die_abort", "die_term", "die_kill", "die_usr1", "die_pipe",
+	}
+	var cs []progCase
+	for _, m := range modes {
+		cs = append(cs, progCase{name: "signals_" + m, src: "signals.c", args: []string{m}})
+	}
+	return cs
+}
+
+func memoryCases() []progCase {
+	var cs []progCase
+	for _, m := range []string{"fixed", "mprotect", "mremap", "shared_anon", "reserve", "munmap", "large"} {
+		cs = append(cs, progCase{name: "memory_" + m, src: "memory.c", args: []string{m}})
+	}
+	// The file written through a MAP_SHARED mapping is compared too.
+	cs = append(cs, progCase{name: "memory_shared_file", src: "memory.c", args: []string{"shared_file"}, compareFiles: true})
+	return cs
+}
+
+func TestProgramSignals(t *testing.T) {
+	for _, pc := range signalCases() {
+		t.Run(pc.name, func(t *testing.T) { runProgram(t, pc) })
+	}
+}
+
+func TestProgramMemory(t *testing.T) {
+	for _, pc := range memoryCases() {
+		t.Run(pc.name, func(t *testing.T) { runProgram(t, pc) })
+	}
+}
+
+func TestProgramBadPointersGiveEFAULT(t *testing.T) {
+	runProgram(t, progCase{
+		src:          "badptr.c",
+		files:        []testutil.File{{Path: "input.txt", Content: "0123456789abcdefghijklmnopqrstuvwxyz\n"}},
+		compareFiles: true,
+	})
+}
+
+func TestProgramSIMDStringFunctions(t *testing.T) {
+	runProgram(t, progCase{src: "simd.c"})
+}
+
+func TestProgramTimeAndIdentity(t *testing.T) {
+	runProgram(t, progCase{src: "timeid.c"})
+}
+
+func TestProgramArgsAndExitCode(t *testing.T) {
+	runProgram(t, progCase{src: "hello.c", args: []string{"arg one", "two", "", "four"}})
+}
+
+// Seed edge cases, one named test each.
+
+func TestMmapLowHintReturnsHint(t *testing.T) {
+	runProgram(t, progCase{src: "mmap_hint.c"})
+}
+
+func TestBrkPageGranularityInSplitBlock(t *testing.T) {
+	runProgram(t, progCase{src: "brk_split.c"})
+}
+
+func TestGetcpu(t *testing.T) {
+	runProgram(t, progCase{src: "getcpu.c"})
+}
+
+func TestTimeoutZeroIsAccepted(t *testing.T) {
+	runProgram(t, progCase{src: "hello.c", args: []string{"timeout-zero"}, flags: []string{"--timeout", "0"}})
+}
+
+// A guest that computes for longer than --timeout without a single exit is
+// neither killed nor slowed: the watchdog only logs.
+func TestTimeoutDoesNotStopCPUBoundGuest(t *testing.T) {
+	runProgram(t, progCase{src: "spin.c", args: []string{"1500000000"}, flags: []string{"--timeout", "1"}})
+}
+
+func TestProgramFileDescriptorsAndPaths(t *testing.T) {
+	runProgram(t, progCase{src: "files.c", compareFiles: true})
+}
