@@ -18,7 +18,8 @@ const module = "github.com/elfuse/elfuse"
 
 // Third-party packages by the name DESIGN.md's table uses for them.
 var thirdParty = map[string][]string{
-	"unix":    {"golang.org/x/sys/unix"},
+	// x/sys/cpu (host CPU features) ships in the same module as unix.
+	"unix":    {"golang.org/x/sys/unix", "golang.org/x/sys/cpu"},
 	"hclog":   {"github.com/hashicorp/go-hclog"},
 	"netlink": {"github.com/vishvananda/netlink", "github.com/vishvananda/netns"},
 }
