@@ -98,6 +98,8 @@ func (h *host) Pid() int32         { return h.pid }
 func (h *host) Ppid() int32        { return h.ppid }
 func (h *host) Exit(status uint32) {}
 
+func (h *host) Execed(exe string, argv []string) {}
+
 // hostSignals are the host signals a guestproc passes on to its guest. Stop
 // and continue signals keep their host default (the whole tree stops with
 // the terminal's ^Z) until job control lands in the supervisor.

@@ -135,6 +135,7 @@ type fileTestHost struct{}
 func (fileTestHost) Pid() int32         { return 1 }
 func (fileTestHost) Ppid() int32        { return 0 }
 func (fileTestHost) Exit(status uint32) {}
+func (fileTestHost) Execed(exe string, argv []string) {}
 
 // newFileTestTask returns a task whose process has a fresh descriptor
 // table (guest 0-2 = the test binary's 0-2, never closed by the tests) and

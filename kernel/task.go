@@ -25,6 +25,10 @@ type Host interface {
 	// Exit tells the tree that this process ended with the given wait status
 	// (Linux encoding: code<<8, or the signal number | 0x80 for a core dump).
 	Exit(status uint32)
+	// Execed tells the tree that the process replaced its image after the
+	// point of no return of execve: exe is the guest-visible path, argv the
+	// new arguments. It releases a vfork parent.
+	Execed(exe string, argv []string)
 }
 
 // Config is fixed for the life of a guest process image.
