@@ -132,9 +132,9 @@ const fileBadAddr abi.Addr = 0xdead0000
 // process, pid 1.
 type fileTestHost struct{}
 
-func (fileTestHost) Pid() int32         { return 1 }
-func (fileTestHost) Ppid() int32        { return 0 }
-func (fileTestHost) Exit(status uint32) {}
+func (fileTestHost) Pid() int32                       { return 1 }
+func (fileTestHost) Ppid() int32                      { return 0 }
+func (fileTestHost) Exit(status uint32)               {}
 func (fileTestHost) Execed(exe string, argv []string) {}
 
 // newFileTestTask returns a task whose process has a fresh descriptor
