@@ -23,6 +23,7 @@ type stackArgs struct {
 	phnum      uint64
 	base       abi.Addr
 	entry      abi.Addr
+	vdso       abi.Addr // AT_SYSINFO_EHDR, 0 for none
 }
 
 // setupStack maps the stack ([StackTop-StackSize, StackTop), read-write,
@@ -83,7 +84,7 @@ func (m *MM) setupStack(a stackArgs) (abi.Addr, []AuxEntry, error) {
 
 	auxv := buildAuxv(auxInfo{
 		phdr: uint64(a.phdr), phnum: a.phnum, base: uint64(a.base), entry: uint64(a.entry),
-		random: random, platform: plat, execfn: execfn,
+		random: random, platform: plat, execfn: execfn, vdso: a.vdso,
 	})
 	words := 1 + len(a.argv) + 1 + len(a.envp) + 1 + 2*len(auxv)
 	sp := (p - abi.Addr(8*words)) &^ 15
