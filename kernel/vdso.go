@@ -46,7 +46,11 @@ const vdsoTextOff = 0x100
 // is at vvar+rcx (seqlock read; -1 when the data page says the TSC may not
 // be used), the exported functions fall back to the real syscall for every
 // case the data page does not cover (other clocks, a timezone argument,
-// TSC disabled).
+// TSC disabled). getcpu is exported because C libraries look for it, but
+// takes the syscall: the kernel's answer follows the calling thread's
+// affinity (sched_setaffinity), which a process-wide page cannot, and
+// RDPID/RDTSCP are missing on some hosts (ours) and read a guest-owned
+// TSC_AUX under KVM.
 var vdsoText = []byte{
 	// 0000000000000100 <readns>
 	0x4c, 0x8d, 0x05, 0xf9, 0xee, 0xff, 0xff, //  100: lea r8,[rip+0xffffffffffffeef9]
@@ -128,18 +132,10 @@ var vdsoText = []byte{
 	0xb8, 0xc9, 0x00, 0x00, 0x00, //  1e8: mov eax,0xc9
 	0x0f, 0x05, //  1ed: syscall
 	0xc3, //  1ef: ret
-	// 00000000000001f0 <getcpu_>
-	0x4c, 0x8d, 0x05, 0x09, 0xee, 0xff, 0xff, //  1f0: lea r8,[rip+0xffffffffffffee09]
-	0x48, 0x85, 0xff, //  1f7: test rdi,rdi
-	0x74, 0x06, //  1fa: je 202 <getcpu_+0x12>
-	0x41, 0x8b, 0x40, 0x30, //  1fc: mov eax,DWORD PTR [r8+0x30]
-	0x89, 0x07, //  200: mov DWORD PTR [rdi],eax
-	0x48, 0x85, 0xf6, //  202: test rsi,rsi
-	0x74, 0x06, //  205: je 20d <getcpu_+0x1d>
-	0x41, 0x8b, 0x40, 0x34, //  207: mov eax,DWORD PTR [r8+0x34]
-	0x89, 0x06, //  20b: mov DWORD PTR [rsi],eax
-	0x31, 0xc0, //  20d: xor eax,eax
-	0xc3, //  20f: ret
+	// 00000000000001f0 <getcpu_>: always the syscall (see below)
+	0xb8, 0x35, 0x01, 0x00, 0x00, //  1f0: mov eax,0x135
+	0x0f, 0x05, //  1f5: syscall
+	0xc3, //  1f7: ret
 }
 
 // Entry points in vdsoText (offsets in the image).
@@ -150,7 +146,7 @@ var vdsoFuncs = []struct {
 	{"clock_gettime", 0x14d, 0x182 - 0x14d},
 	{"gettimeofday", 0x182, 0x1c5 - 0x182},
 	{"time", 0x1c5, 0x1f0 - 0x1c5},
-	{"getcpu", 0x1f0, 0x210 - 0x1f0},
+	{"getcpu", 0x1f0, 0x1f8 - 0x1f0},
 }
 
 const (

@@ -25,8 +25,6 @@ import (
 //	40 mono     u64  CLOCK_MONOTONIC at the anchor, ns
 //
 // (the base of clock id c, 0 or 1, is at 32+8c).
-//	48 cpu      u32  getcpu's cpu
-//	52 node     u32  getcpu's node
 //
 // A guest clock reads mono (or real) + (rdtsc - tscBase) * mult >> 32.
 const (
@@ -36,8 +34,6 @@ const (
 	vvarMult    = 16
 	vvarReal    = 32
 	vvarMono    = 40
-	vvarCPU     = 48
-	vvarNode    = 52
 	vvarSize    = abi.PageSize
 )
 
@@ -136,7 +132,6 @@ func newVclockPage(live bool) (*vclock, error) {
 		return nil, fmt.Errorf("vvar map: %w", err)
 	}
 	c := &vclock{fd: fd, page: page}
-	c.store32(vvarCPU, uint32(lowestAllowedCPU()))
 	if live && tscUsable() {
 		c.tsc0, c.mono0, _ = sample()
 		go c.refresh()
