@@ -46,6 +46,8 @@ func Main(supervisorPid int) int {
 		Level:  hclog.LevelFromString(start.LogLevel),
 		Output: os.Stderr,
 	}).With("pid", start.Pid, "host_pid", os.Getpid())
+	stopProfile := startProfile(log)
+	defer stopProfile()
 
 	backend, err := openBackend(start.Backend, log)
 	if err != nil {

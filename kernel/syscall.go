@@ -134,7 +134,8 @@ func toErrno(err error) abi.Errno {
 func (t *Task) Syscall() {
 	regs := t.CPU.Regs()
 	nr := regs.RAX
-	args := Args{regs.RDI, regs.RSI, regs.RDX, regs.R10, regs.R8, regs.R9}
+	args := &t.args
+	*args = Args{regs.RDI, regs.RSI, regs.RDX, regs.R10, regs.R8, regs.R9}
 	t.OrigRAX = nr
 
 	s, ok := lookup(nr)
@@ -148,10 +149,10 @@ func (t *Task) Syscall() {
 	// inSyscall is reset without a defer (a defer per exit shows in
 	// profiles); a handler that panics takes the guestproc down anyway.
 	t.inSyscall = int64(nr)
-	ret, err := s.Fn(t, &args)
+	ret, err := s.Fn(t, args)
 	t.inSyscall = -1
 	if t.Log.IsTrace() {
-		t.Log.Trace("syscall", "name", s.Name, "args", args, "ret", ret, "err", err)
+		t.Log.Trace("syscall", "name", s.Name, "args", *args, "ret", ret, "err", err)
 	}
 	switch {
 	case err == nil:

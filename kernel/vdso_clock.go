@@ -219,15 +219,18 @@ func (m *MM) mapVDSO() (abi.Addr, error) {
 	}
 	m.nameRange(abi.Range{Start: VvarAddr, End: VvarAddr + vvarSize}, "[vvar]")
 	img := vdsoImageOnce()
-	if _, err := m.Mmap(VdsoAddr, uint64(len(img)), abi.PROT_READ|abi.PROT_WRITE,
+	if _, err := m.Mmap(VdsoAddr, uint64(len(img)), abi.PROT_READ|abi.PROT_EXEC,
 		abi.MAP_PRIVATE|abi.MAP_ANONYMOUS|abi.MAP_FIXED, -1, 0); err != nil {
 		return 0, fmt.Errorf("map [vdso]: %w", err)
 	}
-	if _, err := m.CopyOut(VdsoAddr, img); err != nil {
-		return 0, fmt.Errorf("write [vdso]: %w", err)
-	}
-	if err := m.Mprotect(VdsoAddr, uint64(len(img)), abi.PROT_READ|abi.PROT_EXEC); err != nil {
-		return 0, fmt.Errorf("protect [vdso]: %w", err)
+	// The kernel writes the read-only image through its own window onto
+	// guest RAM, as the loader fills segments: no write permission to add
+	// and remove (each a machine operation, an injected syscall on ptrace).
+	m.mu.RLock()
+	n := m.window.copyOut(VdsoAddr, img)
+	m.mu.RUnlock()
+	if n != len(img) {
+		return 0, fmt.Errorf("write [vdso]: %d of %d bytes: %w", n, len(img), abi.EFAULT)
 	}
 	m.nameRange(abi.Range{Start: VdsoAddr, End: VdsoAddr + abi.Addr(len(img))}, "[vdso]")
 	return VdsoAddr, nil
