@@ -260,9 +260,28 @@ func (m *machine) setup() error {
 // stubComm is the stub's command name (at most 15 bytes).
 const stubComm = "elfuse-stub"
 
+// userTop is the end of the host's 47-bit user address space (TASK_SIZE
+// with 4-level paging), above every mapping exec gives a process unless it
+// asks for more.
+const userTop = 0x7ffffffff000
+
 // unmapForeign removes every mapping of the stub except its image (stack,
-// vDSO, vvar), so that only guest mappings remain below the stub.
+// vDSO, vvar), so that only guest mappings remain below the stub. Two
+// munmaps around the image do it without reading the stub's maps (each
+// injected syscall is four ptrace round trips); the maps walk remains for
+// hosts where they fail.
 func (m *machine) unmapForeign() error {
+	if _, err := m.inject(unix.SYS_MUNMAP, 0, stubBase); err == nil {
+		if _, err := m.inject(unix.SYS_MUNMAP, stubBase+stubSize, userTop-(stubBase+stubSize)); err == nil {
+			return nil
+		}
+	}
+	return m.unmapForeignByMaps()
+}
+
+// unmapForeignByMaps unmaps the stub's foreign mappings one by one, as
+// /proc/PID/maps lists them.
+func (m *machine) unmapForeignByMaps() error {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", m.pid))
 	if err != nil {
 		return fmt.Errorf("ptrace: read stub maps: %w", err)
