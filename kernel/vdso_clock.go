@@ -203,14 +203,19 @@ func (c *vclock) publish(a anchor) {
 	c.last, c.enabled = a, true
 }
 
+// vclock returns the data page for m's machine: the live one when the guest
+// reads the host's TSC, else one that keeps the guest on the syscalls.
+func (m *MM) vclock() (*vclock, error) {
+	if h, ok := m.machine.(hostTSCMachine); ok && h.GuestTSCIsHost() {
+		return theVclock()
+	}
+	return frozenVclock()
+}
+
 // mapVDSO maps the data page and the vDSO image into m at VvarAddr and
 // VdsoAddr and returns the image's address for AT_SYSINFO_EHDR.
 func (m *MM) mapVDSO() (abi.Addr, error) {
-	get := theVclock
-	if h, ok := m.machine.(hostTSCMachine); !ok || !h.GuestTSCIsHost() {
-		get = frozenVclock
-	}
-	c, err := get()
+	c, err := m.vclock()
 	if err != nil {
 		return 0, err
 	}
@@ -240,3 +245,27 @@ var vdsoImageOnce = sync.OnceValue(vdsoImage)
 
 // rdtsc reads the TSC (vdso_amd64.s), ordered like the vDSO's lfence; rdtsc.
 func rdtsc() uint64
+
+// AdoptVvar replaces an inherited [vvar] page (a fork child's copy of the
+// parent's mappings refers to the parent's data page, which stops being
+// refreshed when the parent exits) with this guestproc's own. The fork
+// path calls it once the child's address space is rebuilt; without a
+// [vvar] mapping it does nothing.
+func (m *MM) AdoptVvar() error {
+	m.mu.RLock()
+	i := m.find(VvarAddr)
+	inherited := i < len(m.vmas) && m.vmas[i].start == VvarAddr && m.vmas[i].name == "[vvar]"
+	m.mu.RUnlock()
+	if !inherited {
+		return nil
+	}
+	c, err := m.vclock()
+	if err != nil {
+		return err
+	}
+	if _, err := m.Mmap(VvarAddr, vvarSize, abi.PROT_READ, abi.MAP_SHARED|abi.MAP_FIXED, c.fd, 0); err != nil {
+		return fmt.Errorf("map [vvar]: %w", err)
+	}
+	m.nameRange(abi.Range{Start: VvarAddr, End: VvarAddr + vvarSize}, "[vvar]")
+	return nil
+}

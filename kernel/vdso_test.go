@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/elfuse/elfuse/hvf"
 	"github.com/elfuse/elfuse/kernel/abi"
 )
 
@@ -237,5 +238,56 @@ func TestAnchorAtClampsATSCBeforeTheAnchor(t *testing.T) {
 		if got := a.at(c.tsc); got != c.want {
 			t.Errorf("at(%d) = %d, want %d", c.tsc, got, c.want)
 		}
+	}
+}
+
+func TestMapVDSOPlacesVvarAndImageAboveTheStack(t *testing.T) {
+	m, err := NewMM(&fakeMachine{}, AddrLimit)
+	if err != nil {
+		t.Fatalf("NewMM: %v", err)
+	}
+	defer m.Close()
+	at, err := m.mapVDSO()
+	if err != nil || at != VdsoAddr {
+		t.Fatalf("mapVDSO = %#x, %v; want %#x", uint64(at), err, uint64(VdsoAddr))
+	}
+	if err := m.AdoptVvar(); err != nil {
+		t.Fatalf("AdoptVvar: %v", err)
+	}
+	want := map[string]MapInfo{
+		"[vvar]": {Start: VvarAddr, End: VvarAddr + abi.PageSize, Prot: hvf.ProtRead, Shared: true},
+		"[vdso]": {Start: VdsoAddr, End: VdsoAddr + abi.PageSize, Prot: hvf.ProtRead | hvf.ProtExec},
+	}
+	for _, mi := range m.Maps() {
+		w, ok := want[mi.Name]
+		if !ok {
+			continue
+		}
+		delete(want, mi.Name)
+		if mi.Start != w.Start || mi.End != w.End || mi.Prot != w.Prot || mi.Shared != w.Shared {
+			t.Errorf("%s = %+v, want %+v", mi.Name, mi, w)
+		}
+		if mi.Start <= StackTop {
+			t.Errorf("%s at %#x is not above the stack top %#x", mi.Name, uint64(mi.Start), uint64(StackTop))
+		}
+	}
+	for name := range want {
+		t.Errorf("no %s mapping", name)
+	}
+	got := make([]byte, abi.PageSize)
+	if _, err := m.CopyIn(VdsoAddr, got); err != nil {
+		t.Fatalf("read the image back: %v", err)
+	}
+	if string(got) != string(vdsoImage()) {
+		t.Errorf("guest [vdso] differs from the image")
+	}
+	// A machine that cannot vouch for the guest TSC gets a page that keeps
+	// every call on the syscall.
+	vvar := make([]byte, 8)
+	if _, err := m.CopyIn(VvarAddr, vvar); err != nil {
+		t.Fatalf("read [vvar]: %v", err)
+	}
+	if mode := binary.LittleEndian.Uint32(vvar[vvarMode:]); mode != 0 {
+		t.Errorf("vvar mode on a fake machine = %d, want 0 (syscall)", mode)
 	}
 }
