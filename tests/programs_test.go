@@ -127,3 +127,7 @@ func TestTimeoutDoesNotStopCPUBoundGuest(t *testing.T) {
 func TestProgramFileDescriptorsAndPaths(t *testing.T) {
 	runProgram(t, progCase{src: "files.c", compareFiles: true})
 }
+
+func TestProgramSignalsInterruptBlockingCalls(t *testing.T) {
+	runProgram(t, progCase{src: "interrupt.c"})
+}
