@@ -60,7 +60,9 @@ int main(void) {
 	struct timespec req = {5, 0}, rem = {0, 0};
 	errno = 0;
 	int r = nanosleep(&req, &rem);
-	printf("nanosleep 5s: %d %s remaining 4..5s: %d\n", r, en(errno), rem.tv_sec == 4 || (rem.tv_sec == 5 && rem.tv_nsec == 0));
+	// Only "some time was left" is checked: a loaded machine may be slow.
+	printf("nanosleep 5s: %d %s time left: %d\n", r, en(errno),
+	       (rem.tv_sec > 0 || rem.tv_nsec > 0) && (rem.tv_sec < 5 || (rem.tv_sec == 5 && rem.tv_nsec == 0)));
 	read(pfd[0], &c, 1);
 
 	// pause returns after a handled signal.
