@@ -357,3 +357,131 @@ func TestExecveatRunsDescriptorsAndDirectories(t *testing.T) {
 
 // atFDCWD is AT_FDCWD as a raw syscall argument.
 var atFDCWD = func() uint64 { v := int64(abi.AT_FDCWD); return uint64(v) }()
+
+func TestExecFailureAfterThePointOfNoReturnKillsWithSIGSEGV(t *testing.T) {
+	prog := buildC(t, "-static")
+	e := newExecEnv(t, prog)
+	a := Args{uint64(e.str(t, prog)), uint64(e.vec(t, "x")), 0}
+	// Loading the new image's first segment fails after the old image is
+	// gone: nothing is left to return to.
+	e.fm.failMap = true
+	if _, err := Execve(e.t, &a); !errors.Is(err, ErrNoReturn) {
+		t.Fatalf("execve: %v, want ErrNoReturn", err)
+	}
+	done, status := e.t.Proc.Exited()
+	if !done || status != uint32(abi.SIGSEGV) {
+		t.Fatalf("exited %v status %#x, want death by SIGSEGV", done, status)
+	}
+	if len(e.host.exitStatus) != 1 || e.host.exitStatus[0] != uint32(abi.SIGSEGV) || e.host.execCalls != 0 {
+		t.Fatalf("host saw exits %v and %d execs", e.host.exitStatus, e.host.execCalls)
+	}
+}
+
+func TestExecArgumentSpaceFollowsRlimitStack(t *testing.T) {
+	prog := buildC(t, "-static")
+	tests := []struct {
+		name  string
+		stack uint64
+		want  int
+	}{
+		{"8 MiB stack gives a quarter", 8 << 20, 2 << 20},
+		{"1 MiB stack gives a quarter", 1 << 20, 256 << 10},
+		{"tiny stack still gives ARG_MAX", 64 << 10, argMax},
+		{"unlimited stack is bounded by the fixed stack mapping", abi.RLIM_INFINITY, StackSize / 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newExecEnv(t, prog)
+			st := e.t.Proc.State()
+			st.Rlimits[abi.RLIMIT_STACK] = abi.Rlimit{Cur: tt.stack, Max: abi.RLIM_INFINITY}
+			e.t.Proc.SetState(st)
+			if got := e.t.argLimit(); got != tt.want {
+				t.Fatalf("argLimit %d, want %d", got, tt.want)
+			}
+			// Arguments filling the space exactly run; one byte more is E2BIG.
+			for _, extra := range []int{1, 0} {
+				a := Args{uint64(e.str(t, prog)), uint64(e.argsOfTotal(t, prog, tt.want+extra)), 0}
+				_, err := Execve(e.t, &a)
+				if extra == 1 && !errors.Is(err, abi.E2BIG) {
+					t.Fatalf("one byte over the limit: %v, want E2BIG", err)
+				}
+				if extra == 0 && !errors.Is(err, ErrNoReturn) {
+					t.Fatalf("exactly at the limit: %v, want success", err)
+				}
+				if done, status := e.t.Proc.Exited(); done {
+					t.Fatalf("exec at the limit killed the process (status %#x): the loader is stricter than the check", status)
+				}
+			}
+		})
+	}
+}
+
+// argsOfTotal places an argv whose strings, pointers, file name and end
+// marker take exactly total bytes as Linux counts them.
+func (e *execEnv) argsOfTotal(tb *testing.T, execfn string, total int) abi.Addr {
+	tb.Helper()
+	const chunk = 4000 // string length; with NUL and pointer 4009 bytes
+	left := total - (8 + len(execfn) + 1)
+	s := e.str(tb, strings.Repeat("c", chunk))
+	var ps []abi.Addr
+	for left >= 2*(chunk+9) {
+		ps = append(ps, s)
+		left -= chunk + 9
+	}
+	// The rest in one or two shorter strings (each at least 9 bytes).
+	if left > chunk+9 {
+		ps = append(ps, e.str(tb, strings.Repeat("d", left/2-9)))
+		left -= left / 2
+	}
+	ps = append(ps, e.str(tb, strings.Repeat("e", left-9)))
+	return e.ptrs(tb, append(ps, 0)...)
+}
+
+func TestExecScriptRewritesArgvAndKeepsScriptName(t *testing.T) {
+	prog := buildC(t, "-static")
+	dir := t.TempDir()
+	script := writeExecFile(t, dir, "run.sh", []byte("#!"+prog+"  -a  b \n"), 0o755)
+	e := newExecEnv(t, prog)
+	a := Args{uint64(e.str(t, script)), uint64(e.vec(t, "ignored", "1", "2")), 0}
+	if _, err := Execve(e.t, &a); !errors.Is(err, ErrNoReturn) {
+		t.Fatalf("execve: %v", err)
+	}
+	p := e.t.Proc
+	if got, want := strings.Join(p.Argv, "|"), prog+"|-a  b|"+script+"|1|2"; got != want {
+		t.Fatalf("argv %q, want %q", got, want)
+	}
+	if p.Comm() != "run.sh" {
+		t.Fatalf("comm %q, want the script's name", p.Comm())
+	}
+	real, _ := filepath.EvalSymlinks(prog)
+	if p.Exe != real {
+		t.Fatalf("exe %q, want the interpreter %q", p.Exe, real)
+	}
+}
+
+func TestExecScriptThroughCloexecDirfdIsENOENT(t *testing.T) {
+	prog := buildC(t, "-static")
+	dir := t.TempDir()
+	writeExecFile(t, dir, "run.sh", []byte("#!"+prog+"\n"), 0o755)
+	for _, cloexec := range []bool{true, false} {
+		t.Run("cloexec="+strconv.FormatBool(cloexec), func(t *testing.T) {
+			e := newExecEnv(t, prog)
+			hfd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dfd, err := e.t.Proc.FDs.Install(hfd, cloexec, 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := Args{uint64(dfd), uint64(e.str(t, "run.sh")), uint64(e.vec(t, "x")), 0, 0}
+			_, err = Execveat(e.t, &a)
+			switch {
+			case cloexec && !errors.Is(err, abi.ENOENT):
+				t.Fatalf("execveat: %v, want ENOENT (the interpreter could not open the script)", err)
+			case !cloexec && !errors.Is(err, ErrNoReturn):
+				t.Fatalf("execveat: %v, want success", err)
+			}
+		})
+	}
+}
