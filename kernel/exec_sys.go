@@ -82,7 +82,7 @@ func (t *Task) execveat(dirfd int32, pathAddr, argvAddr, envpAddr abi.Addr, flag
 	}
 
 	filename, fdPath := execFilename(dirfd, name)
-	x, err := OpenExecutableWith(filename, t.execOpener(dirfd, name, filename, flags))
+	x, err := OpenExecutableWith(filename, t.execOpener(dirfd, name, flags))
 	if err != nil {
 		if t.Log.IsDebug() {
 			t.Log.Debug("execve failed before the point of no return", "path", filename, "error", err)
@@ -119,10 +119,10 @@ func execFilename(dirfd int32, name string) (filename string, fdPath bool) {
 // (resolvePathString, so a future sysroot applies): the program through
 // dirfd and flags, interpreters ("#!" and PT_INTERP) against the current
 // directory with symlinks followed.
-func (t *Task) execOpener(dirfd int32, name, filename string, flags int32) Opener {
+func (t *Task) execOpener(dirfd int32, name string, flags int32) Opener {
 	first := true
 	return func(p string) (*os.File, error) {
-		if first && p == filename {
+		if first { // the program itself (OpenExecutableWith opens it first)
 			first = false
 			return t.openExecFile(dirfd, name, flags)
 		}
@@ -147,11 +147,15 @@ func (t *Task) openExecFile(dirfd int32, name string, flags int32) (*os.File, er
 	defer hp.release()
 	oflags := unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NONBLOCK
 	var fd int
-	if hp.path == "" {
+	switch {
+	case hp.path == "" && hp.dirfd == unix.AT_FDCWD:
+		// AT_EMPTY_PATH on AT_FDCWD names the current directory.
+		fd, err = openatRetry(unix.AT_FDCWD, ".", oflags)
+	case hp.path == "":
 		// AT_EMPTY_PATH: the descriptor itself, reopened for reading
 		// (it may be an O_PATH descriptor).
-		fd, err = unix.Open("/proc/self/fd/"+strconv.Itoa(hp.dirfd), oflags, 0)
-	} else {
+		fd, err = openatRetry(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(hp.dirfd), oflags)
+	default:
 		if flags&abi.AT_SYMLINK_NOFOLLOW != 0 {
 			oflags |= unix.O_NOFOLLOW
 		}

@@ -161,6 +161,10 @@ func TestExecveFailuresLeaveTheCallerIntact(t *testing.T) {
 	trunc := writeExecFile(t, dir, "trunc", elf[:40], 0o755)
 	text := writeExecFile(t, dir, "text", []byte("echo hi\n"), 0o755)
 	badInterp := writeExecFile(t, dir, "badinterp", []byte("#!/nonexistent/sh\n"), 0o755)
+	fifo := filepath.Join(dir, "fifo")
+	if err := unix.Mkfifo(fifo, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	link := filepath.Join(dir, "link")
 	if err := os.Symlink(prog, link); err != nil {
 		t.Fatal(err)
@@ -226,6 +230,12 @@ func TestExecveFailuresLeaveTheCallerIntact(t *testing.T) {
 		{"symlink with AT_SYMLINK_NOFOLLOW is ELOOP", func(e *execEnv) Args {
 			return Args{atFDCWD, uint64(e.str(t, link)), uint64(e.vec(t, "x")), 0, abi.AT_SYMLINK_NOFOLLOW}
 		}, abi.ELOOP},
+		{"FIFO is EACCES without blocking", func(e *execEnv) Args {
+			return Args{atFDCWD, uint64(e.str(t, fifo)), uint64(e.vec(t, "x")), 0, 0}
+		}, abi.EACCES},
+		{"AT_EMPTY_PATH on AT_FDCWD is the directory: EACCES", func(e *execEnv) Args {
+			return Args{atFDCWD, uint64(e.str(t, "")), uint64(e.vec(t, "x")), 0, abi.AT_EMPTY_PATH}
+		}, abi.EACCES},
 		{"empty path without AT_EMPTY_PATH is ENOENT", func(e *execEnv) Args {
 			return Args{0, uint64(e.str(t, "")), uint64(e.vec(t, "x")), 0, 0}
 		}, abi.ENOENT},

@@ -152,6 +152,9 @@ static int failures(void) {
 		many[i] = s;
 	report("8 MiB of arguments", execve(self, many, environ));
 
+	mkfifo("fifo", 0755);
+	report("fifo", execve("./fifo", argv, environ));
+	report("execveat AT_EMPTY_PATH on AT_FDCWD", sys_execveat(AT_FDCWD, "", argv, environ, AT_EMPTY_PATH));
 	report("execveat bad flags", sys_execveat(AT_FDCWD, self, argv, environ, 0x2));
 	report("execveat bad dirfd", sys_execveat(1234, "relative", argv, environ, 0));
 	symlink(self, "link");
