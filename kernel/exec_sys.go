@@ -55,25 +55,38 @@ func Execveat(t *Task, a *Args) (uint64, error) {
 }
 
 // execveat is the common core of execve and execveat. On success it returns
-// ErrNoReturn with the task at the new image's entry point.
+// ErrNoReturn with the task at the new image's entry point. Errors come in
+// Linux's order: the path, then opening the program (ENOENT, EACCES...),
+// then the argument vectors (EFAULT, E2BIG), then the format (ENOEXEC,
+// interpreters).
 func (t *Task) execveat(dirfd int32, pathAddr, argvAddr, envpAddr abi.Addr, flags int32) (uint64, error) {
 	name, err := t.copyInPath(pathAddr)
 	if err != nil {
 		return 0, err
 	}
-	if flags&^(abi.AT_EMPTY_PATH|abi.AT_SYMLINK_NOFOLLOW) != 0 {
-		return 0, abi.EINVAL
-	}
 	if name == "" && flags&abi.AT_EMPTY_PATH == 0 {
 		return 0, abi.ENOENT
 	}
+	if flags&^(abi.AT_EMPTY_PATH|abi.AT_SYMLINK_NOFOLLOW) != 0 {
+		return 0, abi.EINVAL
+	}
+	filename, fdPath := execFilename(dirfd, name)
+	prog, _, err := openChecked(filename, func(string) (*os.File, error) {
+		return t.openExecFile(dirfd, name, flags)
+	})
+	if err != nil {
+		return 0, t.execFailed(filename, fmt.Errorf("%s: %w", filename, err))
+	}
+
 	limit := t.argLimit()
 	argv, err := t.copyInStrings(argvAddr, limit)
 	if err != nil {
+		prog.Close()
 		return 0, err
 	}
 	envp, err := t.copyInStrings(envpAddr, limit)
 	if err != nil {
+		prog.Close()
 		return 0, err
 	}
 	if len(argv) == 0 {
@@ -81,23 +94,25 @@ func (t *Task) execveat(dirfd int32, pathAddr, argvAddr, envpAddr abi.Addr, flag
 		argv = []string{""}
 	}
 
-	filename, fdPath := execFilename(dirfd, name)
-	x, err := OpenExecutableWith(filename, t.execOpener(dirfd, name, flags))
+	x, err := OpenExecutableWith(filename, t.execOpener(prog))
 	if err != nil {
-		if t.Log.IsDebug() {
-			t.Log.Debug("execve failed before the point of no return", "path", filename, "error", err)
-		}
-		return 0, err
+		return 0, t.execFailed(filename, err)
 	}
 	if err := t.checkExecutable(x, dirfd, fdPath, argv, envp, limit); err != nil {
 		x.Close()
-		if t.Log.IsDebug() {
-			t.Log.Debug("execve failed before the point of no return", "path", filename, "error", err)
-		}
-		return 0, err
+		return 0, t.execFailed(filename, err)
 	}
 	t.execImage(x, argv, envp, fdPath)
 	return 0, ErrNoReturn
+}
+
+// execFailed logs an exec refused before the point of no return and
+// returns err.
+func (t *Task) execFailed(filename string, err error) error {
+	if t.Log.IsDebug() {
+		t.Log.Debug("execve failed before the point of no return", "path", filename, "error", err)
+	}
+	return err
 }
 
 // execFilename returns Linux's bprm->filename for a path relative to dirfd:
@@ -115,16 +130,16 @@ func execFilename(dirfd int32, name string) (filename string, fdPath bool) {
 	}
 }
 
-// execOpener opens the files of an exec the way the guest resolves paths
-// (resolvePathString, so a future sysroot applies): the program through
-// dirfd and flags, interpreters ("#!" and PT_INTERP) against the current
-// directory with symlinks followed.
-func (t *Task) execOpener(dirfd int32, name string, flags int32) Opener {
-	first := true
+// execOpener opens the files of an exec: first the program, already opened
+// through the guest's dirfd and flags, then interpreters ("#!" and
+// PT_INTERP), resolved like any guest path (resolvePathString, so a future
+// sysroot applies) against the current directory with symlinks followed.
+func (t *Task) execOpener(prog *os.File) Opener {
 	return func(p string) (*os.File, error) {
-		if first { // the program itself (OpenExecutableWith opens it first)
-			first = false
-			return t.openExecFile(dirfd, name, flags)
+		if prog != nil { // OpenExecutableWith opens the program first
+			f := prog
+			prog = nil
+			return f, nil
 		}
 		return t.openExecFile(abi.AT_FDCWD, p, 0)
 	}

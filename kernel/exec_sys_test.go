@@ -230,6 +230,12 @@ func TestExecveFailuresLeaveTheCallerIntact(t *testing.T) {
 		{"symlink with AT_SYMLINK_NOFOLLOW is ELOOP", func(e *execEnv) Args {
 			return Args{atFDCWD, uint64(e.str(t, link)), uint64(e.vec(t, "x")), 0, abi.AT_SYMLINK_NOFOLLOW}
 		}, abi.ELOOP},
+		{"a missing file wins over a bad argv: ENOENT", func(e *execEnv) Args {
+			return Args{atFDCWD, uint64(e.str(t, dir+"/missing")), 8, 0, 0}
+		}, abi.ENOENT},
+		{"a bad argv wins over a bad format: EFAULT", func(e *execEnv) Args {
+			return Args{atFDCWD, uint64(e.str(t, text)), 8, 0, 0}
+		}, abi.EFAULT},
 		{"FIFO is EACCES without blocking", func(e *execEnv) Args {
 			return Args{atFDCWD, uint64(e.str(t, fifo)), uint64(e.vec(t, "x")), 0, 0}
 		}, abi.EACCES},

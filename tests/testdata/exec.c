@@ -134,6 +134,8 @@ static int failures(void) {
 	report("bad argv pointer", sys_execve(self, (void *)8, environ));
 	char *badarg[] = {self, (char *)8, NULL};
 	report("bad argv string", execve(self, badarg, environ));
+	report("missing file and bad argv", sys_execve("/nonexistent/program", (void *)8, environ));
+	report("not ELF and bad argv", sys_execve("./garbage", (void *)8, environ));
 	report("bad envp pointer", sys_execve(self, argv, (void *)8));
 
 	// Argument space: one string at MAX_ARG_STRLEN (32 pages with its NUL)
