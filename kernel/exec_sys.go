@@ -102,7 +102,8 @@ func (t *Task) execveat(dirfd int32, pathAddr, argvAddr, envpAddr abi.Addr, flag
 		x.Close()
 		return 0, t.execFailed(filename, err)
 	}
-	t.execImage(x, argv, envp, fdPath)
+	// Linux names the task after the opened file only for AT_EMPTY_PATH.
+	t.execImage(x, argv, envp, fdPath && name == "")
 	return 0, ErrNoReturn
 }
 

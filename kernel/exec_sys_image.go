@@ -12,7 +12,7 @@ import (
 // cannot be built the process dies of SIGSEGV.
 //
 // Preconditions: x passed every check; t is the process's only task.
-func (t *Task) execImage(x *Executable, argv, envp []string, fdPath bool) {
+func (t *Task) execImage(x *Executable, argv, envp []string, commFromFile bool) {
 	defer x.Close()
 	p := t.Proc
 
@@ -35,10 +35,10 @@ func (t *Task) execImage(x *Executable, argv, envp []string, fdPath bool) {
 	}
 
 	// Linux names the task after the file name it was asked to run (the
-	// script, not its interpreter), or the opened file's name when that
-	// came through a descriptor.
+	// script, not its interpreter), or after the file finally opened (the
+	// interpreter of a script) when there was no name (AT_EMPTY_PATH).
 	p.ResetForExec()
-	if fdPath {
+	if commFromFile {
 		p.SetComm(filepath.Base(x.Resolved))
 	} else {
 		p.SetComm(filepath.Base(x.Path))

@@ -298,15 +298,14 @@ static int at_empty(void) {
 }
 
 static int at_dir(void) {
-	printf("execveat AT_EMPTY_PATH ran\n");
-	char dir[4096];
-	strcpy(dir, self);
-	char *slash = strrchr(dir, '/');
-	*slash = 0;
-	int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+	char comm[17] = {0};
+	prctl(PR_GET_NAME, comm);
+	printf("execveat AT_EMPTY_PATH ran, comm=%s\n", comm);
+	symlink(self, "lnk");
+	int dfd = open(".", O_RDONLY | O_DIRECTORY);
 	char *argv[] = {"rel", "showargs", "from dirfd", NULL};
 	fflush(stdout);
-	sys_execveat(dfd, slash + 1, argv, environ, 0);
+	sys_execveat(dfd, "lnk", argv, environ, 0);
 	printf("execveat relative failed: %s\n", ename(errno));
 	return 1;
 }
