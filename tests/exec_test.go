@@ -59,3 +59,18 @@ func TestExecFromBusyboxShell(t *testing.T) {
 		t.Run(c.Name, func(t *testing.T) { testutil.RunCase(t, elfuse, c) })
 	}
 }
+
+func TestExecFromBashStatic(t *testing.T) {
+	if _, why := testutil.LookCommand(bashStatic); why != "" {
+		t.Skip(why)
+	}
+	script := testutil.File{Path: "args.sh", Mode: 0o755, Content: "#!/bin/bash-static -e\necho \"${0##*/} got $# args: $*\"\n"}
+	cases := []testutil.Case{
+		{Name: "bash_exec_builtin", Args: []string{bashStatic, "-c", `echo start; exec -a renamed /bin/busybox sh -c 'echo "dollar0=$0"'`}},
+		{Name: "bash_exec_script_with_option", Args: []string{bashStatic, "-c", `exec ./args.sh a "b c"`}, Files: []testutil.File{script}},
+		{Name: "bash_exec_not_found", Args: []string{bashStatic, "-c", `exec ./missing; echo not reached`}},
+	}
+	for _, c := range cases {
+		t.Run(c.Name, func(t *testing.T) { testutil.RunCase(t, elfuse, c) })
+	}
+}
