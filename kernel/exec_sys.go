@@ -147,7 +147,8 @@ func (t *Task) execOpener(prog *os.File) Opener {
 }
 
 // openExecFile opens one file for exec. FIFOs are opened without blocking
-// (they are then refused as not regular: EACCES).
+// and terminals without becoming the controlling one: both are then refused
+// as not regular files (EACCES), as Linux's may_open refuses them.
 func (t *Task) openExecFile(dirfd int32, name string, flags int32) (*os.File, error) {
 	var pf pathFlags
 	if flags&abi.AT_EMPTY_PATH != 0 {
@@ -161,7 +162,7 @@ func (t *Task) openExecFile(dirfd int32, name string, flags int32) (*os.File, er
 		return nil, err
 	}
 	defer hp.release()
-	oflags := unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NONBLOCK
+	oflags := unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NONBLOCK | unix.O_NOCTTY
 	var fd int
 	switch {
 	case hp.path == "" && hp.dirfd == unix.AT_FDCWD:
