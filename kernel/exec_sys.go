@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -279,7 +280,7 @@ func (t *Task) copyInStrings(addr abi.Addr, limit int) ([]string, error) {
 		}
 		s, err := t.CopyInString(p, maxArgStrlen)
 		switch {
-		case err == abi.ENAMETOOLONG:
+		case errors.Is(err, abi.ENAMETOOLONG):
 			return nil, abi.E2BIG
 		case err != nil:
 			return nil, abi.EFAULT
