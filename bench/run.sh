@@ -55,8 +55,15 @@ best() {
 }
 
 backend_name=$BACKEND
+resolved=$BACKEND
 if [ "$BACKEND" = auto ]; then
-	if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then backend_name="auto (kvm)"; else backend_name="auto (ptrace: no usable /dev/kvm)"; fi
+	if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+		resolved=kvm
+		backend_name="auto (kvm)"
+	else
+		resolved=ptrace
+		backend_name="auto (ptrace: no usable /dev/kvm)"
+	fi
 fi
 echo "elfuse bench — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, $(uname -r), backend $backend_name"
 echo
@@ -80,15 +87,16 @@ echo "ratio elfuse getppid / native:     $(ratio "$e_getppid" "$n_getppid")"
 if [ "${GOBENCH:-1}" = 1 ]; then
 	# The backend's bare exit/resume, without the kernel: its own Go
 	# benchmark (a guest doing SYSCALL in a loop, answered by the test).
-	case "$backend_name" in
-	*kvm*) pkgs=(./hvf) ;;
+	case "$resolved" in
+	kvm) pkgs=(./hvf) ;;
 	*) pkgs=(./hvf/ptrace) ;;
 	esac
 	bare=failed
 	for pkg in "${pkgs[@]}"; do
-		if line=$(go test -run '^$' -bench 'SyscallRoundTrip|SyscallExit|ExitRoundTrip' -benchtime "${SYSCALLS}x" "$pkg" 2>/dev/null | grep -E '^Benchmark' | head -1); then
-			bare=$(awk '{for (i = 1; i < NF; i++) if ($(i+1) == "ns/op") print $i}' <<<"$line")
-			echo "-- $pkg: $line"
+		lines=$(go test -run '^$' -bench 'SyscallRoundTrip|SyscallExit|ExitRoundTrip' -benchtime "${SYSCALLS}x" -count "$REPEAT" "$pkg" 2>/dev/null | grep -E '^Benchmark' || true)
+		if [ -n "$lines" ]; then
+			bare=$(awk '{for (i = 1; i < NF; i++) if ($(i+1) == "ns/op") print $i}' <<<"$lines" | sort -g | head -1)
+			echo "-- $pkg: $(head -1 <<<"$lines" | awk '{print $1}'), best of $REPEAT"
 		fi
 	done
 	printf '%-34s %12s\n' "bare backend exit (go bench)" "${bare:-failed}"

@@ -133,6 +133,10 @@ func openChecked(path string, open Opener) (*os.File, int64, error) {
 		if errors.As(err, &errno) {
 			return nil, 0, fmt.Errorf("open: %w", abi.Errno(errno))
 		}
+		var guestErrno abi.Errno
+		if errors.As(err, &guestErrno) {
+			return nil, 0, fmt.Errorf("open: %w", guestErrno)
+		}
 		return nil, 0, fmt.Errorf("open: %v: %w", err, abi.EIO)
 	}
 	st, err := f.Stat()

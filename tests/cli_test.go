@@ -227,8 +227,8 @@ func TestKVMBackendUnavailableSaysSo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Status == 0 || len(res.Stdout) != 0 {
-		t.Errorf("--backend kvm without /dev/kvm ran the program: %s", res)
+	if res.Status != 125 || len(res.Stdout) != 0 {
+		t.Errorf("--backend kvm without /dev/kvm: want status 125 (elfuse cannot run it) and no output, got %s", res)
 	}
 	if !strings.Contains(strings.ToLower(string(res.Stderr)), "kvm") {
 		t.Errorf("stderr does not say kvm is unavailable: %q", res.Stderr)

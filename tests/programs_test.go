@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/elfuse/elfuse/tests/testutil"
@@ -42,7 +43,7 @@ func signalCases() []progCase {
 		// Signals sent to self, masks, pending sets.
 		"raise_kill", "mask_pending", "sigign",
 		// Handler placement and flags.
-		"altstack", "resethand", "nested", "avx",
+		"altstack", "resethand", "nested", "avx", "stack_overflow",
 		// Default actions: the guest dies and elfuse reports 128+N.
 		"die_segv", "die_fpe", "die_ill", "die_trap", "die_abort", "die_term", "die_kill", "die_usr1", "die_pipe",
 	}
@@ -55,7 +56,7 @@ func signalCases() []progCase {
 
 func memoryCases() []progCase {
 	var cs []progCase
-	for _, m := range []string{"fixed", "mprotect", "mremap", "shared_anon", "reserve", "munmap", "large"} {
+	for _, m := range []string{"fixed", "mprotect", "mremap", "shared_anon", "reserve", "munmap", "large", "deep_stack"} {
 		cs = append(cs, progCase{name: "memory_" + m, src: "memory.c", args: []string{m}})
 	}
 	// The file written through a MAP_SHARED mapping is compared too.
@@ -91,6 +92,10 @@ func TestProgramTimeAndIdentity(t *testing.T) {
 	runProgram(t, progCase{src: "timeid.c"})
 }
 
+func TestProgramInitialStackAndAuxv(t *testing.T) {
+	runProgram(t, progCase{src: "auxv.c", args: []string{"a", "with space", "", strings.Repeat("long-argument-", 300)}})
+}
+
 func TestProgramArgsAndExitCode(t *testing.T) {
 	runProgram(t, progCase{src: "hello.c", args: []string{"arg one", "two", "", "four"}})
 }
@@ -121,4 +126,8 @@ func TestTimeoutDoesNotStopCPUBoundGuest(t *testing.T) {
 
 func TestProgramFileDescriptorsAndPaths(t *testing.T) {
 	runProgram(t, progCase{src: "files.c", compareFiles: true})
+}
+
+func TestProgramSignalsInterruptBlockingCalls(t *testing.T) {
+	runProgram(t, progCase{src: "interrupt.c"})
 }

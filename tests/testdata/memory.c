@@ -270,6 +270,24 @@ static void mode_large(void) {
 	puts("10000 mallocs freed");
 }
 
+static uint32_t deep(int n, uint32_t acc) {
+	volatile unsigned char frame[4096];
+	for (int i = 0; i < 4096; i += 512)
+		frame[i] = (unsigned char)(n + i);
+	if (n == 0)
+		return acc;
+	return deep(n - 1, acc * 31 + frame[512]) + frame[0];
+}
+
+static void mode_deep_stack(void) {
+	// 6 MiB of stack, under the usual 8 MiB limit: the stack grows on demand.
+	printf("deep recursion (1536 x 4 KiB frames): %08x\n", deep(1536, 1));
+	volatile char *big = __builtin_alloca(1 << 20);
+	big[0] = 1;
+	big[(1 << 20) - 1] = 2;
+	printf("1 MiB alloca: %d\n", big[0] + big[(1 << 20) - 1]);
+}
+
 int main(int argc, char **argv) {
 	setvbuf(stdout, NULL, _IONBF, 0);
 	pg = sysconf(_SC_PAGESIZE);
@@ -287,6 +305,7 @@ int main(int argc, char **argv) {
 	else if (!strcmp(m, "reserve")) mode_reserve();
 	else if (!strcmp(m, "munmap")) mode_munmap();
 	else if (!strcmp(m, "large")) mode_large();
+	else if (!strcmp(m, "deep_stack")) mode_deep_stack();
 	else {
 		fprintf(stderr, "memory: unknown mode %s\n", m);
 		return 2;

@@ -342,6 +342,34 @@ static void mode_sigreturn_regs(void) {
 	printf("loop with 5 ud2 sum=%d\n", sum);
 }
 
+static volatile int overflow_depth, keep_going = 1;
+
+static int recurse(int n) {
+	volatile char pad[1024];
+	pad[0] = (char)n;
+	overflow_depth = n;
+	return keep_going ? recurse(n + 1) + pad[0] : 0;
+}
+
+static void on_overflow(int sig, siginfo_t *si, void *uc) {
+	(void)uc;
+	char local;
+	printf("overflow caught: sig=%d code=%d on altstack=%d deep=%d\n", sig, si->si_code,
+	       &local >= altstack && &local < altstack + sizeof altstack, overflow_depth > 1000);
+	siglongjmp(env, 1);
+}
+
+static void mode_stack_overflow(void) {
+	// Unbounded recursion runs into the end of the stack; the SIGSEGV can
+	// only be handled on an alternate stack.
+	stack_t ss = {.ss_sp = altstack, .ss_size = sizeof altstack};
+	sigaltstack(&ss, NULL);
+	catch(SIGSEGV, on_overflow, SA_ONSTACK);
+	if (sigsetjmp(env, 1) == 0)
+		printf("not reached %d\n", recurse(0));
+	puts("recovered from stack overflow");
+}
+
 static void die(const char *what) {
 	printf("about to die by %s\n", what);
 	fflush(stdout);
@@ -366,6 +394,7 @@ int main(int argc, char **argv) {
 	else if (!strcmp(m, "avx")) mode_avx();
 	else if (!strcmp(m, "sigign")) mode_sigign();
 	else if (!strcmp(m, "sigreturn_regs")) mode_sigreturn_regs();
+	else if (!strcmp(m, "stack_overflow")) mode_stack_overflow();
 	else if (!strcmp(m, "die_segv")) { die("SIGSEGV"); *(volatile int *)(null_page + 8) = 0; }
 	else if (!strcmp(m, "die_fpe")) {
 		die("SIGFPE");

@@ -15,10 +15,13 @@ type Compiler struct {
 	Argv []string // compiler and flags; source and -o are appended
 }
 
-// Compilers are the two C toolchains every guest program is built with:
-// glibc (which picks AVX2/AVX-512 string functions at run time) and musl.
+// Compilers are the C toolchains every guest program is built with: glibc
+// (which picks AVX2/AVX-512 string functions at run time) as a classic
+// static executable (ET_EXEC) and as a static PIE (ET_DYN without
+// PT_INTERP, loaded at a random base), and musl.
 var Compilers = []Compiler{
 	{Name: "gcc", Argv: []string{"gcc", "-static", "-O2", "-Wall"}},
+	{Name: "gcc-static-pie", Argv: []string{"gcc", "-static-pie", "-fPIE", "-O2", "-Wall"}},
 	{Name: "musl", Argv: []string{"musl-gcc", "-static", "-O2", "-Wall"}},
 }
 
