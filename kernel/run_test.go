@@ -54,3 +54,27 @@ func TestWatchdogKicksOnlyAVCPUWithoutExits(t *testing.T) {
 		})
 	}
 }
+
+func TestDenseTableMirrorsTheSyscallTable(t *testing.T) {
+	for nr := uint64(0); nr < maxDense; nr++ {
+		s, ok := table[nr]
+		d, dok := lookup(nr)
+		if ok != dok || (ok && (d.Name != s.Name || d.Fn == nil)) {
+			t.Errorf("nr %d: table has %q (%v), dense has %q (%v)", nr, s.Name, ok, d.Name, dok)
+		}
+	}
+	if _, ok := lookup(maxDense + 5); ok {
+		t.Errorf("a number above every syscall was found")
+	}
+}
+
+func TestUnknownSyscallIsReportedOnce(t *testing.T) {
+	for _, nr := range []uint64{1017, 1<<41 + 3} {
+		if !firstUnknown(nr) {
+			t.Errorf("nr %d: first report suppressed", nr)
+		}
+		if firstUnknown(nr) {
+			t.Errorf("nr %d: reported twice", nr)
+		}
+	}
+}
