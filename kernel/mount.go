@@ -1,0 +1,157 @@
+package kernel
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// The bind table: host directories (or files) shown at guest paths, like
+// `mount --bind`, without privileges. It is consulted before the sysroot:
+// the longest guest prefix wins. A guest path is matched after lexical
+// cleaning, so `..` steps across a bind's edge as the guest expects; inside
+// a bind, resolution is contained in the bind's host directory with
+// openat2(RESOLVE_IN_ROOT), so a symlink or `..` in it never leaves it
+// (an absolute symlink inside a bind therefore resolves against the bind,
+// not against the guest's root: a known difference from a real mount).
+
+// Bind is one --bind HOST[:GUEST][:ro] entry.
+type Bind struct {
+	// Host is the host path brought in; Guest where the guest sees it
+	// (absolute). ReadOnly binds refuse writes with EROFS.
+	Host, Guest string
+	ReadOnly    bool
+}
+
+// ParseBind parses HOST[:GUEST][:ro]; GUEST defaults to HOST.
+func ParseBind(s string) (Bind, error) {
+	parts := strings.Split(s, ":")
+	var b Bind
+	if n := len(parts); n > 1 && parts[n-1] == "ro" {
+		b.ReadOnly = true
+		parts = parts[:n-1]
+	} else if n > 1 && parts[n-1] == "rw" {
+		parts = parts[:n-1]
+	}
+	switch len(parts) {
+	case 1:
+		b.Host, b.Guest = parts[0], parts[0]
+	case 2:
+		b.Host, b.Guest = parts[0], parts[1]
+	default:
+		return Bind{}, fmt.Errorf("bind %q: want HOST[:GUEST][:ro]", s)
+	}
+	if b.Host == "" || b.Guest == "" {
+		return Bind{}, fmt.Errorf("bind %q: empty path", s)
+	}
+	if !path.IsAbs(b.Guest) {
+		return Bind{}, fmt.Errorf("bind %q: guest path %q is not absolute", s, b.Guest)
+	}
+	b.Guest = path.Clean(b.Guest)
+	return b, nil
+}
+
+// String formats b as ParseBind reads it.
+func (b Bind) String() string {
+	s := b.Host + ":" + b.Guest
+	if b.ReadOnly {
+		s += ":ro"
+	}
+	return s
+}
+
+// mount is an opened bind.
+type mount struct {
+	guest string // cleaned absolute guest path
+	host  string // canonical host path
+	fd    int    // O_PATH descriptor of host
+	ro    bool
+}
+
+// mountTable holds the binds, longest guest path first. It is immutable
+// after newMountTable, so readers need no lock.
+type mountTable struct {
+	mounts []*mount
+}
+
+// newMountTable opens every bind's host path.
+func newMountTable(binds []Bind) (*mountTable, error) {
+	mt := &mountTable{}
+	for _, b := range binds {
+		host, err := filepath.Abs(b.Host)
+		if err == nil {
+			host, err = filepath.EvalSymlinks(host)
+		}
+		if err != nil {
+			mt.close()
+			return nil, fmt.Errorf("bind %s: %w", b, err)
+		}
+		fd, err := unix.Open(host, unix.O_PATH|unix.O_CLOEXEC, 0)
+		if err != nil {
+			mt.close()
+			return nil, fmt.Errorf("bind %s: open %s: %w", b, host, err)
+		}
+		mt.mounts = append(mt.mounts, &mount{guest: path.Clean(b.Guest), host: host, fd: fd, ro: b.ReadOnly})
+	}
+	// Longest guest path first; on equal paths the later --bind wins.
+	sort.SliceStable(mt.mounts, func(i, j int) bool { return len(mt.mounts[i].guest) > len(mt.mounts[j].guest) })
+	for i := 1; i < len(mt.mounts); i++ {
+		if mt.mounts[i].guest == mt.mounts[i-1].guest {
+			return nil, errors.Join(mt.close(), fmt.Errorf("bind: %s given twice", mt.mounts[i].guest))
+		}
+	}
+	return mt, nil
+}
+
+func (mt *mountTable) close() error {
+	for _, m := range mt.mounts {
+		unix.Close(m.fd)
+	}
+	mt.mounts = nil
+	return nil
+}
+
+// match returns the bind holding the cleaned guest path c and the rest of
+// c inside it ("." for the bind itself), or nil.
+func (mt *mountTable) match(c string) (*mount, string) {
+	for _, m := range mt.mounts {
+		if c == m.guest {
+			return m, "."
+		}
+		prefix := m.guest
+		if prefix != "/" {
+			prefix += "/"
+		}
+		if rest, ok := strings.CutPrefix(c, prefix); ok {
+			return m, rest // below a file bind, the host answers ENOTDIR
+		}
+	}
+	return nil, ""
+}
+
+// guestOf maps a canonical host path inside a bind back to its guest path.
+func (mt *mountTable) guestOf(host string) (string, bool) {
+	var best *mount
+	for _, m := range mt.mounts {
+		if pathWithin(host, m.host) && (best == nil || len(m.host) > len(best.host)) {
+			best = m
+		}
+	}
+	if best == nil {
+		return "", false
+	}
+	return path.Join(best.guest, strings.TrimPrefix(host, best.host)), true
+}
+
+// pathWithin reports whether host path p is dir or below it.
+func pathWithin(p, dir string) bool {
+	if dir == "/" {
+		return strings.HasPrefix(p, "/")
+	}
+	return p == dir || strings.HasPrefix(p, dir+"/")
+}

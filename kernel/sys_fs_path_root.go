@@ -1,0 +1,326 @@
+package kernel
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/elfuse/elfuse/kernel/abi"
+	"golang.org/x/sys/unix"
+)
+
+// Path resolution under --sysroot (see sysroot.go for the containment
+// argument). The results are host paths of the form /proc/self/fd/N or
+// /proc/self/fd/N/name, where N is an O_PATH descriptor that openat2
+// (RESOLVE_IN_ROOT) produced: the host then jumps through the magic link
+// to the already resolved object and, for a final name, acts on it
+// without following it. Callers that pass NOFOLLOW act on the name, the
+// others on the resolved object, so no host-side symlink walk happens
+// outside a contained openat2.
+//
+// Fast paths, taken only when there are no binds: a relative single name
+// for a no-follow call is acted on directly at its dirfd; other relative
+// paths try openat2(RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS) at the dirfd and
+// fall back to the full lookup from the root when the path climbs with
+// `..` (EXDEV) or meets a symlink (ELOOP).
+
+// fdLinkName parses the guest-descriptor magic names /proc/self/fd/N,
+// /proc/thread-self/fd/N and /dev/fd/N (optionally followed by /tail).
+func fdLinkName(path string) (fd int32, tail string, ok bool) {
+	for _, prefix := range []string{"/proc/self/fd/", "/dev/fd/", "/proc/thread-self/fd/"} {
+		rest, found := strings.CutPrefix(path, prefix)
+		if !found {
+			continue
+		}
+		num, tail, _ := strings.Cut(rest, "/")
+		n, err := strconv.ParseInt(num, 10, 32)
+		if err != nil || num == "" || num[0] == '+' || num[0] == '-' {
+			return 0, "", false
+		}
+		return int32(n), tail, true
+	}
+	return 0, "", false
+}
+
+// resolveRooted resolves a guest path under root r.
+func (t *Task) resolveRooted(r *Root, dirfd int32, path string, flags pathFlags) (hostPath, error) {
+	if strings.HasPrefix(path, "/") {
+		if isFDDirPath(path) {
+			return hostPath{dirfd: unix.AT_FDCWD, path: path, fdDir: true}, nil
+		}
+		if fd, tail, ok := fdLinkName(path); ok && tail != "" {
+			// Below a descriptor: a lookup relative to it, contained like
+			// any other (the host's magic link would walk outside).
+			return t.resolvePathString(fd, tail, flags)
+		}
+		switch path {
+		case "/proc/self/exe", "/proc/thread-self/exe", "/dev/stdin", "/dev/stdout", "/dev/stderr":
+			p, err := t.magicPath(path, flags&pathNoFollow != 0)
+			return hostPath{dirfd: unix.AT_FDCWD, path: p}, err
+		}
+		if _, _, ok := fdLinkName(path); ok {
+			p, err := t.magicPath(path, flags&pathNoFollow != 0)
+			return hostPath{dirfd: unix.AT_FDCWD, path: p}, err
+		}
+		base, rest, m := r.locate(path)
+		return r.lookup(base, rest, m, flags)
+	}
+	fast := len(r.mounts.mounts) == 0
+	if dirfd == abi.AT_FDCWD {
+		if fast {
+			if p, ok, err := fastLookup(unix.AT_FDCWD, path, flags); ok {
+				return p, err
+			}
+		}
+		abs, err := r.absolute(path)
+		if err != nil {
+			return hostPath{}, err
+		}
+		base, rest, m := r.locate(abs)
+		return r.lookup(base, rest, m, flags)
+	}
+	dir, err := t.Proc.FDs.Acquire(dirfd)
+	if err != nil {
+		return hostPath{}, err
+	}
+	if path == "" {
+		return hostPath{dirfd: dir.FD(), path: path, dir: dir}, nil
+	}
+	if dir.fdDir != nil && path != "." {
+		// A name inside the guest's fd directory is a guest number.
+		dir.Release()
+		return t.resolvePathString(abi.AT_FDCWD, "/proc/self/fd/"+path, flags)
+	}
+	if fast {
+		if p, ok, err := fastLookup(dir.FD(), path, flags); ok {
+			if p.dirfd == dir.FD() {
+				p.dir = dir
+			} else {
+				dir.Release()
+			}
+			return p, err
+		}
+	}
+	defer dir.Release()
+	if g, ok := r.guestOfFD(dir.FD()); ok {
+		base, rest, m := r.locate(joinGuest(g, path))
+		return r.lookup(base, rest, m, flags)
+	}
+	// A directory the root cannot name (opened before the root, or
+	// deleted): the lookup is contained in the directory itself.
+	return r.lookup(dir.FD(), path, nil, flags)
+}
+
+// fastLookup is the bind-less shortcut for a relative path at host dirfd;
+// ok=false sends the caller to the full lookup.
+func fastLookup(dirfd int, path string, flags pathFlags) (hostPath, bool, error) {
+	if flags&pathNoFollow != 0 {
+		if !strings.Contains(path, "/") && path != "." && path != ".." {
+			return hostPath{dirfd: dirfd, path: path}, true, nil
+		}
+		return hostPath{}, false, nil
+	}
+	fd, err := unix.Openat2(dirfd, path, &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS})
+	switch err {
+	case nil:
+		return ownedPath(fd, ""), true, nil
+	case unix.EXDEV, unix.ELOOP, unix.EAGAIN, unix.EINTR:
+		return hostPath{}, false, nil
+	}
+	return hostPath{}, true, err
+}
+
+// ownedPath names the object open as fd (or name inside it) through
+// /proc/self/fd; the hostPath owns fd.
+func ownedPath(fd int, name string) hostPath {
+	p := "/proc/self/fd/" + strconv.Itoa(fd)
+	if name != "" {
+		p += "/" + name
+	}
+	return hostPath{dirfd: unix.AT_FDCWD, path: p, own: fd, owned: true}
+}
+
+// lookup resolves rest under base (contained in it): the object itself
+// for a following call, its parent and final name for a no-follow one.
+func (r *Root) lookup(base int, rest string, m *mount, flags pathFlags) (hostPath, error) {
+	if m != nil && m.ro && flags&pathWrite != 0 {
+		return hostPath{}, abi.EROFS
+	}
+	follow := func() (hostPath, error) {
+		fd, err := openat2In(base, rest, unix.OpenHow{Flags: unix.O_PATH})
+		if err != nil {
+			return hostPath{}, err
+		}
+		return ownedPath(fd, ""), nil
+	}
+	if flags&pathNoFollow == 0 {
+		return follow()
+	}
+	trimmed := strings.TrimRight(rest, "/")
+	trailing := trimmed != rest
+	if trimmed == "" {
+		trimmed = "/"
+	}
+	dir, name := "/", trimmed
+	if i := strings.LastIndexByte(trimmed, '/'); i >= 0 {
+		dir, name = trimmed[:i], trimmed[i+1:]
+		if dir == "" {
+			dir = "/"
+		}
+	} else {
+		dir = "."
+	}
+	if name == "" || name == "." || name == ".." {
+		// The root, a bind's own directory or a dot name: the directory
+		// itself, named "." so that no-follow calls keep Linux's answers
+		// (rmdir "." is EINVAL, mkdir is EEXIST).
+		p, err := follow()
+		if err == nil {
+			p.path += "/."
+		}
+		return p, err
+	}
+	pfd, err := openat2In(base, dir, unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY})
+	if err != nil {
+		return hostPath{}, err
+	}
+	if trailing {
+		// "name/" follows a final symlink, and names only directories.
+		var st unix.Stat_t
+		if err := unix.Fstatat(pfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err == nil {
+			switch st.Mode & unix.S_IFMT {
+			case unix.S_IFLNK:
+				unix.Close(pfd)
+				p, err := follow()
+				if err == nil {
+					p.path += "/."
+				}
+				return p, err
+			case unix.S_IFDIR:
+			default:
+				unix.Close(pfd)
+				return hostPath{}, abi.ENOTDIR
+			}
+		}
+	}
+	return ownedPath(pfd, name), nil
+}
+
+// openPath is the open family's resolution: it opens the guest path at
+// dirfd with how (guest flags; O_CLOEXEC is added on the host) and
+// returns the host descriptor. fdDir says it is the guest's
+// /proc/self/fd directory.
+func (t *Task) openPath(dirfd int32, pathAddr abi.Addr, how unix.OpenHow) (hostfd int, fdDir bool, err error) {
+	path, err := t.copyInPath(pathAddr)
+	if err != nil {
+		return -1, false, err
+	}
+	how.Flags |= unix.O_CLOEXEC
+	r := t.root()
+	if r != nil && how.Resolve == 0 && how.Flags&unix.O_CREAT == 0 && how.Flags&unix.O_TMPFILE != unix.O_TMPFILE {
+		// openat(2) ignores a mode without O_CREAT, openat2(2) refuses it.
+		how.Mode = 0
+	}
+	if r == nil || isFDDirPath(path) || !t.openNeedsRoot(path) {
+		return t.openResolved(dirfd, path, how)
+	}
+	if path == "" {
+		return -1, false, abi.ENOENT
+	}
+	write := how.Flags&unix.O_ACCMODE != unix.O_RDONLY || how.Flags&(unix.O_CREAT|unix.O_TRUNC) != 0 ||
+		how.Flags&unix.O_TMPFILE == unix.O_TMPFILE
+	guestResolve := how.Resolve&(unix.RESOLVE_BENEATH|unix.RESOLVE_IN_ROOT) != 0
+	if !strings.HasPrefix(path, "/") || guestResolve {
+		var base int
+		var dir *HostFile
+		if dirfd == abi.AT_FDCWD {
+			base = unix.AT_FDCWD
+		} else {
+			if dir, err = t.Proc.FDs.Acquire(dirfd); err != nil {
+				return -1, false, err
+			}
+			defer dir.Release()
+			if dir.fdDir != nil {
+				return t.openResolved(dirfd, path, how)
+			}
+			base = dir.FD()
+		}
+		if guestResolve {
+			// The guest contains itself in a directory that is already
+			// inside the root: its own flags suffice.
+			fd, err := unix.Openat2(base, path, &how)
+			return fd, false, err
+		}
+		if len(r.mounts.mounts) == 0 {
+			h := how
+			h.Resolve |= unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS
+			fd, err := unix.Openat2(base, path, &h)
+			switch err {
+			case nil:
+				return fd, false, nil
+			case unix.EXDEV, unix.ELOOP, unix.EAGAIN, unix.EINTR:
+			default:
+				return -1, false, err
+			}
+		}
+		var g string
+		var ok bool
+		if dir == nil {
+			g, err = r.absolute(path)
+			ok = err == nil
+		} else if g, ok = r.guestOfFD(base); ok {
+			g = joinGuest(g, path)
+		}
+		if !ok {
+			fd, err := openat2In(base, path, how)
+			return fd, false, err
+		}
+		path = g
+	}
+	fd, err := r.open(path, how, write)
+	return fd, false, err
+}
+
+// openNeedsRoot reports whether a path must be looked up in the root
+// rather than through the guest-descriptor magic names.
+func (t *Task) openNeedsRoot(path string) bool {
+	if _, tail, ok := fdLinkName(path); ok && tail == "" {
+		return false
+	}
+	switch path {
+	case "/proc/self/exe", "/proc/thread-self/exe", "/dev/stdin", "/dev/stdout", "/dev/stderr":
+		return false
+	}
+	return true
+}
+
+// openResolved opens through resolvePathString (host mode and the magic
+// names).
+func (t *Task) openResolved(dirfd int32, path string, how unix.OpenHow) (int, bool, error) {
+	p, err := t.resolvePathString(dirfd, path, 0)
+	if err != nil {
+		return -1, false, err
+	}
+	defer p.release()
+	var fd int
+	if how.Resolve == 0 {
+		// openat(2) ignores unknown flags and a mode without O_CREAT,
+		// which openat2(2) refuses.
+		fd, err = unix.Openat(p.dirfd, p.path, int(how.Flags), uint32(how.Mode))
+	} else {
+		fd, err = unix.Openat2(p.dirfd, p.path, &how)
+	}
+	return fd, p.fdDir, err
+}
+
+// openFlagsKnown are the open flags openat2(2) accepts; openat(2) ignores
+// the others, so openatHow drops them.
+const openFlagsKnown = unix.O_ACCMODE | unix.O_CREAT | unix.O_EXCL | unix.O_NOCTTY | unix.O_TRUNC |
+	unix.O_APPEND | unix.O_NONBLOCK | unix.O_DSYNC | unix.O_ASYNC | unix.O_DIRECT | unix.O_LARGEFILE |
+	unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_NOATIME | unix.O_CLOEXEC | unix.O_SYNC | unix.O_PATH |
+	unix.O_TMPFILE
+
+// openatHow turns openat(2)'s flags and mode into an open_how.
+func openatHow(flags int, mode uint32) unix.OpenHow {
+	return unix.OpenHow{Flags: uint64(flags) & openFlagsKnown, Mode: uint64(mode)}
+}
