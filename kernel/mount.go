@@ -28,35 +28,7 @@ type Bind struct {
 	ReadOnly    bool
 }
 
-// ParseBind parses HOST[:GUEST][:ro]; GUEST defaults to HOST.
-func ParseBind(s string) (Bind, error) {
-	parts := strings.Split(s, ":")
-	var b Bind
-	if n := len(parts); n > 1 && parts[n-1] == "ro" {
-		b.ReadOnly = true
-		parts = parts[:n-1]
-	} else if n > 1 && parts[n-1] == "rw" {
-		parts = parts[:n-1]
-	}
-	switch len(parts) {
-	case 1:
-		b.Host, b.Guest = parts[0], parts[0]
-	case 2:
-		b.Host, b.Guest = parts[0], parts[1]
-	default:
-		return Bind{}, fmt.Errorf("bind %q: want HOST[:GUEST][:ro]", s)
-	}
-	if b.Host == "" || b.Guest == "" {
-		return Bind{}, fmt.Errorf("bind %q: empty path", s)
-	}
-	if !path.IsAbs(b.Guest) {
-		return Bind{}, fmt.Errorf("bind %q: guest path %q is not absolute", s, b.Guest)
-	}
-	b.Guest = path.Clean(b.Guest)
-	return b, nil
-}
-
-// String formats b as ParseBind reads it.
+// String formats b as --bind takes it.
 func (b Bind) String() string {
 	s := b.Host + ":" + b.Guest
 	if b.ReadOnly {

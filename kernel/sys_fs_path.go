@@ -39,6 +39,9 @@ type hostPath struct {
 	// closed by release; owned says it is set.
 	own   int
 	owned bool
+	// magic says path is the host's link for a guest descriptor; under a
+	// sysroot readlink maps its target to the guest's view.
+	magic bool
 }
 
 // release drops the reference on the directory descriptor.

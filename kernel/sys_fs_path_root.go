@@ -59,7 +59,7 @@ func (t *Task) resolveRooted(r *Root, dirfd int32, path string, flags pathFlags)
 		}
 		if _, _, ok := fdLinkName(path); ok {
 			p, err := t.magicPath(path, flags&pathNoFollow != 0)
-			return hostPath{dirfd: unix.AT_FDCWD, path: p}, err
+			return hostPath{dirfd: unix.AT_FDCWD, path: p, magic: true}, err
 		}
 		base, rest, m := r.locate(path)
 		return r.lookup(base, rest, m, flags)
@@ -324,3 +324,64 @@ const openFlagsKnown = unix.O_ACCMODE | unix.O_CREAT | unix.O_EXCL | unix.O_NOCT
 func openatHow(flags int, mode uint32) unix.OpenHow {
 	return unix.OpenHow{Flags: uint64(flags) & openFlagsKnown, Mode: uint64(mode)}
 }
+
+// readMagicLink answers readlink of a guest-descriptor link under a
+// sysroot: the host's target, shown at its guest path when the root or a
+// bind holds it (pipes, sockets and files outside stay as the host says).
+func (t *Task) readMagicLink(r *Root, p hostPath, bufAddr abi.Addr, size int) (uint64, error) {
+	buf := make([]byte, abi.PATH_MAX)
+	n, err := unix.Readlinkat(p.dirfd, p.path, buf)
+	if err != nil {
+		return 0, err
+	}
+	target := string(buf[:n])
+	if g, ok := r.GuestPath(target); ok {
+		target = g
+	}
+	b := []byte(target)[:min(len(target), size)]
+	if _, err := t.CopyOut(bufAddr, b); err != nil {
+		return 0, err
+	}
+	return uint64(len(b)), nil
+}
+
+// guestCwd is the working directory as the guest sees it (getcwd).
+func (t *Task) guestCwd() (string, error) {
+	if r := t.root(); r != nil {
+		return r.Cwd()
+	}
+	return unix.Getwd()
+}
+
+// UnixSocketPath resolves the sun_path of an AF_UNIX bind (create=true)
+// or connect for the host's bind(2)/connect(2): under a sysroot it returns
+// a /proc/self/fd path to use instead (bind: the contained parent
+// directory plus the name, never following it; connect: the contained
+// socket itself), else the path unchanged. The caller must call release
+// after the host call. Errors are errnos for the guest (ENAMETOOLONG when
+// the host path does not fit sun_path, EROFS in a read-only bind).
+func (t *Task) UnixSocketPath(path string, create bool) (host string, release func(), err error) {
+	if t.root() == nil || path == "" {
+		return path, func() {}, nil
+	}
+	flags := pathFlags(0)
+	if create {
+		flags = pathNoFollow | pathWrite
+	}
+	p, err := t.resolvePathString(abi.AT_FDCWD, path, flags)
+	if err != nil {
+		return "", nil, err
+	}
+	hp := p.path
+	if p.dirfd != unix.AT_FDCWD {
+		hp = "/proc/self/fd/" + strconv.Itoa(p.dirfd) + "/" + p.path
+	}
+	if len(hp) >= unixPathMax {
+		p.release()
+		return "", nil, abi.ENAMETOOLONG
+	}
+	return hp, p.release, nil
+}
+
+// unixPathMax is the size of sockaddr_un's sun_path (UNIX_PATH_MAX).
+const unixPathMax = 108
