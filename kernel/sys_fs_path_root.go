@@ -65,6 +65,9 @@ func (t *Task) resolveRooted(r *Root, dirfd int32, path string, flags pathFlags)
 		return r.lookup(base, rest, m, flags)
 	}
 	fast := len(r.mounts.mounts) == 0
+	if path == "" && dirfd == abi.AT_FDCWD {
+		return hostPath{dirfd: unix.AT_FDCWD}, nil // AT_EMPTY_PATH: the cwd
+	}
 	if dirfd == abi.AT_FDCWD {
 		if fast {
 			if p, ok, err := fastLookup(unix.AT_FDCWD, path, flags); ok {
@@ -215,6 +218,11 @@ func (t *Task) openPath(dirfd int32, pathAddr abi.Addr, how unix.OpenHow) (hostf
 	if err != nil {
 		return -1, false, err
 	}
+	return t.openPathString(dirfd, path, how)
+}
+
+// openPathString is openPath for a path already in host memory.
+func (t *Task) openPathString(dirfd int32, path string, how unix.OpenHow) (hostfd int, fdDir bool, err error) {
 	how.Flags |= unix.O_CLOEXEC
 	r := t.root()
 	if r != nil && how.Resolve == 0 && how.Flags&unix.O_CREAT == 0 && how.Flags&unix.O_TMPFILE != unix.O_TMPFILE {
@@ -226,6 +234,10 @@ func (t *Task) openPath(dirfd int32, pathAddr abi.Addr, how unix.OpenHow) (hostf
 	}
 	if path == "" {
 		return -1, false, abi.ENOENT
+	}
+	if fd, tail, ok := fdLinkName(path); ok && tail != "" {
+		// Below a descriptor: relative to it, contained (see resolveRooted).
+		return t.openPathString(fd, tail, how)
 	}
 	write := how.Flags&unix.O_ACCMODE != unix.O_RDONLY || how.Flags&(unix.O_CREAT|unix.O_TRUNC) != 0 ||
 		how.Flags&unix.O_TMPFILE == unix.O_TMPFILE

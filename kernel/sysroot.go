@@ -161,6 +161,13 @@ func (r *Root) locate(p string) (base int, rest string, m *mount) {
 		}
 		return m.fd, rest, m
 	}
+	// The raw path may pass through a bind and climb out of it with
+	// `..`: only the lexical form says where it lands.
+	for _, m := range r.mounts.mounts {
+		if strings.HasPrefix(p, m.guest+"/") {
+			return r.fd, c, nil
+		}
+	}
 	return r.fd, p, nil
 }
 
