@@ -32,14 +32,17 @@ func setupFS(start *ipc.Start) (*kernel.Root, string, error) {
 		return nil, "", fmt.Errorf("%v: %w", err, abi.EINVAL)
 	}
 	// The working directory must be inside the guest's file system:
-	// --workdir, else "/" (the host's cwd usually means nothing there).
+	// --workdir, else "/" under a sysroot (the host's cwd means nothing
+	// there); binds alone keep the host's.
 	wd := start.Workdir
-	if wd == "" {
+	if wd == "" && start.Sysroot != "" {
 		wd = "/"
 	}
-	if err := root.Chdir(wd); err != nil {
-		root.Close()
-		return nil, "", fmt.Errorf("--workdir %s: %v: %w", wd, err, abi.ENOENT)
+	if wd != "" {
+		if err := root.Chdir(wd); err != nil {
+			root.Close()
+			return nil, "", fmt.Errorf("--workdir %s: %v: %w", wd, err, abi.ENOENT)
+		}
 	}
 	path, err := root.LookPath(start.Path, start.Envp)
 	if err != nil {
