@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"os"
 	"strconv"
 	"strings"
 
@@ -397,3 +398,19 @@ func (t *Task) UnixSocketPath(path string, create bool) (host string, release fu
 
 // unixPathMax is the size of sockaddr_un's sun_path (UNIX_PATH_MAX).
 const unixPathMax = 108
+
+// Opener returns how exec opens programs and interpreters for this task:
+// through the same resolution as open(2) (the sysroot, the guest's
+// descriptor names), relative paths from the guest's working directory.
+func (t *Task) Opener() Opener {
+	return func(path string) (*os.File, error) {
+		fd, _, err := t.openPathString(abi.AT_FDCWD, path, unix.OpenHow{Flags: unix.O_RDONLY})
+		if e, ok := err.(abi.Errno); ok {
+			err = unix.Errno(e) // what OpenExecutableWith expects of an opener
+		}
+		if err != nil {
+			return nil, &os.PathError{Op: "open", Path: path, Err: err}
+		}
+		return os.NewFile(uintptr(fd), path), nil
+	}
+}

@@ -1,12 +1,15 @@
 package kernel
 
 import (
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/elfuse/elfuse/kernel/abi"
+	"golang.org/x/sys/unix"
 )
 
 // newRootTestTask returns a file-test task whose guest sees a fresh root
@@ -186,5 +189,27 @@ func TestExeLinkShowsTheGuestPath(t *testing.T) {
 	}
 	if got := task.exeHostPath(); got != filepath.Join(root, "etc/motd") {
 		t.Errorf("exeHostPath = %q", got)
+	}
+}
+
+func TestTaskOpenerResolvesLikeOpen(t *testing.T) {
+	task, _, _, top := newRootTestTask(t, false)
+	open := task.Opener()
+	f, err := open("/etc/../etc/motd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(f)
+	f.Close()
+	if string(b) != "motd" {
+		t.Errorf("read %q", b)
+	}
+	for _, p := range []string{top + "/secret", "/etc/out", "/mnt/b/../../../secret", ""} {
+		if f, err := open(p); !errors.Is(err, unix.ENOENT) {
+			t.Errorf("open(%q) = %v, %v; want ENOENT", p, f, err)
+			if f != nil {
+				f.Close()
+			}
+		}
 	}
 }
