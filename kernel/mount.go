@@ -6,6 +6,7 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -42,6 +43,7 @@ type mount struct {
 	guest string // cleaned absolute guest path
 	host  string // canonical host path
 	fd    int    // O_PATH descriptor of host
+	dir   bool   // host is a directory (else a file bind)
 	ro    bool
 }
 
@@ -68,7 +70,14 @@ func newMountTable(binds []Bind) (*mountTable, error) {
 			mt.close()
 			return nil, fmt.Errorf("bind %s: open %s: %w", b, host, err)
 		}
-		mt.mounts = append(mt.mounts, &mount{guest: path.Clean(b.Guest), host: host, fd: fd, ro: b.ReadOnly})
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			unix.Close(fd)
+			mt.close()
+			return nil, fmt.Errorf("bind %s: stat %s: %w", b, host, err)
+		}
+		mt.mounts = append(mt.mounts, &mount{guest: path.Clean(b.Guest), host: host, fd: fd,
+			dir: st.Mode&unix.S_IFMT == unix.S_IFDIR, ro: b.ReadOnly})
 	}
 	// Longest guest path first; on equal paths the later --bind wins.
 	sort.SliceStable(mt.mounts, func(i, j int) bool { return len(mt.mounts[i].guest) > len(mt.mounts[j].guest) })
@@ -126,4 +135,24 @@ func pathWithin(p, dir string) bool {
 		return strings.HasPrefix(p, "/")
 	}
 	return p == dir || strings.HasPrefix(p, dir+"/")
+}
+
+// fileBind reports whether a lookup of rest in m names a file bind itself,
+// which openat2 cannot start from (it wants a directory).
+func (m *mount) fileBind(rest string) bool {
+	return m != nil && !m.dir && rest == "."
+}
+
+// reopen opens the file of a file bind with how, through its descriptor's
+// link: the object is the bind's, so following that one link is safe.
+func (m *mount) reopen(how unix.OpenHow) (int, error) {
+	how.Flags |= unix.O_CLOEXEC
+	return unix.Openat2(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(m.fd), &how)
+}
+
+// parent opens the host directory holding a file bind and returns it with
+// the file's name, for calls that act on the name (lstat, unlink...).
+func (m *mount) parent() (int, string, error) {
+	fd, err := unix.Open(filepath.Dir(m.host), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	return fd, filepath.Base(m.host), err
 }

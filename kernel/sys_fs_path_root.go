@@ -150,6 +150,20 @@ func (r *Root) lookup(base int, rest string, m *mount, flags pathFlags) (hostPat
 	if m != nil && m.ro && flags&pathWrite != 0 {
 		return hostPath{}, abi.EROFS
 	}
+	if m.fileBind(rest) {
+		if flags&pathNoFollow != 0 {
+			pfd, name, err := m.parent()
+			if err != nil {
+				return hostPath{}, err
+			}
+			return ownedPath(pfd, name), nil
+		}
+		fd, err := m.reopen(unix.OpenHow{Flags: unix.O_PATH})
+		if err != nil {
+			return hostPath{}, err
+		}
+		return ownedPath(fd, ""), nil
+	}
 	follow := func() (hostPath, error) {
 		fd, err := openat2In(base, rest, unix.OpenHow{Flags: unix.O_PATH})
 		if err != nil {

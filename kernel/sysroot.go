@@ -1,7 +1,6 @@
 package kernel
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -204,6 +203,9 @@ func (r *Root) open(p string, how unix.OpenHow, write bool) (int, error) {
 	if m != nil && m.ro && write {
 		return -1, abi.EROFS
 	}
+	if m.fileBind(rest) {
+		return m.reopen(how)
+	}
 	return openat2In(base, rest, how)
 }
 
@@ -282,7 +284,3 @@ func (k *Kernel) Opener() Opener {
 	}
 	return os.Open
 }
-
-// errNotInRoot is returned for a guest dirfd whose directory the root
-// cannot name; the lookup is then contained in that directory.
-var errNotInRoot = errors.New("directory outside the root")

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -212,4 +213,50 @@ func TestTaskOpenerResolvesLikeOpen(t *testing.T) {
 			}
 		}
 	}
+}
+
+func TestDescriptorLinksReadAsGuestPaths(t *testing.T) {
+	task, mem, _, _ := newRootTestTask(t, false)
+	fd := mustSys(t, task, abi.SYS_OPEN, uint64(mem.str("/etc/motd")), abi.O_RDONLY)
+	bfd := mustSys(t, task, abi.SYS_OPEN, uint64(mem.str("/mnt/b/f")), abi.O_RDONLY)
+	buf := mem.alloc(256)
+	cases := []struct {
+		link, want string
+	}{
+		{"/proc/self/fd/" + strconv.Itoa(int(fd)), "/etc/motd"},
+		{"/dev/fd/" + strconv.Itoa(int(bfd)), "/mnt/b/f"},
+	}
+	for _, c := range cases {
+		n := mustSys(t, task, abi.SYS_READLINK, uint64(mem.str(c.link)), uint64(buf), 256)
+		if got := string(mem.bytesAt(buf, int(n))); got != c.want {
+			t.Errorf("readlink %s = %q, want %q", c.link, got, c.want)
+		}
+	}
+	// Truncated like any readlink.
+	n := mustSys(t, task, abi.SYS_READLINK, uint64(mem.str(cases[0].link)), uint64(buf), 4)
+	if got := string(mem.bytesAt(buf, int(n))); got != "/etc" {
+		t.Errorf("truncated readlink = %q", got)
+	}
+}
+
+func TestFileBindIsReachable(t *testing.T) {
+	task, mem, _, top := newRootTestTask(t, false)
+	file := filepath.Join(top, "bind", "f")
+	r, err := NewRoot(task.root().Dir(), []Bind{{Host: file, Guest: "/etc/bound", ReadOnly: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	task.Proc.Kernel.Root = r
+	st := mem.alloc(abi.SizeofStat)
+	mustSys(t, task, abi.SYS_STAT, uint64(mem.str("/etc/bound")), uint64(st))
+	mustSys(t, task, abi.SYS_LSTAT, uint64(mem.str("/etc/bound")), uint64(st))
+	fd := mustSys(t, task, abi.SYS_OPEN, uint64(mem.str("/etc/../etc/bound")), abi.O_RDONLY)
+	buf := mem.alloc(16)
+	n := mustSys(t, task, abi.SYS_READ, fd, uint64(buf), 16)
+	if got := string(mem.bytesAt(buf, int(n))); got != "bound" {
+		t.Errorf("read %q", got)
+	}
+	wantErrno(t, abi.EROFS, task, abi.SYS_UNLINK, uint64(mem.str("/etc/bound")))
+	wantErrno(t, abi.ENOTDIR, task, abi.SYS_STAT, uint64(mem.str("/etc/bound/x")), uint64(st))
 }
