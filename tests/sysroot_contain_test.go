@@ -193,10 +193,28 @@ func TestSysrootRefusesHostPrograms(t *testing.T) {
 		{"name_not_in_root_path", []string{filepath.Base(prog), "/x"}, 127},
 		{"host_shell", []string{"/bin/sh", "-c", "true"}, 127},
 	}
+	dynamic, why := testutil.LookCommand("ls")
 	for _, backend := range testutil.Backends() {
 		t.Run(backend, func(t *testing.T) {
 			testutil.RequireBackend(t, backend)
 			l := newEscapeLayout(t, prog)
+			cases := cases[:len(cases):len(cases)]
+			if why == "" {
+				// A dynamic host program copied in: its PT_INTERP must be
+				// looked up in the root, where there is none.
+				data, err := os.ReadFile(dynamic)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(l.root, "dyn"), data, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				cases = append(cases, struct {
+					name   string
+					args   []string
+					status int
+				}{"interpreter_not_in_root", []string{"/dyn"}, 127})
+			}
 			for _, c := range cases {
 				res, err := testutil.RunElfuse(bin, backend, []string{"--sysroot", l.root}, testutil.Cmd{Args: c.args, Dir: l.root})
 				if err != nil {
