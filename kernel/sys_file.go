@@ -40,7 +40,7 @@ func (t *Task) openat(dirfd int32, pathAddr abi.Addr, flags int, mode uint32) (u
 	if err := t.Proc.FDs.Available(); err != nil {
 		return 0, err
 	}
-	hostfd, fdDir, err := t.openPath(dirfd, pathAddr, openatHow(flags, mode&0o7777))
+	hostfd, fdDir, err := t.openPath(dirfd, pathAddr, openatHow(flags, mode&0o7777), false)
 	if err != nil {
 		return 0, err
 	}
@@ -93,7 +93,7 @@ func Openat2(t *Task, a *Args) (uint64, error) {
 		Flags:   how.Flags | unix.O_CLOEXEC,
 		Mode:    how.Mode,
 		Resolve: how.Resolve,
-	})
+	}, true)
 	if err != nil {
 		return 0, err
 	}

@@ -227,32 +227,30 @@ func (r *Root) lookup(base int, rest string, m *mount, flags pathFlags) (hostPat
 // openPath is the open family's resolution: it opens the guest path at
 // dirfd with how (guest flags; O_CLOEXEC is added on the host) and
 // returns the host descriptor. fdDir says it is the guest's
-// /proc/self/fd directory.
-func (t *Task) openPath(dirfd int32, pathAddr abi.Addr, how unix.OpenHow) (hostfd int, fdDir bool, err error) {
+// /proc/self/fd directory. strict says how comes from openat2(2), whose
+// checks (unknown flags, a mode without O_CREAT) the host must apply;
+// openat(2) callers pass openatHow's sanitised flags.
+func (t *Task) openPath(dirfd int32, pathAddr abi.Addr, how unix.OpenHow, strict bool) (hostfd int, fdDir bool, err error) {
 	path, err := t.copyInPath(pathAddr)
 	if err != nil {
 		return -1, false, err
 	}
-	return t.openPathString(dirfd, path, how)
+	return t.openPathString(dirfd, path, how, strict)
 }
 
 // openPathString is openPath for a path already in host memory.
-func (t *Task) openPathString(dirfd int32, path string, how unix.OpenHow) (hostfd int, fdDir bool, err error) {
+func (t *Task) openPathString(dirfd int32, path string, how unix.OpenHow, strict bool) (hostfd int, fdDir bool, err error) {
 	how.Flags |= unix.O_CLOEXEC
 	r := t.root()
-	if r != nil && how.Resolve == 0 && how.Flags&unix.O_CREAT == 0 && how.Flags&unix.O_TMPFILE != unix.O_TMPFILE {
-		// openat(2) ignores a mode without O_CREAT, openat2(2) refuses it.
-		how.Mode = 0
-	}
 	if r == nil || isFDDirPath(path) || !t.openNeedsRoot(path) {
-		return t.openResolved(dirfd, path, how)
+		return t.openResolved(dirfd, path, how, strict)
 	}
 	if path == "" {
 		return -1, false, abi.ENOENT
 	}
 	if fd, tail, ok := fdLinkName(path); ok && tail != "" {
 		// Below a descriptor: relative to it, contained (see resolveRooted).
-		return t.openPathString(fd, tail, how)
+		return t.openPathString(fd, tail, how, strict)
 	}
 	write := how.Flags&unix.O_ACCMODE != unix.O_RDONLY || how.Flags&(unix.O_CREAT|unix.O_TRUNC) != 0 ||
 		how.Flags&unix.O_TMPFILE == unix.O_TMPFILE
@@ -268,7 +266,7 @@ func (t *Task) openPathString(dirfd int32, path string, how unix.OpenHow) (hostf
 			}
 			defer dir.Release()
 			if dir.fdDir != nil {
-				return t.openResolved(dirfd, path, how)
+				return t.openResolved(dirfd, path, how, strict)
 			}
 			base = dir.FD()
 		}
@@ -323,16 +321,14 @@ func (t *Task) openNeedsRoot(path string) bool {
 
 // openResolved opens through resolvePathString (host mode and the magic
 // names).
-func (t *Task) openResolved(dirfd int32, path string, how unix.OpenHow) (int, bool, error) {
+func (t *Task) openResolved(dirfd int32, path string, how unix.OpenHow, strict bool) (int, bool, error) {
 	p, err := t.resolvePathString(dirfd, path, 0)
 	if err != nil {
 		return -1, false, err
 	}
 	defer p.release()
 	var fd int
-	if how.Resolve == 0 {
-		// openat(2) ignores unknown flags and a mode without O_CREAT,
-		// which openat2(2) refuses.
+	if !strict {
 		fd, err = unix.Openat(p.dirfd, p.path, int(how.Flags), uint32(how.Mode))
 	} else {
 		fd, err = unix.Openat2(p.dirfd, p.path, &how)
@@ -341,7 +337,8 @@ func (t *Task) openResolved(dirfd int32, path string, how unix.OpenHow) (int, bo
 }
 
 // openFlagsKnown are the open flags openat2(2) accepts; openat(2) ignores
-// the others, so openatHow drops them.
+// the others (and a mode without O_CREAT or O_TMPFILE), so openatHow
+// drops them: under a sysroot the lookup is an openat2.
 const openFlagsKnown = unix.O_ACCMODE | unix.O_CREAT | unix.O_EXCL | unix.O_NOCTTY | unix.O_TRUNC |
 	unix.O_APPEND | unix.O_NONBLOCK | unix.O_DSYNC | unix.O_ASYNC | unix.O_DIRECT | unix.O_LARGEFILE |
 	unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_NOATIME | unix.O_CLOEXEC | unix.O_SYNC | unix.O_PATH |
@@ -349,7 +346,11 @@ const openFlagsKnown = unix.O_ACCMODE | unix.O_CREAT | unix.O_EXCL | unix.O_NOCT
 
 // openatHow turns openat(2)'s flags and mode into an open_how.
 func openatHow(flags int, mode uint32) unix.OpenHow {
-	return unix.OpenHow{Flags: uint64(flags) & openFlagsKnown, Mode: uint64(mode)}
+	how := unix.OpenHow{Flags: uint64(flags) & openFlagsKnown}
+	if how.Flags&unix.O_CREAT != 0 || how.Flags&unix.O_TMPFILE == unix.O_TMPFILE {
+		how.Mode = uint64(mode)
+	}
+	return how
 }
 
 // readMagicLink answers readlink of a guest-descriptor link under a
@@ -418,7 +419,7 @@ const unixPathMax = 108
 // descriptor names), relative paths from the guest's working directory.
 func (t *Task) Opener() Opener {
 	return func(path string) (*os.File, error) {
-		fd, _, err := t.openPathString(abi.AT_FDCWD, path, unix.OpenHow{Flags: unix.O_RDONLY})
+		fd, _, err := t.openPathString(abi.AT_FDCWD, path, unix.OpenHow{Flags: unix.O_RDONLY}, false)
 		if e, ok := err.(abi.Errno); ok {
 			err = unix.Errno(e) // what OpenExecutableWith expects of an opener
 		}

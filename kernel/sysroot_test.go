@@ -260,3 +260,20 @@ func TestFileBindIsReachable(t *testing.T) {
 	wantErrno(t, abi.EROFS, task, abi.SYS_UNLINK, uint64(mem.str("/etc/bound")))
 	wantErrno(t, abi.ENOTDIR, task, abi.SYS_STAT, uint64(mem.str("/etc/bound/x")), uint64(st))
 }
+
+func TestRootOpenKeepsOpenatLeniency(t *testing.T) {
+	task, mem, _, _ := newRootTestTask(t, false)
+	path := uint64(mem.str("/etc/motd"))
+	// openat(2) ignores a mode without O_CREAT and unknown flag bits,
+	// although the sysroot lookup is an openat2(2).
+	fd := mustSys(t, task, abi.SYS_OPEN, path, abi.O_RDONLY|0x40000000, 0o644)
+	mustSys(t, task, abi.SYS_CLOSE, fd)
+	// openat2(2) itself keeps its checks.
+	how := mem.alloc(abi.OPEN_HOW_SIZE_VER0)
+	var h abi.OpenHow
+	h.Mode = 0o644
+	b := make([]byte, abi.OPEN_HOW_SIZE_VER0)
+	h.MarshalBytes(b)
+	mem.put(how, b)
+	wantErrno(t, abi.EINVAL, task, abi.SYS_OPENAT2, fdArg(abi.AT_FDCWD), path, uint64(how), abi.OPEN_HOW_SIZE_VER0)
+}
