@@ -297,6 +297,9 @@ func Mknodat(t *Task, a *Args) (uint64, error) {
 }
 
 func (t *Task) mknodat(dirfd int32, pathAddr abi.Addr, mode, dev uint32) (uint64, error) {
+	if err := t.checkDeviceNode(mode); err != nil {
+		return 0, err
+	}
 	return t.atPath(dirfd, pathAddr, pathNoFollow|pathWrite, func(p hostPath) error {
 		return unix.Mknodat(p.dirfd, p.path, mode, int(dev))
 	})

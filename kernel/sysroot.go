@@ -284,3 +284,17 @@ func (k *Kernel) Opener() Opener {
 	}
 	return os.Open
 }
+
+// checkDeviceNode refuses to make device nodes under a sysroot (EPERM, as
+// without CAP_MKNOD): a guest running as host root could otherwise make a
+// node for the host's disk and read around the root.
+func (t *Task) checkDeviceNode(mode uint32) error {
+	if t.root() == nil {
+		return nil
+	}
+	switch mode & unix.S_IFMT {
+	case unix.S_IFBLK, unix.S_IFCHR:
+		return abi.EPERM
+	}
+	return nil
+}

@@ -277,3 +277,27 @@ func TestRootOpenKeepsOpenatLeniency(t *testing.T) {
 	mem.put(how, b)
 	wantErrno(t, abi.EINVAL, task, abi.SYS_OPENAT2, fdArg(abi.AT_FDCWD), path, uint64(how), abi.OPEN_HOW_SIZE_VER0)
 }
+
+func TestRootRefusesDeviceNodes(t *testing.T) {
+	task, mem, root, _ := newRootTestTask(t, false)
+	cases := []struct {
+		name  string
+		mode  uint32
+		errno abi.Errno
+	}{
+		{"blk", unix.S_IFBLK | 0o600, abi.EPERM},
+		{"chr", unix.S_IFCHR | 0o600, abi.EPERM},
+		{"fifo", unix.S_IFIFO | 0o600, 0},
+		{"reg", unix.S_IFREG | 0o600, 0},
+	}
+	for _, c := range cases {
+		_, err := fileSys(task, abi.SYS_MKNOD, uint64(mem.str("/"+c.name)), uint64(c.mode), unix.Mkdev(8, 0))
+		if got := fileErrnoOf(err); got != c.errno {
+			t.Errorf("mknod %s: errno %v, want %v", c.name, got, c.errno)
+		}
+		_, serr := os.Lstat(filepath.Join(root, c.name))
+		if exists := serr == nil; exists != (c.errno == 0) {
+			t.Errorf("mknod %s: node exists %v", c.name, exists)
+		}
+	}
+}
