@@ -19,7 +19,10 @@ import (
 // a bind, resolution is contained in the bind's host directory with
 // openat2(RESOLVE_IN_ROOT), so a symlink or `..` in it never leaves it
 // (an absolute symlink inside a bind therefore resolves against the bind,
-// not against the guest's root: a known difference from a real mount).
+// not against the guest's root, and a symlink in the root that points into
+// a bind's guest path ends in the root's own directory there: known
+// differences from a real mount, which a component-by-component walk
+// would remove at the cost of a host call per component).
 
 // Bind is one --bind HOST[:GUEST][:ro] entry.
 type Bind struct {
