@@ -14,15 +14,10 @@ import (
 
 // The bind table: host directories (or files) shown at guest paths, like
 // `mount --bind`, without privileges. It is consulted before the sysroot:
-// the longest guest prefix wins. A guest path is matched after lexical
-// cleaning, so `..` steps across a bind's edge as the guest expects; inside
-// a bind, resolution is contained in the bind's host directory with
-// openat2(RESOLVE_IN_ROOT), so a symlink or `..` in it never leaves it
-// (an absolute symlink inside a bind therefore resolves against the bind,
-// not against the guest's root, and a symlink in the root that points into
-// a bind's guest path ends in the root's own directory there: known
-// differences from a real mount, which a component-by-component walk
-// would remove at the cost of a host call per component).
+// the longest guest prefix wins. With binds, a path without symlinks and
+// ".." is one openat2 under the deepest bind (or the root) holding it;
+// any other path is walked component by component (mount_walk.go), so
+// symlinks and ".." cross bind edges as they would cross real mounts.
 
 // Bind is one --bind HOST[:GUEST][:ro] entry.
 type Bind struct {

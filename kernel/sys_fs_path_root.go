@@ -62,8 +62,7 @@ func (t *Task) resolveRooted(r *Root, dirfd int32, path string, flags pathFlags)
 			p, err := t.magicPath(path, flags&pathNoFollow != 0)
 			return hostPath{dirfd: unix.AT_FDCWD, path: p, magic: true}, err
 		}
-		base, rest, m := r.locate(path)
-		return r.lookup(base, rest, m, flags)
+		return r.lookupGuest(path, flags)
 	}
 	fast := len(r.mounts.mounts) == 0
 	if path == "" && dirfd == abi.AT_FDCWD {
@@ -79,8 +78,7 @@ func (t *Task) resolveRooted(r *Root, dirfd int32, path string, flags pathFlags)
 		if err != nil {
 			return hostPath{}, err
 		}
-		base, rest, m := r.locate(abs)
-		return r.lookup(base, rest, m, flags)
+		return r.lookupGuest(abs, flags)
 	}
 	dir, err := t.Proc.FDs.Acquire(dirfd)
 	if err != nil {
@@ -106,12 +104,28 @@ func (t *Task) resolveRooted(r *Root, dirfd int32, path string, flags pathFlags)
 	}
 	defer dir.Release()
 	if g, ok := r.guestOfFD(dir.FD()); ok {
-		base, rest, m := r.locate(joinGuest(g, path))
-		return r.lookup(base, rest, m, flags)
+		return r.lookupGuest(joinGuest(g, path), flags)
 	}
 	// A directory the root cannot name (opened before the root, or
 	// deleted): the lookup is contained in the directory itself.
 	return r.lookup(dir.FD(), path, nil, flags)
+}
+
+// lookupGuest resolves an absolute guest path: one contained openat2
+// without binds; with binds a symlink-free openat2 first, else the walk
+// (mount_walk.go).
+func (r *Root) lookupGuest(p string, flags pathFlags) (hostPath, error) {
+	if len(r.mounts.mounts) == 0 {
+		return r.lookup(r.fd, p, nil, flags)
+	}
+	if walkFast(p) {
+		base, rest, m := r.locate(p)
+		hp, err := r.lookupWith(base, rest, m, flags, unix.RESOLVE_NO_SYMLINKS)
+		if !fallBack(err) {
+			return hp, err
+		}
+	}
+	return r.walkLookup(p, flags)
 }
 
 // fastLookup is the bind-less shortcut for a relative path at host dirfd;
@@ -147,6 +161,11 @@ func ownedPath(fd int, name string) hostPath {
 // lookup resolves rest under base (contained in it): the object itself
 // for a following call, its parent and final name for a no-follow one.
 func (r *Root) lookup(base int, rest string, m *mount, flags pathFlags) (hostPath, error) {
+	return r.lookupWith(base, rest, m, flags, 0)
+}
+
+// lookupWith is lookup with extra RESOLVE_ flags on every openat2.
+func (r *Root) lookupWith(base int, rest string, m *mount, flags pathFlags, resolve uint64) (hostPath, error) {
 	if m != nil && m.ro && flags&pathWrite != 0 {
 		return hostPath{}, abi.EROFS
 	}
@@ -165,7 +184,7 @@ func (r *Root) lookup(base int, rest string, m *mount, flags pathFlags) (hostPat
 		return ownedPath(fd, ""), nil
 	}
 	follow := func() (hostPath, error) {
-		fd, err := openat2In(base, rest, unix.OpenHow{Flags: unix.O_PATH})
+		fd, err := openat2In(base, rest, unix.OpenHow{Flags: unix.O_PATH, Resolve: resolve})
 		if err != nil {
 			return hostPath{}, err
 		}
@@ -198,7 +217,7 @@ func (r *Root) lookup(base int, rest string, m *mount, flags pathFlags) (hostPat
 		}
 		return p, err
 	}
-	pfd, err := openat2In(base, dir, unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY})
+	pfd, err := openat2In(base, dir, unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY, Resolve: resolve})
 	if err != nil {
 		return hostPath{}, err
 	}

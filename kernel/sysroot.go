@@ -199,14 +199,25 @@ func openat2In(base int, rest string, how unix.OpenHow) (int, error) {
 // open opens the absolute guest path p with how; write says the call
 // modifies the file system (EROFS in a read-only bind).
 func (r *Root) open(p string, how unix.OpenHow, write bool) (int, error) {
-	base, rest, m := r.locate(p)
-	if m != nil && m.ro && write {
-		return -1, abi.EROFS
+	if len(r.mounts.mounts) == 0 {
+		return openat2In(r.fd, p, how)
 	}
-	if m.fileBind(rest) {
-		return m.reopen(how)
+	if walkFast(p) {
+		base, rest, m := r.locate(p)
+		if m != nil && m.ro && write {
+			return -1, abi.EROFS
+		}
+		if m.fileBind(rest) {
+			return m.reopen(how)
+		}
+		h := how
+		h.Resolve |= unix.RESOLVE_NO_SYMLINKS
+		fd, err := openat2In(base, rest, h)
+		if !fallBack(err) {
+			return fd, err
+		}
 	}
-	return openat2In(base, rest, how)
+	return r.walkOpen(p, how, write)
 }
 
 // OpenFile opens a guest path for reading, contained in the root; a

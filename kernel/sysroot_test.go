@@ -301,3 +301,75 @@ func TestRootRefusesDeviceNodes(t *testing.T) {
 		}
 	}
 }
+
+func TestWalkCrossesBindsLikeMounts(t *testing.T) {
+	task, mem, root, top := newRootTestTask(t, false)
+	bind := filepath.Join(top, "bind")
+	os.Symlink("/etc/motd", filepath.Join(bind, "to-root"))
+	os.Symlink("/mnt/b/f", filepath.Join(root, "etc/to-bind"))
+	os.Symlink("loop2", filepath.Join(root, "loop1"))
+	os.Symlink("loop1", filepath.Join(root, "loop2"))
+	os.Symlink("/", filepath.Join(bind, "slash"))
+	buf := mem.alloc(64)
+	read := func(path string) (string, abi.Errno) {
+		fd, err := fileSys(task, abi.SYS_OPEN, uint64(mem.str(path)), abi.O_RDONLY)
+		if err != nil {
+			return "", fileErrnoOf(err)
+		}
+		defer fileSys(task, abi.SYS_CLOSE, fd)
+		n, err := fileSys(task, abi.SYS_READ, fd, uint64(buf), 64)
+		if err != nil {
+			return "", fileErrnoOf(err)
+		}
+		return string(mem.bytesAt(buf, int(n))), 0
+	}
+	cases := []struct {
+		path  string
+		want  string
+		errno abi.Errno
+	}{
+		{"/mnt/b/to-root", "motd", 0},
+		{"/etc/to-bind", "bound", 0},
+		{"/mnt/b/slash/etc/motd", "motd", 0},
+		{"/mnt/b/slash/mnt/b/slash/mnt/b/f", "bound", 0},
+		{"/mnt/b/slash/../../../" + top + "/secret", "", abi.ENOENT},
+		{"/loop1", "", abi.ELOOP},
+		{"/mnt/b/f/x", "", abi.ENOTDIR},
+		{"/mnt/b/to-root/", "", abi.ENOTDIR},
+	}
+	for _, c := range cases {
+		got, errno := read(c.path)
+		if got != c.want || errno != c.errno {
+			t.Errorf("read %s = %q, errno %v; want %q, errno %v", c.path, got, errno, c.want, c.errno)
+		}
+	}
+	// No-follow calls act on the link the walk reaches.
+	st := mem.alloc(abi.SizeofStat)
+	mustSys(t, task, abi.SYS_LSTAT, uint64(mem.str("/mnt/b/slash/etc/to-bind")), uint64(st))
+	mustSys(t, task, abi.SYS_UNLINK, uint64(mem.str("/mnt/b/slash/etc/to-bind")))
+	if _, err := os.Lstat(filepath.Join(root, "etc/to-bind")); !os.IsNotExist(err) {
+		t.Errorf("unlink through the walk left the link: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(bind, "f")); err != nil {
+		t.Errorf("unlink removed the target: %v", err)
+	}
+	// Creating through a symlinked directory lands where the link points.
+	fd := mustSys(t, task, abi.SYS_OPEN, uint64(mem.str("/mnt/b/slash/etc/new")), abi.O_WRONLY|abi.O_CREAT|abi.O_EXCL, 0o644)
+	mustSys(t, task, abi.SYS_CLOSE, fd)
+	if _, err := os.Stat(filepath.Join(root, "etc/new")); err != nil {
+		t.Errorf("create through the walk: %v", err)
+	}
+	wantErrno(t, abi.EEXIST, task, abi.SYS_OPEN, uint64(mem.str("/mnt/b/to-root")), abi.O_WRONLY|abi.O_CREAT|abi.O_EXCL, 0o644)
+	os.Symlink("/etc/dangling-target", filepath.Join(bind, "dangling"))
+	wantErrno(t, abi.EEXIST, task, abi.SYS_OPEN, uint64(mem.str("/mnt/b/dangling")), abi.O_WRONLY|abi.O_CREAT|abi.O_EXCL, 0o644)
+	if _, err := os.Lstat(filepath.Join(root, "etc/dangling-target")); !os.IsNotExist(err) {
+		t.Errorf("O_CREAT|O_EXCL followed a dangling symlink: %v", err)
+	}
+	// Without O_EXCL, O_CREAT creates a dangling symlink's target, in the
+	// guest's root.
+	fd = mustSys(t, task, abi.SYS_OPEN, uint64(mem.str("/mnt/b/dangling")), abi.O_WRONLY|abi.O_CREAT, 0o644)
+	mustSys(t, task, abi.SYS_CLOSE, fd)
+	if _, err := os.Lstat(filepath.Join(root, "etc/dangling-target")); err != nil {
+		t.Errorf("O_CREAT through a dangling symlink: %v", err)
+	}
+}

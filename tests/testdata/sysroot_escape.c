@@ -120,6 +120,9 @@ int main(int argc, char **argv) {
 	snprintf(buf, sizeof buf, "/mnt/bind/%s", up(secret));
 	try_open("bind_escape", AT_FDCWD, buf);
 	try_open("bind_symlink_abs", AT_FDCWD, "/mnt/bind/abs");
+	try_open("bind_symlink_to_root", AT_FDCWD, "/mnt/bind/toroot");
+	try_open("root_symlink_to_bind", AT_FDCWD, "/tobind/file");
+	try_open("root_symlink_dotdot", AT_FDCWD, "/tobind/../bind/file");
 	report_open("bind_create", open("/mnt/bind/created", O_WRONLY | O_CREAT, 0644));
 	try_rc("bind_created_exists", stat("/mnt/bind/created", &st));
 	try_rc("chdir_bind", chdir("/mnt/bind"));
