@@ -55,13 +55,20 @@ func Main(supervisorPid int) int {
 		})
 		return 1
 	}
+	root, path, err := setupFS(&start)
+	if err == nil && root != nil {
+		defer root.Close()
+	}
 	h := &host{pid: start.Pid, ppid: start.Ppid}
 	k := &kernel.Kernel{
-		Config:  kernel.Config{Log: log, Timeout: start.Timeout},
+		Config:  kernel.Config{Log: log, Timeout: start.Timeout, Root: root},
 		Host:    h,
 		Backend: backend,
 	}
-	task, err := k.StartProcess(start.Path, start.Argv, start.Envp)
+	var task *kernel.Task
+	if err == nil {
+		task, err = k.StartProcess(path, start.Argv, start.Envp)
+	}
 	if err != nil {
 		var e abi.Errno
 		if !errors.As(err, &e) {

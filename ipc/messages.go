@@ -18,6 +18,19 @@ type Start struct {
 	Backend  string   // "kvm", "ptrace" or "auto"
 	Timeout  int      // watchdog seconds, 0 = off
 	LogLevel string
+	// Sysroot, when set, is the host directory the guest sees as "/";
+	// Path is then a guest path (a bare name is searched in the guest's
+	// PATH under the sysroot). Binds bring host paths in; Workdir is the
+	// guest's initial working directory (a guest path), "" to inherit.
+	Sysroot string
+	Binds   []Bind
+	Workdir string
+}
+
+// Bind is one --bind HOST[:GUEST][:ro].
+type Bind struct {
+	Host, Guest string
+	ReadOnly    bool
 }
 
 // ExecFailed reports why the program could not be started.

@@ -43,12 +43,20 @@ type Config struct {
 	Timeout  int
 	LogLevel string
 	Log      hclog.Logger
+	// Sysroot, Binds and Workdir shape the guest's file system
+	// (sysroot.go); Program is then looked up inside it.
+	Sysroot string
+	Binds   []ipc.Bind
+	Workdir string
 }
 
 // Run runs the program as guest pid 1 and returns the CLI exit status.
 func Run(cfg Config) int {
 	log := cfg.Log.Named("supervisor")
-	path, err := lookPath(cfg.Program, cfg.Env)
+	path, err := cfg.Program, error(nil)
+	if !cfg.contained() {
+		path, err = lookPath(cfg.Program, cfg.Env)
+	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "elfuse: %s: %v\n", cfg.Program, err)
 		return ExitNotFound
@@ -66,6 +74,7 @@ func Run(cfg Config) int {
 	err = p.conn.Send(ipc.MsgStart, ipc.Start{
 		Path: path, Argv: cfg.Args, Envp: cfg.Env, Pid: 1, Ppid: 0,
 		Backend: cfg.Backend, Timeout: cfg.Timeout, LogLevel: cfg.LogLevel,
+		Sysroot: cfg.Sysroot, Binds: cfg.Binds, Workdir: cfg.Workdir,
 	})
 	if err != nil {
 		return p.fail(log, err)
