@@ -42,8 +42,8 @@ func init() {
 		abi.SYS_RECVMSG:     {Name: "recvmsg", Fn: Recvmsg, Support: Partial, Note: "SCM_CREDENTIALS: only the receiver's own pid is translated"},
 		abi.SYS_SENDMMSG:    {Name: "sendmmsg", Fn: Sendmmsg},
 		abi.SYS_RECVMMSG:    {Name: "recvmmsg", Fn: Recvmmsg},
-		abi.SYS_SETSOCKOPT:  {Name: "setsockopt", Fn: Setsockopt, Support: Partial, Note: "SOL_SOCKET, IP, IPv6, TCP, UDP, ICMPv6, raw and netlink levels"},
-		abi.SYS_GETSOCKOPT:  {Name: "getsockopt", Fn: Getsockopt, Support: Partial, Note: "as setsockopt; SO_PEERCRED translates only the caller's own pid; no SO_PEERPIDFD"},
+		abi.SYS_SETSOCKOPT:  {Name: "setsockopt", Fn: Setsockopt, Support: Partial, Note: "no SO_PEERPIDFD or TCP_ZEROCOPY_RECEIVE"},
+		abi.SYS_GETSOCKOPT:  {Name: "getsockopt", Fn: Getsockopt, Support: Partial, Note: "SO_PEERCRED translates only the caller's own pid; no SO_PEERPIDFD or TCP_ZEROCOPY_RECEIVE"},
 	})
 }
 

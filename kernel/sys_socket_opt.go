@@ -7,8 +7,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Socket options pass through as bytes at the levels listed in
-// sockoptLevel; the host checks each option's length and value. What
+// Socket options pass through as bytes at every level (the host answers
+// ENOPROTOOPT or EOPNOTSUPP for levels a socket lacks, as Linux would);
+// the host checks each option's length and value. None of the levels of
+// the families elfuse serves carries a pointer or a descriptor except
+// those handled here. What
 // elfuse rewrites: the pointer inside struct sock_fprog (classic BPF
 // filters), the descriptor number of an eBPF program, and the pid of
 // SO_PEERCRED. Options that hand out descriptors or map memory into the
@@ -18,16 +21,6 @@ import (
 // maxSockopt bounds the option buffer elfuse copies; Linux's own
 // allocation for an option value fails far below it.
 const maxSockopt = 1 << 20
-
-// sockoptLevel reports whether elfuse passes options of level through.
-func sockoptLevel(level int32) bool {
-	switch level {
-	case abi.SOL_SOCKET, abi.IPPROTO_IP, abi.IPPROTO_IPV6, abi.IPPROTO_TCP, abi.IPPROTO_UDP,
-		abi.IPPROTO_ICMPV6, abi.IPPROTO_RAW, abi.SOL_NETLINK:
-		return true
-	}
-	return false
-}
 
 // sockoptUnsupported reports options elfuse refuses at any length.
 func sockoptUnsupported(level, opt int32) bool {
@@ -46,7 +39,7 @@ func Setsockopt(t *Task, a *Args) (uint64, error) {
 	if optlen < 0 {
 		return 0, abi.EINVAL
 	}
-	if !sockoptLevel(level) || sockoptUnsupported(level, opt) {
+	if sockoptUnsupported(level, opt) {
 		return 0, errENOPROTOOPT
 	}
 	if optlen > maxSockopt {
@@ -119,7 +112,7 @@ func Getsockopt(t *Task, a *Args) (uint64, error) {
 	if optlen < 0 {
 		return 0, abi.EINVAL
 	}
-	if !sockoptLevel(level) || sockoptUnsupported(level, opt) {
+	if sockoptUnsupported(level, opt) {
 		return 0, errENOPROTOOPT
 	}
 	b := make([]byte, min(optlen, maxSockopt))
