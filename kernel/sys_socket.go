@@ -183,13 +183,15 @@ func Connect(t *Task, a *Args) (uint64, error) {
 // answer (EINPROGRESS...). A blocking AF_UNIX connect completes at once
 // unless the listener's backlog is full, and is made directly. A blocking
 // connect of the other families can take a network round trip or a
-// timeout, so that a guest signal can cut it short it runs as Linux's own
-// does internally: a non-blocking connect, then an interruptible wait for
-// the socket to become writable (bounded by SO_SNDTIMEO, after which the
-// guest sees EINPROGRESS, as Linux returns), then SO_ERROR for the outcome.
-// A restarted or repeated connect finds the attempt in progress (EALREADY)
-// and waits again, as Linux's does. The socket is non-blocking on the host
-// only for the instant of the call.
+// timeout; so that a guest signal can cut it short, it runs as a
+// non-blocking connect, then an interruptible wait for the socket to
+// become writable (bounded by SO_SNDTIMEO, after which the guest sees
+// EINPROGRESS, as Linux returns), then the non-blocking connect again,
+// which reports the outcome and marks the socket connected, as the
+// blocking call would have (a later connect is then EISCONN). A restarted
+// or repeated connect finds the attempt in progress (EALREADY) and waits
+// again, as Linux's does. The socket is non-blocking on the host only for
+// the instant of each call.
 func (t *Task) connect(f *HostFile, addr []byte) error {
 	fd := f.FD()
 	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
@@ -202,31 +204,37 @@ func (t *Task) connect(f *HostFile, addr []byte) error {
 	if dom, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DOMAIN); err != nil || dom == unix.AF_UNIX {
 		return t.waitLock(func() error { return hostConnect(fd, addr) })
 	}
+	for {
+		err := connectNonblock(fd, fl, addr)
+		if err != unix.EINPROGRESS && err != unix.EALREADY {
+			return err
+		}
+		switch err := t.waitReady(f, unix.POLLOUT); err {
+		case nil:
+		case abi.EAGAIN:
+			return errEINPROGRESS
+		default:
+			return err
+		}
+	}
+}
+
+// connectNonblock runs connect(2) on fd with O_NONBLOCK set for the call;
+// fl are the file's status flags to restore.
+func connectNonblock(fd, fl int, addr []byte) error {
 	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, fl|unix.O_NONBLOCK); err != nil {
 		return err
 	}
-	err = hostConnect(fd, addr)
+	var err error
+	for {
+		if err = hostConnect(fd, addr); err != unix.EINTR {
+			break
+		}
+	}
 	if _, e := unix.FcntlInt(uintptr(fd), unix.F_SETFL, fl); e != nil && err == nil {
 		err = e
 	}
-	if err != unix.EINPROGRESS && err != unix.EALREADY {
-		return err
-	}
-	switch err := t.waitReady(f, unix.POLLOUT); err {
-	case nil:
-	case abi.EAGAIN:
-		return errEINPROGRESS
-	default:
-		return err
-	}
-	soerr, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR)
-	if err != nil {
-		return err
-	}
-	if soerr != 0 {
-		return abi.Errno(soerr)
-	}
-	return nil
+	return err
 }
 
 // accept4 is the core of accept and accept4. As Linux, it takes a

@@ -43,6 +43,7 @@ const (
 const (
 	SO_TYPE                  = 3
 	SO_ERROR                 = 4
+	SO_RCVBUF                = 8
 	SO_PASSCRED              = 16
 	SO_PEERCRED              = 17
 	SO_RCVTIMEO              = 20
