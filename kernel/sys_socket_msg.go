@@ -117,12 +117,17 @@ func Recvfrom(t *Task, a *Args) (uint64, error) {
 		name = make([]byte, abi.SizeofSockaddrStorage)
 	}
 	var namelen int
-	n, err := t.waitIO(func() (int, error) {
-		var n int
-		var err error
-		n, namelen, err = hostRecvfrom(f.FD(), b, flags|unix.MSG_CMSG_CLOEXEC, name)
-		return n, err
-	}, ioWait{f, recvEvents(flags, len(b))})
+	var n int
+	if flags&abi.MSG_WAITALL != 0 && flags&(noWaitRecv|abi.MSG_PEEK) == 0 && len(b) > 0 && blockingStream(f.FD()) {
+		n, err = t.recvAll(f, b, flags, name, &namelen)
+	} else {
+		n, err = t.waitIO(func() (int, error) {
+			var n int
+			var err error
+			n, namelen, err = hostRecvfrom(f.FD(), b, flags|unix.MSG_CMSG_CLOEXEC, name)
+			return n, err
+		}, ioWait{f, recvEvents(flags, len(b))})
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -132,6 +137,55 @@ func Recvfrom(t *Task, a *Args) (uint64, error) {
 		}
 	}
 	return uint64(n), nil
+}
+
+// blockingStream reports whether fd is a stream socket in blocking mode,
+// where MSG_WAITALL can wait for more than one arrival.
+func blockingStream(fd int) bool {
+	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+	if err != nil || fl&unix.O_NONBLOCK != 0 {
+		return false
+	}
+	typ, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
+	return err == nil && typ == unix.SOCK_STREAM
+}
+
+// recvAll is a MSG_WAITALL receive on a blocking stream socket. The host
+// call would wait for the whole buffer uninterruptibly, so elfuse takes
+// what has arrived without waiting and waits for more with waitReady in
+// between. As Linux's, it returns what it has got when the peer shuts
+// down, an error occurs, a guest signal arrives or SO_RCVTIMEO passes, and
+// the error only if it got nothing.
+func (t *Task) recvAll(f *HostFile, b []byte, flags int, name []byte, namelen *int) (int, error) {
+	flags = flags&^abi.MSG_WAITALL | unix.MSG_DONTWAIT | unix.MSG_CMSG_CLOEXEC
+	got := 0
+	for got < len(b) {
+		n, nl, err := hostRecvfrom(f.FD(), b[got:], flags, name)
+		switch {
+		case err == nil && n == 0:
+			return got, nil
+		case err == nil:
+			if got == 0 {
+				*namelen = nl
+			}
+			got += n
+			continue
+		case err == unix.EINTR:
+			continue
+		case err != unix.EAGAIN:
+			if got > 0 {
+				return got, nil
+			}
+			return 0, err
+		}
+		if err := t.waitReady(f, unix.POLLIN); err != nil {
+			if got > 0 {
+				return got, nil
+			}
+			return 0, err
+		}
+	}
+	return got, nil
 }
 
 // copyInMsghdr reads a guest msghdr and the iovecs it points to; write

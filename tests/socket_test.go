@@ -13,7 +13,7 @@ import (
 // descriptors, address families from getsockname and getpeername, the
 // multi-message calls, and blocking calls cut short by a signal.
 func TestProgramSockets(t *testing.T) {
-	for _, mode := range []string{"socketpair", "unix_stream", "tcp_echo", "scm_rights", "names", "mmsg", "interrupt"} {
+	for _, mode := range []string{"socketpair", "unix_stream", "tcp_echo", "scm_rights", "names", "mmsg", "interrupt", "sigpipe"} {
 		t.Run(mode, func(t *testing.T) {
 			runProgram(t, progCase{name: "sockets_" + mode, src: "sockets.c", args: []string{mode}})
 		})

@@ -521,6 +521,37 @@ static void do_interrupt(void) {
 	struct timeval tv = {.tv_usec = 50000};
 	CHECK(setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv));
 	expect("recv with SO_RCVTIMEO", recv(sv[0], &c, 1, 0));
+
+	// MSG_WAITALL: a signal after part of the data returns that part.
+	CHECK(send(sv[1], "ab", 2, 0));
+	setitimer(ITIMER_REAL, &it, NULL);
+	char buf[8];
+	tv.tv_usec = 0;
+	CHECK(setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv));
+	expect("MSG_WAITALL interrupted after 2 bytes", recv(sv[0], buf, sizeof buf, MSG_WAITALL));
+
+	// A TCP connect that waits: the listener's accept queue (backlog 0
+	// holds one) is full, so the second SYN is dropped.
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in in = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	CHECK(bind(l, (struct sockaddr *)&in, sizeof in));
+	CHECK(listen(l, 0));
+	socklen_t il = sizeof in;
+	CHECK(getsockname(l, (struct sockaddr *)&in, &il));
+	int c1 = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(connect(c1, (struct sockaddr *)&in, sizeof in));
+	int c2 = socket(AF_INET, SOCK_STREAM, 0);
+	setitimer(ITIMER_REAL, &it, NULL);
+	expect("connect interrupted", connect(c2, (struct sockaddr *)&in, sizeof in));
+}
+
+static void do_sigpipe(void) {
+	int sv[2];
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	close(sv[1]);
+	expect("send with MSG_NOSIGNAL", send(sv[0], "x", 1, MSG_NOSIGNAL));
+	send(sv[0], "x", 1, 0);
+	printf("not reached: SIGPIPE kills\n");
 }
 
 int main(int argc, char **argv) {
@@ -540,6 +571,8 @@ int main(int argc, char **argv) {
 		do_mmsg();
 	else if (!strcmp(mode, "interrupt"))
 		do_interrupt();
+	else if (!strcmp(mode, "sigpipe"))
+		do_sigpipe();
 	else {
 		printf("unknown mode %s\n", mode);
 		return 2;
