@@ -90,9 +90,14 @@ func Sendto(t *Task, a *Args) (uint64, error) {
 		}
 		defer release()
 	}
-	n, err := t.waitIO(func() (int, error) {
-		return hostSendto(f.FD(), b, flags|unix.MSG_NOSIGNAL, addr)
-	}, ioWait{f, sendEvents(flags, len(b))})
+	var n int
+	if flags&abi.MSG_DONTWAIT == 0 && len(b) > 0 && blockingStream(f.FD()) {
+		n, err = t.sendAll(f, b, flags, addr)
+	} else {
+		n, err = t.waitIO(func() (int, error) {
+			return hostSendto(f.FD(), b, flags|unix.MSG_NOSIGNAL, addr)
+		}, ioWait{f, sendEvents(flags, len(b))})
+	}
 	if err != nil {
 		t.sendDone(flags, err)
 		return 0, err
@@ -186,6 +191,39 @@ func (t *Task) recvAll(f *HostFile, b []byte, flags int, name []byte, namelen *i
 		}
 	}
 	return got, nil
+}
+
+// sendAll is a send on a blocking stream socket, which Linux completes in
+// full unless a signal, SO_SNDTIMEO or an error stops it after part of the
+// data (the count is then returned, the error only if nothing was sent).
+// The host call would wait for buffer space uninterruptibly, so elfuse
+// sends what fits without waiting and waits for room with waitReady in
+// between.
+func (t *Task) sendAll(f *HostFile, b []byte, flags int, addr []byte) (int, error) {
+	flags |= unix.MSG_DONTWAIT | unix.MSG_NOSIGNAL
+	sent := 0
+	for sent < len(b) {
+		n, err := hostSendto(f.FD(), b[sent:], flags, addr)
+		switch {
+		case err == nil:
+			sent += n
+			continue
+		case err == unix.EINTR:
+			continue
+		case err != unix.EAGAIN:
+			if sent > 0 {
+				return sent, nil
+			}
+			return 0, err
+		}
+		if err := t.waitReady(f, unix.POLLOUT); err != nil {
+			if sent > 0 {
+				return sent, nil
+			}
+			return 0, err
+		}
+	}
+	return sent, nil
 }
 
 // copyInMsghdr reads a guest msghdr and the iovecs it points to; write

@@ -543,6 +543,16 @@ static void do_interrupt(void) {
 	int c2 = socket(AF_INET, SOCK_STREAM, 0);
 	setitimer(ITIMER_REAL, &it, NULL);
 	expect("connect interrupted", connect(c2, (struct sockaddr *)&in, sizeof in));
+
+	// A blocking send larger than the socket buffers, to a peer that never
+	// reads: the signal ends it with the count sent so far.
+	int big = 4 << 20;
+	char *data = calloc(1, big);
+	setitimer(ITIMER_REAL, &it, NULL);
+	ssize_t n = send(sv[1], data, big, 0);
+	printf("big send interrupted: %s\n", n > 0 && n < big ? "partial count" : errname(errno));
+	setitimer(ITIMER_REAL, &it, NULL);
+	expect("send with full buffers interrupted", send(sv[1], data, big, 0));
 }
 
 static void do_sigpipe(void) {
