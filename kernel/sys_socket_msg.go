@@ -92,7 +92,9 @@ func Sendto(t *Task, a *Args) (uint64, error) {
 	}
 	var n int
 	if flags&abi.MSG_DONTWAIT == 0 && len(b) > 0 && blockingStream(f.FD()) {
-		n, err = t.sendAll(f, b, flags, addr)
+		n, err = t.sendStream(f, len(b), flags, func(sent, flags int) (int, error) {
+			return hostSendto(f.FD(), b[sent:], flags, addr)
+		})
 	} else {
 		n, err = t.waitIO(func() (int, error) {
 			return hostSendto(f.FD(), b, flags|unix.MSG_NOSIGNAL, addr)
@@ -193,17 +195,18 @@ func (t *Task) recvAll(f *HostFile, b []byte, flags int, name []byte, namelen *i
 	return got, nil
 }
 
-// sendAll is a send on a blocking stream socket, which Linux completes in
-// full unless a signal, SO_SNDTIMEO or an error stops it after part of the
-// data (the count is then returned, the error only if nothing was sent).
-// The host call would wait for buffer space uninterruptibly, so elfuse
-// sends what fits without waiting and waits for room with waitReady in
-// between.
-func (t *Task) sendAll(f *HostFile, b []byte, flags int, addr []byte) (int, error) {
+// sendStream is a send of total bytes on a blocking stream socket, which
+// Linux completes in full unless a signal, SO_SNDTIMEO or an error stops
+// it after part of the data (the count is then returned, the error only
+// if nothing was sent). The host call would wait for buffer space
+// uninterruptibly, so elfuse sends what fits without waiting (send gets
+// the count sent so far and the flags to use) and waits for room with
+// waitReady in between.
+func (t *Task) sendStream(f *HostFile, total, flags int, send func(sent, flags int) (int, error)) (int, error) {
 	flags |= unix.MSG_DONTWAIT | unix.MSG_NOSIGNAL
 	sent := 0
-	for sent < len(b) {
-		n, err := hostSendto(f.FD(), b[sent:], flags, addr)
+	for sent < total {
+		n, err := send(sent, flags)
 		switch {
 		case err == nil:
 			sent += n
@@ -224,6 +227,18 @@ func (t *Task) sendAll(f *HostFile, b []byte, flags int, addr []byte) (int, erro
 		}
 	}
 	return sent, nil
+}
+
+// dropPrefix returns iovs without their first n bytes.
+func dropPrefix(iovs [][]byte, n int) [][]byte {
+	for len(iovs) > 0 && n >= len(iovs[0]) {
+		n -= len(iovs[0])
+		iovs = iovs[1:]
+	}
+	if n > 0 {
+		iovs = append([][]byte{iovs[0][n:]}, iovs[1:]...)
+	}
+	return iovs
 }
 
 // copyInMsghdr reads a guest msghdr and the iovecs it points to; write
@@ -397,9 +412,22 @@ func (t *Task) sendmsg(f *HostFile, addr abi.Addr, flags int) (int, error) {
 			return 0, err
 		}
 	}
-	n, err := t.waitIO(func() (int, error) {
-		return hostSendmsg(f.FD(), &hm, flags|unix.MSG_NOSIGNAL)
-	}, ioWait{f, sendEvents(flags, iovLen(iovs))})
+	var n int
+	if total := iovLen(iovs); flags&abi.MSG_DONTWAIT == 0 && total > 0 && blockingStream(f.FD()) {
+		// Control messages go with the first part only, as Linux
+		// attaches them to the first buffer of a stream send.
+		n, err = t.sendStream(f, total, flags, func(sent, flags int) (int, error) {
+			part := hm
+			if sent > 0 {
+				part.iovs, part.control = dropPrefix(iovs, sent), nil
+			}
+			return hostSendmsg(f.FD(), &part, flags)
+		})
+	} else {
+		n, err = t.waitIO(func() (int, error) {
+			return hostSendmsg(f.FD(), &hm, flags|unix.MSG_NOSIGNAL)
+		}, ioWait{f, sendEvents(flags, iovLen(iovs))})
+	}
 	if err != nil {
 		t.sendDone(flags, err)
 		return 0, err

@@ -1,8 +1,10 @@
 package kernel
 
 import (
+	"bytes"
 	"encoding/binary"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/elfuse/elfuse/kernel/abi"
@@ -447,4 +449,85 @@ func TestAttachFilterReadsTheGuestProgram(t *testing.T) {
 	bad := prog(mem, 0)
 	binary.LittleEndian.PutUint64(mem.bytesAt(bad+8, 8), uint64(fileBadAddr))
 	wantErrno(t, abi.EFAULT, task, abi.SYS_SETSOCKOPT, b, abi.SOL_SOCKET, abi.SO_ATTACH_FILTER, uint64(bad), abi.SizeofSockFprog)
+}
+
+func TestDropPrefix(t *testing.T) {
+	iovs := [][]byte{[]byte("ab"), []byte("cde"), []byte("f")}
+	tests := []struct {
+		n    int
+		want string
+	}{
+		{0, "ab|cde|f"}, {1, "b|cde|f"}, {2, "cde|f"}, {4, "e|f"}, {5, "f"}, {6, ""},
+	}
+	for _, tc := range tests {
+		var parts []string
+		for _, b := range dropPrefix(iovs, tc.n) {
+			parts = append(parts, string(b))
+		}
+		if got := strings.Join(parts, "|"); got != tc.want {
+			t.Errorf("dropPrefix(%d) = %q, want %q", tc.n, got, tc.want)
+		}
+	}
+	if string(iovs[0]) != "ab" {
+		t.Errorf("dropPrefix changed its argument: %q", iovs[0])
+	}
+}
+
+// A blocking stream send larger than the socket buffers goes out in parts
+// as the peer drains it; every byte arrives once and in order.
+func TestBlockingStreamSendLargerThanBuffers(t *testing.T) {
+	const size = 3 << 20
+	tests := []struct {
+		name string
+		send func(task *Task, mem *fileTestMem, fd uint64, data abi.Addr) uint64
+	}{
+		{"sendto", func(task *Task, mem *fileTestMem, fd uint64, data abi.Addr) uint64 {
+			return mustSys(t, task, abi.SYS_SENDTO, fd, uint64(data), size, 0, 0, 0)
+		}},
+		{"sendmsg with three iovecs", func(task *Task, mem *fileTestMem, fd uint64, data abi.Addr) uint64 {
+			iov := mem.alloc(3 * abi.SizeofIovec)
+			for i, r := range [][2]uint64{{0, 1000}, {1000, size/2 - 1000}, {size / 2, size / 2}} {
+				(&abi.Iovec{Base: data + abi.Addr(r[0]), Len: r[1]}).MarshalBytes(mem.bytesAt(iov+abi.Addr(i*abi.SizeofIovec), abi.SizeofIovec))
+			}
+			msg := mem.alloc(abi.SizeofMsghdr)
+			(&abi.Msghdr{Iov: iov, Iovlen: 3}).MarshalBytes(mem.bytesAt(msg, abi.SizeofMsghdr))
+			return mustSys(t, task, abi.SYS_SENDMSG, fd, uint64(msg), 0)
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			task, _ := newFileTestTask(t)
+			mem := newFileTestMem(size + 1<<16)
+			task.Proc.Mem = mem
+			a, b := guestSocketpair(t, task, mem, abi.SOCK_STREAM)
+			data := mem.alloc(size)
+			for i := range size {
+				mem.buf[int(data-mem.base)+i] = byte(i % 251)
+			}
+			hb, err := task.Proc.FDs.Get(int32(b))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := make(chan []byte)
+			go func() {
+				var all []byte
+				buf := make([]byte, 1<<16)
+				for len(all) < size {
+					n, err := unix.Read(hb, buf)
+					if err != nil || n == 0 {
+						break
+					}
+					all = append(all, buf[:n]...)
+				}
+				got <- all
+			}()
+			if n := tc.send(task, mem, a, data); n != size {
+				t.Errorf("sent %d, want %d", n, size)
+			}
+			all := <-got
+			if !bytes.Equal(all, mem.bytesAt(data, size)) {
+				t.Errorf("peer received %d bytes that differ from the %d sent", len(all), size)
+			}
+		})
+	}
 }

@@ -553,6 +553,13 @@ static void do_interrupt(void) {
 	printf("big send interrupted: %s\n", n > 0 && n < big ? "partial count" : errname(errno));
 	setitimer(ITIMER_REAL, &it, NULL);
 	expect("send with full buffers interrupted", send(sv[1], data, big, 0));
+	int sp[2];
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sp));
+	struct iovec two[2] = {{data, big / 2}, {data + big / 2, big / 2}};
+	struct msghdr m = {.msg_iov = two, .msg_iovlen = 2};
+	setitimer(ITIMER_REAL, &it, NULL);
+	n = sendmsg(sp[0], &m, 0);
+	printf("big sendmsg interrupted: %s\n", n > 0 && n < big ? "partial count" : errname(errno));
 }
 
 static void do_sigpipe(void) {
