@@ -125,8 +125,14 @@ func Recvfrom(t *Task, a *Args) (uint64, error) {
 	}
 	var namelen int
 	var n int
-	if flags&abi.MSG_WAITALL != 0 && flags&(noWaitRecv|abi.MSG_PEEK) == 0 && len(b) > 0 && blockingStream(f.FD()) {
-		n, err = t.recvAll(f, b, flags, name, &namelen)
+	if waitAll(f.FD(), flags, len(b), false) {
+		n, err = t.recvStream(f, len(b), flags, func(got, flags int) (int, error) {
+			n, nl, err := hostRecvfrom(f.FD(), b[got:], flags, name)
+			if got == 0 {
+				namelen = nl
+			}
+			return n, err
+		})
 	} else {
 		n, err = t.waitIO(func() (int, error) {
 			var n int
@@ -157,24 +163,22 @@ func blockingStream(fd int) bool {
 	return err == nil && typ == unix.SOCK_STREAM
 }
 
-// recvAll is a MSG_WAITALL receive on a blocking stream socket. The host
-// call would wait for the whole buffer uninterruptibly, so elfuse takes
-// what has arrived without waiting and waits for more with waitReady in
-// between. As Linux's, it returns what it has got when the peer shuts
+// recvStream is a MSG_WAITALL receive of total bytes on a blocking stream
+// socket. The host call would wait for all of them uninterruptibly, so
+// elfuse takes what has arrived without waiting (recv gets the count
+// received so far and the flags to use) and waits for more with waitReady
+// in between. As Linux's, it returns what it has got when the peer shuts
 // down, an error occurs, a guest signal arrives or SO_RCVTIMEO passes, and
 // the error only if it got nothing.
-func (t *Task) recvAll(f *HostFile, b []byte, flags int, name []byte, namelen *int) (int, error) {
+func (t *Task) recvStream(f *HostFile, total, flags int, recv func(got, flags int) (int, error)) (int, error) {
 	flags = flags&^abi.MSG_WAITALL | unix.MSG_DONTWAIT | unix.MSG_CMSG_CLOEXEC
 	got := 0
-	for got < len(b) {
-		n, nl, err := hostRecvfrom(f.FD(), b[got:], flags, name)
+	for got < total {
+		n, err := recv(got, flags)
 		switch {
 		case err == nil && n == 0:
 			return got, nil
 		case err == nil:
-			if got == 0 {
-				*namelen = nl
-			}
 			got += n
 			continue
 		case err == unix.EINTR:
@@ -193,6 +197,15 @@ func (t *Task) recvAll(f *HostFile, b []byte, flags int, name []byte, namelen *i
 		}
 	}
 	return got, nil
+}
+
+// waitAll reports whether a receive with flags of total bytes into no
+// control buffer (hasControl false) is a MSG_WAITALL receive elfuse runs
+// as recvStream. With a control buffer the host call is made as is: Linux
+// ends such a receive at the first descriptors anyway.
+func waitAll(fd, flags, total int, hasControl bool) bool {
+	return flags&abi.MSG_WAITALL != 0 && flags&(noWaitRecv|abi.MSG_PEEK) == 0 && total > 0 && !hasControl &&
+		blockingStream(fd)
 }
 
 // sendStream is a send of total bytes on a blocking stream socket, which
@@ -453,9 +466,22 @@ func (t *Task) recvmsg(f *HostFile, addr abi.Addr, flags int) (int, error) {
 	if m.Controllen > 0 {
 		hm.control = make([]byte, min(m.Controllen, maxControl))
 	}
-	n, err := t.waitIO(func() (int, error) {
-		return hostRecvmsg(f.FD(), &hm, flags|unix.MSG_CMSG_CLOEXEC)
-	}, ioWait{f, recvEvents(flags, iovLen(iovs))})
+	var n int
+	if total := iovLen(iovs); waitAll(f.FD(), flags, total, len(hm.control) > 0) {
+		n, err = t.recvStream(f, total, flags, func(got, flags int) (int, error) {
+			part := hm
+			part.iovs = dropPrefix(iovs, got)
+			n, err := hostRecvmsg(f.FD(), &part, flags)
+			if err == nil && got == 0 {
+				hm.namelen, hm.flags = part.namelen, part.flags
+			}
+			return n, err
+		})
+	} else {
+		n, err = t.waitIO(func() (int, error) {
+			return hostRecvmsg(f.FD(), &hm, flags|unix.MSG_CMSG_CLOEXEC)
+		}, ioWait{f, recvEvents(flags, iovLen(iovs))})
+	}
 	if err != nil {
 		return 0, err
 	}

@@ -529,6 +529,14 @@ static void do_interrupt(void) {
 	tv.tv_usec = 0;
 	CHECK(setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv));
 	expect("MSG_WAITALL interrupted after 2 bytes", recv(sv[0], buf, sizeof buf, MSG_WAITALL));
+	CHECK(send(sv[1], "abc", 3, 0));
+	setitimer(ITIMER_REAL, &it, NULL);
+	struct iovec wv[2] = {{buf, 2}, {buf + 2, 6}};
+	struct msghdr wm = {.msg_iov = wv, .msg_iovlen = 2};
+	expect("recvmsg MSG_WAITALL interrupted after 3 bytes", recvmsg(sv[0], &wm, MSG_WAITALL));
+	CHECK(send(sv[1], "12345678", 8, 0));
+	ssize_t got = recvmsg(sv[0], &wm, MSG_WAITALL);
+	printf("recvmsg MSG_WAITALL across iovecs: %zd %.8s\n", got, buf);
 
 	// A TCP connect that waits: the listener's accept queue (backlog 0
 	// holds one) is full, so the second SYN is dropped.
