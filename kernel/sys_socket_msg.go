@@ -17,6 +17,15 @@ import (
 // MSG_CMSG_CLOEXEC, because every host descriptor elfuse holds is
 // close-on-exec (the guest's choice is kept in the FDTable).
 //
+// Waiting. A call first waits for readiness through fd_wait.go (a guest
+// signal interrupts it; SO_RCVTIMEO/SO_SNDTIMEO bound it), then makes the
+// host call, which then finds data or room. Two kinds of call would still
+// wait inside the host call after making progress: a send on a blocking
+// stream socket larger than the free buffer space, and a MSG_WAITALL
+// receive on one. Those run in parts with MSG_DONTWAIT and interruptible
+// waits in between (sendStream, recvStream) and return the partial count
+// when interrupted, as Linux does.
+//
 // Control messages. Sent ones are copied in, and two kinds rewritten in
 // place (the host and guest layouts are the same): SCM_RIGHTS guest
 // numbers become host descriptors (held with a reference until the host
