@@ -531,3 +531,43 @@ func TestBlockingStreamSendLargerThanBuffers(t *testing.T) {
 		})
 	}
 }
+
+// The guest's pid (1 in the fake tree) is not the guestproc's host pid:
+// credentials carry the guest's on the guest side and the host's on the
+// host side, whose kernel checks them against the sender.
+func TestCredentialsCarryGuestPids(t *testing.T) {
+	task, mem := newFileTestTask(t)
+	guestPid := task.Proc.Kernel.Host.Pid()
+	if int(guestPid) == unix.Getpid() {
+		t.Fatalf("fake guest pid %d equals the host pid", guestPid)
+	}
+	a, b := guestSocketpair(t, task, mem, abi.SOCK_DGRAM)
+	mustSys(t, task, abi.SYS_SETSOCKOPT, b, abi.SOL_SOCKET, abi.SO_PASSCRED, uint64(u32At(mem, 1)), 4)
+
+	const space = abi.SizeofCmsghdr + 16 // CMSG_SPACE(sizeof(struct ucred))
+	smsg, sctl := msghdr(mem, mem.str("c"), 1, space)
+	(&abi.Cmsghdr{Len: abi.SizeofCmsghdr + abi.SizeofUcred, Level: abi.SOL_SOCKET, Type: abi.SCM_CREDENTIALS}).
+		MarshalBytes(mem.bytesAt(sctl, abi.SizeofCmsghdr))
+	cred := mem.bytesAt(sctl+abi.SizeofCmsghdr, abi.SizeofUcred)
+	binary.LittleEndian.PutUint32(cred[0:], uint32(guestPid))
+	binary.LittleEndian.PutUint32(cred[4:], uint32(unix.Getuid()))
+	binary.LittleEndian.PutUint32(cred[8:], uint32(unix.Getgid()))
+	mustSys(t, task, abi.SYS_SENDMSG, a, uint64(smsg), 0)
+
+	rmsg, rctl := msghdr(mem, mem.alloc(4), 4, space)
+	mustSys(t, task, abi.SYS_RECVMSG, b, uint64(rmsg), 0)
+	var h abi.Cmsghdr
+	h.UnmarshalBytes(mem.bytesAt(rctl, abi.SizeofCmsghdr))
+	if h.Type != abi.SCM_CREDENTIALS {
+		t.Fatalf("received control message type %d, want SCM_CREDENTIALS", h.Type)
+	}
+	if pid := int32(mem.u32(rctl + abi.SizeofCmsghdr)); pid != guestPid {
+		t.Errorf("received pid %d, want the guest's %d", pid, guestPid)
+	}
+
+	val := mem.alloc(abi.SizeofUcred)
+	mustSys(t, task, abi.SYS_GETSOCKOPT, a, abi.SOL_SOCKET, abi.SO_PEERCRED, uint64(val), uint64(u32At(mem, abi.SizeofUcred)))
+	if pid := int32(mem.u32(val)); pid != guestPid {
+		t.Errorf("SO_PEERCRED pid %d, want the guest's %d", pid, guestPid)
+	}
+}
