@@ -534,16 +534,25 @@ func TestBlockingStreamSendLargerThanBuffers(t *testing.T) {
 
 // The guest's pid (1 in the fake tree) is not the guestproc's host pid:
 // credentials carry the guest's on the guest side and the host's on the
-// host side, whose kernel checks them against the sender.
+// host side, whose kernel checks them against the sender (unless it is
+// privileged, so each direction is checked against the host's own view).
 func TestCredentialsCarryGuestPids(t *testing.T) {
 	task, mem := newFileTestTask(t)
 	guestPid := task.Proc.Kernel.Host.Pid()
-	if int(guestPid) == unix.Getpid() {
+	hostPid := int32(unix.Getpid())
+	if guestPid == hostPid {
 		t.Fatalf("fake guest pid %d equals the host pid", guestPid)
 	}
 	a, b := guestSocketpair(t, task, mem, abi.SOCK_DGRAM)
-	mustSys(t, task, abi.SYS_SETSOCKOPT, b, abi.SOL_SOCKET, abi.SO_PASSCRED, uint64(u32At(mem, 1)), 4)
+	ha, _ := task.Proc.FDs.Get(int32(a))
+	hb, _ := task.Proc.FDs.Get(int32(b))
+	for _, fd := range []int{ha, hb} {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_PASSCRED, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
 
+	// Guest to host: the guest's own pid arrives as the host pid.
 	const space = abi.SizeofCmsghdr + 16 // CMSG_SPACE(sizeof(struct ucred))
 	smsg, sctl := msghdr(mem, mem.str("c"), 1, space)
 	(&abi.Cmsghdr{Len: abi.SizeofCmsghdr + abi.SizeofUcred, Level: abi.SOL_SOCKET, Type: abi.SCM_CREDENTIALS}).
@@ -553,7 +562,25 @@ func TestCredentialsCarryGuestPids(t *testing.T) {
 	binary.LittleEndian.PutUint32(cred[4:], uint32(unix.Getuid()))
 	binary.LittleEndian.PutUint32(cred[8:], uint32(unix.Getgid()))
 	mustSys(t, task, abi.SYS_SENDMSG, a, uint64(smsg), 0)
+	oob := make([]byte, 64)
+	_, oobn, _, _, err := unix.Recvmsg(hb, make([]byte, 4), oob, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) != 1 {
+		t.Fatalf("host received control messages %v, %v", msgs, err)
+	}
+	uc, err := unix.ParseUnixCredentials(&msgs[0])
+	if err != nil || uc.Pid != hostPid {
+		t.Errorf("host received credentials %+v (%v), want pid %d", uc, err, hostPid)
+	}
 
+	// Host to guest: the host pid arrives as the guest's.
+	creds := unix.UnixCredentials(&unix.Ucred{Pid: hostPid, Uid: uint32(unix.Getuid()), Gid: uint32(unix.Getgid())})
+	if err := unix.Sendmsg(ha, []byte("h"), creds, nil, 0); err != nil {
+		t.Fatal(err)
+	}
 	rmsg, rctl := msghdr(mem, mem.alloc(4), 4, space)
 	mustSys(t, task, abi.SYS_RECVMSG, b, uint64(rmsg), 0)
 	var h abi.Cmsghdr
@@ -562,7 +589,7 @@ func TestCredentialsCarryGuestPids(t *testing.T) {
 		t.Fatalf("received control message type %d, want SCM_CREDENTIALS", h.Type)
 	}
 	if pid := int32(mem.u32(rctl + abi.SizeofCmsghdr)); pid != guestPid {
-		t.Errorf("received pid %d, want the guest's %d", pid, guestPid)
+		t.Errorf("guest received pid %d, want its own %d", pid, guestPid)
 	}
 
 	val := mem.alloc(abi.SizeofUcred)
