@@ -202,3 +202,32 @@ func hostSetsockoptFprog(fd, level, opt int, insns []unix.SockFilter, n uint16) 
 	runtime.KeepAlive(&p)
 	return errnoErr(e)
 }
+
+// hostIoctlBuf runs ioctl(2) on fd with a pointer to buf.
+func hostIoctlBuf(fd int, req uint32, buf []byte) error {
+	_, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), uintptr(req), uintptr(bufPtr(buf)))
+	runtime.KeepAlive(buf)
+	return errnoErr(e)
+}
+
+// hostIfconf is struct ifconf with a host buffer.
+type hostIfconf struct {
+	len int32
+	_   int32
+	buf *byte
+}
+
+// hostGetIfconf runs SIOCGIFCONF into buf (nil: ask for the length
+// needed) and returns the length the host reported.
+func hostGetIfconf(fd int, buf []byte) (int, error) {
+	c := hostIfconf{len: int32(len(buf))}
+	if len(buf) > 0 {
+		c.buf = &buf[0]
+	}
+	_, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.SIOCGIFCONF, uintptr(unsafe.Pointer(&c)))
+	runtime.KeepAlive(buf)
+	if e != 0 {
+		return 0, e
+	}
+	return int(c.len), nil
+}

@@ -111,3 +111,31 @@ const (
 	// UIO_MAXIOV bounds sendmmsg and recvmmsg vectors as well.
 	UIO_MAXIOV = 1024
 )
+
+// Socket ioctl requests (include/uapi/linux/sockios.h).
+const (
+	SIOCATMARK     = 0x8905
+	SIOCGSTAMP     = 0x8906
+	SIOCGSTAMPNS   = 0x8907
+	SIOCGIFNAME    = 0x8910
+	SIOCGIFCONF    = 0x8912
+	SIOCGIFFLAGS   = 0x8913
+	SIOCGIFADDR    = 0x8915
+	SIOCGIFDSTADDR = 0x8917
+	SIOCGIFBRDADDR = 0x8919
+	SIOCGIFNETMASK = 0x891b
+	SIOCGIFMETRIC  = 0x891d
+	SIOCGIFMTU     = 0x8921
+	SIOCGIFHWADDR  = 0x8927
+	SIOCGIFINDEX   = 0x8933
+	SIOCOUTQNSD    = 0x894b
+	SIOCGIFTXQLEN  = 0x8942
+	SIOCGIFMAP     = 0x8970
+	// SizeofIfreq is sizeof(struct ifreq): IFNAMSIZ bytes of name, then a
+	// 24-byte union without pointers for the requests above.
+	SizeofIfreq = 40
+	IFNAMSIZ    = 16
+	// SizeofIfconf is sizeof(struct ifconf): int ifc_len, padding, and a
+	// pointer to the buffer.
+	SizeofIfconf = 16
+)
