@@ -23,9 +23,9 @@ func setupFS(start *ipc.Start) (*kernel.Root, string, error) {
 		}
 		return nil, start.Path, nil
 	}
-	binds := make([]kernel.Bind, len(start.Binds))
+	binds := make([]kernel.BindMount, len(start.Binds))
 	for i, b := range start.Binds {
-		binds[i] = kernel.Bind{Host: b.Host, Guest: b.Guest, ReadOnly: b.ReadOnly}
+		binds[i] = kernel.BindMount{Host: b.Host, Guest: b.Guest, ReadOnly: b.ReadOnly}
 	}
 	root, err := kernel.NewRoot(start.Sysroot, binds)
 	if err != nil {

@@ -19,8 +19,8 @@ import (
 // any other path is walked component by component (mount_walk.go), so
 // symlinks and ".." cross bind edges as they would cross real mounts.
 
-// Bind is one --bind HOST[:GUEST][:ro] entry.
-type Bind struct {
+// BindMount is one --bind HOST[:GUEST][:ro] entry.
+type BindMount struct {
 	// Host is the host path brought in; Guest where the guest sees it
 	// (absolute). ReadOnly binds refuse writes with EROFS.
 	Host, Guest string
@@ -28,7 +28,7 @@ type Bind struct {
 }
 
 // String formats b as --bind takes it.
-func (b Bind) String() string {
+func (b BindMount) String() string {
 	s := b.Host + ":" + b.Guest
 	if b.ReadOnly {
 		s += ":ro"
@@ -52,7 +52,7 @@ type mountTable struct {
 }
 
 // newMountTable opens every bind's host path.
-func newMountTable(binds []Bind) (*mountTable, error) {
+func newMountTable(binds []BindMount) (*mountTable, error) {
 	mt := &mountTable{}
 	for _, b := range binds {
 		host, err := filepath.Abs(b.Host)

@@ -40,10 +40,10 @@ import (
 
 // Socket errnos that kernel/abi/errno.go does not name yet.
 const (
-	errEINPROGRESS = abi.Errno(unix.EINPROGRESS)
-	errEMSGSIZE    = abi.Errno(unix.EMSGSIZE)
-	errENOBUFS     = abi.Errno(unix.ENOBUFS)
-	errENOPROTOOPT = abi.Errno(unix.ENOPROTOOPT)
+	errEINPROGRESS = abi.EINPROGRESS
+	errEMSGSIZE    = abi.EMSGSIZE
+	errENOBUFS     = abi.ENOBUFS
+	errENOPROTOOPT = abi.ENOPROTOOPT
 )
 
 // maxControl bounds the control buffer elfuse copies for one message; the

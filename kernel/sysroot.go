@@ -39,7 +39,7 @@ type Root struct {
 
 // NewRoot opens dir as the guest's root with the given binds. An empty dir
 // means the host's "/" (useful with binds only).
-func NewRoot(dir string, binds []Bind) (*Root, error) {
+func NewRoot(dir string, binds []BindMount) (*Root, error) {
 	if dir == "" {
 		dir = "/"
 	}

@@ -35,7 +35,7 @@ func newRootTestTask(t *testing.T, ro bool) (*Task, *fileTestMem, string, string
 	os.WriteFile(filepath.Join(bind, "f"), []byte("bound"), 0o644)
 	os.Symlink(filepath.Join(top, "secret"), filepath.Join(root, "etc/out"))
 	os.Symlink("../../../../../../secret", filepath.Join(root, "etc/out-rel"))
-	r, err := NewRoot(root, []Bind{{Host: bind, Guest: "/mnt/b", ReadOnly: ro}})
+	r, err := NewRoot(root, []BindMount{{Host: bind, Guest: "/mnt/b", ReadOnly: ro}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +242,7 @@ func TestDescriptorLinksReadAsGuestPaths(t *testing.T) {
 func TestFileBindIsReachable(t *testing.T) {
 	task, mem, _, top := newRootTestTask(t, false)
 	file := filepath.Join(top, "bind", "f")
-	r, err := NewRoot(task.root().Dir(), []Bind{{Host: file, Guest: "/etc/bound", ReadOnly: true}})
+	r, err := NewRoot(task.root().Dir(), []BindMount{{Host: file, Guest: "/etc/bound", ReadOnly: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
