@@ -3,9 +3,10 @@
 // vCPUs and serves their syscalls with the kernel. It talks to the
 // supervisor over the ipc control socket it inherits as descriptor 3.
 //
-// Start-up protocol (see package ipc): read Start; load the program; send
-// ExecFailed and exit 1, or Started; run; send Exited with the wait status
-// and exit 0. Any other exit status of a guestproc means it failed itself.
+// Start-up protocol (see package ipc): read Start; load the program (or,
+// for a fork child, read the image from descriptor 4); send ExecFailed and
+// exit 1, or Started; run; send Exited with the wait status and exit 0.
+// Any other exit status of a guestproc means it failed itself.
 package guestproc
 
 import (
@@ -55,13 +56,18 @@ func Main(supervisorPid int) int {
 		})
 		return 1
 	}
-	h := &host{pid: start.Pid, ppid: start.Ppid}
+	h := newHost(conn, start, log)
 	k := &kernel.Kernel{
 		Config:  kernel.Config{Log: log, Timeout: start.Timeout},
 		Host:    h,
 		Backend: backend,
 	}
-	task, err := k.StartProcess(start.Path, start.Argv, start.Envp)
+	var task *kernel.Task
+	if start.Fork {
+		task, err = h.startForked(k)
+	} else {
+		task, err = k.StartProcess(start.Path, start.Argv, start.Envp)
+	}
 	if err != nil {
 		var e abi.Errno
 		if !errors.As(err, &e) {
@@ -70,6 +76,8 @@ func Main(supervisorPid int) int {
 		conn.Send(ipc.MsgExecFailed, ipc.ExecFailed{Errno: int(e), Message: err.Error()})
 		return 1
 	}
+	h.setProcess(task.Proc)
+	go h.serve()
 	if err := conn.Send(ipc.MsgStarted, struct{}{}); err != nil {
 		log.Error("tell supervisor", "error", err)
 		return 1
@@ -82,23 +90,30 @@ func Main(supervisorPid int) int {
 		return 1
 	}
 	task.Proc.FDs.CloseAll()
-	if err := conn.Send(ipc.MsgExited, ipc.Exited{Status: status}); err != nil {
+	if err := conn.Send(ipc.MsgExited, ipc.Exited{Status: status, Rusage: usage(task.Proc)}); err != nil {
 		log.Error("report exit", "error", err)
 		return 1
 	}
 	return 0
 }
 
-// host implements kernel.Host for a single guest process.
-type host struct {
-	pid, ppid int32
+// usage is what the parent's wait4 reports for this process: its own host
+// usage plus that of the children it waited for.
+func usage(p *kernel.Process) abi.Rusage {
+	var r unix.Rusage
+	unix.Getrusage(unix.RUSAGE_SELF, &r)
+	c := p.ChildUsage()
+	us := func(sec, usec int64) int64 { return sec*1e6 + usec }
+	ut := us(r.Utime.Sec, r.Utime.Usec) + us(c.Utime.Sec, c.Utime.Usec)
+	st := us(r.Stime.Sec, r.Stime.Usec) + us(c.Stime.Sec, c.Stime.Usec)
+	return abi.Rusage{
+		Utime:  abi.Timeval{Sec: ut / 1e6, Usec: ut % 1e6},
+		Stime:  abi.Timeval{Sec: st / 1e6, Usec: st % 1e6},
+		Maxrss: max(r.Maxrss, c.Maxrss), Minflt: r.Minflt + c.Minflt, Majflt: r.Majflt + c.Majflt,
+		Inblock: r.Inblock + c.Inblock, Oublock: r.Oublock + c.Oublock,
+		Nvcsw: r.Nvcsw + c.Nvcsw, Nivcsw: r.Nivcsw + c.Nivcsw,
+	}
 }
-
-func (h *host) Pid() int32         { return h.pid }
-func (h *host) Ppid() int32        { return h.ppid }
-func (h *host) Exit(status uint32) {}
-
-func (h *host) Execed(exe string, argv []string) {}
 
 // hostSignals are the host signals a guestproc passes on to its guest. Stop
 // and continue signals keep their host default (the whole tree stops with

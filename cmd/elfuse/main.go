@@ -53,6 +53,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		defaultBackend = "kvm"
 	}
 	backend := fs.String("backend", defaultBackend, "hypervisor backend: kvm, ptrace (software, no /dev/kvm needed) or auto (env ELFUSE_BACKEND sets the default)")
+	maxProcs := fs.Int("max-procs", supervisor.DefaultMaxProcs, "most guest processes (zombies included) at once; fork past it fails with EAGAIN")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	help := fs.Bool("help", false, "print this help and exit")
 	longUsage := func() {
@@ -83,6 +84,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "elfuse: no program given (see elfuse --help)")
 		return 2
 	}
+	if *maxProcs < 1 {
+		fmt.Fprintln(stderr, "elfuse: --max-procs must be at least 1")
+		return 2
+	}
 	if *timeout < 0 {
 		fmt.Fprintln(stderr, "elfuse: --timeout must be 0 (off) or a number of seconds")
 		return 2
@@ -106,6 +111,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Backend:  *backend,
 		Timeout:  *timeout,
 		LogLevel: *logLevel,
+		MaxProcs: *maxProcs,
 		Log:      log,
 	})
 }
