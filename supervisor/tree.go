@@ -120,12 +120,16 @@ func (t *Tree) allocPid() int32 {
 // full reports whether max-procs is reached. Preconditions: t.mu held.
 func (t *Tree) full() bool { return t.max > 0 && len(t.procs) >= t.max }
 
-// NewInit adds the first process (pid 1, its own group and session).
+// NewInit adds the first process (pid 1). It leads its own process group
+// (as a program a shell starts does) and sits in session 0: its session
+// leader is outside the namespace, as for the init of a Linux PID
+// namespace, so it may create a session or move between groups like a
+// program started from a shell.
 func (t *Tree) NewInit(exe string, argv []string) *Proc {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	pid := t.allocPid()
-	p := &Proc{Pid: pid, Pgid: pid, Sid: pid, ExitSignal: abi.SIGCHLD, Exe: exe, Argv: argv,
+	p := &Proc{Pid: pid, Pgid: pid, Sid: 0, ExitSignal: abi.SIGCHLD, Exe: exe, Argv: argv,
 		children: map[int32]*Proc{}}
 	t.procs[pid] = p
 	return p
