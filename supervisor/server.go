@@ -85,8 +85,22 @@ func (sp *spawner) run(f func()) {
 func (sp *spawner) stop() { close(sp.done) }
 
 // spawn starts a guestproc for guest pid with its control socket as
-// descriptor 3 and, for a fork child, forkEnd as descriptor 4.
+// descriptor 3 and, for a fork child, forkEnd as descriptor 4. spawn owns
+// forkEnd and closes it in every case.
 func (s *supervisor) spawn(pid int32, forkEnd *ipc.Conn) (*guestprocHandle, error) {
+	// Each descriptor is wrapped in exactly one os.File, closed through
+	// it: a second owner would close a number the runtime may reuse.
+	var files []*os.File
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	var forkFile *os.File
+	if forkEnd != nil {
+		forkFile = os.NewFile(uintptr(forkEnd.FD()), "fork")
+		files = append(files, forkFile)
+	}
 	self, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("find own executable: %w", err)
@@ -95,14 +109,14 @@ func (s *supervisor) spawn(pid int32, forkEnd *ipc.Conn) (*guestprocHandle, erro
 	if err != nil {
 		return nil, err
 	}
-	defer theirs.Close()
-	files := []*os.File{os.NewFile(uintptr(theirs.FD()), "control")}
-	if forkEnd != nil {
-		files = append(files, os.NewFile(uintptr(forkEnd.FD()), "fork"))
-	}
+	control := os.NewFile(uintptr(theirs.FD()), "control")
+	files = append(files, control)
 	cmd := exec.Command(self, ipc.GuestprocMode, strconv.Itoa(os.Getpid()))
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.ExtraFiles = files
+	cmd.ExtraFiles = []*os.File{control}
+	if forkFile != nil {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, forkFile)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	s.spawner.run(func() { err = cmd.Start() })
 	if err != nil {
@@ -313,7 +327,6 @@ func (s *supervisor) fork(parent, exitSignal int32) (int32, int, error) {
 		return 0, -1, abi.EAGAIN
 	}
 	h, err := s.spawn(pid, theirs)
-	theirs.Close()
 	if err != nil {
 		mine.Close()
 		s.tree.Discard(pid)
