@@ -144,6 +144,10 @@ func (t *Task) forkImage(vfork bool) (*ForkImage, []int, func(), error) {
 	return img, fds, release, nil
 }
 
+// forkAddrLimit is the address-space size of fork children (a variable so
+// unit tests can keep their host windows small).
+var forkAddrLimit = AddrLimit
+
 var umaskMu sync.Mutex
 
 // currentUmask reads the guestproc's umask (the guest's: umask(2) sets the
@@ -201,16 +205,16 @@ func (k *Kernel) StartForked(img *ForkImage, fds []int) (*Task, error) {
 		}
 		snap.Regions = append(snap.Regions, r)
 	}
-	machine, err := k.Backend.NewMachine(hvf.Config{AddrLimit: uint64(AddrLimit)})
+	machine, err := k.Backend.NewMachine(hvf.Config{AddrLimit: uint64(forkAddrLimit)})
 	if err != nil {
 		unix.Close(ram)
 		return nil, fmt.Errorf("fork: create machine: %w", err)
 	}
 	var mm *MM
 	if img.Vfork {
-		mm, err = NewMMBorrowed(machine, AddrLimit, snap)
+		mm, err = NewMMBorrowed(machine, forkAddrLimit, snap)
 	} else {
-		mm, err = NewMMFromSnapshot(machine, AddrLimit, snap)
+		mm, err = NewMMFromSnapshot(machine, forkAddrLimit, snap)
 	}
 	if err != nil {
 		unix.Close(ram)

@@ -120,16 +120,20 @@ func (t *Tree) allocPid() int32 {
 // full reports whether max-procs is reached. Preconditions: t.mu held.
 func (t *Tree) full() bool { return t.max > 0 && len(t.procs) >= t.max }
 
+// OutsideSession is the session id of pid 1: its session leader is
+// outside the namespace (the shell that ran elfuse), as for the init of a
+// Linux PID namespace, so pid 1 may create a session or move between
+// groups like a program started from a shell. It is a positive id no
+// guest process ever gets (pids stay below PID_MAX).
+const OutsideSession = abi.PID_MAX
+
 // NewInit adds the first process (pid 1). It leads its own process group
-// (as a program a shell starts does) and sits in session 0: its session
-// leader is outside the namespace, as for the init of a Linux PID
-// namespace, so it may create a session or move between groups like a
-// program started from a shell.
+// (as a program a shell starts does) in OutsideSession.
 func (t *Tree) NewInit(exe string, argv []string) *Proc {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	pid := t.allocPid()
-	p := &Proc{Pid: pid, Pgid: pid, Sid: 0, ExitSignal: abi.SIGCHLD, Exe: exe, Argv: argv,
+	p := &Proc{Pid: pid, Pgid: pid, Sid: OutsideSession, ExitSignal: abi.SIGCHLD, Exe: exe, Argv: argv,
 		children: map[int32]*Proc{}}
 	t.procs[pid] = p
 	return p
