@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/elfuse/elfuse/hvf"
 	"github.com/elfuse/elfuse/ipc"
 	"github.com/elfuse/elfuse/kernel"
 	"github.com/elfuse/elfuse/kernel/abi"
@@ -72,9 +73,10 @@ func (h *host) Fork(img *kernel.ForkImage, fds []int, exitSignal int32, waitExec
 	return r.Pid, nil
 }
 
-// startForked rebuilds the process a parent sent over the fork socket.
-func (h *host) startForked(k *kernel.Kernel) (*kernel.Task, error) {
-	fc := ipc.NewConn(ipc.GuestprocForkFD)
+// startForked rebuilds the process a parent sent over the fork socket
+// forkFD, on machine if one was made ahead (a warm spare).
+func (h *host) startForked(k *kernel.Kernel, forkFD int, machine hvf.Machine) (*kernel.Task, error) {
+	fc := ipc.NewConn(forkFD)
 	defer fc.Close()
 	var img kernel.ForkImage
 	if _, err := fc.Expect(ipc.MsgForkImage, &img); err != nil {
@@ -95,7 +97,12 @@ func (h *host) startForked(k *kernel.Kernel) (*kernel.Task, error) {
 			}
 		}
 	}()
-	t, err := k.StartForked(&img, fds)
+	var t *kernel.Task
+	if machine != nil {
+		t, err = k.StartForkedOn(machine, &img, fds)
+	} else {
+		t, err = k.StartForked(&img, fds)
+	}
 	if err != nil {
 		if keep >= 0 {
 			unix.Close(keep)

@@ -42,11 +42,14 @@ func Main(supervisorPid int) int {
 		fmt.Fprintf(os.Stderr, "elfuse guestproc: %v\n", err)
 		return 1
 	}
-	log := hclog.New(&hclog.LoggerOptions{
-		Name:   "guestproc",
-		Level:  hclog.LevelFromString(start.LogLevel),
-		Output: os.Stderr,
-	}).With("pid", start.Pid, "host_pid", os.Getpid())
+	newLog := func() hclog.Logger {
+		return hclog.New(&hclog.LoggerOptions{
+			Name:   "guestproc",
+			Level:  hclog.LevelFromString(start.LogLevel),
+			Output: os.Stderr,
+		}).With("pid", start.Pid, "host_pid", os.Getpid())
+	}
+	log := newLog()
 
 	backend, err := openBackend(start.Backend, log)
 	if err != nil {
@@ -56,6 +59,26 @@ func Main(supervisorPid int) int {
 		})
 		return 1
 	}
+	forkFD := ipc.GuestprocForkFD
+	var machine hvf.Machine
+	if start.Spare {
+		// A warm spare: make the VM now, then wait to be given a fork.
+		machine, err = (&kernel.Kernel{Backend: backend}).NewForkMachine()
+		if err != nil {
+			log.Debug("spare: machine made at fork time instead", "error", err)
+			machine = nil
+		}
+		var assign ipc.Start
+		fds, err := conn.Expect(ipc.MsgStart, &assign)
+		if err != nil || len(fds) != 1 || !assign.Fork {
+			if err == nil {
+				closeFDs(fds)
+			}
+			return 1 // the supervisor ended or dropped the spare
+		}
+		start, forkFD = assign, fds[0]
+		log = newLog()
+	}
 	h := newHost(conn, start, log)
 	k := &kernel.Kernel{
 		Config:  kernel.Config{Log: log, Timeout: start.Timeout},
@@ -64,7 +87,7 @@ func Main(supervisorPid int) int {
 	}
 	var task *kernel.Task
 	if start.Fork {
-		task, err = h.startForked(k)
+		task, err = h.startForked(k, forkFD, machine)
 	} else {
 		task, err = k.StartProcess(start.Path, start.Argv, start.Envp)
 	}

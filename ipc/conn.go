@@ -38,7 +38,9 @@ type Type uint8
 // and, during a fork, a parent guestproc (P) and its child (C):
 //
 //	Start-up (control socket, descriptor 3 of G):
-//	  S→G Start          what to run (Fork: the image comes from P)
+//	  S→G Start          what to run (Fork: the image comes from P; Spare:
+//	                     get ready, a second Start with the fork socket
+//	                     attached follows when a fork needs this spare)
 //	  G→S ExecFailed     the program could not be loaded (G exits next)
 //	  G→S Started        the guest is running
 //

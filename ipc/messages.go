@@ -31,6 +31,11 @@ type Start struct {
 	// Fork is set for a fork child: Path, Argv and Envp are empty and the
 	// image arrives on descriptor GuestprocForkFD.
 	Fork bool
+	// Spare starts a warm spare: only Backend, Timeout and LogLevel are
+	// set. The guestproc gets its runtime and VM ready, then waits for a
+	// second Start (Fork set) carrying the fork socket as its one
+	// SCM_RIGHTS descriptor.
+	Spare bool
 }
 
 // ExecFailed reports why the program could not be started.

@@ -168,6 +168,30 @@ func currentUmask() uint32 {
 // Preconditions: called on the goroutine, locked to its OS thread, that
 // will run the task.
 func (k *Kernel) StartForked(img *ForkImage, fds []int) (*Task, error) {
+	machine, err := k.Backend.NewMachine(hvf.Config{AddrLimit: uint64(forkAddrLimit)})
+	if err != nil {
+		return nil, fmt.Errorf("fork: create machine: %w", err)
+	}
+	return k.StartForkedOn(machine, img, fds)
+}
+
+// NewForkMachine creates the Machine a fork child will run on, ahead of
+// the fork (a warm spare guestproc); StartForkedOn takes it.
+func (k *Kernel) NewForkMachine() (hvf.Machine, error) {
+	return k.Backend.NewMachine(hvf.Config{AddrLimit: uint64(forkAddrLimit)})
+}
+
+// StartForkedOn is StartForked on a Machine made ahead with
+// NewForkMachine. It owns machine: on error it is closed.
+func (k *Kernel) StartForkedOn(machine hvf.Machine, img *ForkImage, fds []int) (*Task, error) {
+	t, err := k.startForked(machine, img, fds)
+	if err != nil && machine != nil {
+		machine.Close()
+	}
+	return t, err
+}
+
+func (k *Kernel) startForked(machine hvf.Machine, img *ForkImage, fds []int) (*Task, error) {
 	if img.Version != ForkImageVersion {
 		return nil, fmt.Errorf("fork image version %d, want %d: %w", img.Version, ForkImageVersion, abi.EINVAL)
 	}
@@ -205,11 +229,6 @@ func (k *Kernel) StartForked(img *ForkImage, fds []int) (*Task, error) {
 		}
 		snap.Regions = append(snap.Regions, r)
 	}
-	machine, err := k.Backend.NewMachine(hvf.Config{AddrLimit: uint64(forkAddrLimit)})
-	if err != nil {
-		unix.Close(ram)
-		return nil, fmt.Errorf("fork: create machine: %w", err)
-	}
 	var mm *MM
 	if img.Vfork {
 		mm, err = NewMMBorrowed(machine, forkAddrLimit, snap)
@@ -218,12 +237,10 @@ func (k *Kernel) StartForked(img *ForkImage, fds []int) (*Task, error) {
 	}
 	if err != nil {
 		unix.Close(ram)
-		machine.Close()
 		return nil, fmt.Errorf("fork: rebuild the address space: %w", err)
 	}
 	fail := func(err error) (*Task, error) {
 		mm.Close()
-		machine.Close()
 		return nil, err
 	}
 	cpu, err := machine.NewVCPU()

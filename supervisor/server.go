@@ -33,6 +33,12 @@ type supervisor struct {
 	wg  sync.WaitGroup
 	// initDone receives pid 1's wait status.
 	initDone chan uint32
+
+	// spare is a warm guestproc (runtime up, VM made) waiting to become
+	// the next fork child; the first fork starts keeping one.
+	spareMu sync.Mutex
+	spare   *guestprocHandle
+	closing bool
 }
 
 // guestproc is a running guestproc as the supervisor tracks it.
@@ -248,12 +254,62 @@ func (s *supervisor) exit(pid int32, status uint32, ru abi.Rusage) {
 	}
 }
 
-// killAll kills every guestproc left (pid 1 ended).
+// killAll kills every guestproc left (pid 1 ended) and the spare.
 func (s *supervisor) killAll() {
+	s.spareMu.Lock()
+	s.closing = true
+	sp := s.spare
+	s.spare = nil
+	s.spareMu.Unlock()
+	if sp != nil {
+		sp.discard()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, g := range s.gps {
 		g.cmd.Process.Kill()
+	}
+}
+
+// discard kills and reaps a guestproc that never got a process.
+func (h *guestprocHandle) discard() {
+	h.cmd.Process.Kill()
+	h.conn.Close()
+	h.cmd.Wait()
+}
+
+// takeSpare returns the warm spare, if one is ready, and starts making
+// the next one.
+func (s *supervisor) takeSpare() *guestprocHandle {
+	s.spareMu.Lock()
+	sp := s.spare
+	s.spare = nil
+	closing := s.closing
+	s.spareMu.Unlock()
+	if !closing {
+		go s.makeSpare()
+	}
+	return sp
+}
+
+// makeSpare starts a spare guestproc and keeps it unless one is already
+// kept or the supervisor is ending.
+func (s *supervisor) makeSpare() {
+	h, err := s.spawn(0, nil)
+	if err != nil {
+		s.log.Debug("spare guestproc", "error", err)
+		return
+	}
+	err = h.conn.Send(ipc.MsgStart, ipc.Start{Spare: true, Backend: s.cfg.Backend,
+		Timeout: s.cfg.Timeout, LogLevel: s.cfg.LogLevel})
+	s.spareMu.Lock()
+	keep := err == nil && !s.closing && s.spare == nil
+	if keep {
+		s.spare = h
+	}
+	s.spareMu.Unlock()
+	if !keep {
+		h.discard()
 	}
 }
 
@@ -326,6 +382,22 @@ func (s *supervisor) fork(parent, exitSignal int32) (int32, int, error) {
 		s.tree.Discard(pid)
 		return 0, -1, abi.EAGAIN
 	}
+	start := ipc.Start{Pid: pid, Ppid: parent, Fork: true, Backend: s.cfg.Backend,
+		Timeout: s.cfg.Timeout, LogLevel: s.cfg.LogLevel}
+	if sp := s.takeSpare(); sp != nil {
+		sp.pid = pid
+		s.tree.SetHostPid(pid, sp.cmd.Process.Pid)
+		g := s.add(sp)
+		err := g.send(ipc.MsgStart, start, theirs.FD())
+		theirs.Close()
+		go s.serve(g)
+		if err != nil {
+			mine.Close()
+			sp.cmd.Process.Kill()
+			return 0, -1, abi.EAGAIN
+		}
+		return pid, mine.FD(), nil
+	}
 	h, err := s.spawn(pid, theirs)
 	if err != nil {
 		mine.Close()
@@ -334,8 +406,7 @@ func (s *supervisor) fork(parent, exitSignal int32) (int32, int, error) {
 		return 0, -1, abi.EAGAIN
 	}
 	g := s.add(h)
-	err = g.send(ipc.MsgStart, ipc.Start{Pid: pid, Ppid: parent, Fork: true, Backend: s.cfg.Backend,
-		Timeout: s.cfg.Timeout, LogLevel: s.cfg.LogLevel})
+	err = g.send(ipc.MsgStart, start)
 	go s.serve(g)
 	if err != nil {
 		mine.Close()
