@@ -19,6 +19,7 @@ import (
 // Fork implements kernel.TreeHost.
 func (h *host) Fork(img *kernel.ForkImage, fds []int, exitSignal int32, waitExec bool) (int32, error) {
 	start := time.Now()
+	h.syncSubreaper()
 	r, err := h.call(ipc.Request{Op: ipc.OpFork, ExitSignal: exitSignal})
 	if err != nil {
 		return 0, err

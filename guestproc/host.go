@@ -37,6 +37,9 @@ type host struct {
 	dead chan struct{}
 	// vforkNotify is the write end of a vfork parent's notify pipe (-1).
 	vforkNotify int
+	// subreaper is the PR_SET_CHILD_SUBREAPER flag last told to the
+	// supervisor.
+	subreaper bool
 }
 
 type reply struct {
@@ -206,8 +209,27 @@ func (h *host) ChildEvents() <-chan struct{} {
 	return h.events
 }
 
+// syncSubreaper tells the supervisor about a PR_SET_CHILD_SUBREAPER
+// change. prctl only sets a flag in the process state; the flag matters
+// to the tree only once the process has children, so it is checked
+// before every fork and wait rather than on every prctl.
+func (h *host) syncSubreaper() {
+	h.mu.Lock()
+	p := h.proc
+	h.mu.Unlock()
+	if p == nil {
+		return
+	}
+	on := p.State().ChildSubreaper
+	if on != h.subreaper {
+		h.subreaper = on
+		h.send(ipc.Request{Op: ipc.OpSubreap, Flag: on})
+	}
+}
+
 // Wait implements kernel.TreeHost.
 func (h *host) Wait(pid int32, options int32) (kernel.WaitResult, error) {
+	h.syncSubreaper()
 	r, err := h.call(ipc.Request{Op: ipc.OpWait, Pid: pid, Options: options})
 	if err != nil {
 		return kernel.WaitResult{}, err

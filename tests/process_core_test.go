@@ -29,6 +29,7 @@ const processCoreSource = `#define _GNU_SOURCE
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -175,6 +176,21 @@ int main(int argc, char **argv) {
 		int st; struct rusage ru;
 		wait4(p, &st, 0, &ru);
 		printf("child used cpu: %d\n", ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec > 10000);
+	} else if (!strcmp(m, "subreaper")) {
+		pid_t mid = fork();
+		if (mid == 0) {
+			prctl(PR_SET_CHILD_SUBREAPER, 1);
+			pid_t me = getpid();
+			if (fork() == 0) {
+				if (fork() == 0) { usleep(200000); printf("orphan's parent is the subreaper: %d\n", getppid() == me); _exit(0); }
+				_exit(0);
+			}
+			int st, n = 0;
+			while (wait(&st) > 0) n++;
+			printf("subreaper reaped %d\n", n);
+			_exit(0);
+		}
+		waitpid(mid, NULL, 0);
 	} else if (!strcmp(m, "orphans")) {
 		/* Children and a grandchild that never end: the tree must
 		   not outlive pid 1. */
@@ -255,6 +271,7 @@ func TestProcessCoreMatchesNative(t *testing.T) {
 		"eintr",         // a signal interrupts a blocked wait4 (EINTR)
 		"sigchld_ign",   // SIGCHLD ignored: children are reaped for us
 		"rusage",        // wait4's rusage carries the child's CPU time
+		"subreaper",     // orphans go to the nearest PR_SET_CHILD_SUBREAPER
 	}
 	for _, comp := range testutil.Compilers {
 		t.Run(comp.Name, func(t *testing.T) {
