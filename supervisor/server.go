@@ -448,9 +448,45 @@ func (s *supervisor) kill(from int32, req *ipc.Request) (self bool, err error) {
 		if s.cfg.LogLevel == "trace" {
 			s.log.Trace("signal", "from", from, "to", pid, "sig", req.Sig)
 		}
+		if s.hostSignal(pid, req.Sig) {
+			continue
+		}
 		s.send(pid, ipc.MsgSignal, ipc.Signal{Sig: req.Sig, Info: req.Info, Thread: req.Thread})
 	}
 	return self, nil
+}
+
+// hostSignal applies the signals that act on the whole guestproc rather
+// than through the guest's dispositions, and reports whether sig was one
+// of those taken over completely:
+//   - SIGKILL kills the host process at once (it also ends a stopped
+//     one, which could not read a message); the tree records the death
+//     when its control socket closes.
+//   - SIGSTOP stops the host process: a KVM guest's vCPU thread stops
+//     with it; under ptrace, guest code already running in the stub goes
+//     on until its next exit. The parent's wait sees WUNTRACED.
+//   - SIGCONT continues it (and is also delivered to the guest, which may
+//     catch it); the parent's wait sees WCONTINUED.
+func (s *supervisor) hostSignal(pid, sig int32) bool {
+	s.mu.Lock()
+	g := s.gps[pid]
+	s.mu.Unlock()
+	if g == nil {
+		return false
+	}
+	switch sig {
+	case abi.SIGKILL:
+		g.cmd.Process.Signal(syscall.SIGKILL)
+		return true
+	case abi.SIGSTOP:
+		g.cmd.Process.Signal(syscall.SIGSTOP)
+		s.deliver(s.tree.Stopped(pid, abi.SIGSTOP))
+		return true
+	case abi.SIGCONT:
+		g.cmd.Process.Signal(syscall.SIGCONT)
+		s.deliver(s.tree.Continued(pid))
+	}
+	return false
 }
 
 func closeAll(fds []int) {

@@ -191,6 +191,21 @@ int main(int argc, char **argv) {
 			_exit(0);
 		}
 		waitpid(mid, NULL, 0);
+	} else if (!strcmp(m, "stopcont")) {
+		pid_t p = fork();
+		if (p == 0) { for (;;) pause(); }
+		int st;
+		kill(p, SIGSTOP);
+		pid_t r = waitpid(p, &st, WUNTRACED);
+		printf("stopped: %d sig=%d\n", r == p && WIFSTOPPED(st), WSTOPSIG(st));
+		kill(p, SIGCONT);
+		r = waitpid(p, &st, WCONTINUED);
+		printf("continued: %d\n", r == p && WIFCONTINUED(st));
+		kill(p, SIGSTOP);
+		waitpid(p, &st, WUNTRACED);
+		kill(p, SIGKILL);
+		r = waitpid(p, &st, 0);
+		printf("killed while stopped: %d sig=%d\n", r == p && WIFSIGNALED(st), WTERMSIG(st));
 	} else if (!strcmp(m, "orphans")) {
 		/* Children and a grandchild that never end: the tree must
 		   not outlive pid 1. */
@@ -272,6 +287,7 @@ func TestProcessCoreMatchesNative(t *testing.T) {
 		"sigchld_ign",   // SIGCHLD ignored: children are reaped for us
 		"rusage",        // wait4's rusage carries the child's CPU time
 		"subreaper",     // orphans go to the nearest PR_SET_CHILD_SUBREAPER
+		"stopcont",      // SIGSTOP/SIGCONT reported by WUNTRACED/WCONTINUED
 	}
 	for _, comp := range testutil.Compilers {
 		t.Run(comp.Name, func(t *testing.T) {
