@@ -7,8 +7,8 @@ package kernel
 import "github.com/elfuse/elfuse/kernel/abi"
 
 func init() {
-	const routeNote = "own process/thread only (other pids ESRCH until the supervisor routes signals); " +
-		"stop signals (SIGSTOP/TSTP/TTIN/TTOU) with SIG_DFL are logged and ignored: no job control yet"
+	const routeNote = "other pids, groups and -1 go through the supervisor's tree (SIGKILL/SIGSTOP/SIGCONT act on " +
+		"the target's host process); stop signals a process sends itself with SIG_DFL are logged and ignored"
 	register(map[uint64]Syscall{
 		abi.SYS_KILL:              {Name: "kill", Fn: withSignals(Kill), Support: Partial, Note: routeNote},
 		abi.SYS_TKILL:             {Name: "tkill", Fn: withSignals(Tkill), Support: Partial, Note: routeNote},
