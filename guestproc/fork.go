@@ -79,6 +79,7 @@ func (h *host) Fork(img *kernel.ForkImage, fds []int, exitSignal int32, waitExec
 func (h *host) startForked(k *kernel.Kernel, forkFD int, machine hvf.Machine) (*kernel.Task, error) {
 	fc := ipc.NewConn(forkFD)
 	defer fc.Close()
+	t0 := time.Now()
 	var img kernel.ForkImage
 	if _, err := fc.Expect(ipc.MsgForkImage, &img); err != nil {
 		return nil, fmt.Errorf("fork image: %w", err)
@@ -87,6 +88,7 @@ func (h *host) startForked(k *kernel.Kernel, forkFD int, machine hvf.Machine) (*
 	if err != nil {
 		return nil, fmt.Errorf("fork descriptors: %w", err)
 	}
+	t1 := time.Now()
 	keep := -1
 	if img.Notify >= 0 && img.Notify < len(fds) {
 		keep = fds[img.Notify]
@@ -115,6 +117,10 @@ func (h *host) startForked(k *kernel.Kernel, forkFD int, machine hvf.Machine) (*
 	h.mu.Unlock()
 	if err := fc.Send(ipc.MsgForkReady, struct{}{}); err != nil {
 		return nil, fmt.Errorf("tell the parent: %w", err)
+	}
+	if h.log.IsDebug() {
+		h.log.Debug("fork child ready", "received", t1.Sub(t0), "rebuilt", time.Since(t1),
+			"warm", machine != nil)
 	}
 	return t, nil
 }

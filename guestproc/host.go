@@ -182,6 +182,10 @@ func (h *host) signal(s ipc.Signal) {
 		info.UnmarshalBytes(s.Info)
 		info.Signo = s.Sig
 	}
+	if s.Sig == abi.SIGCHLD && (info.Code == abi.CLD_STOPPED || info.Code == abi.CLD_CONTINUED) &&
+		p.Signals.Action(abi.SIGCHLD).Flags&abi.SA_NOCLDSTOP != 0 {
+		return // the parent asked not to hear of stops and continues
+	}
 	p.SignalFrom(info, s.Thread)
 }
 

@@ -55,8 +55,23 @@ func newSupervisor(cfg Config, log hclog.Logger) *supervisor {
 	}
 }
 
-// Tree returns the namespace (for dumps: Tree.Snapshot).
+// Tree returns the namespace.
 func (s *supervisor) Tree() *Tree { return s.tree }
+
+// Snapshot returns the process table for dumps: every process, zombies
+// included, sorted by pid, with its host pid (0 for a zombie whose
+// guestproc is gone).
+func (s *supervisor) Snapshot() []Proc {
+	procs := s.tree.Snapshot()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range procs {
+		if s.gps[procs[i].Pid] == nil {
+			procs[i].HostPid = 0
+		}
+	}
+	return procs
+}
 
 // spawner starts guestprocs from one OS thread that never exits: Pdeathsig
 // fires when the thread that forked a child ends, not the process, so
