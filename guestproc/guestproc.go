@@ -113,6 +113,7 @@ func Main(supervisorPid int) int {
 		return 1
 	}
 	task.Proc.FDs.CloseAll()
+	task.Proc.ReleaseMachine()
 	if err := conn.Send(ipc.MsgExited, ipc.Exited{Status: status, Rusage: usage(task.Proc)}); err != nil {
 		log.Error("report exit", "error", err)
 		return 1
@@ -121,10 +122,18 @@ func Main(supervisorPid int) int {
 }
 
 // usage is what the parent's wait4 reports for this process: its own host
-// usage plus that of the children it waited for.
+// usage (with its reaped host children: a ptrace stub runs the guest's
+// code) plus that of the guest children it waited for.
 func usage(p *kernel.Process) abi.Rusage {
-	var r unix.Rusage
+	var r, hc unix.Rusage
 	unix.Getrusage(unix.RUSAGE_SELF, &r)
+	unix.Getrusage(unix.RUSAGE_CHILDREN, &hc)
+	r.Utime.Sec += hc.Utime.Sec
+	r.Utime.Usec += hc.Utime.Usec
+	r.Stime.Sec += hc.Stime.Sec
+	r.Stime.Usec += hc.Stime.Usec
+	r.Minflt += hc.Minflt
+	r.Majflt += hc.Majflt
 	c := p.ChildUsage()
 	us := func(sec, usec int64) int64 { return sec*1e6 + usec }
 	ut := us(r.Utime.Sec, r.Utime.Usec) + us(c.Utime.Sec, c.Utime.Usec)

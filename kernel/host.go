@@ -102,3 +102,21 @@ func (p *Process) ReapsChildren() bool {
 // ChildUsage returns the usage of the process's waited-for children
 // (RUSAGE_CHILDREN), which its own parent's wait adds to the process's.
 func (p *Process) ChildUsage() abi.Rusage { return p.childUsageTotals() }
+
+// ReleaseMachine frees the address space and closes the Machine of an
+// ended process, so its host resources go before the exit is reported
+// (a ptrace stub is reaped then, and its CPU time joins the guestproc's
+// RUSAGE_CHILDREN, which the parent's wait4 reports).
+//
+// Preconditions: the process has exited; called on the vCPU thread.
+func (p *Process) ReleaseMachine() {
+	m := p.MM
+	if m == nil {
+		return
+	}
+	machine := m.machine
+	m.Close()
+	if machine != nil {
+		machine.Close()
+	}
+}

@@ -25,6 +25,7 @@ import (
 const processCoreSource = `#define _GNU_SOURCE
 #include <errno.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,7 @@ static void show(const char *what, int st) {
 	else printf("%s: status %#x\n", what, st);
 }
 
+extern char **environ;
 static volatile sig_atomic_t got;
 static void on_usr1(int s) { got = s; }
 
@@ -182,7 +184,12 @@ int main(int argc, char **argv) {
 			prctl(PR_SET_CHILD_SUBREAPER, 1);
 			pid_t me = getpid();
 			if (fork() == 0) {
-				if (fork() == 0) { usleep(200000); printf("orphan's parent is the subreaper: %d\n", getppid() == me); _exit(0); }
+				pid_t first = getpid();
+				if (fork() == 0) {
+					while (getppid() == first) usleep(1000);
+					printf("orphan's parent is the subreaper: %d\n", getppid() == me);
+					_exit(0);
+				}
 				_exit(0);
 			}
 			int st, n = 0;
@@ -206,6 +213,18 @@ int main(int argc, char **argv) {
 		kill(p, SIGKILL);
 		r = waitpid(p, &st, 0);
 		printf("killed while stopped: %d sig=%d\n", r == p && WIFSIGNALED(st), WTERMSIG(st));
+	} else if (!strcmp(m, "posix_spawn")) {
+		char *args[] = {"echo", "spawned", NULL};
+		pid_t p;
+		int st;
+		for (int i = 0; i < 3; i++) {
+			int err = posix_spawn(&p, argv[2], NULL, NULL, args, environ);
+			waitpid(p, &st, 0);
+			printf("spawn %d: err=%d ", i, err);
+			show("", st);
+		}
+		char *bad[] = {"nope", NULL};
+		printf("missing program: %d\n", posix_spawn(&p, "/nonexistent/prog", NULL, NULL, bad, environ));
 	} else if (!strcmp(m, "orphans")) {
 		/* Children and a grandchild that never end: the tree must
 		   not outlive pid 1. */
@@ -322,27 +341,55 @@ func TestBusyboxShellProcessCore(t *testing.T) {
 	}
 }
 
-// TestBusyboxShellRunsPrograms needs execve in the guest.
+// requireGuestExec skips when the kernel under test has no execve yet
+// (probed with the ptrace backend, which every host has).
+func requireGuestExec(t *testing.T, bb string) {
+	t.Helper()
+	bin := elfuse.Require(t)
+	probe, err := testutil.RunElfuse(bin, "ptrace", nil, testutil.Cmd{Args: []string{bb, "sh", "-c", "exec " + bb + " true"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(probe.Stderr), "Function not implemented") {
+		t.Skip("execve is not implemented in this kernel yet")
+	}
+}
+
+// TestBusyboxShellRunsPrograms runs external programs from a shell: fork
+// or vfork, then execve.
 func TestBusyboxShellRunsPrograms(t *testing.T) {
 	bb, why := testutil.LookCommand("busybox")
 	if why != "" {
 		t.Skip(why)
 	}
-	for _, b := range testutil.Backends() {
-		t.Run(b, func(t *testing.T) {
-			testutil.RequireBackend(t, b)
-			bin := elfuse.Require(t)
-			probe, err := testutil.RunElfuse(bin, b, nil, testutil.Cmd{Args: []string{bb, "sh", "-c", "exec " + bb + " true"}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if strings.Contains(string(probe.Stderr), "Function not implemented") {
-				t.Skip("execve is not implemented in this kernel yet")
-			}
+	requireGuestExec(t, bb)
+	scripts := map[string]string{
+		"brief":                  `echo a; (echo b); x=$(echo c); echo $x; ` + bb + ` true & wait; echo done`,
+		"pipeline_of_programs":   `for i in 1 2 3 4 5; do ` + bb + ` echo n$i; done | ` + bb + ` wc -l`,
+		"exit_codes_of_programs": bb + ` false; echo $?; ` + bb + ` ls /nonexistent 2>/dev/null; echo $?`,
+	}
+	for name, script := range scripts {
+		t.Run(name, func(t *testing.T) {
+			testutil.RunCase(t, elfuse, testutil.Case{Name: name, Args: []string{bb, "sh", "-c", script}})
 		})
 	}
-	testutil.RunCase(t, elfuse, testutil.Case{Name: "programs", Args: []string{bb, "sh", "-c",
-		`echo a; (echo b); x=$(echo c); echo $x; ` + bb + ` true & wait; echo done`}})
+}
+
+// TestPosixSpawn runs glibc's and musl's posix_spawn (clone with
+// CLONE_VM|CLONE_VFORK on its own stack, then execve), including a
+// missing program whose error comes back through the shared memory.
+func TestPosixSpawn(t *testing.T) {
+	bb, why := testutil.LookCommand("busybox")
+	if why != "" {
+		t.Skip(why)
+	}
+	requireGuestExec(t, bb)
+	for _, comp := range testutil.Compilers {
+		t.Run(comp.Name, func(t *testing.T) {
+			bin := buildProcessCore(t, comp)
+			testutil.RunCase(t, elfuse, testutil.Case{Name: "posix_spawn", Args: []string{bin, "posix_spawn", bb}})
+		})
+	}
 }
 
 // hostGroup lists the live host processes of process group pgid.
