@@ -16,7 +16,7 @@ import (
 // root). Errors wrap an abi.Errno for ExecFailed.
 func setupFS(start *ipc.Start) (*kernel.Root, string, error) {
 	if start.Sysroot == "" && len(start.Binds) == 0 {
-		if start.Workdir != "" {
+		if start.Workdir != "" && !start.Fork {
 			if err := os.Chdir(start.Workdir); err != nil {
 				return nil, "", fmt.Errorf("--workdir %s: %v: %w", start.Workdir, err, abi.ENOENT)
 			}
@@ -34,6 +34,11 @@ func setupFS(start *ipc.Start) (*kernel.Root, string, error) {
 	// The working directory must be inside the guest's file system:
 	// --workdir, else "/" under a sysroot (the host's cwd means nothing
 	// there); binds alone keep the host's.
+	if start.Fork {
+		// A fork child's cwd arrives with the fork image, and it runs
+		// the image it is given: nothing to look up.
+		return root, "", nil
+	}
 	wd := start.Workdir
 	if wd == "" && start.Sysroot != "" {
 		wd = "/"

@@ -60,6 +60,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	workdir := fs.String("workdir", "", "the guest's initial working directory (a guest path; default / under --sysroot, else the current one)")
 	fs.Var(&envs, "env", "K=V: set K in the guest's environment; K alone copies the host's value (repeatable)")
 	clearEnv := fs.Bool("clear-env", false, "start the guest with an empty environment (before --env)")
+	maxProcs := fs.Int("max-procs", supervisor.DefaultMaxProcs, "most guest processes (zombies included) at once; fork past it fails with EAGAIN")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	help := fs.Bool("help", false, "print this help and exit")
 	longUsage := func() {
@@ -90,6 +91,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "elfuse: no program given (see elfuse --help)")
 		return 2
 	}
+	if *maxProcs < 1 {
+		fmt.Fprintln(stderr, "elfuse: --max-procs must be at least 1")
+		return 2
+	}
 	if *timeout < 0 {
 		fmt.Fprintln(stderr, "elfuse: --timeout must be 0 (off) or a number of seconds")
 		return 2
@@ -114,6 +119,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		LogLevel: *logLevel,
 		Sysroot:  *sysroot,
 		Workdir:  *workdir,
+		MaxProcs: *maxProcs,
 	}
 	if *sysroot != "" {
 		if err := supervisor.CheckSysroot(*sysroot); err != nil {
