@@ -3,9 +3,10 @@
 // vCPUs and serves their syscalls with the kernel. It talks to the
 // supervisor over the ipc control socket it inherits as descriptor 3.
 //
-// Start-up protocol (see package ipc): read Start; load the program; send
-// ExecFailed and exit 1, or Started; run; send Exited with the wait status
-// and exit 0. Any other exit status of a guestproc means it failed itself.
+// Start-up protocol (see package ipc): read Start; load the program (or,
+// for a fork child, read the image from descriptor 4); send ExecFailed and
+// exit 1, or Started; run; send Exited with the wait status and exit 0.
+// Any other exit status of a guestproc means it failed itself.
 package guestproc
 
 import (
@@ -41,11 +42,14 @@ func Main(supervisorPid int) int {
 		fmt.Fprintf(os.Stderr, "elfuse guestproc: %v\n", err)
 		return 1
 	}
-	log := hclog.New(&hclog.LoggerOptions{
-		Name:   "guestproc",
-		Level:  hclog.LevelFromString(start.LogLevel),
-		Output: os.Stderr,
-	}).With("pid", start.Pid, "host_pid", os.Getpid())
+	newLog := func() hclog.Logger {
+		return hclog.New(&hclog.LoggerOptions{
+			Name:   "guestproc",
+			Level:  hclog.LevelFromString(start.LogLevel),
+			Output: os.Stderr,
+		}).With("pid", start.Pid, "host_pid", os.Getpid())
+	}
+	log := newLog()
 	stopProfile := startProfile(log)
 	defer stopProfile()
 
@@ -57,13 +61,44 @@ func Main(supervisorPid int) int {
 		})
 		return 1
 	}
-	h := &host{pid: start.Pid, ppid: start.Ppid}
+	forkFD := ipc.GuestprocForkFD
+	var machine hvf.Machine
+	if start.Spare {
+		// A warm spare: make the VM now, then wait to be given a fork.
+		machine, err = (&kernel.Kernel{Backend: backend}).NewForkMachine()
+		if err != nil {
+			log.Debug("spare: machine made at fork time instead", "error", err)
+			machine = nil
+		}
+		var assign ipc.Start
+		fds, err := conn.Expect(ipc.MsgStart, &assign)
+		if err != nil || len(fds) != 1 || !assign.Fork {
+			if err == nil {
+				closeFDs(fds)
+			}
+			return 1 // the supervisor ended or dropped the spare
+		}
+		start, forkFD = assign, fds[0]
+		log = newLog()
+	}
+	root, path, err := setupFS(&start)
+	if err == nil && root != nil {
+		defer root.Close()
+	}
+	h := newHost(conn, start, log)
 	k := &kernel.Kernel{
-		Config:  kernel.Config{Log: log, Timeout: start.Timeout},
+		Config:  kernel.Config{Log: log, Timeout: start.Timeout, Root: root},
 		Host:    h,
 		Backend: backend,
 	}
-	task, err := k.StartProcess(start.Path, start.Argv, start.Envp)
+	var task *kernel.Task
+	switch {
+	case err != nil:
+	case start.Fork:
+		task, err = h.startForked(k, forkFD, machine)
+	default:
+		task, err = k.StartProcess(path, start.Argv, start.Envp)
+	}
 	if err != nil {
 		var e abi.Errno
 		if !errors.As(err, &e) {
@@ -72,6 +107,8 @@ func Main(supervisorPid int) int {
 		conn.Send(ipc.MsgExecFailed, ipc.ExecFailed{Errno: int(e), Message: err.Error()})
 		return 1
 	}
+	h.setProcess(task.Proc)
+	go h.serve()
 	if err := conn.Send(ipc.MsgStarted, struct{}{}); err != nil {
 		log.Error("tell supervisor", "error", err)
 		return 1
@@ -84,23 +121,39 @@ func Main(supervisorPid int) int {
 		return 1
 	}
 	task.Proc.FDs.CloseAll()
-	if err := conn.Send(ipc.MsgExited, ipc.Exited{Status: status}); err != nil {
+	task.Proc.ReleaseMachine()
+	if err := conn.Send(ipc.MsgExited, ipc.Exited{Status: status, Rusage: usage(task.Proc)}); err != nil {
 		log.Error("report exit", "error", err)
 		return 1
 	}
 	return 0
 }
 
-// host implements kernel.Host for a single guest process.
-type host struct {
-	pid, ppid int32
+// usage is what the parent's wait4 reports for this process: its own host
+// usage (with its reaped host children: a ptrace stub runs the guest's
+// code) plus that of the guest children it waited for.
+func usage(p *kernel.Process) abi.Rusage {
+	var r, hc unix.Rusage
+	unix.Getrusage(unix.RUSAGE_SELF, &r)
+	unix.Getrusage(unix.RUSAGE_CHILDREN, &hc)
+	r.Utime.Sec += hc.Utime.Sec
+	r.Utime.Usec += hc.Utime.Usec
+	r.Stime.Sec += hc.Stime.Sec
+	r.Stime.Usec += hc.Stime.Usec
+	r.Minflt += hc.Minflt
+	r.Majflt += hc.Majflt
+	c := p.ChildUsage()
+	us := func(sec, usec int64) int64 { return sec*1e6 + usec }
+	ut := us(r.Utime.Sec, r.Utime.Usec) + us(c.Utime.Sec, c.Utime.Usec)
+	st := us(r.Stime.Sec, r.Stime.Usec) + us(c.Stime.Sec, c.Stime.Usec)
+	return abi.Rusage{
+		Utime:  abi.Timeval{Sec: ut / 1e6, Usec: ut % 1e6},
+		Stime:  abi.Timeval{Sec: st / 1e6, Usec: st % 1e6},
+		Maxrss: max(r.Maxrss, c.Maxrss), Minflt: r.Minflt + c.Minflt, Majflt: r.Majflt + c.Majflt,
+		Inblock: r.Inblock + c.Inblock, Oublock: r.Oublock + c.Oublock,
+		Nvcsw: r.Nvcsw + c.Nvcsw, Nivcsw: r.Nivcsw + c.Nivcsw,
+	}
 }
-
-func (h *host) Pid() int32         { return h.pid }
-func (h *host) Ppid() int32        { return h.ppid }
-func (h *host) Exit(status uint32) {}
-
-func (h *host) Execed(exe string, argv []string) {}
 
 // hostSignals are the host signals a guestproc passes on to its guest. Stop
 // and continue signals keep their host default (the whole tree stops with

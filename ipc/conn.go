@@ -34,18 +34,54 @@ const maxMessage = 1 << 20
 // Type identifies a message.
 type Type uint8
 
-// Message types. The protocol between supervisor (S) and guestproc (G):
+// Message types. The protocol between the supervisor (S), guestprocs (G)
+// and, during a fork, a parent guestproc (P) and its child (C):
 //
-//	S→G Start        what to run
-//	G→S ExecFailed   the program could not be loaded (G exits next)
-//	G→S Started      the guest is running
-//	G→S Exited       the guest ended with a wait status (G exits next)
+//	Start-up (control socket, descriptor 3 of G):
+//	  S→G Start          what to run (Fork: the image comes from P; Spare:
+//	                     get ready, a second Start with the fork socket
+//	                     attached follows when a fork needs this spare)
+//	  G→S ExecFailed     the program could not be loaded (G exits next)
+//	  G→S Started        the guest is running
+//
+//	Requests (control socket; G blocks its vCPU thread for the Reply):
+//	  G→S Request{ID, Op, ...}
+//	  S→G Reply{ID, Errno, ...}        same ID; descriptors for OpFork
+//	  Requests with ID 0 (OpExeced, OpReap, OpSubreap) get no Reply.
+//
+//	Asynchronous, any time after Started (read by G's reader goroutine,
+//	which also routes Replies to the waiting request by ID):
+//	  S→G Signal{Sig, Info}       queue a signal (kill from another process)
+//	  S→G Reparent{Ppid}          the parent died; this is the new getppid
+//	  S→G ChildEvent{Pid}         a child changed state: wake wait4
+//
+//	End:
+//	  G→S Exited{Status, Rusage}  the guest ended (G exits next). EOF
+//	                              without it: G died (counted as SIGKILL)
+//
+//	Fork (OpFork; the fork socket: P keeps one end from the Reply, C gets
+//	the other as descriptor 4):
+//	  P→C ForkImage       the versioned image header (kernel.ForkImage)
+//	  P→C FDChunk...      its descriptors, in chunks of <= MaxFDsPerMessage
+//	  C→P ForkReady       C rebuilt the process and runs (or EOF: it failed)
+//	  vfork: P then blocks reading the notify pipe whose write end C got
+//	  in the image; C closes it at execve, or it closes when C dies.
+//
+// Who closes what: see Conn. A dead supervisor kills every guestproc
+// (Pdeathsig SIGKILL); a guestproc whose control socket reads EOF exits.
 const (
 	MsgStart Type = iota + 1
 	MsgExecFailed
 	MsgStarted
 	MsgExited
 	MsgFDChunk
+	MsgRequest
+	MsgReply
+	MsgSignal
+	MsgReparent
+	MsgChildEvent
+	MsgForkImage
+	MsgForkReady
 )
 
 // Conn is one end of a SOCK_SEQPACKET socketpair.

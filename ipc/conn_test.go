@@ -123,3 +123,49 @@ func TestTooManyDescriptorsInOneMessage(t *testing.T) {
 		t.Fatal("Send accepted more than MaxFDsPerMessage descriptors")
 	}
 }
+
+// TestForkReplyCarriesTheForkSocket checks the shape of a fork round trip:
+// a Request, then a Reply with the same ID and one working socket end.
+func TestForkReplyCarriesTheForkSocket(t *testing.T) {
+	sup, gp, err := Socketpair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sup.Close()
+	defer gp.Close()
+	if err := gp.Send(MsgRequest, Request{ID: 7, Op: OpFork, ExitSignal: 17}); err != nil {
+		t.Fatal(err)
+	}
+	var req Request
+	if _, err := sup.Expect(MsgRequest, &req); err != nil {
+		t.Fatal(err)
+	}
+	if req.ID != 7 || req.Op != OpFork || req.ExitSignal != 17 {
+		t.Fatalf("request %+v", req)
+	}
+	parentEnd, childEnd, err := Socketpair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer childEnd.Close()
+	if err := sup.Send(MsgReply, Reply{ID: req.ID, Pid: 2}, parentEnd.FD()); err != nil {
+		t.Fatal(err)
+	}
+	parentEnd.Close()
+	var rep Reply
+	fds, err := gp.Expect(MsgReply, &rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.ID != 7 || rep.Pid != 2 || len(fds) != 1 {
+		t.Fatalf("reply %+v with %d descriptors", rep, len(fds))
+	}
+	fork := NewConn(fds[0])
+	defer fork.Close()
+	if err := fork.Send(MsgForkReady, struct{}{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := childEnd.Expect(MsgForkReady, nil); err != nil {
+		t.Fatalf("the passed socket does not reach the child's end: %v", err)
+	}
+}

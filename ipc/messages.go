@@ -1,5 +1,7 @@
 package ipc
 
+import "github.com/elfuse/elfuse/kernel/abi"
+
 // GuestprocMode is the hidden first argument that makes the elfuse binary a
 // guestproc; the supervisor's pid follows it.
 const GuestprocMode = "__elfuse_guestproc"
@@ -7,6 +9,14 @@ const GuestprocMode = "__elfuse_guestproc"
 // GuestprocControlFD is the descriptor number of the control socket in a
 // guestproc.
 const GuestprocControlFD = 3
+
+// GuestprocForkFD is the descriptor number of the fork socket in a
+// guestproc started for a fork child (Start.Fork).
+const GuestprocForkFD = 4
+
+// ForkVersion is the version of the fork image format (ForkHeader.Version);
+// parent and child are the same binary, so a mismatch is a bug.
+const ForkVersion = 1
 
 // Start tells a new guestproc what to run.
 type Start struct {
@@ -18,6 +28,27 @@ type Start struct {
 	Backend  string   // "kvm", "ptrace" or "auto"
 	Timeout  int      // watchdog seconds, 0 = off
 	LogLevel string
+	// Sysroot, when set, is the host directory the guest sees as "/";
+	// Path is then a guest path (a bare name is searched in the guest's
+	// PATH under the sysroot). Binds bring host paths in; Workdir is the
+	// guest's initial working directory (a guest path), "" to inherit.
+	Sysroot string
+	Binds   []Bind
+	Workdir string
+	// Fork is set for a fork child: Path, Argv and Envp are empty and the
+	// image arrives on descriptor GuestprocForkFD.
+	Fork bool
+	// Spare starts a warm spare: only Backend, Timeout and LogLevel are
+	// set. The guestproc gets its runtime and VM ready, then waits for a
+	// second Start (Fork set) carrying the fork socket as its one
+	// SCM_RIGHTS descriptor.
+	Spare bool
+}
+
+// Bind is one --bind HOST[:GUEST][:ro].
+type Bind struct {
+	Host, Guest string
+	ReadOnly    bool
 }
 
 // ExecFailed reports why the program could not be started.
@@ -28,7 +59,93 @@ type ExecFailed struct {
 	Unavailable bool
 }
 
-// Exited carries the guest's wait status (Linux encoding).
+// Exited carries the guest's wait status (Linux encoding) and the usage of
+// the process and its waited-for descendants (what the parent's wait4
+// reports and adds to its RUSAGE_CHILDREN).
 type Exited struct {
 	Status uint32
+	Rusage abi.Rusage
+}
+
+// Op names a guestproc→supervisor request.
+type Op string
+
+// Requests (body Request, answered by a Reply with the same ID unless said).
+const (
+	// OpFork: a child pid and a new guestproc. Request.ExitSignal; the
+	// reply carries Pid and one descriptor, the parent's end of the fork
+	// socket.
+	OpFork Op = "fork"
+	// OpWait: poll for a child state change (never blocks). Request.Pid
+	// (wait4 selector), Options (W* bits). Reply Pid 0: none yet.
+	OpWait Op = "wait"
+	// OpKill: send Sig with Info to Pid (kill(2) selector) or, with
+	// Thread, to the thread Pid of process Tgid (tgkill; Tgid -1 tkill).
+	// Reply Self: the caller is a target and queues the signal itself.
+	OpKill     Op = "kill"
+	OpSetpgid  Op = "setpgid"  // Pid, Pgid
+	OpGetpgid  Op = "getpgid"  // Pid; reply Pid
+	OpSetsid   Op = "setsid"   // reply Pid (the new sid)
+	OpGetsid   Op = "getsid"   // Pid; reply Pid
+	OpExeced   Op = "execed"   // Exe, Argv; no reply
+	OpReap     Op = "reap"     // Pid: discard an auto-reaped zombie; no reply
+	OpSubreap  Op = "subreap"  // Flag: PR_SET_CHILD_SUBREAPER; no reply
+	OpDescribe Op = "describe" // reserved for dump
+)
+
+// Request is the body of MsgRequest.
+type Request struct {
+	ID         uint64 // echoed in the Reply; 0 for requests without one
+	Op         Op
+	Pid        int32
+	Pgid       int32
+	Tgid       int32
+	Sig        int32
+	Thread     bool
+	Options    int32
+	ExitSignal int32
+	Flag       bool
+	Info       []byte // struct siginfo, abi.SizeofSiginfo bytes
+	Exe        string
+	Argv       []string
+}
+
+// Reply is the body of MsgReply.
+type Reply struct {
+	ID     uint64
+	Errno  int32 // Linux errno, 0 on success
+	Pid    int32
+	Status uint32 // wait status (Linux encoding)
+	Code   int32  // CLD_* of a wait result
+	Rusage abi.Rusage
+	Self   bool
+}
+
+// Signal is the body of MsgSignal: a signal for the receiving guestproc.
+type Signal struct {
+	Sig    int32
+	Info   []byte // struct siginfo
+	Thread bool   // thread-directed (tkill/tgkill) rather than process-directed
+}
+
+// Reparent is the body of MsgReparent: the process's new parent pid.
+type Reparent struct {
+	Ppid int32
+}
+
+// ChildEvent is the body of MsgChildEvent: a child of the receiver changed
+// state (exited, stopped, continued) and may now be waited for.
+type ChildEvent struct {
+	Pid int32
+	// Exited is set when the child ended (a zombie the receiver may have
+	// to reap itself when it ignores SIGCHLD).
+	Exited bool
+}
+
+// ForkFD is one guest descriptor of a fork image: its number, the index
+// of its host descriptor in the set sent after the header, close-on-exec.
+type ForkFD struct {
+	FD          int32
+	Index       int
+	CloseOnExec bool
 }

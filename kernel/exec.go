@@ -19,7 +19,7 @@ const initialRFLAGS = 0x202
 // Preconditions: the caller runs on the goroutine, locked to its OS thread,
 // that will run the task (hvf: Machine methods come from that thread).
 func (k *Kernel) StartProcess(path string, argv, envp []string) (*Task, error) {
-	x, err := OpenExecutable(path)
+	x, err := OpenExecutableWith(path, k.Opener())
 	if err != nil {
 		return nil, err
 	}

@@ -107,7 +107,7 @@ func direntsFrom64(buf []byte) error {
 // Getcwd implements Linux syscall getcwd(2); it returns the length
 // including the NUL.
 func Getcwd(t *Task, a *Args) (uint64, error) {
-	cwd, err := unix.Getwd()
+	cwd, err := t.guestCwd()
 	if err != nil {
 		return 0, err
 	}

@@ -40,16 +40,11 @@ func (t *Task) openat(dirfd int32, pathAddr abi.Addr, flags int, mode uint32) (u
 	if err := t.Proc.FDs.Available(); err != nil {
 		return 0, err
 	}
-	p, err := t.resolvePath(dirfd, pathAddr, 0)
+	hostfd, fdDir, err := t.openPath(dirfd, pathAddr, openatHow(flags, mode&0o7777), false)
 	if err != nil {
 		return 0, err
 	}
-	defer p.release()
-	hostfd, err := unix.Openat(p.dirfd, p.path, flags|unix.O_CLOEXEC, mode&0o7777)
-	if err != nil {
-		return 0, err
-	}
-	if p.fdDir {
+	if fdDir {
 		return t.installFDDir(hostfd, flags&abi.O_CLOEXEC != 0)
 	}
 	return t.installHost(hostfd, flags&abi.O_CLOEXEC != 0)
@@ -94,16 +89,11 @@ func Openat2(t *Task, a *Args) (uint64, error) {
 	if err := t.Proc.FDs.Available(); err != nil {
 		return 0, err
 	}
-	p, err := t.resolvePath(dirfd, pathAddr, 0)
-	if err != nil {
-		return 0, err
-	}
-	defer p.release()
-	hostfd, err := unix.Openat2(p.dirfd, p.path, &unix.OpenHow{
+	hostfd, _, err := t.openPath(dirfd, pathAddr, unix.OpenHow{
 		Flags:   how.Flags | unix.O_CLOEXEC,
 		Mode:    how.Mode,
 		Resolve: how.Resolve,
-	})
+	}, true)
 	if err != nil {
 		return 0, err
 	}

@@ -61,7 +61,7 @@ func (t *Task) atPath2(olddir int32, oldAddr abi.Addr, oldFlags pathFlags, newdi
 	}
 	defer oldp.release()
 	// The new name is created or replaced, never followed.
-	newp, err := t.resolvePath(newdir, newAddr, pathNoFollow)
+	newp, err := t.resolvePath(newdir, newAddr, pathNoFollow|pathWrite)
 	if err != nil {
 		return 0, err
 	}
@@ -80,7 +80,7 @@ func Mkdirat(t *Task, a *Args) (uint64, error) {
 }
 
 func (t *Task) mkdirat(dirfd int32, pathAddr abi.Addr, mode uint32) (uint64, error) {
-	return t.atPath(dirfd, pathAddr, pathNoFollow, func(p hostPath) error {
+	return t.atPath(dirfd, pathAddr, pathNoFollow|pathWrite, func(p hostPath) error {
 		return unix.Mkdirat(p.dirfd, p.path, mode&0o7777)
 	})
 }
@@ -104,7 +104,7 @@ func (t *Task) unlinkat(dirfd int32, pathAddr abi.Addr, flags int) (uint64, erro
 	if flags&^abi.AT_REMOVEDIR != 0 {
 		return 0, abi.EINVAL
 	}
-	return t.atPath(dirfd, pathAddr, pathNoFollow, func(p hostPath) error {
+	return t.atPath(dirfd, pathAddr, pathNoFollow|pathWrite, func(p hostPath) error {
 		return unix.Unlinkat(p.dirfd, p.path, flags)
 	})
 }
@@ -125,7 +125,7 @@ func Renameat2(t *Task, a *Args) (uint64, error) {
 }
 
 func (t *Task) renameat2(olddir int32, oldAddr abi.Addr, newdir int32, newAddr abi.Addr, flags uint) (uint64, error) {
-	return t.atPath2(olddir, oldAddr, pathNoFollow, newdir, newAddr, func(o, n hostPath) error {
+	return t.atPath2(olddir, oldAddr, pathNoFollow|pathWrite, newdir, newAddr, func(o, n hostPath) error {
 		return unix.Renameat2(o.dirfd, o.path, n.dirfd, n.path, flags)
 	})
 }
@@ -176,7 +176,7 @@ func (t *Task) symlinkat(targetAddr abi.Addr, dirfd int32, pathAddr abi.Addr) (u
 	if target == "" {
 		return 0, abi.ENOENT
 	}
-	return t.atPath(dirfd, pathAddr, pathNoFollow, func(p hostPath) error {
+	return t.atPath(dirfd, pathAddr, pathNoFollow|pathWrite, func(p hostPath) error {
 		return unix.Symlinkat(target, p.dirfd, p.path)
 	})
 }
@@ -217,6 +217,9 @@ func (t *Task) readlinkat(dirfd int32, pathAddr, bufAddr abi.Addr, size int32) (
 	if err != nil {
 		return 0, err
 	}
+	if r := t.root(); r != nil && p.magic {
+		return t.readMagicLink(r, p, bufAddr, int(size))
+	}
 	n, err := unix.Readlinkat(p.dirfd, p.path, buf)
 	if err != nil {
 		return 0, err
@@ -235,7 +238,7 @@ func Fchmodat(t *Task, a *Args) (uint64, error) {
 }
 
 func (t *Task) fchmodat(dirfd int32, pathAddr abi.Addr, mode uint32) (uint64, error) {
-	return t.atPath(dirfd, pathAddr, 0, func(p hostPath) error {
+	return t.atPath(dirfd, pathAddr, pathWrite, func(p hostPath) error {
 		return unix.Fchmodat(p.dirfd, p.path, mode&0o7777, 0)
 	})
 }
@@ -261,7 +264,7 @@ func Fchownat(t *Task, a *Args) (uint64, error) {
 }
 
 func (t *Task) fchownat(dirfd int32, pathAddr abi.Addr, uid, gid int32, flags int) (uint64, error) {
-	return t.atPath(dirfd, pathAddr, statPathFlags(flags), func(p hostPath) error {
+	return t.atPath(dirfd, pathAddr, statPathFlags(flags)|pathWrite, func(p hostPath) error {
 		return unix.Fchownat(p.dirfd, p.path, int(uid), int(gid), flags)
 	})
 }
@@ -273,7 +276,7 @@ func Fchown(t *Task, a *Args) (uint64, error) {
 
 // Truncate implements Linux syscall truncate(2).
 func Truncate(t *Task, a *Args) (uint64, error) {
-	return t.atPath(abi.AT_FDCWD, a.Addr(0), 0, func(p hostPath) error {
+	return t.atPath(abi.AT_FDCWD, a.Addr(0), pathWrite, func(p hostPath) error {
 		return unix.Truncate(p.path, int64(a[1]))
 	})
 }
@@ -294,7 +297,10 @@ func Mknodat(t *Task, a *Args) (uint64, error) {
 }
 
 func (t *Task) mknodat(dirfd int32, pathAddr abi.Addr, mode, dev uint32) (uint64, error) {
-	return t.atPath(dirfd, pathAddr, pathNoFollow, func(p hostPath) error {
+	if err := t.checkDeviceNode(mode); err != nil {
+		return 0, err
+	}
+	return t.atPath(dirfd, pathAddr, pathNoFollow|pathWrite, func(p hostPath) error {
 		return unix.Mknodat(p.dirfd, p.path, mode, int(dev))
 	})
 }

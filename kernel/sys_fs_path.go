@@ -11,16 +11,20 @@ import (
 
 // Path resolution.
 //
-// Every path syscall reaches the host file system through resolvePath and
-// nothing else, so that --sysroot (openat2 RESOLVE_IN_ROOT under a root
-// descriptor) can later replace this one function. For now the guest sees
-// the host file system: the guest's cwd is the guestproc's own cwd, a guest
-// dirfd is translated to its host descriptor, and AT_FDCWD passes through.
+// Every path syscall reaches the host file system through resolvePath (or
+// openPath for the open family) and nothing else. Without --sysroot the
+// guest sees the host file system: the guest's cwd is the guestproc's own
+// cwd, a guest dirfd is translated to its host descriptor, and AT_FDCWD
+// passes through. With --sysroot (Kernel.Root set) every lookup is
+// contained by the host kernel with openat2(RESOLVE_IN_ROOT); see
+// sys_fs_path_root.go and sysroot.go.
 //
 // A few magic links are rewritten because the host's would describe the
 // guestproc rather than the guest: /proc/self/exe is the guest image, and
 // /proc/self/fd/N, /dev/fd/N, /dev/stdin, /dev/stdout and /dev/stderr name
 // guest descriptors, which have other numbers on the host.
+//
+// Synthetic /proc and /dev entries will plug in at syntheticPath.
 
 // hostPath is a guest path resolved for a host *at syscall.
 type hostPath struct {
@@ -31,6 +35,13 @@ type hostPath struct {
 	dir *HostFile
 	// fdDir says the path names the guest's /proc/self/fd directory.
 	fdDir bool
+	// own is a host descriptor the path goes through (/proc/self/fd/own),
+	// closed by release; owned says it is set.
+	own   int
+	owned bool
+	// magic says path is the host's link for a guest descriptor; under a
+	// sysroot readlink maps its target to the guest's view.
+	magic bool
 }
 
 // release drops the reference on the directory descriptor.
@@ -38,6 +49,10 @@ func (p *hostPath) release() {
 	if p.dir != nil {
 		p.dir.Release()
 		p.dir = nil
+	}
+	if p.owned {
+		unix.Close(p.own)
+		p.owned = false
 	}
 }
 
@@ -54,6 +69,9 @@ const (
 	// Linux's, and are not rewritten. /dev/fd/N still is: /dev/fd is the
 	// link there, and N names a guest descriptor.
 	pathNoFollow
+	// pathWrite says the call modifies the file system: a read-only bind
+	// refuses it with EROFS.
+	pathWrite
 )
 
 // copyInPath reads a guest path argument: EFAULT for a bad pointer,
@@ -78,6 +96,14 @@ func (t *Task) resolvePathString(dirfd int32, path string, flags pathFlags) (hos
 		return hostPath{}, abi.ENOENT
 	}
 	if strings.HasPrefix(path, "/") {
+		if p, ok, err := t.syntheticPath(path, flags); ok || err != nil {
+			return p, err
+		}
+	}
+	if r := t.root(); r != nil {
+		return t.resolveRooted(r, dirfd, path, flags)
+	}
+	if strings.HasPrefix(path, "/") {
 		p, err := t.magicPath(path, flags&pathNoFollow != 0)
 		return hostPath{dirfd: unix.AT_FDCWD, path: p, fdDir: isFDDirPath(path)}, err
 	}
@@ -97,6 +123,22 @@ func (t *Task) resolvePathString(dirfd int32, path string, flags pathFlags) (hos
 	return hostPath{dirfd: dir.FD(), path: path, dir: dir}, nil
 }
 
+// syntheticPath is the single hook where synthetic /proc and /dev entries
+// will plug in: it sees every absolute guest path before the host (or the
+// sysroot) does, and answers ok=true with a host path of its own for the
+// names it serves. Today it serves none.
+func (t *Task) syntheticPath(path string, flags pathFlags) (p hostPath, ok bool, err error) {
+	return hostPath{}, false, nil
+}
+
+// root returns the guest's sysroot, nil when the guest sees the host's.
+func (t *Task) root() *Root {
+	if t.Proc == nil || t.Proc.Kernel == nil {
+		return nil
+	}
+	return t.Proc.Kernel.Root
+}
+
 // magicPath rewrites the absolute paths that name guest state (see the
 // comment at the top of the file).
 func (t *Task) magicPath(path string, noFollow bool) (string, error) {
@@ -108,7 +150,7 @@ func (t *Task) magicPath(path string, noFollow bool) (string, error) {
 	}
 	switch path {
 	case "/proc/self/exe", "/proc/thread-self/exe":
-		if exe := t.exeLink(); exe != "" {
+		if exe := t.exeHostPath(); exe != "" {
 			return exe, nil
 		}
 		return path, nil
@@ -147,12 +189,11 @@ func (t *Task) hostFDPath(fd int32, tail string) (string, error) {
 	return "/proc/self/fd/" + strconv.Itoa(host) + tail, nil
 }
 
-// exeLink returns what /proc/self/exe reads as: the canonical absolute path
-// of the guest image, as Linux's d_path gives it (glibc's static startup
-// asserts that it starts with '/'). Exec should record Process.Exe
-// absolute; a relative one is resolved against the current directory,
-// which is only right until the guest changes it.
-func (t *Task) exeLink() string {
+// exeHostPath returns the canonical absolute host path of the guest
+// image. Exec should record Process.Exe absolute; a relative one is
+// resolved against the current directory, which is only right until the
+// guest changes it.
+func (t *Task) exeHostPath() string {
 	exe := t.Proc.Exe
 	if exe == "" {
 		return ""
@@ -164,6 +205,20 @@ func (t *Task) exeLink() string {
 	}
 	if real, err := filepath.EvalSymlinks(exe); err == nil {
 		exe = real
+	}
+	return exe
+}
+
+// exeLink returns what /proc/self/exe reads as: the canonical absolute path
+// of the guest image as the guest sees it (under a sysroot, without the
+// sysroot's prefix), as Linux's d_path gives it (glibc's static startup
+// asserts that it starts with '/').
+func (t *Task) exeLink() string {
+	exe := t.exeHostPath()
+	if r := t.root(); r != nil && exe != "" {
+		if g, ok := r.GuestPath(exe); ok {
+			return g
+		}
 	}
 	return exe
 }

@@ -39,7 +39,7 @@ func (t *Task) utimensat(dirfd int32, pathAddr abi.Addr, ts []unix.Timespec, fla
 			return unix.UtimesNanoAt(h, "", ts, unix.AT_EMPTY_PATH)
 		})
 	}
-	return t.atPath(dirfd, pathAddr, statPathFlags(flags), func(p hostPath) error {
+	return t.atPath(dirfd, pathAddr, statPathFlags(flags)|pathWrite, func(p hostPath) error {
 		return unix.UtimesNanoAt(p.dirfd, p.path, ts, flags)
 	})
 }

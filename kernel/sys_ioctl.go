@@ -129,8 +129,11 @@ func Ioctl(t *Task, a *Args) (uint64, error) {
 		// The argument is a plain int, not a pointer.
 		return 0, unix.IoctlSetInt(h, uint(req), int(int32(arg)))
 	}
+	if v, ok, err := t.socketIoctl(f, req, arg); ok {
+		return v, err
+	}
 	if _, seen := unknownIoctlLogged.LoadOrStore(req, struct{}{}); !seen {
-		t.Log.Warn("ioctl request not supported, returning ENOTTY", "request", fmt.Sprintf("%#x", req), "fd", fd)
+		t.Log.Info("ioctl request not supported, returning ENOTTY", "request", fmt.Sprintf("%#x", req), "fd", fd)
 	}
 	return 0, abi.ENOTTY
 }

@@ -1,13 +1,14 @@
 package kernel
 
-// Sending signals. For now a process can only reach itself: other pids
-// get ESRCH until the supervisor routes signals across the tree.
+// Sending signals. Signals to the caller itself stay local; others go
+// through the supervisor's tree when there is one (sys_proc_kill.go), and
+// get ESRCH in a kernel that runs one process alone.
 
 import "github.com/elfuse/elfuse/kernel/abi"
 
 func init() {
-	const routeNote = "own process/thread only (other pids ESRCH until the supervisor routes signals); " +
-		"stop signals (SIGSTOP/TSTP/TTIN/TTOU) with SIG_DFL are logged and ignored: no job control yet"
+	const routeNote = "other pids, groups and -1 go through the supervisor's tree (SIGKILL/SIGSTOP/SIGCONT act on " +
+		"the target's host process); stop signals a process sends itself with SIG_DFL are logged and ignored"
 	register(map[uint64]Syscall{
 		abi.SYS_KILL:              {Name: "kill", Fn: withSignals(Kill), Support: Partial, Note: routeNote},
 		abi.SYS_TKILL:             {Name: "tkill", Fn: withSignals(Tkill), Support: Partial, Note: routeNote},
@@ -23,6 +24,11 @@ func init() {
 func Kill(t *Task, a *Args) (uint64, error) {
 	pid, sig := a.Int(0), int(a.Int(1))
 	self := t.Proc.pid()
+	if pid != self {
+		if ok, err := t.routeSignal(pid, -1, false, t.userInfo(sig, abi.SI_USER)); ok {
+			return 0, err
+		}
+	}
 	if pid == -1 || pid != self && pid != 0 && pid != -self {
 		return 0, abi.ESRCH
 	}
@@ -54,6 +60,11 @@ func Tgkill(t *Task, a *Args) (uint64, error) {
 func (t *Task) tgkill(tgid, tid int32, sig int) error {
 	if tid <= 0 {
 		return abi.EINVAL
+	}
+	if tid != t.Tid {
+		if ok, err := t.routeSignal(tid, tgid, true, t.userInfo(sig, abi.SI_TKILL)); ok {
+			return err
+		}
 	}
 	if tid != t.Tid || tgid != -1 && tgid != t.Proc.pid() {
 		return abi.ESRCH
@@ -92,6 +103,9 @@ func RtSigqueueinfo(t *Task, a *Args) (uint64, error) {
 		return 0, err
 	}
 	if pid != t.Proc.pid() {
+		if ok, err := t.routeSignal(pid, -1, false, info); ok {
+			return 0, err
+		}
 		return 0, abi.ESRCH
 	}
 	if sig < 0 || sig > abi.NSIG {
@@ -114,6 +128,9 @@ func RtTgsigqueueinfo(t *Task, a *Args) (uint64, error) {
 		return 0, err
 	}
 	if tgid != t.Proc.pid() || tid != t.Tid {
+		if ok, err := t.routeSignal(tid, tgid, true, info); ok {
+			return 0, err
+		}
 		return 0, abi.ESRCH
 	}
 	if sig < 0 || sig > abi.NSIG {

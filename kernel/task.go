@@ -37,6 +37,9 @@ type Config struct {
 	// Timeout bounds one uninterrupted vCPU run in seconds (0: none); the
 	// run loop only kicks and logs, it never kills.
 	Timeout int
+	// Root is the guest's file system under --sysroot/--bind (sysroot.go);
+	// nil: the guest sees the host's.
+	Root *Root
 }
 
 // Process is a thread group: one address space, one descriptor table, one

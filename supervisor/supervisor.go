@@ -42,30 +42,51 @@ type Config struct {
 	Backend  string
 	Timeout  int
 	LogLevel string
+	// MaxProcs bounds the guest processes alive or zombie at once (fork
+	// past it fails with EAGAIN); 0 means DefaultMaxProcs.
+	MaxProcs int
 	Log      hclog.Logger
+	// Sysroot, Binds and Workdir shape the guest's file system
+	// (sysroot.go); Program is then looked up inside it.
+	Sysroot string
+	Binds   []ipc.Bind
+	Workdir string
 }
 
-// Run runs the program as guest pid 1 and returns the CLI exit status.
+// DefaultMaxProcs is --max-procs when not given.
+const DefaultMaxProcs = 4096
+
+// Run runs the program as guest pid 1 and returns the CLI exit status:
+// pid 1's. When pid 1 ends, every process left is killed, as when the
+// init of a PID namespace exits.
 func Run(cfg Config) int {
 	log := cfg.Log.Named("supervisor")
-	path, err := lookPath(cfg.Program, cfg.Env)
+	path, err := cfg.Program, error(nil)
+	if !cfg.contained() {
+		path, err = lookPath(cfg.Program, cfg.Env)
+	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "elfuse: %s: %v\n", cfg.Program, err)
 		return ExitNotFound
 	}
-	p, err := spawn(log)
+	if cfg.MaxProcs <= 0 {
+		cfg.MaxProcs = DefaultMaxProcs
+	}
+	s := newSupervisor(cfg, log)
+	defer s.spawner.stop()
+	init := s.tree.NewInit(path, cfg.Args)
+	p, err := s.spawn(init.Pid, nil)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "elfuse: %v\n", err)
 		return ExitInternal
 	}
-	defer p.conn.Close()
-
 	stopSignals := relaySignals(p.cmd.Process)
 	defer stopSignals()
 
 	err = p.conn.Send(ipc.MsgStart, ipc.Start{
-		Path: path, Argv: cfg.Args, Envp: cfg.Env, Pid: 1, Ppid: 0,
+		Path: path, Argv: cfg.Args, Envp: cfg.Env, Pid: init.Pid, Ppid: 0,
 		Backend: cfg.Backend, Timeout: cfg.Timeout, LogLevel: cfg.LogLevel,
+		Sysroot: cfg.Sysroot, Binds: cfg.Binds, Workdir: cfg.Workdir,
 	})
 	if err != nil {
 		return p.fail(log, err)
@@ -88,46 +109,18 @@ func Run(cfg Config) int {
 	case t != ipc.MsgStarted:
 		return p.fail(log, fmt.Errorf("unexpected message %d from guestproc", t))
 	}
-
-	var exited ipc.Exited
-	if _, err := p.conn.Expect(ipc.MsgExited, &exited); err != nil {
-		return p.fail(log, err)
-	}
-	if err := p.cmd.Wait(); err != nil {
-		log.Warn("guestproc exit", "error", err)
-	}
-	return exitCode(cfg.Program, exited.Status)
+	go s.serve(s.add(p))
+	status := <-s.initDone
+	s.killAll()
+	s.wg.Wait()
+	return exitCode(cfg.Program, status)
 }
 
-// guestproc is a started guestproc host process.
+// guestprocHandle is a started guestproc host process.
 type guestprocHandle struct {
+	pid  int32
 	cmd  *exec.Cmd
 	conn *ipc.Conn
-}
-
-// spawn starts a guestproc with its control socket as descriptor 3.
-func spawn(log hclog.Logger) (*guestprocHandle, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return nil, fmt.Errorf("find own executable: %w", err)
-	}
-	mine, theirs, err := ipc.Socketpair()
-	if err != nil {
-		return nil, err
-	}
-	child := os.NewFile(uintptr(theirs.FD()), "control")
-	cmd := exec.Command(self, ipc.GuestprocMode, strconv.Itoa(os.Getpid()))
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.ExtraFiles = []*os.File{child}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		child.Close()
-		mine.Close()
-		return nil, fmt.Errorf("start guestproc: %w", err)
-	}
-	child.Close()
-	log.Debug("guestproc started", "host_pid", cmd.Process.Pid)
-	return &guestprocHandle{cmd: cmd, conn: mine}, nil
 }
 
 // fail reports a broken guestproc and reaps it.

@@ -14,6 +14,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 
 	"github.com/elfuse/elfuse/guestproc"
 	"github.com/elfuse/elfuse/supervisor"
@@ -53,6 +54,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		defaultBackend = "kvm"
 	}
 	backend := fs.String("backend", defaultBackend, "hypervisor backend: kvm, ptrace (software, no /dev/kvm needed) or auto (env ELFUSE_BACKEND sets the default)")
+	sysroot := fs.String("sysroot", "", "host directory the guest sees as / (every path lookup stays inside it)")
+	var binds, envs listFlag
+	fs.Var(&binds, "bind", "HOST[:GUEST][:ro]: show host path HOST at guest path GUEST (default the same), read-only with :ro (repeatable)")
+	workdir := fs.String("workdir", "", "the guest's initial working directory (a guest path; default / under --sysroot, else the current one)")
+	fs.Var(&envs, "env", "K=V: set K in the guest's environment; K alone copies the host's value (repeatable)")
+	clearEnv := fs.Bool("clear-env", false, "start the guest with an empty environment (before --env)")
+	maxProcs := fs.Int("max-procs", supervisor.DefaultMaxProcs, "most guest processes (zombies included) at once; fork past it fails with EAGAIN")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	help := fs.Bool("help", false, "print this help and exit")
 	longUsage := func() {
@@ -83,6 +91,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "elfuse: no program given (see elfuse --help)")
 		return 2
 	}
+	if *maxProcs < 1 {
+		fmt.Fprintln(stderr, "elfuse: --max-procs must be at least 1")
+		return 2
+	}
 	if *timeout < 0 {
 		fmt.Fprintln(stderr, "elfuse: --timeout must be 0 (off) or a number of seconds")
 		return 2
@@ -98,14 +110,68 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "elfuse: unknown --log-level %q\n", *logLevel)
 		return 2
 	}
-	log := hclog.New(&hclog.LoggerOptions{Name: "elfuse", Level: level, Output: stderr})
-	return supervisor.Run(supervisor.Config{
+	cfg := supervisor.Config{
 		Program:  fs.Arg(0),
 		Args:     fs.Args(),
-		Env:      os.Environ(),
+		Env:      guestEnv(os.Environ(), *clearEnv, envs),
 		Backend:  *backend,
 		Timeout:  *timeout,
 		LogLevel: *logLevel,
-		Log:      log,
-	})
+		Sysroot:  *sysroot,
+		Workdir:  *workdir,
+		MaxProcs: *maxProcs,
+	}
+	if *sysroot != "" {
+		if err := supervisor.CheckSysroot(*sysroot); err != nil {
+			fmt.Fprintf(stderr, "elfuse: %v\n", err)
+			return 2
+		}
+	}
+	for _, b := range binds {
+		pb, err := supervisor.ParseBind(b)
+		if err != nil {
+			fmt.Fprintf(stderr, "elfuse: %v\n", err)
+			return 2
+		}
+		cfg.Binds = append(cfg.Binds, pb)
+	}
+	cfg.Log = hclog.New(&hclog.LoggerOptions{Name: "elfuse", Level: level, Output: stderr})
+	return supervisor.Run(cfg)
+}
+
+// listFlag is a repeatable string flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+// guestEnv builds the guest's environment: the host's (or nothing with
+// --clear-env), then each --env K=V in order (K alone copies the host's
+// value, if any); a later K replaces an earlier one in place.
+func guestEnv(host []string, clear bool, sets []string) []string {
+	var env []string
+	if !clear {
+		env = append(env, host...)
+	}
+	for _, kv := range sets {
+		if !strings.Contains(kv, "=") {
+			v, ok := os.LookupEnv(kv)
+			if !ok {
+				continue
+			}
+			kv += "=" + v
+		}
+		key := kv[:strings.IndexByte(kv, '=')+1]
+		replaced := false
+		for i, e := range env {
+			if strings.HasPrefix(e, key) {
+				env[i], replaced = kv, true
+				break
+			}
+		}
+		if !replaced {
+			env = append(env, kv)
+		}
+	}
+	return env
 }

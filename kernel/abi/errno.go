@@ -50,10 +50,14 @@ const (
 	ENODATA        Errno = 61
 	EOVERFLOW      Errno = 75
 	ENOTSOCK       Errno = 88
+	EMSGSIZE       Errno = 90
+	ENOPROTOOPT    Errno = 92
 	EOPNOTSUPP     Errno = 95
 	EAFNOSUPPORT   Errno = 97
 	EADDRINUSE     Errno = 98
+	ENOBUFS        Errno = 105
 	ETIMEDOUT      Errno = 110
+	EINPROGRESS    Errno = 115
 	ERESTARTSYS    Errno = 512
 	ERESTARTNOINTR Errno = 513
 	ERESTARTNOHAND Errno = 514

@@ -1,0 +1,126 @@
+package guestproc
+
+// Fork from the guestproc's side: the parent asks the supervisor for a
+// child and streams the image to it over the fork socket; the child reads
+// the image from descriptor ipc.GuestprocForkFD and rebuilds the process.
+// See package ipc for the message order.
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/elfuse/elfuse/hvf"
+	"github.com/elfuse/elfuse/ipc"
+	"github.com/elfuse/elfuse/kernel"
+	"github.com/elfuse/elfuse/kernel/abi"
+	"golang.org/x/sys/unix"
+)
+
+// Fork implements kernel.TreeHost.
+func (h *host) Fork(img *kernel.ForkImage, fds []int, exitSignal int32, waitExec bool) (int32, error) {
+	start := time.Now()
+	h.syncSubreaper()
+	r, err := h.call(ipc.Request{Op: ipc.OpFork, ExitSignal: exitSignal})
+	if err != nil {
+		return 0, err
+	}
+	if len(r.fds) != 1 {
+		closeFDs(r.fds)
+		h.log.Error("fork reply without exactly one socket", "fds", len(r.fds))
+		return 0, abi.ENOMEM
+	}
+	fc := ipc.NewConn(r.fds[0])
+	defer fc.Close()
+	notifyR, notifyW := -1, -1
+	if waitExec {
+		var p [2]int
+		if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+			// The child waits for its image and dies with the socket.
+			return 0, abi.ENOMEM
+		}
+		notifyR, notifyW = p[0], p[1]
+		defer unix.Close(notifyR)
+		img.Notify = len(fds)
+		fds = append(fds[:len(fds):len(fds)], notifyW)
+	}
+	err = fc.Send(ipc.MsgForkImage, img)
+	if err == nil {
+		err = fc.SendFDs(fds)
+	}
+	if notifyW >= 0 {
+		unix.Close(notifyW)
+	}
+	if err == nil {
+		_, err = fc.Expect(ipc.MsgForkReady, nil)
+	}
+	if err != nil {
+		h.log.Warn("fork: child did not start", "pid", r.Pid, "error", err)
+		return 0, abi.ENOMEM
+	}
+	if h.log.IsDebug() {
+		h.log.Debug("forked", "child", r.Pid, "vfork", img.Vfork, "fds", len(fds),
+			"regions", len(img.Regions), "took", time.Since(start))
+	}
+	if waitExec {
+		// Released when the child execs (it closes its end) or ends.
+		var b [1]byte
+		for {
+			_, err := unix.Read(notifyR, b[:])
+			if err != unix.EINTR {
+				break
+			}
+		}
+	}
+	return r.Pid, nil
+}
+
+// startForked rebuilds the process a parent sent over the fork socket
+// forkFD, on machine if one was made ahead (a warm spare).
+func (h *host) startForked(k *kernel.Kernel, forkFD int, machine hvf.Machine) (*kernel.Task, error) {
+	fc := ipc.NewConn(forkFD)
+	defer fc.Close()
+	t0 := time.Now()
+	var img kernel.ForkImage
+	if _, err := fc.Expect(ipc.MsgForkImage, &img); err != nil {
+		return nil, fmt.Errorf("fork image: %w", err)
+	}
+	fds, err := fc.RecvFDs()
+	if err != nil {
+		return nil, fmt.Errorf("fork descriptors: %w", err)
+	}
+	t1 := time.Now()
+	keep := -1
+	if img.Notify >= 0 && img.Notify < len(fds) {
+		keep = fds[img.Notify]
+	}
+	defer func() {
+		for _, fd := range fds {
+			if fd != keep {
+				unix.Close(fd)
+			}
+		}
+	}()
+	var t *kernel.Task
+	if machine != nil {
+		t, err = k.StartForkedOn(machine, &img, fds)
+	} else {
+		t, err = k.StartForked(&img, fds)
+	}
+	if err != nil {
+		if keep >= 0 {
+			unix.Close(keep)
+		}
+		return nil, err
+	}
+	h.mu.Lock()
+	h.vforkNotify = keep
+	h.mu.Unlock()
+	if err := fc.Send(ipc.MsgForkReady, struct{}{}); err != nil {
+		return nil, fmt.Errorf("tell the parent: %w", err)
+	}
+	if h.log.IsDebug() {
+		h.log.Debug("fork child ready", "received", t1.Sub(t0), "rebuilt", time.Since(t1),
+			"warm", machine != nil)
+	}
+	return t, nil
+}

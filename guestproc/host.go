@@ -1,0 +1,280 @@
+package guestproc
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"sync"
+	"sync/atomic"
+
+	"github.com/elfuse/elfuse/ipc"
+	"github.com/elfuse/elfuse/kernel"
+	"github.com/elfuse/elfuse/kernel/abi"
+	"github.com/hashicorp/go-hclog"
+	"golang.org/x/sys/unix"
+)
+
+// host implements kernel.Host, kernel.TreeHost and the kernel's session
+// hooks for one guest process by talking to the supervisor over the
+// control socket. Requests come from the vCPU thread and block it; a
+// reader goroutine (serve) takes every message the supervisor sends,
+// routes Replies to the waiting request by ID and applies asynchronous
+// ones (signals, reparenting, child events).
+type host struct {
+	pid  int32
+	ppid atomic.Int32
+	conn *ipc.Conn
+	log  hclog.Logger
+	cfg  ipc.Start
+
+	mu      sync.Mutex
+	nextID  uint64
+	pending map[uint64]chan reply
+	proc    *kernel.Process // set once the process exists
+	// events is closed and replaced at every child state change.
+	events chan struct{}
+	// dead is closed when the control socket fails.
+	dead chan struct{}
+	// vforkNotify is the write end of a vfork parent's notify pipe (-1).
+	vforkNotify int
+	// subreaper is the PR_SET_CHILD_SUBREAPER flag last told to the
+	// supervisor.
+	subreaper bool
+}
+
+type reply struct {
+	ipc.Reply
+	fds []int
+}
+
+func newHost(conn *ipc.Conn, start ipc.Start, log hclog.Logger) *host {
+	h := &host{pid: start.Pid, conn: conn, log: log, cfg: start, pending: map[uint64]chan reply{},
+		events: make(chan struct{}), dead: make(chan struct{}), vforkNotify: -1}
+	h.ppid.Store(start.Ppid)
+	return h
+}
+
+func (h *host) Pid() int32  { return h.pid }
+func (h *host) Ppid() int32 { return h.ppid.Load() }
+
+// Exit is reported by Main after the run loop returns (with usage).
+func (h *host) Exit(status uint32) {}
+
+// Execed tells the supervisor about the new image and releases a vfork
+// parent.
+func (h *host) Execed(exe string, argv []string) {
+	h.mu.Lock()
+	fd := h.vforkNotify
+	h.vforkNotify = -1
+	h.mu.Unlock()
+	if fd >= 0 {
+		unix.Close(fd)
+	}
+	h.send(ipc.Request{Op: ipc.OpExeced, Exe: exe, Argv: argv})
+}
+
+func (h *host) setProcess(p *kernel.Process) {
+	h.mu.Lock()
+	h.proc = p
+	h.mu.Unlock()
+}
+
+// send sends a request that gets no reply.
+func (h *host) send(req ipc.Request) {
+	if err := h.conn.Send(ipc.MsgRequest, req); err != nil {
+		h.log.Debug("request to supervisor", "op", req.Op, "error", err)
+	}
+}
+
+// call sends a request and waits for its reply. Errors from the supervisor
+// come back as abi.Errno; a dead supervisor gives EIO (this process is
+// about to be killed anyway).
+func (h *host) call(req ipc.Request) (reply, error) {
+	ch := make(chan reply, 1)
+	h.mu.Lock()
+	h.nextID++
+	req.ID = h.nextID
+	h.pending[req.ID] = ch
+	h.mu.Unlock()
+	if err := h.conn.Send(ipc.MsgRequest, req); err != nil {
+		h.mu.Lock()
+		delete(h.pending, req.ID)
+		h.mu.Unlock()
+		h.log.Error("request to supervisor", "op", req.Op, "error", err)
+		return reply{}, abi.EIO
+	}
+	select {
+	case r := <-ch:
+		if r.Errno != 0 {
+			closeFDs(r.fds)
+			return r, abi.Errno(r.Errno)
+		}
+		return r, nil
+	case <-h.dead:
+		return reply{}, abi.EIO
+	}
+}
+
+// serve reads the control socket until it fails (the supervisor died or
+// closed it: the process ends with SIGKILL, as Pdeathsig would do).
+func (h *host) serve() {
+	defer close(h.dead)
+	for {
+		var raw json.RawMessage
+		t, fds, err := h.conn.Recv(&raw)
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				h.log.Error("control socket", "error", err)
+			}
+			return
+		}
+		switch t {
+		case ipc.MsgReply:
+			var r ipc.Reply
+			if err := decode(raw, &r); err != nil {
+				closeFDs(fds)
+				continue
+			}
+			h.mu.Lock()
+			ch := h.pending[r.ID]
+			delete(h.pending, r.ID)
+			h.mu.Unlock()
+			if ch == nil {
+				closeFDs(fds)
+				continue
+			}
+			ch <- reply{Reply: r, fds: fds}
+		case ipc.MsgSignal:
+			closeFDs(fds)
+			var s ipc.Signal
+			if decode(raw, &s) == nil {
+				h.signal(s)
+			}
+		case ipc.MsgReparent:
+			closeFDs(fds)
+			var r ipc.Reparent
+			if decode(raw, &r) == nil {
+				h.ppid.Store(r.Ppid)
+			}
+		case ipc.MsgChildEvent:
+			closeFDs(fds)
+			var e ipc.ChildEvent
+			if decode(raw, &e) == nil {
+				h.childEvent(e)
+			}
+		default:
+			closeFDs(fds)
+			h.log.Warn("unexpected message from supervisor", "type", t)
+		}
+	}
+}
+
+// signal queues a signal another process sent.
+func (h *host) signal(s ipc.Signal) {
+	h.mu.Lock()
+	p := h.proc
+	h.mu.Unlock()
+	if p == nil {
+		return
+	}
+	info := &abi.Siginfo{Signo: s.Sig}
+	if len(s.Info) == abi.SizeofSiginfo {
+		info.UnmarshalBytes(s.Info)
+		info.Signo = s.Sig
+	}
+	if s.Sig == abi.SIGCHLD && (info.Code == abi.CLD_STOPPED || info.Code == abi.CLD_CONTINUED) &&
+		p.Signals.Action(abi.SIGCHLD).Flags&abi.SA_NOCLDSTOP != 0 {
+		return // the parent asked not to hear of stops and continues
+	}
+	p.SignalFrom(info, s.Thread)
+}
+
+// childEvent wakes wait4 and reaps a child the process never waits for.
+func (h *host) childEvent(e ipc.ChildEvent) {
+	h.mu.Lock()
+	p := h.proc
+	h.mu.Unlock()
+	if e.Exited && p != nil && p.ReapsChildren() {
+		// Sent before the wake-up, so a wait4 that polls next already
+		// finds the child gone (the supervisor handles this socket's
+		// messages in order).
+		h.send(ipc.Request{Op: ipc.OpReap, Pid: e.Pid})
+	}
+	h.mu.Lock()
+	close(h.events)
+	h.events = make(chan struct{})
+	h.mu.Unlock()
+}
+
+// ChildEvents implements kernel.TreeHost.
+func (h *host) ChildEvents() <-chan struct{} {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.events
+}
+
+// syncSubreaper tells the supervisor about a PR_SET_CHILD_SUBREAPER
+// change. prctl only sets a flag in the process state; the flag matters
+// to the tree only once the process has children, so it is checked
+// before every fork and wait rather than on every prctl.
+func (h *host) syncSubreaper() {
+	h.mu.Lock()
+	p := h.proc
+	h.mu.Unlock()
+	if p == nil {
+		return
+	}
+	on := p.State().ChildSubreaper
+	if on != h.subreaper {
+		h.subreaper = on
+		h.send(ipc.Request{Op: ipc.OpSubreap, Flag: on})
+	}
+}
+
+// Wait implements kernel.TreeHost.
+func (h *host) Wait(pid int32, options int32) (kernel.WaitResult, error) {
+	h.syncSubreaper()
+	r, err := h.call(ipc.Request{Op: ipc.OpWait, Pid: pid, Options: options})
+	if err != nil {
+		return kernel.WaitResult{}, err
+	}
+	return kernel.WaitResult{Pid: r.Pid, Status: r.Status, Code: r.Code, Rusage: r.Rusage}, nil
+}
+
+// Kill implements kernel.TreeHost.
+func (h *host) Kill(pid, tgid int32, thread bool, info *abi.Siginfo) (bool, error) {
+	b := make([]byte, abi.SizeofSiginfo)
+	info.MarshalBytes(b)
+	r, err := h.call(ipc.Request{Op: ipc.OpKill, Pid: pid, Tgid: tgid, Thread: thread, Sig: info.Signo, Info: b})
+	return r.Self, err
+}
+
+// Getpgid, Getsid, Setpgid and Setsid implement the kernel's session hooks.
+func (h *host) Getpgid(pid int32) (int32, error) {
+	r, err := h.call(ipc.Request{Op: ipc.OpGetpgid, Pid: pid})
+	return r.Pid, err
+}
+
+func (h *host) Getsid(pid int32) (int32, error) {
+	r, err := h.call(ipc.Request{Op: ipc.OpGetsid, Pid: pid})
+	return r.Pid, err
+}
+
+func (h *host) Setpgid(pid, pgid int32) error {
+	_, err := h.call(ipc.Request{Op: ipc.OpSetpgid, Pid: pid, Pgid: pgid})
+	return err
+}
+
+func (h *host) Setsid() (int32, error) {
+	r, err := h.call(ipc.Request{Op: ipc.OpSetsid})
+	return r.Pid, err
+}
+
+func closeFDs(fds []int) {
+	for _, fd := range fds {
+		unix.Close(fd)
+	}
+}
+
+// decode decodes a message body received as raw JSON.
+func decode(raw json.RawMessage, v any) error { return json.Unmarshal(raw, v) }

@@ -1,0 +1,320 @@
+package kernel
+
+// Fork images: everything a child process needs to become a copy of its
+// parent, in a form that crosses a socket (JSON header plus descriptors
+// by index). The parent builds one with (*Task).forkImage while its vCPU
+// is stopped in the syscall; the child guestproc rebuilds the process
+// with (*Kernel).StartForked.
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/elfuse/elfuse/hvf"
+	"github.com/elfuse/elfuse/kernel/abi"
+	"github.com/hashicorp/go-hclog"
+	"golang.org/x/sys/unix"
+)
+
+// ForkImageVersion is the version of ForkImage's layout.
+const ForkImageVersion = 1
+
+// ForkFD is one guest descriptor of a fork image.
+type ForkFD struct {
+	FD          int32
+	Index       int // into the image's descriptor set
+	CloseOnExec bool
+}
+
+// ForkImage is a process as a fork child inherits it. Descriptor fields
+// (RAM, Cwd, Notify, Regions[i].Fd, FDs[i].Index) are indexes into the
+// descriptor set sent with the image; -1 means none.
+type ForkImage struct {
+	Version int
+	// Vfork: the child runs on the parent's memory (RAM is the parent's
+	// own RAM memfd, not a copy) and Notify is the write end of the
+	// pipe whose closing releases the parent.
+	Vfork  bool
+	Notify int
+
+	Regs           hvf.Regs
+	FSBase, GSBase uint64
+	FP             []byte
+
+	Actions  [abi.NSIG]abi.Sigaction
+	SigMask  uint64
+	AltStack abi.StackT
+
+	State ProcState
+	Umask uint32
+	Cwd   int
+
+	Exe  string
+	Argv []string
+	Envp []string
+	Auxv []AuxEntry
+
+	RAM      int
+	Regions  []MapInfo
+	BrkStart abi.Addr
+	Brk      abi.Addr
+
+	FDs []ForkFD
+
+	// SetChildTID and ClearChildTID carry CLONE_CHILD_SETTID and
+	// CLONE_CHILD_CLEARTID (0: not asked).
+	SetChildTID, ClearChildTID abi.Addr
+}
+
+// forkImage describes the calling task's process for a child. It returns
+// the image, its descriptor set (owned by the process except those the
+// returned release function closes) and that release function.
+//
+// Preconditions: the task is in a syscall on its vCPU thread, so no guest
+// code runs while memory is copied (processes have one thread).
+func (t *Task) forkImage(vfork bool) (*ForkImage, []int, func(), error) {
+	p := t.Proc
+	if p.MM == nil {
+		return nil, nil, nil, fmt.Errorf("fork: process has no address space: %w", abi.ENOMEM)
+	}
+	var snap *Snapshot
+	var release func()
+	if vfork {
+		snap = p.MM.Share()
+		release = func() {}
+	} else {
+		s, err := p.MM.Snapshot()
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		snap = s
+		release = func() { unix.Close(s.RAM) }
+	}
+	fp, err := t.CPU.FPState()
+	if err != nil {
+		release()
+		return nil, nil, nil, fmt.Errorf("fork: FP state: %w", err)
+	}
+	img := &ForkImage{
+		Version: ForkImageVersion, Vfork: vfork, Notify: -1,
+		Regs: *t.CPU.Regs(), FSBase: t.CPU.FSBase(), GSBase: t.CPU.GSBase(), FP: fp,
+		State: p.ForkState(), Umask: currentUmask(), Cwd: -1,
+		Exe: p.Exe, Argv: p.Argv, Envp: p.Envp, Auxv: p.Auxv,
+		BrkStart: snap.BrkStart, Brk: snap.Brk,
+	}
+	s := p.sigHandlers()
+	s.mu.Lock()
+	img.Actions = s.actions
+	img.SigMask = t.SigMask
+	img.AltStack = t.AltStack
+	s.mu.Unlock()
+
+	var fds []int
+	index := map[int]int{}
+	add := func(fd int) int {
+		if i, ok := index[fd]; ok {
+			return i
+		}
+		index[fd] = len(fds)
+		fds = append(fds, fd)
+		return len(fds) - 1
+	}
+	img.RAM = add(snap.RAM)
+	for _, r := range snap.Regions {
+		if r.Fd >= 0 {
+			r.Fd = add(r.Fd)
+		}
+		img.Regions = append(img.Regions, r)
+	}
+	for _, e := range p.FDs.Entries() {
+		// A descriptor closed under us (another thread, a stale entry)
+		// would make the whole SCM_RIGHTS message fail: leave it out.
+		if _, err := unix.FcntlInt(uintptr(e.Host), unix.F_GETFD, 0); err != nil {
+			t.Log.Warn("fork: stale descriptor left out", "fd", e.FD, "host_fd", e.Host, "error", err)
+			continue
+		}
+		img.FDs = append(img.FDs, ForkFD{FD: e.FD, Index: add(e.Host), CloseOnExec: e.CloseOnExec})
+	}
+	cwd, err := unix.Open(".", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err == nil {
+		img.Cwd = add(cwd)
+		prev := release
+		release = func() { unix.Close(cwd); prev() }
+	}
+	return img, fds, release, nil
+}
+
+// forkAddrLimit is the address-space size of fork children (a variable so
+// unit tests can keep their host windows small).
+var forkAddrLimit = AddrLimit
+
+var umaskMu sync.Mutex
+
+// currentUmask reads the guestproc's umask (the guest's: umask(2) sets the
+// host's) without changing it for longer than the read.
+func currentUmask() uint32 {
+	umaskMu.Lock()
+	defer umaskMu.Unlock()
+	m := unix.Umask(0o022)
+	unix.Umask(m)
+	return uint32(m)
+}
+
+// StartForked rebuilds a forked process from img on a new Machine in this
+// guestproc and returns its task, ready to run with the parent's registers
+// and RAX 0. fds is the image's descriptor set; the caller keeps owning it
+// (what the child keeps is duplicated).
+//
+// Preconditions: called on the goroutine, locked to its OS thread, that
+// will run the task.
+func (k *Kernel) StartForked(img *ForkImage, fds []int) (*Task, error) {
+	machine, err := k.Backend.NewMachine(hvf.Config{AddrLimit: uint64(forkAddrLimit)})
+	if err != nil {
+		return nil, fmt.Errorf("fork: create machine: %w", err)
+	}
+	return k.StartForkedOn(machine, img, fds)
+}
+
+// NewForkMachine creates the Machine a fork child will run on, ahead of
+// the fork (a warm spare guestproc); StartForkedOn takes it.
+func (k *Kernel) NewForkMachine() (hvf.Machine, error) {
+	return k.Backend.NewMachine(hvf.Config{AddrLimit: uint64(forkAddrLimit)})
+}
+
+// StartForkedOn is StartForked on a Machine made ahead with
+// NewForkMachine. It owns machine: on error it is closed.
+func (k *Kernel) StartForkedOn(machine hvf.Machine, img *ForkImage, fds []int) (*Task, error) {
+	t, err := k.startForked(machine, img, fds)
+	if err != nil && machine != nil {
+		machine.Close()
+	}
+	return t, err
+}
+
+func (k *Kernel) startForked(machine hvf.Machine, img *ForkImage, fds []int) (*Task, error) {
+	if img.Version != ForkImageVersion {
+		return nil, fmt.Errorf("fork image version %d, want %d: %w", img.Version, ForkImageVersion, abi.EINVAL)
+	}
+	at := func(i int) (int, error) {
+		if i < 0 || i >= len(fds) {
+			return -1, fmt.Errorf("fork image descriptor index %d of %d: %w", i, len(fds), abi.EINVAL)
+		}
+		return fds[i], nil
+	}
+	if img.Cwd >= 0 {
+		if fd, err := at(img.Cwd); err == nil {
+			if err := unix.Fchdir(fd); err != nil {
+				return nil, fmt.Errorf("fork: enter the parent's cwd: %w", err)
+			}
+		}
+	}
+	unix.Umask(int(img.Umask))
+
+	snap := &Snapshot{BrkStart: img.BrkStart, Brk: img.Brk}
+	ramIn, err := at(img.RAM)
+	if err != nil {
+		return nil, err
+	}
+	ram, err := unix.FcntlInt(uintptr(ramIn), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("fork: dup RAM: %w", err)
+	}
+	snap.RAM = ram
+	for _, r := range img.Regions {
+		if r.Fd >= 0 {
+			if r.Fd, err = at(r.Fd); err != nil {
+				unix.Close(ram)
+				return nil, err
+			}
+		}
+		snap.Regions = append(snap.Regions, r)
+	}
+	var mm *MM
+	if img.Vfork {
+		mm, err = NewMMBorrowed(machine, forkAddrLimit, snap)
+	} else {
+		mm, err = NewMMFromSnapshot(machine, forkAddrLimit, snap)
+	}
+	if err != nil {
+		unix.Close(ram)
+		return nil, fmt.Errorf("fork: rebuild the address space: %w", err)
+	}
+	fail := func(err error) (*Task, error) {
+		mm.Close()
+		return nil, err
+	}
+	cpu, err := machine.NewVCPU()
+	if err != nil {
+		return fail(fmt.Errorf("fork: create vcpu: %w", err))
+	}
+	log := k.Log
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	proc := &Process{
+		Kernel: k, MM: mm, Mem: mm, FDs: emptyFDTable(), Signals: NewSignalHandlers(),
+		Exe: img.Exe, Argv: img.Argv, Envp: img.Envp, Auxv: img.Auxv,
+	}
+	proc.SetState(img.State)
+	if err := proc.installForkFDs(img.FDs, at); err != nil {
+		proc.FDs.CloseAll()
+		return fail(err)
+	}
+	proc.Signals.actions = img.Actions
+	t := &Task{Proc: proc, CPU: cpu, Log: log, inSyscall: -1, OrigRAX: noSyscall,
+		SigMask: img.SigMask, AltStack: img.AltStack}
+	if k.Host != nil {
+		t.Tid = k.Host.Pid()
+	}
+	regs := img.Regs
+	regs.RAX = 0
+	*cpu.Regs() = regs
+	cpu.SetFSBase(img.FSBase)
+	cpu.SetGSBase(img.GSBase)
+	if len(img.FP) > 0 {
+		if err := cpu.SetFPState(img.FP); err != nil {
+			proc.FDs.CloseAll()
+			return fail(fmt.Errorf("fork: restore FP state: %w", err))
+		}
+	}
+	if img.ClearChildTID != 0 {
+		t.ClearTID = img.ClearChildTID
+	}
+	if img.SetChildTID != 0 {
+		// Linux writes it from the child (schedule_tail); a fault is
+		// ignored there too.
+		var b [4]byte
+		tid := uint32(t.Tid)
+		b[0], b[1], b[2], b[3] = byte(tid), byte(tid>>8), byte(tid>>16), byte(tid>>24)
+		mm.CopyOut(img.SetChildTID, b[:])
+	}
+	return t, nil
+}
+
+// emptyFDTable returns a table with no descriptor at all (a fork child's,
+// before installForkFDs): the guestproc's own 0, 1 and 2 stay its own.
+func emptyFDTable() *FDTable {
+	f := &FDTable{slots: make([]fdSlot, 0, 16)}
+	f.limit.Store(DefaultNoFile)
+	return f
+}
+
+// installForkFDs rebuilds the descriptor table from a fork image: the
+// guest's numbers get duplicates of the parent's host descriptors.
+func (p *Process) installForkFDs(fds []ForkFD, at func(int) (int, error)) error {
+	for _, e := range fds {
+		src, err := at(e.Index)
+		if err != nil {
+			return err
+		}
+		fd, err := unix.FcntlInt(uintptr(src), unix.F_DUPFD_CLOEXEC, 3)
+		if err != nil {
+			return fmt.Errorf("fork: dup descriptor %d: %w", e.FD, err)
+		}
+		if err := p.FDs.InstallAt(e.FD, fd, e.CloseOnExec); err != nil {
+			unix.Close(fd)
+			return fmt.Errorf("fork: install descriptor %d: %w", e.FD, err)
+		}
+	}
+	return nil
+}

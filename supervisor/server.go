@@ -1,0 +1,513 @@
+package supervisor
+
+// The supervisor's side of the control protocol (see package ipc): one
+// goroutine per guestproc reads its requests and end-of-life messages;
+// the Tree answers; Notes go out to the guestprocs they name.
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"sync"
+	"syscall"
+
+	"github.com/elfuse/elfuse/ipc"
+	"github.com/elfuse/elfuse/kernel/abi"
+	"github.com/hashicorp/go-hclog"
+	"golang.org/x/sys/unix"
+)
+
+// supervisor is one invocation's namespace and its guestprocs.
+type supervisor struct {
+	cfg     Config
+	log     hclog.Logger
+	tree    *Tree
+	spawner *spawner
+
+	mu  sync.Mutex
+	gps map[int32]*guestproc
+	wg  sync.WaitGroup
+	// initDone receives pid 1's wait status.
+	initDone chan uint32
+
+	// spare is a warm guestproc (runtime up, VM made) waiting to become
+	// the next fork child; the first fork starts keeping one.
+	spareMu sync.Mutex
+	spare   *guestprocHandle
+	closing bool
+}
+
+// guestproc is a running guestproc as the supervisor tracks it.
+type guestproc struct {
+	*guestprocHandle
+	sendMu sync.Mutex
+	closed bool
+}
+
+func newSupervisor(cfg Config, log hclog.Logger) *supervisor {
+	return &supervisor{
+		cfg: cfg, log: log, tree: NewTree(cfg.MaxProcs, uint32(os.Getuid())),
+		spawner: newSpawner(), gps: map[int32]*guestproc{}, initDone: make(chan uint32, 1),
+	}
+}
+
+// Tree returns the namespace.
+func (s *supervisor) Tree() *Tree { return s.tree }
+
+// Snapshot returns the process table for dumps: every process, zombies
+// included, sorted by pid, with its host pid (0 for a zombie whose
+// guestproc is gone).
+func (s *supervisor) Snapshot() []Proc {
+	procs := s.tree.Snapshot()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range procs {
+		if s.gps[procs[i].Pid] == nil {
+			procs[i].HostPid = 0
+		}
+	}
+	return procs
+}
+
+// spawner starts guestprocs from one OS thread that never exits: Pdeathsig
+// fires when the thread that forked a child ends, not the process, so
+// starting them from arbitrary Go threads could kill them early.
+type spawner struct {
+	reqs chan func()
+	done chan struct{}
+}
+
+func newSpawner() *spawner {
+	sp := &spawner{reqs: make(chan func()), done: make(chan struct{})}
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread dies with the process
+		for {
+			select {
+			case f := <-sp.reqs:
+				f()
+			case <-sp.done:
+				return
+			}
+		}
+	}()
+	return sp
+}
+
+func (sp *spawner) run(f func()) {
+	ch := make(chan struct{})
+	sp.reqs <- func() { f(); close(ch) }
+	<-ch
+}
+
+func (sp *spawner) stop() { close(sp.done) }
+
+// spawn starts a guestproc for guest pid with its control socket as
+// descriptor 3 and, for a fork child, forkEnd as descriptor 4. spawn owns
+// forkEnd and closes it in every case.
+func (s *supervisor) spawn(pid int32, forkEnd *ipc.Conn) (*guestprocHandle, error) {
+	// Each descriptor is wrapped in exactly one os.File, closed through
+	// it: a second owner would close a number the runtime may reuse.
+	var files []*os.File
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	var forkFile *os.File
+	if forkEnd != nil {
+		forkFile = os.NewFile(uintptr(forkEnd.FD()), "fork")
+		files = append(files, forkFile)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find own executable: %w", err)
+	}
+	mine, theirs, err := ipc.Socketpair()
+	if err != nil {
+		return nil, err
+	}
+	control := os.NewFile(uintptr(theirs.FD()), "control")
+	files = append(files, control)
+	cmd := exec.Command(self, ipc.GuestprocMode, strconv.Itoa(os.Getpid()))
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.ExtraFiles = []*os.File{control}
+	if forkFile != nil {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, forkFile)
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	s.spawner.run(func() { err = cmd.Start() })
+	if err != nil {
+		mine.Close()
+		return nil, fmt.Errorf("start guestproc: %w", err)
+	}
+	s.tree.SetHostPid(pid, cmd.Process.Pid)
+	s.log.Debug("guestproc started", "pid", pid, "host_pid", cmd.Process.Pid)
+	return &guestprocHandle{pid: pid, cmd: cmd, conn: mine}, nil
+}
+
+// add registers a started guestproc.
+func (s *supervisor) add(h *guestprocHandle) *guestproc {
+	g := &guestproc{guestprocHandle: h}
+	s.mu.Lock()
+	s.gps[h.pid] = g
+	s.mu.Unlock()
+	s.wg.Add(1)
+	return g
+}
+
+// send delivers one message to guest pid's guestproc, if it still runs.
+func (s *supervisor) send(pid int32, t ipc.Type, v any, fds ...int) error {
+	s.mu.Lock()
+	g := s.gps[pid]
+	s.mu.Unlock()
+	if g == nil {
+		return abi.ESRCH
+	}
+	return g.send(t, v, fds...)
+}
+
+func (g *guestproc) send(t ipc.Type, v any, fds ...int) error {
+	g.sendMu.Lock()
+	defer g.sendMu.Unlock()
+	if g.closed {
+		return io.EOF
+	}
+	return g.conn.Send(t, v, fds...)
+}
+
+// deliver sends the tree's notes.
+func (s *supervisor) deliver(notes []Note) {
+	for _, n := range notes {
+		var err error
+		switch n.Kind {
+		case NoteSignal:
+			b := make([]byte, abi.SizeofSiginfo)
+			n.Info.MarshalBytes(b)
+			err = s.send(n.To, ipc.MsgSignal, ipc.Signal{Sig: n.Sig, Info: b})
+		case NoteReparent:
+			err = s.send(n.To, ipc.MsgReparent, ipc.Reparent{Ppid: n.Ppid})
+		case NoteChildEvent:
+			err = s.send(n.To, ipc.MsgChildEvent, ipc.ChildEvent{Pid: n.Pid, Exited: n.Exited})
+		}
+		if err != nil {
+			s.log.Trace("note not delivered", "to", n.To, "kind", n.Kind, "error", err)
+		}
+	}
+}
+
+// serve handles one guestproc until its control socket closes, then reaps
+// the host process. A guestproc that vanishes without Exited counts as
+// killed by SIGKILL; one that never started (a fork child that failed) is
+// forgotten without a trace.
+func (s *supervisor) serve(g *guestproc) {
+	defer s.wg.Done()
+	started := g.pid == 1 // pid 1's start-up was read by Run
+	exited := false
+	for !exited {
+		var raw rawBody
+		t, fds, err := g.conn.Recv(&raw)
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				s.log.Warn("guestproc control socket", "pid", g.pid, "error", err)
+			}
+			break
+		}
+		switch t {
+		case ipc.MsgStarted:
+			started = true
+		case ipc.MsgExecFailed:
+			var f ipc.ExecFailed
+			raw.decode(&f)
+			s.log.Warn("fork child could not start", "pid", g.pid, "error", f.Message)
+		case ipc.MsgExited:
+			var e ipc.Exited
+			raw.decode(&e)
+			exited = true
+			s.exit(g.pid, e.Status, e.Rusage)
+		case ipc.MsgRequest:
+			var req ipc.Request
+			if err := raw.decode(&req); err != nil {
+				s.log.Warn("bad request", "pid", g.pid, "error", err)
+				break
+			}
+			s.handle(g, &req, fds)
+			fds = nil
+		default:
+			s.log.Warn("unexpected message", "pid", g.pid, "type", t)
+		}
+		closeAll(fds)
+	}
+	if !exited {
+		if started {
+			s.exit(g.pid, uint32(unix.SIGKILL), abi.Rusage{})
+		} else {
+			s.tree.Discard(g.pid)
+		}
+	}
+	s.mu.Lock()
+	delete(s.gps, g.pid)
+	s.mu.Unlock()
+	g.sendMu.Lock()
+	g.closed = true
+	g.conn.Close()
+	g.sendMu.Unlock()
+	if err := g.cmd.Wait(); err != nil {
+		s.log.Debug("guestproc host process", "pid", g.pid, "error", err)
+	}
+}
+
+// exit records that pid ended and tells its parent and children.
+func (s *supervisor) exit(pid int32, status uint32, ru abi.Rusage) {
+	s.log.Debug("process exited", "pid", pid, "status", status)
+	s.deliver(s.tree.Exit(pid, status, ru))
+	if pid == 1 {
+		s.initDone <- status
+	}
+}
+
+// killAll kills every guestproc left (pid 1 ended) and the spare.
+func (s *supervisor) killAll() {
+	s.spareMu.Lock()
+	s.closing = true
+	sp := s.spare
+	s.spare = nil
+	s.spareMu.Unlock()
+	if sp != nil {
+		sp.discard()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, g := range s.gps {
+		g.cmd.Process.Kill()
+	}
+}
+
+// discard kills and reaps a guestproc that never got a process.
+func (h *guestprocHandle) discard() {
+	h.cmd.Process.Kill()
+	h.conn.Close()
+	h.cmd.Wait()
+}
+
+// takeSpare returns the warm spare, if one is ready, and starts making
+// the next one.
+func (s *supervisor) takeSpare() *guestprocHandle {
+	s.spareMu.Lock()
+	sp := s.spare
+	s.spare = nil
+	closing := s.closing
+	s.spareMu.Unlock()
+	if !closing {
+		go s.makeSpare()
+	}
+	return sp
+}
+
+// makeSpare starts a spare guestproc and keeps it unless one is already
+// kept or the supervisor is ending.
+func (s *supervisor) makeSpare() {
+	h, err := s.spawn(0, nil)
+	if err != nil {
+		s.log.Debug("spare guestproc", "error", err)
+		return
+	}
+	err = h.conn.Send(ipc.MsgStart, ipc.Start{Spare: true, Backend: s.cfg.Backend,
+		Timeout: s.cfg.Timeout, LogLevel: s.cfg.LogLevel})
+	s.spareMu.Lock()
+	keep := err == nil && !s.closing && s.spare == nil
+	if keep {
+		s.spare = h
+	}
+	s.spareMu.Unlock()
+	if !keep {
+		h.discard()
+	}
+}
+
+// handle answers one request of guestproc g; fds are the request's
+// descriptors (handle owns them).
+func (s *supervisor) handle(g *guestproc, req *ipc.Request, fds []int) {
+	closeAll(fds)
+	rep := ipc.Reply{ID: req.ID}
+	var err error
+	var out []int
+	switch req.Op {
+	case ipc.OpFork:
+		var fd int
+		rep.Pid, fd, err = s.fork(g.pid, req.ExitSignal)
+		if err == nil {
+			out = []int{fd}
+			defer unix.Close(fd)
+		}
+	case ipc.OpWait:
+		var r WaitResult
+		r, err = s.tree.Wait(g.pid, req.Pid, req.Options)
+		rep.Pid, rep.Status, rep.Code, rep.Rusage = r.Pid, r.Status, r.Code, r.Rusage
+	case ipc.OpKill:
+		rep.Self, err = s.kill(g.pid, req)
+	case ipc.OpSetpgid:
+		err = s.tree.Setpgid(g.pid, req.Pid, req.Pgid)
+	case ipc.OpGetpgid:
+		rep.Pid, err = s.tree.Getpgid(g.pid, req.Pid)
+	case ipc.OpSetsid:
+		rep.Pid, err = s.tree.Setsid(g.pid)
+	case ipc.OpGetsid:
+		rep.Pid, err = s.tree.Getsid(g.pid, req.Pid)
+	case ipc.OpExeced:
+		s.tree.Execed(g.pid, req.Exe, req.Argv)
+		return
+	case ipc.OpReap:
+		s.tree.Reap(g.pid, req.Pid)
+		return
+	case ipc.OpSubreap:
+		s.tree.SetSubreaper(g.pid, req.Flag)
+		return
+	default:
+		err = abi.ENOSYS
+	}
+	if err != nil {
+		var e abi.Errno
+		if !errors.As(err, &e) {
+			s.log.Error("request failed", "pid", g.pid, "op", req.Op, "error", err)
+			e = abi.EIO
+		}
+		rep.Errno, out = int32(e), nil
+	}
+	if req.ID == 0 {
+		return
+	}
+	if err := g.send(ipc.MsgReply, rep, out...); err != nil {
+		s.log.Debug("reply not delivered", "pid", g.pid, "error", err)
+	}
+}
+
+// fork makes a child of parent: a pid, a fork socketpair and a guestproc
+// holding one end; it returns the pid and the parent's end.
+func (s *supervisor) fork(parent, exitSignal int32) (int32, int, error) {
+	pid, err := s.tree.Fork(parent, exitSignal)
+	if err != nil {
+		return 0, -1, err
+	}
+	mine, theirs, err := ipc.Socketpair()
+	if err != nil {
+		s.tree.Discard(pid)
+		return 0, -1, abi.EAGAIN
+	}
+	// A fork child keeps the tree's root and binds; its cwd arrives with
+	// the image.
+	start := ipc.Start{Pid: pid, Ppid: parent, Fork: true, Backend: s.cfg.Backend,
+		Timeout: s.cfg.Timeout, LogLevel: s.cfg.LogLevel, Sysroot: s.cfg.Sysroot, Binds: s.cfg.Binds}
+	if sp := s.takeSpare(); sp != nil {
+		sp.pid = pid
+		s.tree.SetHostPid(pid, sp.cmd.Process.Pid)
+		g := s.add(sp)
+		err := g.send(ipc.MsgStart, start, theirs.FD())
+		theirs.Close()
+		go s.serve(g)
+		if err != nil {
+			mine.Close()
+			sp.cmd.Process.Kill()
+			return 0, -1, abi.EAGAIN
+		}
+		return pid, mine.FD(), nil
+	}
+	h, err := s.spawn(pid, theirs)
+	if err != nil {
+		mine.Close()
+		s.tree.Discard(pid)
+		s.log.Error("fork: start guestproc", "error", err)
+		return 0, -1, abi.EAGAIN
+	}
+	g := s.add(h)
+	err = g.send(ipc.MsgStart, start)
+	go s.serve(g)
+	if err != nil {
+		mine.Close()
+		h.cmd.Process.Kill()
+		return 0, -1, abi.EAGAIN
+	}
+	return pid, mine.FD(), nil
+}
+
+// kill routes a signal from process from.
+func (s *supervisor) kill(from int32, req *ipc.Request) (self bool, err error) {
+	var targets []int32
+	if req.Thread {
+		// One thread per process: thread id == process id.
+		if req.Tgid != -1 && req.Tgid != req.Pid {
+			return false, abi.ESRCH
+		}
+		p, ok := s.tree.Get(req.Pid)
+		if !ok {
+			return false, abi.ESRCH
+		}
+		if p.State != Zombie {
+			targets = []int32{req.Pid}
+		}
+	} else if targets, err = s.tree.KillTargets(from, req.Pid); err != nil {
+		return false, err
+	}
+	if req.Sig < 0 || req.Sig > abi.NSIG {
+		return false, abi.EINVAL
+	}
+	if req.Sig == 0 {
+		return false, nil
+	}
+	for _, pid := range targets {
+		if pid == from {
+			self = true
+			continue
+		}
+		if s.cfg.LogLevel == "trace" {
+			s.log.Trace("signal", "from", from, "to", pid, "sig", req.Sig)
+		}
+		if s.hostSignal(pid, req.Sig) {
+			continue
+		}
+		s.send(pid, ipc.MsgSignal, ipc.Signal{Sig: req.Sig, Info: req.Info, Thread: req.Thread})
+	}
+	return self, nil
+}
+
+// hostSignal applies the signals that act on the whole guestproc rather
+// than through the guest's dispositions, and reports whether sig was one
+// of those taken over completely:
+//   - SIGKILL kills the host process at once (it also ends a stopped
+//     one, which could not read a message); the tree records the death
+//     when its control socket closes.
+//   - SIGSTOP stops the host process: a KVM guest's vCPU thread stops
+//     with it; under ptrace, guest code already running in the stub goes
+//     on until its next exit. The parent's wait sees WUNTRACED.
+//   - SIGCONT continues it (and is also delivered to the guest, which may
+//     catch it); the parent's wait sees WCONTINUED.
+func (s *supervisor) hostSignal(pid, sig int32) bool {
+	s.mu.Lock()
+	g := s.gps[pid]
+	s.mu.Unlock()
+	if g == nil {
+		return false
+	}
+	switch sig {
+	case abi.SIGKILL:
+		g.cmd.Process.Signal(syscall.SIGKILL)
+		return true
+	case abi.SIGSTOP:
+		g.cmd.Process.Signal(syscall.SIGSTOP)
+		s.deliver(s.tree.Stopped(pid, abi.SIGSTOP))
+		return true
+	case abi.SIGCONT:
+		g.cmd.Process.Signal(syscall.SIGCONT)
+		s.deliver(s.tree.Continued(pid))
+	}
+	return false
+}
+
+func closeAll(fds []int) {
+	for _, fd := range fds {
+		unix.Close(fd)
+	}
+}
