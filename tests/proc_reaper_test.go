@@ -45,7 +45,8 @@ func (p hostProc) String() string {
 // reaperReport is what the reaper tells the test.
 type reaperReport struct {
 	Status    int        // elfuse's exit status, 128+N for signal N
-	Seen      []hostProc // the largest elfuse tree observed while it ran
+	Seen      []hostProc // most processes of the elfuse binary (supervisor, guestprocs) seen at once
+	SeenAll   []hostProc // most elfuse processes (stubs included) seen at once
 	Survivors []hostProc // descendants still alive after elfuse ended
 	TimedOut  bool       // elfuse did not end by itself and was killed
 	Err       string
@@ -108,17 +109,12 @@ loop:
 			waitErr = <-done
 			break loop
 		case <-tick.C:
-			tree := elfuseProcs(descendants(me), c.elfuse)
-			if len(tree) > len(rep.Seen) {
-				rep.Seen = tree
-			}
+			rep.observe(me, c.elfuse)
 			if c.mode == "kill" && c.ready != "" {
 				if _, err := os.Stat(c.ready); err == nil {
 					// Let the tree settle a moment, then look once more.
 					time.Sleep(200 * time.Millisecond)
-					if tree := elfuseProcs(descendants(me), c.elfuse); len(tree) > len(rep.Seen) {
-						rep.Seen = tree
-					}
+					rep.observe(me, c.elfuse)
 					cmd.Process.Kill()
 					waitErr = <-done
 					break loop
@@ -148,6 +144,17 @@ loop:
 	}
 	reapZombies()
 	return 0
+}
+
+// observe records the tree below the reaper if it is the largest yet.
+func (rep *reaperReport) observe(me int, elfuseBin string) {
+	all := elfuseProcs(descendants(me), elfuseBin)
+	if len(all) > len(rep.SeenAll) {
+		rep.SeenAll = all
+	}
+	if bin := elfuseProcsExact(all, elfuseBin); len(bin) > len(rep.Seen) {
+		rep.Seen = bin
+	}
 }
 
 func exitStatus(err error, ps *os.ProcessState) int {
