@@ -107,4 +107,14 @@ static __attribute__((unused)) void writebyte(int fd, int c) {
 		fail("write sync byte");
 }
 
+// watchdog bounds a test program's run: a case that would hang (a wait
+// that never returns under a broken elfuse) dies of SIGALRM (status 142)
+// instead. Timers are not inherited by fork, so only the caller is armed.
+enum { WATCHDOG_SECONDS = 45 };
+
+static __attribute__((unused)) void watchdog(void) {
+	signal(SIGALRM, SIG_DFL);
+	alarm(WATCHDOG_SECONDS);
+}
+
 #endif

@@ -365,6 +365,7 @@ static int mode_vfork(void) {
 
 int main(int argc, char **argv) {
 	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+	watchdog();
 	const char *m = argc > 1 ? argv[1] : "";
 	if (!strcmp(m, "statuses"))
 		return mode_statuses();

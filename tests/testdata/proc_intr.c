@@ -203,6 +203,7 @@ static void case_fatal(void) {
 
 int main(void) {
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	watchdog();
 	case_read(0, "read, no SA_RESTART");
 	case_read(SA_RESTART, "read, SA_RESTART");
 	case_wait(0, "wait4, no SA_RESTART");
@@ -215,6 +216,7 @@ int main(void) {
 	case_sigsuspend("sigsuspend");
 	case_ignored();
 	case_alarm();
+	watchdog(); // case_alarm used the same timer
 	case_fatal();
 	return 0;
 }

@@ -404,6 +404,7 @@ static int mode_stopcont(void) {
 
 int main(int argc, char **argv) {
 	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+	watchdog();
 	const char *m = argc > 1 ? argv[1] : "";
 	if (!strcmp(m, "spawn"))
 		return mode_spawn();
