@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -105,6 +106,17 @@ static __attribute__((unused)) void writebyte(int fd, int c) {
 	char b = (char)c;
 	if (write(fd, &b, 1) != 1)
 		fail("write sync byte");
+}
+
+// pause_forever is the body of a child that waits to be signalled. It
+// dies with its parent (PR_SET_PDEATHSIG), so a parent that fails before
+// killing it cannot leave it behind to hold the test's output open.
+static __attribute__((unused)) void pause_forever(pid_t parent) {
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(99);
+	for (;;)
+		pause();
 }
 
 // watchdog bounds a test program's run: a case that would hang (a wait

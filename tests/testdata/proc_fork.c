@@ -52,12 +52,12 @@ static int mode_killed(void) {
 	int ready[2];
 	if (pipe(ready) < 0)
 		fail("pipe");
+	pid_t parent = getpid();
 	// A child in pause().
 	pid_t a = xfork();
 	if (a == 0) {
 		writebyte(ready[1], 'a');
-		for (;;)
-			pause();
+		pause_forever(parent);
 	}
 	// A child blocked reading a pipe nobody writes.
 	int never[2];
@@ -87,8 +87,7 @@ static int mode_killed(void) {
 	if (d == 0) {
 		signal(SIGINT, SIG_IGN);
 		writebyte(ready[1], 'd');
-		for (;;)
-			pause();
+		pause_forever(parent);
 	}
 	for (int i = 0; i < 4; i++)
 		if (readbyte(ready[0]) < 0)

@@ -222,11 +222,11 @@ static int mode_pgrp(void) {
 		for (;;)
 			pause();
 	}
+	pid_t top = getpid();
 	pid_t outsider = xfork();
 	if (outsider == 0) {
 		writebyte(ready[1], 'o');
-		for (;;)
-			pause();
+		pause_forever(top);
 	}
 	for (int i = 0; i < 3; i++)
 		readbyte(ready[0]);
@@ -353,11 +353,11 @@ static int mode_stopcont(void) {
 	int ready[2];
 	if (pipe(ready) < 0)
 		fail("pipe");
+	pid_t parent = getpid();
 	pid_t c = xfork();
 	if (c == 0) {
 		writebyte(ready[1], 1);
-		for (;;)
-			pause();
+		pause_forever(parent);
 	}
 	readbyte(ready[0]);
 	int st;
@@ -388,8 +388,7 @@ static int mode_stopcont(void) {
 	c = xfork();
 	if (c == 0) {
 		writebyte(ready[1], 1);
-		for (;;)
-			pause();
+		pause_forever(parent);
 	}
 	readbyte(ready[0]);
 	kill(c, SIGSTOP);
