@@ -41,7 +41,8 @@ func TestProcCasesAreSoundNatively(t *testing.T) {
 }
 
 // checkNative runs c natively twice and fails if the runs differ or if
-// the case shows nothing (no output, status 0) or reports a FAIL line.
+// the case shows nothing (no output, status 0), reports a FAIL line or
+// ran into its watchdog.
 func checkNative(t *testing.T, c testutil.Case) {
 	t.Helper()
 	base := t.TempDir()
@@ -59,7 +60,7 @@ func checkNative(t *testing.T, c testutil.Case) {
 	if len(want.Stdout) == 0 && want.Status == 0 {
 		t.Fatalf("%s proves nothing: no output and status 0", testutil.Quote(c.Args))
 	}
-	if strings.Contains(string(want.Stdout), "FAIL line") {
+	if strings.Contains(string(want.Stdout), "FAIL line") || strings.Contains(string(want.Stdout), "WATCHDOG") {
 		t.Fatalf("%s fails natively:\n%s", testutil.Quote(c.Args), want.Stdout)
 	}
 }

@@ -356,9 +356,15 @@ static int mode_stopcont(void) {
 	pid_t parent = getpid();
 	pid_t c = xfork();
 	if (c == 0) {
+		// A group of its own whose parent (us) is in another group of
+		// the same session: not orphaned, so SIGTSTP is not discarded
+		// (Linux drops it for orphaned groups, e.g. under a detached
+		// test runner).
+		setpgid(0, 0);
 		writebyte(ready[1], 1);
 		pause_forever(parent);
 	}
+	setpgid(c, c);
 	readbyte(ready[0]);
 	int st;
 	kill(c, SIGSTOP);
@@ -387,9 +393,15 @@ static int mode_stopcont(void) {
 	// SIGTERM to a stopped process takes effect once it is continued.
 	c = xfork();
 	if (c == 0) {
+		// A group of its own whose parent (us) is in another group of
+		// the same session: not orphaned, so SIGTSTP is not discarded
+		// (Linux drops it for orphaned groups, e.g. under a detached
+		// test runner).
+		setpgid(0, 0);
 		writebyte(ready[1], 1);
 		pause_forever(parent);
 	}
+	setpgid(c, c);
 	readbyte(ready[0]);
 	kill(c, SIGSTOP);
 	waitpid(c, &st, WUNTRACED);
