@@ -128,6 +128,9 @@ enum { WATCHDOG_SECONDS = 45 };
 static void watchdog_fired(int sig) {
 	(void)sig;
 	static const char msg[] = "WATCHDOG: the case did not finish in time\n";
+	// Not async-signal-safe, but the program is stuck in a wait: show
+	// how far it got.
+	fflush(stdout);
 	write(1, msg, sizeof msg - 1);
 	_exit(101);
 }
