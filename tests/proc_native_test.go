@@ -46,11 +46,11 @@ func TestProcCasesAreSoundNatively(t *testing.T) {
 func checkNative(t *testing.T, c testutil.Case) {
 	t.Helper()
 	base := t.TempDir()
-	want, err := testutil.Execute(c, filepath.Join(base, "a"), testutil.RunNative)
+	want, err := testutil.Execute(c, filepath.Join(base, "native"), testutil.RunNative)
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := testutil.Execute(c, filepath.Join(base, "b"), testutil.RunNative)
+	again, err := testutil.Execute(c, filepath.Join(base, "native2"), testutil.RunNative)
 	if err != nil {
 		t.Fatal(err)
 	}
