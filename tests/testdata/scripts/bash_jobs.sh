@@ -13,9 +13,10 @@ echo "hello coproc" >&"${UP[1]}"
 exec {UP[1]}>&-
 read -r reply <&"${UP[0]}"; echo "$reply"
 wait $UP_PID; echo "coproc status: $?"
+jobs >/dev/null # reports, and so forgets, the finished coproc
 sleep 10 & j=$!
-jobs | sed 's/[0-9][0-9]*//g' | tr -s ' '
-kill %1; wait $j; echo "killed job: $?"
+jobs -r | sed 's/[0-9][0-9]*//g' | tr -s ' '
+kill %%; wait $j; echo "killed job: $?"
 declare -a st=(); for c in 0 1 7; do bash -c "exit $c"; st+=($?); done; echo "statuses ${st[*]}"
 out=$(exec 2>&1; echo err >&2); echo "captured: $out"
 trap 'echo got CHLD' CHLD; (exit 0); sleep 0.1; trap - CHLD
