@@ -1,0 +1,30 @@
+package tests
+
+import (
+	"testing"
+)
+
+// procProgramCases are the issue-3 C programs, one mode per case; each is
+// built with glibc and musl (musl's posix_spawn and vfork differ).
+func procProgramCases() []progCase {
+	var cs []progCase
+	// fork: wait statuses, killed children, 300 inherited descriptors with
+	// shared offsets, MAP_SHARED vs MAP_PRIVATE, snapshot isolation, vfork.
+	for _, m := range []string{"statuses", "killed", "fds", "shared", "snapshot", "vfork"} {
+		cs = append(cs, progCase{name: "fork_" + m, src: "proc_fork.c", args: []string{m}, compareFiles: true})
+	}
+	// The tree: posix_spawn, exec failure, orphan reparenting, process
+	// groups and killpg, WNOHANG/ECHILD, SIGSTOP/SIGCONT reporting.
+	for _, m := range []string{"spawn", "execfail", "orphan", "pgrp", "wnohang", "stopcont"} {
+		cs = append(cs, progCase{name: "tree_" + m, src: "proc_tree.c", args: []string{m}, compareFiles: true})
+	}
+	// Signals from another process interrupting blocked system calls.
+	cs = append(cs, progCase{name: "signals_interrupt_blocked_calls", src: "proc_intr.c"})
+	return cs
+}
+
+func TestProcPrograms(t *testing.T) {
+	for _, pc := range procProgramCases() {
+		t.Run(pc.name, func(t *testing.T) { procProgram(t, pc) })
+	}
+}

@@ -1,0 +1,23 @@
+# bash-only process features: PIPESTATUS, wait -n, BASHPID, process
+# substitution, coproc, job control builtins.
+true | false | (exit 3); echo "PIPESTATUS: ${PIPESTATUS[*]}"
+(sleep 0.6; exit 2) & (sleep 0.1; exit 5) &
+wait -n; echo "first to finish: $?"
+wait -n; echo "second: $?"
+[ "$BASHPID" = "$$" ] && echo "BASHPID is \$\$ in the main shell"
+( [ "$BASHPID" != "$$" ] && echo "BASHPID differs in a subshell" )
+diff <(printf 'a\nb\n') <(printf 'a\nc\n'); echo "diff status: $?"
+while read -r l; do echo "from substitution: $l"; done < <(printf 'x\ny\n')
+coproc UP { tr a-z A-Z; }
+echo "hello coproc" >&"${UP[1]}"
+exec {UP[1]}>&-
+read -r reply <&"${UP[0]}"; echo "$reply"
+wait $UP_PID; echo "coproc status: $?"
+jobs >/dev/null # reports, and so forgets, the finished coproc
+sleep 10 & j=$!
+jobs -r | sed 's/[0-9][0-9]*//g' | tr -s ' '
+kill %%; wait $j; echo "killed job: $?"
+declare -a st=(); for c in 0 1 7; do bash -c "exit $c"; st+=($?); done; echo "statuses ${st[*]}"
+out=$(exec 2>&1; echo err >&2); echo "captured: $out"
+trap 'echo got CHLD' CHLD; (exit 0); sleep 0.1; trap - CHLD
+echo done
