@@ -94,7 +94,8 @@ func (t *Task) Syscall() {
 	args := Args{regs.RDI, regs.RSI, regs.RDX, regs.R10, regs.R8, regs.R9}
 	t.inSyscall = int64(nr)
 	t.OrigRAX = nr
-	defer func() { t.inSyscall = -1 }()
+	t.sys.enter(nr)
+	defer func() { t.inSyscall = -1; t.sys.leave() }()
 
 	s, ok := table[nr]
 	if !ok {

@@ -88,6 +88,10 @@ type Task struct {
 
 	// OrigRAX is the number of the last syscall (for restarts).
 	OrigRAX uint64
+
+	// sys is the syscall in progress and its start, for dumps
+	// (describe.go); written by the dispatcher, read from any goroutine.
+	sys syscallClock
 }
 
 // Kernel is the per-guestproc kernel instance.

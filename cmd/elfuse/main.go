@@ -41,6 +41,9 @@ func main() {
 		}
 		os.Exit(guestproc.Main(sup))
 	}
+	if len(os.Args) > 1 && os.Args[1] == "dump" {
+		os.Exit(runDump(os.Args[2:], os.Stdout, os.Stderr)) // dump.go
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
