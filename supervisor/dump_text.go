@@ -85,8 +85,12 @@ func writeProcText(b *strings.Builder, p *DumpProc, ind string) {
 	fmt.Fprintf(b, "%spid %d  ppid %d  pgid %d  sid %s  host pid %d  %s\n",
 		ind, p.Pid, p.Ppid, p.Pgid, sid, p.HostPid, p.StateText())
 	ind += "  "
-	fmt.Fprintf(b, "%sexe   %s\n", ind, p.Exe)
-	fmt.Fprintf(b, "%sargv  %s\n", ind, quoteArgv(p.Argv))
+	if p.Exe != "" {
+		fmt.Fprintf(b, "%sexe   %s\n", ind, p.Exe)
+	}
+	if len(p.Argv) > 0 {
+		fmt.Fprintf(b, "%sargv  %s\n", ind, quoteArgv(p.Argv))
+	}
 	if p.Error != "" {
 		fmt.Fprintf(b, "%s(%s)\n", ind, p.Error)
 	}
