@@ -99,6 +99,7 @@ func (p *Process) Describe() ProcessInfo {
 	p.mu.Lock()
 	info.Exe = p.Exe
 	info.Argv = append([]string(nil), p.Argv...)
+	mm := p.MM // replaced under p.mu by execve
 	p.mu.Unlock()
 	info.Cwd = p.describeCwd()
 	if s := p.Signals; s != nil {
@@ -123,8 +124,8 @@ func (p *Process) Describe() ProcessInfo {
 			info.FDs = append(info.FDs, FDInfo{FD: e.FD, CloseOnExec: e.CloseOnExec, Target: p.describeHostFD(e.Host)})
 		}
 	}
-	if p.MM != nil {
-		info.Maps = p.MM.Maps()
+	if mm != nil {
+		info.Maps = mm.Maps()
 	}
 	return info
 }
