@@ -25,6 +25,7 @@ import (
 var version = "0.1.0-dev"
 
 const usage = `usage: elfuse [flags] [--] PROGRAM [ARGS...]
+       elfuse dump [--json] [ID]   (the live process tree of a running elfuse)
 
 Runs the x86-64 Linux program PROGRAM in a virtual machine; every system call
 it makes is served by elfuse's own kernel.
