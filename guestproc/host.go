@@ -162,6 +162,12 @@ func (h *host) serve() {
 			if decode(raw, &e) == nil {
 				h.childEvent(e)
 			}
+		case ipc.MsgDescribe:
+			closeFDs(fds)
+			var d ipc.Describe
+			if decode(raw, &d) == nil {
+				go h.describe(d) // describe.go
+			}
 		default:
 			closeFDs(fds)
 			h.log.Warn("unexpected message from supervisor", "type", t)

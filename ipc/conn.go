@@ -54,6 +54,8 @@ type Type uint8
 //	  S→G Signal{Sig, Info}       queue a signal (kill from another process)
 //	  S→G Reparent{Ppid}          the parent died; this is the new getppid
 //	  S→G ChildEvent{Pid}         a child changed state: wake wait4
+//	  S→G Describe{ID}            for `elfuse dump`: G's reader answers
+//	  G→S Description{ID, ...}    without stopping the guest (describe.go)
 //
 //	End:
 //	  G→S Exited{Status, Rusage}  the guest ended (G exits next). EOF
@@ -82,6 +84,8 @@ const (
 	MsgChildEvent
 	MsgForkImage
 	MsgForkReady
+	MsgDescribe
+	MsgDescription
 )
 
 // Conn is one end of a SOCK_SEQPACKET socketpair.

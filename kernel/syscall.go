@@ -146,11 +146,12 @@ func (t *Task) Syscall() {
 		regs.RAX = negErrno(abi.ENOSYS)
 		return
 	}
-	// inSyscall is reset without a defer (a defer per exit shows in
-	// profiles); a handler that panics takes the guestproc down anyway.
-	t.inSyscall = int64(nr)
+	// The syscall clock (for dumps) is reset without a defer (a defer per
+	// exit shows in profiles); a handler that panics takes the guestproc
+	// down anyway.
+	t.sys.enter(nr)
 	ret, err := s.Fn(t, args)
-	t.inSyscall = -1
+	t.sys.leave()
 	if t.Log.IsTrace() {
 		t.Log.Trace("syscall", "name", s.Name, "args", *args, "ret", ret, "err", err)
 	}

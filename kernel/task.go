@@ -93,6 +93,9 @@ type Task struct {
 	// dispatcher's scratch, in the Task so that passing &args to a
 	// handler does not allocate on every exit.
 	args Args
+	// sys is the syscall in progress and its start, for dumps
+	// (describe.go); written by the dispatcher, read from any goroutine.
+	sys syscallClock
 }
 
 // Kernel is the per-guestproc kernel instance.

@@ -39,6 +39,8 @@ type supervisor struct {
 	spareMu sync.Mutex
 	spare   *guestprocHandle
 	closing bool
+	// describers routes guestprocs' Descriptions to dumps (dump.go).
+	describers describers
 }
 
 // guestproc is a running guestproc as the supervisor tracks it.
@@ -228,6 +230,11 @@ func (s *supervisor) serve(g *guestproc) {
 			raw.decode(&e)
 			exited = true
 			s.exit(g.pid, e.Status, e.Rusage)
+		case ipc.MsgDescription:
+			var d ipc.Description
+			if raw.decode(&d) == nil {
+				s.described(d)
+			}
 		case ipc.MsgRequest:
 			var req ipc.Request
 			if err := raw.decode(&req); err != nil {

@@ -74,6 +74,7 @@ func Run(cfg Config) int {
 	}
 	s := newSupervisor(cfg, log)
 	defer s.spawner.stop()
+	defer s.startControl()() // elfuse dump and SIGUSR1: control.go
 	init := s.tree.NewInit(path, cfg.Args)
 	p, err := s.spawn(init.Pid, nil)
 	if err != nil {

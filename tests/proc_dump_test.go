@@ -21,25 +21,25 @@ import (
 // so both commands get a private XDG_RUNTIME_DIR: no other elfuse on the
 // machine can make the choice ambiguous.
 
-// dumpProc is one process of a dump, with its keys normalised (lower case,
+// shapeProc is one process of a dump, with its keys normalised (lower case,
 // no '_' or '-') so that pid/Pid/host_pid/HostPid all match.
-type dumpProc map[string]any
+type shapeProc map[string]any
 
 func normKey(k string) string {
 	return strings.NewReplacer("_", "", "-", "").Replace(strings.ToLower(k))
 }
 
-func (p dumpProc) num(key string) (int, bool) {
+func (p shapeProc) num(key string) (int, bool) {
 	v, ok := p[key].(float64)
 	return int(v), ok
 }
 
-func (p dumpProc) str(key string) string {
+func (p shapeProc) str(key string) string {
 	s, _ := p[key].(string)
 	return s
 }
 
-func (p dumpProc) argv() []string {
+func (p shapeProc) argv() []string {
 	l, _ := p["argv"].([]any)
 	var out []string
 	for _, a := range l {
@@ -50,13 +50,13 @@ func (p dumpProc) argv() []string {
 	return out
 }
 
-// dumpProcs collects every JSON object with both "pid" and "ppid" keys,
+// shapeProcs collects every JSON object with both "pid" and "ppid" keys,
 // wherever it is (a flat list or a nested tree).
-func dumpProcs(v any) []dumpProc {
-	var out []dumpProc
+func shapeProcs(v any) []shapeProc {
+	var out []shapeProc
 	switch x := v.(type) {
 	case map[string]any:
-		n := dumpProc{}
+		n := shapeProc{}
 		for k, val := range x {
 			n[normKey(k)] = val
 		}
@@ -66,11 +66,11 @@ func dumpProcs(v any) []dumpProc {
 			out = append(out, n)
 		}
 		for _, val := range x {
-			out = append(out, dumpProcs(val)...)
+			out = append(out, shapeProcs(val)...)
 		}
 	case []any:
 		for _, val := range x {
-			out = append(out, dumpProcs(val)...)
+			out = append(out, shapeProcs(val)...)
 		}
 	}
 	return out
@@ -173,9 +173,9 @@ func checkDump(t *testing.T, bin, backend string) {
 		return out.String(), errb.String(), err
 	}
 	// Poll: the sleep may not have reached its nanosleep yet.
-	var procs []dumpProc
+	var procs []shapeProc
 	var raw, lastErr string
-	var sh, sleep dumpProc
+	var sh, sleep shapeProc
 	ok := waitFor(15*time.Second, exited, func() bool {
 		out, errOut, err := dump("--json")
 		raw = out
@@ -188,7 +188,7 @@ func checkDump(t *testing.T, bin, backend string) {
 			lastErr = fmt.Sprintf("not JSON: %v", err)
 			return false
 		}
-		procs = dumpProcs(v)
+		procs = shapeProcs(v)
 		sh, sleep = nil, nil
 		for _, p := range procs {
 			switch a := strings.Join(p.argv(), " "); {
@@ -220,7 +220,7 @@ func checkDump(t *testing.T, bin, backend string) {
 	if st := sh.str("state"); !strings.Contains(st, "wait") {
 		t.Errorf("the shell's state %q does not say it waits (wait4)", st)
 	}
-	for _, p := range []dumpProc{sh, sleep} {
+	for _, p := range []shapeProc{sh, sleep} {
 		name := strings.Join(p.argv(), " ")
 		for _, k := range []string{"pgid", "sid", "hostpid"} {
 			if _, ok := p.num(k); !ok {
@@ -294,7 +294,7 @@ func TestDumpShapeHelpers(t *testing.T) {
 			if err := json.Unmarshal([]byte(tt.json), &v); err != nil {
 				t.Fatal(err)
 			}
-			ps := dumpProcs(v)
+			ps := shapeProcs(v)
 			if len(ps) != tt.procs {
 				t.Fatalf("found %d processes, want %d", len(ps), tt.procs)
 			}

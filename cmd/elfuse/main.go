@@ -25,6 +25,7 @@ import (
 var version = "0.1.0-dev"
 
 const usage = `usage: elfuse [flags] [--] PROGRAM [ARGS...]
+       elfuse dump [--json] [ID]   (the live process tree of a running elfuse)
 
 Runs the x86-64 Linux program PROGRAM in a virtual machine; every system call
 it makes is served by elfuse's own kernel.
@@ -40,6 +41,9 @@ func main() {
 			os.Exit(1)
 		}
 		os.Exit(guestproc.Main(sup))
+	}
+	if len(os.Args) > 1 && os.Args[1] == "dump" {
+		os.Exit(runDump(os.Args[2:], os.Stdout, os.Stderr)) // dump.go
 	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
