@@ -14,10 +14,31 @@ import (
 
 // procMaps is /proc/<pid>/maps.
 func (t *Task) procMaps() string {
-	if t.Proc.MM == nil {
-		return ""
+	var b strings.Builder
+	for _, mi := range t.guestMaps() {
+		b.WriteString(mi.String())
+		b.WriteByte('\n')
 	}
-	return t.Proc.MM.MapsText()
+	return b.String()
+}
+
+// guestMaps is the mapping table with file names as the guest sees them
+// (under a sysroot, without the sysroot's prefix).
+func (t *Task) guestMaps() []MapInfo {
+	if t.Proc.MM == nil {
+		return nil
+	}
+	maps := t.Proc.MM.Maps()
+	if r := t.root(); r != nil {
+		for i := range maps {
+			if strings.HasPrefix(maps[i].Name, "/") {
+				if g, ok := r.GuestPath(maps[i].Name); ok {
+					maps[i].Name = g
+				}
+			}
+		}
+	}
+	return maps
 }
 
 // procSmaps is /proc/<pid>/smaps (or smaps_rollup): per mapping the
@@ -25,12 +46,9 @@ func (t *Task) procMaps() string {
 // tracked per mapping: Rss and the counters derived from it are the
 // mapping's size for private writable memory and 0 otherwise.
 func (t *Task) procSmaps(rollup bool) string {
-	if t.Proc.MM == nil {
-		return ""
-	}
 	var b strings.Builder
 	var total [4]uint64 // size, rss, private dirty, anonymous
-	maps := t.Proc.MM.Maps()
+	maps := t.guestMaps()
 	for _, mi := range maps {
 		size := uint64(mi.End-mi.Start) >> 10
 		var rss, privDirty, anon uint64
