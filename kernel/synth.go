@@ -3,6 +3,7 @@ package kernel
 import (
 	"hash/fnv"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -69,8 +70,10 @@ type synthNode struct {
 	gen func(t *Task) ([]byte, error)
 	// target is a symlink's target.
 	target string
-	// host is the host path a synthHost node passes through to.
+	// host is the host path a synthHost node passes through to; rest is
+	// the guest's remainder below it, resolved contained in host.
 	host string
+	rest string
 	// writable says a host node may be opened for writing.
 	writable bool
 }
@@ -125,80 +128,140 @@ type synthWalk struct {
 // maxSynthLinks bounds symlink hops in one walk (Linux's MAXSYMLINKS).
 const maxSynthLinks = 40
 
-// isSynthRoot reports whether the cleaned absolute path p lies in the
-// synthetic tree.
+// synthTopName returns the first real component of the absolute path p
+// ("." and ".." at the root skipped) and the raw remainder after it.
+func synthTopName(p string) (top, rest string) {
+	for {
+		p = strings.TrimLeft(p, "/")
+		name, r, _ := strings.Cut(p, "/")
+		if name != "." && name != ".." || p == "" {
+			return name, r
+		}
+		p = r
+	}
+}
+
+// isSynthRoot reports whether the absolute path p lies in the synthetic
+// tree.
 func isSynthRoot(p string) bool {
-	return p == "/proc" || strings.HasPrefix(p, "/proc/") || p == "/dev" || strings.HasPrefix(p, "/dev/")
+	if !strings.HasPrefix(p, "/") {
+		return false
+	}
+	top, _ := synthTopName(p)
+	return top == "proc" || top == "dev"
 }
 
 // synthLookup walks the absolute guest path p; ok=false says p is not in
-// the synthetic tree. follow says a final symlink is followed.
+// the synthetic tree. follow says a final symlink is followed. The walk
+// is by component, as Linux's: ".." after a symlink is the parent of its
+// target, which the walk hands to the resolver (outside).
 func (t *Task) synthLookup(p string, follow bool) (w synthWalk, ok bool, err error) {
-	trailing := strings.HasSuffix(p, "/") && len(p) > 1
-	p = path.Clean(p)
 	if !isSynthRoot(p) {
 		return synthWalk{}, false, nil
 	}
+	return t.synthWalk(p, follow, 0)
+}
+
+// synthWalk is synthLookup after hops symlinks.
+func (t *Task) synthWalk(p string, follow bool, hops int) (synthWalk, bool, error) {
+	trailing := strings.HasSuffix(p, "/")
 	if trailing {
 		follow = true
 	}
-	hops := 0
-	for {
-		n, rest, err := t.synthResolve(p)
-		if err != nil {
-			return synthWalk{}, true, err
+	top, rest := synthTopName(p)
+	cur := t.synthTop(top)
+	comps := strings.Split(rest, "/")
+	for i := 0; i < len(comps); i++ {
+		c := comps[i]
+		remain := strings.Join(comps[i+1:], "/")
+		switch c {
+		case "", ".":
+			continue
+		case "..":
+			parent := path.Dir(cur.path)
+			if parent == "/" {
+				return synthWalk{outside: "/" + remain}, true, nil
+			}
+			n, _, err := t.synthResolve(parent)
+			if err != nil {
+				return synthWalk{}, true, err
+			}
+			cur = n
+			continue
 		}
-		if n.kind == synthRedirect {
+		if cur.kind != synthDir {
+			return synthWalk{}, true, abi.ENOTDIR
+		}
+		n := t.synthChild(cur, c)
+		if n == nil {
+			return synthWalk{}, true, abi.ENOENT
+		}
+		last := strings.Trim(remain, "/") == ""
+		switch n.kind {
+		case synthRedirect:
 			next := n.target
-			if rest != "" {
-				next += "/" + rest
+			if remain != "" {
+				next += "/" + remain
 			}
 			return synthWalk{outside: next}, true, nil
-		}
-		if n.kind == synthHost {
-			if rest != "" {
-				n = &synthNode{path: n.path + "/" + rest, kind: synthHost, host: n.host + "/" + rest, writable: n.writable}
+		case synthHost:
+			if !last && slices.Contains(comps[i+1:], "..") {
+				// ".." below a host directory is taken lexically (these
+				// directories hold no symlinks of the host's); it may climb
+				// back into the synthetic tree or out of it.
+				clean := path.Clean(n.path + "/" + remain)
+				if r, below := strings.CutPrefix(clean, n.path+"/"); below {
+					remain = r
+				} else if clean != n.path {
+					if !isSynthRoot(clean) {
+						return synthWalk{outside: clean}, true, nil
+					}
+					return t.synthWalk(clean, follow, hops)
+				} else {
+					last = true
+				}
+			}
+			if !last {
+				n = &synthNode{path: n.path, kind: synthHost, host: n.host, rest: remain, writable: n.writable}
 			}
 			return synthWalk{node: n}, true, nil
-		}
-		if rest == "" && (n.kind != synthLink || !follow) {
-			if trailing && n.kind == synthFile {
-				return synthWalk{}, true, abi.ENOTDIR
-			}
-			return synthWalk{node: n}, true, nil
-		}
-		switch n.kind {
 		case synthLink:
+			if last && !follow {
+				return synthWalk{node: n}, true, nil
+			}
 			hops++
 			if hops > maxSynthLinks {
 				return synthWalk{}, true, abi.ELOOP
 			}
 			next := n.target
 			if !strings.HasPrefix(next, "/") {
-				next = path.Join(path.Dir(n.path), next)
+				next = path.Dir(n.path) + "/" + next
 			}
-			if rest != "" {
-				next = path.Join(next, rest)
+			if remain != "" {
+				next = strings.TrimRight(next, "/") + "/" + remain
+			} else if trailing {
+				next = strings.TrimRight(next, "/") + "/"
 			}
-			p = path.Clean(next)
-			if !isSynthRoot(p) {
-				return synthWalk{outside: p}, true, nil
+			if !isSynthRoot(next) {
+				return synthWalk{outside: next}, true, nil
 			}
-		case synthFile:
-			return synthWalk{}, true, abi.ENOTDIR
-		default:
-			return synthWalk{}, true, abi.ENOENT
+			return t.synthWalk(next, follow, hops)
 		}
+		cur = n
 	}
+	if trailing && cur.kind == synthFile {
+		return synthWalk{}, true, abi.ENOTDIR
+	}
+	return synthWalk{node: cur}, true, nil
 }
 
-// synthResolve finds the deepest node on the cleaned path p, stopping at
-// the first symlink or host node: rest is the remainder below it.
+// synthResolve finds the node at the canonical (symlink-free, clean)
+// path p.
 func (t *Task) synthResolve(p string) (n *synthNode, rest string, err error) {
 	parts := strings.Split(strings.TrimPrefix(p, "/"), "/")
 	n = t.synthTop(parts[0])
 	for i := 1; i < len(parts); i++ {
-		if n.kind != synthDir || parts[i] == "" {
+		if n.kind != synthDir {
 			return n, strings.Join(parts[i:], "/"), nil
 		}
 		c := t.synthChild(n, parts[i])
@@ -354,10 +417,20 @@ func (t *Task) synthOpenNode(n *synthNode, how unix.OpenHow) (int, error) {
 		if write && !n.writable {
 			return -1, abi.EACCES
 		}
+		if n.rest == "" {
+			h := how
+			h.Flags |= unix.O_CLOEXEC
+			h.Resolve = 0
+			return unix.Openat2(unix.AT_FDCWD, n.host, &h)
+		}
+		base, err := unix.Open(n.host, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return -1, err
+		}
+		defer unix.Close(base)
 		h := how
-		h.Flags |= unix.O_CLOEXEC
 		h.Resolve = 0
-		return unix.Openat2(unix.AT_FDCWD, n.host, &h)
+		return openat2In(base, n.rest, h)
 	case synthDir:
 		if write {
 			return -1, abi.EISDIR

@@ -60,7 +60,18 @@ func (t *Task) synthPath(dirfd int32, gp string, flags pathFlags) (p hostPath, n
 		if flags&pathWrite != 0 && !n.writable {
 			return hostPath{}, "", true, abi.EACCES
 		}
-		return hostPath{dirfd: unix.AT_FDCWD, path: n.host}, "", true, nil
+		if n.rest == "" {
+			return hostPath{dirfd: unix.AT_FDCWD, path: n.host}, "", true, nil
+		}
+		// Below a host directory (/dev/shm, /proc/sys...): contained in
+		// it, so a guest's symlink there cannot reach other host files.
+		base, err := unix.Open(n.host, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return hostPath{}, "", true, err
+		}
+		defer unix.Close(base)
+		hp, err := (*Root)(nil).lookup(base, n.rest, nil, flags)
+		return hp, "", true, err
 	}
 	if flags&pathWrite != 0 {
 		return hostPath{}, "", true, abi.EACCES

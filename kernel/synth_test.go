@@ -178,3 +178,35 @@ func TestSynthReadlinkBadBufferIsEFAULT(t *testing.T) {
 	task, mem := synthTestTask(t)
 	wantErrno(t, abi.EFAULT, task, abi.SYS_READLINKAT, fdArg(abi.AT_FDCWD), uint64(mem.str("/proc/self")), 0x10, 64)
 }
+
+func TestSynthWalkHandlesDotDotLikeLinux(t *testing.T) {
+	task, _ := synthTestTask(t)
+	tests := []struct {
+		path    string
+		node    string // canonical path of the node reached, or
+		outside string // the path handed back to the resolver
+		errno   abi.Errno
+	}{
+		{path: "/proc/self/../cpuinfo", node: "/proc/cpuinfo"},
+		{path: "/proc/1/task/1/../../status", node: "/proc/1/status"},
+		{path: "/proc/../etc/passwd", outside: "/etc/passwd"},
+		{path: "/dev/pts/../../etc/hostname", outside: "/etc/hostname"},
+		{path: "/dev/pts/../null", node: "/dev/null"},
+		{path: "/dev/fd/3/../x", outside: "/proc/self/fd/3/../x"},
+		{path: "/proc/self/root/etc", outside: "/etc"},
+		{path: "/proc/self/status/", errno: abi.ENOTDIR},
+		{path: "/proc/2/status", errno: abi.ENOENT},
+		{path: "/etc/passwd"},
+	}
+	for _, tt := range tests {
+		w, ok, err := task.synthLookup(tt.path, true)
+		var node string
+		if w.node != nil {
+			node = w.node.path
+		}
+		if ok != (tt.path != "/etc/passwd") || fileErrnoOf(err) != tt.errno || node != tt.node || w.outside != tt.outside {
+			t.Errorf("synthLookup(%s) = node %q outside %q ok %v err %v; want node %q outside %q errno %d",
+				tt.path, node, w.outside, ok, err, tt.node, tt.outside, tt.errno)
+		}
+	}
+}
