@@ -148,3 +148,20 @@ func TestProcFSSelfIsTheGuestPid(t *testing.T) {
 		}
 	})
 }
+
+// TestProcFSUnderSysroot checks the synthetic tree replaces the sysroot's
+// /proc and /dev: the program is named by its guest path, maps show guest
+// paths, /dev/shm works and find sees no loops.
+func TestProcFSUnderSysroot(t *testing.T) {
+	root := debianSysroot(t)
+	script := `readlink /proc/self/exe; realpath /proc/self/exe; grep -c ' /usr/bin/grep$' /proc/self/maps; ` +
+		`echo shm > /dev/shm/procfs-test && cat /dev/shm/procfs-test && rm /dev/shm/procfs-test; ` +
+		`find /proc /dev -maxdepth 2 2>&1 | grep -c 'loop'`
+	runProc(t, []string{"--sysroot", root}, []string{"/bin/bash", "-c", script}, func(t *testing.T, r testutil.Result) {
+		want := "/usr/bin/readlink\n/usr/bin/realpath\n"
+		if got := string(r.Stdout); !strings.HasPrefix(got, want) || !strings.HasSuffix(got, "shm\n0\n") ||
+			strings.Contains(got, "\n0\nshm") {
+			t.Errorf("got %v, want %q, a nonzero maps count, shm and 0 loops", r, want)
+		}
+	})
+}
