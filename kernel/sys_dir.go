@@ -39,6 +39,11 @@ func Getdents64(t *Task, a *Args) (uint64, error) {
 		return uint64(n), err
 	}
 	n, err := unix.Getdents(f.FD(), buf)
+	if err == unix.ENOTDIR {
+		if sn, ok, serr := t.synthGetdents(f.FD(), buf); ok {
+			return uint64(sn), serr
+		}
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -64,6 +69,11 @@ func Getdents(t *Task, a *Args) (uint64, error) {
 		n, err = f.fdDir.getdents(t.Proc.FDs, buf)
 	} else {
 		n, err = unix.Getdents(f.FD(), buf)
+		if err == unix.ENOTDIR {
+			if sn, ok, serr := t.synthGetdents(f.FD(), buf); ok {
+				n, err = sn, serr
+			}
+		}
 	}
 	if err != nil {
 		return 0, err

@@ -217,6 +217,9 @@ func (t *Task) readlinkat(dirfd int32, pathAddr, bufAddr abi.Addr, size int32) (
 	if err != nil {
 		return 0, err
 	}
+	if p.synth != nil {
+		return t.synthReadlink(p.synth, bufAddr, int(size))
+	}
 	if r := t.root(); r != nil && p.magic {
 		return t.readMagicLink(r, p, bufAddr, int(size))
 	}

@@ -24,7 +24,7 @@ import (
 // /proc/self/fd/N, /dev/fd/N, /dev/stdin, /dev/stdout and /dev/stderr name
 // guest descriptors, which have other numbers on the host.
 //
-// Synthetic /proc and /dev entries will plug in at syntheticPath.
+// Synthetic /proc and /dev entries plug in at syntheticPath.
 
 // hostPath is a guest path resolved for a host *at syscall.
 type hostPath struct {
@@ -42,6 +42,9 @@ type hostPath struct {
 	// magic says path is the host's link for a guest descriptor; under a
 	// sysroot readlink maps its target to the guest's view.
 	magic bool
+	// synth is the synthetic /proc or /dev node the path names
+	// (synth.go); stat, readlink and getdents answer from it.
+	synth *synthNode
 }
 
 // release drops the reference on the directory descriptor.
@@ -95,10 +98,10 @@ func (t *Task) resolvePathString(dirfd int32, path string, flags pathFlags) (hos
 	if path == "" && flags&pathAllowEmpty == 0 {
 		return hostPath{}, abi.ENOENT
 	}
-	if strings.HasPrefix(path, "/") {
-		if p, ok, err := t.syntheticPath(path, flags); ok || err != nil {
-			return p, err
-		}
+	if p, next, ok, err := t.syntheticPath(dirfd, path, flags); ok || err != nil {
+		return p, err
+	} else if next != "" {
+		path, dirfd = next, abi.AT_FDCWD
 	}
 	if r := t.root(); r != nil {
 		return t.resolveRooted(r, dirfd, path, flags)
@@ -124,11 +127,13 @@ func (t *Task) resolvePathString(dirfd int32, path string, flags pathFlags) (hos
 }
 
 // syntheticPath is the single hook where synthetic /proc and /dev entries
-// will plug in: it sees every absolute guest path before the host (or the
+// plug in (synth.go): it sees every guest path before the host (or the
 // sysroot) does, and answers ok=true with a host path of its own for the
-// names it serves. Today it serves none.
-func (t *Task) syntheticPath(path string, flags pathFlags) (p hostPath, ok bool, err error) {
-	return hostPath{}, false, nil
+// names it serves; next != "" says a synthetic symlink led out of the
+// synthetic tree (or into the guest fd directory) and the resolver goes on
+// with that absolute path.
+func (t *Task) syntheticPath(dirfd int32, path string, flags pathFlags) (p hostPath, next string, ok bool, err error) {
+	return t.synthPath(dirfd, path, flags)
 }
 
 // root returns the guest's sysroot, nil when the guest sees the host's.

@@ -72,7 +72,9 @@ func (t *Task) fstatat(dirfd int32, pathAddr abi.Addr, statAddr abi.Addr, flags 
 	}
 	defer p.release()
 	var hs unix.Stat_t
-	if err := unix.Fstatat(p.dirfd, p.path, &hs, flags); err != nil {
+	if p.synth != nil {
+		hs = p.synth.stat(t)
+	} else if err := unix.Fstatat(p.dirfd, p.path, &hs, flags); err != nil {
 		return 0, err
 	}
 	return 0, t.copyOutStat(statAddr, &hs)
@@ -104,6 +106,7 @@ func Fstat(t *Task, a *Args) (uint64, error) {
 	if err := unix.Fstat(f.FD(), &hs); err != nil {
 		return 0, err
 	}
+	synthStatFD(t, f.FD(), &hs)
 	return 0, t.copyOutStat(a.Addr(1), &hs)
 }
 
@@ -116,7 +119,10 @@ func Statx(t *Task, a *Args) (uint64, error) {
 	}
 	defer p.release()
 	var hs unix.Statx_t
-	if err := unix.Statx(p.dirfd, p.path, flags, mask, &hs); err != nil {
+	if p.synth != nil {
+		st := p.synth.stat(t)
+		hs = synthStatx(&st)
+	} else if err := unix.Statx(p.dirfd, p.path, flags, mask, &hs); err != nil {
 		return 0, err
 	}
 	ts := func(v unix.StatxTimestamp) abi.StatxTimestamp {

@@ -113,7 +113,7 @@ func TestSysrootMatchesChrootDebian(t *testing.T) {
 		{name: "readlink_f", args: []string{"readlink", "-f", "/bin/cc", "/lib64/ld-linux-x86-64.so.2", "/usr/bin/../../../../etc/../bin"}},
 		{name: "find_etc", args: []string{"find", "/etc/apt", "/etc/default", "-maxdepth", "2", "-printf", "%p %y %m\n"}},
 		{name: "find_missing_status", args: []string{"find", "/no/such/dir"}},
-		{name: "bash_builtins", args: []string{"bash", "-c", `cd /usr/share/..; pwd; cd ../../..; pwd; cd /etc/alternatives; pwd -P; echo $(< /etc/debian_version); for f in /etc/a*; do echo "$f"; done; [ -e /proc/self ] || echo noproc`}},
+		{name: "bash_builtins", args: []string{"bash", "-c", `cd /usr/share/..; pwd; cd ../../..; pwd; cd /etc/alternatives; pwd -P; echo $(< /etc/debian_version); for f in /etc/a*; do echo "$f"; done`}},
 		{name: "bash_read_loop", args: []string{"bash", "-c", `n=0; while read -r l; do n=$((n+1)); done < /etc/passwd; echo $n; read -r first < /etc/passwd; echo "$first"`}},
 		{name: "workdir", args: []string{"ls", "-1", "..", "."}, flags: []string{"--workdir", "/usr/share/zoneinfo/Europe"},
 			native: []string{"env", "--chdir=/usr/share/zoneinfo/Europe", "ls", "-1", "..", "."}},

@@ -1,0 +1,92 @@
+package kernel
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+
+	"github.com/elfuse/elfuse/kernel/abi"
+)
+
+// The synthetic /dev tree (see synth.go): the character devices a program
+// expects pass through to the host's, the descriptor names are symlinks
+// into /proc/self/fd, and /dev/shm is a private host directory per
+// supervisor, so POSIX shared memory works without touching the host's
+// /dev/shm and is shared by the processes of one elfuse tree.
+
+// devHostNodes are the /dev names that are the host's own.
+var devHostNodes = map[string]uint8{
+	"null": abi.DT_CHR, "zero": abi.DT_CHR, "full": abi.DT_CHR, "random": abi.DT_CHR,
+	"urandom": abi.DT_CHR, "tty": abi.DT_CHR, "ptmx": abi.DT_CHR, "pts": abi.DT_DIR,
+}
+
+// devLinks are /dev's symlinks.
+var devLinks = map[string]string{
+	"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1",
+	"stderr": "/proc/self/fd/2",
+}
+
+// devList lists /dev.
+func (t *Task) devList(n *synthNode) []synthDirent {
+	if n.path != "/dev" {
+		return nil
+	}
+	var ents []synthDirent
+	for name, typ := range devHostNodes {
+		ents = append(ents, synthDirent{name, typ})
+	}
+	for name := range devLinks {
+		ents = append(ents, synthDirent{name, abi.DT_LNK})
+	}
+	return append(ents, synthDirent{"shm", abi.DT_DIR})
+}
+
+// devMake builds the node for /dev/name.
+func (t *Task) devMake(n *synthNode, name string) *synthNode {
+	p := n.path + "/" + name
+	if _, ok := devHostNodes[name]; ok {
+		return &synthNode{path: p, kind: synthHost, host: "/dev/" + name, writable: true}
+	}
+	if target, ok := devLinks[name]; ok {
+		return &synthNode{path: p, kind: synthLink, perm: 0o777, target: target}
+	}
+	if name == "shm" {
+		dir, err := shmDir()
+		if err != nil {
+			return nil
+		}
+		return &synthNode{path: p, kind: synthHost, host: dir, writable: true}
+	}
+	return nil
+}
+
+var (
+	shmOnce sync.Once
+	shmPath string
+	shmErr  error
+)
+
+// shmDir returns the supervisor's private /dev/shm directory,
+// $TMPDIR/elfuse-shm-<supervisor pid> (mode 01777), creating it on first
+// use. The guestproc's parent is the supervisor.
+func shmDir() (string, error) {
+	shmOnce.Do(func() {
+		dir := filepath.Join(os.TempDir(), "elfuse-shm-"+strconv.Itoa(os.Getppid()))
+		if err := os.Mkdir(dir, 0o700); err != nil && !os.IsExist(err) {
+			shmErr = err
+			return
+		}
+		fi, err := os.Lstat(dir)
+		if err != nil || !fi.IsDir() {
+			shmErr = abi.ENOTDIR
+			return
+		}
+		if err := os.Chmod(dir, 0o777|os.ModeSticky); err != nil {
+			shmErr = err
+			return
+		}
+		shmPath = dir
+	})
+	return shmPath, shmErr
+}
