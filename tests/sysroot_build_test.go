@@ -237,3 +237,52 @@ func TestSysrootMakeJ2MatchesChroot(t *testing.T) {
 		})
 	}
 }
+
+// TestSysrootProcPidExeMatchesChroot reads /proc/PID/exe of the shell and
+// of its parent from children, across exec: the paths must be the
+// guest-visible ones, as natively in the chroot. It skips, naming the gap,
+// while elfuse's synthetic /proc has no entries for other guest pids.
+func TestSysrootProcPidExeMatchesChroot(t *testing.T) {
+	root := debianSysroot(t)
+	chroot := requireChroot(t)
+	bin := elfuse.Require(t)
+	mountProc(t, root)
+	args := []string{"bash", "-c", `readlink -v /proc/$$/exe; sh -c 'readlink -v /proc/$PPID/exe; readlink -v /proc/$$/exe; exec bash -c "readlink -v /proc/\$\$/exe"'; echo done`}
+	want, err := testutil.RunRaw(append([]string{chroot, root}, args...), testutil.Cmd{Dir: "/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want.Status != 0 || len(bytes.Fields(want.Stdout)) != 5 {
+		t.Fatalf("native run does not show four paths and done: %v", want)
+	}
+	for _, backend := range testutil.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			testutil.RequireBackend(t, backend)
+			got, err := testutil.RunElfuse(bin, backend, []string{"--sysroot", root}, testutil.Cmd{Args: args, Dir: "/"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bytes.Equal(got.Stdout, want.Stdout) && got.Status == want.Status {
+				return
+			}
+			if procPidGap(got.Stderr) {
+				t.Skipf("elfuse's synthetic /proc does not serve /proc/PID/exe of guest pids yet (ENOENT/EACCES): %v", got)
+			}
+			t.Errorf("native %v\nelfuse %v\n%s", want, got, testutil.LineDiff(string(want.Stdout), string(got.Stdout)))
+		})
+	}
+}
+
+// procPidGap reports whether stderr holds only readlink failures on
+// /proc/PID/exe with ENOENT or EACCES: the synthetic /proc's missing
+// per-pid entries, not a wrong answer.
+func procPidGap(stderr []byte) bool {
+	lines := strings.Split(strings.TrimSpace(string(stderr)), "\n")
+	for _, l := range lines {
+		if !strings.HasPrefix(l, "readlink: /proc/") ||
+			!(strings.HasSuffix(l, "No such file or directory") || strings.HasSuffix(l, "Permission denied")) {
+			return false
+		}
+	}
+	return len(lines) > 0 && lines[0] != ""
+}
