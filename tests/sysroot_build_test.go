@@ -107,6 +107,10 @@ func TestSysrootBuildToolsMatchChroot(t *testing.T) {
 			chmod +x "$d"/s*; "$d/s1" a b; echo "s1 status $?"; "$d/s2"; "$d/s3" p q
 			(cd "$d" && ./s1 rel); echo "rel status $?"
 			rm -rf "$d"`)},
+		// The program elfuse starts is itself a #! script of the root.
+		{name: "shebang_as_program_egrep", args: []string{"egrep", "-c", "^(root|daemon|bin):", "/etc/passwd"}},
+		{name: "shebang_as_program_with_args", args: []string{"/usr/bin/dpkg-realpath", "/lib64/ld-linux-x86-64.so.2", "/bin/../etc/alternatives/cc"}},
+		{name: "perl_one_liner", args: []string{"perl", "-e", `opendir(D, "/etc/apt") or die; print join(",", sort grep { !/^\./ } readdir(D)), "\n"; print scalar(@{[ split /:/, (getpwnam("root"))[7] ]}), " ", -d "/usr" ? "dir" : "no", "\n"; exit 4`}},
 		{name: "shebang_exec_replaces_shell", args: bash(`d=$(mktemp -d); printf '#!/bin/bash\nreadlink /proc/self/exe; echo "args $*"\n' > "$d/s"; chmod +x "$d/s"; trap 'rm -rf "$d"' EXIT; (exec "$d/s" one two); echo "after $?"`)},
 		{name: "proc_self_exe_across_exec", args: []string{"python3", "-c", `
 import os
