@@ -54,6 +54,20 @@ best() {
 	printf '%s\n' "${vals[@]}" | sort -g | head -1
 }
 
+# best_pair PREFIX...: best-of-REPEAT of "sysloop getppid" and "sysloop
+# enosys" under PREFIX (empty: native), run alternately so that a change of
+# machine load between them cannot bias their ratio. Prints "getppid enosys".
+best_pair() {
+	local i a b as=() bs=()
+	for ((i = 0; i < REPEAT; i++)); do
+		a=$("$@" "$work/sysloop" getppid "$SYSCALLS" 2>/dev/null) || a=failed
+		b=$("$@" "$work/sysloop" enosys "$SYSCALLS" 2>/dev/null) || b=failed
+		as+=("$a")
+		bs+=("$b")
+	done
+	echo "$(printf '%s\n' "${as[@]}" | sort -g | head -1) $(printf '%s\n' "${bs[@]}" | sort -g | head -1)"
+}
+
 backend_name=$BACKEND
 resolved=$BACKEND
 if [ "$BACKEND" = auto ]; then
@@ -69,10 +83,8 @@ echo "elfuse bench — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, $(uname -r), 
 echo
 
 echo "== 1. syscall cost (ns per call, best of $REPEAT, $SYSCALLS calls)"
-n_getppid=$(best "$work/sysloop" getppid "$SYSCALLS")
-n_enosys=$(best "$work/sysloop" enosys "$SYSCALLS")
-e_getppid=$(best "${elfuse[@]}" "$work/sysloop" getppid "$SYSCALLS")
-e_floor=$(best "${elfuse[@]}" "$work/sysloop" enosys "$SYSCALLS")
+read -r n_getppid n_enosys <<<"$(best_pair)"
+read -r e_getppid e_floor <<<"$(best_pair "${elfuse[@]}")"
 printf '%-34s %12s\n' "native getppid" "$n_getppid"
 printf '%-34s %12s\n' "native ENOSYS" "$n_enosys"
 printf '%-34s %12s\n' "elfuse getppid" "$e_getppid"

@@ -50,6 +50,8 @@ func Main(supervisorPid int) int {
 		}).With("pid", start.Pid, "host_pid", os.Getpid())
 	}
 	log := newLog()
+	stopProfile := startProfile(log)
+	defer stopProfile()
 
 	backend, err := openBackend(start.Backend, log)
 	if err != nil {

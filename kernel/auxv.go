@@ -86,12 +86,17 @@ func minSigStackSize() uint64 {
 type auxInfo struct {
 	phdr, phnum, base, entry uint64
 	random, platform, execfn abi.Addr
+	vdso                     abi.Addr // 0: no vDSO
 }
 
 // buildAuxv returns the auxiliary vector in Linux's order
 // (fs/binfmt_elf.c create_elf_tables), ending with AT_NULL.
 func buildAuxv(in auxInfo) []AuxEntry {
-	return []AuxEntry{
+	var arch []AuxEntry // ARCH_DLINFO comes first
+	if in.vdso != 0 {
+		arch = append(arch, AuxEntry{abi.AT_SYSINFO_EHDR, uint64(in.vdso)})
+	}
+	return append(arch, []AuxEntry{
 		{abi.AT_MINSIGSTKSZ, fromHost(abi.AT_MINSIGSTKSZ, minSigStackSize)},
 		{abi.AT_HWCAP, fromHost(abi.AT_HWCAP, hwcap)},
 		{abi.AT_PAGESZ, abi.PageSize},
@@ -112,5 +117,5 @@ func buildAuxv(in auxInfo) []AuxEntry {
 		{abi.AT_EXECFN, uint64(in.execfn)},
 		{abi.AT_PLATFORM, uint64(in.platform)},
 		{abi.AT_NULL, 0},
-	}
+	}...)
 }

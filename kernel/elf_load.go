@@ -294,9 +294,14 @@ func (x *Executable) Load(m *MM, argv, envp []string) (*Image, error) {
 		}
 		base, entry = ld.bias+x.iimg.first, ld.entry
 	}
+	vdso, err := m.mapVDSO()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", x.Path, err)
+	}
 	sp, auxv, err := m.setupStack(stackArgs{
 		argv: argv, envp: envp, execfn: x.Path, execStack: img.execStack,
 		phdr: prog.phdr, phnum: uint64(img.hdr.Phnum), base: base, entry: prog.entry,
+		vdso: vdso,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: initial stack: %w", x.Path, err)

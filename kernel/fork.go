@@ -234,6 +234,11 @@ func (k *Kernel) startForked(machine hvf.Machine, img *ForkImage, fds []int) (*T
 		mm, err = NewMMBorrowed(machine, forkAddrLimit, snap)
 	} else {
 		mm, err = NewMMFromSnapshot(machine, forkAddrLimit, snap)
+		if err == nil {
+			// Best effort: on failure the child keeps reading the
+			// parent's [vvar], valid while the parent lives.
+			_ = mm.AdoptVvar()
+		}
 	}
 	if err != nil {
 		unix.Close(ram)

@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -12,20 +13,15 @@ import (
 // It must be called on a goroutine locked to its OS thread.
 func (t *Task) Run() (uint32, error) {
 	var (
-		watchdog *time.Timer
-		expired  atomic.Bool
+		expired atomic.Bool
+		exits   atomic.Uint64
 	)
 	if d := t.Proc.Kernel.Timeout; d > 0 {
-		watchdog = time.AfterFunc(time.Duration(d)*time.Second, func() {
-			expired.Store(true)
-			t.CPU.Kick()
-		})
-		defer watchdog.Stop()
+		stop := t.watchdog(time.Duration(d)*time.Second, &exits, &expired)
+		defer stop()
 	}
 	for {
-		if watchdog != nil {
-			watchdog.Reset(time.Duration(t.Proc.Kernel.Timeout) * time.Second)
-		}
+		exits.Add(1)
 		exit, err := t.CPU.Run()
 		if err != nil {
 			return 0, fmt.Errorf("vcpu run: %w", err)
@@ -50,5 +46,43 @@ func (t *Task) Run() (uint32, error) {
 		if done, status := t.Proc.Exited(); done {
 			return status, nil
 		}
+	}
+}
+
+// watchdog kicks the vCPU once it has run for timeout without an exit. It
+// does not touch the run loop's hot path beyond the exits counter the loop
+// bumps: a timer ticks every timeout/2 and kicks when two ticks in a row saw
+// the same count, so a kick comes after between timeout and 1.5*timeout
+// without an exit (resetting a timer on every exit cost more than the rest
+// of the kernel's share of a syscall). It returns the function that stops it.
+func (t *Task) watchdog(timeout time.Duration, exits *atomic.Uint64, expired *atomic.Bool) (stop func()) {
+	tick := timeout / 2
+	var (
+		mu    sync.Mutex // orders a tick against stop
+		done  bool
+		timer *time.Timer
+		last  = ^uint64(0)
+		quiet int
+	)
+	timer = time.AfterFunc(tick, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if done {
+			return
+		}
+		if n := exits.Load(); n != last {
+			last, quiet = n, 0
+		} else if quiet++; quiet == 2 {
+			quiet = 0
+			expired.Store(true)
+			t.CPU.Kick()
+		}
+		timer.Reset(tick)
+	})
+	return func() {
+		mu.Lock()
+		done = true
+		mu.Unlock()
+		timer.Stop()
 	}
 }

@@ -1,8 +1,9 @@
 package kernel
 
 import (
-	"crypto/rand"
 	"encoding/binary"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/elfuse/elfuse/kernel/abi"
 )
@@ -23,6 +24,7 @@ type stackArgs struct {
 	phnum      uint64
 	base       abi.Addr
 	entry      abi.Addr
+	vdso       abi.Addr // AT_SYSINFO_EHDR, 0 for none
 }
 
 // setupStack maps the stack ([StackTop-StackSize, StackTop), read-write,
@@ -83,7 +85,7 @@ func (m *MM) setupStack(a stackArgs) (abi.Addr, []AuxEntry, error) {
 
 	auxv := buildAuxv(auxInfo{
 		phdr: uint64(a.phdr), phnum: a.phnum, base: uint64(a.base), entry: uint64(a.entry),
-		random: random, platform: plat, execfn: execfn,
+		random: random, platform: plat, execfn: execfn, vdso: a.vdso,
 	})
 	words := 1 + len(a.argv) + 1 + len(a.envp) + 1 + 2*len(auxv)
 	sp := (p - abi.Addr(8*words)) &^ 15
@@ -98,7 +100,10 @@ func (m *MM) setupStack(a stackArgs) (abi.Addr, []AuxEntry, error) {
 		copy(at(argAddrs[i]), s)
 	}
 	copy(at(plat), platform)
-	rand.Read(at(random)[:16])
+	// getrandom(2) directly: crypto/rand would link and initialise the
+	// FIPS crypto packages at every start of the binary (~0.5 ms here).
+	// Requests of at most 256 bytes are never short.
+	unix.Getrandom(at(random)[:16], 0)
 	w := 0
 	put := func(v uint64) {
 		binary.LittleEndian.PutUint64(buf[w:], v)

@@ -3,6 +3,7 @@ package kernel
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
 
 	"github.com/elfuse/elfuse/kernel/abi"
 	"golang.org/x/sys/unix"
@@ -51,6 +52,15 @@ var ErrNoReturn = errors.New("handler set registers")
 // add their entries from init functions through register.
 var table = map[uint64]Syscall{}
 
+// maxDense bounds the syscall numbers served from dense, the array the
+// dispatcher indexes instead of hashing into table on every exit. x86-64
+// numbers stop at 462 today; anything at or above maxDense (x32 numbers,
+// garbage) is looked up in table.
+const maxDense = 1024
+
+// dense mirrors table for numbers below maxDense; a nil Fn is a miss.
+var dense [maxDense]Syscall
+
 // register adds entries to the table; duplicate numbers are a programming
 // error and panic at start-up.
 func register(entries map[uint64]Syscall) {
@@ -59,7 +69,20 @@ func register(entries map[uint64]Syscall) {
 			panic("kernel: syscall registered twice: " + s.Name)
 		}
 		table[nr] = s
+		if nr < maxDense {
+			dense[nr] = s
+		}
 	}
+}
+
+// lookup returns the table entry for nr.
+func lookup(nr uint64) (*Syscall, bool) {
+	if nr < maxDense {
+		s := &dense[nr]
+		return s, s.Fn != nil
+	}
+	s, ok := table[nr]
+	return &s, ok
 }
 
 // Table returns a copy of the syscall table (for tests and --help output).
@@ -71,7 +94,27 @@ func Table() map[uint64]Syscall {
 	return out
 }
 
-var unknownLogged sync.Map // syscall number → struct{}
+// unknownSeen has a bit per number below maxDense already logged as
+// unimplemented; unknownLogged holds the larger ones. The bitmap keeps the
+// ENOSYS path free of allocations (a sync.Map key is boxed).
+var (
+	unknownSeen   [maxDense / 64]atomic.Uint64
+	unknownLogged sync.Map // syscall number → struct{}
+)
+
+// firstUnknown reports whether nr is reported as unimplemented for the
+// first time.
+func firstUnknown(nr uint64) bool {
+	if nr < maxDense {
+		w, bit := &unknownSeen[nr/64], uint64(1)<<(nr%64)
+		if w.Load()&bit != 0 {
+			return false
+		}
+		return w.Or(bit)&bit == 0
+	}
+	_, seen := unknownLogged.LoadOrStore(nr, struct{}{})
+	return !seen
+}
 
 // toErrno converts a handler error to a Linux errno. This is the single
 // errno boundary between host and guest.
@@ -91,27 +134,30 @@ func toErrno(err error) abi.Errno {
 func (t *Task) Syscall() {
 	regs := t.CPU.Regs()
 	nr := regs.RAX
-	args := Args{regs.RDI, regs.RSI, regs.RDX, regs.R10, regs.R8, regs.R9}
-	t.inSyscall = int64(nr)
+	args := &t.args
+	*args = Args{regs.RDI, regs.RSI, regs.RDX, regs.R10, regs.R8, regs.R9}
 	t.OrigRAX = nr
-	defer func() { t.inSyscall = -1 }()
 
-	s, ok := table[nr]
+	s, ok := lookup(nr)
 	if !ok {
-		if _, seen := unknownLogged.LoadOrStore(nr, struct{}{}); !seen {
+		if firstUnknown(nr) {
 			t.Log.Info("unimplemented syscall, returning ENOSYS", "nr", nr, "name", abi.SyscallName(nr))
 		}
 		regs.RAX = negErrno(abi.ENOSYS)
 		return
 	}
-	ret, err := s.Fn(t, &args)
+	// inSyscall is reset without a defer (a defer per exit shows in
+	// profiles); a handler that panics takes the guestproc down anyway.
+	t.inSyscall = int64(nr)
+	ret, err := s.Fn(t, args)
+	t.inSyscall = -1
 	if t.Log.IsTrace() {
-		t.Log.Trace("syscall", "name", s.Name, "args", args, "ret", ret, "err", err)
+		t.Log.Trace("syscall", "name", s.Name, "args", *args, "ret", ret, "err", err)
 	}
 	switch {
 	case err == nil:
 		regs.RAX = ret
-	case errors.Is(err, ErrNoReturn):
+	case err == ErrNoReturn || errors.Is(err, ErrNoReturn):
 	default:
 		regs.RAX = negErrno(toErrno(err))
 	}

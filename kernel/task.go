@@ -88,6 +88,11 @@ type Task struct {
 
 	// OrigRAX is the number of the last syscall (for restarts).
 	OrigRAX uint64
+
+	// args holds the arguments of the syscall being served: the
+	// dispatcher's scratch, in the Task so that passing &args to a
+	// handler does not allocate on every exit.
+	args Args
 }
 
 // Kernel is the per-guestproc kernel instance.

@@ -63,11 +63,21 @@ const defaultAddrLimit = 1 << 46
 
 type backend struct {
 	log hclog.Logger
+
+	// mu guards spare, the stub New started, until a NewMachine takes or
+	// discards it.
+	mu    sync.Mutex
+	spare *machine
 }
 
 // New returns the ptrace backend. It checks that this host lets the process
 // start and trace a stub (ptrace may be forbidden by seccomp or an LSM); the
 // error wraps hvf.ErrUnavailable with the reason when it does not.
+//
+// The stub started by that check is kept: the first NewMachine called on the
+// same OS thread (a guestproc calls both from its locked main thread) takes
+// it instead of starting another, which halves the backend's share of
+// process start-up. Called on another thread, NewMachine discards it.
 func New(log hclog.Logger) (hvf.Backend, error) {
 	if log == nil {
 		log = hclog.NewNullLogger()
@@ -80,26 +90,20 @@ func New(log hclog.Logger) (hvf.Backend, error) {
 	if _, err := stubFD(); err != nil {
 		return nil, fmt.Errorf("ptrace stub image: %v: %w", err, hvf.ErrUnavailable)
 	}
-	if err := probe(log); err != nil {
+	spare, err := probe(log)
+	if err != nil {
 		return nil, fmt.Errorf("ptrace stub cannot run: %v: %w", err, hvf.ErrUnavailable)
 	}
-	return &backend{log: log}, nil
+	return &backend{log: log, spare: spare}, nil
 }
 
-// probe starts and stops one stub on a thread of its own.
-func probe(log hclog.Logger) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		m, err := startMachine(log, defaultAddrLimit)
-		if err == nil {
-			err = m.Close()
-		}
-		// The stub is reaped, so the thread can go back to the pool.
-		runtime.UnlockOSThread()
-		errc <- err
-	}()
-	return <-errc
+// probe starts one stub traced by the calling thread and returns it. The
+// thread stays locked for the few ptrace requests of the start (a no-op
+// nesting when the caller is locked already, as LockOSThread counts).
+func probe(log hclog.Logger) (*machine, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	return startMachine(log, defaultAddrLimit)
 }
 
 func (b *backend) Name() string { return "ptrace" }
@@ -114,6 +118,17 @@ func (b *backend) NewMachine(cfg hvf.Config) (hvf.Machine, error) {
 	}
 	if limit > stubBase || limit%pageSize != 0 {
 		return nil, fmt.Errorf("ptrace: address limit %#x must be page aligned and at most %#x", limit, uint64(stubBase))
+	}
+	b.mu.Lock()
+	spare := b.spare
+	b.spare = nil
+	b.mu.Unlock()
+	if spare != nil {
+		if spare.tid == unix.Gettid() && !spare.exited.Load() {
+			spare.limit = limit
+			return spare, nil
+		}
+		spare.Close()
 	}
 	return startMachine(b.log, limit)
 }
@@ -245,9 +260,28 @@ func (m *machine) setup() error {
 // stubComm is the stub's command name (at most 15 bytes).
 const stubComm = "elfuse-stub"
 
+// userTop is the end of the host's 47-bit user address space (TASK_SIZE
+// with 4-level paging), above every mapping exec gives a process unless it
+// asks for more.
+const userTop = 0x7ffffffff000
+
 // unmapForeign removes every mapping of the stub except its image (stack,
-// vDSO, vvar), so that only guest mappings remain below the stub.
+// vDSO, vvar), so that only guest mappings remain below the stub. Two
+// munmaps around the image do it without reading the stub's maps (each
+// injected syscall is four ptrace round trips); the maps walk remains for
+// hosts where they fail.
 func (m *machine) unmapForeign() error {
+	if _, err := m.inject(unix.SYS_MUNMAP, 0, stubBase); err == nil {
+		if _, err := m.inject(unix.SYS_MUNMAP, stubBase+stubSize, userTop-(stubBase+stubSize)); err == nil {
+			return nil
+		}
+	}
+	return m.unmapForeignByMaps()
+}
+
+// unmapForeignByMaps unmaps the stub's foreign mappings one by one, as
+// /proc/PID/maps lists them.
+func (m *machine) unmapForeignByMaps() error {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", m.pid))
 	if err != nil {
 		return fmt.Errorf("ptrace: read stub maps: %w", err)

@@ -2,7 +2,6 @@ package ptrace
 
 import (
 	"bytes"
-	"debug/elf"
 	"encoding/binary"
 	"fmt"
 	"sync"
@@ -35,16 +34,45 @@ const (
 	gadgetTrapRIP = gadgetAddr + 3
 )
 
+// ELF structures and constants of the stub image, spelled as in elf(5). They
+// are written out here rather than taken from debug/elf, whose compression
+// dependencies (zlib, zstd) would otherwise be linked into, and initialised
+// at every start of, the elfuse binary.
+type elfHeader64 struct {
+	Ident                                                [16]byte
+	Type, Machine                                        uint16
+	Version                                              uint32
+	Entry, Phoff, Shoff                                  uint64
+	Flags                                                uint32
+	Ehsize, Phentsize, Phnum, Shentsize, Shnum, Shstrndx uint16
+}
+
+type elfProg64 struct {
+	Type, Flags                             uint32
+	Off, Vaddr, Paddr, Filesz, Memsz, Align uint64
+}
+
+const (
+	etExec     = 2
+	emX86_64   = 62
+	evCurrent  = 1
+	ptLoad     = 1
+	ptGNUStack = 0x6474e551
+	pfX        = 1
+	pfW        = 2
+	pfR        = 4
+)
+
 // stubImage returns the bytes of the stub executable.
 func stubImage() []byte {
 	img := make([]byte, stubSize)
 	for i := range img[:pageSize] {
 		img[i] = 0xcc // int3 everywhere a stray jump could land
 	}
-	hdr := elf.Header64{
-		Type:      uint16(elf.ET_EXEC),
-		Machine:   uint16(elf.EM_X86_64),
-		Version:   uint32(elf.EV_CURRENT),
+	hdr := elfHeader64{
+		Type:      etExec,
+		Machine:   emX86_64,
+		Version:   evCurrent,
 		Entry:     stubEntry,
 		Phoff:     64,
 		Ehsize:    64,
@@ -52,16 +80,16 @@ func stubImage() []byte {
 		Phnum:     3,
 		Shentsize: 64,
 	}
-	copy(hdr.Ident[:], elf.ELFMAG)
-	hdr.Ident[elf.EI_CLASS] = byte(elf.ELFCLASS64)
-	hdr.Ident[elf.EI_DATA] = byte(elf.ELFDATA2LSB)
-	hdr.Ident[elf.EI_VERSION] = byte(elf.EV_CURRENT)
-	progs := []elf.Prog64{
-		{Type: uint32(elf.PT_LOAD), Flags: uint32(elf.PF_R | elf.PF_X), Off: 0,
+	copy(hdr.Ident[:], "\x7fELF")
+	hdr.Ident[4] = 2 // ELFCLASS64
+	hdr.Ident[5] = 1 // ELFDATA2LSB
+	hdr.Ident[6] = evCurrent
+	progs := []elfProg64{
+		{Type: ptLoad, Flags: pfR | pfX, Off: 0,
 			Vaddr: stubBase, Paddr: stubBase, Filesz: pageSize, Memsz: pageSize, Align: pageSize},
-		{Type: uint32(elf.PT_LOAD), Flags: uint32(elf.PF_R | elf.PF_W), Off: pageSize,
+		{Type: ptLoad, Flags: pfR | pfW, Off: pageSize,
 			Vaddr: scratchAddr, Paddr: scratchAddr, Filesz: pageSize, Memsz: pageSize, Align: pageSize},
-		{Type: uint32(elf.PT_GNU_STACK), Flags: uint32(elf.PF_R | elf.PF_W), Align: 16},
+		{Type: ptGNUStack, Flags: pfR | pfW, Align: 16},
 	}
 	var b bytes.Buffer
 	// Writes to a bytes.Buffer cannot fail.

@@ -301,3 +301,7 @@ func putRegs(d *unix.PtraceRegs, s *hvf.Regs) {
 	d.Rax, d.Rcx, d.Rdx, d.Rsi, d.Rdi = s.RAX, s.RCX, s.RDX, s.RSI, s.RDI
 	d.Rip, d.Eflags, d.Rsp = s.RIP, s.RFLAGS, s.RSP
 }
+
+// GuestTSCIsHost says that guest code reads the host's TSC: it runs natively
+// in the stub, with no offset or scaling (the kernel's vDSO relies on it).
+func (m *machine) GuestTSCIsHost() bool { return true }
