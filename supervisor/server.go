@@ -207,7 +207,12 @@ func (s *supervisor) deliver(notes []Note) {
 // forgotten without a trace.
 func (s *supervisor) serve(g *guestproc) {
 	defer s.wg.Done()
-	started := g.pid == 1 // pid 1's start-up was read by Run
+	// failed: the guestproc said it could not start (its parent's fork
+	// fails and never hands out the pid). Any other end without Exited is
+	// a death to report, even before Started: the parent may already hold
+	// the pid (a child killed right after fork, e.g. `cmd & kill -9 $!`),
+	// and its wait must see the status.
+	failed := false
 	exited := false
 	for !exited {
 		var raw rawBody
@@ -220,10 +225,10 @@ func (s *supervisor) serve(g *guestproc) {
 		}
 		switch t {
 		case ipc.MsgStarted:
-			started = true
 		case ipc.MsgExecFailed:
 			var f ipc.ExecFailed
 			raw.decode(&f)
+			failed = true
 			s.log.Warn("fork child could not start", "pid", g.pid, "error", f.Message)
 		case ipc.MsgExited:
 			var e ipc.Exited
@@ -249,10 +254,10 @@ func (s *supervisor) serve(g *guestproc) {
 		closeAll(fds)
 	}
 	if !exited {
-		if started {
-			s.exit(g.pid, uint32(unix.SIGKILL), abi.Rusage{})
-		} else {
+		if failed {
 			s.tree.Discard(g.pid)
+		} else {
+			s.exit(g.pid, uint32(unix.SIGKILL), abi.Rusage{})
 		}
 	}
 	s.mu.Lock()

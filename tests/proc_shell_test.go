@@ -79,6 +79,9 @@ func TestProcBusyboxOneLiners(t *testing.T) {
 		s("xargs_runs_commands", `printf '%s\n' 1 2 3 | xargs -n1 expr 10 +`),
 		s("find_exec", `find . -name '*.csv' -exec wc -l {} \;`),
 		s("nested_shells", `sh -c 'sh -c "sh -c \"echo three deep; exit 5\""'; echo $?`),
+		// A child killed right after fork, before it finished starting:
+		// its parent's wait must still see the SIGKILL status.
+		s("kill9_right_after_fork", `i=0; while [ $i -lt 20 ]; do sleep 10 & k=$!; kill -9 $k; wait $k; echo -n "$? "; i=$((i+1)); done; echo`),
 		s("many_execs", `i=0; while [ $i -lt 50 ]; do /bin/busybox true || break; i=$((i+1)); done; echo $i`),
 	}
 	for _, c := range cases {
