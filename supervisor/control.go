@@ -178,12 +178,19 @@ func Supervisors() ([]int, error) {
 		path := filepath.Join(dir, e.Name())
 		c, err := net.DialTimeout("unix", path, time.Second)
 		if err != nil {
-			if errors.Is(err, syscall.ECONNREFUSED) {
-				os.Remove(path) // its supervisor died without cleaning up
+			// A refused connection is a socket left by a dead supervisor
+			// -- or one that has bound but not yet listened: only the
+			// first may be removed.
+			if !errors.Is(err, syscall.ECONNREFUSED) {
+				continue
 			}
-			continue
+			if syscall.Kill(pid, 0) == syscall.ESRCH {
+				os.Remove(path) // its supervisor died without cleaning up
+				continue
+			}
+		} else {
+			c.Close()
 		}
-		c.Close()
 		pids = append(pids, pid)
 	}
 	sort.Ints(pids)
