@@ -181,31 +181,40 @@ func blockingStream(fd int) bool {
 // the error only if it got nothing.
 func (t *Task) recvStream(f *HostFile, total, flags int, recv func(got, flags int) (int, error)) (int, error) {
 	flags = flags&^abi.MSG_WAITALL | unix.MSG_DONTWAIT | unix.MSG_CMSG_CLOEXEC
-	got := 0
-	for got < total {
-		n, err := recv(got, flags)
+	return t.streamLoop(f, total, unix.POLLIN, true, func(done int) (int, error) { return recv(done, flags) })
+}
+
+// streamLoop repeats a non-blocking transfer until total bytes have moved,
+// waiting for event with waitReady whenever the socket would block. A
+// zero-byte result ends it when eofOnZero (a receive at end of stream).
+// It returns the partial count on an error, a guest signal or a timeout,
+// and the error only if nothing moved.
+func (t *Task) streamLoop(f *HostFile, total int, event int16, eofOnZero bool, op func(done int) (int, error)) (int, error) {
+	done := 0
+	for done < total {
+		n, err := op(done)
 		switch {
-		case err == nil && n == 0:
-			return got, nil
+		case err == nil && n == 0 && eofOnZero:
+			return done, nil
 		case err == nil:
-			got += n
+			done += n
 			continue
 		case err == unix.EINTR:
 			continue
 		case err != unix.EAGAIN:
-			if got > 0 {
-				return got, nil
+			if done > 0 {
+				return done, nil
 			}
 			return 0, err
 		}
-		if err := t.waitReady(f, unix.POLLIN); err != nil {
-			if got > 0 {
-				return got, nil
+		if err := t.waitReady(f, event); err != nil {
+			if done > 0 {
+				return done, nil
 			}
 			return 0, err
 		}
 	}
-	return got, nil
+	return done, nil
 }
 
 // waitAll reports whether a receive with flags of total bytes into no
@@ -226,29 +235,7 @@ func waitAll(fd, flags, total int, hasControl bool) bool {
 // waitReady in between.
 func (t *Task) sendStream(f *HostFile, total, flags int, send func(sent, flags int) (int, error)) (int, error) {
 	flags |= unix.MSG_DONTWAIT | unix.MSG_NOSIGNAL
-	sent := 0
-	for sent < total {
-		n, err := send(sent, flags)
-		switch {
-		case err == nil:
-			sent += n
-			continue
-		case err == unix.EINTR:
-			continue
-		case err != unix.EAGAIN:
-			if sent > 0 {
-				return sent, nil
-			}
-			return 0, err
-		}
-		if err := t.waitReady(f, unix.POLLOUT); err != nil {
-			if sent > 0 {
-				return sent, nil
-			}
-			return 0, err
-		}
-	}
-	return sent, nil
+	return t.streamLoop(f, total, unix.POLLOUT, false, func(done int) (int, error) { return send(done, flags) })
 }
 
 // dropPrefix returns iovs without their first n bytes.
