@@ -58,7 +58,7 @@ func TestRuntimeDirIsPrivateAndRefusesASymlink(t *testing.T) {
 func TestControlSocketAnswersAndIsRemovedAtStop(t *testing.T) {
 	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
 	s := newSupervisor(Config{MaxProcs: 4}, hclog.NewNullLogger())
-	s.tree.NewInit("/bin/true", []string{"true"}) // no guestproc: "not started"
+	s.tree.NewInit("/bin/true", []string{"true"}, Leads{Group: true}) // no guestproc: "not started"
 	stop := s.startControl()
 	ids, err := Supervisors()
 	if err != nil || len(ids) != 1 || ids[0] != os.Getpid() {

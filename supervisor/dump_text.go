@@ -78,12 +78,8 @@ func WriteDumpText(w io.Writer, procs []DumpProc) error {
 }
 
 func writeProcText(b *strings.Builder, p *DumpProc, ind string) {
-	sid := strconv.Itoa(int(p.Sid))
-	if p.Sid == OutsideSession {
-		sid = "outside" // pid 1's session leader is the shell that ran elfuse
-	}
-	fmt.Fprintf(b, "%spid %d  ppid %d  pgid %d  sid %s  host pid %d  %s\n",
-		ind, p.Pid, p.Ppid, p.Pgid, sid, p.HostPid, p.StateText())
+	fmt.Fprintf(b, "%spid %d  ppid %d  pgid %s  sid %s  host pid %d  %s\n",
+		ind, p.Pid, p.Ppid, leaderText(p.Pgid), leaderText(p.Sid), p.HostPid, p.StateText())
 	ind += "  "
 	if p.Exe != "" {
 		fmt.Fprintf(b, "%sexe   %s\n", ind, p.Exe)
@@ -146,4 +142,13 @@ func quoteArgv(argv []string) string {
 		q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
 	}
 	return strings.Join(q, " ")
+}
+
+// leaderText names a group or session id; "outside" when its leader is
+// the shell or daemon that ran elfuse.
+func leaderText(id int32) string {
+	if id == OutsideGroup || id == OutsideSession {
+		return "outside"
+	}
+	return strconv.Itoa(int(id))
 }

@@ -75,7 +75,7 @@ func Run(cfg Config) int {
 	s := newSupervisor(cfg, log)
 	defer s.spawner.stop()
 	defer s.startControl()() // elfuse dump and SIGUSR1: control.go
-	init := s.tree.NewInit(path, cfg.Args)
+	init := s.tree.NewInit(path, cfg.Args, hostLeads())
 	p, err := s.spawn(init.Pid, nil)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "elfuse: %v\n", err)
@@ -212,4 +212,11 @@ func relaySignals(p *os.Process) func() {
 		signal.Stop(ch)
 		close(done)
 	}
+}
+
+// hostLeads reports what elfuse's own host process leads.
+func hostLeads() Leads {
+	pid := os.Getpid()
+	sid, _ := unix.Getsid(0)
+	return Leads{Group: unix.Getpgrp() == pid, Session: sid == pid}
 }

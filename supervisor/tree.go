@@ -120,23 +120,49 @@ func (t *Tree) allocPid() int32 {
 // full reports whether max-procs is reached. Preconditions: t.mu held.
 func (t *Tree) full() bool { return t.max > 0 && len(t.procs) >= t.max }
 
-// OutsideSession is the session id of pid 1: its session leader is
-// outside the namespace (the shell that ran elfuse), as for the init of a
-// Linux PID namespace, so pid 1 may create a session or move between
-// groups like a program started from a shell. It is a positive id no
-// guest process ever gets (pids stay below PID_MAX).
-const OutsideSession = abi.PID_MAX
+// OutsideSession and OutsideGroup stand for a session or process group
+// whose leader is outside the namespace (the shell or daemon that ran
+// elfuse), as for the init of a Linux PID namespace: getsid and getpgid
+// report them as 0, and a member may create a session or a group of its
+// own like any program a shell starts. They are positive ids no guest
+// process ever gets (pids stay below PID_MAX).
+const (
+	OutsideSession = abi.PID_MAX
+	OutsideGroup   = abi.PID_MAX + 1
+)
 
-// NewInit adds the first process (pid 1). It leads its own process group
-// (as a program a shell starts does) in OutsideSession.
-func (t *Tree) NewInit(exe string, argv []string) *Proc {
+// Leads says whether the supervisor's host process leads its process
+// group and its session; pid 1 stands in for it, so it leads the same.
+type Leads struct{ Group, Session bool }
+
+// NewInit adds the first process (pid 1). It leads a process group and a
+// session exactly when elfuse itself does (a shell's job leads its group;
+// `setsid elfuse` leads its session), so that pid 1 sees what the program
+// would see run natively in elfuse's place; otherwise its group or session
+// is the outside one.
+func (t *Tree) NewInit(exe string, argv []string, leads Leads) *Proc {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	pid := t.allocPid()
-	p := &Proc{Pid: pid, Pgid: pid, Sid: OutsideSession, ExitSignal: abi.SIGCHLD, Exe: exe, Argv: argv,
-		children: map[int32]*Proc{}}
+	p := &Proc{Pid: pid, Pgid: OutsideGroup, Sid: OutsideSession, ExitSignal: abi.SIGCHLD, Exe: exe,
+		Argv: argv, children: map[int32]*Proc{}}
+	if leads.Group || leads.Session {
+		p.Pgid = pid
+	}
+	if leads.Session {
+		p.Sid = pid
+	}
 	t.procs[pid] = p
 	return p
+}
+
+// visible is the id getpgid/getsid report for a group or session: 0 when
+// its leader is outside the namespace.
+func visible(id int32) int32 {
+	if id == OutsideGroup || id == OutsideSession {
+		return 0
+	}
+	return id
 }
 
 // Fork adds a child of parent, in its group and session, inheriting its
@@ -483,7 +509,7 @@ func (t *Tree) Getpgid(caller, pid int32) (int32, error) {
 	if p == nil {
 		return 0, abi.ESRCH
 	}
-	return p.Pgid, nil
+	return visible(p.Pgid), nil
 }
 
 // Getsid implements getsid for caller (pid 0: itself).
@@ -497,7 +523,7 @@ func (t *Tree) Getsid(caller, pid int32) (int32, error) {
 	if p == nil {
 		return 0, abi.ESRCH
 	}
-	return p.Sid, nil
+	return visible(p.Sid), nil
 }
 
 // Setsid implements setsid for caller: EPERM when it leads a process group

@@ -11,7 +11,7 @@ import (
 func family(t *testing.T, max int) *Tree {
 	t.Helper()
 	tr := NewTree(max, 1000)
-	tr.NewInit("/init", nil)
+	tr.NewInit("/init", nil, Leads{Group: true})
 	for _, parent := range []int32{1, 1, 2} {
 		if _, err := tr.Fork(parent, abi.SIGCHLD); err != nil {
 			t.Fatal(err)
@@ -158,7 +158,7 @@ func TestWaitByProcessGroup(t *testing.T) {
 
 func TestCloneChildrenNeedWCLONE(t *testing.T) {
 	tr := NewTree(0, 0)
-	tr.NewInit("/init", nil)
+	tr.NewInit("/init", nil, Leads{Group: true})
 	c, _ := tr.Fork(1, 0) // exit signal 0: a "clone" child
 	tr.Exit(c, 0, abi.Rusage{})
 	if _, err := tr.Wait(1, -1, abi.WEXITED); !errors.Is(err, abi.ECHILD) {
@@ -304,5 +304,36 @@ func TestReapDiscardsOnlyOwnZombies(t *testing.T) {
 	tr.Reap(2, 4)
 	if _, ok := tr.Get(4); ok {
 		t.Fatal("Reap left the zombie")
+	}
+}
+
+// Pid 1 leads what elfuse's host process leads; a group or session led
+// from outside reads as 0, as in a Linux PID namespace.
+func TestInitLeadsWhatElfuseLeads(t *testing.T) {
+	cases := []struct {
+		leads         Leads
+		pgid, sid     int32
+		setsidAllowed bool
+	}{
+		{Leads{}, 0, 0, true},                            // a daemon's child
+		{Leads{Group: true}, 1, 0, false},                // a shell's job
+		{Leads{Group: true, Session: true}, 1, 1, false}, // setsid elfuse
+	}
+	for _, c := range cases {
+		tr := NewTree(0, 1000)
+		tr.NewInit("/init", nil, c.leads)
+		pgid, _ := tr.Getpgid(1, 0)
+		sid, _ := tr.Getsid(1, 0)
+		if pgid != c.pgid || sid != c.sid {
+			t.Errorf("%+v: getpgid %d getsid %d, want %d %d", c.leads, pgid, sid, c.pgid, c.sid)
+		}
+		child, _ := tr.Fork(1, abi.SIGCHLD)
+		if cp, _ := tr.Getpgid(child, 0); cp != c.pgid {
+			t.Errorf("%+v: child getpgid %d, want %d", c.leads, cp, c.pgid)
+		}
+		got, err := tr.Setsid(1)
+		if c.setsidAllowed != (err == nil) || (err == nil && got != 1) {
+			t.Errorf("%+v: setsid = %d, %v; allowed %v", c.leads, got, err, c.setsidAllowed)
+		}
 	}
 }

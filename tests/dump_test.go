@@ -57,6 +57,9 @@ func startTree(t *testing.T, bin, backend string, env []string) (*exec.Cmd, stri
 	cmd := exec.Command(bin, "--backend="+backend, "/bin/busybox", "sh", "-c",
 		"/bin/busybox sleep 30 & /bin/busybox sleep 30; wait")
 	cmd.Env, cmd.Stderr, cmd.Dir = env, errFile, t.TempDir()
+	// Started as a shell starts a job: elfuse leads its process group, so
+	// pid 1 leads group 1 (elsewhere it would be in the outside group).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

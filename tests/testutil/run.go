@@ -73,6 +73,10 @@ func run(argv []string, c Cmd) (Result, error) {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = c.Dir
 	cmd.Env = c.Env
+	// Each run leads a session of its own, as a job started with setsid:
+	// the session the tests run in (a terminal's, or a CI daemon's
+	// session 0) must not leak into what native and elfuse report.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if cmd.Env == nil {
 		cmd.Env = Env()
 	}
