@@ -3,7 +3,7 @@
 # (tests/testdata/sysroot/genproject.sh) from the Debian sysroot, natively
 # in a chroot, under proot and under elfuse, in one run, with the ratios.
 # Not a test: it prints a report. Needs root (chroot, bind mount) and the
-# sysroot that scripts/mksysroot.sh builds.
+# sysroot that tests/mksysroot.sh builds.
 #
 #   bash bench/make.sh                         # backend auto
 #   ELFUSE_BACKEND=ptrace REPEAT=5 MODULES=48 bash bench/make.sh
@@ -27,7 +27,7 @@ if [ "$(id -u)" != 0 ]; then
 	exit 1
 fi
 if [ ! -e "$S/.elfuse-sysroot-ok" ]; then
-	echo "no sysroot at $S: build it with scripts/mksysroot.sh" >&2
+	echo "no sysroot at $S: build it with tests/mksysroot.sh" >&2
 	exit 1
 fi
 

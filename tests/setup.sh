@@ -6,7 +6,7 @@
 #   gcc, musl-tools static C guest programs (glibc and musl)
 #   strace          the suite's check that no busybox case forks
 #   proot           bench/: the ptrace-based tool elfuse is compared with
-#   debootstrap     scripts/mksysroot.sh: the Debian root of the --sysroot
+#   debootstrap     tests/mksysroot.sh: the Debian root of the --sysroot
 #                   cases, built once (about 4 minutes) and cached
 set -euo pipefail
 
@@ -30,7 +30,7 @@ fi
 # The --sysroot cases' Debian root (a no-op when it is cached). Only root
 # can build it; others get the cases skipped, with the reason.
 if [ "$(id -u)" -eq 0 ]; then
-	bash "$(dirname "$0")/../scripts/mksysroot.sh" >/dev/null
-elif ! bash "$(dirname "$0")/../scripts/mksysroot.sh" >/dev/null 2>&1; then
-	echo "tests/setup.sh: no Debian sysroot (scripts/mksysroot.sh needs root); its cases will skip" >&2
+	bash "$(dirname "$0")/mksysroot.sh" >/dev/null
+elif ! bash "$(dirname "$0")/mksysroot.sh" >/dev/null 2>&1; then
+	echo "tests/setup.sh: no Debian sysroot (tests/mksysroot.sh needs root); its cases will skip" >&2
 fi

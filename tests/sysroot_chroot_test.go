@@ -15,7 +15,7 @@ import (
 // stdout and exit status (and, for the writable busybox root, on the tree
 // left behind).
 
-// debianSysroot returns the root scripts/mksysroot.sh builds, or skips.
+// debianSysroot returns the root tests/mksysroot.sh builds, or skips.
 func debianSysroot(t *testing.T) string {
 	t.Helper()
 	dir := os.Getenv("ELFUSE_SYSROOT")
@@ -23,7 +23,7 @@ func debianSysroot(t *testing.T) string {
 		dir = "/var/cache/elfuse-sysroot/bookworm"
 	}
 	if _, err := os.Stat(filepath.Join(dir, ".elfuse-sysroot-ok")); err != nil {
-		t.Skipf("no Debian sysroot at %s (build it with scripts/mksysroot.sh): %v", dir, err)
+		t.Skipf("no Debian sysroot at %s (build it with tests/mksysroot.sh): %v", dir, err)
 	}
 	return dir
 }

@@ -4,7 +4,7 @@
 # A finished root carries a stamp file; when the stamp is present nothing is
 # downloaded and the script only prints the directory.
 #
-#   scripts/mksysroot.sh [DIR]     (default: $ELFUSE_SYSROOT or
+#   tests/mksysroot.sh [DIR]     (default: $ELFUSE_SYSROOT or
 #                                   /var/cache/elfuse-sysroot/bookworm)
 #
 # The mirror is the one apt is configured with (first deb.debian.org-style
