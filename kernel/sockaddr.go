@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"strconv"
+	"strings"
+	"sync"
 
 	"github.com/elfuse/elfuse/kernel/abi"
 	"golang.org/x/sys/unix"
@@ -20,15 +22,25 @@ import (
 // leading NUL) and autobind (just the family) are not paths and pass
 // unchanged.
 //
-// TODO(sysroot): addresses coming back (getsockname, getpeername, accept,
-// recvfrom, recvmsg) carry host paths; map them back to guest paths once
-// resolvePath can root them elsewhere (guestSockaddr is the one place).
+// Under a --sysroot the host socket gets a name the guest never wrote: a
+// bind is made through the resolved parent directory, as
+// /proc/self/fd/N/NAME, so that the socket lands inside the root however
+// the path's components change meanwhile. Names coming back (getsockname,
+// getpeername, accept, recvfrom, recvmsg) are mapped back: a name this
+// process bound reads as the guest wrote it, a host path inside the root
+// or a bind as its guest path, and any other host name (another process's
+// /proc/self/fd/N/NAME, a path outside the root) as its last component, as
+// if it had been bound relative to a directory: the guest never sees a
+// host path.
 
 // copyInSockaddr reads the guest address [addr, addr+addrlen) for bind,
 // connect, sendto or sendmsg and returns it in host form, with a release
 // function that the caller must call after the host call (it keeps a
 // resolved directory open). An empty address is returned as nil.
-func (t *Task) copyInSockaddr(addr abi.Addr, addrlen uint32) ([]byte, func(), error) {
+//
+// For bind (create), an AF_UNIX path names a file to be made, so its
+// parent is resolved and the final component must not be followed.
+func (t *Task) copyInSockaddr(addr abi.Addr, addrlen uint32, create bool) ([]byte, func(), error) {
 	nop := func() {}
 	if int32(addrlen) < 0 || addrlen > abi.SizeofSockaddrStorage {
 		return nil, nop, abi.EINVAL
@@ -40,7 +52,7 @@ func (t *Task) copyInSockaddr(addr abi.Addr, addrlen uint32) ([]byte, func(), er
 	if _, err := t.CopyIn(addr, b); err != nil {
 		return nil, nop, err
 	}
-	return t.hostSockaddr(b)
+	return t.hostSockaddr(b, create)
 }
 
 // unixPath returns the path name of an AF_UNIX address, or ok=false for
@@ -61,13 +73,17 @@ func unixPath(b []byte) (path string, ok bool) {
 
 // hostSockaddr turns a guest address into the host's: AF_UNIX path names
 // are resolved, everything else is returned as is.
-func (t *Task) hostSockaddr(b []byte) ([]byte, func(), error) {
+func (t *Task) hostSockaddr(b []byte, create bool) ([]byte, func(), error) {
 	nop := func() {}
 	path, ok := unixPath(b)
 	if !ok {
 		return b, nop, nil
 	}
-	hp, err := t.resolvePathString(abi.AT_FDCWD, path, 0)
+	flags := pathFlags(0)
+	if create {
+		flags = pathNoFollow | pathWrite
+	}
+	hp, err := t.resolvePathString(abi.AT_FDCWD, path, flags)
 	if err != nil {
 		return nil, nop, err
 	}
@@ -88,12 +104,61 @@ func (t *Task) hostSockaddr(b []byte) ([]byte, func(), error) {
 	out := make([]byte, abi.SizeofSaFamily+len(host)+1)
 	binary.LittleEndian.PutUint16(out, abi.AF_UNIX)
 	copy(out[abi.SizeofSaFamily:], host)
+	if create {
+		t.Proc.unixNames.bound(host, path)
+	}
 	return out, hp.release, nil
 }
 
-// guestSockaddr turns an address the host returned into the guest's (see
-// the TODO above: the identity for now).
-func guestSockaddr(b []byte) []byte { return b }
+// unixNames remembers, per process, the guest name of each AF_UNIX
+// socket bound under another host name. A later bind through a reused
+// descriptor number replaces the entry: the newest socket of that name
+// wins, which is the one a peer is most likely talking to.
+type unixNames struct {
+	mu sync.Mutex
+	m  map[string]string // host name -> guest name
+}
+
+func (u *unixNames) bound(host, guest string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.m == nil {
+		u.m = map[string]string{}
+	}
+	u.m[host] = guest
+}
+
+func (u *unixNames) lookup(host string) (string, bool) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	g, ok := u.m[host]
+	return g, ok
+}
+
+// guestSockaddr turns an address the host returned into the guest's: an
+// AF_UNIX path name is mapped back (see the comment at the top); the
+// rest passes unchanged. It returns the address and its full length.
+func (t *Task) guestSockaddr(b []byte, klen int) ([]byte, int) {
+	r := t.Proc.Kernel.Root
+	host, ok := unixPath(b)
+	if r == nil || !ok || klen > len(b) {
+		return b, klen
+	}
+	guest, ok := t.Proc.unixNames.lookup(host)
+	if !ok {
+		guest, ok = r.GuestPath(host)
+	}
+	if !ok {
+		guest = host[strings.LastIndexByte(host, '/')+1:]
+	}
+	if guest == host {
+		return b, klen
+	}
+	out := make([]byte, abi.SizeofSaFamily+len(guest)+1)
+	binary.LittleEndian.PutUint16(out, abi.AF_UNIX)
+	copy(out[abi.SizeofSaFamily:], guest)
+	return out, len(out)
+}
 
 // copyOutSockaddr stores an address the host returned (b, whose full
 // length is klen) for the guest as Linux's move_addr_to_user does: the
@@ -109,7 +174,7 @@ func (t *Task) copyOutSockaddr(addr, lenAddr abi.Addr, b []byte, klen int) error
 	if ulen < 0 {
 		return abi.EINVAL
 	}
-	b = guestSockaddr(b[:min(klen, len(b))])
+	b, klen = t.guestSockaddr(b[:min(klen, len(b))], klen)
 	if n := min(int(ulen), len(b)); n > 0 {
 		if _, err := t.CopyOut(addr, b[:n]); err != nil {
 			return err

@@ -146,7 +146,7 @@ func Bind(t *Task, a *Args) (uint64, error) {
 		return 0, err
 	}
 	defer f.Release()
-	addr, release, err := t.copyInSockaddr(a.Addr(1), a.Uint(2))
+	addr, release, err := t.copyInSockaddr(a.Addr(1), a.Uint(2), true)
 	if err != nil {
 		return 0, err
 	}
@@ -171,7 +171,7 @@ func Connect(t *Task, a *Args) (uint64, error) {
 		return 0, err
 	}
 	defer f.Release()
-	addr, release, err := t.copyInSockaddr(a.Addr(1), a.Uint(2))
+	addr, release, err := t.copyInSockaddr(a.Addr(1), a.Uint(2), false)
 	if err != nil {
 		return 0, err
 	}

@@ -93,7 +93,7 @@ func Sendto(t *Task, a *Args) (uint64, error) {
 	var addr []byte
 	if a.Addr(4) != 0 {
 		var release func()
-		addr, release, err = t.copyInSockaddr(a.Addr(4), a.Uint(5))
+		addr, release, err = t.copyInSockaddr(a.Addr(4), a.Uint(5), false)
 		if err != nil {
 			return 0, err
 		}
@@ -400,7 +400,7 @@ func (t *Task) sendmsg(f *HostFile, addr abi.Addr, flags int) (int, error) {
 		if int32(m.Namelen) < 0 {
 			return 0, abi.EINVAL
 		}
-		name, release, err := t.copyInSockaddr(m.Name, min(m.Namelen, abi.SizeofSockaddrStorage))
+		name, release, err := t.copyInSockaddr(m.Name, min(m.Namelen, abi.SizeofSockaddrStorage), false)
 		if err != nil {
 			return 0, err
 		}

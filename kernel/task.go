@@ -63,6 +63,10 @@ type Process struct {
 
 	extra procExtra // identity, limits, prctl state: proc_state.go
 
+	// unixNames maps AF_UNIX names bound under a sysroot back to the
+	// guest's (sockaddr.go).
+	unixNames unixNames
+
 	// exited is set once exit_group ran; Status holds the wait status.
 	exited bool
 	Status uint32

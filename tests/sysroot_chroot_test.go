@@ -119,6 +119,28 @@ func TestSysrootMatchesChrootDebian(t *testing.T) {
 			native: []string{"env", "--chdir=/usr/share/zoneinfo/Europe", "ls", "-1", "..", "."}},
 		{name: "python_os", args: []string{"python3", "-c", "import os; print(os.getcwd()); print(sorted(os.listdir('/etc/apt'))); print(os.path.realpath('/bin/sh')); os.chdir('/usr/lib'); print(os.getcwd(), os.path.islink('/lib64'))"}},
 		{name: "missing_program", args: []string{"no-such-program"}},
+		// AF_UNIX names are paths in the root: bind creates them there and
+		// every call that returns a name gives back the guest's, never a
+		// host path (absolute and relative binds).
+		{name: "python_unix_socket_names", args: []string{"python3", "-c", `
+import os, socket
+os.chdir('/tmp')
+tag = str(os.getpid())
+for name in ['/tmp/elfuse-sk-%s-a' % tag, 'elfuse-sk-%s-b' % tag]:
+    s = socket.socket(socket.AF_UNIX); s.bind(name); s.listen()
+    c = socket.socket(socket.AF_UNIX); c.connect(name)
+    a, peer = s.accept()
+    d = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); d.bind(name + '.dg')
+    e = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); e.bind(name + '.src'); e.sendto(b'x', name + '.dg')
+    data, src = d.recvfrom(8)
+    print([n.replace(tag, 'PID') for n in (s.getsockname(), c.getpeername(), a.getsockname(), src)], repr(peer), os.path.exists(name))
+    for n in (name, name + '.dg', name + '.src'):
+        os.unlink(n)
+try:
+    socket.socket(socket.AF_UNIX).bind('/no/such/dir/sock')
+except OSError as err:
+    print('bind in a missing dir:', err.errno)
+`}},
 	}
 	runChrootCases(t, func(*testing.T) string { return root }, cases, false)
 }
