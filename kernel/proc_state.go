@@ -56,6 +56,8 @@ type procExtra struct {
 	pgid, sid int32
 	// itReal is ITIMER_REAL (sys_time_itimer.go).
 	itReal realTimer
+	// timers are the POSIX timers (sys_time_posixtimer.go).
+	timers posixTimers
 	// childUsage sums the usage of reaped children (RUSAGE_CHILDREN).
 	childUsage abi.Rusage
 	// waits holds the interruptible-wait state of each task (sys_thread_wait.go).
@@ -225,6 +227,7 @@ func undoGoNofileRaise(nf abi.Rlimit) abi.Rlimit {
 // set-id images).
 func (p *Process) ResetForExec() {
 	x := p.ext()
+	x.timers.deleteAll() // exec deletes POSIX timers
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.st.Comm = ""

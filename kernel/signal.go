@@ -457,7 +457,11 @@ func (t *Task) dequeueLocked(mask abi.SigSet) (abi.Siginfo, bool) {
 		return t.SigState.pending.take(sig)
 	}
 	if sig := t.Proc.Signals.shared.next(mask); sig != 0 {
-		return t.Proc.Signals.shared.take(sig)
+		info, ok := t.Proc.Signals.shared.take(sig)
+		if ok && info.Code == abi.SI_TIMER {
+			t.Proc.timerDequeued(&info)
+		}
+		return info, ok
 	}
 	return abi.Siginfo{}, false
 }

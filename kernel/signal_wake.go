@@ -66,16 +66,85 @@ func (t *Task) register() {
 // goroutine (timers, the supervisor); syscall handlers of the process
 // itself use the queueing helpers, which need no kick.
 func (p *Process) Kill(sig int) {
+	info := &abi.Siginfo{Signo: int32(sig), Code: abi.SI_USER}
+	info.SetPid(p.pid())
+	info.SetUid(uint32(os.Getuid()))
+	p.KillInfo(info)
+}
+
+// KillInfo is Kill with a complete siginfo (SI_KERNEL for ITIMER_REAL).
+func (p *Process) KillInfo(info *abi.Siginfo) {
+	sig := int(info.Signo)
 	if !validSignal(sig) {
 		return
 	}
 	p.sigHandlers()
-	info := &abi.Siginfo{Signo: int32(sig), Code: abi.SI_USER}
-	info.SetPid(p.pid())
-	info.SetUid(uint32(os.Getuid()))
 	if err := p.queueShared(nil, info); err != nil {
 		return
 	}
+	p.wakeFor(sig)
+}
+
+// queueTimerSignal queues a POSIX timer's SI_TIMER signal like KillInfo,
+// unless the same timer's previous signal is still pending: that one then
+// counts the expiry in its si_overrun (capped at DELAYTIMER_MAX), as Linux
+// does.
+func (p *Process) queueTimerSignal(info *abi.Siginfo) {
+	p.sigHandlers()
+	s := p.Signals
+	s.mu.Lock()
+	for i := range s.shared.queue {
+		q := &s.shared.queue[i]
+		if q.Code == abi.SI_TIMER && q.TimerID() == info.TimerID() {
+			n := int64(q.Overrun()) + 1 + int64(info.Overrun())
+			q.SetOverrun(int32(min(n, 1<<31-1)))
+			s.mu.Unlock()
+			return
+		}
+	}
+	s.mu.Unlock()
+	p.KillInfo(info)
+}
+
+// dropTimerSignal removes timer id's pending signal: a timer that is
+// re-armed, disarmed or deleted loses it, as on Linux since 6.13.
+func (p *Process) dropTimerSignal(id int32) {
+	p.sigHandlers()
+	s := p.Signals
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q := &s.shared
+	for i := range q.queue {
+		if q.queue[i].Code != abi.SI_TIMER || q.queue[i].TimerID() != id {
+			continue
+		}
+		sig := int(q.queue[i].Signo)
+		q.queue = append(q.queue[:i], q.queue[i+1:]...)
+		still := false
+		for j := range q.queue {
+			still = still || int(q.queue[j].Signo) == sig
+		}
+		if !still {
+			q.set &^= abi.SigBit(sig)
+		}
+		return
+	}
+}
+
+// timerDequeued tells the timers that a SI_TIMER signal left the queue,
+// for timer_getoverrun. Preconditions: Signals.mu held (timer locks are
+// leaves under it).
+func (p *Process) timerDequeued(info *abi.Siginfo) {
+	ts := p.posixTimers()
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if pt := ts.timers[info.TimerID()]; pt != nil {
+		pt.overrun = info.Overrun()
+	}
+}
+
+// wakeFor makes every thread that does not block sig notice it soon.
+func (p *Process) wakeFor(sig int) {
 	s := p.Signals
 	s.mu.Lock()
 	var wake []*Task

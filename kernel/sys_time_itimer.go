@@ -142,7 +142,7 @@ func (t *Task) realTimer() *realTimer {
 		// and interruptible host waits); a thread blocking it must not
 		// see its sleep cut short.
 		p := t.Proc
-		r.fire = func() { p.Kill(sigALRM) }
+		r.fire = func() { p.KillInfo(&abi.Siginfo{Signo: sigALRM, Code: abi.SI_KERNEL}) }
 	}
 	return r
 }

@@ -131,3 +131,7 @@ func TestProgramFileDescriptorsAndPaths(t *testing.T) {
 func TestProgramSignalsInterruptBlockingCalls(t *testing.T) {
 	runProgram(t, progCase{src: "interrupt.c"})
 }
+
+func TestProgramPosixTimers(t *testing.T) {
+	runProgram(t, progCase{src: "posixtimer.c"})
+}
