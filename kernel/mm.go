@@ -170,7 +170,7 @@ func (m *MM) Release() error {
 	m.mu.Lock()
 	var err error
 	if m.window != nil {
-		err = m.unmapRange(abi.Range{Start: 0, End: m.limit})
+		err = m.unmapRangeMode(abi.Range{Start: 0, End: m.limit}, unmapRelease)
 	}
 	m.mu.Unlock()
 	if cerr := m.Close(); err == nil {
@@ -326,43 +326,6 @@ func (m *MM) addVMA(v vma) error {
 	}
 	m.insert(v)
 	return nil
-}
-
-// unmapRange removes every mapping inside r: private pages are punched,
-// shared ranges get the RAM memfd back in the window, the machine forgets
-// the range. Holes inside r are fine.
-// Preconditions: m.mu held for writing; r page aligned.
-func (m *MM) unmapRange(r abi.Range) error {
-	m.splitAt(r.Start)
-	m.splitAt(r.End)
-	i := m.find(r.Start)
-	j := i
-	var firstErr error
-	keep := func(err error) {
-		if err != nil && firstErr == nil {
-			firstErr = err
-		}
-	}
-	for ; j < len(m.vmas) && m.vmas[j].start < r.End; j++ {
-		v := &m.vmas[j]
-		vr := v.rng()
-		if v.prot != 0 {
-			if err := m.machine.Unmap(uint64(vr.Start), vr.Len()); err != nil {
-				keep(errMachine("unmap", vr, err))
-			}
-		}
-		if v.shared || v.direct {
-			keep(m.windowRestore(vr))
-		}
-		if !v.shared {
-			// A direct VMA has no RAM pages, except those a vfork child
-			// may have written into borrowed RAM: punch them too.
-			keep(m.punch(vr))
-		}
-		v.back.release()
-	}
-	m.vmas = append(m.vmas[:i], m.vmas[j:]...)
-	return firstErr
 }
 
 // protectRange sets prot on every mapping inside r, which must be fully

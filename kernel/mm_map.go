@@ -94,15 +94,31 @@ func (m *MM) Mmap(addr abi.Addr, length uint64, prot, flags int, hostfd int, off
 		return 0, err
 	}
 	r := abi.Range{Start: at, End: at + lenUp}
+	// Mapping over existing memory replaces it in the Machine too, in one
+	// call (unless the new mapping is PROT_NONE, which the Machine does
+	// not map).
+	replace := flags&abi.MAP_FIXED != 0 && hostProt(prot) != 0 && !m.isFree(r)
 	if flags&abi.MAP_FIXED != 0 {
-		if err := m.unmapRange(r); err != nil {
+		mode := unmapAll
+		if replace {
+			mode = unmapReplace
+		}
+		if err := m.unmapRangeMode(r, mode); err != nil {
 			back.release()
+			if replace {
+				m.machine.Unmap(uint64(r.Start), r.Len())
+			}
 			return 0, err
 		}
 	}
 	v := vma{start: r.Start, end: r.End, prot: hostProt(prot), shared: shared, back: back, off: off,
 		direct: directFor(shared, back, prot)}
 	if err := m.addVMA(v); err != nil {
+		if replace {
+			// The old mappings left the table: make the Machine forget
+			// them too.
+			m.machine.Unmap(uint64(r.Start), r.Len())
+		}
 		return 0, err
 	}
 	if !shared && back != nil && !v.direct {
