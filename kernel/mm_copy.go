@@ -22,7 +22,8 @@ func (m *MM) accessibleEnd(addr abi.Addr, n uint64, write bool) abi.Addr {
 }
 
 // accessible is accessibleEnd that also reports whether the prefix touches
-// a mapping of a file (which another process may truncate while we copy). Preconditions: m.mu held.
+// a mapping that reads a file (which another process may truncate while we
+// copy). Preconditions: m.mu held.
 func (m *MM) accessible(addr abi.Addr, n uint64, write bool) (abi.Addr, bool) {
 	fileBacked := false
 	end, ok := addr.AddLength(n)
