@@ -7,12 +7,17 @@
 #
 #   bash bench/make.sh                         # backend auto
 #   ELFUSE_BACKEND=ptrace REPEAT=5 MODULES=48 bash bench/make.sh
+#   ELFUSE_BASE=/tmp/elfuse-old bash bench/make.sh   # also time another build
 #
 # Every run builds a fresh copy of the project (so nothing is up to date),
 # shown at the same guest path in the root for all three: a bind mount for
 # the chroot, -b for proot, --bind for elfuse. The time is the wall time of
 # `make -j2 all` only; the built program is then run once and its output
 # checked against the native build's, so a broken build cannot look fast.
+# The runners take turns (one build each per round), so a change of machine
+# load during the run weighs on all of them alike. ELFUSE_BASE names a second
+# elfuse binary (say, a build of the previous commit) timed the same way, for
+# before/after figures from one run.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -86,24 +91,39 @@ run_elfuse() {
 	env -i PATH=/usr/bin:/bin LANG=C "$work/elfuse" --backend "$BACKEND" --log-level error --timeout 0 \
 		--sysroot "$S" --bind "$dir:$guest" --workdir "$guest" -- bash -c "$*"
 }
+run_base() {
+	local dir=$1
+	shift
+	env -i PATH=/usr/bin:/bin LANG=C "$ELFUSE_BASE" --backend "$BACKEND" --log-level error --timeout 0 \
+		--sysroot "$S" --bind "$dir:$guest" --workdir "$guest" -- bash -c "$*"
+}
 
-# measure NAME: REPEAT timed builds with run_NAME; prints the median in
-# seconds, or "failed".
-measure() {
-	local name=$1 dir="$work/p-$1" i t0 t1 out
-	for ((i = 0; i < REPEAT; i++)); do
-		fresh "$dir"
-		t0=$(now_ns)
-		if ! "run_$name" "$dir" "make -s -j$JOBS all" >"$work/$name.log" 2>&1; then
-			echo "$name: build failed:" >&2
-			tail -5 "$work/$name.log" >&2
-			echo failed
-			return
-		fi
-		t1=$(now_ns)
-		echo "$(((t1 - t0) / 1000000))" >>"$work/$name.times"
-	done
-	out=$("run_$name" "$dir" "./prog" 2>&1 || true)
+# build NAME: one timed fresh build with run_NAME, its milliseconds appended
+# to NAME.times ("failed" recorded in NAME.failed).
+build() {
+	local name=$1 dir="$work/p-$1" t0 t1
+	[ -e "$work/$name.failed" ] && return 0
+	fresh "$dir"
+	t0=$(now_ns)
+	if ! "run_$name" "$dir" "make -s -j$JOBS all" >"$work/$name.log" 2>&1; then
+		echo "$name: build failed:" >&2
+		tail -5 "$work/$name.log" >&2
+		touch "$work/$name.failed"
+		return 0
+	fi
+	t1=$(now_ns)
+	echo "$(((t1 - t0) / 1000000))" >>"$work/$name.times"
+}
+
+# result NAME: the median in seconds after checking the last build's
+# program, or "failed".
+result() {
+	local name=$1 out
+	if [ -e "$work/$name.failed" ]; then
+		echo failed
+		return
+	fi
+	out=$("run_$name" "$work/p-$name" "./prog" 2>&1 || true)
 	if [ "$out" != "$(cat "$work/expected")" ]; then
 		echo "$name: the built program's output differs from native" >&2
 		echo failed
@@ -119,14 +139,29 @@ echo "project: $MODULES modules + main, make -j$JOBS, median of $REPEAT fresh bu
 fresh "$work/p-ref"
 run_native "$work/p-ref" "make -s -j$JOBS all >/dev/null && ./prog" >"$work/expected"
 
-t_native=$(measure native)
-t_proot=n/a
+runners="native elfuse"
 if command -v proot >/dev/null 2>&1; then
-	t_proot=$(measure proot)
+	runners="native proot elfuse"
 fi
-t_elfuse=$(measure elfuse)
+if [ -n "${ELFUSE_BASE:-}" ]; then
+	runners="$runners base"
+fi
+for ((round = 0; round < REPEAT; round++)); do
+	for r in $runners; do
+		build "$r"
+	done
+done
+t_native=$(result native)
+t_proot=n/a
+case " $runners " in *" proot "*) t_proot=$(result proot) ;; esac
+t_elfuse=$(result elfuse)
 
 printf '%-28s %10s\n' "native (chroot)" "$t_native" "proot" "$t_proot" "elfuse" "$t_elfuse"
+if [ -n "${ELFUSE_BASE:-}" ]; then
+	t_base=$(result base)
+	printf '%-28s %10s\n' "elfuse base ($(basename "$ELFUSE_BASE"))" "$t_base"
+	echo "ratio elfuse / base:         $(ratio "$t_elfuse" "$t_base")"
+fi
 echo "ratio elfuse / native:       $(ratio "$t_elfuse" "$t_native")   (goal <= 1.5)"
 echo "ratio proot / native:        $(ratio "$t_proot" "$t_native")"
 echo "ratio elfuse / proot:        $(ratio "$t_elfuse" "$t_proot")   (goal < 1)"

@@ -223,11 +223,12 @@ func (m *MM) loadELF(f *os.File, img *elfImage, bias abi.Addr) (loadedELF, error
 			if _, err := m.Mmap(start, uint64(fileMapEnd-start), prot, flags, int(f.Fd()), off); err != nil {
 				return loadedELF{}, fmt.Errorf("map PT_LOAD #%d at %#x: %w", i, uint64(start), err)
 			}
-			if p.Memsz > p.Filesz {
+			if p.Memsz > p.Filesz && prot&abi.PROT_WRITE != 0 {
 				// Zero the rest of the page holding the end of the file data
 				// (it was read from the file) up to the page end, as Linux's
 				// padzero: ld.so's early allocator takes that tail for
-				// zeroed memory.
+				// zeroed memory. Like Linux (6.7 on), a read-only segment
+				// keeps the file's bytes there: it maps the file directly.
 				m.zero(abi.Range{Start: fileEnd, End: fileMapEnd})
 			}
 			start = fileMapEnd

@@ -21,15 +21,22 @@ import (
 // the VMA table, a copy is a plain memory access. MAP_SHARED memory has its
 // own descriptor (a memfd for anonymous memory, the file itself otherwise)
 // mapped over its window range instead of the RAM memfd, and given to the
-// Machine the same way.
+// Machine the same way. A private file mapping without PROT_WRITE is
+// "direct": backed by its file exactly like a shared one, but read-only, so
+// an exec or ld.so maps program text without copying it; it is materialised
+// (copied into RAM, window and Machine switched to the RAM memfd) before
+// anything could write it (mm_direct.go).
 //
 // Invariants (held under mu):
 //   - vmas is sorted by address, non-overlapping, page aligned, inside
 //     [abi.MMAP_MIN_ADDR, limit);
-//   - RAM memfd pages exist only under private VMAs: every range leaving a
-//     private VMA is hole-punched, so a new mapping always reads zeros
-//     (except in a vfork child's borrowed RAM, which is never punched);
-//   - the window maps the RAM memfd except under shared VMAs;
+//   - RAM memfd pages exist only under private non-direct VMAs: every
+//     range leaving a private VMA is hole-punched, so a new mapping always
+//     reads zeros (except in a vfork child's borrowed RAM, which is never
+//     punched);
+//   - the window maps the RAM memfd except under shared and direct VMAs,
+//     where it maps their file (direct ones read-only);
+//   - a direct VMA never has PROT_WRITE;
 //   - the Machine maps exactly the VMAs whose prot is not PROT_NONE, each
 //     with its prot (PROT_NONE costs the machine nothing).
 //
@@ -75,9 +82,14 @@ type MapInfo struct {
 	// Fd is the descriptor behind the mapping: the memory itself for a
 	// shared mapping (memfd or file, at Offset); the mapped file for a
 	// private file mapping, whose data lives in RAMFd() at offset ==
-	// address like all private memory; -1 for private anonymous memory.
-	// The MM owns it: dup it to keep it.
+	// address like all private memory unless Direct; -1 for private
+	// anonymous memory. The MM owns it: dup it to keep it.
 	Fd int
+	// Direct marks a private file mapping not yet written (no
+	// PROT_WRITE since it was mapped): its memory is the file Fd at
+	// Offset, mapped read-only, and RAMFd() holds nothing there. It is
+	// still private (Shared is false, /proc/PID/maps says 'p').
+	Direct bool
 }
 
 // NewMM creates an empty address space of [0, limit) on machine. limit must
@@ -158,7 +170,7 @@ func (m *MM) Release() error {
 	m.mu.Lock()
 	var err error
 	if m.window != nil {
-		err = m.unmapRange(abi.Range{Start: 0, End: m.limit})
+		err = m.unmapRangeMode(abi.Range{Start: 0, End: m.limit}, unmapRelease)
 	}
 	m.mu.Unlock()
 	if cerr := m.Close(); err == nil {
@@ -204,7 +216,7 @@ func (m *MM) Maps() []MapInfo {
 func (v *vma) info() MapInfo {
 	mi := MapInfo{
 		Start: v.start, End: v.end, Prot: v.prot, Shared: v.shared,
-		Name: v.name, DontFork: v.dontFork, WipeOnFork: v.wipeOnFork, Fd: -1,
+		Name: v.name, DontFork: v.dontFork, WipeOnFork: v.wipeOnFork, Fd: -1, Direct: v.direct,
 	}
 	if v.back != nil {
 		mi.Offset = v.off
@@ -265,7 +277,7 @@ func (m *MM) machineMap(v *vma, r abi.Range) error {
 		return nil
 	}
 	fd, off := m.ramfd, int64(r.Start)
-	if v.shared {
+	if v.shared || v.direct {
 		fd, off = v.back.fd, int64(v.off+uint64(r.Start-v.start))
 	}
 	if err := m.machine.Map(uint64(r.Start), r.Len(), v.prot, fd, off); err != nil {
@@ -277,11 +289,11 @@ func (m *MM) machineMap(v *vma, r abi.Range) error {
 // windowMap points the host window at v's memory for the part r.
 // Preconditions: m.mu held for writing; r inside v.
 func (m *MM) windowMap(v *vma, r abi.Range) error {
-	if !v.shared {
+	if !v.shared && !v.direct {
 		return nil
 	}
 	prot := unix.PROT_READ
-	if v.back.writable {
+	if v.shared && v.back.writable {
 		prot |= unix.PROT_WRITE
 	}
 	off := int64(v.off + uint64(r.Start-v.start))
@@ -306,7 +318,7 @@ func (m *MM) addVMA(v vma) error {
 		return err
 	}
 	if err := m.machineMap(&v, r); err != nil {
-		if v.shared {
+		if v.shared || v.direct {
 			m.windowRestore(r)
 		}
 		v.back.release()
@@ -314,40 +326,6 @@ func (m *MM) addVMA(v vma) error {
 	}
 	m.insert(v)
 	return nil
-}
-
-// unmapRange removes every mapping inside r: private pages are punched,
-// shared ranges get the RAM memfd back in the window, the machine forgets
-// the range. Holes inside r are fine.
-// Preconditions: m.mu held for writing; r page aligned.
-func (m *MM) unmapRange(r abi.Range) error {
-	m.splitAt(r.Start)
-	m.splitAt(r.End)
-	i := m.find(r.Start)
-	j := i
-	var firstErr error
-	keep := func(err error) {
-		if err != nil && firstErr == nil {
-			firstErr = err
-		}
-	}
-	for ; j < len(m.vmas) && m.vmas[j].start < r.End; j++ {
-		v := &m.vmas[j]
-		vr := v.rng()
-		if v.prot != 0 {
-			if err := m.machine.Unmap(uint64(vr.Start), vr.Len()); err != nil {
-				keep(errMachine("unmap", vr, err))
-			}
-		}
-		if v.shared {
-			keep(m.windowRestore(vr))
-		} else {
-			keep(m.punch(vr))
-		}
-		v.back.release()
-	}
-	m.vmas = append(m.vmas[:i], m.vmas[j:]...)
-	return firstErr
 }
 
 // protectRange sets prot on every mapping inside r, which must be fully
@@ -367,6 +345,10 @@ func (m *MM) protectRange(r abi.Range, prot hvf.Prot) error {
 		vr := v.rng()
 		var err error
 		switch {
+		case v.direct && prot&hvf.ProtWrite != 0:
+			// Private pages from now on: copy the file into RAM and map
+			// that with the new permissions.
+			err = m.materialise(v)
 		case prot == 0:
 			if err = m.machine.Unmap(uint64(vr.Start), vr.Len()); err != nil {
 				err = errMachine("unmap", vr, err)

@@ -11,9 +11,10 @@ import (
 
 // accessibleEnd returns the end of the longest prefix of [addr, addr+n)
 // that is mapped with the needed permission (read, or write if write) and
-// backed by memory the host can touch without a fault: pages of a shared
-// file mapping past the file's end would SIGBUS the host, so they count as
-// inaccessible (EFAULT, as a guest touching them would get SIGBUS).
+// backed by memory the host can touch without a fault: pages of a file
+// mapping that reads its file (shared, or direct private) past the file's
+// end would SIGBUS the host, so they count as inaccessible (EFAULT, as a
+// guest touching them would get SIGBUS).
 // Preconditions: m.mu held.
 func (m *MM) accessibleEnd(addr abi.Addr, n uint64, write bool) abi.Addr {
 	e, _ := m.accessible(addr, n, write)
@@ -21,7 +22,7 @@ func (m *MM) accessibleEnd(addr abi.Addr, n uint64, write bool) abi.Addr {
 }
 
 // accessible is accessibleEnd that also reports whether the prefix touches
-// a shared file mapping (whose file another process may truncate while we
+// a mapping that reads a file (which another process may truncate while we
 // copy). Preconditions: m.mu held.
 func (m *MM) accessible(addr abi.Addr, n uint64, write bool) (abi.Addr, bool) {
 	fileBacked := false
@@ -39,7 +40,7 @@ func (m *MM) accessible(addr abi.Addr, n uint64, write bool) (abi.Addr, bool) {
 			break
 		}
 		lim := min(v.end, end)
-		if v.shared && !v.back.anon {
+		if (v.shared && !v.back.anon) || v.direct {
 			lim = min(lim, m.fileEnd(v))
 			fileBacked = true
 		}
@@ -79,8 +80,8 @@ func faultSafe(fileBacked bool, fn func()) (err error) {
 	return nil
 }
 
-// fileEnd is the end of the part of shared file mapping v that lies over
-// the file (the page holding EOF included).
+// fileEnd is the end of the part of file mapping v (shared or direct) that
+// lies over the file (the page holding EOF included).
 func (m *MM) fileEnd(v *vma) abi.Addr {
 	var st unix.Stat_t
 	if err := unix.Fstat(v.back.fd, &st); err != nil {

@@ -26,7 +26,9 @@ type Snapshot struct {
 // Snapshot copies the address space for fork: private memory into a new
 // memfd (MADV_WIPEONFORK regions stay zero), the region table as is.
 // Shared regions are not copied: the child maps the same descriptors, so
-// they stay shared across fork.
+// they stay shared across fork. Nor are direct private file regions: the
+// child maps the same file read-only, and either side materialises its own
+// copy before writing.
 //
 // Preconditions: no vCPU of the process runs (the caller stopped them);
 // guest writes during the copy would tear it.
@@ -47,7 +49,7 @@ func (m *MM) Snapshot() (*Snapshot, error) {
 			continue
 		}
 		s.Regions = append(s.Regions, v.info())
-		if v.shared || v.wipeOnFork {
+		if v.shared || v.direct || v.wipeOnFork {
 			continue
 		}
 		if err := m.copyExtents(fd, v.rng()); err != nil {
@@ -152,8 +154,11 @@ func newMMFromSnapshot(machine hvf.Machine, limit abi.Addr, s *Snapshot, borrowe
 			return nil, fmt.Errorf("mm: snapshot region %d [%#x, %#x) out of order or range: %w",
 				i, uint64(r.Start), uint64(r.End), abi.EINVAL)
 		}
-		if r.Shared && r.Fd < 0 {
+		if (r.Shared || r.Direct) && r.Fd < 0 {
 			return nil, fmt.Errorf("mm: shared snapshot region %d has no descriptor: %w", i, abi.EINVAL)
+		}
+		if r.Direct && (r.Shared || r.Prot&hvf.ProtWrite != 0) {
+			return nil, fmt.Errorf("mm: snapshot region %d is direct but shared or writable: %w", i, abi.EINVAL)
 		}
 	}
 	m, err := newMMOver(machine, limit, s.RAM)
@@ -181,7 +186,7 @@ func newMMFromSnapshot(machine hvf.Machine, limit abi.Addr, s *Snapshot, borrowe
 	m.mu.Lock()
 	for _, r := range s.Regions {
 		v := vma{start: r.Start, end: r.End, prot: r.Prot, shared: r.Shared, name: r.Name,
-			dontFork: r.DontFork, wipeOnFork: r.WipeOnFork}
+			dontFork: r.DontFork, wipeOnFork: r.WipeOnFork, direct: r.Direct}
 		if r.Fd >= 0 {
 			b, ok := backs[r.Fd]
 			if !ok {

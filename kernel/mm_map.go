@@ -1,7 +1,6 @@
 package kernel
 
 import (
-	"errors"
 	"fmt"
 	"io"
 
@@ -95,17 +94,34 @@ func (m *MM) Mmap(addr abi.Addr, length uint64, prot, flags int, hostfd int, off
 		return 0, err
 	}
 	r := abi.Range{Start: at, End: at + lenUp}
+	// Mapping over existing memory replaces it in the Machine too, in one
+	// call (unless the new mapping is PROT_NONE, which the Machine does
+	// not map).
+	replace := flags&abi.MAP_FIXED != 0 && hostProt(prot) != 0 && !m.isFree(r)
 	if flags&abi.MAP_FIXED != 0 {
-		if err := m.unmapRange(r); err != nil {
+		mode := unmapAll
+		if replace {
+			mode = unmapReplace
+		}
+		if err := m.unmapRangeMode(r, mode); err != nil {
 			back.release()
+			if replace {
+				m.machine.Unmap(uint64(r.Start), r.Len())
+			}
 			return 0, err
 		}
 	}
-	v := vma{start: r.Start, end: r.End, prot: hostProt(prot), shared: shared, back: back, off: off}
+	v := vma{start: r.Start, end: r.End, prot: hostProt(prot), shared: shared, back: back, off: off,
+		direct: directFor(shared, back, prot)}
 	if err := m.addVMA(v); err != nil {
+		if replace {
+			// The old mappings left the table: make the Machine forget
+			// them too.
+			m.machine.Unmap(uint64(r.Start), r.Len())
+		}
 		return 0, err
 	}
-	if !shared && back != nil {
+	if !shared && back != nil && !v.direct {
 		if err := m.fillFromFile(back, off, r); err != nil {
 			m.unmapRange(r)
 			return 0, err
@@ -235,33 +251,6 @@ func growShared(b *backing, size uint64) error {
 		return hostErrno(err)
 	}
 	return nil
-}
-
-// fillFromFile reads the file behind a private mapping into RAM for r,
-// starting at file offset off. The part past EOF stays zero.
-// Preconditions: m.mu held for writing; r is freshly mapped (zero).
-func (m *MM) fillFromFile(b *backing, off uint64, r abi.Range) error {
-	eof := errors.New("eof")
-	err := m.window.pieces(r, func(_ abi.Addr, dst []byte) error {
-		for len(dst) > 0 {
-			n, err := unix.Pread(b.fd, dst, int64(off))
-			if err == unix.EINTR {
-				continue
-			}
-			if err != nil {
-				return fmt.Errorf("mm: read %s at %#x: %w", b.name, off, hostErrno(err))
-			}
-			if n == 0 {
-				return eof // the rest reads as zeros
-			}
-			dst, off = dst[n:], off+uint64(n)
-		}
-		return nil
-	})
-	if err == eof {
-		return nil
-	}
-	return err
 }
 
 // moveRAM moves private memory [src, src+n) to [dst, dst+n) inside the RAM

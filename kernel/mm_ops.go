@@ -145,6 +145,13 @@ func (m *MM) Mremap(old abi.Addr, oldLen, newLen uint64, flags int, newAddr abi.
 	if i == len(m.vmas) || m.vmas[i].start > old {
 		return 0, abi.EFAULT
 	}
+	if m.vmas[i].direct {
+		// Moving or growing works on private pages: copy the file first.
+		if err := m.materialiseRange(m.vmas[i].rng()); err != nil {
+			return 0, err
+		}
+		i = m.find(old)
+	}
 	v := m.vmas[i]
 	if ol == 0 {
 		// Duplicating a mapping only makes sense for shared memory.
@@ -344,8 +351,8 @@ func (m *MM) discardLocked(v *vma, part abi.Range, advice int) error {
 		}
 		return nil
 	}
-	if v.shared {
-		return nil
+	if v.shared || v.direct {
+		return nil // a direct mapping already reads the file
 	}
 	if err := m.punch(part); err != nil {
 		return abi.EIO

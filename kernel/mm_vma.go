@@ -40,7 +40,8 @@ func (b *backing) release() {
 }
 
 // vma is one mapping. Private memory lives in the RAM memfd at offset ==
-// address; shared memory in back.fd at off.
+// address; shared memory, and direct private file mappings, in back.fd at
+// off.
 type vma struct {
 	start, end abi.Addr
 	prot       hvf.Prot
@@ -53,6 +54,13 @@ type vma struct {
 	name string
 	// dontFork and wipeOnFork record madvise hints for fork.
 	dontFork, wipeOnFork bool
+	// direct marks a private file mapping that reads the file itself:
+	// the window and the Machine map back.fd at off (read-only) instead
+	// of the RAM memfd, so nothing is copied and the host page cache is
+	// shared with every other mapping of the file. It holds only while
+	// prot has no PROT_WRITE; anything that needs private pages first
+	// materialises the range (see mm_direct.go).
+	direct bool
 }
 
 func (v *vma) rng() abi.Range { return abi.Range{Start: v.start, End: v.end} }
@@ -66,7 +74,7 @@ func (v *vma) writable() bool { return v.prot&hvf.ProtWrite != 0 }
 // mergeable reports whether b can extend a (a directly before b).
 func mergeable(a, b *vma) bool {
 	if a.end != b.start || a.prot != b.prot || a.shared != b.shared || a.back != b.back ||
-		a.name != b.name || a.dontFork != b.dontFork || a.wipeOnFork != b.wipeOnFork {
+		a.name != b.name || a.dontFork != b.dontFork || a.wipeOnFork != b.wipeOnFork || a.direct != b.direct {
 		return false
 	}
 	return a.back == nil || a.off+uint64(a.end-a.start) == b.off
