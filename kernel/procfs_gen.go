@@ -160,8 +160,9 @@ func (t *Task) sigMasks() (ign, cgt uint64, shared abi.SigSet) {
 	return ign, cgt, shared
 }
 
-// procStatus is /proc/<pid>/status.
-func (t *Task) procStatus() string {
+// procStatus is /proc/<pid>/status; state is the State letter ('R' for
+// the process reading itself).
+func (t *Task) procStatus(state byte) string {
 	c := t.Proc.Creds()
 	pid := t.guestPid()
 	ppid := int32(0)
@@ -190,7 +191,7 @@ func (t *Task) procStatus() string {
 	w := func(format string, a ...any) { fmt.Fprintf(&b, format+"\n", a...) }
 	w("Name:\t%s", t.Proc.Comm())
 	w("Umask:\t%04o", currentUmask())
-	w("State:\tR (running)")
+	w("State:\t%s", procStateName(state))
 	w("Tgid:\t%d", pid)
 	w("Ngid:\t0")
 	w("Pid:\t%d", pid)
@@ -202,8 +203,9 @@ func (t *Task) procStatus() string {
 	w("Groups:\t%s", strings.Join(groups, " "))
 	w("NStgid:\t%d", pid)
 	w("NSpid:\t%d", pid)
-	w("NSpgid:\t%d", pid)
-	w("NSsid:\t%d", pid)
+	pgid, sid := t.procGroupIDs()
+	w("NSpgid:\t%d", pgid)
+	w("NSsid:\t%d", sid)
 	w("VmPeak:\t%8d kB", u.Virtual>>10)
 	w("VmSize:\t%8d kB", u.Virtual>>10)
 	w("VmLck:\t%8d kB", 0)
@@ -258,8 +260,8 @@ func hostStatFields() []string {
 	return strings.Fields(s)
 }
 
-// procStat is /proc/<pid>/stat.
-func (t *Task) procStat() string {
+// procStat is /proc/<pid>/stat; state is as procStatus's.
+func (t *Task) procStat(state byte) string {
 	pid := t.guestPid()
 	ppid := int32(0)
 	if t.Proc.Kernel != nil && t.Proc.Kernel.Host != nil {
@@ -278,10 +280,27 @@ func (t *Task) procStat() string {
 	unix.Getrusage(unix.RUSAGE_SELF, &ru)
 	ticks := func(tv unix.Timeval) int64 { return tv.Sec*100 + int64(tv.Usec)/10000 }
 	pending := uint64(t.SigState.pending.set)
-	return fmt.Sprintf("%d (%s) R %d %d %d 0 -1 4194304 0 0 0 0 %d %d 0 0 20 0 %d 0 %s %d %d %s "+
+	pgid, sid := t.procGroupIDs()
+	return fmt.Sprintf("%d (%s) %c %d %d %d 0 -1 4194304 0 0 0 0 %d %d 0 0 20 0 %d 0 %s %d %d %s "+
 		"0 0 0 0 0 %d %d %d %d 0 0 0 17 %s 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
-		pid, t.Proc.Comm(), ppid, pid, pid, ticks(ru.Utime), ticks(ru.Stime), len(t.guestTids()),
+		pid, t.Proc.Comm(), state, ppid, pgid, sid, ticks(ru.Utime), ticks(ru.Stime), len(t.guestTids()),
 		field(22), u.Virtual, u.Resident/4096, field(25), pending, t.SigMask, ign, cgt, field(39))
+}
+
+// procGroupIDs returns the process's group and session ids, as getpgid
+// and getsid give them.
+func (t *Task) procGroupIDs() (pgid, sid int32) {
+	if t.Proc.Kernel == nil || t.Proc.Kernel.Host == nil {
+		return t.guestPid(), t.guestPid()
+	}
+	if sh, ok := t.Proc.Kernel.Host.(sessionHost); ok {
+		pgid, err1 := sh.Getpgid(0)
+		sid, err2 := sh.Getsid(0)
+		if err1 == nil && err2 == nil {
+			return pgid, sid
+		}
+	}
+	return t.Proc.groupIDs()
 }
 
 // procStatm is /proc/<pid>/statm (pages).
