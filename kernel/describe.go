@@ -131,6 +131,9 @@ func (p *Process) Describe() ProcessInfo {
 }
 
 func (p *Process) describeCwd() string {
+	if cwd, ok := synthCwd(); ok {
+		return cwd
+	}
 	if p.Kernel != nil && p.Kernel.Root != nil {
 		cwd, err := p.Kernel.Root.Cwd()
 		if err != nil {

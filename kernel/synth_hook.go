@@ -3,6 +3,7 @@ package kernel
 import (
 	"encoding/binary"
 	"path"
+	"strconv"
 	"strings"
 
 	"github.com/elfuse/elfuse/kernel/abi"
@@ -20,7 +21,14 @@ func (t *Task) synthAbs(dirfd int32, p string) (string, bool) {
 		return p, true
 	}
 	if dirfd == abi.AT_FDCWD {
-		return "", false
+		cwd, ok := synthCwd()
+		if !ok {
+			return "", false
+		}
+		if p == "" {
+			return cwd, true
+		}
+		return cwd + "/" + p, true
 	}
 	f, err := t.Proc.FDs.Acquire(dirfd)
 	if err != nil {
@@ -53,6 +61,16 @@ func (t *Task) synthPath(dirfd int32, gp string, flags pathFlags) (p hostPath, n
 		return hostPath{}, "", true, err
 	}
 	if w.node == nil {
+		if isFDDirPath(w.outside) && flags&pathWrite == 0 {
+			// The own fd directory itself: a synthetic directory for
+			// chdir and stat; the names in it stay the resolver's.
+			fdDir := &synthNode{path: "/proc/" + strconv.Itoa(int(t.guestPid())) + "/fd", kind: synthDir, perm: 0o500}
+			dir, err := synthCwdMarker(fdDir.path)
+			if err != nil {
+				return hostPath{}, "", true, err
+			}
+			return hostPath{dirfd: unix.AT_FDCWD, path: dir, synth: fdDir}, "", true, nil
+		}
 		return hostPath{}, w.outside, false, nil
 	}
 	n := w.node
@@ -75,6 +93,15 @@ func (t *Task) synthPath(dirfd int32, gp string, flags pathFlags) (p hostPath, n
 	}
 	if flags&pathWrite != 0 {
 		return hostPath{}, "", true, abi.EACCES
+	}
+	if n.kind == synthDir {
+		// A directory's host stand-in is its marker (synth_cwd.go), so
+		// chdir works; stat and getdents answer from n.
+		dir, err := synthCwdMarker(n.path)
+		if err != nil {
+			return hostPath{}, "", true, err
+		}
+		return hostPath{dirfd: unix.AT_FDCWD, path: dir, synth: n}, "", true, nil
 	}
 	// Calls that do not know synthetic nodes act on an empty memfd: access
 	// succeeds, chdir fails with ENOTDIR.
