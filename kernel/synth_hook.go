@@ -63,13 +63,16 @@ func (t *Task) synthPath(dirfd int32, gp string, flags pathFlags) (p hostPath, n
 	if w.node == nil {
 		if isFDDirPath(w.outside) && flags&pathWrite == 0 {
 			// The own fd directory itself: a synthetic directory for
-			// chdir and stat; the names in it stay the resolver's.
+			// chdir and stat (not the guestproc's host /proc/self/fd);
+			// the names in it stay the resolver's.
 			fdDir := &synthNode{path: "/proc/" + strconv.Itoa(int(t.guestPid())) + "/fd", kind: synthDir, perm: 0o500}
 			dir, err := synthCwdMarker(fdDir.path)
 			if err != nil {
 				return hostPath{}, "", true, err
 			}
-			return hostPath{dirfd: unix.AT_FDCWD, path: dir, synth: fdDir}, "", true, nil
+			// Opened, it is the guest's fd directory (fd_dir.go), whose
+			// listing is the descriptor table, not the marker's.
+			return hostPath{dirfd: unix.AT_FDCWD, path: dir, synth: fdDir, fdDir: true}, "", true, nil
 		}
 		return hostPath{}, w.outside, false, nil
 	}
