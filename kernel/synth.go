@@ -310,7 +310,19 @@ func (t *Task) synthList(n *synthNode) []synthDirent {
 	} else {
 		ents = t.procList(n)
 	}
-	sort.Slice(ents, func(i, j int) bool { return ents[i].name < ents[j].name })
+	// By name, but pids last and in numeric order, as Linux lists /proc
+	// (ps shows processes in the order it reads them).
+	sort.Slice(ents, func(i, j int) bool {
+		a, b := ents[i].name, ents[j].name
+		pa, pb := isPidName(a), isPidName(b)
+		if pa != pb {
+			return pb
+		}
+		if pa && len(a) != len(b) {
+			return len(a) < len(b)
+		}
+		return a < b
+	})
 	return ents
 }
 
