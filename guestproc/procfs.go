@@ -15,6 +15,10 @@ import (
 	"github.com/elfuse/elfuse/kernel/abi"
 )
 
+// A guestproc's parent is the supervisor, which removes the host
+// directories that stand in for synthetic ones as cwd when the tree ends.
+func init() { kernel.EnableSynthCwd() }
+
 // procAnswerTimeout bounds the wait for the supervisor's answer, which
 // itself gives up on a silent target sooner; it only guards against a
 // lost answer.

@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"errors"
 	"os"
 	"path"
 	"path/filepath"
@@ -26,6 +27,16 @@ import (
 // path, so the walk goes on in the synthetic tree. The markers hold
 // nothing and no guest path reaches them.
 
+// synthCwdTree is set in a guestproc, whose parent is the supervisor that
+// removes the markers at exit (EnableSynthCwd). Elsewhere (unit tests) a
+// synthetic directory cannot become the cwd: chdir into it fails with
+// ENOTDIR, as before markers, and nothing is left on the host.
+var synthCwdTree atomic.Bool
+
+// EnableSynthCwd lets synthetic directories become the cwd: the
+// process's parent is a supervisor that removes the markers it leaves.
+func EnableSynthCwd() { synthCwdTree.Store(true) }
+
 // synthCwdMarkers is set once a marker may be the cwd: this process
 // handed one out, or started in one (a fork child of a process in
 // /proc). Until then relative lookups skip the getcwd check.
@@ -42,6 +53,9 @@ func synthCwdRoot() string {
 // synthCwdMarker returns the marker directory of the synthetic directory
 // at canonical path p, creating it.
 func synthCwdMarker(p string) (string, error) {
+	if !synthCwdTree.Load() {
+		return "", errNoMarkers
+	}
 	root := synthCwdRoot()
 	if err := os.Mkdir(root, 0o700); err != nil && !os.IsExist(err) {
 		return "", err
@@ -60,6 +74,9 @@ func synthCwdMarker(p string) (string, error) {
 	synthCwdMarkers.Store(true)
 	return dir, nil
 }
+
+// errNoMarkers says synthetic directories have no host stand-ins here.
+var errNoMarkers = errors.New("no synthetic cwd markers")
 
 // synthCwd returns the synthetic directory the process's cwd is, if it
 // is one.

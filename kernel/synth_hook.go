@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"encoding/binary"
+	"errors"
 	"path"
 	"strconv"
 	"strings"
@@ -67,6 +68,9 @@ func (t *Task) synthPath(dirfd int32, gp string, flags pathFlags) (p hostPath, n
 			// the names in it stay the resolver's.
 			fdDir := &synthNode{path: "/proc/" + strconv.Itoa(int(t.guestPid())) + "/fd", kind: synthDir, perm: 0o500}
 			dir, err := synthCwdMarker(fdDir.path)
+			if errors.Is(err, errNoMarkers) {
+				return hostPath{}, w.outside, false, nil
+			}
 			if err != nil {
 				return hostPath{}, "", true, err
 			}
@@ -101,10 +105,12 @@ func (t *Task) synthPath(dirfd int32, gp string, flags pathFlags) (p hostPath, n
 		// A directory's host stand-in is its marker (synth_cwd.go), so
 		// chdir works; stat and getdents answer from n.
 		dir, err := synthCwdMarker(n.path)
-		if err != nil {
+		if err == nil {
+			return hostPath{dirfd: unix.AT_FDCWD, path: dir, synth: n}, "", true, nil
+		}
+		if !errors.Is(err, errNoMarkers) {
 			return hostPath{}, "", true, err
 		}
-		return hostPath{dirfd: unix.AT_FDCWD, path: dir, synth: n}, "", true, nil
 	}
 	// Calls that do not know synthetic nodes act on an empty memfd: access
 	// succeeds, chdir fails with ENOTDIR.
