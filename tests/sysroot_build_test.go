@@ -241,4 +241,3 @@ func TestSysrootMakeJ2MatchesChroot(t *testing.T) {
 		})
 	}
 }
-
