@@ -158,6 +158,6 @@ func (t *Task) procTreeStatus(info *ProcTreeInfo, comm string) string {
 // the times and sizes zero).
 func procTreeStat(info *ProcTreeInfo, comm string) string {
 	return fmt.Sprintf("%d (%s) %c %d %d %d 0 -1 4194304 0 0 0 0 0 0 0 0 20 0 1 0 0 0 0 "+
-		"18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
+		"18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
 		info.Pid, comm, info.State, info.Ppid, info.Pgid, info.Sid)
 }

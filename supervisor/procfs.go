@@ -76,7 +76,9 @@ func (s *supervisor) procAnswer(from int32, q ipc.ProcQuery) ipc.ProcAnswer {
 		return ipc.ProcAnswer{Errno: int32(abi.ESRCH)}
 	}
 	if p.State == Running && q.Pid != from {
-		if ans, ok := s.procAsk(q); ok {
+		// ESRCH from the target: its process is not built yet (a fork
+		// child starting); the tree describes it meanwhile.
+		if ans, ok := s.procAsk(q); ok && ans.Errno != int32(abi.ESRCH) {
 			return ans
 		}
 		// It did not answer: it may have just ended.
