@@ -89,9 +89,8 @@ func (h *host) ProcLookup(pid int32, rel string) (kernel.ProcNode, *kernel.ProcT
 	if err != nil {
 		return kernel.ProcNode{}, nil, err
 	}
-	if t := a.Tree; t != nil {
-		return kernel.ProcNode{}, &kernel.ProcTreeInfo{Pid: t.Pid, Ppid: t.Ppid, Pgid: t.Pgid, Sid: t.Sid,
-			State: t.State, Exe: t.Exe, Argv: t.Argv, Comm: t.Comm}, nil
+	if a.Tree != nil {
+		return kernel.ProcNode{}, treeInfo(a.Tree), nil
 	}
 	n := kernel.ProcNode{Data: a.Data, Target: a.Target}
 	switch a.Kind {
@@ -108,6 +107,27 @@ func (h *host) ProcLookup(pid int32, rel string) (kernel.ProcNode, *kernel.ProcT
 	return n, nil, nil
 }
 
+// ProcRecord implements kernel.ProcTreeHost.
+func (h *host) ProcRecord(pid int32) (*kernel.ProcTreeInfo, error) {
+	a, err := h.procCall(ipc.ProcQuery{Pid: pid, Record: true})
+	if err != nil {
+		return nil, err
+	}
+	if a.Tree == nil {
+		return nil, abi.ESRCH
+	}
+	return treeInfo(a.Tree), nil
+}
+
+// treeInfo converts the supervisor's record (nil stays nil).
+func treeInfo(t *ipc.ProcTree) *kernel.ProcTreeInfo {
+	if t == nil {
+		return nil
+	}
+	return &kernel.ProcTreeInfo{Pid: t.Pid, Ppid: t.Ppid, Pgid: t.Pgid, Sid: t.Sid,
+		State: t.State, Exe: t.Exe, Argv: t.Argv, Comm: t.Comm}
+}
+
 // procServe answers the supervisor's question about this process. It
 // runs on its own goroutine so the reader goes on routing messages.
 func (h *host) procServe(q ipc.ProcQuery) {
@@ -117,7 +137,7 @@ func (h *host) procServe(q ipc.ProcQuery) {
 	a := ipc.ProcAnswer{ID: q.ID}
 	if p == nil {
 		a.Errno = int32(abi.ESRCH)
-	} else if n, err := p.ProcLookup(q.Rel); err != nil {
+	} else if n, err := p.ProcLookup(q.Rel, treeInfo(q.Tree)); err != nil {
 		var e abi.Errno
 		if !errors.As(err, &e) {
 			e = abi.EIO

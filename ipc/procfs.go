@@ -15,6 +15,8 @@ package ipc
 //	  ← ProcAnswer{ID:a, ...}
 //
 // List set: S answers with every pid of the tree (zombies included).
+// Record set: S answers with its record of Pid (Tree), for a process's
+// own stat and status.
 // A zombie, a stopped guestproc (it cannot read) or one that does not
 // answer within a short timeout (it exits, or is busy ending) is answered
 // by S alone with Tree set: what the tree knows, for the reader to render
@@ -51,6 +53,12 @@ type ProcQuery struct {
 	// Rel is the path below /proc/<Pid> ("" for the directory itself),
 	// clean and without a leading slash.
 	Rel string
+	// Record asks the supervisor for its record of Pid alone (the
+	// answer's Tree), never forwarded.
+	Record bool `json:",omitempty"`
+	// Tree is the supervisor's record of Pid on a forwarded query, for
+	// what the target shows but does not hold (group, session).
+	Tree *ProcTree `json:",omitempty"`
 }
 
 // ProcAnswer is the body of MsgProcAnswer.

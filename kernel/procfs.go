@@ -205,9 +205,9 @@ func procPidGen(name string) func(*Task) ([]byte, error) {
 	case "smaps_rollup":
 		return func(t *Task) ([]byte, error) { return []byte(t.procSmaps(true)), nil }
 	case "status":
-		return func(t *Task) ([]byte, error) { return []byte(t.procStatus('R')), nil }
+		return func(t *Task) ([]byte, error) { return []byte(t.procStatus(t.ownView())), nil }
 	case "stat":
-		return func(t *Task) ([]byte, error) { return []byte(t.procStat('R')), nil }
+		return func(t *Task) ([]byte, error) { return []byte(t.procStat(t.ownView())), nil }
 	case "statm":
 		return func(t *Task) ([]byte, error) { return []byte(t.procStatm()), nil }
 	case "cmdline":

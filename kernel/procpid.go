@@ -73,6 +73,9 @@ type ProcTreeHost interface {
 	// that process cannot answer, the tree's record of it (node unset).
 	// ESRCH: no such process.
 	ProcLookup(pid int32, rel string) (ProcNode, *ProcTreeInfo, error)
+	// ProcRecord returns the tree's record of pid (its group and
+	// session), without asking the process.
+	ProcRecord(pid int32) (*ProcTreeInfo, error)
 }
 
 // procTreeHost returns the kernel's ProcTreeHost, if its Host is one.
@@ -228,17 +231,18 @@ func procNodeOf(p string, node ProcNode) *synthNode {
 // below the process's own /proc/<pid>, for another process's reader. It
 // runs on a goroutine other than the vCPUs' and does not stop the guest:
 // the generators read the state syscalls keep, under the same locks.
-// Errors are abi.Errno values: ENOENT for no such node, ESRCH before the
-// process has a thread.
-func (p *Process) ProcLookup(rel string) (ProcNode, error) {
-	n, err := p.procLookup(rel)
+// rec is the tree's record of the process (nil if unknown), which stat and
+// status show. Errors are abi.Errno values: ENOENT for no such node,
+// ESRCH before the process has a thread.
+func (p *Process) ProcLookup(rel string, rec *ProcTreeInfo) (ProcNode, error) {
+	n, err := p.procLookup(rel, rec)
 	if err != nil {
 		return ProcNode{}, toErrno(err)
 	}
 	return n, nil
 }
 
-func (p *Process) procLookup(rel string) (ProcNode, error) {
+func (p *Process) procLookup(rel string, rec *ProcTreeInfo) (ProcNode, error) {
 	t := p.anyTask()
 	if t == nil {
 		return ProcNode{}, abi.ESRCH
@@ -269,10 +273,17 @@ func (p *Process) procLookup(rel string) (ProcNode, error) {
 		// Seen from another process, a process whose threads all wait
 		// in the kernel sleeps.
 		switch path.Base(n.path) {
-		case "status":
-			return ProcNode{Kind: ProcNodeFile, Data: []byte(t.procStatus(p.runState()))}, nil
-		case "stat":
-			return ProcNode{Kind: ProcNodeFile, Data: []byte(t.procStat(p.runState()))}, nil
+		case "status", "stat":
+			v := procView{state: p.runState(), pgid: t.guestPid(), sid: t.guestPid()}
+			if rec != nil {
+				v.pgid, v.sid = rec.Pgid, rec.Sid
+			} else {
+				v.pgid, v.sid = t.procGroupIDs()
+			}
+			if path.Base(n.path) == "stat" {
+				return ProcNode{Kind: ProcNodeFile, Data: []byte(t.procStat(v))}, nil
+			}
+			return ProcNode{Kind: ProcNodeFile, Data: []byte(t.procStatus(v))}, nil
 		}
 		data, err := n.gen(t)
 		if err != nil {

@@ -32,9 +32,16 @@ func (h *procTreeTestHost) ProcPids() ([]int32, error) {
 	return pids, nil
 }
 
+func (h *procTreeTestHost) ProcRecord(pid int32) (*ProcTreeInfo, error) {
+	if info := h.tree[pid]; info != nil {
+		return info, nil
+	}
+	return &ProcTreeInfo{Pid: pid, Pgid: 7, Sid: 8}, nil
+}
+
 func (h *procTreeTestHost) ProcLookup(pid int32, rel string) (ProcNode, *ProcTreeInfo, error) {
 	if p := h.procs[pid]; p != nil {
-		n, err := p.ProcLookup(rel)
+		n, err := p.ProcLookup(rel, &ProcTreeInfo{Pid: pid, Pgid: 7, Sid: 8})
 		return n, nil, err
 	}
 	if info := h.tree[pid]; info != nil {
@@ -68,7 +75,7 @@ func TestProcOtherPidFilesComeFromTheirProcess(t *testing.T) {
 		t.Errorf("/proc/2/cmdline = %q", got)
 	}
 	status := string(readAllGuest(t, task, mem, "/proc/2/status"))
-	for _, want := range []string{"Name:\ttarget\n", "Pid:\t2\n", "State:\tR (running)\n"} {
+	for _, want := range []string{"Name:\ttarget\n", "Pid:\t2\n", "State:\tR (running)\n", "NSpgid:\t7\n", "NSsid:\t8\n"} {
 		if !strings.Contains(status, want) {
 			t.Errorf("/proc/2/status lacks %q:\n%s", want, status)
 		}
@@ -156,7 +163,7 @@ func TestProcListingShowsTheTree(t *testing.T) {
 func TestProcLookupRefusesWhatIsNotThere(t *testing.T) {
 	task, _ := procTreeTest(t)
 	for _, rel := range []string{"nonesuch", "fd/99", "fd/+1", "task/77/status", "status/x"} {
-		if _, err := task.Proc.ProcLookup(rel); err == nil {
+		if _, err := task.Proc.ProcLookup(rel, nil); err == nil {
 			t.Errorf("ProcLookup(%q) succeeded", rel)
 		}
 	}

@@ -75,10 +75,10 @@ func (s *supervisor) procAnswer(from int32, q ipc.ProcQuery) ipc.ProcAnswer {
 	if !ok {
 		return ipc.ProcAnswer{Errno: int32(abi.ESRCH)}
 	}
-	if p.State == Running && q.Pid != from {
+	if p.State == Running && q.Pid != from && !q.Record {
 		// ESRCH from the target: its process is not built yet (a fork
 		// child starting); the tree describes it meanwhile.
-		if ans, ok := s.procAsk(q); ok && ans.Errno != int32(abi.ESRCH) {
+		if ans, ok := s.procAsk(q, s.procRecord(p)); ok && ans.Errno != int32(abi.ESRCH) {
 			return ans
 		}
 		// It did not answer: it may have just ended.
@@ -86,6 +86,11 @@ func (s *supervisor) procAnswer(from int32, q ipc.ProcQuery) ipc.ProcAnswer {
 			return ipc.ProcAnswer{Errno: int32(abi.ESRCH)}
 		}
 	}
+	return ipc.ProcAnswer{Tree: s.procRecord(p)}
+}
+
+// procRecord is the tree's record of p as /proc shows it.
+func (s *supervisor) procRecord(p Proc) *ipc.ProcTree {
 	t := &ipc.ProcTree{Pid: p.Pid, Ppid: p.Ppid, Pgid: visible(p.Pgid), Sid: visible(p.Sid),
 		Exe: p.Exe, Argv: append([]string(nil), p.Argv...)}
 	switch p.State {
@@ -102,12 +107,12 @@ func (s *supervisor) procAnswer(from int32, q ipc.ProcQuery) ipc.ProcAnswer {
 	default:
 		t.State = 'S'
 	}
-	return ipc.ProcAnswer{Tree: t}
+	return t
 }
 
-// procAsk forwards q to its target guestproc and waits for the answer;
-// ok=false when it is gone or silent.
-func (s *supervisor) procAsk(q ipc.ProcQuery) (ipc.ProcAnswer, bool) {
+// procAsk forwards q to its target guestproc, with the tree's record rec
+// of it, and waits for the answer; ok=false when it is gone or silent.
+func (s *supervisor) procAsk(q ipc.ProcQuery, rec *ipc.ProcTree) (ipc.ProcAnswer, bool) {
 	s.mu.Lock()
 	g := s.gps[q.Pid]
 	s.mu.Unlock()
@@ -126,7 +131,7 @@ func (s *supervisor) procAsk(q ipc.ProcQuery) (ipc.ProcAnswer, bool) {
 		delete(w.waiting, id)
 		w.mu.Unlock()
 	}()
-	if err := g.send(ipc.MsgProcQuery, ipc.ProcQuery{ID: id, Pid: q.Pid, Rel: q.Rel}); err != nil {
+	if err := g.send(ipc.MsgProcQuery, ipc.ProcQuery{ID: id, Pid: q.Pid, Rel: q.Rel, Tree: rec}); err != nil {
 		return ipc.ProcAnswer{}, false
 	}
 	t := time.NewTimer(procTimeout)
