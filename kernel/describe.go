@@ -156,6 +156,11 @@ func (p *Process) describeHostFD(fd int) string {
 	if err != nil {
 		return "?"
 	}
+	if synth, found := strings.CutPrefix(target, "/memfd:"+synthMemfdPrefix); found {
+		// A synthetic /proc or /dev file: its path, as Linux names it.
+		synth = strings.TrimSuffix(synth, " (deleted)")
+		return strings.TrimPrefix(synth, "dir:")
+	}
 	if strings.HasPrefix(target, "/") && p.Kernel != nil && p.Kernel.Root != nil {
 		if g, ok := p.Kernel.Root.GuestPath(strings.TrimSuffix(target, " (deleted)")); ok {
 			if strings.HasSuffix(target, " (deleted)") {

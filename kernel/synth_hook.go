@@ -78,7 +78,10 @@ func (t *Task) synthPath(dirfd int32, gp string, flags pathFlags) (p hostPath, n
 			// listing is the descriptor table, not the marker's.
 			return hostPath{dirfd: unix.AT_FDCWD, path: dir, synth: fdDir, fdDir: true}, "", true, nil
 		}
-		return hostPath{}, w.outside, false, nil
+		w.node = t.synthFDNode(w.outside, flags&pathNoFollow != 0)
+		if w.node == nil {
+			return hostPath{}, w.outside, false, nil
+		}
 	}
 	n := w.node
 	if n.kind == synthHost {
@@ -121,6 +124,35 @@ func (t *Task) synthPath(dirfd int32, gp string, flags pathFlags) (p hostPath, n
 	hp := ownedPath(fd, "")
 	hp.synth = n
 	return hp, "", true, nil
+}
+
+// synthFDNode returns, for p naming an own descriptor that is a
+// synthetic file or directory (/proc/self/fd/N, /dev/fd/N), the link as
+// Linux shows it (noFollow) or the node it leads to; nil for every other
+// path. The host's magic link would name the memfd behind it.
+func (t *Task) synthFDNode(p string, noFollow bool) *synthNode {
+	fd, tail, ok := fdLinkName(p)
+	if !ok || tail != "" {
+		return nil
+	}
+	f, err := t.Proc.FDs.Acquire(fd)
+	if err != nil {
+		return nil
+	}
+	defer f.Release()
+	target, dir, ok := synthFD(f.FD())
+	if !ok {
+		return nil
+	}
+	if noFollow {
+		link := "/proc/" + strconv.Itoa(int(t.guestPid())) + "/fd/" + strconv.Itoa(int(fd))
+		return &synthNode{path: link, kind: synthLink, perm: 0o700, target: target}
+	}
+	if dir {
+		return &synthNode{path: target, kind: synthDir, perm: 0o555}
+	}
+	return &synthNode{path: target, kind: synthFile, perm: 0o444,
+		gen: func(*Task) ([]byte, error) { return nil, abi.ENOENT }} // opens go through synthOpen
 }
 
 // synthOpen is the open family's hook: ok=true answers with a host
