@@ -176,7 +176,8 @@ func (s *supervisor) procGone(pid int32) {
 }
 
 // procCommOf records the last comm of ending process pid, and forgets
-// those of processes the tree no longer has.
+// those of processes the tree no longer has. (w.mu and the tree's lock
+// are never held together.)
 func (s *supervisor) procCommOf(pid int32, c ipc.ProcComm) {
 	p, ok := s.tree.Get(pid)
 	if !ok {
@@ -184,14 +185,24 @@ func (s *supervisor) procCommOf(pid int32, c ipc.ProcComm) {
 	}
 	w := s.procs()
 	w.mu.Lock()
+	var known []int32
+	for old := range w.comms {
+		known = append(known, old)
+	}
+	w.mu.Unlock()
+	var gone []int32
+	for _, old := range known {
+		if _, ok := s.tree.Get(old); !ok {
+			gone = append(gone, old)
+		}
+	}
+	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.comms == nil {
 		w.comms = map[int32]procComm{}
 	}
-	for old := range w.comms {
-		if _, ok := s.tree.Get(old); !ok {
-			delete(w.comms, old)
-		}
+	for _, old := range gone {
+		delete(w.comms, old)
 	}
 	w.comms[pid] = procComm{hostPid: p.HostPid, comm: c.Comm}
 }
