@@ -40,6 +40,8 @@ type host struct {
 	// subreaper is the PR_SET_CHILD_SUBREAPER flag last told to the
 	// supervisor.
 	subreaper bool
+	// procCalls routes answers to /proc lookups (procfs.go).
+	procCalls procCalls
 }
 
 type reply struct {
@@ -57,8 +59,9 @@ func newHost(conn *ipc.Conn, start ipc.Start, log hclog.Logger) *host {
 func (h *host) Pid() int32  { return h.pid }
 func (h *host) Ppid() int32 { return h.ppid.Load() }
 
-// Exit is reported by Main after the run loop returns (with usage).
-func (h *host) Exit(status uint32) {}
+// Exit is reported by Main after the run loop returns (with usage); the
+// process's last name goes now, for /proc of its zombie.
+func (h *host) Exit(status uint32) { h.procExiting() }
 
 // Execed tells the supervisor about the new image and releases a vfork
 // parent.
@@ -167,6 +170,18 @@ func (h *host) serve() {
 			var d ipc.Describe
 			if decode(raw, &d) == nil {
 				go h.describe(d) // describe.go
+			}
+		case ipc.MsgProcQuery:
+			closeFDs(fds)
+			var q ipc.ProcQuery
+			if decode(raw, &q) == nil {
+				go h.procServe(q) // procfs.go
+			}
+		case ipc.MsgProcAnswer:
+			closeFDs(fds)
+			var a ipc.ProcAnswer
+			if decode(raw, &a) == nil {
+				h.procAnswered(a)
 			}
 		default:
 			closeFDs(fds)

@@ -131,6 +131,9 @@ func (p *Process) Describe() ProcessInfo {
 }
 
 func (p *Process) describeCwd() string {
+	if cwd, ok := synthCwd(); ok {
+		return cwd
+	}
 	if p.Kernel != nil && p.Kernel.Root != nil {
 		cwd, err := p.Kernel.Root.Cwd()
 		if err != nil {
@@ -152,6 +155,11 @@ func (p *Process) describeHostFD(fd int) string {
 	target, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
 	if err != nil {
 		return "?"
+	}
+	if synth, found := strings.CutPrefix(target, "/memfd:"+synthMemfdPrefix); found {
+		// A synthetic /proc or /dev file: its path, as Linux names it.
+		synth = strings.TrimSuffix(synth, " (deleted)")
+		return strings.TrimPrefix(synth, "dir:")
 	}
 	if strings.HasPrefix(target, "/") && p.Kernel != nil && p.Kernel.Root != nil {
 		if g, ok := p.Kernel.Root.GuestPath(strings.TrimSuffix(target, " (deleted)")); ok {

@@ -10,10 +10,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The synthetic /proc tree (see synth.go). Only the guest's own process
-// has a /proc/<pid> directory: other guest pids would need the
-// supervisor's help (TreeHost has no query for their state yet), so they
-// are ENOENT.
+// The synthetic /proc tree (see synth.go). The guest's own /proc/<pid> is
+// served here; other guest pids' come from their own processes through
+// the supervisor (procpid.go).
 
 // procHostFiles are /proc files whose content is the host's, read at open
 // (the guest runs on the host's CPUs, memory and kernel).
@@ -61,17 +60,9 @@ func (t *Task) hasTid(tid int32) bool {
 
 // procList lists /proc and the directories below it.
 func (t *Task) procList(n *synthNode) []synthDirent {
-	pid := strconv.Itoa(int(t.guestPid()))
 	parts := strings.Split(strings.TrimPrefix(n.path, "/proc"), "/")
 	if n.path == "/proc" {
-		ents := []synthDirent{{"self", abi.DT_LNK}, {"thread-self", abi.DT_LNK}, {pid, abi.DT_DIR},
-			{"sys", abi.DT_DIR}, {"net", abi.DT_LNK}, {"mounts", abi.DT_LNK}}
-		for _, f := range procHostFiles {
-			if _, err := os.Stat("/proc/" + f); err == nil {
-				ents = append(ents, synthDirent{f, abi.DT_REG})
-			}
-		}
-		return ents
+		return t.procRootList(true)
 	}
 	// parts[0] is "", parts[1] the pid.
 	switch {
@@ -99,6 +90,26 @@ func (t *Task) procList(n *synthNode) []synthDirent {
 		return ents
 	}
 	return nil
+}
+
+// procRootList lists /proc; withPids adds every pid of the tree (the
+// supervisor's list), else only the process's own.
+func (t *Task) procRootList(withPids bool) []synthDirent {
+	ents := []synthDirent{{"self", abi.DT_LNK}, {"thread-self", abi.DT_LNK},
+		{"sys", abi.DT_DIR}, {"net", abi.DT_LNK}, {"mounts", abi.DT_LNK}}
+	pids := []int32{t.guestPid()}
+	if withPids {
+		pids = t.procPids()
+	}
+	for _, pid := range pids {
+		ents = append(ents, synthDirent{strconv.Itoa(int(pid)), abi.DT_DIR})
+	}
+	for _, f := range procHostFiles {
+		if _, err := os.Stat("/proc/" + f); err == nil {
+			ents = append(ents, synthDirent{f, abi.DT_REG})
+		}
+	}
+	return ents
 }
 
 // procMake builds the node for entry name of /proc directory n (a name
@@ -194,9 +205,9 @@ func procPidGen(name string) func(*Task) ([]byte, error) {
 	case "smaps_rollup":
 		return func(t *Task) ([]byte, error) { return []byte(t.procSmaps(true)), nil }
 	case "status":
-		return func(t *Task) ([]byte, error) { return []byte(t.procStatus()), nil }
+		return func(t *Task) ([]byte, error) { return []byte(t.procStatus(t.ownView())), nil }
 	case "stat":
-		return func(t *Task) ([]byte, error) { return []byte(t.procStat()), nil }
+		return func(t *Task) ([]byte, error) { return []byte(t.procStat(t.ownView())), nil }
 	case "statm":
 		return func(t *Task) ([]byte, error) { return []byte(t.procStatm()), nil }
 	case "cmdline":

@@ -160,8 +160,22 @@ func (t *Task) sigMasks() (ign, cgt uint64, shared abi.SigSet) {
 	return ign, cgt, shared
 }
 
+// procView is what status and stat show that the process itself does not
+// hold: its state as the reader sees it and its group and session.
+type procView struct {
+	state     byte
+	pgid, sid int32
+}
+
+// ownView is the view of the process reading its own files: running, and
+// the tree's group and session.
+func (t *Task) ownView() procView {
+	pgid, sid := t.procGroupIDs()
+	return procView{state: 'R', pgid: pgid, sid: sid}
+}
+
 // procStatus is /proc/<pid>/status.
-func (t *Task) procStatus() string {
+func (t *Task) procStatus(v procView) string {
 	c := t.Proc.Creds()
 	pid := t.guestPid()
 	ppid := int32(0)
@@ -190,7 +204,7 @@ func (t *Task) procStatus() string {
 	w := func(format string, a ...any) { fmt.Fprintf(&b, format+"\n", a...) }
 	w("Name:\t%s", t.Proc.Comm())
 	w("Umask:\t%04o", currentUmask())
-	w("State:\tR (running)")
+	w("State:\t%s", procStateName(v.state))
 	w("Tgid:\t%d", pid)
 	w("Ngid:\t0")
 	w("Pid:\t%d", pid)
@@ -202,8 +216,8 @@ func (t *Task) procStatus() string {
 	w("Groups:\t%s", strings.Join(groups, " "))
 	w("NStgid:\t%d", pid)
 	w("NSpid:\t%d", pid)
-	w("NSpgid:\t%d", pid)
-	w("NSsid:\t%d", pid)
+	w("NSpgid:\t%d", v.pgid)
+	w("NSsid:\t%d", v.sid)
 	w("VmPeak:\t%8d kB", u.Virtual>>10)
 	w("VmSize:\t%8d kB", u.Virtual>>10)
 	w("VmLck:\t%8d kB", 0)
@@ -259,7 +273,7 @@ func hostStatFields() []string {
 }
 
 // procStat is /proc/<pid>/stat.
-func (t *Task) procStat() string {
+func (t *Task) procStat(v procView) string {
 	pid := t.guestPid()
 	ppid := int32(0)
 	if t.Proc.Kernel != nil && t.Proc.Kernel.Host != nil {
@@ -278,10 +292,32 @@ func (t *Task) procStat() string {
 	unix.Getrusage(unix.RUSAGE_SELF, &ru)
 	ticks := func(tv unix.Timeval) int64 { return tv.Sec*100 + int64(tv.Usec)/10000 }
 	pending := uint64(t.SigState.pending.set)
-	return fmt.Sprintf("%d (%s) R %d %d %d 0 -1 4194304 0 0 0 0 %d %d 0 0 20 0 %d 0 %s %d %d %s "+
+	return fmt.Sprintf("%d (%s) %c %d %d %d 0 -1 4194304 0 0 0 0 %d %d 0 0 20 0 %d 0 %s %d %d %s "+
 		"0 0 0 0 0 %d %d %d %d 0 0 0 17 %s 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
-		pid, t.Proc.Comm(), ppid, pid, pid, ticks(ru.Utime), ticks(ru.Stime), len(t.guestTids()),
+		pid, t.Proc.Comm(), v.state, ppid, v.pgid, v.sid, ticks(ru.Utime), ticks(ru.Stime), len(t.guestTids()),
 		field(22), u.Virtual, u.Resident/4096, field(25), pending, t.SigMask, ign, cgt, field(39))
+}
+
+// procGroupIDs returns the process's group and session ids, as getpgid
+// and getsid give them: the tree's record in one question when the Host
+// has one.
+func (t *Task) procGroupIDs() (pgid, sid int32) {
+	if t.Proc.Kernel == nil || t.Proc.Kernel.Host == nil {
+		return t.guestPid(), t.guestPid()
+	}
+	if h, ok := t.procTreeHost(); ok {
+		if rec, err := h.ProcRecord(t.guestPid()); err == nil && rec != nil {
+			return rec.Pgid, rec.Sid
+		}
+	}
+	if sh, ok := t.Proc.Kernel.Host.(sessionHost); ok {
+		pgid, err1 := sh.Getpgid(0)
+		sid, err2 := sh.Getsid(0)
+		if err1 == nil && err2 == nil {
+			return pgid, sid
+		}
+	}
+	return t.Proc.groupIDs()
 }
 
 // procStatm is /proc/<pid>/statm (pages).

@@ -76,6 +76,9 @@ type synthNode struct {
 	rest string
 	// writable says a host node may be opened for writing.
 	writable bool
+	// entries is the listing of a directory of another process, which
+	// came with the answer that made the node (procpid.go).
+	entries []synthDirent
 }
 
 // synthDirent is one directory entry of a synthetic directory.
@@ -283,6 +286,12 @@ func (t *Task) synthTop(name string) *synthNode {
 
 // synthChild looks name up in directory n (nil: no such entry).
 func (t *Task) synthChild(n *synthNode, name string) *synthNode {
+	if n.path == "/proc" {
+		return t.procRootChild(n, name)
+	}
+	if c, ok := t.procRemoteChild(n, name); ok {
+		return c
+	}
 	for _, e := range t.synthList(n) {
 		if e.name == name {
 			return t.synthMake(n, name)
@@ -296,10 +305,24 @@ func (t *Task) synthList(n *synthNode) []synthDirent {
 	var ents []synthDirent
 	if n.path == "/dev" || strings.HasPrefix(n.path, "/dev/") {
 		ents = t.devList(n)
+	} else if remote, ok := t.procRemoteList(n); ok {
+		ents = slices.Clone(remote)
 	} else {
 		ents = t.procList(n)
 	}
-	sort.Slice(ents, func(i, j int) bool { return ents[i].name < ents[j].name })
+	// By name, but pids last and in numeric order, as Linux lists /proc
+	// (ps shows processes in the order it reads them).
+	sort.Slice(ents, func(i, j int) bool {
+		a, b := ents[i].name, ents[j].name
+		pa, pb := isPidName(a), isPidName(b)
+		if pa != pb {
+			return pb
+		}
+		if pa && len(a) != len(b) {
+			return len(a) < len(b)
+		}
+		return a < b
+	})
 	return ents
 }
 

@@ -2,7 +2,9 @@ package kernel
 
 import (
 	"encoding/binary"
+	"errors"
 	"path"
+	"strconv"
 	"strings"
 
 	"github.com/elfuse/elfuse/kernel/abi"
@@ -20,7 +22,14 @@ func (t *Task) synthAbs(dirfd int32, p string) (string, bool) {
 		return p, true
 	}
 	if dirfd == abi.AT_FDCWD {
-		return "", false
+		cwd, ok := synthCwd()
+		if !ok {
+			return "", false
+		}
+		if p == "" {
+			return cwd, true
+		}
+		return cwd + "/" + p, true
 	}
 	f, err := t.Proc.FDs.Acquire(dirfd)
 	if err != nil {
@@ -53,7 +62,26 @@ func (t *Task) synthPath(dirfd int32, gp string, flags pathFlags) (p hostPath, n
 		return hostPath{}, "", true, err
 	}
 	if w.node == nil {
-		return hostPath{}, w.outside, false, nil
+		if isFDDirPath(w.outside) && flags&pathWrite == 0 {
+			// The own fd directory itself: a synthetic directory for
+			// chdir and stat (not the guestproc's host /proc/self/fd);
+			// the names in it stay the resolver's.
+			fdDir := &synthNode{path: "/proc/" + strconv.Itoa(int(t.guestPid())) + "/fd", kind: synthDir, perm: 0o500}
+			dir, err := synthCwdMarker(fdDir.path)
+			if errors.Is(err, errNoMarkers) {
+				return hostPath{}, w.outside, false, nil
+			}
+			if err != nil {
+				return hostPath{}, "", true, err
+			}
+			// Opened, it is the guest's fd directory (fd_dir.go), whose
+			// listing is the descriptor table, not the marker's.
+			return hostPath{dirfd: unix.AT_FDCWD, path: dir, synth: fdDir, fdDir: true}, "", true, nil
+		}
+		w.node = t.synthFDNode(w.outside, flags&pathNoFollow != 0)
+		if w.node == nil {
+			return hostPath{}, w.outside, false, nil
+		}
 	}
 	n := w.node
 	if n.kind == synthHost {
@@ -76,6 +104,17 @@ func (t *Task) synthPath(dirfd int32, gp string, flags pathFlags) (p hostPath, n
 	if flags&pathWrite != 0 {
 		return hostPath{}, "", true, abi.EACCES
 	}
+	if n.kind == synthDir {
+		// A directory's host stand-in is its marker (synth_cwd.go), so
+		// chdir works; stat and getdents answer from n.
+		dir, err := synthCwdMarker(n.path)
+		if err == nil {
+			return hostPath{dirfd: unix.AT_FDCWD, path: dir, synth: n}, "", true, nil
+		}
+		if !errors.Is(err, errNoMarkers) {
+			return hostPath{}, "", true, err
+		}
+	}
 	// Calls that do not know synthetic nodes act on an empty memfd: access
 	// succeeds, chdir fails with ENOTDIR.
 	fd, err := unix.MemfdCreate(synthMemfdPrefix+"path", unix.MFD_CLOEXEC)
@@ -85,6 +124,35 @@ func (t *Task) synthPath(dirfd int32, gp string, flags pathFlags) (p hostPath, n
 	hp := ownedPath(fd, "")
 	hp.synth = n
 	return hp, "", true, nil
+}
+
+// synthFDNode returns, for p naming an own descriptor that is a
+// synthetic file or directory (/proc/self/fd/N, /dev/fd/N), the link as
+// Linux shows it (noFollow) or the node it leads to; nil for every other
+// path. The host's magic link would name the memfd behind it.
+func (t *Task) synthFDNode(p string, noFollow bool) *synthNode {
+	fd, tail, ok := fdLinkName(p)
+	if !ok || tail != "" {
+		return nil
+	}
+	f, err := t.Proc.FDs.Acquire(fd)
+	if err != nil {
+		return nil
+	}
+	defer f.Release()
+	target, dir, ok := synthFD(f.FD())
+	if !ok {
+		return nil
+	}
+	if noFollow {
+		link := "/proc/" + strconv.Itoa(int(t.guestPid())) + "/fd/" + strconv.Itoa(int(fd))
+		return &synthNode{path: link, kind: synthLink, perm: 0o700, target: target}
+	}
+	if dir {
+		return &synthNode{path: target, kind: synthDir, perm: 0o555}
+	}
+	return &synthNode{path: target, kind: synthFile, perm: 0o444,
+		gen: func(*Task) ([]byte, error) { return nil, abi.ENOENT }} // opens go through synthOpen
 }
 
 // synthOpen is the open family's hook: ok=true answers with a host

@@ -399,6 +399,9 @@ func (t *Task) readMagicLink(r *Root, p hostPath, bufAddr abi.Addr, size int) (u
 
 // guestCwd is the working directory as the guest sees it (getcwd).
 func (t *Task) guestCwd() (string, error) {
+	if cwd, ok := synthCwd(); ok {
+		return cwd, nil
+	}
 	if r := t.root(); r != nil {
 		return r.Cwd()
 	}

@@ -41,6 +41,8 @@ type supervisor struct {
 	closing bool
 	// describers routes guestprocs' Descriptions to dumps (dump.go).
 	describers describers
+	// procWaiters routes /proc answers of targets (procfs.go).
+	procWaiters procWaiters
 }
 
 // guestproc is a running guestproc as the supervisor tracks it.
@@ -240,6 +242,21 @@ func (s *supervisor) serve(g *guestproc) {
 			if raw.decode(&d) == nil {
 				s.described(d)
 			}
+		case ipc.MsgProcQuery:
+			var q ipc.ProcQuery
+			if raw.decode(&q) == nil {
+				go s.procQuery(g, q)
+			}
+		case ipc.MsgProcAnswer:
+			var a ipc.ProcAnswer
+			if raw.decode(&a) == nil {
+				s.procAnswered(g.pid, a)
+			}
+		case ipc.MsgProcComm:
+			var c ipc.ProcComm
+			if raw.decode(&c) == nil {
+				s.procCommOf(g.pid, c)
+			}
 		case ipc.MsgRequest:
 			var req ipc.Request
 			if err := raw.decode(&req); err != nil {
@@ -263,6 +280,7 @@ func (s *supervisor) serve(g *guestproc) {
 	s.mu.Lock()
 	delete(s.gps, g.pid)
 	s.mu.Unlock()
+	s.procGone(g.pid)
 	g.sendMu.Lock()
 	g.closed = true
 	g.conn.Close()

@@ -73,6 +73,7 @@ func Run(cfg Config) int {
 		cfg.MaxProcs = DefaultMaxProcs
 	}
 	s := newSupervisor(cfg, log)
+	defer removeTreeDirs(log) // after every guestproc ended: sysroot.go
 	defer s.spawner.stop()
 	defer s.startControl()() // elfuse dump and SIGUSR1: control.go
 	init := s.tree.NewInit(path, cfg.Args, hostLeads())

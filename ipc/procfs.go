@@ -1,0 +1,107 @@
+package ipc
+
+// /proc of other guest processes. A guestproc's kernel serves its own
+// /proc/<pid>; for another pid it asks the supervisor, which answers from
+// its tree or forwards the question to the target guestproc, whose kernel
+// renders the node with the code that serves its own /proc/self:
+//
+//	reader G1          supervisor S                 target G2
+//	  ProcQuery{ID:a, Pid, Rel} →
+//	                     (Pid live and running)
+//	                     ProcQuery{ID:b, Pid, Rel} →
+//	                                                  (reader goroutine;
+//	                                                  the guest runs on)
+//	                                                ← ProcAnswer{ID:b, ...}
+//	  ← ProcAnswer{ID:a, ...}
+//
+// List set: S answers with every pid of the tree (zombies included).
+// Record set: S answers with its record of Pid (Tree), for a process's
+// own stat and status.
+// A zombie, a stopped guestproc (it cannot read) or one that does not
+// answer within a short timeout (it exits, or is busy ending) is answered
+// by S alone with Tree set: what the tree knows, for the reader to render
+// as Linux shows such a process. An unknown pid is Errno ESRCH.
+// The same two message types travel in both directions; IDs are chosen
+// by the sender of the query and are only meaningful on one socket.
+
+// Message types of the /proc exchange. They sit far above the iota range
+// of conn.go so that types appended there never collide with them.
+const (
+	MsgProcQuery  Type = 200
+	MsgProcAnswer Type = 201
+	// MsgProcComm (G→S, no answer) carries the process's last comm as
+	// it ends, for /proc of its zombie (PR_SET_NAME is not in the tree).
+	MsgProcComm Type = 202
+)
+
+// ProcComm is the body of MsgProcComm.
+type ProcComm struct {
+	Comm string
+}
+
+// ProcMaxData bounds the file content of one ProcAnswer so the answer
+// fits in one message (JSON turns bytes into base64); the target sets
+// Truncated when it cut the content.
+const ProcMaxData = 512 << 10
+
+// ProcQuery is the body of MsgProcQuery.
+type ProcQuery struct {
+	ID uint64
+	// List asks for the pids of the namespace (Pid and Rel unused).
+	List bool
+	Pid  int32
+	// Rel is the path below /proc/<Pid> ("" for the directory itself),
+	// clean and without a leading slash.
+	Rel string
+	// Record asks the supervisor for its record of Pid alone (the
+	// answer's Tree), never forwarded.
+	Record bool `json:",omitempty"`
+	// Tree is the supervisor's record of Pid on a forwarded query, for
+	// what the target shows but does not hold (group, session).
+	Tree *ProcTree `json:",omitempty"`
+}
+
+// ProcAnswer is the body of MsgProcAnswer.
+type ProcAnswer struct {
+	ID    uint64
+	Errno int32 // Linux errno, 0 on success
+	// Pids answers a List query, sorted.
+	Pids []int32 `json:",omitempty"`
+	// Kind says what Rel names: ProcFile (Data), ProcDir (Entries),
+	// ProcLink (Target) or ProcNet (the network directory, which the
+	// reader serves from its own: one network namespace per tree).
+	Kind      int          `json:",omitempty"`
+	Data      []byte       `json:",omitempty"`
+	Truncated bool         `json:",omitempty"`
+	Target    string       `json:",omitempty"`
+	Entries   []ProcDirent `json:",omitempty"`
+	// Tree is set when the supervisor answered for a process that could
+	// not (zombie, stopped, silent).
+	Tree *ProcTree `json:",omitempty"`
+}
+
+// Kinds of ProcAnswer.
+const (
+	ProcFile = iota
+	ProcDir
+	ProcLink
+	ProcNet
+)
+
+// ProcDirent is one entry of a directory below /proc/<pid>.
+type ProcDirent struct {
+	Name string
+	Type uint8 // DT_*
+}
+
+// ProcTree is what the supervisor's tree knows of a process.
+type ProcTree struct {
+	Pid, Ppid, Pgid, Sid int32
+	// State is Linux's state letter: 'Z' zombie, 'T' stopped, 'S' a
+	// running process that did not answer.
+	State byte
+	Exe   string
+	Argv  []string
+	// Comm is a zombie's last comm ("" when unknown).
+	Comm string `json:",omitempty"`
+}

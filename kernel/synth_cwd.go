@@ -1,0 +1,101 @@
+package kernel
+
+import (
+	"errors"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+)
+
+// A synthetic directory as the working directory (`cd /proc/self`) or as
+// a dirfd.
+//
+// The guest's cwd is the guestproc's host cwd, which fork passes on (as a
+// descriptor) and exec keeps. A synthetic directory has no host
+// directory, so it is given one: a marker directory per synthetic path
+// under a private host directory of the tree, synthCwdRoot/<canonical
+// guest path> ($TMPDIR/elfuse-cwd-<supervisor pid>/proc/12/task, mode
+// 0700, removed by the supervisor at exit). chdir into a synthetic
+// directory enters its marker; getcwd, and every relative path looked up
+// from AT_FDCWD, map a cwd below the marker root back to the synthetic
+// path, so the walk goes on in the synthetic tree. The markers hold
+// nothing and no guest path reaches them.
+
+// synthCwdTree is set in a guestproc, whose parent is the supervisor that
+// removes the markers at exit (EnableSynthCwd). Elsewhere (unit tests) a
+// synthetic directory cannot become the cwd: chdir into it fails with
+// ENOTDIR, as before markers, and nothing is left on the host.
+var synthCwdTree atomic.Bool
+
+// EnableSynthCwd lets synthetic directories become the cwd: the
+// process's parent is a supervisor that removes the markers it leaves.
+func EnableSynthCwd() { synthCwdTree.Store(true) }
+
+// synthCwdMarkers is set once a marker may be the cwd: this process
+// handed one out, or started in one (a fork child of a process in
+// /proc). Until then relative lookups skip the getcwd check.
+var synthCwdMarkers atomic.Bool
+
+var synthCwdStart sync.Once
+
+// synthCwdRoot returns the tree's marker root (the guestproc's parent is
+// the supervisor).
+func synthCwdRoot() string {
+	return filepath.Join(os.TempDir(), "elfuse-cwd-"+strconv.Itoa(os.Getppid()))
+}
+
+// synthCwdMarker returns the marker directory of the synthetic directory
+// at canonical path p, creating it.
+func synthCwdMarker(p string) (string, error) {
+	if !synthCwdTree.Load() {
+		return "", errNoMarkers
+	}
+	root := synthCwdRoot()
+	if err := os.Mkdir(root, 0o700); err != nil && !os.IsExist(err) {
+		return "", err
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(root, &st); err != nil {
+		return "", err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR || int(st.Uid) != os.Getuid() {
+		return "", unix.EACCES // not ours
+	}
+	dir := filepath.Join(root, filepath.FromSlash(path.Clean(p)))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	synthCwdMarkers.Store(true)
+	return dir, nil
+}
+
+// errNoMarkers says synthetic directories have no host stand-ins here.
+var errNoMarkers = errors.New("no synthetic cwd markers")
+
+// synthCwd returns the synthetic directory the process's cwd is, if it
+// is one.
+func synthCwd() (string, bool) {
+	synthCwdStart.Do(func() {
+		if wd, err := unix.Getwd(); err == nil && strings.HasPrefix(wd, synthCwdRoot()+"/") {
+			synthCwdMarkers.Store(true)
+		}
+	})
+	if !synthCwdMarkers.Load() {
+		return "", false
+	}
+	wd, err := unix.Getwd()
+	if err != nil {
+		return "", false
+	}
+	p, ok := strings.CutPrefix(wd, synthCwdRoot())
+	if !ok || !isSynthRoot(p) {
+		return "", false
+	}
+	return p, true
+}

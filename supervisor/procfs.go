@@ -1,0 +1,208 @@
+package supervisor
+
+// The supervisor's part of /proc of other guest processes (the protocol is
+// in ipc/procfs.go): pid lists from the tree, per-file questions forwarded
+// to the target guestproc, and the tree's own answer for a process that
+// cannot speak for itself.
+
+import (
+	"sync"
+	"time"
+
+	"github.com/elfuse/elfuse/ipc"
+	"github.com/elfuse/elfuse/kernel/abi"
+)
+
+// procTimeout bounds the wait for a target's answer: a busy or dying
+// target must not hang the reader, which then gets the tree's answer.
+const procTimeout = 2 * time.Second
+
+// procWaiters routes targets' ProcAnswers to the queries waiting for them.
+type procWaiters struct {
+	mu      sync.Mutex
+	nextID  uint64
+	waiting map[uint64]*procWaiter
+	// comms holds the last comm of ended processes, by pid, with the
+	// host pid of the guestproc that sent it (pids are reused).
+	comms map[int32]procComm
+}
+
+type procComm struct {
+	hostPid int
+	comm    string
+}
+
+type procWaiter struct {
+	pid int32
+	ch  chan ipc.ProcAnswer
+	// gone is closed when the target's control socket closes.
+	gone chan struct{}
+}
+
+// procs returns the supervisor's waiters, their map made on first use.
+func (s *supervisor) procs() *procWaiters {
+	w := &s.procWaiters
+	w.mu.Lock()
+	if w.waiting == nil {
+		w.waiting = map[uint64]*procWaiter{}
+	}
+	w.mu.Unlock()
+	return w
+}
+
+// procQuery answers guestproc g's ProcQuery. It runs on its own goroutine:
+// the answer may take a round trip to another guestproc, and g's reader
+// loop must go on meanwhile (two processes reading each other's /proc
+// would otherwise wait on each other).
+func (s *supervisor) procQuery(g *guestproc, q ipc.ProcQuery) {
+	ans := s.procAnswer(g.pid, q)
+	ans.ID = q.ID
+	if err := g.send(ipc.MsgProcAnswer, ans); err != nil {
+		s.log.Debug("proc answer not delivered", "pid", g.pid, "error", err)
+	}
+}
+
+// procAnswer computes the answer to q from process from.
+func (s *supervisor) procAnswer(from int32, q ipc.ProcQuery) ipc.ProcAnswer {
+	if q.List {
+		var pids []int32
+		for _, p := range s.tree.Snapshot() {
+			pids = append(pids, p.Pid)
+		}
+		return ipc.ProcAnswer{Pids: pids}
+	}
+	p, ok := s.tree.Get(q.Pid)
+	if !ok {
+		return ipc.ProcAnswer{Errno: int32(abi.ESRCH)}
+	}
+	if p.State == Running && q.Pid != from && !q.Record {
+		// ESRCH from the target: its process is not built yet (a fork
+		// child starting); the tree describes it meanwhile.
+		if ans, ok := s.procAsk(q, s.procRecord(p)); ok && ans.Errno != int32(abi.ESRCH) {
+			return ans
+		}
+		// It did not answer: it may have just ended.
+		if p, ok = s.tree.Get(q.Pid); !ok {
+			return ipc.ProcAnswer{Errno: int32(abi.ESRCH)}
+		}
+	}
+	return ipc.ProcAnswer{Tree: s.procRecord(p)}
+}
+
+// procRecord is the tree's record of p as /proc shows it.
+func (s *supervisor) procRecord(p Proc) *ipc.ProcTree {
+	t := &ipc.ProcTree{Pid: p.Pid, Ppid: p.Ppid, Pgid: visible(p.Pgid), Sid: visible(p.Sid),
+		Exe: p.Exe, Argv: append([]string(nil), p.Argv...)}
+	switch p.State {
+	case Zombie:
+		t.State = 'Z'
+		w := s.procs()
+		w.mu.Lock()
+		if c, ok := w.comms[p.Pid]; ok && c.hostPid == p.HostPid {
+			t.Comm = c.comm
+		}
+		w.mu.Unlock()
+	case Stopped:
+		t.State = 'T'
+	default:
+		t.State = 'S'
+	}
+	return t
+}
+
+// procAsk forwards q to its target guestproc, with the tree's record rec
+// of it, and waits for the answer; ok=false when it is gone or silent.
+func (s *supervisor) procAsk(q ipc.ProcQuery, rec *ipc.ProcTree) (ipc.ProcAnswer, bool) {
+	s.mu.Lock()
+	g := s.gps[q.Pid]
+	s.mu.Unlock()
+	if g == nil {
+		return ipc.ProcAnswer{}, false
+	}
+	w := s.procs()
+	pw := &procWaiter{pid: q.Pid, ch: make(chan ipc.ProcAnswer, 1), gone: make(chan struct{})}
+	w.mu.Lock()
+	w.nextID++
+	id := w.nextID
+	w.waiting[id] = pw
+	w.mu.Unlock()
+	defer func() {
+		w.mu.Lock()
+		delete(w.waiting, id)
+		w.mu.Unlock()
+	}()
+	if err := g.send(ipc.MsgProcQuery, ipc.ProcQuery{ID: id, Pid: q.Pid, Rel: q.Rel, Tree: rec}); err != nil {
+		return ipc.ProcAnswer{}, false
+	}
+	t := time.NewTimer(procTimeout)
+	defer t.Stop()
+	select {
+	case ans := <-pw.ch:
+		return ans, true
+	case <-pw.gone:
+	case <-t.C:
+		s.log.Debug("no proc answer", "pid", q.Pid, "rel", q.Rel)
+	}
+	return ipc.ProcAnswer{}, false
+}
+
+// procAnswered hands a target's answer to its waiting query.
+func (s *supervisor) procAnswered(from int32, ans ipc.ProcAnswer) {
+	w := s.procs()
+	w.mu.Lock()
+	pw := w.waiting[ans.ID]
+	if pw != nil && pw.pid == from {
+		delete(w.waiting, ans.ID)
+	} else {
+		pw = nil
+	}
+	w.mu.Unlock()
+	if pw != nil {
+		pw.ch <- ans
+	}
+}
+
+// procGone releases the queries waiting on pid, whose guestproc ended.
+func (s *supervisor) procGone(pid int32) {
+	w := s.procs()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for id, pw := range w.waiting {
+		if pw.pid == pid {
+			close(pw.gone)
+			delete(w.waiting, id)
+		}
+	}
+}
+
+// procCommOf records the last comm of ending process pid, and forgets
+// those of processes the tree no longer has. (w.mu and the tree's lock
+// are never held together.)
+func (s *supervisor) procCommOf(pid int32, c ipc.ProcComm) {
+	p, ok := s.tree.Get(pid)
+	if !ok {
+		return
+	}
+	w := s.procs()
+	w.mu.Lock()
+	var known []int32
+	for old := range w.comms {
+		known = append(known, old)
+	}
+	w.mu.Unlock()
+	var gone []int32
+	for _, old := range known {
+		if _, ok := s.tree.Get(old); !ok {
+			gone = append(gone, old)
+		}
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.comms == nil {
+		w.comms = map[int32]procComm{}
+	}
+	for _, old := range gone {
+		delete(w.comms, old)
+	}
+	w.comms[pid] = procComm{hostPid: p.HostPid, comm: c.Comm}
+}

@@ -1,0 +1,74 @@
+package tests
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/elfuse/elfuse/tests/testutil"
+)
+
+// TestSysrootProcPidExeMatchesChroot reads /proc/PID/exe of the shell and
+// of its parent from children, across exec: the paths must be the
+// guest-visible ones, as natively in the chroot.
+func TestSysrootProcPidExeMatchesChroot(t *testing.T) {
+	root := debianSysroot(t)
+	chroot := requireChroot(t)
+	bin := elfuse.Require(t)
+	mountProc(t, root)
+	args := []string{"bash", "-c", `readlink -v /proc/$$/exe; sh -c 'readlink -v /proc/$PPID/exe; readlink -v /proc/$$/exe; exec bash -c "readlink -v /proc/\$\$/exe"'; echo done`}
+	want, err := testutil.RunRaw(append([]string{chroot, root}, args...), testutil.Cmd{Dir: "/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want.Status != 0 || len(bytes.Fields(want.Stdout)) != 5 {
+		t.Fatalf("native run does not show four paths and done: %v", want)
+	}
+	for _, backend := range testutil.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			testutil.RequireBackend(t, backend)
+			got, err := testutil.RunElfuse(bin, backend, []string{"--sysroot", root}, testutil.Cmd{Args: args, Dir: "/"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got.Stdout, want.Stdout) || got.Status != want.Status {
+				t.Errorf("native %v\nelfuse %v\n%s", want, got, testutil.LineDiff(string(want.Stdout), string(got.Stdout)))
+			}
+		})
+	}
+}
+
+// TestSysrootProcOfBackgroundChild reads a background child's /proc
+// under the sysroot's bash and coreutils, against the chroot with a real
+// /proc; the shell's pid is written as SHELL, since pids differ.
+func TestSysrootProcOfBackgroundChild(t *testing.T) {
+	root := debianSysroot(t)
+	chroot := requireChroot(t)
+	bin := elfuse.Require(t)
+	mountProc(t, root)
+	script := `sleep 5 & p=$!
+` + waitSleeping + `readlink /proc/$p/exe; tr '\0' ' ' < /proc/$p/cmdline; echo
+grep -E '^(Name|State|PPid)' /proc/$p/status | sed "s/\b$$\b/SHELL/"
+cd /proc/$p && pwd | sed "s/\b$p\b/CHILD/" && readlink cwd root && ls -d fd task
+cd /proc/self && /bin/pwd | sed "s/\b$$\b/SHELL/"
+kill $p; wait $p; echo status $?`
+	args := []string{"/bin/bash", "-c", script}
+	want, err := testutil.RunRaw(append([]string{chroot, root}, args...), testutil.Cmd{Dir: "/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(want.Stdout, []byte("sleep 5")) {
+		t.Fatalf("native run does not show the child: %v", want)
+	}
+	for _, backend := range testutil.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			testutil.RequireBackend(t, backend)
+			got, err := testutil.RunElfuse(bin, backend, []string{"--sysroot", root}, testutil.Cmd{Args: args, Dir: "/"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got.Stdout, want.Stdout) || got.Status != want.Status {
+				t.Errorf("native %v\nelfuse %v\n%s", want, got, testutil.LineDiff(string(want.Stdout), string(got.Stdout)))
+			}
+		})
+	}
+}
