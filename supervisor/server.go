@@ -34,10 +34,11 @@ type supervisor struct {
 	// initDone receives pid 1's wait status.
 	initDone chan uint32
 
-	// spare is a warm guestproc (runtime up, VM made) waiting to become
-	// the next fork child; the first fork starts keeping one.
+	// spares are warm guestprocs (runtime up, VM made) waiting to become
+	// the next fork children (spawn_spare.go).
 	spareMu sync.Mutex
-	spare   *guestprocHandle
+	spares  []*guestprocHandle
+	making  bool
 	closing bool
 	// describers routes guestprocs' Descriptions to dumps (dump.go).
 	describers describers
@@ -214,6 +215,7 @@ func (s *supervisor) serve(g *guestproc) {
 	// and its wait must see the status.
 	failed := false
 	exited := false
+	recycled := false
 	for !exited {
 		var raw rawBody
 		t, fds, err := g.conn.Recv(&raw)
@@ -234,6 +236,9 @@ func (s *supervisor) serve(g *guestproc) {
 			var e ipc.Exited
 			raw.decode(&e)
 			exited = true
+			// A recycled guestproc is a spare before the parent hears
+			// of the exit, so that its next fork finds it.
+			recycled = e.Reusable && s.recycle(g)
 			s.exit(g.pid, e.Status, e.Rusage)
 		case ipc.MsgDescription:
 			var d ipc.Description
@@ -252,6 +257,9 @@ func (s *supervisor) serve(g *guestproc) {
 			s.log.Warn("unexpected message", "pid", g.pid, "type", t)
 		}
 		closeAll(fds)
+	}
+	if recycled {
+		return // the guestproc lives on as a spare (spawn_spare.go)
 	}
 	if !exited {
 		if failed {
@@ -281,16 +289,9 @@ func (s *supervisor) exit(pid int32, status uint32, ru abi.Rusage) {
 	}
 }
 
-// killAll kills every guestproc left (pid 1 ended) and the spare.
+// killAll kills every guestproc left (pid 1 ended) and the spares.
 func (s *supervisor) killAll() {
-	s.spareMu.Lock()
-	s.closing = true
-	sp := s.spare
-	s.spare = nil
-	s.spareMu.Unlock()
-	if sp != nil {
-		sp.discard()
-	}
+	s.dropSpares()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, g := range s.gps {
@@ -303,41 +304,6 @@ func (h *guestprocHandle) discard() {
 	h.cmd.Process.Kill()
 	h.conn.Close()
 	h.cmd.Wait()
-}
-
-// takeSpare returns the warm spare, if one is ready, and starts making
-// the next one.
-func (s *supervisor) takeSpare() *guestprocHandle {
-	s.spareMu.Lock()
-	sp := s.spare
-	s.spare = nil
-	closing := s.closing
-	s.spareMu.Unlock()
-	if !closing {
-		go s.makeSpare()
-	}
-	return sp
-}
-
-// makeSpare starts a spare guestproc and keeps it unless one is already
-// kept or the supervisor is ending.
-func (s *supervisor) makeSpare() {
-	h, err := s.spawn(0, nil)
-	if err != nil {
-		s.log.Debug("spare guestproc", "error", err)
-		return
-	}
-	err = h.conn.Send(ipc.MsgStart, ipc.Start{Spare: true, Backend: s.cfg.Backend,
-		Timeout: s.cfg.Timeout, LogLevel: s.cfg.LogLevel})
-	s.spareMu.Lock()
-	keep := err == nil && !s.closing && s.spare == nil
-	if keep {
-		s.spare = h
-	}
-	s.spareMu.Unlock()
-	if !keep {
-		h.discard()
-	}
 }
 
 // handle answers one request of guestproc g; fds are the request's
