@@ -79,6 +79,7 @@ func Main(supervisorPid int) int {
 		start, forkFD = assign, fds[0]
 		log = newLog()
 	}
+	hostState := saveHostThreadState()
 	for {
 		l := life{conn: conn, start: start, forkFD: forkFD, machine: machine, backend: backend,
 			log: log, clock: clock}
@@ -87,6 +88,7 @@ func Main(supervisorPid int) int {
 			return code
 		}
 		// Recycled: wait to become the next fork child (spawn_recycle.go).
+		hostState.restore()
 		if kept == nil {
 			kept = newForkMachine(backend, log)
 		}

@@ -146,3 +146,23 @@ func usageSince(p *kernel.Process, c lifeClock, kept hvf.Machine) abi.Rusage {
 		Nivcsw:  r.Nivcsw - c.self.Nivcsw + hc.Nivcsw - c.children.Nivcsw + g.Nivcsw,
 	}
 }
+
+// hostThreadState is what a guest may change on the guestproc's own vCPU
+// thread (sched_setaffinity acts on the host thread) and a recycled
+// guestproc puts back before its next process.
+type hostThreadState struct {
+	cpus unix.CPUSet
+	ok   bool
+}
+
+func saveHostThreadState() hostThreadState {
+	var s hostThreadState
+	s.ok = unix.SchedGetaffinity(0, &s.cpus) == nil
+	return s
+}
+
+func (s hostThreadState) restore() {
+	if s.ok {
+		unix.SchedSetaffinity(0, &s.cpus)
+	}
+}

@@ -379,18 +379,17 @@ func (s *supervisor) fork(parent, exitSignal int32) (int32, int, error) {
 	// the image.
 	start := ipc.Start{Pid: pid, Ppid: parent, Fork: true, Backend: s.cfg.Backend,
 		Timeout: s.cfg.Timeout, LogLevel: s.cfg.LogLevel, Sysroot: s.cfg.Sysroot, Binds: s.cfg.Binds}
-	if sp := s.takeSpare(); sp != nil {
+	for sp := s.takeSpare(); sp != nil; sp = s.takeSpare() {
+		// A spare that died idle (a host signal) is passed over.
+		if err := sp.conn.Send(ipc.MsgStart, start, theirs.FD()); err != nil {
+			s.log.Debug("fork: spare guestproc gone", "host_pid", sp.cmd.Process.Pid, "error", err)
+			go sp.discard()
+			continue
+		}
+		theirs.Close()
 		sp.pid = pid
 		s.tree.SetHostPid(pid, sp.cmd.Process.Pid)
-		g := s.add(sp)
-		err := g.send(ipc.MsgStart, start, theirs.FD())
-		theirs.Close()
-		go s.serve(g)
-		if err != nil {
-			mine.Close()
-			sp.cmd.Process.Kill()
-			return 0, -1, abi.EAGAIN
-		}
+		go s.serve(s.add(sp))
 		return pid, mine.FD(), nil
 	}
 	h, err := s.spawn(pid, theirs)
