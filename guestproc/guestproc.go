@@ -51,8 +51,8 @@ func Main(supervisorPid int) int {
 		}).With("pid", start.Pid, "host_pid", os.Getpid())
 	}
 	log := newLog()
-	stopProfile := startProfile(log)
-	defer stopProfile()
+	stopProfile := startProfile(log, 0)
+	defer func() { stopProfile() }()
 
 	backend, err := openBackend(start.Backend, log)
 	if err != nil {
@@ -80,6 +80,7 @@ func Main(supervisorPid int) int {
 		log = newLog()
 	}
 	hostState := saveHostThreadState()
+	lives := 0
 	for {
 		l := life{conn: conn, start: start, forkFD: forkFD, machine: machine, backend: backend,
 			log: log, clock: clock}
@@ -88,6 +89,9 @@ func Main(supervisorPid int) int {
 			return code
 		}
 		// Recycled: wait to become the next fork child (spawn_recycle.go).
+		stopProfile()
+		lives++
+		stopProfile = func() {}
 		hostState.restore()
 		if kept == nil {
 			kept = newForkMachine(backend, log)
@@ -102,6 +106,7 @@ func Main(supervisorPid int) int {
 		start, forkFD, machine = a.start, a.fds[0], kept
 		clock = startLifeClock(machine)
 		log = newLog()
+		stopProfile = startProfile(log, lives)
 	}
 }
 
