@@ -60,6 +60,10 @@ type Type uint8
 //	End:
 //	  G→S Exited{Status, Rusage}  the guest ended (G exits next). EOF
 //	                              without it: G died (counted as SIGKILL)
+//	  Exited{Reusable}: a fork child's G released the process and offers
+//	  itself as a spare: S keeps it (a later Start with Fork set and the
+//	  fork socket, read by G's reader, begins its next process) or closes
+//	  the control socket (G exits).
 //
 //	Fork (OpFork; the fork socket: P keeps one end from the Reply, C gets
 //	the other as descriptor 4):
