@@ -470,15 +470,17 @@ func (s *supervisor) hostSignal(pid, sig int32) bool {
 	}
 	switch sig {
 	case abi.SIGKILL:
-		g.cmd.Process.Signal(syscall.SIGKILL)
+		g.signalHost(syscall.SIGKILL)
 		return true
 	case abi.SIGSTOP:
-		g.cmd.Process.Signal(syscall.SIGSTOP)
-		s.deliver(s.tree.Stopped(pid, abi.SIGSTOP))
+		if g.signalHost(syscall.SIGSTOP) {
+			s.deliver(s.tree.Stopped(pid, abi.SIGSTOP))
+		}
 		return true
 	case abi.SIGCONT:
-		g.cmd.Process.Signal(syscall.SIGCONT)
-		s.deliver(s.tree.Continued(pid))
+		if g.signalHost(syscall.SIGCONT) {
+			s.deliver(s.tree.Continued(pid))
+		}
 	}
 	return false
 }

@@ -6,7 +6,11 @@ package supervisor
 // (Exited with Reusable): kept as a spare, it lets a fork loop run without
 // starting any host process once the pool holds a spare or two.
 
-import "github.com/elfuse/elfuse/ipc"
+import (
+	"syscall"
+
+	"github.com/elfuse/elfuse/ipc"
+)
 
 // maxSpares bounds the warm guestprocs kept (each holds a Go runtime and,
 // on the ptrace backend, a stub process).
@@ -107,4 +111,17 @@ func (s *supervisor) dropSpares() {
 	for _, sp := range spares {
 		sp.discard()
 	}
+}
+
+// signalHost sends sig to g's host process unless g no longer runs its
+// process: ended, or recycled as a spare (recycle marks it closed under
+// sendMu first), when the host process may already run another process.
+func (g *guestproc) signalHost(sig syscall.Signal) bool {
+	g.sendMu.Lock()
+	defer g.sendMu.Unlock()
+	if g.closed {
+		return false
+	}
+	g.cmd.Process.Signal(sig)
+	return true
 }
