@@ -21,6 +21,7 @@ func (h *host) Fork(img *kernel.ForkImage, fds []int, exitSignal int32, waitExec
 	start := time.Now()
 	h.syncSubreaper()
 	r, err := h.call(ipc.Request{Op: ipc.OpFork, ExitSignal: exitSignal})
+	tCall := time.Now()
 	if err != nil {
 		return 0, err
 	}
@@ -50,6 +51,7 @@ func (h *host) Fork(img *kernel.ForkImage, fds []int, exitSignal int32, waitExec
 	if notifyW >= 0 {
 		unix.Close(notifyW)
 	}
+	tSent := time.Now()
 	if err == nil {
 		_, err = fc.Expect(ipc.MsgForkReady, nil)
 	}
@@ -59,7 +61,8 @@ func (h *host) Fork(img *kernel.ForkImage, fds []int, exitSignal int32, waitExec
 	}
 	if h.log.IsDebug() {
 		h.log.Debug("forked", "child", r.Pid, "vfork", img.Vfork, "fds", len(fds),
-			"regions", len(img.Regions), "took", time.Since(start))
+			"regions", len(img.Regions), "took", time.Since(start),
+			"supervisor", tCall.Sub(start), "send", tSent.Sub(tCall), "child", time.Since(tSent))
 	}
 	if waitExec {
 		// Released when the child execs (it closes its end) or ends.

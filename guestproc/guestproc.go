@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"time"
 
 	"github.com/elfuse/elfuse/hvf"
 	"github.com/elfuse/elfuse/ipc"
@@ -50,8 +51,8 @@ func Main(supervisorPid int) int {
 		}).With("pid", start.Pid, "host_pid", os.Getpid())
 	}
 	log := newLog()
-	stopProfile := startProfile(log)
-	defer stopProfile()
+	stopProfile := startProfile(log, 0)
+	defer func() { stopProfile() }()
 
 	backend, err := openBackend(start.Backend, log)
 	if err != nil {
@@ -63,13 +64,10 @@ func Main(supervisorPid int) int {
 	}
 	forkFD := ipc.GuestprocForkFD
 	var machine hvf.Machine
+	var clock lifeClock // zero: the first life reports the whole guestproc
 	if start.Spare {
 		// A warm spare: make the VM now, then wait to be given a fork.
-		machine, err = (&kernel.Kernel{Backend: backend}).NewForkMachine()
-		if err != nil {
-			log.Debug("spare: machine made at fork time instead", "error", err)
-			machine = nil
-		}
+		machine = newForkMachine(backend, log)
 		var assign ipc.Start
 		fds, err := conn.Expect(ipc.MsgStart, &assign)
 		if err != nil || len(fds) != 1 || !assign.Fork {
@@ -81,6 +79,66 @@ func Main(supervisorPid int) int {
 		start, forkFD = assign, fds[0]
 		log = newLog()
 	}
+	hostState := saveHostThreadState()
+	lives := 0
+	for {
+		l := life{conn: conn, start: start, forkFD: forkFD, machine: machine, backend: backend,
+			log: log, clock: clock}
+		code, h, kept := l.run()
+		if h == nil {
+			return code
+		}
+		// Recycled: wait to become the next fork child (spawn_recycle.go).
+		stopProfile()
+		lives++
+		stopProfile = func() {}
+		hostState.restore()
+		if kept == nil {
+			kept = newForkMachine(backend, log)
+		}
+		a, ok := awaitAssignment(h)
+		if !ok {
+			if kept != nil {
+				kept.Close()
+			}
+			return 0
+		}
+		start, forkFD, machine = a.start, a.fds[0], kept
+		clock = startLifeClock(machine)
+		log = newLog()
+		stopProfile = startProfile(log, lives)
+	}
+}
+
+// newForkMachine makes the VM of a future fork child, or returns nil (the
+// child makes one itself).
+func newForkMachine(backend hvf.Backend, log hclog.Logger) hvf.Machine {
+	m, err := (&kernel.Kernel{Backend: backend}).NewForkMachine()
+	if err != nil {
+		log.Debug("spare: machine made at fork time instead", "error", err)
+		return nil
+	}
+	return m
+}
+
+// life is one guest process run by this guestproc: the first one, or a
+// later one of a recycled guestproc.
+type life struct {
+	conn    *ipc.Conn
+	start   ipc.Start
+	forkFD  int
+	machine hvf.Machine // made ahead for a fork child, or nil
+	backend hvf.Backend
+	log     hclog.Logger
+	clock   lifeClock
+}
+
+// run runs the process to its end and returns the guestproc's exit code.
+// When the supervisor may reuse this guestproc it returns the life's host
+// (whose reader receives the next assignment) and the Machine kept for the
+// next process (nil: make another).
+func (l *life) run() (code int, recycled *host, kept hvf.Machine) {
+	start, log, conn := l.start, l.log, l.conn
 	root, path, err := setupFS(&start)
 	if err == nil && root != nil {
 		defer root.Close()
@@ -89,13 +147,19 @@ func Main(supervisorPid int) int {
 	k := &kernel.Kernel{
 		Config:  kernel.Config{Log: log, Timeout: start.Timeout, Root: root},
 		Host:    h,
-		Backend: backend,
+		Backend: l.backend,
 	}
 	var task *kernel.Task
 	switch {
 	case err != nil:
+		if l.machine != nil {
+			l.machine.Close()
+		}
+		if start.Fork {
+			unix.Close(l.forkFD)
+		}
 	case start.Fork:
-		task, err = h.startForked(k, forkFD, machine)
+		task, err = h.startForked(k, l.forkFD, l.machine)
 	default:
 		task, err = k.StartProcess(path, start.Argv, start.Envp)
 	}
@@ -105,54 +169,50 @@ func Main(supervisorPid int) int {
 			e = abi.EIO
 		}
 		conn.Send(ipc.MsgExecFailed, ipc.ExecFailed{Errno: int(e), Message: err.Error()})
-		return 1
+		return 1, nil, nil
 	}
 	h.setProcess(task.Proc)
 	go h.serve()
 	if err := conn.Send(ipc.MsgStarted, struct{}{}); err != nil {
 		log.Error("tell supervisor", "error", err)
-		return 1
+		return 1, nil, nil
 	}
 	stopSignals := forwardSignals(task, log)
 	status, err := task.Run()
 	stopSignals()
 	if err != nil {
 		log.Error("guest stopped by an internal error", "error", err)
-		return 1
+		return 1, nil, nil
 	}
+	tEnd := time.Now()
 	task.Proc.FDs.CloseAll()
-	task.Proc.ReleaseMachine()
-	if err := conn.Send(ipc.MsgExited, ipc.Exited{Status: status, Rusage: usage(task.Proc)}); err != nil {
+	// A vfork parent resumes when the child ends; the guestproc living
+	// on must not keep it waiting.
+	h.releaseVforkParent()
+	// pid 1's end is the end of the tree: nothing to recycle for.
+	reuse := start.Fork && start.Pid != 1
+	if reuse {
+		kept = task.Proc.ReleaseForReuse()
+	} else {
+		task.Proc.ReleaseMachine()
+	}
+	tReleased := time.Now()
+	ru := usageSince(task.Proc, l.clock, kept)
+	if log.IsDebug() {
+		log.Debug("process ended", "status", status, "release", tReleased.Sub(tEnd),
+			"usage", time.Since(tReleased), "recycle", reuse && kept != nil)
+	}
+	if err := conn.Send(ipc.MsgExited, ipc.Exited{Status: status, Rusage: ru, Reusable: reuse}); err != nil {
 		log.Error("report exit", "error", err)
-		return 1
+		if kept != nil {
+			kept.Close()
+		}
+		return 1, nil, nil
 	}
-	return 0
-}
-
-// usage is what the parent's wait4 reports for this process: its own host
-// usage (with its reaped host children: a ptrace stub runs the guest's
-// code) plus that of the guest children it waited for.
-func usage(p *kernel.Process) abi.Rusage {
-	var r, hc unix.Rusage
-	unix.Getrusage(unix.RUSAGE_SELF, &r)
-	unix.Getrusage(unix.RUSAGE_CHILDREN, &hc)
-	r.Utime.Sec += hc.Utime.Sec
-	r.Utime.Usec += hc.Utime.Usec
-	r.Stime.Sec += hc.Stime.Sec
-	r.Stime.Usec += hc.Stime.Usec
-	r.Minflt += hc.Minflt
-	r.Majflt += hc.Majflt
-	c := p.ChildUsage()
-	us := func(sec, usec int64) int64 { return sec*1e6 + usec }
-	ut := us(r.Utime.Sec, r.Utime.Usec) + us(c.Utime.Sec, c.Utime.Usec)
-	st := us(r.Stime.Sec, r.Stime.Usec) + us(c.Stime.Sec, c.Stime.Usec)
-	return abi.Rusage{
-		Utime:  abi.Timeval{Sec: ut / 1e6, Usec: ut % 1e6},
-		Stime:  abi.Timeval{Sec: st / 1e6, Usec: st % 1e6},
-		Maxrss: max(r.Maxrss, c.Maxrss), Minflt: r.Minflt + c.Minflt, Majflt: r.Majflt + c.Majflt,
-		Inblock: r.Inblock + c.Inblock, Oublock: r.Oublock + c.Oublock,
-		Nvcsw: r.Nvcsw + c.Nvcsw, Nivcsw: r.Nivcsw + c.Nivcsw,
+	if !reuse {
+		return 0, nil, nil
 	}
+	return 0, h, kept
 }
 
 // hostSignals are the host signals a guestproc passes on to its guest. Stop

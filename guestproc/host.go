@@ -165,6 +165,11 @@ func (h *host) serve() {
 			if decode(raw, &e) == nil {
 				h.childEvent(e)
 			}
+		case ipc.MsgStart:
+			// The next process of a recycled guestproc (spawn_recycle.go).
+			if h.handOff(raw, fds) {
+				return
+			}
 		case ipc.MsgDescribe:
 			closeFDs(fds)
 			var d ipc.Describe

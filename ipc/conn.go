@@ -60,6 +60,10 @@ type Type uint8
 //	End:
 //	  G→S Exited{Status, Rusage}  the guest ended (G exits next). EOF
 //	                              without it: G died (counted as SIGKILL)
+//	  Exited{Reusable}: a fork child's G released the process and offers
+//	  itself as a spare: S keeps it (a later Start with Fork set and the
+//	  fork socket, read by G's reader, begins its next process) or closes
+//	  the control socket (G exits).
 //
 //	Fork (OpFork; the fork socket: P keeps one end from the Reply, C gets
 //	the other as descriptor 4):
@@ -141,12 +145,20 @@ func (c *Conn) Send(t Type, v any, fds ...int) error {
 // Recv receives one message, decodes its body into v (if v is not nil) and
 // returns its type and descriptors. A closed peer gives io.EOF.
 func (c *Conn) Recv(v any) (Type, []int, error) {
-	buf := make([]byte, maxMessage)
-	oob := make([]byte, unix.CmsgSpace(MaxFDsPerMessage*4))
-	var (
-		n, oobn, flags int
-		err            error
-	)
+	// The message's length first (MSG_PEEK|MSG_TRUNC reports the whole
+	// length of a SOCK_SEQPACKET record), so that the buffer is only as
+	// large as the message: a fresh 1 MiB buffer per message costs a
+	// page fault per 4 KiB touched, which in a just-started guestproc was
+	// several milliseconds of every fork.
+	size, err := c.peekSize()
+	if err != nil {
+		return 0, nil, fmt.Errorf("ipc: receive: %w", err)
+	}
+	bp := getBuffer(min(max(size, 1), maxMessage))
+	defer putBuffer(bp)
+	buf := *bp
+	oob := make([]byte, oobSize)
+	var n, oobn, flags int
 	for {
 		n, oobn, flags, _, err = unix.Recvmsg(c.fd, buf, oob, unix.MSG_CMSG_CLOEXEC)
 		if err != unix.EINTR {

@@ -65,6 +65,9 @@ type ExecFailed struct {
 type Exited struct {
 	Status uint32
 	Rusage abi.Rusage
+	// Reusable: the guestproc released the process and can become a
+	// warm spare (a later Start with Fork set); else it exits next.
+	Reusable bool
 }
 
 // Op names a guestproc→supervisor request.

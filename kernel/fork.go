@@ -323,3 +323,32 @@ func (p *Process) installForkFDs(fds []ForkFD, at func(int) (int, error)) error 
 	}
 	return nil
 }
+
+// ReleaseForReuse is ReleaseMachine for a guestproc that will run another
+// process on the same Machine (a recycled fork child): the MM is closed
+// and the Machine, when it can be recycled (an optional Recycle method,
+// which must also remove every guest mapping: the ptrace backend's stub),
+// is returned for the next process instead of being closed. Otherwise it
+// is closed and nil is returned.
+//
+// Preconditions: as ReleaseMachine.
+func (p *Process) ReleaseForReuse() hvf.Machine {
+	m := p.MM
+	if m == nil {
+		return nil
+	}
+	machine := m.machine
+	r, ok := machine.(interface{ Recycle() error })
+	if !ok {
+		p.ReleaseMachine()
+		return nil
+	}
+	// The Machine's side of the address space goes with Recycle (the
+	// stub unmaps all of it at once); the MM frees the host side only.
+	m.Close()
+	if err := r.Recycle(); err != nil {
+		machine.Close()
+		return nil
+	}
+	return machine
+}

@@ -34,10 +34,11 @@ type supervisor struct {
 	// initDone receives pid 1's wait status.
 	initDone chan uint32
 
-	// spare is a warm guestproc (runtime up, VM made) waiting to become
-	// the next fork child; the first fork starts keeping one.
+	// spares are warm guestprocs (runtime up, VM made) waiting to become
+	// the next fork children (spawn_spare.go).
 	spareMu sync.Mutex
-	spare   *guestprocHandle
+	spares  []*guestprocHandle
+	making  bool
 	closing bool
 	// describers routes guestprocs' Descriptions to dumps (dump.go).
 	describers describers
@@ -216,6 +217,7 @@ func (s *supervisor) serve(g *guestproc) {
 	// and its wait must see the status.
 	failed := false
 	exited := false
+	recycled := false
 	for !exited {
 		var raw rawBody
 		t, fds, err := g.conn.Recv(&raw)
@@ -236,6 +238,9 @@ func (s *supervisor) serve(g *guestproc) {
 			var e ipc.Exited
 			raw.decode(&e)
 			exited = true
+			// A recycled guestproc is a spare before the parent hears
+			// of the exit, so that its next fork finds it.
+			recycled = e.Reusable && s.recycle(g)
 			s.exit(g.pid, e.Status, e.Rusage)
 		case ipc.MsgDescription:
 			var d ipc.Description
@@ -270,6 +275,9 @@ func (s *supervisor) serve(g *guestproc) {
 		}
 		closeAll(fds)
 	}
+	if recycled {
+		return // the guestproc lives on as a spare (spawn_spare.go)
+	}
 	if !exited {
 		if failed {
 			s.tree.Discard(g.pid)
@@ -299,16 +307,9 @@ func (s *supervisor) exit(pid int32, status uint32, ru abi.Rusage) {
 	}
 }
 
-// killAll kills every guestproc left (pid 1 ended) and the spare.
+// killAll kills every guestproc left (pid 1 ended) and the spares.
 func (s *supervisor) killAll() {
-	s.spareMu.Lock()
-	s.closing = true
-	sp := s.spare
-	s.spare = nil
-	s.spareMu.Unlock()
-	if sp != nil {
-		sp.discard()
-	}
+	s.dropSpares()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, g := range s.gps {
@@ -321,41 +322,6 @@ func (h *guestprocHandle) discard() {
 	h.cmd.Process.Kill()
 	h.conn.Close()
 	h.cmd.Wait()
-}
-
-// takeSpare returns the warm spare, if one is ready, and starts making
-// the next one.
-func (s *supervisor) takeSpare() *guestprocHandle {
-	s.spareMu.Lock()
-	sp := s.spare
-	s.spare = nil
-	closing := s.closing
-	s.spareMu.Unlock()
-	if !closing {
-		go s.makeSpare()
-	}
-	return sp
-}
-
-// makeSpare starts a spare guestproc and keeps it unless one is already
-// kept or the supervisor is ending.
-func (s *supervisor) makeSpare() {
-	h, err := s.spawn(0, nil)
-	if err != nil {
-		s.log.Debug("spare guestproc", "error", err)
-		return
-	}
-	err = h.conn.Send(ipc.MsgStart, ipc.Start{Spare: true, Backend: s.cfg.Backend,
-		Timeout: s.cfg.Timeout, LogLevel: s.cfg.LogLevel})
-	s.spareMu.Lock()
-	keep := err == nil && !s.closing && s.spare == nil
-	if keep {
-		s.spare = h
-	}
-	s.spareMu.Unlock()
-	if !keep {
-		h.discard()
-	}
 }
 
 // handle answers one request of guestproc g; fds are the request's
@@ -431,18 +397,17 @@ func (s *supervisor) fork(parent, exitSignal int32) (int32, int, error) {
 	// the image.
 	start := ipc.Start{Pid: pid, Ppid: parent, Fork: true, Backend: s.cfg.Backend,
 		Timeout: s.cfg.Timeout, LogLevel: s.cfg.LogLevel, Sysroot: s.cfg.Sysroot, Binds: s.cfg.Binds}
-	if sp := s.takeSpare(); sp != nil {
+	for sp := s.takeSpare(); sp != nil; sp = s.takeSpare() {
+		// A spare that died idle (a host signal) is passed over.
+		if err := sp.conn.Send(ipc.MsgStart, start, theirs.FD()); err != nil {
+			s.log.Debug("fork: spare guestproc gone", "host_pid", sp.cmd.Process.Pid, "error", err)
+			go sp.discard()
+			continue
+		}
+		theirs.Close()
 		sp.pid = pid
 		s.tree.SetHostPid(pid, sp.cmd.Process.Pid)
-		g := s.add(sp)
-		err := g.send(ipc.MsgStart, start, theirs.FD())
-		theirs.Close()
-		go s.serve(g)
-		if err != nil {
-			mine.Close()
-			sp.cmd.Process.Kill()
-			return 0, -1, abi.EAGAIN
-		}
+		go s.serve(s.add(sp))
 		return pid, mine.FD(), nil
 	}
 	h, err := s.spawn(pid, theirs)
@@ -523,15 +488,17 @@ func (s *supervisor) hostSignal(pid, sig int32) bool {
 	}
 	switch sig {
 	case abi.SIGKILL:
-		g.cmd.Process.Signal(syscall.SIGKILL)
+		g.signalHost(syscall.SIGKILL)
 		return true
 	case abi.SIGSTOP:
-		g.cmd.Process.Signal(syscall.SIGSTOP)
-		s.deliver(s.tree.Stopped(pid, abi.SIGSTOP))
+		if g.signalHost(syscall.SIGSTOP) {
+			s.deliver(s.tree.Stopped(pid, abi.SIGSTOP))
+		}
 		return true
 	case abi.SIGCONT:
-		g.cmd.Process.Signal(syscall.SIGCONT)
-		s.deliver(s.tree.Continued(pid))
+		if g.signalHost(syscall.SIGCONT) {
+			s.deliver(s.tree.Continued(pid))
+		}
 	}
 	return false
 }

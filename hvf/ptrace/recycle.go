@@ -1,0 +1,76 @@
+package ptrace
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Recycle makes the machine of a process that ended ready for the next
+// process of the same guestproc (a recycled fork child), instead of
+// killing the stub and starting another: every guest mapping goes (one
+// munmap of [0, limit)), the stub's cached descriptors are closed and the
+// vCPU is released. Called on the tracing thread.
+func (m *machine) Recycle() error {
+	if err := m.checkThread(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	closed := m.closed
+	m.mu.Unlock()
+	if closed {
+		return errors.New("ptrace: recycle a closed machine")
+	}
+	// Every guest mapping at once: the stub's own pages lie above limit.
+	if _, err := m.inject(unix.SYS_MUNMAP, 0, m.limit); err != nil {
+		return fmt.Errorf("ptrace: recycle: unmap the guest range: %w", err)
+	}
+	// The stub's descriptor 0 is the descriptor-passing socket; every
+	// other one is a cached guest file.
+	if len(m.files.fds) > 0 {
+		if _, err := m.inject(unix.SYS_CLOSE_RANGE, 1, ^uint64(0)>>32, 0); err != nil {
+			return fmt.Errorf("ptrace: recycle: close stub files: %w", err)
+		}
+		m.files.fds = make(map[fileKey]int)
+		m.files.order = m.files.order[:0]
+	}
+	m.vcpu = nil
+	m.interruptPending = false
+	m.hostStale = true
+	return nil
+}
+
+// StubTimes returns the user and system CPU time the stub has used so far
+// (guest code runs in it), from /proc/PID/stat: a recycled stub is not
+// reaped at the end of each process, so its time does not reach
+// RUSAGE_CHILDREN and must be accounted for by difference.
+func (m *machine) StubTimes() (user, sys time.Duration, err error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(m.pid) + "/stat")
+	if err != nil {
+		return 0, 0, err
+	}
+	// The command name (field 2) may hold spaces: fields count from the
+	// last ')'. utime and stime are fields 14 and 15, in clock ticks.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, 0, fmt.Errorf("ptrace: bad stat line of stub %d", m.pid)
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return 0, 0, fmt.Errorf("ptrace: short stat line of stub %d", m.pid)
+	}
+	ut, err1 := strconv.ParseUint(f[11], 10, 64)
+	st, err2 := strconv.ParseUint(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, 0, fmt.Errorf("ptrace: bad stat times of stub %d", m.pid)
+	}
+	// USER_HZ is 100 on every x86-64 Linux.
+	const tick = 10 * time.Millisecond
+	return time.Duration(ut) * tick, time.Duration(st) * tick, nil
+}

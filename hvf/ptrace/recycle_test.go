@@ -1,0 +1,88 @@
+package ptrace
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/elfuse/elfuse/hvf"
+)
+
+// guestMappings returns the stub's mappings below its image.
+func guestMappings(t *testing.T, m *machine) []mapping {
+	t.Helper()
+	data, err := readFile(fmt.Sprintf("/proc/%d/maps", m.pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := parseMaps(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []mapping
+	for _, r := range all {
+		if r.end <= stubBase {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// TestRecycle runs a guest, recycles its machine and runs another on the
+// same stub: the old mappings and vCPU are gone, the new ones work.
+func TestRecycle(t *testing.T) {
+	g := newGuest(t, []byte{0x0f, 0x05}) // syscall
+	g.cpu.Regs().RAX = 39
+	g.expectSyscall(39)
+	if got := guestMappings(t, g.m); len(got) == 0 {
+		t.Fatal("no guest mapping in the stub before Recycle")
+	}
+	if err := g.m.Recycle(); err != nil {
+		t.Fatalf("Recycle: %v", err)
+	}
+	if got := guestMappings(t, g.m); len(got) != 0 {
+		t.Fatalf("guest mappings left after Recycle: %+v", got)
+	}
+	if len(g.m.files.fds) != 0 {
+		t.Fatalf("stub file cache not emptied: %v", g.m.files.fds)
+	}
+
+	// The next process: a new vCPU; its code page is not mapped yet.
+	cpu, err := g.m.NewVCPU()
+	if err != nil {
+		t.Fatalf("NewVCPU after Recycle: %v", err)
+	}
+	g.cpu = cpu
+	cpu.Regs().RIP, cpu.Regs().RSP, cpu.Regs().RFLAGS = codeAddr, stackTop, 0x202
+	if ex := g.run(); ex.Reason != hvf.ExitException || ex.Vector != hvf.VectorPF || ex.FaultAddr != codeAddr {
+		t.Fatalf("run on the recycled machine with nothing mapped: %+v, want #PF at %#x", ex, uint64(codeAddr))
+	}
+	if err := g.m.Map(codeAddr, pageSize, hvf.ProtRead|hvf.ProtExec, g.fd, codeAddr); err != nil {
+		t.Fatalf("Map after Recycle: %v", err)
+	}
+	cpu.Regs().RIP, cpu.Regs().RAX = codeAddr, 60
+	g.expectSyscall(60)
+	if u, s, err := g.m.StubTimes(); err != nil || u < 0 || s < 0 {
+		t.Fatalf("StubTimes = %v, %v, %v", u, s, err)
+	}
+}
+
+// TestRecycleClosed refuses a closed machine.
+func TestRecycleClosed(t *testing.T) {
+	g := newGuest(t, []byte{0x0f, 0x05})
+	g.m.Close()
+	if err := g.m.Recycle(); err == nil {
+		t.Fatal("Recycle of a closed machine succeeded")
+	}
+}
+
+// BenchmarkInjectedSyscall measures one syscall injected into the stub
+// (what each Map, Protect and Unmap costs): the unit a batched mapping
+// table would save.
+func BenchmarkInjectedSyscall(b *testing.B) {
+	g := newGuest(b, []byte{0x0f, 0x05})
+	for i := 0; i < b.N; i++ {
+		if _, err := g.m.inject(39); err != nil { // getpid
+			b.Fatal(err)
+		}
+	}
+}
