@@ -39,7 +39,8 @@ func Main(supervisorPid int) int {
 	}
 	conn := ipc.NewConn(ipc.GuestprocControlFD)
 	var start ipc.Start
-	if _, err := conn.Expect(ipc.MsgStart, &start); err != nil {
+	inherited, err := conn.Expect(ipc.MsgStart, &start)
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "elfuse guestproc: %v\n", err)
 		return 1
 	}
@@ -83,7 +84,8 @@ func Main(supervisorPid int) int {
 	lives := 0
 	for {
 		l := life{conn: conn, start: start, forkFD: forkFD, machine: machine, backend: backend,
-			log: log, clock: clock}
+			log: log, clock: clock, inherited: inherited}
+		inherited = nil
 		code, h, kept := l.run()
 		if h == nil {
 			return code
@@ -131,6 +133,9 @@ type life struct {
 	backend hvf.Backend
 	log     hclog.Logger
 	clock   lifeClock
+	// inherited are pid 1's descriptors from elfuse's caller, at the
+	// guest numbers start.Inherited gives.
+	inherited []int
 }
 
 // run runs the process to its end and returns the guestproc's exit code.
@@ -162,7 +167,12 @@ func (l *life) run() (code int, recycled *host, kept hvf.Machine) {
 		task, err = h.startForked(k, l.forkFD, l.machine)
 	default:
 		task, err = k.StartProcess(path, start.Argv, start.Envp)
+		if err == nil {
+			adoptCallerFDs(task.Proc.FDs, start, l.inherited, log)
+			l.inherited = nil
+		}
 	}
+	closeFDs(l.inherited)
 	if err != nil {
 		var e abi.Errno
 		if !errors.As(err, &e) {
@@ -220,3 +230,23 @@ func (l *life) run() (code int, recycled *host, kept hvf.Machine) {
 // the terminal's ^Z) until job control lands in the supervisor.
 var hostSignals = []os.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT,
 	unix.SIGUSR1, unix.SIGUSR2, unix.SIGALRM, unix.SIGWINCH}
+
+// adoptCallerFDs makes pid 1's descriptor table the caller's: the
+// descriptors it left open above stderr at their numbers, and the standard
+// ones it had closed closed (the guestproc's own 0-2 stand in for them).
+// The table owns fds afterwards.
+func adoptCallerFDs(t *kernel.FDTable, start ipc.Start, fds []int, log hclog.Logger) {
+	for _, fd := range start.Closed {
+		t.Close(fd)
+	}
+	for i, fd := range fds {
+		if i >= len(start.Inherited) {
+			unix.Close(fd)
+			continue
+		}
+		if err := t.InstallAt(start.Inherited[i], fd, false); err != nil {
+			log.Warn("inherited descriptor above RLIMIT_NOFILE dropped", "fd", start.Inherited[i])
+			unix.Close(fd)
+		}
+	}
+}

@@ -38,6 +38,12 @@ type Start struct {
 	// Fork is set for a fork child: Path, Argv and Envp are empty and the
 	// image arrives on descriptor GuestprocForkFD.
 	Fork bool
+	// Inherited lists, for pid 1, the guest numbers of the descriptors its
+	// caller left open above stderr, sent with this message by
+	// SCM_RIGHTS in the same order; Closed lists the standard
+	// descriptors (0-2) the caller had closed.
+	Inherited []int32 `json:",omitempty"`
+	Closed    []int32 `json:",omitempty"`
 	// Spare starts a warm spare: only Backend, Timeout and LogLevel are
 	// set. The guestproc gets its runtime and VM ready, then waits for a
 	// second Start (Fork set) carrying the fork socket as its one

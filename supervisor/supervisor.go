@@ -72,6 +72,10 @@ func Run(cfg Config) int {
 	if cfg.MaxProcs <= 0 {
 		cfg.MaxProcs = DefaultMaxProcs
 	}
+	// Before any guestproc exists: the caller's descriptors go to pid 1
+	// only (inherit.go).
+	inherited, closed := takeInherited(), closedStdio()
+	defer func() { closeFDs(inherited) }()
 	s := newSupervisor(cfg, log)
 	defer removeTreeDirs(log) // after every guestproc ended: sysroot.go
 	defer s.spawner.stop()
@@ -89,7 +93,12 @@ func Run(cfg Config) int {
 		Path: path, Argv: cfg.Args, Envp: cfg.Env, Pid: init.Pid, Ppid: 0,
 		Backend: cfg.Backend, Timeout: cfg.Timeout, LogLevel: cfg.LogLevel,
 		Sysroot: cfg.Sysroot, Binds: cfg.Binds, Workdir: cfg.Workdir,
-	})
+		Inherited: fdNumbers(inherited), Closed: fdNumbers(closed),
+	}, inherited...)
+	// Pid 1 has its copies: a pipe end kept here would hold off the
+	// reader's EOF after pid 1 closed it.
+	closeFDs(inherited)
+	inherited = nil
 	if err != nil {
 		return p.fail(log, err)
 	}
