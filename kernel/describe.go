@@ -161,6 +161,9 @@ func (p *Process) describeHostFD(fd int) string {
 		synth = strings.TrimSuffix(synth, " (deleted)")
 		return strings.TrimPrefix(synth, "dir:")
 	}
+	if synth, ok := synthOfMarker(target); ok {
+		return synth
+	}
 	if strings.HasPrefix(target, "/") && p.Kernel != nil && p.Kernel.Root != nil {
 		if g, ok := p.Kernel.Root.GuestPath(strings.TrimSuffix(target, " (deleted)")); ok {
 			if strings.HasSuffix(target, " (deleted)") {

@@ -99,3 +99,14 @@ func synthCwd() (string, bool) {
 	}
 	return p, true
 }
+
+// synthOfMarker maps a host path inside the marker tree (what the host
+// says a descriptor opened on a synthetic directory refers to) back to
+// that synthetic directory's path.
+func synthOfMarker(host string) (string, bool) {
+	p, ok := strings.CutPrefix(host, synthCwdRoot())
+	if !ok || !isSynthRoot(p) {
+		return "", false
+	}
+	return p, true
+}

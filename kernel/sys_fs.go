@@ -227,6 +227,11 @@ func (t *Task) readlinkat(dirfd int32, pathAddr, bufAddr abi.Addr, size int32) (
 	if err != nil {
 		return 0, err
 	}
+	if g, ok := synthOfMarker(string(buf[:n])); ok {
+		// A descriptor on a synthetic directory: its host stand-in
+		// must not show.
+		n = copy(buf, g)
+	}
 	return uint64(n), nil
 }
 

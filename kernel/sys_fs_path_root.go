@@ -387,7 +387,9 @@ func (t *Task) readMagicLink(r *Root, p hostPath, bufAddr abi.Addr, size int) (u
 		return 0, err
 	}
 	target := string(buf[:n])
-	if g, ok := r.GuestPath(target); ok {
+	if g, ok := synthOfMarker(target); ok {
+		target = g
+	} else if g, ok := r.GuestPath(target); ok {
 		target = g
 	}
 	b := []byte(target)[:min(len(target), size)]

@@ -130,6 +130,9 @@ cd fd && busybox pwd && [ -L 1 ] && echo 1 is a link
 cd /proc && busybox pwd && ls -d self $$ && cat self/comm
 cd /dev/fd && busybox pwd
 cd / && busybox pwd`),
+		sh("descriptors_on_proc_dirs", `exec 5</proc/self; exec 6</proc; exec 8</proc/self/fd; exec 9</proc/self/status
+for n in 5 6 8 9; do readlink /proc/self/fd/$n; done
+ls -l /proc/$$/fd | grep -o '[5689] -> .*'`),
 	}
 }
 
