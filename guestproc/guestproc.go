@@ -144,6 +144,7 @@ type life struct {
 // next process (nil: make another).
 func (l *life) run() (code int, recycled *host, kept hvf.Machine) {
 	start, log, conn := l.start, l.log, l.conn
+	kernel.ResetSynthCwd() // a recycled guestproc starts afresh
 	root, path, err := setupFS(&start)
 	if err == nil && root != nil {
 		defer root.Close()

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
@@ -42,7 +41,17 @@ func EnableSynthCwd() { synthCwdTree.Store(true) }
 // /proc). Until then relative lookups skip the getcwd check.
 var synthCwdMarkers atomic.Bool
 
-var synthCwdStart sync.Once
+// synthCwdChecked says synthCwdMarkers was initialised from the cwd the
+// process started in (ResetSynthCwd re-arms it for a recycled guestproc).
+var synthCwdChecked atomic.Bool
+
+// ResetSynthCwd forgets what the previous guest process of a recycled
+// guestproc knew about markers: the next one may start in a marker (a fork
+// child of a process in /proc) or not.
+func ResetSynthCwd() {
+	synthCwdMarkers.Store(false)
+	synthCwdChecked.Store(false)
+}
 
 // synthCwdRoot returns the tree's marker root (the guestproc's parent is
 // the supervisor).
@@ -81,11 +90,11 @@ var errNoMarkers = errors.New("no synthetic cwd markers")
 // synthCwd returns the synthetic directory the process's cwd is, if it
 // is one.
 func synthCwd() (string, bool) {
-	synthCwdStart.Do(func() {
+	if !synthCwdChecked.Swap(true) {
 		if wd, err := unix.Getwd(); err == nil && strings.HasPrefix(wd, synthCwdRoot()+"/") {
 			synthCwdMarkers.Store(true)
 		}
-	})
+	}
 	if !synthCwdMarkers.Load() {
 		return "", false
 	}
