@@ -40,6 +40,7 @@ type host struct {
 	// subreaper is the PR_SET_CHILD_SUBREAPER flag last told to the
 	// supervisor.
 	subreaper bool
+	job       jobState // jobctl.go
 }
 
 type reply struct {
@@ -177,6 +178,15 @@ func (h *host) serve() {
 
 // signal queues a signal another process sent.
 func (h *host) signal(s ipc.Signal) {
+	if s.Sig == abi.SIGCONT && s.Seq != 0 {
+		info := &abi.Siginfo{Signo: s.Sig}
+		if len(s.Info) == abi.SizeofSiginfo {
+			info.UnmarshalBytes(s.Info)
+			info.Signo = s.Sig
+		}
+		h.continueSignal(s, info)
+		return
+	}
 	h.mu.Lock()
 	p := h.proc
 	h.mu.Unlock()

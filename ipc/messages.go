@@ -91,6 +91,11 @@ const (
 	OpReap     Op = "reap"     // Pid: discard an auto-reaped zombie; no reply
 	OpSubreap  Op = "subreap"  // Flag: PR_SET_CHILD_SUBREAPER; no reply
 	OpDescribe Op = "describe" // reserved for dump
+	// OpStop: stop the caller as the default action of stop signal Sig,
+	// unless a SIGCONT newer than Seq was sent to it or (Sig other than
+	// SIGSTOP) its process group is orphaned. Reply Self: it stopped; the
+	// reply is sent after the host stop, so it arrives once continued.
+	OpStop Op = "stop"
 )
 
 // Request is the body of MsgRequest.
@@ -108,6 +113,7 @@ type Request struct {
 	Info       []byte // struct siginfo, abi.SizeofSiginfo bytes
 	Exe        string
 	Argv       []string
+	Seq        uint64 // OpStop: the newest SIGCONT sequence number taken in
 }
 
 // Reply is the body of MsgReply.
@@ -126,6 +132,8 @@ type Signal struct {
 	Sig    int32
 	Info   []byte // struct siginfo
 	Thread bool   // thread-directed (tkill/tgkill) rather than process-directed
+	// Seq numbers the SIGCONTs sent to one process, from 1 (see OpStop).
+	Seq uint64
 }
 
 // Reparent is the body of MsgReparent: the process's new parent pid.

@@ -41,6 +41,7 @@ type supervisor struct {
 	closing bool
 	// describers routes guestprocs' Descriptions to dumps (dump.go).
 	describers describers
+	job        jobControl // jobctl.go
 }
 
 // guestproc is a running guestproc as the supervisor tracks it.
@@ -378,6 +379,8 @@ func (s *supervisor) handle(g *guestproc, req *ipc.Request, fds []int) {
 	case ipc.OpSubreap:
 		s.tree.SetSubreaper(g.pid, req.Flag)
 		return
+	case ipc.OpStop:
+		rep.Self = s.stopRequest(g, req.Sig, req.Seq)
 	default:
 		err = abi.ENOSYS
 	}
@@ -477,10 +480,11 @@ func (s *supervisor) kill(from int32, req *ipc.Request) (self bool, err error) {
 		if s.cfg.LogLevel == "trace" {
 			s.log.Trace("signal", "from", from, "to", pid, "sig", req.Sig)
 		}
-		if s.hostSignal(pid, req.Sig) {
+		handled, seq := s.hostSignal(pid, req.Sig)
+		if handled {
 			continue
 		}
-		s.send(pid, ipc.MsgSignal, ipc.Signal{Sig: req.Sig, Info: req.Info, Thread: req.Thread})
+		s.send(pid, ipc.MsgSignal, ipc.Signal{Sig: req.Sig, Info: req.Info, Thread: req.Thread, Seq: seq})
 	}
 	return self, nil
 }
@@ -491,31 +495,29 @@ func (s *supervisor) kill(from int32, req *ipc.Request) (self bool, err error) {
 //   - SIGKILL kills the host process at once (it also ends a stopped
 //     one, which could not read a message); the tree records the death
 //     when its control socket closes.
-//   - SIGSTOP stops the host process: a KVM guest's vCPU thread stops
-//     with it; under ptrace, guest code already running in the stub goes
-//     on until its next exit. The parent's wait sees WUNTRACED.
+//   - SIGSTOP stops the host process (jobctl.go). The parent's wait sees
+//     WUNTRACED.
 //   - SIGCONT continues it (and is also delivered to the guest, which may
-//     catch it); the parent's wait sees WCONTINUED.
-func (s *supervisor) hostSignal(pid, sig int32) bool {
+//     catch it, with the sequence number returned); the parent's wait
+//     sees WCONTINUED.
+func (s *supervisor) hostSignal(pid, sig int32) (handled bool, contSeq uint64) {
 	s.mu.Lock()
 	g := s.gps[pid]
 	s.mu.Unlock()
 	if g == nil {
-		return false
+		return false, 0
 	}
 	switch sig {
 	case abi.SIGKILL:
 		g.cmd.Process.Signal(syscall.SIGKILL)
-		return true
+		return true, 0
 	case abi.SIGSTOP:
-		g.cmd.Process.Signal(syscall.SIGSTOP)
-		s.deliver(s.tree.Stopped(pid, abi.SIGSTOP))
-		return true
+		s.hostStop(g)
+		return true, 0
 	case abi.SIGCONT:
-		g.cmd.Process.Signal(syscall.SIGCONT)
-		s.deliver(s.tree.Continued(pid))
+		return false, s.hostContinue(g)
 	}
-	return false
+	return false, 0
 }
 
 func closeAll(fds []int) {

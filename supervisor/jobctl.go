@@ -1,0 +1,197 @@
+package supervisor
+
+// Job control: stopping and continuing guestprocs. A guest process stops
+// in one way whatever stopped it: the supervisor host-SIGSTOPs its
+// guestproc (a KVM vCPU thread stops with it; under ptrace the stub waits
+// at its next exit, as the guestproc serves no exit) and records the stop
+// in the tree, which reports it to the parent's wait and SIGCHLD. SIGSTOP
+// from another guest process is applied here directly; SIGTSTP, SIGTTIN,
+// SIGTTOU and a process's SIGSTOP to itself reach the guest's signal
+// delivery, whose default action asks for the stop (ipc.OpStop). SIGCONT
+// host-continues the guestproc and is then delivered to the guest, which
+// may catch it.
+//
+// SIGCONTs are numbered per process so that a stop racing with a later
+// SIGCONT is cancelled rather than left standing: the guest's kernel
+// records the newest number it took in, and an OpStop carrying an older
+// one than the tree's is refused. job.mu orders the tree's decisions with
+// the host signals, so a continue can never overtake the stop it cancels.
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/elfuse/elfuse/ipc"
+	"github.com/elfuse/elfuse/kernel/abi"
+	"golang.org/x/sys/unix"
+)
+
+// jobControl is the supervisor's job-control state.
+type jobControl struct {
+	// mu serializes stop decisions with host SIGSTOP/SIGCONT.
+	mu sync.Mutex
+}
+
+// stopRequest answers ipc.OpStop from g: it reports whether g stopped.
+func (s *supervisor) stopRequest(g *guestproc, sig int32, seen uint64) bool {
+	if sig != abi.SIGSTOP && sig != abi.SIGTSTP && sig != abi.SIGTTIN && sig != abi.SIGTTOU {
+		return false
+	}
+	s.job.mu.Lock()
+	v := s.tree.MayStop(g.pid, sig, seen, hostGroupOrphaned)
+	if v != StopNow {
+		s.job.mu.Unlock()
+		s.log.Debug("stop refused", "pid", g.pid, "sig", sig, "verdict", v)
+		return false
+	}
+	s.stopLocked(g, sig)
+	s.job.mu.Unlock()
+	s.stopCLI(g.pid, sig)
+	return true
+}
+
+// stopLocked stops g's host process and reports the stop.
+// Preconditions: s.job.mu held.
+func (s *supervisor) stopLocked(g *guestproc, sig int32) {
+	g.cmd.Process.Signal(syscall.SIGSTOP)
+	s.deliver(s.tree.Stopped(g.pid, sig))
+}
+
+// continueLocked continues g's host process, reports it and returns the
+// sequence number of the SIGCONT the caller delivers to the guest next.
+// Preconditions: s.job.mu held.
+func (s *supervisor) continueLocked(g *guestproc) uint64 {
+	seq := s.tree.ContSent(g.pid)
+	// Recorded first: once running, the process may end before a report
+	// made afterwards, and the parent would never see it continue.
+	notes := s.tree.Continued(g.pid)
+	g.cmd.Process.Signal(syscall.SIGCONT)
+	s.deliver(notes)
+	return seq
+}
+
+// hostStop applies SIGSTOP from another process to pid.
+func (s *supervisor) hostStop(g *guestproc) {
+	s.job.mu.Lock()
+	s.stopLocked(g, abi.SIGSTOP)
+	s.job.mu.Unlock()
+	s.stopCLI(g.pid, abi.SIGSTOP)
+}
+
+// hostContinue applies SIGCONT from another process to pid and returns
+// the sequence number for the SIGCONT message.
+func (s *supervisor) hostContinue(g *guestproc) uint64 {
+	s.job.mu.Lock()
+	defer s.job.mu.Unlock()
+	return s.continueLocked(g)
+}
+
+// stopCLI stops elfuse itself when pid 1 stopped: the shell that ran
+// elfuse then sees its job stop, as it would see the program stop run
+// natively. The host SIGCONT that resumes elfuse (fg, bg) continues
+// pid 1's group (continueFromHost).
+func (s *supervisor) stopCLI(pid, sig int32) {
+	if pid != 1 {
+		return
+	}
+	s.log.Debug("pid 1 stopped: stopping elfuse", "sig", sig)
+	// Stop signals other than SIGSTOP keep their default action in the
+	// supervisor (the Go runtime only catches what it is asked to).
+	unix.Kill(os.Getpid(), syscall.Signal(sig))
+}
+
+// continueFromHost passes a host SIGCONT elfuse received on to the guest
+// processes in pid 1's starting group, the one a shell continues with
+// elfuse's job: they continue and get SIGCONT.
+func (s *supervisor) continueFromHost() {
+	init, ok := s.tree.Get(1)
+	if !ok {
+		return
+	}
+	pg := init.Pgid
+	info := abi.Siginfo{Signo: abi.SIGCONT, Code: abi.SI_USER}
+	b := make([]byte, abi.SizeofSiginfo)
+	info.MarshalBytes(b)
+	if _, err := s.kill(0, &ipc.Request{Pid: -pg, Sig: abi.SIGCONT, Info: b}); err != nil {
+		s.log.Debug("continue from host", "pgid", pg, "error", err)
+	}
+}
+
+// hostGroupOrphaned reports whether elfuse's host process group is
+// orphaned: none of its members has a parent in another group of the
+// same session (the parent being host pid 1 does not count, as in
+// Linux's will_become_orphaned_pgrp). It scans /proc; errors count as
+// not orphaned, the answer that keeps stop signals working.
+func hostGroupOrphaned() bool {
+	pgrp := unix.Getpgrp()
+	sid, err := unix.Getsid(0)
+	if err != nil {
+		return false
+	}
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return false
+	}
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		st, ok := readStat(pid)
+		if !ok || st.pgrp != pgrp {
+			continue
+		}
+		if st.ppid <= 1 {
+			continue
+		}
+		pst, ok := readStat(st.ppid)
+		if !ok {
+			continue
+		}
+		if pst.pgrp != pgrp && pst.sid == sid {
+			return false
+		}
+	}
+	return true
+}
+
+// procStat is the part of /proc/PID/stat job control needs.
+type procStat struct{ ppid, pgrp, sid int }
+
+// readStat reads /proc/PID/stat.
+func readStat(pid int) (procStat, bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return procStat{}, false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return procStat{}, false
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b[i+1:]))
+	sc.Split(bufio.ScanWords)
+	var f []string
+	for sc.Scan() && len(f) < 4 {
+		f = append(f, sc.Text())
+	}
+	if len(f) < 4 {
+		return procStat{}, false
+	}
+	var st procStat
+	var errs [3]error
+	st.ppid, errs[0] = strconv.Atoi(f[1])
+	st.pgrp, errs[1] = strconv.Atoi(f[2])
+	st.sid, errs[2] = strconv.Atoi(strings.TrimSpace(f[3]))
+	for _, e := range errs {
+		if e != nil {
+			return procStat{}, false
+		}
+	}
+	return st, true
+}
