@@ -1,10 +1,13 @@
 package guestproc
 
 import (
+	"os"
 	"sync/atomic"
 
 	"github.com/elfuse/elfuse/ipc"
+	"github.com/elfuse/elfuse/kernel"
 	"github.com/elfuse/elfuse/kernel/abi"
+	"golang.org/x/sys/unix"
 )
 
 // jobState is the guestproc's part of job control.
@@ -37,4 +40,28 @@ func (h *host) continueSignal(s ipc.Signal, info *abi.Siginfo) {
 		}
 	}
 	p.ContinueFrom(info, s.Seq, s.Thread)
+}
+
+// jobSignals are the terminal's job-control signals a guestproc catches
+// and passes on, in addition to hostSignals: the guest applies their
+// default action (a stop through the supervisor) or its handler.
+var jobSignals = []os.Signal{unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU}
+
+// forHostGroup reports whether a host signal that reached this guestproc
+// is for its guest process. Host signals come from the terminal (to its
+// foreground group) or from a killpg of elfuse's host group: both mean
+// the guest processes of the group elfuse's host group stands for; one
+// that moved to another group (a shell's job) must not get them. The
+// supervisor sends pid 1 what elfuse gets for itself through the control
+// socket instead. Without a supervisor to ask, every signal passes.
+func forHostGroup(t *kernel.Task) bool {
+	h, ok := t.Proc.Kernel.Host.(*host)
+	if !ok {
+		return true
+	}
+	r, err := h.call(ipc.Request{Op: ipc.OpHostGroup})
+	if err != nil {
+		return true
+	}
+	return r.Self
 }

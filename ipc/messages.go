@@ -96,6 +96,10 @@ const (
 	// SIGSTOP) its process group is orphaned. Reply Self: it stopped; the
 	// reply is sent after the host stop, so it arrives once continued.
 	OpStop Op = "stop"
+	// OpHostGroup: is the caller in the process group elfuse's own host
+	// group stands for (the one a terminal or an outside killpg signals
+	// with elfuse)? Reply Self.
+	OpHostGroup Op = "hostgroup"
 )
 
 // Request is the body of MsgRequest.

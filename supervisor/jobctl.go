@@ -36,6 +36,8 @@ import (
 type jobControl struct {
 	// mu serializes stop decisions with host SIGSTOP/SIGCONT.
 	mu sync.Mutex
+	// relay passes host signals on (jobctl_signals.go).
+	relay *relay
 }
 
 // stopRequest answers ipc.OpStop from g: it reports whether g stopped.
@@ -101,20 +103,14 @@ func (s *supervisor) stopCLI(pid, sig int32) {
 		return
 	}
 	s.log.Debug("pid 1 stopped: stopping elfuse", "sig", sig)
-	// Stop signals other than SIGSTOP keep their default action in the
-	// supervisor (the Go runtime only catches what it is asked to).
-	unix.Kill(os.Getpid(), syscall.Signal(sig))
+	s.job.relay.raiseDefault(syscall.Signal(sig))
 }
 
 // continueFromHost passes a host SIGCONT elfuse received on to the guest
-// processes in pid 1's starting group, the one a shell continues with
+// processes of the host-facing group, the one a shell continues with
 // elfuse's job: they continue and get SIGCONT.
 func (s *supervisor) continueFromHost() {
-	init, ok := s.tree.Get(1)
-	if !ok {
-		return
-	}
-	pg := init.Pgid
+	pg := hostFacingGroup()
 	info := abi.Siginfo{Signo: abi.SIGCONT, Code: abi.SI_USER}
 	b := make([]byte, abi.SizeofSiginfo)
 	info.MarshalBytes(b)
@@ -194,4 +190,20 @@ func readStat(pid int) (procStat, bool) {
 		}
 	}
 	return st, true
+}
+
+// hostFacingGroup is the guest process group that stands for elfuse's
+// own host group: pid 1's group when elfuse leads its group (pid 1 then
+// starts as a leader), else the outside group.
+func hostFacingGroup() int32 {
+	if l := hostLeads(); l.Group || l.Session {
+		return 1
+	}
+	return OutsideGroup
+}
+
+// inHostGroup reports whether pid is in the host-facing group.
+func (s *supervisor) inHostGroup(pid int32) bool {
+	p, ok := s.tree.Get(pid)
+	return ok && p.Pgid == hostFacingGroup()
 }

@@ -381,6 +381,8 @@ func (s *supervisor) handle(g *guestproc, req *ipc.Request, fds []int) {
 		return
 	case ipc.OpStop:
 		rep.Self = s.stopRequest(g, req.Sig, req.Seq)
+	case ipc.OpHostGroup:
+		rep.Self = s.inHostGroup(g.pid)
 	default:
 		err = abi.ENOSYS
 	}
