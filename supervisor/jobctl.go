@@ -11,6 +11,12 @@ package supervisor
 // host-continues the guestproc and is then delivered to the guest, which
 // may catch it.
 //
+// The reply to an OpStop is held back until the process is continued and
+// sent after the SIGCONT message: the guest's stop ends only then, with
+// the SIGCONT already queued, so a SIGCONT handler runs first thing (as
+// on Linux) and a host SIGCONT that did not come through the supervisor
+// (elfuse's job continued by a shell) does not run the guest on its own.
+//
 // SIGCONTs are numbered per process so that a stop racing with a later
 // SIGCONT is cancelled rather than left standing: the guest's kernel
 // records the newest number it took in, and an OpStop carrying an older
@@ -34,24 +40,35 @@ import (
 
 // jobControl is the supervisor's job-control state.
 type jobControl struct {
-	// mu serializes stop decisions with host SIGSTOP/SIGCONT.
+	// mu serializes stop decisions with host SIGSTOP/SIGCONT and guards
+	// held.
 	mu sync.Mutex
+	// held are the OpStop requests of stopped guestprocs, by request ID,
+	// answered when they are continued.
+	held map[*guestproc]uint64
 	// relay passes host signals on (jobctl_signals.go).
 	relay *relay
 }
 
-// stopRequest answers ipc.OpStop from g: it reports whether g stopped.
-func (s *supervisor) stopRequest(g *guestproc, sig int32, seen uint64) bool {
+// stopRequest handles ipc.OpStop from g. It reports true when g stopped:
+// the reply (Self set) is then held until g is continued. On false the
+// caller replies at once (Self clear: no stop).
+func (s *supervisor) stopRequest(g *guestproc, req *ipc.Request) bool {
+	sig := req.Sig
 	if sig != abi.SIGSTOP && sig != abi.SIGTSTP && sig != abi.SIGTTIN && sig != abi.SIGTTOU {
 		return false
 	}
 	s.job.mu.Lock()
-	v := s.tree.MayStop(g.pid, sig, seen, hostGroupOrphaned)
-	if v != StopNow {
+	v := s.tree.MayStop(g.pid, sig, req.Seq, hostGroupOrphaned)
+	if v != StopNow || req.ID == 0 {
 		s.job.mu.Unlock()
 		s.log.Debug("stop refused", "pid", g.pid, "sig", sig, "verdict", v)
 		return false
 	}
+	if s.job.held == nil {
+		s.job.held = map[*guestproc]uint64{}
+	}
+	s.job.held[g] = req.ID
 	s.stopLocked(g, sig)
 	s.job.mu.Unlock()
 	s.stopCLI(g.pid, sig)
@@ -65,17 +82,25 @@ func (s *supervisor) stopLocked(g *guestproc, sig int32) {
 	s.deliver(s.tree.Stopped(g.pid, sig))
 }
 
-// continueLocked continues g's host process, reports it and returns the
-// sequence number of the SIGCONT the caller delivers to the guest next.
-// Preconditions: s.job.mu held.
-func (s *supervisor) continueLocked(g *guestproc) uint64 {
+// continueLocked delivers SIGCONT (req: its sender and siginfo) to g:
+// the guest gets it, a held stop reply is released, the host process
+// continues and the parent hears of it. Preconditions: s.job.mu held.
+func (s *supervisor) continueLocked(g *guestproc, req *ipc.Request) {
 	seq := s.tree.ContSent(g.pid)
 	// Recorded first: once running, the process may end before a report
 	// made afterwards, and the parent would never see it continue.
 	notes := s.tree.Continued(g.pid)
+	if err := g.send(ipc.MsgSignal, ipc.Signal{Sig: abi.SIGCONT, Info: req.Info, Thread: req.Thread, Seq: seq}); err != nil {
+		s.log.Trace("SIGCONT not delivered", "pid", g.pid, "error", err)
+	}
+	if id, ok := s.job.held[g]; ok {
+		delete(s.job.held, g)
+		if err := g.send(ipc.MsgReply, ipc.Reply{ID: id, Self: true}); err != nil {
+			s.log.Trace("stop reply not delivered", "pid", g.pid, "error", err)
+		}
+	}
 	g.cmd.Process.Signal(syscall.SIGCONT)
 	s.deliver(notes)
-	return seq
 }
 
 // hostStop applies SIGSTOP from another process to pid.
@@ -86,12 +111,11 @@ func (s *supervisor) hostStop(g *guestproc) {
 	s.stopCLI(g.pid, abi.SIGSTOP)
 }
 
-// hostContinue applies SIGCONT from another process to pid and returns
-// the sequence number for the SIGCONT message.
-func (s *supervisor) hostContinue(g *guestproc) uint64 {
+// hostContinue applies SIGCONT from another process (req) to g.
+func (s *supervisor) hostContinue(g *guestproc, req *ipc.Request) {
 	s.job.mu.Lock()
 	defer s.job.mu.Unlock()
-	return s.continueLocked(g)
+	s.continueLocked(g, req)
 }
 
 // stopCLI stops elfuse itself when pid 1 stopped: the shell that ran

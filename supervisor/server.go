@@ -380,7 +380,9 @@ func (s *supervisor) handle(g *guestproc, req *ipc.Request, fds []int) {
 		s.tree.SetSubreaper(g.pid, req.Flag)
 		return
 	case ipc.OpStop:
-		rep.Self = s.stopRequest(g, req.Sig, req.Seq)
+		if s.stopRequest(g, req) {
+			return // replied when continued (jobctl.go)
+		}
 	case ipc.OpHostGroup:
 		rep.Self = s.inHostGroup(g.pid)
 	default:
@@ -482,11 +484,10 @@ func (s *supervisor) kill(from int32, req *ipc.Request) (self bool, err error) {
 		if s.cfg.LogLevel == "trace" {
 			s.log.Trace("signal", "from", from, "to", pid, "sig", req.Sig)
 		}
-		handled, seq := s.hostSignal(pid, req.Sig)
-		if handled {
+		if s.hostSignal(pid, req) {
 			continue
 		}
-		s.send(pid, ipc.MsgSignal, ipc.Signal{Sig: req.Sig, Info: req.Info, Thread: req.Thread, Seq: seq})
+		s.send(pid, ipc.MsgSignal, ipc.Signal{Sig: req.Sig, Info: req.Info, Thread: req.Thread})
 	}
 	return self, nil
 }
@@ -499,27 +500,27 @@ func (s *supervisor) kill(from int32, req *ipc.Request) (self bool, err error) {
 //     when its control socket closes.
 //   - SIGSTOP stops the host process (jobctl.go). The parent's wait sees
 //     WUNTRACED.
-//   - SIGCONT continues it (and is also delivered to the guest, which may
-//     catch it, with the sequence number returned); the parent's wait
-//     sees WCONTINUED.
-func (s *supervisor) hostSignal(pid, sig int32) (handled bool, contSeq uint64) {
+//   - SIGCONT continues it and is delivered to the guest, which may
+//     catch it (jobctl.go); the parent's wait sees WCONTINUED.
+func (s *supervisor) hostSignal(pid int32, req *ipc.Request) bool {
 	s.mu.Lock()
 	g := s.gps[pid]
 	s.mu.Unlock()
 	if g == nil {
-		return false, 0
+		return false
 	}
-	switch sig {
+	switch req.Sig {
 	case abi.SIGKILL:
 		g.cmd.Process.Signal(syscall.SIGKILL)
-		return true, 0
+		return true
 	case abi.SIGSTOP:
 		s.hostStop(g)
-		return true, 0
+		return true
 	case abi.SIGCONT:
-		return false, s.hostContinue(g)
+		s.hostContinue(g, req)
+		return true
 	}
-	return false, 0
+	return false
 }
 
 func closeAll(fds []int) {
