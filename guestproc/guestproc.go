@@ -31,6 +31,7 @@ func Main(supervisorPid int) int {
 	// The vCPU must stay on one OS thread for its whole life (KVM kicks
 	// by tid; ptrace requests must come from the tracer thread).
 	runtime.LockOSThread()
+	holdTerminalSignals() // jobctl.go
 
 	if os.Getppid() != supervisorPid {
 		// The supervisor died before Pdeathsig was armed.

@@ -2,6 +2,7 @@ package guestproc
 
 import (
 	"os"
+	"os/signal"
 	"sync/atomic"
 
 	"github.com/elfuse/elfuse/ipc"
@@ -64,4 +65,13 @@ func forHostGroup(t *kernel.Task) bool {
 		return true
 	}
 	return r.Self
+}
+
+// holdTerminalSignals ignores the terminal's signals until forwardSignals
+// takes them: a guestproc shares elfuse's host process group, so a ^C or
+// ^\ typed while it starts, or while it waits as a warm spare with no
+// guest at all, would otherwise end it with the Go runtime's default
+// action (SIGQUIT even dumps its goroutines on the terminal).
+func holdTerminalSignals() {
+	signal.Ignore(unix.SIGINT, unix.SIGQUIT, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU, unix.SIGWINCH)
 }

@@ -138,8 +138,14 @@ func (s *supervisor) continueFromHost() {
 	info := abi.Siginfo{Signo: abi.SIGCONT, Code: abi.SI_USER}
 	b := make([]byte, abi.SizeofSiginfo)
 	info.MarshalBytes(b)
-	if _, err := s.kill(0, &ipc.Request{Pid: -pg, Sig: abi.SIGCONT, Info: b}); err != nil {
-		s.log.Debug("continue from host", "pgid", pg, "error", err)
+	// One by one: group 1 cannot be named as kill(-1, ...).
+	for _, p := range s.tree.Snapshot() {
+		if p.Pgid != pg || p.State == Zombie {
+			continue
+		}
+		if _, err := s.kill(0, &ipc.Request{Pid: p.Pid, Sig: abi.SIGCONT, Info: b}); err != nil {
+			s.log.Debug("continue from host", "pid", p.Pid, "error", err)
+		}
 	}
 }
 

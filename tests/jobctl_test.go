@@ -47,7 +47,7 @@ func TestJobControlBusyboxSh(t *testing.T) {
 type ptyStep struct {
 	Expect string
 	Type   string
-	// Settle is a pause after typing, for signals that would arrive
+	// Settle is a pause before typing, for signals that would arrive
 	// twice to have the chance to (it cannot make a correct run fail).
 	Settle time.Duration
 }
@@ -56,7 +56,7 @@ type ptyStep struct {
 // plays steps and returns everything the terminal showed (CRs removed)
 // and the exit status. A step whose text never shows fails the test once
 // the program has ended.
-func runOnTerminal(t *testing.T, argv []string, steps []ptyStep) (string, int) {
+func runOnTerminal(t *testing.T, argv, env []string, steps []ptyStep) (string, int) {
 	t.Helper()
 	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
 	if err != nil {
@@ -75,7 +75,7 @@ func runOnTerminal(t *testing.T, argv []string, steps []ptyStep) (string, int) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = testutil.Env()
+	cmd.Env = append(testutil.Env(), env...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = s, s, s
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
 	if err := cmd.Start(); err != nil {
@@ -123,10 +123,10 @@ func runOnTerminal(t *testing.T, argv []string, steps []ptyStep) (string, int) {
 				}
 			}
 		}
+		time.Sleep(st.Settle)
 		if _, err := m.WriteString(st.Type); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(st.Settle)
 	}
 	err = cmd.Wait()
 	<-ended // the terminal hangs up once every holder of it has ended
@@ -148,19 +148,58 @@ func runOnTerminal(t *testing.T, argv []string, steps []ptyStep) (string, int) {
 // them twice, the other group once).
 func TestTerminalSignalsReachTheForegroundGroupOnce(t *testing.T) {
 	requireProcesses(t)
-	steps := []ptyStep{{Expect: "ready\n", Type: "\x03"}, {Type: "\x1c", Settle: 300 * time.Millisecond}, {Type: "end\n"}}
+	// Each signal character flushes the terminal's pending output, so
+	// the next is typed once its echo showed.
+	steps := []ptyStep{{Expect: "ready\n", Type: "\x03"}, {Expect: "^C", Type: "\x1c"},
+		{Expect: "^\\", Settle: 300 * time.Millisecond, Type: "end\n"}}
 	for _, comp := range testutil.Compilers[:1] {
 		bin := cc.Build(t, comp, "jobctl_tty.c")
-		want, wantSt := runOnTerminal(t, []string{bin}, steps)
+		want, wantSt := runOnTerminal(t, []string{bin}, nil, steps)
 		for _, b := range testutil.Backends() {
 			t.Run(b, func(t *testing.T) {
 				testutil.RequireBackend(t, b)
 				e := elfuse.Require(t)
-				got, st := runOnTerminal(t, []string{e, "--backend", b, "--", bin}, steps)
+				got, st := runOnTerminal(t, []string{e, "--backend", b, "--", bin}, nil, steps)
 				if got != want || st != wantSt {
 					t.Errorf("terminal differs (status %d, native %d):\n%s", st, wantSt, testutil.LineDiff(want, got))
 				}
 			})
 		}
+	}
+}
+
+// TestTerminalSuspendUnderInteractiveBash runs a program as a job of an
+// interactive bash on a terminal, suspends it with ^Z (its handler runs,
+// then it stops itself), and brings it back with fg: bash must see the
+// job stop (elfuse stops with its pid 1) and the program must run its
+// SIGCONT handler and read the terminal again.
+func TestTerminalSuspendUnderInteractiveBash(t *testing.T) {
+	requireProcesses(t)
+	if _, why := testutil.LookCommand(bashStatic); why != "" {
+		t.Skip(why)
+	}
+	bin := cc.Build(t, testutil.Compilers[0], "jobctl_suspend.c")
+	// The job is typed as $P so that bash shows the same command line
+	// natively and under elfuse.
+	steps := []ptyStep{
+		{Expect: "$ ", Type: "$P\n"},
+		{Expect: "ready\n", Type: "one\n"},
+		{Expect: "got one\n", Type: "\x1a"},
+		{Expect: "$P\n$ ", Type: "jobs\n"},
+		{Expect: "jobs\n[1]+  Stopped                 $P\n$ ", Type: "fg\n"},
+		{Expect: "continued\n", Type: "two\nend\n"},
+		{Expect: "lines\n$ ", Type: "exit\n"},
+	}
+	shell := []string{bashStatic, "--norc", "--noprofile", "-i"}
+	want, wantSt := runOnTerminal(t, shell, []string{"PS1=$ ", "P=" + bin}, steps)
+	for _, b := range testutil.Backends() {
+		t.Run(b, func(t *testing.T) {
+			testutil.RequireBackend(t, b)
+			e := elfuse.Require(t)
+			got, st := runOnTerminal(t, shell, []string{"PS1=$ ", "P=" + e + " --backend " + b + " -- " + bin}, steps)
+			if got != want || st != wantSt {
+				t.Errorf("terminal differs (status %d, native %d):\n%s\nnative:\n%s\nelfuse:\n%s", st, wantSt, testutil.LineDiff(want, got), want, got)
+			}
+		})
 	}
 }
