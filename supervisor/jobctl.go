@@ -139,12 +139,39 @@ func (s *supervisor) continueFromHost() {
 	b := make([]byte, abi.SizeofSiginfo)
 	info.MarshalBytes(b)
 	// One by one: group 1 cannot be named as kill(-1, ...).
+	var others []int32
 	for _, p := range s.tree.Snapshot() {
-		if p.Pgid != pg || p.State == Zombie {
+		if p.State == Zombie {
+			continue
+		}
+		if p.Pgid != pg {
+			if p.State == Stopped {
+				others = append(others, p.Pid)
+			}
 			continue
 		}
 		if _, err := s.kill(0, &ipc.Request{Pid: p.Pid, Sig: abi.SIGCONT, Info: b}); err != nil {
 			s.log.Debug("continue from host", "pid", p.Pid, "error", err)
+		}
+	}
+	s.restop(others)
+}
+
+// restop stops again the guestprocs of stopped guest processes outside
+// the host-facing group: they share elfuse's host group, so the host
+// SIGCONT that continued elfuse's job continued them too, though no
+// SIGCONT was meant for them. (One stopped by its own stop signal waits
+// for its held reply anyway; one stopped by SIGSTOP from another process
+// would run.)
+func (s *supervisor) restop(pids []int32) {
+	s.job.mu.Lock()
+	defer s.job.mu.Unlock()
+	for _, pid := range pids {
+		s.mu.Lock()
+		g := s.gps[pid]
+		s.mu.Unlock()
+		if p, ok := s.tree.Get(pid); ok && g != nil && p.State == Stopped {
+			g.cmd.Process.Signal(syscall.SIGSTOP)
 		}
 	}
 }
