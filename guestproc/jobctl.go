@@ -55,12 +55,12 @@ var jobSignals = []os.Signal{unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU}
 // that moved to another group (a shell's job) must not get them. The
 // supervisor sends pid 1 what elfuse gets for itself through the control
 // socket instead. Without a supervisor to ask, every signal passes.
-func forHostGroup(t *kernel.Task) bool {
+func forHostGroup(t *kernel.Task, sig int) bool {
 	h, ok := t.Proc.Kernel.Host.(*host)
 	if !ok {
 		return true
 	}
-	r, err := h.call(ipc.Request{Op: ipc.OpHostGroup})
+	r, err := h.call(ipc.Request{Op: ipc.OpHostGroup, Sig: int32(sig)})
 	if err != nil {
 		return true
 	}
@@ -74,4 +74,15 @@ func forHostGroup(t *kernel.Task) bool {
 // action (SIGQUIT even dumps its goroutines on the terminal).
 func holdTerminalSignals() {
 	signal.Ignore(unix.SIGINT, unix.SIGQUIT, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU, unix.SIGWINCH)
+}
+
+// Tcgetpgrp and Tcsetpgrp implement kernel.TerminalHost.
+func (h *host) Tcgetpgrp() (int32, error) {
+	r, err := h.call(ipc.Request{Op: ipc.OpTcgetpgrp})
+	return r.Pid, err
+}
+
+func (h *host) Tcsetpgrp(pgid int32) error {
+	_, err := h.call(ipc.Request{Op: ipc.OpTcsetpgrp, Pgid: pgid})
+	return err
 }

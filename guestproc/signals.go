@@ -22,7 +22,7 @@ func forwardSignals(t *kernel.Task, log hclog.Logger) func() {
 			select {
 			case s := <-ch:
 				sig := int(s.(syscall.Signal))
-				if !forHostGroup(t) {
+				if !forHostGroup(t, sig) {
 					log.Debug("host signal not for this process's group", "signal", sig)
 					continue
 				}

@@ -96,10 +96,16 @@ const (
 	// SIGSTOP) its process group is orphaned. Reply Self: it stopped; the
 	// reply is sent after the host stop, so it arrives once continued.
 	OpStop Op = "stop"
-	// OpHostGroup: is the caller in the process group elfuse's own host
-	// group stands for (the one a terminal or an outside killpg signals
-	// with elfuse)? Reply Self.
+	// OpHostGroup: is host signal Sig, which reached the caller's
+	// guestproc through elfuse's host process group, meant for the
+	// caller? A terminal's signals are for the guest's foreground group,
+	// others for the group elfuse's host group stands for. Reply Self.
 	OpHostGroup Op = "hostgroup"
+	// OpTcgetpgrp: the foreground process group of elfuse's terminal as
+	// the caller sees it (reply Pid; 0 when elfuse is not in the host
+	// terminal's foreground). OpTcsetpgrp: make Pgid that group.
+	OpTcgetpgrp Op = "tcgetpgrp"
+	OpTcsetpgrp Op = "tcsetpgrp"
 )
 
 // Request is the body of MsgRequest.

@@ -8,6 +8,7 @@ package kernel
 
 import (
 	"github.com/elfuse/elfuse/kernel/abi"
+	"golang.org/x/sys/unix"
 )
 
 // stopSignals are the signals whose default action stops the process.
@@ -93,4 +94,39 @@ func (p *Process) ContinueFrom(info *abi.Siginfo, seq uint64, thread bool) {
 	s.prepareSignalLocked(abi.SIGCONT, nil)
 	s.mu.Unlock()
 	p.SignalFrom(info, thread)
+}
+
+// TerminalHost is the part of a Host that owns the foreground process
+// group of elfuse's controlling terminal, in guest process group ids.
+// guestproc implements it; without it the terminal ioctls reach the host
+// terminal as they are.
+type TerminalHost interface {
+	// Tcgetpgrp returns the foreground group (0: one outside the
+	// namespace).
+	Tcgetpgrp() (int32, error)
+	// Tcsetpgrp makes pgid the foreground group (ESRCH, EPERM as
+	// tcsetpgrp(3)).
+	Tcsetpgrp(pgid int32) error
+}
+
+// controllingTerminal returns the TerminalHost when host descriptor h is
+// the guestproc's controlling terminal (the terminal's session is the
+// guestproc's own), whose foreground group is kept in guest terms.
+func (t *Task) controllingTerminal(h int) (TerminalHost, bool) {
+	if t.Proc.Kernel == nil {
+		return nil, false
+	}
+	th, ok := t.Proc.Kernel.Host.(TerminalHost)
+	if !ok {
+		return nil, false
+	}
+	sid, err := unix.IoctlGetInt(h, unix.TIOCGSID)
+	if err != nil {
+		return nil, false
+	}
+	own, err := unix.Getsid(0)
+	if err != nil || own != sid {
+		return nil, false
+	}
+	return th, true
 }

@@ -48,6 +48,9 @@ type jobControl struct {
 	held map[*guestproc]uint64
 	// relay passes host signals on (jobctl_signals.go).
 	relay *relay
+	// fg is the guest foreground group set by tcsetpgrp (0: the
+	// host-facing group).
+	fg int32
 }
 
 // stopRequest handles ipc.OpStop from g. It reports true when g stopped:
@@ -259,8 +262,74 @@ func hostFacingGroup() int32 {
 	return OutsideGroup
 }
 
-// inHostGroup reports whether pid is in the host-facing group.
-func (s *supervisor) inHostGroup(pid int32) bool {
+// inHostGroup reports whether host signal sig, which reached pid's
+// guestproc through elfuse's host group, is for pid: a terminal's signal
+// when pid is in the guest's foreground group, another when pid is in the
+// host-facing group.
+func (s *supervisor) inHostGroup(pid, sig int32) bool {
 	p, ok := s.tree.Get(pid)
-	return ok && p.Pgid == hostFacingGroup()
+	if !ok {
+		return false
+	}
+	if terminalSignals[syscall.Signal(sig)] {
+		return p.Pgid == s.foreground()
+	}
+	return p.Pgid == hostFacingGroup()
+}
+
+// foreground is the guest process group in the terminal's foreground
+// while elfuse's host group is: the host-facing group until a guest
+// process sets another (tcsetpgrp).
+func (s *supervisor) foreground() int32 {
+	s.job.mu.Lock()
+	defer s.job.mu.Unlock()
+	if s.job.fg == 0 {
+		return hostFacingGroup()
+	}
+	return s.job.fg
+}
+
+// tcgetpgrp answers ipc.OpTcgetpgrp: the guest's foreground group as
+// getpgid reports groups, or 0 when elfuse's host group is not in the
+// terminal's foreground (a group outside the namespace, as Linux reports
+// it to a process inside a PID namespace).
+func (s *supervisor) tcgetpgrp() int32 {
+	if r := s.job.relay; r != nil && r.tty != nil && !r.inForeground() {
+		return 0
+	}
+	return visible(s.foreground())
+}
+
+// tcsetpgrp answers ipc.OpTcsetpgrp from caller with Linux's checks: the
+// group must exist (ESRCH) in the caller's session (EPERM). The host
+// terminal's foreground stays elfuse's group, which every guestproc is
+// in; guestprocs pass a terminal signal on only to the guest foreground.
+func (s *supervisor) tcsetpgrp(caller, pgid int32) error {
+	if pgid < 0 {
+		return abi.EINVAL
+	}
+	me, ok := s.tree.Get(caller)
+	if !ok {
+		return abi.ESRCH
+	}
+	if pgid == 0 && me.Pgid == OutsideGroup {
+		pgid = OutsideGroup // how the outside group reads from inside
+	}
+	found, same := false, false
+	for _, p := range s.tree.Snapshot() {
+		if p.Pgid == pgid && p.State != Zombie {
+			found = true
+			same = same || p.Sid == me.Sid
+		}
+	}
+	switch {
+	case !found:
+		return abi.ESRCH
+	case !same:
+		return abi.EPERM
+	}
+	s.job.mu.Lock()
+	s.job.fg = pgid
+	s.job.mu.Unlock()
+	return nil
 }

@@ -384,7 +384,11 @@ func (s *supervisor) handle(g *guestproc, req *ipc.Request, fds []int) {
 			return // replied when continued (jobctl.go)
 		}
 	case ipc.OpHostGroup:
-		rep.Self = s.inHostGroup(g.pid)
+		rep.Self = s.inHostGroup(g.pid, req.Sig)
+	case ipc.OpTcgetpgrp:
+		rep.Pid = s.tcgetpgrp()
+	case ipc.OpTcsetpgrp:
+		err = s.tcsetpgrp(g.pid, req.Pgid)
 	default:
 		err = abi.ENOSYS
 	}

@@ -46,7 +46,9 @@ func TestJobControlBusyboxSh(t *testing.T) {
 // Expect, then type Type.
 type ptyStep struct {
 	Expect string
-	Type   string
+	// Count is how many times Expect must have shown (0 means 1).
+	Count int
+	Type  string
 	// Settle is a pause before typing, for signals that would arrive
 	// twice to have the chance to (it cannot make a correct run fail).
 	Settle time.Duration
@@ -107,17 +109,17 @@ func runOnTerminal(t *testing.T, argv, env []string, steps []ptyStep) (string, i
 			}
 		}
 	}()
-	shown := func(s string) bool {
+	shown := func(s string, n int) bool {
 		mu.Lock()
 		defer mu.Unlock()
-		return strings.Contains(strings.ReplaceAll(out.String(), "\r", ""), s)
+		return strings.Count(strings.ReplaceAll(out.String(), "\r", ""), s) >= max(n, 1)
 	}
 	for _, st := range steps {
-		for !shown(st.Expect) {
+		for !shown(st.Expect, st.Count) {
 			select {
 			case <-grew:
 			case <-ended:
-				if !shown(st.Expect) {
+				if !shown(st.Expect, st.Count) {
 					cmd.Wait()
 					t.Fatalf("%q never showed; terminal:\n%s", st.Expect, out.String())
 				}
@@ -197,6 +199,48 @@ func TestTerminalSuspendUnderInteractiveBash(t *testing.T) {
 			testutil.RequireBackend(t, b)
 			e := elfuse.Require(t)
 			got, st := runOnTerminal(t, shell, []string{"PS1=$ ", "P=" + e + " --backend " + b + " -- " + bin}, steps)
+			if got != want || st != wantSt {
+				t.Errorf("terminal differs (status %d, native %d):\n%s\nnative:\n%s\nelfuse:\n%s", st, wantSt, testutil.LineDiff(want, got), want, got)
+			}
+		})
+	}
+}
+
+// TestInteractiveBashJobControl runs an interactive bash on a terminal,
+// natively and as elfuse's pid 1: bash must find itself in the
+// terminal's foreground (tcgetpgrp in guest process groups) and run its
+// jobs in the foreground by tcsetpgrp, so that ^C ends a job and ^Z stops
+// it rather than reaching bash.
+func TestInteractiveBashJobControl(t *testing.T) {
+	requireBusybox(t)
+	requireProcesses(t)
+	if _, why := testutil.LookCommand(bashStatic); why != "" {
+		t.Skip(why)
+	}
+	sleeper := busybox + " sh -c 'echo started; exec " + busybox + " sleep 10'\n"
+	reader := busybox + ` sh -c 'echo again; read x; echo "read $x"'`
+	// The prompt numbers commands, so each step waits for its own. The
+	// reader's command line shows as typed, when it stops, in jobs and at
+	// fg; it reads the line typed after fg once it has the terminal back.
+	steps := []ptyStep{
+		{Expect: "[1]$ ", Type: sleeper},
+		{Expect: "started\n", Type: "\x03"},
+		{Expect: "[2]$ ", Type: "echo st=$?\n"},
+		{Expect: "[3]$ ", Type: reader + "\n"},
+		{Expect: "again\n", Type: "\x1a"},
+		{Expect: "[4]$ ", Type: "jobs\n"},
+		{Expect: "[5]$ ", Type: "fg\n"},
+		{Expect: reader, Count: 4, Type: "hello\n"},
+		{Expect: "[6]$ ", Type: "exit\n"},
+	}
+	shell := []string{bashStatic, "--norc", "--noprofile", "-i"}
+	env := []string{`PS1=[\#]$ `}
+	want, wantSt := runOnTerminal(t, shell, env, steps)
+	for _, b := range testutil.Backends() {
+		t.Run(b, func(t *testing.T) {
+			testutil.RequireBackend(t, b)
+			e := elfuse.Require(t)
+			got, st := runOnTerminal(t, append([]string{e, "--backend", b, "--"}, shell...), env, steps)
 			if got != want || st != wantSt {
 				t.Errorf("terminal differs (status %d, native %d):\n%s\nnative:\n%s\nelfuse:\n%s", st, wantSt, testutil.LineDiff(want, got), want, got)
 			}
