@@ -305,28 +305,9 @@ func (s *supervisor) tcgetpgrp() int32 {
 // terminal's foreground stays elfuse's group, which every guestproc is
 // in; guestprocs pass a terminal signal on only to the guest foreground.
 func (s *supervisor) tcsetpgrp(caller, pgid int32) error {
-	if pgid < 0 {
-		return abi.EINVAL
-	}
-	me, ok := s.tree.Get(caller)
-	if !ok {
-		return abi.ESRCH
-	}
-	if pgid == 0 && me.Pgid == OutsideGroup {
-		pgid = OutsideGroup // how the outside group reads from inside
-	}
-	found, same := false, false
-	for _, p := range s.tree.Snapshot() {
-		if p.Pgid == pgid && p.State != Zombie {
-			found = true
-			same = same || p.Sid == me.Sid
-		}
-	}
-	switch {
-	case !found:
-		return abi.ESRCH
-	case !same:
-		return abi.EPERM
+	pgid, err := s.tree.ForegroundGroup(caller, pgid)
+	if err != nil {
+		return err
 	}
 	s.job.mu.Lock()
 	s.job.fg = pgid

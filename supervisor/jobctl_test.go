@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/elfuse/elfuse/kernel/abi"
@@ -88,5 +89,40 @@ func TestMayStopIsCancelledByANewerSigcont(t *testing.T) {
 	tr.Exit(3, 0, abi.Rusage{})
 	if got := tr.MayStop(3, abi.SIGSTOP, 0, never); got != StopGone {
 		t.Errorf("zombie: verdict %d", got)
+	}
+}
+
+func TestForegroundGroupFollowsTcsetpgrpRules(t *testing.T) {
+	tests := []struct {
+		name       string
+		leads      Leads
+		prep       func(*Tree)
+		caller, pg int32
+		want       int32
+		wantErr    error
+	}{
+		{"own group", Leads{Group: true}, nil, 2, 1, 1, nil},
+		{"a child's new group", Leads{Group: true}, func(tr *Tree) { tr.Setpgid(1, 2, 2) }, 1, 2, 2, nil},
+		{"no such group", Leads{Group: true}, nil, 1, 77, 0, abi.ESRCH},
+		{"negative", Leads{Group: true}, nil, 1, -3, 0, abi.EINVAL},
+		{"group of another session", Leads{Group: true}, func(tr *Tree) { tr.Setsid(3) }, 1, 3, 0, abi.EPERM},
+		{"0 is the outside group for its members", Leads{}, nil, 2, 0, OutsideGroup, nil},
+		{"0 is no group for others", Leads{Group: true}, nil, 2, 0, 0, abi.ESRCH},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := NewTree(0, 1000)
+			tr.NewInit("/init", nil, tc.leads)
+			for _, parent := range []int32{1, 1, 2} {
+				tr.Fork(parent, abi.SIGCHLD)
+			}
+			if tc.prep != nil {
+				tc.prep(tr)
+			}
+			got, err := tr.ForegroundGroup(tc.caller, tc.pg)
+			if got != tc.want || !errors.Is(err, tc.wantErr) {
+				t.Errorf("ForegroundGroup(%d, %d) = %d, %v; want %d, %v", tc.caller, tc.pg, got, err, tc.want, tc.wantErr)
+			}
+		})
 	}
 }

@@ -83,3 +83,37 @@ func (t *Tree) orphanedPgrpLocked(pgid int32) (orphaned, askHost bool) {
 	}
 	return true, pgid == OutsideGroup
 }
+
+// ForegroundGroup checks tcsetpgrp(pgid) by caller as Linux does and
+// returns the group to make the foreground: EINVAL for a negative id,
+// ESRCH when no living process is in group pgid, EPERM when the group is
+// in another session. 0 names the outside group for a caller in it (its
+// getpgrp reads 0).
+func (t *Tree) ForegroundGroup(caller, pgid int32) (int32, error) {
+	if pgid < 0 {
+		return 0, abi.EINVAL
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	me := t.procs[caller]
+	if me == nil {
+		return 0, abi.ESRCH
+	}
+	if pgid == 0 && me.Pgid == OutsideGroup {
+		pgid = OutsideGroup
+	}
+	found := false
+	for _, p := range t.procs {
+		if p.Pgid != pgid || p.State == Zombie {
+			continue
+		}
+		if p.Sid == me.Sid {
+			return pgid, nil
+		}
+		found = true
+	}
+	if found {
+		return 0, abi.EPERM
+	}
+	return 0, abi.ESRCH
+}
