@@ -93,8 +93,9 @@ const (
 	OpDescribe Op = "describe" // reserved for dump
 	// OpStop: stop the caller as the default action of stop signal Sig,
 	// unless a SIGCONT newer than Seq was sent to it or (Sig other than
-	// SIGSTOP) its process group is orphaned. Reply Self: it stopped; the
-	// reply is sent after the host stop, so it arrives once continued.
+	// SIGSTOP) its process group is orphaned. Reply Self: it stopped; that
+	// reply is held until the process is continued and follows the
+	// SIGCONT message (Signal.Seq).
 	OpStop Op = "stop"
 	// OpHostGroup: is host signal Sig, which reached the caller's
 	// guestproc through elfuse's host process group, meant for the
