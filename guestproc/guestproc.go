@@ -32,6 +32,7 @@ func Main(supervisorPid int) int {
 	// The vCPU must stay on one OS thread for its whole life (KVM kicks
 	// by tid; ptrace requests must come from the tracer thread).
 	runtime.LockOSThread()
+	holdTerminalSignals() // jobctl.go
 
 	if os.Getppid() != supervisorPid {
 		// The supervisor died before Pdeathsig was armed.
@@ -91,6 +92,9 @@ func Main(supervisorPid int) int {
 			return code
 		}
 		// Recycled: wait to become the next fork child (spawn_recycle.go).
+		// Its forwarding of terminal signals ended with the process:
+		// ignore them again, as a fresh spare does (jobctl.go).
+		holdTerminalSignals()
 		stopProfile()
 		lives++
 		stopProfile = func() {}

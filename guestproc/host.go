@@ -42,6 +42,7 @@ type host struct {
 	subreaper bool
 	// procCalls routes answers to /proc lookups (procfs.go).
 	procCalls procCalls
+	job       jobState // jobctl.go
 }
 
 type reply struct {
@@ -197,6 +198,15 @@ func (h *host) serve() {
 
 // signal queues a signal another process sent.
 func (h *host) signal(s ipc.Signal) {
+	if s.Sig == abi.SIGCONT && s.Seq != 0 {
+		info := &abi.Siginfo{Signo: s.Sig}
+		if len(s.Info) == abi.SizeofSiginfo {
+			info.UnmarshalBytes(s.Info)
+			info.Signo = s.Sig
+		}
+		h.continueSignal(s, info)
+		return
+	}
 	h.mu.Lock()
 	p := h.proc
 	h.mu.Unlock()

@@ -10,17 +10,22 @@ import (
 )
 
 // forwardSignals turns host signals sent to this guestproc (a terminal's
-// ^C, kill from the host, the supervisor relaying its own) into signals to
-// the guest process. It returns a stop function.
+// ^C or ^Z, a killpg of elfuse's group from the host) into signals to the
+// guest process, when the guest process is in the group they were meant
+// for (jobctl.go). It returns a stop function.
 func forwardSignals(t *kernel.Task, log hclog.Logger) func() {
 	ch := make(chan os.Signal, 16)
-	signal.Notify(ch, hostSignals...)
+	signal.Notify(ch, append(hostSignals, jobSignals...)...)
 	done := make(chan struct{})
 	go func() {
 		for {
 			select {
 			case s := <-ch:
 				sig := int(s.(syscall.Signal))
+				if !forHostGroup(t, sig) {
+					log.Debug("host signal not for this process's group", "signal", sig)
+					continue
+				}
 				log.Debug("host signal for the guest", "signal", sig)
 				t.Proc.Kill(sig)
 			case <-done:

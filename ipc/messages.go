@@ -100,6 +100,22 @@ const (
 	OpReap     Op = "reap"     // Pid: discard an auto-reaped zombie; no reply
 	OpSubreap  Op = "subreap"  // Flag: PR_SET_CHILD_SUBREAPER; no reply
 	OpDescribe Op = "describe" // reserved for dump
+	// OpStop: stop the caller as the default action of stop signal Sig,
+	// unless a SIGCONT newer than Seq was sent to it or (Sig other than
+	// SIGSTOP) its process group is orphaned. Reply Self: it stopped; that
+	// reply is held until the process is continued and follows the
+	// SIGCONT message (Signal.Seq).
+	OpStop Op = "stop"
+	// OpHostGroup: is host signal Sig, which reached the caller's
+	// guestproc through elfuse's host process group, meant for the
+	// caller? A terminal's signals are for the guest's foreground group,
+	// others for the group elfuse's host group stands for. Reply Self.
+	OpHostGroup Op = "hostgroup"
+	// OpTcgetpgrp: the foreground process group of elfuse's terminal as
+	// the caller sees it (reply Pid; 0 when elfuse is not in the host
+	// terminal's foreground). OpTcsetpgrp: make Pgid that group.
+	OpTcgetpgrp Op = "tcgetpgrp"
+	OpTcsetpgrp Op = "tcsetpgrp"
 )
 
 // Request is the body of MsgRequest.
@@ -117,6 +133,7 @@ type Request struct {
 	Info       []byte // struct siginfo, abi.SizeofSiginfo bytes
 	Exe        string
 	Argv       []string
+	Seq        uint64 // OpStop: the newest SIGCONT sequence number taken in
 }
 
 // Reply is the body of MsgReply.
@@ -135,6 +152,8 @@ type Signal struct {
 	Sig    int32
 	Info   []byte // struct siginfo
 	Thread bool   // thread-directed (tkill/tgkill) rather than process-directed
+	// Seq numbers the SIGCONTs sent to one process, from 1 (see OpStop).
+	Seq uint64
 }
 
 // Reparent is the body of MsgReparent: the process's new parent pid.

@@ -46,6 +46,9 @@ type SignalHandlers struct {
 	// changed is closed and replaced whenever a signal is queued anywhere
 	// in the process: sleepers sample it under mu and wait on it.
 	changed chan struct{}
+	// contSeq is the newest sequence number of a SIGCONT the supervisor
+	// sent (jobctl.go).
+	contSeq uint64
 }
 
 // NewSignalHandlers returns all-default dispositions.
@@ -147,14 +150,11 @@ func (s *SignalHandlers) ignoredLocked(sig int) bool {
 }
 
 // discardedLocked reports whether a signal sent now, while not blocked,
-// would have no effect and is dropped instead of queued: an ignored one,
-// or for now a stop signal with SIG_DFL (no job control yet, so it must
-// not interrupt sleeps either). Preconditions: s.mu held.
+// would have no effect and is dropped instead of queued: an ignored one.
+// A stop signal with SIG_DFL is queued: its delivery stops the process.
+// Preconditions: s.mu held.
 func (s *SignalHandlers) discardedLocked(sig int) bool {
-	if s.ignoredLocked(sig) {
-		return true
-	}
-	return s.actions[sig-1].Handler == abi.SIG_DFL && defaultAction(sig) == actStop
+	return s.ignoredLocked(sig)
 }
 
 // sigPending is a set of pending signals with their siginfo, in arrival
@@ -351,6 +351,7 @@ func (t *Task) queueSignal(info *abi.Siginfo, shared bool) error {
 	s := t.Proc.Signals
 	sig := int(info.Signo)
 	s.mu.Lock()
+	s.prepareSignalLocked(sig, t)
 	if s.discardedLocked(sig) && !t.blocksLocked(sig) {
 		s.mu.Unlock()
 		return nil
@@ -376,6 +377,7 @@ func (p *Process) queueShared(by *Task, info *abi.Siginfo) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sig := int(info.Signo)
+	s.prepareSignalLocked(sig, by)
 	if s.discardedLocked(sig) && !s.blockedLocked(by, sig) {
 		return nil
 	}

@@ -24,6 +24,8 @@ var (
 type delivery struct {
 	info abi.Siginfo
 	act  abi.Sigaction // the action as it was when dequeued
+	// contSeq is the process's SIGCONT sequence number at the dequeue.
+	contSeq uint64
 }
 
 // DeliverSignals runs after every exit, before the guest resumes. It
@@ -33,9 +35,9 @@ type delivery struct {
 // process. Without a handler an interrupted syscall restarts, so the
 // ERESTART* codes never reach the guest.
 //
-// Stop signals (SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU) with their default
-// action are only logged and otherwise ignored: job control belongs to the
-// supervisor, which is not there yet.
+// A stop signal (SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU) with its default
+// action stops the whole process until SIGCONT (jobctl.go); delivery then
+// goes on with whatever became pending meanwhile.
 func (t *Task) DeliverSignals() {
 	t.Proc.sigHandlers()
 	t.register()
@@ -61,7 +63,7 @@ func (t *Task) DeliverSignals() {
 			case actIgnore:
 				continue
 			case actStop:
-				t.Log.Debug("stop signal ignored: job control is not implemented", "sig", sig)
+				t.stopForSignal(sig, d.contSeq)
 				continue
 			}
 			t.Log.Debug("killed by signal", "sig", sig, "code", d.info.Code,
@@ -100,7 +102,7 @@ func (t *Task) nextDelivery() (delivery, bool) {
 		return delivery{}, false
 	}
 	act := &s.actions[info.Signo-1]
-	d := delivery{info: info, act: *act}
+	d := delivery{info: info, act: *act, contSeq: s.contSeq}
 	if act.Handler != abi.SIG_DFL && act.Handler != abi.SIG_IGN && act.Flags&abi.SA_RESETHAND != 0 {
 		act.Handler = abi.SIG_DFL
 	}

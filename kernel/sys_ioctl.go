@@ -17,7 +17,7 @@ import (
 func init() {
 	register(map[uint64]Syscall{
 		abi.SYS_IOCTL: {Name: "ioctl", Fn: Ioctl, Support: Partial,
-			Note: "terminal (TCGETS, TCSETS*, TIOC[GS]WINSZ, TIOC[GS]PGRP, TCFLSH, TCXONC, TCSBRK, TIOCOUTQ), pty leader (TIOCGPTN, TIOCSPTLCK, TIOCGPTPEER) and FIONREAD, FIONBIO, FIOCLEX, FIONCLEX; others ENOTTY. Process groups are host pgids until the supervisor maps them"},
+			Note: "terminal (TCGETS, TCSETS*, TIOC[GS]WINSZ, TIOC[GS]PGRP, TCFLSH, TCXONC, TCSBRK, TIOCOUTQ), pty leader (TIOCGPTN, TIOCSPTLCK, TIOCGPTPEER) and FIONREAD, FIONBIO, FIOCLEX, FIONCLEX; others ENOTTY. On the controlling terminal TIOC[GS]PGRP use guest process groups (the supervisor keeps the foreground group)"},
 	})
 }
 
@@ -93,6 +93,12 @@ func Ioctl(t *Task, a *Args) (uint64, error) {
 		var w abi.Winsize
 		w.UnmarshalBytes(b[:])
 		return 0, unix.IoctlSetWinsize(h, unix.TIOCSWINSZ, &unix.Winsize{Row: w.Row, Col: w.Col, Xpixel: w.Xpixel, Ypixel: w.Ypixel})
+	case abi.TIOCGPGRP, abi.TIOCSPGRP:
+		if th, ok := t.controllingTerminal(h); ok {
+			return t.ttyPgrp(th, req, arg) // jobctl_tty.go
+		}
+	}
+	switch req {
 	case abi.TIOCGPGRP, abi.FIONREAD, abi.TIOCOUTQ:
 		v, err := unix.IoctlGetInt(h, uint(req))
 		if err != nil {

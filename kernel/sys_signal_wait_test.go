@@ -114,23 +114,6 @@ func TestSignalIgnoredAtDeliveryRestartsSigsuspend(t *testing.T) {
 	}
 }
 
-func TestStopSignalsAreDroppedWithoutWakingSleepers(t *testing.T) {
-	e := newSigTestEnv(t)
-	e.putSigset(t, argAct, 0)
-	done := e.inBackground(abi.SYS_RT_SIGSUSPEND, uint64(argAct), 8)
-	assertBlocked(t, done)
-	e.t.Proc.Kill(abi.SIGTSTP)
-	assertBlocked(t, done)
-	if e.t.PendingSignals() != 0 {
-		t.Error("SIGTSTP queued though nothing acts on it")
-	}
-	e.t.Proc.Kill(abi.SIGTERM)
-	waitResult(t, done)
-	if !e.host.exited || e.host.exitCode != abi.SIGTERM {
-		t.Errorf("exit %v %#x, want death by SIGTERM", e.host.exited, e.host.exitCode)
-	}
-}
-
 func TestPauseReturnsEINTRAfterHandler(t *testing.T) {
 	e := newSigTestEnv(t)
 	e.sigaction(t, abi.SIGALRM, handlerAct(abi.SA_RESTART, 0))

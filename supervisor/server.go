@@ -44,6 +44,7 @@ type supervisor struct {
 	describers describers
 	// procWaiters routes /proc answers of targets (procfs.go).
 	procWaiters procWaiters
+	job         jobControl // jobctl.go
 }
 
 // guestproc is a running guestproc as the supervisor tracks it.
@@ -362,6 +363,16 @@ func (s *supervisor) handle(g *guestproc, req *ipc.Request, fds []int) {
 	case ipc.OpSubreap:
 		s.tree.SetSubreaper(g.pid, req.Flag)
 		return
+	case ipc.OpStop:
+		if s.stopRequest(g, req) {
+			return // replied when continued (jobctl.go)
+		}
+	case ipc.OpHostGroup:
+		rep.Self = s.inHostGroup(g.pid, req.Sig)
+	case ipc.OpTcgetpgrp:
+		rep.Pid = s.tcgetpgrp()
+	case ipc.OpTcsetpgrp:
+		err = s.tcsetpgrp(g.pid, req.Pgid)
 	default:
 		err = abi.ENOSYS
 	}
@@ -460,7 +471,7 @@ func (s *supervisor) kill(from int32, req *ipc.Request) (self bool, err error) {
 		if s.cfg.LogLevel == "trace" {
 			s.log.Trace("signal", "from", from, "to", pid, "sig", req.Sig)
 		}
-		if s.hostSignal(pid, req.Sig) {
+		if s.hostSignal(pid, req) {
 			continue
 		}
 		s.send(pid, ipc.MsgSignal, ipc.Signal{Sig: req.Sig, Info: req.Info, Thread: req.Thread})
@@ -474,31 +485,27 @@ func (s *supervisor) kill(from int32, req *ipc.Request) (self bool, err error) {
 //   - SIGKILL kills the host process at once (it also ends a stopped
 //     one, which could not read a message); the tree records the death
 //     when its control socket closes.
-//   - SIGSTOP stops the host process: a KVM guest's vCPU thread stops
-//     with it; under ptrace, guest code already running in the stub goes
-//     on until its next exit. The parent's wait sees WUNTRACED.
-//   - SIGCONT continues it (and is also delivered to the guest, which may
-//     catch it); the parent's wait sees WCONTINUED.
-func (s *supervisor) hostSignal(pid, sig int32) bool {
+//   - SIGSTOP stops the host process (jobctl.go). The parent's wait sees
+//     WUNTRACED.
+//   - SIGCONT continues it and is delivered to the guest, which may
+//     catch it (jobctl.go); the parent's wait sees WCONTINUED.
+func (s *supervisor) hostSignal(pid int32, req *ipc.Request) bool {
 	s.mu.Lock()
 	g := s.gps[pid]
 	s.mu.Unlock()
 	if g == nil {
 		return false
 	}
-	switch sig {
+	switch req.Sig {
 	case abi.SIGKILL:
 		g.signalHost(syscall.SIGKILL)
 		return true
 	case abi.SIGSTOP:
-		if g.signalHost(syscall.SIGSTOP) {
-			s.deliver(s.tree.Stopped(pid, abi.SIGSTOP))
-		}
+		s.hostStop(g)
 		return true
 	case abi.SIGCONT:
-		if g.signalHost(syscall.SIGCONT) {
-			s.deliver(s.tree.Continued(pid))
-		}
+		s.hostContinue(g, req)
+		return true
 	}
 	return false
 }

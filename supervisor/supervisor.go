@@ -15,7 +15,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -86,7 +85,7 @@ func Run(cfg Config) int {
 		fmt.Fprintf(os.Stderr, "elfuse: %v\n", err)
 		return ExitInternal
 	}
-	stopSignals := relaySignals(p.cmd.Process)
+	stopSignals := s.relaySignals(p.cmd.Process) // jobctl_signals.go
 	defer stopSignals()
 
 	err = p.conn.Send(ipc.MsgStart, ipc.Start{
@@ -200,28 +199,6 @@ func lookPath(prog string, env []string) (string, error) {
 		}
 	}
 	return "", errors.New("command not found")
-}
-
-// relaySignals passes signals sent to the supervisor on to the guestproc.
-func relaySignals(p *os.Process) func() {
-	ch := make(chan os.Signal, 16)
-	signal.Notify(ch, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT,
-		unix.SIGUSR2, unix.SIGALRM, unix.SIGWINCH)
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case s := <-ch:
-				p.Signal(s)
-			case <-done:
-				return
-			}
-		}
-	}()
-	return func() {
-		signal.Stop(ch)
-		close(done)
-	}
 }
 
 // hostLeads reports what elfuse's own host process leads.

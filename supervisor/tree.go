@@ -58,6 +58,8 @@ type Proc struct {
 	// reports; stopSig the signal that stopped it.
 	stopReport, contReport bool
 	stopSig                int32
+	// contSeq counts the SIGCONTs sent to it (jobctl_tree.go).
+	contSeq uint64
 
 	children map[int32]*Proc
 }

@@ -25,9 +25,7 @@ func procProgramCases() []progCase {
 
 // knownProcGaps are cases that fail today for a reason recorded on issue 3;
 // each entry goes away with its fix.
-var knownProcGaps = map[string]string{
-	"tree_stopcont": "a guest's own default stop action (SIGTSTP/SIGTTIN/SIGTTOU delivered inside the guest) is not reported to the supervisor, so WUNTRACED never sees it; SIGSTOP/SIGCONT sent from another process work",
-}
+var knownProcGaps = map[string]string{}
 
 func TestProcPrograms(t *testing.T) {
 	for _, pc := range procProgramCases() {

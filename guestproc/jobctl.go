@@ -1,0 +1,88 @@
+package guestproc
+
+import (
+	"os"
+	"os/signal"
+	"sync/atomic"
+
+	"github.com/elfuse/elfuse/ipc"
+	"github.com/elfuse/elfuse/kernel"
+	"github.com/elfuse/elfuse/kernel/abi"
+	"golang.org/x/sys/unix"
+)
+
+// jobState is the guestproc's part of job control.
+type jobState struct {
+	// earlyCont is the newest SIGCONT sequence number that arrived
+	// before the kernel process existed (it could not take it in).
+	earlyCont atomic.Uint64
+}
+
+// StopSelf implements kernel.JobHost: the supervisor stops this host
+// process (SIGSTOP) before it replies, so the call returns once the
+// process has been continued.
+func (h *host) StopSelf(sig int32, contSeq uint64) (bool, error) {
+	r, err := h.call(ipc.Request{Op: ipc.OpStop, Sig: sig, Seq: max(contSeq, h.job.earlyCont.Load())})
+	return r.Self, err
+}
+
+// continueSignal passes on a SIGCONT from the supervisor with its
+// sequence number (kept for StopSelf when there is no process yet).
+func (h *host) continueSignal(s ipc.Signal, info *abi.Siginfo) {
+	h.mu.Lock()
+	p := h.proc
+	h.mu.Unlock()
+	if p == nil {
+		for {
+			old := h.job.earlyCont.Load()
+			if s.Seq <= old || h.job.earlyCont.CompareAndSwap(old, s.Seq) {
+				return
+			}
+		}
+	}
+	p.ContinueFrom(info, s.Seq, s.Thread)
+}
+
+// jobSignals are the terminal's job-control signals a guestproc catches
+// and passes on, in addition to hostSignals: the guest applies their
+// default action (a stop through the supervisor) or its handler.
+var jobSignals = []os.Signal{unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU}
+
+// forHostGroup reports whether a host signal that reached this guestproc
+// is for its guest process. Host signals come from the terminal (to its
+// foreground group) or from a killpg of elfuse's host group: both mean
+// the guest processes of the group elfuse's host group stands for; one
+// that moved to another group (a shell's job) must not get them. The
+// supervisor sends pid 1 what elfuse gets for itself through the control
+// socket instead. Without a supervisor to ask, every signal passes.
+func forHostGroup(t *kernel.Task, sig int) bool {
+	h, ok := t.Proc.Kernel.Host.(*host)
+	if !ok {
+		return true
+	}
+	r, err := h.call(ipc.Request{Op: ipc.OpHostGroup, Sig: int32(sig)})
+	if err != nil {
+		return true
+	}
+	return r.Self
+}
+
+// holdTerminalSignals ignores the terminal's signals until forwardSignals
+// takes them: a guestproc shares elfuse's host process group, so a ^C or
+// ^\ typed while it starts, or while it waits as a warm spare with no
+// guest at all, would otherwise end it with the Go runtime's default
+// action (SIGQUIT even dumps its goroutines on the terminal).
+func holdTerminalSignals() {
+	signal.Ignore(unix.SIGINT, unix.SIGQUIT, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU, unix.SIGWINCH)
+}
+
+// Tcgetpgrp and Tcsetpgrp implement kernel.TerminalHost.
+func (h *host) Tcgetpgrp() (int32, error) {
+	r, err := h.call(ipc.Request{Op: ipc.OpTcgetpgrp})
+	return r.Pid, err
+}
+
+func (h *host) Tcsetpgrp(pgid int32) error {
+	_, err := h.call(ipc.Request{Op: ipc.OpTcsetpgrp, Pgid: pgid})
+	return err
+}

@@ -1,0 +1,249 @@
+package tests
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/elfuse/elfuse/tests/testutil"
+	"golang.org/x/sys/unix"
+)
+
+// Job control: stop signals, SIGCONT and the terminal's signals, native
+// against elfuse.
+
+func TestJobControlBashScript(t *testing.T) {
+	requireBusybox(t)
+	if _, why := testutil.LookCommand(bashStatic); why != "" {
+		t.Skip(why)
+	}
+	requireProcesses(t)
+	testutil.RunCase(t, elfuse, procShellCase(t, bashShell(), "jobctl_stop.sh"))
+}
+
+func TestJobControlBusyboxSh(t *testing.T) {
+	requireBusybox(t)
+	requireProcesses(t)
+	cases := []testutil.Case{
+		// sh leads its session here, so its own group is orphaned and
+		// SIGTSTP is discarded; SIGSTOP is not.
+		{Name: "tstp_then_cont", Args: sh(`sleep 1 & kill -TSTP $!; kill -CONT $!; wait $!; echo "st=$?"`)},
+		{Name: "term_while_stopped", Args: sh(`sleep 5 & p=$!; kill -STOP $p; kill -TERM $p; kill -CONT $p; wait $p; echo "st=$?"`)},
+	}
+	for _, c := range cases {
+		t.Run(c.Name, func(t *testing.T) { testutil.RunCase(t, elfuse, c) })
+	}
+}
+
+// ptyStep is one action on a terminal: wait until the output shows
+// Expect, then type Type.
+type ptyStep struct {
+	Expect string
+	// Count is how many times Expect must have shown (0 means 1).
+	Count int
+	Type  string
+	// Settle is a pause before typing, for signals that would arrive
+	// twice to have the chance to (it cannot make a correct run fail).
+	Settle time.Duration
+}
+
+// runOnTerminal runs argv as the session leader of a new pseudo-terminal,
+// plays steps and returns everything the terminal showed (CRs removed)
+// and the exit status. A step whose text never shows fails the test once
+// the program has ended.
+func runOnTerminal(t *testing.T, argv, env []string, steps []ptyStep) (string, int) {
+	t.Helper()
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminals: %v", err)
+	}
+	defer m.Close()
+	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = append(testutil.Env(), env...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = s, s, s
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := cmd.Start(); err != nil {
+		s.Close()
+		t.Fatal(err)
+	}
+	s.Close()
+
+	var (
+		mu    sync.Mutex
+		out   bytes.Buffer
+		grew  = make(chan struct{}, 1)
+		ended = make(chan struct{})
+	)
+	go func() {
+		defer close(ended)
+		b := make([]byte, 4096)
+		for {
+			k, err := m.Read(b)
+			mu.Lock()
+			out.Write(b[:k])
+			mu.Unlock()
+			select {
+			case grew <- struct{}{}:
+			default:
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	shown := func(s string, n int) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return strings.Count(strings.ReplaceAll(out.String(), "\r", ""), s) >= max(n, 1)
+	}
+	for _, st := range steps {
+		for !shown(st.Expect, st.Count) {
+			select {
+			case <-grew:
+			case <-ended:
+				if !shown(st.Expect, st.Count) {
+					cmd.Wait()
+					t.Fatalf("%q never showed; terminal:\n%s", st.Expect, out.String())
+				}
+			}
+		}
+		time.Sleep(st.Settle)
+		if _, err := m.WriteString(st.Type); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err = cmd.Wait()
+	<-ended // the terminal hangs up once every holder of it has ended
+	status := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		status = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return strings.ReplaceAll(out.String(), "\r", ""), status
+}
+
+// TestTerminalSignalsReachTheForegroundGroupOnce types ^C and ^\ on the
+// terminal of a program with a child in its group and one in a group of
+// its own: each process must count what Linux gives it (pid 1 used to get
+// them twice, the other group once).
+func TestTerminalSignalsReachTheForegroundGroupOnce(t *testing.T) {
+	requireProcesses(t)
+	// Each signal character flushes the terminal's pending output, so
+	// the next is typed once its echo showed.
+	steps := []ptyStep{{Expect: "ready\n", Type: "\x03"}, {Expect: "^C", Type: "\x1c"},
+		{Expect: "^\\", Settle: 300 * time.Millisecond, Type: "end\n"}}
+	for _, comp := range testutil.Compilers[:1] {
+		bin := cc.Build(t, comp, "jobctl_tty.c")
+		want, wantSt := runOnTerminal(t, []string{bin}, nil, steps)
+		for _, b := range testutil.Backends() {
+			t.Run(b, func(t *testing.T) {
+				testutil.RequireBackend(t, b)
+				e := elfuse.Require(t)
+				got, st := runOnTerminal(t, []string{e, "--backend", b, "--", bin}, nil, steps)
+				if got != want || st != wantSt {
+					t.Errorf("terminal differs (status %d, native %d):\n%s", st, wantSt, testutil.LineDiff(want, got))
+				}
+			})
+		}
+	}
+}
+
+// TestTerminalSuspendUnderInteractiveBash runs a program as a job of an
+// interactive bash on a terminal, suspends it with ^Z (its handler runs,
+// then it stops itself), and brings it back with fg: bash must see the
+// job stop (elfuse stops with its pid 1) and the program must run its
+// SIGCONT handler and read the terminal again.
+func TestTerminalSuspendUnderInteractiveBash(t *testing.T) {
+	requireProcesses(t)
+	if _, why := testutil.LookCommand(bashStatic); why != "" {
+		t.Skip(why)
+	}
+	bin := cc.Build(t, testutil.Compilers[0], "jobctl_suspend.c")
+	// The job is typed as $P so that bash shows the same command line
+	// natively and under elfuse.
+	steps := []ptyStep{
+		{Expect: "$ ", Type: "$P\n"},
+		{Expect: "ready\n", Type: "one\n"},
+		{Expect: "got one\n", Type: "\x1a"},
+		{Expect: "$P\n$ ", Type: "jobs\n"},
+		{Expect: "jobs\n[1]+  Stopped                 $P\n$ ", Type: "fg\n"},
+		{Expect: "continued\n", Type: "two\nend\n"},
+		{Expect: "lines\n$ ", Type: "exit\n"},
+	}
+	shell := []string{bashStatic, "--norc", "--noprofile", "-i"}
+	want, wantSt := runOnTerminal(t, shell, []string{"PS1=$ ", "P=" + bin}, steps)
+	for _, b := range testutil.Backends() {
+		t.Run(b, func(t *testing.T) {
+			testutil.RequireBackend(t, b)
+			e := elfuse.Require(t)
+			got, st := runOnTerminal(t, shell, []string{"PS1=$ ", "P=" + e + " --backend " + b + " -- " + bin}, steps)
+			if got != want || st != wantSt {
+				t.Errorf("terminal differs (status %d, native %d):\n%s\nnative:\n%s\nelfuse:\n%s", st, wantSt, testutil.LineDiff(want, got), want, got)
+			}
+		})
+	}
+}
+
+// TestInteractiveBashJobControl runs an interactive bash on a terminal,
+// natively and as elfuse's pid 1: bash must find itself in the
+// terminal's foreground (tcgetpgrp in guest process groups) and run its
+// jobs in the foreground by tcsetpgrp, so that ^C ends a job and ^Z stops
+// it rather than reaching bash.
+func TestInteractiveBashJobControl(t *testing.T) {
+	requireBusybox(t)
+	requireProcesses(t)
+	if _, why := testutil.LookCommand(bashStatic); why != "" {
+		t.Skip(why)
+	}
+	sleeper := busybox + " sh -c 'echo started; exec " + busybox + " sleep 10'\n"
+	reader := busybox + ` sh -c 'echo again; read x; echo "read $x"'`
+	// The prompt numbers commands, so each step waits for its own. The
+	// reader's command line shows as typed, when it stops, in jobs and at
+	// fg; it reads the line typed after fg once it has the terminal back.
+	steps := []ptyStep{
+		{Expect: "[1]$ ", Type: sleeper},
+		{Expect: "started\n", Type: "\x03"},
+		{Expect: "[2]$ ", Type: "echo st=$?\n"},
+		{Expect: "[3]$ ", Type: reader + "\n"},
+		{Expect: "again\n", Type: "\x1a"},
+		{Expect: "[4]$ ", Type: "jobs\n"},
+		{Expect: "[5]$ ", Type: "fg\n"},
+		{Expect: reader, Count: 4, Type: "hello\n"},
+		{Expect: "[6]$ ", Type: "exit\n"},
+	}
+	shell := []string{bashStatic, "--norc", "--noprofile", "-i"}
+	env := []string{`PS1=[\#]$ `}
+	want, wantSt := runOnTerminal(t, shell, env, steps)
+	for _, b := range testutil.Backends() {
+		t.Run(b, func(t *testing.T) {
+			testutil.RequireBackend(t, b)
+			e := elfuse.Require(t)
+			got, st := runOnTerminal(t, append([]string{e, "--backend", b, "--"}, shell...), env, steps)
+			if got != want || st != wantSt {
+				t.Errorf("terminal differs (status %d, native %d):\n%s\nnative:\n%s\nelfuse:\n%s", st, wantSt, testutil.LineDiff(want, got), want, got)
+			}
+		})
+	}
+}
