@@ -306,6 +306,17 @@ func (h *host) Setsid() (int32, error) {
 	return r.Pid, err
 }
 
+// PidOfHost and HostPidOf implement kernel.PidMapper.
+func (h *host) PidOfHost(host int32) (int32, error) {
+	r, err := h.call(ipc.Request{Op: ipc.OpPidOfHost, Pid: host})
+	return r.Pid, err
+}
+
+func (h *host) HostPidOf(pid int32) (int32, error) {
+	r, err := h.call(ipc.Request{Op: ipc.OpHostPidOf, Pid: pid})
+	return r.Pid, err
+}
+
 func closeFDs(fds []int) {
 	for _, fd := range fds {
 		unix.Close(fd)

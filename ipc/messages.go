@@ -116,6 +116,11 @@ const (
 	// terminal's foreground). OpTcsetpgrp: make Pgid that group.
 	OpTcgetpgrp Op = "tcgetpgrp"
 	OpTcsetpgrp Op = "tcsetpgrp"
+	// OpPidOfHost: the guest pid of the live process served by host pid
+	// Pid (reply Pid; 0 for none). OpHostPidOf: the host pid of guest
+	// process Pid (reply Pid; 0 for none).
+	OpPidOfHost Op = "pidofhost"
+	OpHostPidOf Op = "hostpidof"
 )
 
 // Request is the body of MsgRequest.

@@ -33,10 +33,8 @@ import (
 // host pid, which the host kernel checks. Received ones are rewritten the
 // other way: SCM_RIGHTS and SCM_PIDFD descriptors are installed in the
 // FDTable; if the table fills up, the rest are closed and MSG_CTRUNC set,
-// as Linux's scm_detach_fds does.
-//
-// TODO(pids): credentials of other guest processes carry their host pids;
-// translate them once the supervisor exposes the host-to-guest pid map.
+// as Linux's scm_detach_fds does. Pids in credentials are translated by
+// sockcred.go.
 
 // Socket errnos that kernel/abi/errno.go does not name yet.
 const (
@@ -326,23 +324,6 @@ func (t *Task) sendControl(b []byte) (heldFiles, error) {
 		return nil
 	})
 	return held, err
-}
-
-// hostPidOf maps a guest pid in credentials the guest sends to the host's:
-// its own pid is known; others pass unchanged (see the TODO above).
-func (t *Task) hostPidOf(pid int32) int32 {
-	if pid == t.Proc.Kernel.Host.Pid() {
-		return int32(unix.Getpid())
-	}
-	return pid
-}
-
-// guestPidOf maps a host pid in received credentials to the guest's.
-func (t *Task) guestPidOf(pid int32) int32 {
-	if pid == int32(unix.Getpid()) {
-		return t.Proc.Kernel.Host.Pid()
-	}
-	return pid
 }
 
 // recvControl translates a received host control buffer for the guest in

@@ -373,6 +373,10 @@ func (s *supervisor) handle(g *guestproc, req *ipc.Request, fds []int) {
 		rep.Pid = s.tcgetpgrp()
 	case ipc.OpTcsetpgrp:
 		err = s.tcsetpgrp(g.pid, req.Pgid)
+	case ipc.OpPidOfHost:
+		rep.Pid = s.tree.PidOfHost(int(req.Pid))
+	case ipc.OpHostPidOf:
+		rep.Pid = int32(s.tree.HostPidOf(req.Pid))
 	default:
 		err = abi.ENOSYS
 	}

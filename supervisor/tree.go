@@ -216,6 +216,36 @@ func (t *Tree) SetHostPid(pid int32, host int) {
 	}
 }
 
+// PidOfHost returns the guest pid of the live process whose guestproc is
+// host pid host, 0 when none is (a host process outside elfuse, or a
+// guestproc idle or serving only zombies). A recycled guestproc serves
+// several pids over time, so the answer holds only at the time of the
+// call.
+func (t *Tree) PidOfHost(host int) int32 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if host <= 0 {
+		return 0
+	}
+	for pid, p := range t.procs {
+		if p.HostPid == host && p.State != Zombie {
+			return pid
+		}
+	}
+	return 0
+}
+
+// HostPidOf returns the host pid of live process pid's guestproc, 0 when
+// pid names no live process.
+func (t *Tree) HostPidOf(pid int32) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if p := t.procs[pid]; p != nil && p.State != Zombie {
+		return p.HostPid
+	}
+	return 0
+}
+
 // Execed records that pid replaced its image.
 func (t *Tree) Execed(pid int32, exe string, argv []string) {
 	t.mu.Lock()

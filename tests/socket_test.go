@@ -20,6 +20,13 @@ func TestProgramSockets(t *testing.T) {
 	}
 }
 
+// TestProgramPeerCred: testdata/peercred.c compares the pids SO_PEERCRED
+// and SCM_CREDENTIALS report between a parent and its fork child with
+// getpid() and getppid(); under elfuse they must be guest pids.
+func TestProgramPeerCred(t *testing.T) {
+	runProgram(t, progCase{name: "peercred", src: "peercred.c"})
+}
+
 // hostPython is the distribution's python3: a large dynamic program whose
 // socket module wraps every socket call.
 const hostPython = "/usr/bin/python3"
