@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/elfuse/elfuse/kernel/abi"
 	"golang.org/x/sys/unix"
 )
 
@@ -118,4 +119,25 @@ func synthOfMarker(host string) (string, bool) {
 		return "", false
 	}
 	return p, true
+}
+
+// fchdirHost changes the cwd to host descriptor fd, or to the marker of
+// the synthetic directory fd holds. Without markers (unit tests) that
+// stays ENOTDIR, as for chdir.
+func fchdirHost(fd int) error {
+	p, dir, ok := synthFD(fd)
+	if !ok {
+		return unix.Fchdir(fd)
+	}
+	if !dir {
+		return abi.ENOTDIR
+	}
+	marker, err := synthCwdMarker(p)
+	if errors.Is(err, errNoMarkers) {
+		return abi.ENOTDIR
+	}
+	if err != nil {
+		return err
+	}
+	return unix.Chdir(marker)
 }

@@ -138,7 +138,9 @@ func Chdir(t *Task, a *Args) (uint64, error) {
 	})
 }
 
-// Fchdir implements Linux syscall fchdir(2).
+// Fchdir implements Linux syscall fchdir(2). A descriptor open on a
+// synthetic directory (a memfd, synthFD) enters that directory's marker,
+// as chdir by path does (synth_cwd.go).
 func Fchdir(t *Task, a *Args) (uint64, error) {
-	return t.withFD(a.Int(0), unix.Fchdir)
+	return t.withFD(a.Int(0), fchdirHost)
 }

@@ -136,6 +136,50 @@ ls -l /proc/$$/fd | grep -o '[5689] -> .*'`),
 	}
 }
 
+// fchdirProcScript enters /proc directories through descriptors with
+// fchdir (python's os.fchdir), as chdir by path does in cd_into_proc;
+// a fork child inherits the cwd.
+const fchdirProcScript = `
+import errno, os
+home = os.open(".", os.O_RDONLY)
+def enter(path, flags=os.O_RDONLY):
+    fd = os.open(path, flags)
+    try:
+        os.fchdir(fd)
+    finally:
+        os.close(fd)
+enter("/proc/self")
+print("cwd is own pid dir:", os.getcwd() == "/proc/%d" % os.getpid())
+print(open("stat").read().split()[0] == str(os.getpid()), sorted(n for n in os.listdir(".") if n in ("fd", "task", "status")))
+enter("task", os.O_RDONLY | os.O_DIRECTORY)
+print("task:", os.getcwd() == "/proc/%d/task" % os.getpid(), os.listdir(".") == [str(os.getpid())])
+enter("/proc/self/fd", os.O_PATH)
+print("fd:", os.getcwd() == "/proc/%d/fd" % os.getpid(), os.path.islink("1"))
+enter("/proc")
+print("proc:", os.getcwd(), os.path.isdir("self"))
+enter("/proc/self")
+pid = os.fork()
+if pid == 0:
+    print("child cwd is parent's pid dir:", os.getcwd() == "/proc/%d" % os.getppid(), flush=True)
+    os._exit(0)
+os.waitpid(pid, 0)
+try:
+    enter("/proc/self/status")
+except OSError as e:
+    print("status:", errno.errorcode[e.errno])
+os.fchdir(home)
+print("back home:", not os.getcwd().startswith("/proc"))
+`
+
+// TestProcFSFchdir runs fchdirProcScript in a pid namespace and under
+// elfuse.
+func TestProcFSFchdir(t *testing.T) {
+	if _, why := testutil.LookCommand(hostPython); why != "" {
+		t.Skipf("no python3: %s", why)
+	}
+	runNamespaceCase(t, testutil.Case{Name: "fchdir_into_proc", Args: []string{hostPython, "-I", "-c", fchdirProcScript}})
+}
+
 // TestProcFSOtherPidsMatchNamespace compares reads of other processes'
 // /proc, the /proc listing, ps and cd into /proc with a native run in a
 // pid namespace.
