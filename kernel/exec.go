@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"fmt"
+	"path/filepath"
 
 	"github.com/elfuse/elfuse/hvf"
 	"github.com/hashicorp/go-hclog"
@@ -63,6 +64,9 @@ func (k *Kernel) StartProcess(path string, argv, envp []string) (*Task, error) {
 		Auxv:    img.Auxv,
 	}
 	proc.InitState()
+	// Named after the file it was asked to run, as execve names it, not
+	// after a symlink's target (python3, not python3.11).
+	proc.SetComm(filepath.Base(x.Path))
 	t := &Task{Proc: proc, CPU: cpu, Log: log, inSyscall: -1, OrigRAX: noSyscall}
 	*cpu.Regs() = hvf.Regs{RIP: uint64(img.Entry), RSP: uint64(img.SP), RFLAGS: initialRFLAGS}
 	if k.Host != nil {

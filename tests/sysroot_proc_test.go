@@ -72,3 +72,36 @@ kill $p; wait $p; echo status $?`
 		})
 	}
 }
+
+// TestSysrootCommIsTheNameRun checks that a process is named after the file
+// it was asked to run, not a symlink's target (python3 is a link to
+// python3.11), for pid 1 and after exec, as natively in the chroot.
+func TestSysrootCommIsTheNameRun(t *testing.T) {
+	root := debianSysroot(t)
+	chroot := requireChroot(t)
+	bin := elfuse.Require(t)
+	mountProc(t, root)
+	args := []string{"python3", "-c", `import os, subprocess
+print(open('/proc/self/comm').read().strip())
+print(subprocess.run(['python3', '-c', 'print(open("/proc/self/comm").read().strip())'], capture_output=True, text=True).stdout.strip())
+print(subprocess.run(['sh', '-c', 'cat /proc/$$/comm'], capture_output=True, text=True).stdout.strip())`}
+	want, err := testutil.RunRaw(append([]string{chroot, root}, args...), testutil.Cmd{Dir: "/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want.Status != 0 || len(bytes.Fields(want.Stdout)) != 3 {
+		t.Fatalf("native run does not print three names: %v", want)
+	}
+	for _, backend := range testutil.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			testutil.RequireBackend(t, backend)
+			got, err := testutil.RunElfuse(bin, backend, []string{"--sysroot", root}, testutil.Cmd{Args: args, Dir: "/"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got.Stdout, want.Stdout) || got.Status != want.Status {
+				t.Errorf("native %v\nelfuse %v", want, got)
+			}
+		})
+	}
+}
