@@ -72,23 +72,7 @@ func (p *Process) SignalFrom(info *abi.Siginfo, thread bool) {
 		}
 		return
 	}
-	if err := p.queueShared(nil, info); err != nil {
-		return
-	}
-	s.mu.Lock()
-	var wake []*Task
-	for t := range s.tasks {
-		if !t.blocksLocked(sig) {
-			wake = append(wake, t)
-		}
-	}
-	s.mu.Unlock()
-	for _, t := range wake {
-		t.interruptWait()
-		if t.CPU != nil {
-			t.CPU.Kick()
-		}
-	}
+	p.KillInfo(info)
 }
 
 // ReapsChildren reports whether the process's SIGCHLD disposition makes
