@@ -38,7 +38,14 @@ func Main(supervisorPid int) int {
 		// The supervisor died before Pdeathsig was armed.
 		return 1
 	}
+	ignoreChildStops()
 	conn := ipc.NewConn(ipc.GuestprocControlFD)
+	// Its reader is a goroutine of its own (host.serve): on the poller it
+	// neither holds a thread nor wakes sysmon (ipc/poll.go).
+	if err := conn.UsePoller(); err != nil {
+		fmt.Fprintf(os.Stderr, "elfuse guestproc: %v\n", err)
+		return 1
+	}
 	var start ipc.Start
 	inherited, err := conn.Expect(ipc.MsgStart, &start)
 	if err != nil {

@@ -38,3 +38,13 @@ func forwardSignals(t *kernel.Task, log hclog.Logger) func() {
 		close(done)
 	}
 }
+
+// ignoreChildStops sets SIGCHLD to SIG_IGN in the guestproc. Its only
+// children are backend stubs, and a ptrace backend's stub stops at every
+// guest system call: each stop would otherwise send this process a
+// SIGCHLD, a signal delivery (an interrupted wait4, Go's handler, a
+// sigreturn) per guest syscall for a signal nobody here waits for. An
+// ignored signal is dropped when sent. wait4 on the stub is unaffected:
+// a traced child is never reaped automatically, and ptrace stops are
+// reported to wait4 whatever SIGCHLD's disposition.
+func ignoreChildStops() { signal.Ignore(syscall.SIGCHLD) }

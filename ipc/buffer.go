@@ -43,10 +43,10 @@ func putBuffer(bp *[]byte) {
 // SOCK_SEQPACKET record (0 when the peer closed).
 func (c *Conn) peekSize() (int, error) {
 	var b [1]byte
-	for {
-		n, _, err := unix.Recvfrom(c.fd, b[:], unix.MSG_PEEK|unix.MSG_TRUNC)
-		if err != unix.EINTR {
-			return n, err
-		}
-	}
+	var n int
+	err := c.reading(func(fd int) (err error) {
+		n, _, err = unix.Recvfrom(fd, b[:], unix.MSG_PEEK|unix.MSG_TRUNC)
+		return err
+	})
+	return n, err
 }

@@ -20,6 +20,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -95,6 +97,9 @@ const (
 // Conn is one end of a SOCK_SEQPACKET socketpair.
 type Conn struct {
 	fd int
+	// file and rc are set by UsePoller (poll.go).
+	file *os.File
+	rc   syscall.RawConn
 }
 
 // NewConn wraps a connected SOCK_SEQPACKET descriptor; the Conn owns it.
@@ -113,7 +118,7 @@ func Socketpair() (*Conn, *Conn, error) {
 func (c *Conn) FD() int { return c.fd }
 
 // Close closes the descriptor.
-func (c *Conn) Close() error { return unix.Close(c.fd) }
+func (c *Conn) Close() error { return c.closeConn() }
 
 // Send marshals v as JSON and sends it as one message of type t with the
 // given descriptors (at most MaxFDsPerMessage).
@@ -130,12 +135,9 @@ func (c *Conn) Send(t Type, v any, fds ...int) error {
 	if len(fds) > 0 {
 		oob = unix.UnixRights(fds...)
 	}
-	for {
-		err = unix.Sendmsg(c.fd, msg, oob, nil, unix.MSG_NOSIGNAL)
-		if err != unix.EINTR {
-			break
-		}
-	}
+	err = c.writing(func(fd int) error {
+		return unix.Sendmsg(fd, msg, oob, nil, unix.MSG_NOSIGNAL)
+	})
 	if err != nil {
 		return fmt.Errorf("ipc: send message %d: %w", t, err)
 	}
@@ -159,12 +161,10 @@ func (c *Conn) Recv(v any) (Type, []int, error) {
 	buf := *bp
 	oob := make([]byte, oobSize)
 	var n, oobn, flags int
-	for {
-		n, oobn, flags, _, err = unix.Recvmsg(c.fd, buf, oob, unix.MSG_CMSG_CLOEXEC)
-		if err != unix.EINTR {
-			break
-		}
-	}
+	err = c.reading(func(fd int) (err error) {
+		n, oobn, flags, _, err = unix.Recvmsg(fd, buf, oob, unix.MSG_CMSG_CLOEXEC)
+		return err
+	})
 	if err != nil {
 		return 0, nil, fmt.Errorf("ipc: receive: %w", err)
 	}

@@ -152,6 +152,9 @@ func (s *supervisor) spawn(pid int32, forkEnd *ipc.Conn) (*guestprocHandle, erro
 	}
 	s.tree.SetHostPid(pid, cmd.Process.Pid)
 	s.log.Debug("guestproc started", "pid", pid, "host_pid", cmd.Process.Pid)
+	if err := mine.UsePoller(); err != nil {
+		s.log.Warn("guestproc control socket stays blocking", "pid", pid, "error", err)
+	}
 	return &guestprocHandle{pid: pid, cmd: cmd, conn: mine}, nil
 }
 
