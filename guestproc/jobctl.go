@@ -72,7 +72,13 @@ func forHostGroup(t *kernel.Task, sig int) bool {
 // ^\ typed while it starts, or while it waits as a warm spare with no
 // guest at all, would otherwise end it with the Go runtime's default
 // action (SIGQUIT even dumps its goroutines on the terminal).
+//
+// Once forwardSignals has its signal.Notify, the forwarder drops them
+// itself between processes: an Ignore now would undo that Notify.
 func holdTerminalSignals() {
+	if fwd.started.Load() {
+		return
+	}
 	signal.Ignore(unix.SIGINT, unix.SIGQUIT, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU, unix.SIGWINCH)
 }
 

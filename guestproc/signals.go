@@ -3,6 +3,8 @@ package guestproc
 import (
 	"os"
 	"os/signal"
+	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/elfuse/elfuse/kernel"
@@ -12,30 +14,51 @@ import (
 // forwardSignals turns host signals sent to this guestproc (a terminal's
 // ^C or ^Z, a killpg of elfuse's group from the host) into signals to the
 // guest process, when the guest process is in the group they were meant
-// for (jobctl.go). It returns a stop function.
+// for (jobctl.go). It returns a stop function, after which such signals
+// are dropped until the next process of a recycled guestproc.
+//
+// The signal.Notify is made once per guestproc, not per process: a
+// signal.Stop waits for the runtime's signal goroutine to go idle, about
+// half a millisecond at every process end here.
 func forwardSignals(t *kernel.Task, log hclog.Logger) func() {
-	ch := make(chan os.Signal, 16)
-	signal.Notify(ch, append(hostSignals, jobSignals...)...)
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case s := <-ch:
-				sig := int(s.(syscall.Signal))
-				if !forHostGroup(t, sig) {
-					log.Debug("host signal not for this process's group", "signal", sig)
-					continue
-				}
-				log.Debug("host signal for the guest", "signal", sig)
-				t.Proc.Kill(sig)
-			case <-done:
-				return
-			}
+	fwd.once.Do(func() {
+		ch := make(chan os.Signal, 16)
+		signal.Notify(ch, append(hostSignals, jobSignals...)...)
+		fwd.started.Store(true)
+		go fwd.loop(ch)
+	})
+	fwd.target.Store(&forwardTarget{task: t, log: log})
+	return func() { fwd.target.Store(nil) }
+}
+
+// forwardTarget is the process host signals go to.
+type forwardTarget struct {
+	task *kernel.Task
+	log  hclog.Logger
+}
+
+// forwarder owns the guestproc's one signal.Notify.
+type forwarder struct {
+	once    sync.Once
+	started atomic.Bool
+	target  atomic.Pointer[forwardTarget]
+}
+
+var fwd forwarder
+
+func (f *forwarder) loop(ch <-chan os.Signal) {
+	for s := range ch {
+		ft := f.target.Load()
+		if ft == nil {
+			continue // between processes: as ignored (holdTerminalSignals)
 		}
-	}()
-	return func() {
-		signal.Stop(ch)
-		close(done)
+		sig := int(s.(syscall.Signal))
+		if !forHostGroup(ft.task, sig) {
+			ft.log.Debug("host signal not for this process's group", "signal", sig)
+			continue
+		}
+		ft.log.Debug("host signal for the guest", "signal", sig)
+		ft.task.Proc.Kill(sig)
 	}
 }
 
