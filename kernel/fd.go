@@ -39,6 +39,9 @@ type HostFile struct {
 	// /proc/self/fd directory, whose entries are the guest's numbers
 	// (fd_dir.go).
 	fdDir *fdDirState
+	// sigfd is set (before the file is shared) when it is a signalfd
+	// (sys_signal_fd.go).
+	sigfd *signalFD
 }
 
 // FD returns the host descriptor. It stays valid until Release.
@@ -132,6 +135,8 @@ type FDEntry struct {
 	FD          int32
 	Host        int
 	CloseOnExec bool
+	// sigfd is the signalfd state when the file is one.
+	sigfd *signalFD
 }
 
 // FDTable maps guest descriptor numbers to host descriptors.
@@ -289,6 +294,21 @@ func (f *FDTable) InstallAt(fd int32, hostfd int, cloexec bool) error {
 	return nil
 }
 
+// installFileAt is InstallAt for a prepared host file (a signalfd a fork
+// child re-creates).
+func (f *FDTable) installFileAt(fd int32, file *HostFile, cloexec bool) error {
+	if fd < 0 || fd >= f.Limit() {
+		return abi.EBADF
+	}
+	f.mu.Lock()
+	old := f.put(fd, file, cloexec)
+	f.mu.Unlock()
+	if old != nil {
+		releaseClosed(old)
+	}
+	return nil
+}
+
 // Dup makes a new guest number >= min refer to the same host file as oldfd
 // (dup(2), F_DUPFD, F_DUPFD_CLOEXEC).
 func (f *FDTable) Dup(oldfd, min int32, cloexec bool) (int32, error) {
@@ -438,7 +458,7 @@ func (f *FDTable) Entries() []FDEntry {
 	var out []FDEntry
 	for fd, s := range f.slots {
 		if s.file != nil {
-			out = append(out, FDEntry{FD: int32(fd), Host: s.file.fd, CloseOnExec: s.cloexec})
+			out = append(out, FDEntry{FD: int32(fd), Host: s.file.fd, CloseOnExec: s.cloexec, sigfd: s.file.sigfd})
 		}
 	}
 	return out

@@ -207,7 +207,7 @@ func TestFDTableEntriesListOpenDescriptors(t *testing.T) {
 	h := hostOpen(t)
 	f.InstallAt(7, h, true)
 	got := f.Entries()
-	want := []FDEntry{{0, 0, false}, {1, 1, false}, {2, 2, false}, {7, h, true}}
+	want := []FDEntry{{FD: 0, Host: 0}, {FD: 1, Host: 1}, {FD: 2, Host: 2}, {FD: 7, Host: h, CloseOnExec: true}}
 	if !slices.Equal(got, want) {
 		t.Errorf("Entries = %v, want %v", got, want)
 	}

@@ -24,6 +24,11 @@ type ForkFD struct {
 	FD          int32
 	Index       int // into the image's descriptor set
 	CloseOnExec bool
+	// Signalfd: the descriptor is a signalfd reporting SignalMask. The
+	// child makes its own (readiness follows the child's signals, not
+	// the parent's), with the same status flags.
+	Signalfd   bool   `json:",omitempty"`
+	SignalMask uint64 `json:",omitempty"`
 }
 
 // ForkImage is a process as a fork child inherits it. Descriptor fields
@@ -133,7 +138,11 @@ func (t *Task) forkImage(vfork bool) (*ForkImage, []int, func(), error) {
 			t.Log.Warn("fork: stale descriptor left out", "fd", e.FD, "host_fd", e.Host, "error", err)
 			continue
 		}
-		img.FDs = append(img.FDs, ForkFD{FD: e.FD, Index: add(e.Host), CloseOnExec: e.CloseOnExec})
+		ffd := ForkFD{FD: e.FD, Index: add(e.Host), CloseOnExec: e.CloseOnExec}
+		if e.sigfd != nil {
+			ffd.Signalfd, ffd.SignalMask = true, uint64(p.Signals.signalfdMask(e.sigfd))
+		}
+		img.FDs = append(img.FDs, ffd)
 	}
 	cwd, err := unix.Open(".", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err == nil {
@@ -311,6 +320,12 @@ func (p *Process) installForkFDs(fds []ForkFD, at func(int) (int, error)) error 
 		src, err := at(e.Index)
 		if err != nil {
 			return err
+		}
+		if e.Signalfd {
+			if err := p.installForkSignalfd(e, src); err != nil {
+				return err
+			}
+			continue
 		}
 		fd, err := unix.FcntlInt(uintptr(src), unix.F_DUPFD_CLOEXEC, 3)
 		if err != nil {

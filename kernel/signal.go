@@ -49,6 +49,8 @@ type SignalHandlers struct {
 	// contSeq is the newest sequence number of a SIGCONT the supervisor
 	// sent (jobctl.go).
 	contSeq uint64
+	// sigfds are the process's open signalfds (sys_signal_fd.go).
+	sigfds []*signalFD
 }
 
 // NewSignalHandlers returns all-default dispositions.
@@ -121,6 +123,7 @@ func (s *SignalHandlers) notifyLocked() {
 		close(s.changed)
 	}
 	s.changed = make(chan struct{})
+	s.refreshSignalfdsLocked()
 }
 
 // waitChanLocked returns the channel closed at the next queued signal.
@@ -456,13 +459,16 @@ func (t *Task) hasDeliverableLocked() bool {
 // own first, then the process's. Preconditions: Signals.mu held.
 func (t *Task) dequeueLocked(mask abi.SigSet) (abi.Siginfo, bool) {
 	if sig := t.SigState.pending.next(mask); sig != 0 {
-		return t.SigState.pending.take(sig)
+		info, ok := t.SigState.pending.take(sig)
+		t.Proc.Signals.refreshSignalfdsLocked()
+		return info, ok
 	}
 	if sig := t.Proc.Signals.shared.next(mask); sig != 0 {
 		info, ok := t.Proc.Signals.shared.take(sig)
 		if ok && info.Code == abi.SI_TIMER {
 			t.Proc.timerDequeued(&info)
 		}
+		t.Proc.Signals.refreshSignalfdsLocked()
 		return info, ok
 	}
 	return abi.Siginfo{}, false

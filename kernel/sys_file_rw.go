@@ -160,6 +160,9 @@ func (t *Task) rwBuf(a *Args, toGuest bool, op func(host int, b []byte) (int, er
 		return 0, err
 	}
 	defer f.Release()
+	if f.sigfd != nil {
+		return t.signalfdIO(f, a.Addr(1), a[2], toGuest)
+	}
 	b, err := t.ioBuf(a.Addr(1), a[2], toGuest)
 	if err != nil {
 		return 0, err
@@ -182,6 +185,9 @@ func (t *Task) rwVec(a *Args, toGuest bool, op func(host int, iovs [][]byte) (in
 		return 0, err
 	}
 	defer f.Release()
+	if f.sigfd != nil {
+		return t.signalfdIOVec(f, a.Addr(1), a[2], toGuest)
+	}
 	iovs, err := t.ioVecs(a.Addr(1), a[2], toGuest)
 	if err != nil {
 		return 0, err

@@ -135,3 +135,7 @@ func TestProgramSignalsInterruptBlockingCalls(t *testing.T) {
 func TestProgramPosixTimers(t *testing.T) {
 	runProgram(t, progCase{src: "posixtimer.c"})
 }
+
+func TestProgramSignalfd(t *testing.T) {
+	runProgram(t, progCase{src: "signalfd.c"})
+}

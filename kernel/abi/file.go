@@ -209,3 +209,11 @@ const (
 	IN_NONBLOCK    = O_NONBLOCK
 	IN_DONT_FOLLOW = 0x02000000
 )
+
+// signalfd4(2) flags and the record read(2) returns.
+const (
+	SFD_NONBLOCK = O_NONBLOCK
+	SFD_CLOEXEC  = O_CLOEXEC
+	// SizeofSignalfdSiginfo is sizeof(struct signalfd_siginfo).
+	SizeofSignalfdSiginfo = 128
+)
