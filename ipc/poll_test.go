@@ -55,14 +55,10 @@ func TestPollerRoundTrip(t *testing.T) {
 	}
 }
 
-// TestPollerPeerCloseIsEOF: a reader parked on the poller sees EOF when
-// the peer goes, as a blocking one does.
-func TestPollerPeerCloseIsEOF(t *testing.T) {
-	a, b, err := Socketpair()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+// parkedReader returns b, on the poller, with a goroutine receiving from
+// it, and the channel its Recv's error arrives on.
+func parkedReader(t *testing.T, b *Conn) <-chan error {
+	t.Helper()
 	if err := b.UsePoller(); err != nil {
 		t.Fatal(err)
 	}
@@ -71,6 +67,18 @@ func TestPollerPeerCloseIsEOF(t *testing.T) {
 		_, _, err := b.Recv(nil)
 		done <- err
 	}()
+	return done
+}
+
+// TestPollerPeerCloseIsEOF: a reader parked on the poller sees EOF when
+// the peer goes, as a blocking one does.
+func TestPollerPeerCloseIsEOF(t *testing.T) {
+	a, b, err := Socketpair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	done := parkedReader(t, b)
 	a.Close()
 	if err := <-done; !errors.Is(err, io.EOF) {
 		t.Fatalf("Recv after peer close: %v, want EOF", err)
@@ -85,14 +93,7 @@ func TestPollerCloseWakesReader(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	if err := b.UsePoller(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() {
-		_, _, err := b.Recv(nil)
-		done <- err
-	}()
+	done := parkedReader(t, b)
 	b.Close()
 	if err := <-done; err == nil {
 		t.Fatal("Recv on a closed Conn returned no error")
