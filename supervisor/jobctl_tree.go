@@ -117,3 +117,13 @@ func (t *Tree) ForegroundGroup(caller, pgid int32) (int32, error) {
 	}
 	return 0, abi.ESRCH
 }
+
+// PgrpOrphaned reports whether process group pgid is orphaned (see
+// orphanedPgrpLocked); outsideOrphaned answers for elfuse's host group
+// when the answer depends on it.
+func (t *Tree) PgrpOrphaned(pgid int32, outsideOrphaned func() bool) bool {
+	t.mu.Lock()
+	orphaned, askHost := t.orphanedPgrpLocked(pgid)
+	t.mu.Unlock()
+	return orphaned && (!askHost || outsideOrphaned())
+}
