@@ -11,14 +11,13 @@ import (
 	"github.com/elfuse/elfuse/kernel/abi"
 )
 
-// ttyAccess answers ipc.OpTTYAccess from pid: a guest process outside
-// the foreground group that reads (sig SIGTTIN) or, the terminal having
-// TOSTOP, writes or sets up the terminal (SIGTTOU) gets sig sent to its
-// whole group (self: the caller queues its own copy and restarts the
-// call), unless it ignores or blocks sig (ignored): a read then fails
-// with EIO, the rest goes ahead. An orphaned group gets EIO. While
-// elfuse's host group is not the terminal's foreground, the host
-// terminal does the same for every guest process, so nothing is added.
+// ttyAccess answers ipc.OpTTYAccess from pid (see Tree.TTYAccess): a
+// guest process outside the foreground group that reads (sig SIGTTIN)
+// or, the terminal having TOSTOP, writes or sets up the terminal
+// (SIGTTOU) gets sig sent to its whole group (self: the caller queues
+// its own copy and restarts the call). While elfuse's host group is not
+// the terminal's foreground, the host terminal does the same for every
+// guest process, so nothing is added.
 func (s *supervisor) ttyAccess(pid, sig int32, ignored bool) (self bool, err error) {
 	if sig != abi.SIGTTIN && sig != abi.SIGTTOU {
 		return false, abi.EINVAL
@@ -26,26 +25,33 @@ func (s *supervisor) ttyAccess(pid, sig int32, ignored bool) (self bool, err err
 	if r := s.job.relay; r == nil || r.tty == nil || !r.inForeground() {
 		return false, nil
 	}
-	p, ok := s.tree.Get(pid)
-	if !ok {
-		return false, abi.ESRCH
+	fg := s.foreground()
+	v, err := s.tree.TTYAccess(pid, terminalSession(), fg, sig, ignored, hostGroupOrphaned)
+	if s.log.IsDebug() {
+		s.log.Debug("background terminal access", "pid", pid, "sig", sig, "fg", fg, "ignored", ignored, "verdict", v, "error", err)
 	}
-	if p.Pgid == s.foreground() {
-		return false, nil
-	}
-	if ignored {
-		if sig == abi.SIGTTIN {
-			return false, abi.EIO
-		}
-		return false, nil
-	}
-	if s.tree.PgrpOrphaned(p.Pgid, hostGroupOrphaned) {
+	switch {
+	case err != nil:
+		return false, err
+	case v == TTYFail:
 		return false, abi.EIO
+	case v == TTYGoAhead:
+		return false, nil
 	}
 	// kill_pgrp(pgrp, sig, 1): sent by the kernel.
 	info := abi.Siginfo{Signo: sig, Code: abi.SI_KERNEL}
 	b := make([]byte, abi.SizeofSiginfo)
 	info.MarshalBytes(b)
-	s.log.Debug("background terminal access", "pid", pid, "pgid", p.Pgid, "sig", sig)
 	return s.kill(pid, &ipc.Request{Pid: 0, Sig: sig, Info: b})
+}
+
+// terminalSession is the guest session whose controlling terminal is
+// elfuse's: pid 1's own when elfuse leads its session, else the outside
+// one. A guest process that left it by setsid has no controlling
+// terminal, as on Linux.
+func terminalSession() int32 {
+	if hostLeads().Session {
+		return 1
+	}
+	return OutsideSession
 }
