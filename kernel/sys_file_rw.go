@@ -318,6 +318,14 @@ func (t *Task) transfer2(in, out int32, nonblock bool, op func(hin, hout int) (i
 		return 0, err
 	}
 	defer fout.Release()
+	// The terminal's job control applies as to read and write: Linux
+	// copies through the tty's own read and write.
+	if err := t.ttyReadCheck(fin); err != nil {
+		return 0, err
+	}
+	if err := t.ttyWriteCheck(fout); err != nil {
+		return 0, err
+	}
 	var waits []ioWait
 	if !nonblock {
 		waits = []ioWait{{fin, unix.POLLIN}, {fout, unix.POLLOUT}}

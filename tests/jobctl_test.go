@@ -289,9 +289,12 @@ var jobPids = regexp.MustCompile(`(?m)^(\[\d+\]) \d+$`)
 // TestInteractiveBashBackgroundTerminalAccess runs jobs in the background
 // of an interactive bash on a terminal: one that reads the terminal must
 // stop with SIGTTIN (wait reports it, jobs shows it, and its read goes on
-// once fg gives it the terminal); one that writes stops with SIGTTOU only
+// once fg gives it the terminal, or once bg continues it after ^Z
+// stopped it in a foreground read); one that ignores SIGTTIN fails its
+// read with EIO; one that writes stops with SIGTTOU only
 // while the terminal has TOSTOP.
 func TestInteractiveBashBackgroundTerminalAccess(t *testing.T) {
+	requireBusybox(t)
 	requireProcesses(t)
 	if _, why := testutil.LookCommand(bashStatic); why != "" {
 		t.Skip(why)
@@ -302,19 +305,29 @@ func TestInteractiveBashBackgroundTerminalAccess(t *testing.T) {
 		}
 	}
 	wait := "wait %1 2>/dev/null; echo st=$?\n"
+	// A job that was reading in the foreground reads again, in the
+	// background, once bg continues it after ^Z.
+	reader := busybox + " sh -c 'echo reading; exec cat'"
 	steps := []ptyStep{
 		{Expect: "[1]$ ", Type: "cat & " + wait},
 		{Expect: "[2]$ ", Type: "jobs\n"},
 		{Expect: "[3]$ ", Type: "fg\n"},
 		{Expect: "fg\ncat\n", Type: "hello\n"},
 		{Expect: "hello\nhello\n", Type: "\x04"},
-		{Expect: "[4]$ ", Type: "{ read x <$F; echo y; } &\n"},
-		{Expect: "[5]$ ", Type: "echo go >$F; " + wait},
-		{Expect: "[6]$ ", Type: "(trap '' TTIN; exec cat 2>/dev/null) & " + wait},
-		{Expect: "[7]$ ", Type: "stty tostop; echo x & " + wait},
-		{Expect: "[8]$ ", Type: "jobs\n"},
-		{Expect: "[9]$ ", Type: "stty -tostop; fg\n"},
-		{Expect: "[10]$ ", Type: "exit\n"},
+		{Expect: "[4]$ ", Type: reader + "\n"},
+		{Expect: "reading\n", Type: "\x1a"},
+		{Expect: "[5]$ ", Type: "bg; " + wait},
+		{Expect: "[6]$ ", Type: "jobs\n"},
+		{Expect: "[7]$ ", Type: "fg\n"},
+		{Expect: "fg\n" + reader + "\n", Type: "more\n"},
+		{Expect: "more\nmore\n", Type: "\x04"},
+		{Expect: "[8]$ ", Type: "{ read x <$F; echo y; } &\n"},
+		{Expect: "[9]$ ", Type: "echo go >$F; " + wait},
+		{Expect: "[10]$ ", Type: "(trap '' TTIN; exec cat 2>/dev/null) & " + wait},
+		{Expect: "[11]$ ", Type: "stty tostop; echo x & " + wait},
+		{Expect: "[12]$ ", Type: "jobs\n"},
+		{Expect: "[13]$ ", Type: "stty -tostop; fg\n"},
+		{Expect: "[14]$ ", Type: "exit\n"},
 	}
 	shell := []string{bashStatic, "--norc", "--noprofile", "-i"}
 	// A background job waits on the fifo $F until a command line
