@@ -292,7 +292,7 @@ var jobPids = regexp.MustCompile(`(?m)^(\[\d+\]) \d+$`)
 // once fg gives it the terminal, or once bg continues it after ^Z
 // stopped it in a foreground read); one that ignores SIGTTIN fails its
 // read with EIO; one that writes stops with SIGTTOU only
-// while the terminal has TOSTOP.
+// while the terminal has TOSTOP, one that sets the terminal up always.
 func TestInteractiveBashBackgroundTerminalAccess(t *testing.T) {
 	requireBusybox(t)
 	requireProcesses(t)
@@ -327,7 +327,15 @@ func TestInteractiveBashBackgroundTerminalAccess(t *testing.T) {
 		{Expect: "[11]$ ", Type: "stty tostop; echo x & " + wait},
 		{Expect: "[12]$ ", Type: "jobs\n"},
 		{Expect: "[13]$ ", Type: "stty -tostop; fg\n"},
-		{Expect: "[14]$ ", Type: "exit\n"},
+		// Setting the terminal up from the background stops even
+		// without TOSTOP; busybox cat reads by sendfile.
+		{Expect: "[14]$ ", Type: "stty -echoprt & " + wait},
+		{Expect: "[15]$ ", Type: "fg\n"},
+		{Expect: "[16]$ ", Type: busybox + " cat & " + wait},
+		{Expect: "[17]$ ", Type: "fg\n"},
+		{Expect: "fg\n" + busybox + " cat\n", Type: "last\n"},
+		{Expect: "last\nlast\n", Type: "\x04"},
+		{Expect: "[18]$ ", Type: "exit\n"},
 	}
 	shell := []string{bashStatic, "--norc", "--noprofile", "-i"}
 	// A background job waits on the fifo $F until a command line
