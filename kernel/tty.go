@@ -5,9 +5,12 @@ package kernel
 // that reads it gets SIGTTIN, sent to its whole group, and the read is
 // restarted once it runs again (ERESTARTSYS); a write, when the terminal
 // has TOSTOP, and a change of the terminal's settings get SIGTTOU the same
-// way. The foreground group is the supervisor's (TTYAccessHost), so only
-// a descriptor that is a terminal, and the caller's controlling one, pays
-// the round trip; whether an open file is a terminal is asked once.
+// way; sendfile, splice and copy_file_range count as a read of their
+// input and a write of their output, since Linux copies through the tty's
+// own read and write. The foreground group is the supervisor's
+// (TTYAccessHost), so only a descriptor that is a terminal, and the
+// caller's controlling one, pays the round trip; whether an open file is
+// a terminal is asked once.
 
 import (
 	"runtime"
