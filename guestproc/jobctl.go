@@ -92,3 +92,9 @@ func (h *host) Tcsetpgrp(pgid int32) error {
 	_, err := h.call(ipc.Request{Op: ipc.OpTcsetpgrp, Pgid: pgid})
 	return err
 }
+
+// TTYAccess implements kernel.TTYAccessHost.
+func (h *host) TTYAccess(sig int32, ignored bool) (bool, error) {
+	r, err := h.call(ipc.Request{Op: ipc.OpTTYAccess, Sig: sig, Flag: ignored})
+	return r.Self, err
+}

@@ -121,6 +121,13 @@ const (
 	// process Pid (reply Pid; 0 for none).
 	OpPidOfHost Op = "pidofhost"
 	OpHostPidOf Op = "hostpidof"
+	// OpTTYAccess: may the caller read (Sig SIGTTIN) or write or set up
+	// (Sig SIGTTOU) elfuse's terminal, its controlling terminal? Flag:
+	// the caller ignores or blocks Sig. Reply Errno EIO: the access
+	// fails; Self: Sig was sent to the caller's process group, which the
+	// caller is in and queues it itself, and the access is restarted
+	// once it runs again; neither: the access goes ahead.
+	OpTTYAccess Op = "ttyaccess"
 )
 
 // Request is the body of MsgRequest.

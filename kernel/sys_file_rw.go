@@ -167,6 +167,9 @@ func (t *Task) rwBuf(a *Args, toGuest bool, op func(host int, b []byte) (int, er
 	if err != nil {
 		return 0, err
 	}
+	if err := t.ttyTransferCheck(f, toGuest); err != nil {
+		return 0, err
+	}
 	n, err := t.waitIO(func() (int, error) { return op(f.FD(), b) }, ioWait{f, ioEvents(toGuest, len(b))})
 	if err != nil {
 		if !toGuest {
@@ -196,6 +199,9 @@ func (t *Task) rwVec(a *Args, toGuest bool, op func(host int, iovs [][]byte) (in
 		// Let the host still check the descriptor's mode and offset.
 		iovs = [][]byte{{}}
 	}
+	if err := t.ttyTransferCheck(f, toGuest); err != nil {
+		return 0, err
+	}
 	n, err := t.waitIO(func() (int, error) { return op(f.FD(), iovs) }, ioWait{f, ioEvents(toGuest, iovLen(iovs))})
 	if err != nil {
 		if !toGuest {
@@ -204,6 +210,16 @@ func (t *Task) rwVec(a *Args, toGuest bool, op func(host int, iovs [][]byte) (in
 		return 0, err
 	}
 	return uint64(n), nil
+}
+
+// ttyTransferCheck applies job control to a transfer on the controlling
+// terminal (tty.go): a read from a background group gets SIGTTIN, a write
+// SIGTTOU when the terminal has TOSTOP. Other files pay a cached check.
+func (t *Task) ttyTransferCheck(f *HostFile, toGuest bool) error {
+	if toGuest {
+		return t.ttyReadCheck(f)
+	}
+	return t.ttyWriteCheck(f)
 }
 
 // Read implements Linux syscall read(2).
@@ -308,6 +324,14 @@ func (t *Task) transfer2(in, out int32, nonblock bool, op func(hin, hout int) (i
 		return 0, err
 	}
 	defer fout.Release()
+	// The terminal's job control applies as to read and write: Linux
+	// copies through the tty's own read and write.
+	if err := t.ttyReadCheck(fin); err != nil {
+		return 0, err
+	}
+	if err := t.ttyWriteCheck(fout); err != nil {
+		return 0, err
+	}
 	var waits []ioWait
 	if !nonblock {
 		waits = []ioWait{{fin, unix.POLLIN}, {fout, unix.POLLOUT}}

@@ -56,6 +56,18 @@ func Ioctl(t *Task, a *Args) (uint64, error) {
 	defer f.Release()
 	h := f.FD()
 	switch req {
+	case abi.TCSETS, abi.TCSETSW, abi.TCSETSF, abi.TIOCSPGRP, abi.TCFLSH, abi.TCXONC, abi.TCSBRK:
+		// Changing the terminal from a background group: SIGTTOU
+		// (tty_check_change in set_termios, tiocspgrp, the flow and
+		// flush helpers and tcdrain's TCSBRK).
+		if err := t.ttyCheck(f, abi.SIGTTOU); err != nil {
+			if err == abi.EIO && req == abi.TIOCSPGRP {
+				return 0, abi.ENOTTY // as Linux's tiocspgrp
+			}
+			return 0, err
+		}
+	}
+	switch req {
 	case abi.TCGETS:
 		ht, err := unix.IoctlGetTermios(h, unix.TCGETS)
 		if err != nil {

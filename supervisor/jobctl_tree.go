@@ -117,3 +117,47 @@ func (t *Tree) ForegroundGroup(caller, pgid int32) (int32, error) {
 	}
 	return 0, abi.ESRCH
 }
+
+// TTYVerdict is Tree.TTYAccess's answer.
+type TTYVerdict int
+
+// Terminal access verdicts.
+const (
+	TTYGoAhead TTYVerdict = iota // the access goes ahead
+	TTYSignal                    // send sig to the caller's group; restart the access
+	TTYFail                      // the access fails with EIO
+)
+
+// TTYAccess is Linux's __tty_check_change for pid's access to the
+// terminal of guest session session, whose foreground group is fg: sig
+// is SIGTTIN for a read, SIGTTOU for a write (with TOSTOP) or a change
+// of the terminal's settings; ignored says pid blocks or ignores sig.
+// A process outside the session (its terminal is not the controlling
+// one) and a member of the foreground group go ahead; one that ignores
+// sig fails a read and goes ahead otherwise; a member of an orphaned
+// group fails; the rest get sig. outsideOrphaned is as for MayStop.
+func (t *Tree) TTYAccess(pid, session, fg, sig int32, ignored bool, outsideOrphaned func() bool) (TTYVerdict, error) {
+	t.mu.Lock()
+	p := t.procs[pid]
+	if p == nil || p.State == Zombie {
+		t.mu.Unlock()
+		return TTYGoAhead, abi.ESRCH
+	}
+	if p.Sid != session || p.Pgid == fg {
+		t.mu.Unlock()
+		return TTYGoAhead, nil
+	}
+	if ignored {
+		t.mu.Unlock()
+		if sig == abi.SIGTTIN {
+			return TTYFail, nil
+		}
+		return TTYGoAhead, nil
+	}
+	orphaned, askHost := t.orphanedPgrpLocked(p.Pgid)
+	t.mu.Unlock()
+	if orphaned && (!askHost || outsideOrphaned()) {
+		return TTYFail, nil
+	}
+	return TTYSignal, nil
+}

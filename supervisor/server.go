@@ -380,6 +380,8 @@ func (s *supervisor) handle(g *guestproc, req *ipc.Request, fds []int) {
 		rep.Pid = s.tree.PidOfHost(int(req.Pid))
 	case ipc.OpHostPidOf:
 		rep.Pid = int32(s.tree.HostPidOf(req.Pid))
+	case ipc.OpTTYAccess:
+		rep.Self, err = s.ttyAccess(g.pid, req.Sig, req.Flag) // jobctl_tty.go
 	default:
 		err = abi.ENOSYS
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -54,10 +56,17 @@ type ptyStep struct {
 	Settle time.Duration
 }
 
+// ptyStall is how long a terminal may show nothing new while a step
+// waits for its text, or the program for its end, before the run is
+// given up: it turns a hang into a failure that shows the terminal. It
+// is no measure of speed; a working run never comes near it.
+const ptyStall = 3 * time.Minute
+
 // runOnTerminal runs argv as the session leader of a new pseudo-terminal,
 // plays steps and returns everything the terminal showed (CRs removed)
 // and the exit status. A step whose text never shows fails the test once
-// the program has ended.
+// the program has ended, or once the terminal has shown nothing new for
+// ptyStall (the program's group is then killed and the terminal closed).
 func runOnTerminal(t *testing.T, argv, env []string, steps []ptyStep) (string, int) {
 	t.Helper()
 	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
@@ -109,19 +118,36 @@ func runOnTerminal(t *testing.T, argv, env []string, steps []ptyStep) (string, i
 			}
 		}
 	}()
-	shown := func(s string, n int) bool {
+	terminal := func() string {
 		mu.Lock()
 		defer mu.Unlock()
-		return strings.Count(strings.ReplaceAll(out.String(), "\r", ""), s) >= max(n, 1)
+		return strings.ReplaceAll(out.String(), "\r", "")
 	}
+	shown := func(s string, n int) bool {
+		return strings.Count(terminal(), s) >= max(n, 1)
+	}
+	// giveUp ends a run that stalled: the session's processes, then the
+	// terminal, which also unblocks the reader.
+	giveUp := func(what string) {
+		unix.Kill(-cmd.Process.Pid, unix.SIGKILL)
+		m.Close()
+		<-ended
+		cmd.Wait()
+		t.Fatalf("%s: the terminal showed nothing new for %v; terminal:\n%s", what, ptyStall, terminal())
+	}
+	stall := time.NewTimer(ptyStall)
+	defer stall.Stop()
 	for _, st := range steps {
 		for !shown(st.Expect, st.Count) {
 			select {
 			case <-grew:
+				stall.Reset(ptyStall)
+			case <-stall.C:
+				giveUp(fmt.Sprintf("waiting for %q", st.Expect))
 			case <-ended:
 				if !shown(st.Expect, st.Count) {
 					cmd.Wait()
-					t.Fatalf("%q never showed; terminal:\n%s", st.Expect, out.String())
+					t.Fatalf("%q never showed; terminal:\n%s", st.Expect, terminal())
 				}
 			}
 		}
@@ -130,8 +156,18 @@ func runOnTerminal(t *testing.T, argv, env []string, steps []ptyStep) (string, i
 			t.Fatal(err)
 		}
 	}
+	// The terminal hangs up once every holder of it has ended.
+	for done := false; !done; {
+		select {
+		case <-grew:
+			stall.Reset(ptyStall)
+		case <-stall.C:
+			giveUp("waiting for the program to end")
+		case <-ended:
+			done = true
+		}
+	}
 	err = cmd.Wait()
-	<-ended // the terminal hangs up once every holder of it has ended
 	status := 0
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
@@ -139,9 +175,7 @@ func runOnTerminal(t *testing.T, argv, env []string, steps []ptyStep) (string, i
 	} else if err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	return strings.ReplaceAll(out.String(), "\r", ""), status
+	return terminal(), status
 }
 
 // TestTerminalSignalsReachTheForegroundGroupOnce types ^C and ^\ on the
@@ -241,6 +275,86 @@ func TestInteractiveBashJobControl(t *testing.T) {
 			testutil.RequireBackend(t, b)
 			e := elfuse.Require(t)
 			got, st := runOnTerminal(t, append([]string{e, "--backend", b, "--"}, shell...), env, steps)
+			if got != want || st != wantSt {
+				t.Errorf("terminal differs (status %d, native %d):\n%s\nnative:\n%s\nelfuse:\n%s", st, wantSt, testutil.LineDiff(want, got), want, got)
+			}
+		})
+	}
+}
+
+// jobPids matches bash's report of a background job's pid, which differs
+// between a native run and a guest pid namespace.
+var jobPids = regexp.MustCompile(`(?m)^(\[\d+\]) \d+$`)
+
+// TestInteractiveBashBackgroundTerminalAccess runs jobs in the background
+// of an interactive bash on a terminal: one that reads the terminal must
+// stop with SIGTTIN (wait reports it, jobs shows it, and its read goes on
+// once fg gives it the terminal, or once bg continues it after ^Z
+// stopped it in a foreground read); one that ignores SIGTTIN fails its
+// read with EIO; one that writes stops with SIGTTOU only
+// while the terminal has TOSTOP, one that sets the terminal up always.
+func TestInteractiveBashBackgroundTerminalAccess(t *testing.T) {
+	requireBusybox(t)
+	requireProcesses(t)
+	if _, why := testutil.LookCommand(bashStatic); why != "" {
+		t.Skip(why)
+	}
+	for _, prog := range []string{"cat", "stty"} {
+		if _, err := exec.LookPath(prog); err != nil {
+			t.Skipf("no %s: %v", prog, err)
+		}
+	}
+	wait := "wait %1 2>/dev/null; echo st=$?\n"
+	// A job that was reading in the foreground reads again, in the
+	// background, once bg continues it after ^Z.
+	reader := busybox + " sh -c 'echo reading; exec cat'"
+	steps := []ptyStep{
+		{Expect: "[1]$ ", Type: "cat & " + wait},
+		{Expect: "[2]$ ", Type: "jobs\n"},
+		{Expect: "[3]$ ", Type: "fg\n"},
+		{Expect: "fg\ncat\n", Type: "hello\n"},
+		{Expect: "hello\nhello\n", Type: "\x04"},
+		{Expect: "[4]$ ", Type: reader + "\n"},
+		{Expect: "reading\n", Type: "\x1a"},
+		{Expect: "[5]$ ", Type: "bg; " + wait},
+		{Expect: "[6]$ ", Type: "jobs\n"},
+		{Expect: "[7]$ ", Type: "fg\n"},
+		{Expect: "fg\n" + reader + "\n", Type: "more\n"},
+		{Expect: "more\nmore\n", Type: "\x04"},
+		{Expect: "[8]$ ", Type: "{ read x <$F; echo y; } &\n"},
+		{Expect: "[9]$ ", Type: "echo go >$F; " + wait},
+		{Expect: "[10]$ ", Type: "(trap '' TTIN; exec cat 2>/dev/null) & " + wait},
+		{Expect: "[11]$ ", Type: "stty tostop; echo x & " + wait},
+		{Expect: "[12]$ ", Type: "jobs\n"},
+		{Expect: "[13]$ ", Type: "stty -tostop; fg\n"},
+		// Setting the terminal up from the background stops even
+		// without TOSTOP; busybox cat reads by sendfile.
+		{Expect: "[14]$ ", Type: "stty -echoprt & " + wait},
+		{Expect: "[15]$ ", Type: "fg\n"},
+		{Expect: "[16]$ ", Type: busybox + " cat & " + wait},
+		{Expect: "[17]$ ", Type: "fg\n"},
+		{Expect: "fg\n" + busybox + " cat\n", Type: "last\n"},
+		{Expect: "last\nlast\n", Type: "\x04"},
+		{Expect: "[18]$ ", Type: "exit\n"},
+	}
+	shell := []string{bashStatic, "--norc", "--noprofile", "-i"}
+	// A background job waits on the fifo $F until a command line
+	// releases it, so its output has its place on the terminal.
+	env := func(t *testing.T) []string {
+		f := filepath.Join(t.TempDir(), "fifo")
+		if err := unix.Mkfifo(f, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return []string{`PS1=[\#]$ `, "F=" + f}
+	}
+	want, wantSt := runOnTerminal(t, shell, env(t), steps)
+	want = jobPids.ReplaceAllString(want, "$1 PID")
+	for _, b := range testutil.Backends() {
+		t.Run(b, func(t *testing.T) {
+			testutil.RequireBackend(t, b)
+			e := elfuse.Require(t)
+			got, st := runOnTerminal(t, append([]string{e, "--backend", b, "--"}, shell...), env(t), steps)
+			got = jobPids.ReplaceAllString(got, "$1 PID")
 			if got != want || st != wantSt {
 				t.Errorf("terminal differs (status %d, native %d):\n%s\nnative:\n%s\nelfuse:\n%s", st, wantSt, testutil.LineDiff(want, got), want, got)
 			}

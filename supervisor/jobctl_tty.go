@@ -1,0 +1,57 @@
+package supervisor
+
+// Background access to the terminal. Every guestproc is in elfuse's host
+// process group, so while that group is the host terminal's foreground
+// the host kernel lets any guest process read and write it; the guest's
+// own foreground group (tcsetpgrp) is known only here. ttyAccess applies
+// Linux's tty_check_change and n_tty's job_control in guest terms.
+
+import (
+	"github.com/elfuse/elfuse/ipc"
+	"github.com/elfuse/elfuse/kernel/abi"
+)
+
+// ttyAccess answers ipc.OpTTYAccess from pid (see Tree.TTYAccess): a
+// guest process outside the foreground group that reads (sig SIGTTIN)
+// or, the terminal having TOSTOP, writes or sets up the terminal
+// (SIGTTOU) gets sig sent to its whole group (self: the caller queues
+// its own copy and restarts the call). While elfuse's host group is not
+// the terminal's foreground, the host terminal does the same for every
+// guest process, so nothing is added.
+func (s *supervisor) ttyAccess(pid, sig int32, ignored bool) (self bool, err error) {
+	if sig != abi.SIGTTIN && sig != abi.SIGTTOU {
+		return false, abi.EINVAL
+	}
+	if r := s.job.relay; r == nil || r.tty == nil || !r.inForeground() {
+		return false, nil
+	}
+	fg := s.foreground()
+	v, err := s.tree.TTYAccess(pid, terminalSession(), fg, sig, ignored, hostGroupOrphaned)
+	if s.log.IsDebug() {
+		s.log.Debug("background terminal access", "pid", pid, "sig", sig, "fg", fg, "ignored", ignored, "verdict", v, "error", err)
+	}
+	switch {
+	case err != nil:
+		return false, err
+	case v == TTYFail:
+		return false, abi.EIO
+	case v == TTYGoAhead:
+		return false, nil
+	}
+	// kill_pgrp(pgrp, sig, 1): sent by the kernel.
+	info := abi.Siginfo{Signo: sig, Code: abi.SI_KERNEL}
+	b := make([]byte, abi.SizeofSiginfo)
+	info.MarshalBytes(b)
+	return s.kill(pid, &ipc.Request{Pid: 0, Sig: sig, Info: b})
+}
+
+// terminalSession is the guest session whose controlling terminal is
+// elfuse's: pid 1's own when elfuse leads its session, else the outside
+// one. A guest process that left it by setsid has no controlling
+// terminal, as on Linux.
+func terminalSession() int32 {
+	if hostLeads().Session {
+		return 1
+	}
+	return OutsideSession
+}
