@@ -36,16 +36,21 @@ type lifeStats struct {
 
 // statsFile is what a guestproc writes for one process.
 type statsFile struct {
-	Pid     int32              `json:"pid"`
-	HostPid int                `json:"host_pid"`
-	Life    int                `json:"life"`
-	Fork    bool               `json:"fork"`
-	Comm    string             `json:"comm"`
-	Status  uint32             `json:"status"`
-	StartNs int64              `json:"start_ns"`
-	RunNs   int64              `json:"run_loop_ns"`
-	EndNs   int64              `json:"end_ns"`
-	Stats   kernel.StatsReport `json:"stats"`
+	Pid     int32  `json:"pid"`
+	HostPid int    `json:"host_pid"`
+	Life    int    `json:"life"`
+	Fork    bool   `json:"fork"`
+	Comm    string `json:"comm"`
+	Status  uint32 `json:"status"`
+	StartNs int64  `json:"start_ns"`
+	RunNs   int64  `json:"run_loop_ns"`
+	EndNs   int64  `json:"end_ns"`
+	// T0, TRun and TEnd are the wall-clock times (Unix ns) of the life's
+	// start, its run loop's start and end, for timelines.
+	T0    int64              `json:"t0"`
+	TRun  int64              `json:"t_run"`
+	TEnd  int64              `json:"t_end"`
+	Stats kernel.StatsReport `json:"stats"`
 }
 
 // statsLives counts the lives accounted in this guestproc (one at a time,
@@ -85,7 +90,7 @@ func (s *lifeStats) finish(p *kernel.Process, pid int32, fork bool, status uint3
 	kernel.StopSyscallStats()
 	f := statsFile{Pid: pid, HostPid: os.Getpid(), Life: s.life, Fork: fork, Status: status,
 		StartNs: int64(s.tRun.Sub(s.t0)), RunNs: int64(s.tEnd.Sub(s.tRun)), EndNs: int64(time.Since(s.tEnd)),
-		Stats: s.record.Report()}
+		Stats: s.record.Report(), T0: s.t0.UnixNano(), TRun: s.tRun.UnixNano(), TEnd: s.tEnd.UnixNano()}
 	if p != nil {
 		f.Comm = p.Comm()
 	}

@@ -23,14 +23,33 @@ import (
 // SyscallStats accumulates the counts of one guest process. Safe for
 // concurrent use by every thread of the process.
 type SyscallStats struct {
-	runs  atomic.Uint64 // vCPU runs (exits)
+	runs atomic.Uint64 // vCPU runs (exits)
+	// cur is the syscall being served plus one (0: none), to attribute
+	// extra counters; with several threads it is the latest one's.
+	cur   atomic.Uint64
 	runNs atomic.Uint64 // time inside hvf.VCPU.Run
 	n     [maxDense]atomic.Uint64
 	ns    [maxDense]atomic.Uint64
 
 	mu    sync.Mutex
 	extra map[string]*StatCounter
+	slow  []SlowSyscall
 }
+
+// SlowSyscall is one syscall that took at least slowSyscall, for timelines.
+type SlowSyscall struct {
+	Name string `json:"name"`
+	// Start is the wall-clock start in Unix nanoseconds.
+	Start int64 `json:"start"`
+	Ns    int64 `json:"ns"`
+}
+
+// slowSyscall is the duration from which a syscall is listed, and
+// maxSlow the length of the list.
+const (
+	slowSyscall = time.Millisecond
+	maxSlow     = 256
+)
 
 // StatCounter is a count and a total duration.
 type StatCounter struct {
@@ -52,15 +71,29 @@ func StartSyscallStats() *SyscallStats {
 // StopSyscallStats stops accounting and returns the record (nil if none).
 func StopSyscallStats() *SyscallStats { return stats.Swap(nil) }
 
-// CountStat adds one event of kind taking d to the current record, if any.
-// For layers outside the kernel's dispatcher: supervisor round trips,
-// injected stub calls.
+// CountStat adds one event of kind taking d to the current record, if any,
+// twice: as kind, and as kind@syscall for the syscall in progress (or
+// kind@- outside syscalls: start-up, exit). For layers outside the
+// kernel's dispatcher: supervisor round trips, injected stub calls.
 func CountStat(kind string, d time.Duration) {
 	s := stats.Load()
 	if s == nil {
 		return
 	}
+	in := "-"
+	if nr := s.cur.Load(); nr != 0 {
+		in = abi.SyscallName(nr - 1)
+	}
 	s.mu.Lock()
+	s.count(kind, d)
+	s.count(kind+"@"+in, d)
+	s.mu.Unlock()
+}
+
+// count adds to counter kind.
+//
+// Preconditions: s.mu is held.
+func (s *SyscallStats) count(kind string, d time.Duration) {
 	c := s.extra[kind]
 	if c == nil {
 		c = &StatCounter{}
@@ -68,7 +101,6 @@ func CountStat(kind string, d time.Duration) {
 	}
 	c.N++
 	c.Ns += uint64(d)
-	s.mu.Unlock()
 }
 
 // ran accounts one vCPU run that began at t0.
@@ -81,10 +113,20 @@ func (s *SyscallStats) ran(t0 time.Time) {
 func (s *SyscallStats) syscall(t *Task) {
 	nr := t.CPU.Regs().RAX
 	t0 := time.Now()
+	s.cur.Store(nr + 1)
 	t.Syscall()
+	s.cur.Store(0)
+	d := time.Since(t0)
 	if nr < maxDense {
 		s.n[nr].Add(1)
-		s.ns[nr].Add(uint64(time.Since(t0)))
+		s.ns[nr].Add(uint64(d))
+	}
+	if d >= slowSyscall {
+		s.mu.Lock()
+		if len(s.slow) < maxSlow {
+			s.slow = append(s.slow, SlowSyscall{Name: abi.SyscallName(nr), Start: t0.UnixNano(), Ns: int64(d)})
+		}
+		s.mu.Unlock()
 	}
 }
 
@@ -98,6 +140,8 @@ type StatsReport struct {
 	SyscallNs uint64 `json:"syscall_ns"`
 	// SyscallN is the total number of syscalls served.
 	SyscallN uint64 `json:"syscall_n"`
+	// Slow are the syscalls that took 1 ms or more, in order.
+	Slow []SlowSyscall `json:"slow,omitempty"`
 }
 
 // Report returns a snapshot of the counts.
@@ -123,6 +167,7 @@ func (s *SyscallStats) Report() StatsReport {
 		c := *v
 		r.Extra[k] = &c
 	}
+	r.Slow = append([]SlowSyscall(nil), s.slow...)
 	s.mu.Unlock()
 	return r
 }
