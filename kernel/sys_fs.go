@@ -227,7 +227,8 @@ func (t *Task) readlinkat(dirfd int32, pathAddr, bufAddr abi.Addr, size int32) (
 	if r := t.root(); r != nil && p.magic {
 		return t.readMagicLink(r, p, bufAddr, int(size))
 	}
-	n, err := unix.Readlinkat(p.dirfd, p.path, buf)
+	hdir, hname := p.at()
+	n, err := unix.Readlinkat(hdir, hname, buf)
 	if err != nil {
 		return 0, err
 	}
