@@ -155,6 +155,7 @@ type life struct {
 // next process (nil: make another).
 func (l *life) run() (code int, recycled *host, kept hvf.Machine) {
 	start, log, conn := l.start, l.log, l.conn
+	acct := startStats()   // sysstats.go; nil unless ELFUSE_SYSSTATS
 	kernel.ResetSynthCwd() // a recycled guestproc starts afresh
 	root, path, err := setupFS(&start)
 	if err == nil && root != nil {
@@ -200,7 +201,9 @@ func (l *life) run() (code int, recycled *host, kept hvf.Machine) {
 		return 1, nil, nil
 	}
 	stopSignals := forwardSignals(task, log)
+	acct.running()
 	status, err := task.Run()
+	acct.ran()
 	stopSignals()
 	if err != nil {
 		log.Error("guest stopped by an internal error", "error", err)
@@ -224,6 +227,7 @@ func (l *life) run() (code int, recycled *host, kept hvf.Machine) {
 		log.Debug("process ended", "status", status, "release", tReleased.Sub(tEnd),
 			"usage", time.Since(tReleased), "recycle", reuse && kept != nil)
 	}
+	acct.finish(task.Proc, start.Pid, start.Fork, status, log)
 	if err := conn.Send(ipc.MsgExited, ipc.Exited{Status: status, Rusage: ru, Reusable: reuse}); err != nil {
 		log.Error("report exit", "error", err)
 		if kept != nil {

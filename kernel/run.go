@@ -22,13 +22,25 @@ func (t *Task) Run() (uint32, error) {
 	}
 	for {
 		exits.Add(1)
+		st := stats.Load() // sys_stats.go; nil unless accounting
+		var t0 time.Time
+		if st != nil {
+			t0 = time.Now()
+		}
 		exit, err := t.CPU.Run()
+		if st != nil {
+			st.ran(t0)
+		}
 		if err != nil {
 			return 0, fmt.Errorf("vcpu run: %w", err)
 		}
 		switch exit.Reason {
 		case hvf.ExitSyscall:
-			t.Syscall()
+			if st != nil {
+				st.syscall(t)
+			} else {
+				t.Syscall()
+			}
 		case hvf.ExitException:
 			t.HandleException(exit)
 		case hvf.ExitInterrupted:

@@ -201,12 +201,16 @@ func (t *Task) readlinkat(dirfd int32, pathAddr, bufAddr abi.Addr, size int32) (
 	if err != nil {
 		return 0, err
 	}
-	if exe := t.exeLink(); isProcSelfExe(path) && exe != "" {
-		b := []byte(exe)[:min(len(exe), int(size))]
-		if _, err := t.CopyOut(bufAddr, b); err != nil {
-			return 0, err
+	// exeLink canonicalises the image path (an lstat per component):
+	// only for the one path that needs it, not for every readlink.
+	if isProcSelfExe(path) {
+		if exe := t.exeLink(); exe != "" {
+			b := []byte(exe)[:min(len(exe), int(size))]
+			if _, err := t.CopyOut(bufAddr, b); err != nil {
+				return 0, err
+			}
+			return uint64(len(b)), nil
 		}
-		return uint64(len(b)), nil
 	}
 	p, err := t.resolvePathString(dirfd, path, pathAllowEmpty|pathNoFollow)
 	if err != nil {
@@ -223,7 +227,8 @@ func (t *Task) readlinkat(dirfd int32, pathAddr, bufAddr abi.Addr, size int32) (
 	if r := t.root(); r != nil && p.magic {
 		return t.readMagicLink(r, p, bufAddr, int(size))
 	}
-	n, err := unix.Readlinkat(p.dirfd, p.path, buf)
+	hdir, hname := p.at()
+	n, err := unix.Readlinkat(hdir, hname, buf)
 	if err != nil {
 		return 0, err
 	}

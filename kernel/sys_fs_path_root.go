@@ -151,11 +151,11 @@ func fastLookup(dirfd int, path string, flags pathFlags) (hostPath, bool, error)
 // ownedPath names the object open as fd (or name inside it) through
 // /proc/self/fd; the hostPath owns fd.
 func ownedPath(fd int, name string) hostPath {
-	p := "/proc/self/fd/" + strconv.Itoa(fd)
+	p := procSelfFD(fd)
 	if name != "" {
 		p += "/" + name
 	}
-	return hostPath{dirfd: unix.AT_FDCWD, path: p, own: fd, owned: true}
+	return hostPath{dirfd: unix.AT_FDCWD, path: p, own: fd, owned: true, ownName: name}
 }
 
 // lookup resolves rest under base (contained in it): the object itself

@@ -74,8 +74,15 @@ func (t *Task) fstatat(dirfd int32, pathAddr abi.Addr, statAddr abi.Addr, flags 
 	var hs unix.Stat_t
 	if p.synth != nil {
 		hs = p.synth.stat(t)
-	} else if err := unix.Fstatat(p.dirfd, p.path, &hs, flags); err != nil {
-		return 0, err
+	} else if fd, ok := p.object(); ok && flags&abi.AT_SYMLINK_NOFOLLOW == 0 {
+		if err := unix.Fstat(fd, &hs); err != nil {
+			return 0, err
+		}
+	} else {
+		hdir, hname := p.at()
+		if err := unix.Fstatat(hdir, hname, &hs, flags); err != nil {
+			return 0, err
+		}
 	}
 	return 0, t.copyOutStat(statAddr, &hs)
 }
@@ -193,10 +200,18 @@ func (t *Task) faccessat(dirfd int32, pathAddr abi.Addr, mode uint32, flags int,
 		return 0, err
 	}
 	defer p.release()
-	if v2 {
-		return 0, unix.Faccessat2(p.dirfd, p.path, mode, flags)
+	if fd, ok := p.object(); ok && flags&abi.AT_SYMLINK_NOFOLLOW == 0 {
+		// The object itself (faccessat2's AT_EMPTY_PATH, Linux 5.8).
+		err := unix.Faccessat2(fd, "", mode, flags&abi.AT_EACCESS|unix.AT_EMPTY_PATH)
+		if err != unix.ENOSYS && err != unix.EINVAL {
+			return 0, err
+		}
 	}
-	return 0, unix.Faccessat(p.dirfd, p.path, mode, 0)
+	hdir, hname := p.at()
+	if v2 {
+		return 0, unix.Faccessat2(hdir, hname, mode, flags)
+	}
+	return 0, unix.Faccessat(hdir, hname, mode, 0)
 }
 
 // Access implements Linux syscall access(2).

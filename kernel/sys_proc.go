@@ -155,10 +155,12 @@ func (t *Task) clone(c cloneArgs) (uint64, error) {
 	}
 	// A vfork without shared memory (CLONE_VFORK alone) still waits.
 	waitExec := vfork
+	events := th.ChildEvents() // before the child exists (sys_proc_quiet.go)
 	pid, err := th.Fork(img, fds, c.exitSignal, waitExec)
 	if err != nil {
 		return 0, err
 	}
+	t.Proc.noteQuietChild(events, pid, c.exitSignal)
 	if f&abi.CLONE_PARENT_SETTID != 0 && c.parentTID != 0 {
 		var b [4]byte
 		binary.LittleEndian.PutUint32(b[:], uint32(pid))
@@ -178,7 +180,14 @@ func (t *Task) waitFor(pid int32, options int32) (WaitResult, error) {
 	s := t.Proc.sigHandlers()
 	for {
 		events := th.ChildEvents()
-		r, err := th.Wait(pid, options)
+		var r WaitResult
+		var err error
+		if !t.Proc.quietWait(events, pid, options) { // sys_proc_quiet.go
+			r, err = th.Wait(pid, options)
+			if err != nil || r.Pid != 0 {
+				t.Proc.forgetQuiet()
+			}
+		}
 		if err != nil || r.Pid != 0 || options&abi.WNOHANG != 0 {
 			if err == nil && r.Pid != 0 && r.Code != abi.CLD_STOPPED && r.Code != abi.CLD_CONTINUED &&
 				options&abi.WNOWAIT == 0 {
