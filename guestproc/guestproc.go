@@ -99,8 +99,8 @@ func Main(supervisorPid int) int {
 			return code
 		}
 		// Recycled: wait to become the next fork child (spawn_recycle.go).
-		// Its forwarding of terminal signals ended with the process:
-		// ignore them again, as a fresh spare does (jobctl.go).
+		// Its forwarding of terminal signals ended with the process: the
+		// forwarder drops them until the next one (signals.go).
 		holdTerminalSignals()
 		stopProfile()
 		lives++
@@ -216,20 +216,35 @@ func (l *life) run() (code int, recycled *host, kept hvf.Machine) {
 	h.releaseVforkParent()
 	// pid 1's end is the end of the tree: nothing to recycle for.
 	reuse := start.Fork && start.Pid != 1
+	report := func(ru abi.Rusage) bool {
+		acct.finish(task.Proc, start.Pid, start.Fork, status, log)
+		err := conn.Send(ipc.MsgExited, ipc.Exited{Status: status, Rusage: ru, Reusable: reuse})
+		if err != nil {
+			log.Error("report exit", "error", err)
+		}
+		return err == nil
+	}
+	// A guestproc on a kept machine can count its usage (the stub's
+	// included) before releasing the address space, so its parent's wait
+	// does not wait for the release too (1-10 ms of unmapping here): the
+	// exit is told first, as Linux's exit_notify comes after exit_files
+	// but the parent never waits for exit_mm's teardown of shared-nothing
+	// memory. Otherwise the stub's time is only known once it is reaped.
+	early := reuse && l.machine != nil
+	if early && !report(usageSince(task.Proc, l.clock, l.machine)) {
+		l.machine.Close()
+		return 1, nil, nil
+	}
 	if reuse {
 		kept = task.Proc.ReleaseForReuse()
 	} else {
 		task.Proc.ReleaseMachine()
 	}
-	tReleased := time.Now()
-	ru := usageSince(task.Proc, l.clock, kept)
 	if log.IsDebug() {
-		log.Debug("process ended", "status", status, "release", tReleased.Sub(tEnd),
-			"usage", time.Since(tReleased), "recycle", reuse && kept != nil)
+		log.Debug("process ended", "status", status, "release", time.Since(tEnd),
+			"recycle", reuse && kept != nil, "told_first", early)
 	}
-	acct.finish(task.Proc, start.Pid, start.Fork, status, log)
-	if err := conn.Send(ipc.MsgExited, ipc.Exited{Status: status, Rusage: ru, Reusable: reuse}); err != nil {
-		log.Error("report exit", "error", err)
+	if !early && !report(usageSince(task.Proc, l.clock, kept)) {
 		if kept != nil {
 			kept.Close()
 		}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/elfuse/elfuse/ipc"
 	"github.com/elfuse/elfuse/kernel"
@@ -94,6 +95,8 @@ func (h *host) send(req ipc.Request) {
 // come back as abi.Errno; a dead supervisor gives EIO (this process is
 // about to be killed anyway).
 func (h *host) call(req ipc.Request) (reply, error) {
+	t0 := time.Now()
+	defer func() { kernel.CountStat("call:"+string(req.Op), time.Since(t0)) }()
 	ch := make(chan reply, 1)
 	h.mu.Lock()
 	h.nextID++
