@@ -1,0 +1,106 @@
+package ptrace
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"golang.org/x/sys/unix"
+)
+
+// Batched syscalls in the stub.
+//
+// Each injected syscall costs a SETREGS, a CONT, a wait4 and a GETREGS: four
+// ptrace round trips and two context switches. The batch gadget (stub.go)
+// runs a table of syscalls written into the stub's batch table with one
+// process_vm_writev, so N calls cost one such round plus that write and, for
+// more than one entry, a process_vm_readv of the results.
+//
+// An entry may take one argument from the result of an earlier entry of the
+// same batch (its link word): a descriptor opened by an openat of the batch
+// is passed to the mmap that needs it without a round trip in between.
+
+// batchEntry is one syscall of a batch.
+type batchEntry struct {
+	nr   uint64
+	args [6]uint64
+	// link, when nonzero, replaces argument arg (0-5) by the result of
+	// entry src (which must come earlier): see linkArg.
+	link uint64
+	// ret is the result once the entry has run.
+	ret uint64
+}
+
+// linkArg makes e take argument arg (0-5) from the result of entry src.
+func (e *batchEntry) linkArg(arg, src int) {
+	e.link = uint64(src)<<8 | uint64(arg+1)
+}
+
+// failed reports whether a result is an error (-4095..-1).
+func failed(ret uint64) bool { return int64(ret) < 0 && int64(ret) >= -4095 }
+
+// errnoOf returns the error a failed result stands for.
+func errnoOf(ret uint64) unix.Errno { return unix.Errno(-ret) }
+
+// runBatch runs ents in the stub, in order, and stores each result in its
+// ret. With stopOnError it stops after the first entry that fails. It
+// returns how many entries ran (the failing one included). strs, when not
+// empty, is copied to batchStrings first (paths the entries point at). An
+// error means the gadget did not complete (the stub faulted or died); ran
+// is then what the stub's registers say, as far as they could be read.
+func (m *machine) runBatch(ents []batchEntry, strs []byte, stopOnError bool) (ran int, err error) {
+	if len(ents) == 0 {
+		return 0, nil
+	}
+	if len(ents) > batchMax || len(strs) > pageSize {
+		return 0, fmt.Errorf("ptrace: batch of %d entries and %d string bytes is too large", len(ents), len(strs))
+	}
+	table := make([]byte, len(ents)*batchEntrySize)
+	le := binary.LittleEndian
+	for i := range ents {
+		e := table[i*batchEntrySize:]
+		le.PutUint64(e[0:], ents[i].nr)
+		for j, a := range ents[i].args {
+			le.PutUint64(e[8+8*j:], a)
+		}
+		le.PutUint64(e[56:], ents[i].link)
+	}
+	if len(strs) > 0 {
+		if err := m.writeStub(batchStrings, strs); err != nil {
+			return 0, err
+		}
+	}
+	if err := m.writeStub(batchTable, table); err != nil {
+		return 0, err
+	}
+	r := m.host
+	r.Rip = batchAddr
+	r.Rbx, r.R13 = batchTable, batchTable
+	r.Rbp = uint64(len(ents))
+	r.R12 = 0
+	if stopOnError {
+		r.R12 = 1
+	}
+	r.Orig_rax = ^uint64(0)
+	gerr := m.runGadget(&r, batchTrapRIP, fmt.Sprintf("batch of %d syscalls", len(ents)))
+	// RBX points past the last entry that ran (also at a fault, whose
+	// registers runGadget leaves in r when it could read them).
+	if r.Rbx >= batchTable && r.Rbx <= batchTable+uint64(len(ents))*batchEntrySize {
+		ran = int((r.Rbx - batchTable) / batchEntrySize)
+	}
+	if gerr != nil {
+		return ran, gerr
+	}
+	switch {
+	case ran == 1:
+		ents[0].ret = r.Rax
+	case ran > 1:
+		// The last result is in RAX; the others are read back.
+		if err := m.readStub(batchTable, table[:ran*batchEntrySize]); err != nil {
+			return ran, err
+		}
+		for i := range ran {
+			ents[i].ret = le.Uint64(table[i*batchEntrySize+56:])
+		}
+	}
+	return ran, nil
+}
