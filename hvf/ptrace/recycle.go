@@ -26,15 +26,24 @@ func (m *machine) Recycle() error {
 	if closed {
 		return errors.New("ptrace: recycle a closed machine")
 	}
-	// Every guest mapping at once: the stub's own pages lie above limit.
-	if _, err := m.inject(unix.SYS_MUNMAP, 0, m.limit); err != nil {
-		return fmt.Errorf("ptrace: recycle: unmap the guest range: %w", err)
-	}
-	// The stub's descriptor 0 is the descriptor-passing socket; every
-	// other one is a cached guest file.
+	// Every guest mapping at once (the stub's own pages lie above limit),
+	// and the stub's cached files (its descriptor 0 is the
+	// descriptor-passing socket; every other one is a cached guest file),
+	// in one batch.
+	ents := []batchEntry{{nr: unix.SYS_MUNMAP, args: [6]uint64{0, m.limit}}}
 	if len(m.files.fds) > 0 {
-		if _, err := m.inject(unix.SYS_CLOSE_RANGE, 1, ^uint64(0)>>32, 0); err != nil {
-			return fmt.Errorf("ptrace: recycle: close stub files: %w", err)
+		ents = append(ents, batchEntry{nr: unix.SYS_CLOSE_RANGE, args: [6]uint64{1, ^uint64(0) >> 32}})
+	}
+	ran, err := m.runBatch(ents, nil, true)
+	if err != nil {
+		return fmt.Errorf("ptrace: recycle: %w", err)
+	}
+	if failed(ents[0].ret) {
+		return fmt.Errorf("ptrace: recycle: unmap the guest range: %w", errnoOf(ents[0].ret))
+	}
+	if ran > 1 {
+		if failed(ents[1].ret) {
+			return fmt.Errorf("ptrace: recycle: close stub files: %w", errnoOf(ents[1].ret))
 		}
 		m.files.fds = make(map[fileKey]int)
 		m.files.order = m.files.order[:0]
