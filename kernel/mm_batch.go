@@ -5,7 +5,6 @@ import (
 
 	"github.com/elfuse/elfuse/hvf"
 	"github.com/elfuse/elfuse/kernel/abi"
-	"golang.org/x/sys/unix"
 )
 
 // machineQueue is an hvf.Machine whose Map, Protect and Unmap only record
@@ -20,22 +19,34 @@ import (
 type machineQueue struct {
 	hvf.Machine
 	ops []hvf.MapOp
-	// fds are dups of the descriptors of queued Maps: the caller may
-	// close (and the process reuse) its own before the flush.
-	fds []int
+	// backs are references on the backings whose descriptors queued Maps
+	// name (see hold), dropped at the flush.
+	backs []*backing
 }
 
 func newMachineQueue(m hvf.Machine) *machineQueue { return &machineQueue{Machine: m} }
 
-// Map records a Machine.Map.
+// Map records a Machine.Map. The caller keeps fd open until the flush:
+// the MM's RAM memfd lives as long as the MM, and machineMap holds a
+// reference on any other backing.
 func (q *machineQueue) Map(addr, length uint64, prot hvf.Prot, fd int, off int64) error {
-	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("queue map %#x+%#x: dup fd %d: %w", addr, length, fd, err)
-	}
-	q.fds = append(q.fds, dup)
-	q.ops = append(q.ops, hvf.MapOp{Kind: hvf.OpMap, Addr: addr, Len: length, Prot: prot, Fd: dup, Off: off})
+	q.ops = append(q.ops, hvf.MapOp{Kind: hvf.OpMap, Addr: addr, Len: length, Prot: prot, Fd: fd, Off: off})
 	return nil
+}
+
+// hold keeps b's descriptor open until the flush: a queued Map names it,
+// and the VMA holding b may go before the flush (an mmap(MAP_FIXED) over
+// it, whose own Map is queued after).
+func (q *machineQueue) hold(b *backing) {
+	q.backs = append(q.backs, b.acquire())
+}
+
+// drop releases the references hold took.
+func (q *machineQueue) drop() {
+	for _, b := range q.backs {
+		b.release()
+	}
+	q.backs = nil
 }
 
 // Protect records a Machine.Protect.
@@ -63,10 +74,7 @@ func (q *machineQueue) flush() error {
 	ops := q.ops
 	q.ops = nil
 	_, err := hvf.Apply(q.Machine, ops)
-	for _, fd := range q.fds {
-		unix.Close(fd)
-	}
-	q.fds = nil
+	q.drop()
 	if err != nil {
 		return fmt.Errorf("mm: machine: %v: %w", err, abi.ENOMEM)
 	}
@@ -76,10 +84,7 @@ func (q *machineQueue) flush() error {
 // discard forgets the recorded operations without running them.
 func (q *machineQueue) discard() {
 	q.ops = nil
-	for _, fd := range q.fds {
-		unix.Close(fd)
-	}
-	q.fds = nil
+	q.drop()
 }
 
 // setMachine points m at another Machine (a machineQueue, or back at the

@@ -163,7 +163,7 @@ func TestApplyMapsNewFilesInOneBatch(t *testing.T) {
 					t.Errorf("stub mapping at %#x = %q, want memfd:%s at offset 0x1000", addr, line, n)
 				}
 			}
-			if line := stubMapping(t, g.m.pid, extraAddr); !strings.HasPrefix(strings.Fields(line+" x")[1], "rw") {
+			if line := stubMapping(t, g.m.pid, extraAddr); !strings.HasPrefix(strings.Fields(line + " x")[1], "rw") {
 				t.Errorf("mapping at %#x after the batch's mprotect = %q, want rw", uint64(extraAddr), line)
 			}
 			// Each file came into the stub once.
