@@ -104,6 +104,7 @@ func (m *machine) runGadget(r *unix.PtraceRegs, trapRIP uint64, what string) err
 		return m.ptraceErr(what+": set registers", err)
 	}
 	m.hostStale = true
+	m.gadgetRuns++
 	if err := unix.PtraceCont(m.pid, 0); err != nil {
 		return fmt.Errorf("%s: continue: %w", what, err)
 	}

@@ -162,6 +162,9 @@ type machine struct {
 	// over sock (tests use it to exercise that path).
 	noProcReopen bool
 	vcpu         *vcpu
+	// gadgetRuns counts the stub's round trips for injected syscalls
+	// and batches (debug logs report it).
+	gadgetRuns int
 
 	// mu guards closed, pidfd and (in Close) sock against Kick and Close,
 	// which may run on other goroutines.
@@ -413,6 +416,6 @@ func (m *machine) Close() error {
 		m.sock = -1
 	}
 	m.mu.Unlock()
-	m.log.Debug("stub closed")
+	m.log.Debug("stub closed", "gadget_runs", m.gadgetRuns)
 	return nil
 }

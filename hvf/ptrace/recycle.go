@@ -48,6 +48,8 @@ func (m *machine) Recycle() error {
 		m.files.fds = make(map[fileKey]int)
 		m.files.order = m.files.order[:0]
 	}
+	m.log.Debug("stub recycled", "gadget_runs", m.gadgetRuns)
+	m.gadgetRuns = 0
 	m.vcpu = nil
 	m.interruptPending = false
 	m.hostStale = true
