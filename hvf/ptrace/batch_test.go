@@ -269,3 +269,30 @@ func TestApplyFallbackLoopForOtherMachines(t *testing.T) {
 		t.Error("the first op's mapping is missing, or the op after the failure ran")
 	}
 }
+
+func TestApplyLongerThanOneTableRunsInSeveralBatches(t *testing.T) {
+	g := newGuest(t, nil)
+	const n = 3*batchMax + 8 // even: op n-1 is odd
+	var ops []hvf.MapOp
+	for i := range n {
+		prot := hvf.ProtRead
+		if i%2 == 1 {
+			prot |= hvf.ProtWrite
+		}
+		ops = append(ops, hvf.MapOp{Kind: hvf.OpProtect, Addr: dataAddr, Len: pageSize, Prot: prot})
+	}
+	// The last op fails: it reports its own index.
+	ops = append(ops, hvf.MapOp{Kind: hvf.OpProtect, Addr: extraAddr + 0x100000, Len: pageSize, Prot: hvf.ProtRead})
+	before := g.m.gadgetRuns
+	done, err := g.m.Apply(ops)
+	if done != n || !errors.Is(err, unix.ENOMEM) {
+		t.Fatalf("Apply = %d, %v; want %d and ENOMEM", done, err, n)
+	}
+	if runs := g.m.gadgetRuns - before; runs < 4 || runs > 5 {
+		t.Errorf("%d ops took %d round trips, want 4 or 5", len(ops), runs)
+	}
+	// The last successful op (n-1, odd) left the page writable.
+	if line := stubMapping(t, g.m.pid, dataAddr); !strings.HasPrefix(strings.Fields(line+" x")[1], "rw") {
+		t.Errorf("mapping at %#x = %q, want rw after the last protect", uint64(dataAddr), line)
+	}
+}
