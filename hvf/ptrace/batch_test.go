@@ -292,7 +292,7 @@ func TestApplyLongerThanOneTableRunsInSeveralBatches(t *testing.T) {
 		t.Errorf("%d ops took %d round trips, want 4 or 5", len(ops), runs)
 	}
 	// The last successful op (n-1, odd) left the page writable.
-	if line := stubMapping(t, g.m.pid, dataAddr); !strings.HasPrefix(strings.Fields(line+" x")[1], "rw") {
+	if line := stubMapping(t, g.m.pid, dataAddr); !strings.HasPrefix(strings.Fields(line + " x")[1], "rw") {
 		t.Errorf("mapping at %#x = %q, want rw after the last protect", uint64(dataAddr), line)
 	}
 }
