@@ -24,10 +24,13 @@
 //
 // Memory operations are syscalls injected into the stopped stub: the tracer
 // saves the registers, points RIP at a `syscall; int3` gadget in the stub
-// image, continues to the int3 and reads RAX. A descriptor reaches the stub by
-// an injected openat of /proc/<tracer pid>/fd/<fd>, or, when that reopen is
-// refused, over a socketpair with SCM_RIGHTS (files.go); the stub-side
-// descriptor is cached per (device, inode, access mode) in a small LRU.
+// image, continues to the int3 and reads RAX. A burst of them (Apply, the
+// hvf.Batcher method: a fork child's address space, an exec) is one table
+// the stub's batch gadget runs in a single continue (batch.go, apply.go).
+// A descriptor reaches the stub by an openat of /proc/<tracer pid>/fd/<fd>
+// in the batch of the mmap that needs it, or, when that reopen is refused,
+// over a socketpair with SCM_RIGHTS (files.go); the stub-side descriptor is
+// cached per (device, inode, access mode) in a small LRU.
 //
 // Differences from the KVM backend a caller may notice:
 //   - addresses at or above AddrLimit hold the stub's two pages (at stubBase)
