@@ -54,6 +54,10 @@ func (m *machine) runBatch(ents []batchEntry, strs []byte, stopOnError bool) (ra
 	if len(ents) > batchMax || len(strs) > pageSize {
 		return 0, fmt.Errorf("ptrace: batch of %d entries and %d string bytes is too large", len(ents), len(strs))
 	}
+	if len(ents) == 1 && ents[0].link == 0 {
+		// One plain syscall: the syscall gadget needs no table.
+		return m.runOne(&ents[0])
+	}
 	table := make([]byte, len(ents)*batchEntrySize)
 	le := binary.LittleEndian
 	for i := range ents {
@@ -103,4 +107,20 @@ func (m *machine) runBatch(ents []batchEntry, strs []byte, stopOnError bool) (ra
 		}
 	}
 	return ran, nil
+}
+
+// runOne runs a single entry with the syscall gadget (no table to write or
+// read back).
+func (m *machine) runOne(e *batchEntry) (int, error) {
+	r := m.host
+	r.Rip = gadgetAddr
+	r.Rax = e.nr
+	r.Orig_rax = ^uint64(0)
+	a := &e.args
+	r.Rdi, r.Rsi, r.Rdx, r.R10, r.R8, r.R9 = a[0], a[1], a[2], a[3], a[4], a[5]
+	if err := m.runGadget(&r, gadgetTrapRIP, fmt.Sprintf("syscall %d", e.nr)); err != nil {
+		return 0, err
+	}
+	e.ret = r.Rax
+	return 1, nil
 }

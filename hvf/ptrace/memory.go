@@ -80,20 +80,15 @@ func hostProt(p hvf.Prot) uint64 {
 // suppressed and remembered in interruptPending; a fault in the gadget is an
 // error.
 func (m *machine) inject(nr uint64, args ...uint64) (uint64, error) {
-	var a [6]uint64
-	copy(a[:], args)
-	r := m.host
-	r.Rip = gadgetAddr
-	r.Rax = nr
-	r.Orig_rax = ^uint64(0)
-	r.Rdi, r.Rsi, r.Rdx, r.R10, r.R8, r.R9 = a[0], a[1], a[2], a[3], a[4], a[5]
-	if err := m.runGadget(&r, gadgetTrapRIP, fmt.Sprintf("inject syscall %d", nr)); err != nil {
+	e := batchEntry{nr: nr}
+	copy(e.args[:], args)
+	if _, err := m.runOne(&e); err != nil {
 		return 0, err
 	}
-	if ret := int64(r.Rax); ret < 0 && ret >= -4095 {
-		return 0, unix.Errno(-ret)
+	if failed(e.ret) {
+		return 0, errnoOf(e.ret)
 	}
-	return r.Rax, nil
+	return e.ret, nil
 }
 
 // runGadget loads r into the stopped stub, continues it and waits until it
