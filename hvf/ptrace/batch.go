@@ -60,31 +60,10 @@ func (m *machine) runBatch(ents []batchEntry, strs []byte, stopOnError bool) (ra
 	}
 	table := make([]byte, len(ents)*batchEntrySize)
 	le := binary.LittleEndian
-	for i := range ents {
-		e := table[i*batchEntrySize:]
-		le.PutUint64(e[0:], ents[i].nr)
-		for j, a := range ents[i].args {
-			le.PutUint64(e[8+8*j:], a)
-		}
-		le.PutUint64(e[56:], ents[i].link)
-	}
-	if len(strs) > 0 {
-		if err := m.writeStub(batchStrings, strs); err != nil {
-			return 0, err
-		}
-	}
-	if err := m.writeStub(batchTable, table); err != nil {
+	r, err := m.loadBatch(ents, table, strs, stopOnError)
+	if err != nil {
 		return 0, err
 	}
-	r := m.host
-	r.Rip = batchAddr
-	r.Rbx, r.R13 = batchTable, batchTable
-	r.Rbp = uint64(len(ents))
-	r.R12 = 0
-	if stopOnError {
-		r.R12 = 1
-	}
-	r.Orig_rax = ^uint64(0)
 	gerr := m.runGadget(&r, batchTrapRIP, fmt.Sprintf("batch of %d syscalls", len(ents)))
 	// RBX points past the last entry that ran (also at a fault, whose
 	// registers runGadget leaves in r when it could read them).
@@ -123,4 +102,85 @@ func (m *machine) runOne(e *batchEntry) (int, error) {
 	}
 	e.ret = r.Rax
 	return 1, nil
+}
+
+// loadBatch writes ents (serialised into table) and strs into the stub and
+// returns the registers that run them with the batch gadget.
+func (m *machine) loadBatch(ents []batchEntry, table, strs []byte, stopOnError bool) (unix.PtraceRegs, error) {
+	le := binary.LittleEndian
+	for i := range ents {
+		e := table[i*batchEntrySize:]
+		le.PutUint64(e[0:], ents[i].nr)
+		for j, a := range ents[i].args {
+			le.PutUint64(e[8+8*j:], a)
+		}
+		le.PutUint64(e[56:], ents[i].link)
+	}
+	if len(strs) > 0 {
+		if err := m.writeStub(batchStrings, strs); err != nil {
+			return unix.PtraceRegs{}, err
+		}
+	}
+	if err := m.writeStub(batchTable, table); err != nil {
+		return unix.PtraceRegs{}, err
+	}
+	r := m.host
+	r.Rip = batchAddr
+	r.Rbx, r.R13 = batchTable, batchTable
+	r.Rbp = uint64(len(ents))
+	r.R12 = 0
+	if stopOnError {
+		r.R12 = 1
+	}
+	r.Orig_rax = ^uint64(0)
+	return r, nil
+}
+
+// pendingBatch is a batch the stub runs on its own while the tracer goes
+// on (startBatch); the next request to the stub collects it (sync).
+type pendingBatch struct {
+	regs unix.PtraceRegs
+	n    int
+	what string
+}
+
+// startBatch starts ents (plain entries, no links needed back) in the stub,
+// stopping at the first error, and returns without waiting: the stub's
+// work overlaps the caller's. The next operation on the machine collects
+// the batch first and fails with its error, if any.
+func (m *machine) startBatch(ents []batchEntry, what string) error {
+	if err := m.sync(); err != nil {
+		return err
+	}
+	r, err := m.loadBatch(ents, make([]byte, len(ents)*batchEntrySize), nil, true)
+	if err != nil {
+		return err
+	}
+	if err := m.startGadget(&r, what); err != nil {
+		return err
+	}
+	m.pending = &pendingBatch{regs: r, n: len(ents), what: what}
+	return nil
+}
+
+// sync waits for a batch started by startBatch to end: the stub is
+// stopped after it. An entry that failed is an error, reported once.
+func (m *machine) sync() error {
+	p := m.pending
+	if p == nil {
+		return nil
+	}
+	m.pending = nil
+	r := p.regs
+	if err := m.finishGadget(&r, batchTrapRIP, p.what); err != nil {
+		return err
+	}
+	ran := 0
+	if r.Rbx >= batchTable {
+		ran = int((r.Rbx - batchTable) / batchEntrySize)
+	}
+	if ran < p.n || failed(r.Rax) {
+		return fmt.Errorf("ptrace: %s: entry %d of %d failed: %w", p.what, ran-1, p.n, errnoOf(r.Rax))
+	}
+	return nil
 }

@@ -296,3 +296,38 @@ func TestApplyLongerThanOneTableRunsInSeveralBatches(t *testing.T) {
 		t.Errorf("mapping at %#x = %q, want rw after the last protect", uint64(dataAddr), line)
 	}
 }
+
+func TestStartedBatchIsCollectedByTheNextOperation(t *testing.T) {
+	var a asm
+	a.movEAX(39).syscall()
+	g := newGuest(t, a.b)
+	ents := []batchEntry{
+		{nr: unix.SYS_MUNMAP, args: [6]uint64{extraAddr, pageSize}},
+		{nr: unix.SYS_CLOSE, args: [6]uint64{9999}},
+		{nr: unix.SYS_GETPID},
+	}
+	if err := g.m.startBatch(ents, "test batch"); err != nil {
+		t.Fatalf("startBatch: %v", err)
+	}
+	// The next operation waits for the batch and reports its failure.
+	err := g.m.Map(extraAddr, pageSize, hvf.ProtRead, g.fd, extraAddr)
+	if !errors.Is(err, unix.EBADF) || !strings.Contains(err.Error(), "test batch") {
+		t.Fatalf("Map after a failing started batch = %v, want its EBADF", err)
+	}
+	// Reported once: the machine works on.
+	if err := g.m.Map(extraAddr, pageSize, hvf.ProtRead, g.fd, extraAddr); err != nil {
+		t.Fatalf("second Map: %v", err)
+	}
+	if stubMapping(t, g.m.pid, extraAddr) == "" {
+		t.Error("no mapping after the second Map")
+	}
+	// A successful started batch is collected by Run, which then runs the
+	// guest.
+	if err := g.m.startBatch([]batchEntry{{nr: unix.SYS_GETPID}}, "getpid"); err != nil {
+		t.Fatal(err)
+	}
+	g.expectSyscall(39)
+	if g.m.pending != nil {
+		t.Error("Run left the started batch pending")
+	}
+}

@@ -129,6 +129,9 @@ func (m *machine) receiveInStub() (int, error) {
 
 // writeStub copies b into the stub's scratch page at addr.
 func (m *machine) writeStub(addr uint64, b []byte) error {
+	if err := m.sync(); err != nil {
+		return err
+	}
 	if addr < scratchAddr || addr+uint64(len(b)) > stubBase+stubSize {
 		return fmt.Errorf("write of %d bytes at %#x is outside the stub scratch area", len(b), addr)
 	}
@@ -147,6 +150,9 @@ func (m *machine) writeStub(addr uint64, b []byte) error {
 
 // readStub copies the stub's scratch page at addr into b.
 func (m *machine) readStub(addr uint64, b []byte) error {
+	if err := m.sync(); err != nil {
+		return err
+	}
 	if addr < scratchAddr || addr+uint64(len(b)) > stubBase+stubSize {
 		return fmt.Errorf("read of %d bytes at %#x is outside the stub scratch area", len(b), addr)
 	}

@@ -95,6 +95,18 @@ func (m *machine) inject(nr uint64, args ...uint64) (uint64, error) {
 // traps with RIP at trapRIP, leaving the registers of that stop in r. what
 // names the operation in errors.
 func (m *machine) runGadget(r *unix.PtraceRegs, trapRIP uint64, what string) error {
+	if err := m.startGadget(r, what); err != nil {
+		return err
+	}
+	return m.finishGadget(r, trapRIP, what)
+}
+
+// startGadget loads r into the stub, stopped (a pending batch is
+// collected first), and continues it.
+func (m *machine) startGadget(r *unix.PtraceRegs, what string) error {
+	if err := m.sync(); err != nil {
+		return err
+	}
 	if err := unix.PtraceSetRegs(m.pid, r); err != nil {
 		return m.ptraceErr(what+": set registers", err)
 	}
@@ -103,6 +115,16 @@ func (m *machine) runGadget(r *unix.PtraceRegs, trapRIP uint64, what string) err
 	if err := unix.PtraceCont(m.pid, 0); err != nil {
 		return fmt.Errorf("%s: continue: %w", what, err)
 	}
+	return nil
+}
+
+// finishGadget waits until the stub, continued by startGadget, traps with
+// RIP at trapRIP, and leaves the registers of that stop in r.
+//
+// Signals that stop the stub meanwhile (a Kick, a stray signal) are
+// suppressed and remembered in interruptPending; a fault in the gadget is
+// an error.
+func (m *machine) finishGadget(r *unix.PtraceRegs, trapRIP uint64, what string) error {
 	for {
 		ws, err := m.wait()
 		if err != nil {

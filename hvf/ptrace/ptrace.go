@@ -165,6 +165,9 @@ type machine struct {
 	// over sock (tests use it to exercise that path).
 	noProcReopen bool
 	vcpu         *vcpu
+	// pending is a batch the stub runs on its own (startBatch), nil
+	// when it is stopped.
+	pending *pendingBatch
 	// gadgetRuns counts the stub's round trips for injected syscalls
 	// and batches (debug logs report it).
 	gadgetRuns int
