@@ -72,7 +72,8 @@ func hostProt(p hvf.Prot) uint64 {
 }
 
 // inject runs one system call in the stub and returns its result; a
-// result in [-4095, -1] is returned as the errno. The stub must be stopped.
+// result in [-4095, -1] is returned as the errno. The stub must be stopped
+// (a batch it runs on its own is waited for first).
 // The stub's registers are restored before guest code runs again (Run writes
 // m.host back because hostStale is set).
 //
