@@ -15,7 +15,10 @@
 // return address, RFLAGS the user flags), so the kernel only sets RAX.
 package hvf
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Prot is a set of page permissions.
 type Prot uint8
@@ -137,3 +140,66 @@ type VCPU interface {
 
 // ErrUnavailable wraps the reason a backend cannot run on this host.
 var ErrUnavailable = errors.New("hypervisor unavailable")
+
+// MapKind says which Machine method a MapOp stands for.
+type MapKind uint8
+
+// Kinds of MapOp.
+const (
+	OpMap MapKind = iota + 1
+	OpProtect
+	OpUnmap
+)
+
+// MapOp is one Machine.Map, Protect or Unmap call, for Apply.
+type MapOp struct {
+	Kind MapKind
+	Addr uint64
+	Len  uint64
+	Prot Prot  // OpMap, OpProtect
+	Fd   int   // OpMap
+	Off  int64 // OpMap
+}
+
+// Batcher is implemented by Machines for which one call doing many memory
+// operations is much cheaper than one call each (the ptrace backend: each
+// call is a round trip to the stub process).
+type Batcher interface {
+	// Apply runs ops in order with the semantics of the matching Machine
+	// methods and stops at the first failure. It returns how many ops
+	// completed (their effects stand) and, when one failed, an error
+	// naming it; the failed op and the ones after it had no effect.
+	Apply(ops []MapOp) (done int, err error)
+}
+
+// Apply runs ops on m in order, in one Batcher call when m implements
+// Batcher, else one method call each (KVM: each is an in-process page-table
+// update, nothing to batch). It returns how many ops completed before the
+// first failure, as Batcher.Apply.
+func Apply(m Machine, ops []MapOp) (int, error) {
+	if len(ops) == 0 {
+		return 0, nil
+	}
+	if b, ok := m.(Batcher); ok {
+		return b.Apply(ops)
+	}
+	for i, op := range ops {
+		if err := op.On(m); err != nil {
+			return i, err
+		}
+	}
+	return len(ops), nil
+}
+
+// On runs op as one call of the matching method of m.
+func (op MapOp) On(m Machine) error {
+	switch op.Kind {
+	case OpMap:
+		return m.Map(op.Addr, op.Len, op.Prot, op.Fd, op.Off)
+	case OpProtect:
+		return m.Protect(op.Addr, op.Len, op.Prot)
+	case OpUnmap:
+		return m.Unmap(op.Addr, op.Len)
+	}
+	return fmt.Errorf("hvf: unknown memory operation kind %d", op.Kind)
+}

@@ -29,12 +29,15 @@ func (k *Kernel) StartProcess(path string, argv, envp []string) (*Task, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: create machine: %w", path, err)
 	}
-	mm, err := NewMM(machine, AddrLimit)
+	// The image's mappings reach the Machine in one batch (machineQueue).
+	q := newMachineQueue(machine)
+	mm, err := NewMM(q, AddrLimit)
 	if err != nil {
 		machine.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	fail := func(err error) (*Task, error) {
+		q.discard()
 		mm.Close()
 		machine.Close()
 		return nil, err
@@ -42,6 +45,10 @@ func (k *Kernel) StartProcess(path string, argv, envp []string) (*Task, error) {
 	img, err := x.Load(mm, argv, envp)
 	if err != nil {
 		return fail(err)
+	}
+	mm.setMachine(machine)
+	if err := q.flush(); err != nil {
+		return fail(fmt.Errorf("%s: %w", path, err))
 	}
 	cpu, err := machine.NewVCPU()
 	if err != nil {
@@ -97,14 +104,27 @@ func (k *Kernel) StartProcess(path string, argv, envp []string) (*Task, error) {
 func (p *Process) Exec(x *Executable, argv, envp []string) (*Image, error) {
 	old := p.MM
 	machine := old.machine
-	if err := old.Release(); err != nil {
+	// The old image's unmaps and the new one's maps reach the Machine in
+	// one batch (machineQueue). On failure what was queued still runs, so
+	// that the Machine holds no more than the old code left in it.
+	q := newMachineQueue(machine)
+	old.setMachine(q)
+	err := old.Release()
+	old.setMachine(machine)
+	if err != nil {
+		q.flush()
 		return nil, fmt.Errorf("%s: tear down the old image: %w", x.Path, err)
 	}
-	mm, err := NewMM(machine, AddrLimit)
+	mm, err := NewMM(q, AddrLimit)
 	if err != nil {
+		q.flush()
 		return nil, fmt.Errorf("%s: %w", x.Path, err)
 	}
 	img, err := x.Load(mm, argv, envp)
+	mm.setMachine(machine)
+	if ferr := q.flush(); err == nil && ferr != nil {
+		err = fmt.Errorf("%s: %w", x.Path, ferr)
+	}
 	if err != nil {
 		mm.Close()
 		return nil, err

@@ -279,6 +279,9 @@ func (m *MM) machineMap(v *vma, r abi.Range) error {
 	fd, off := m.ramfd, int64(r.Start)
 	if v.shared || v.direct {
 		fd, off = v.back.fd, int64(v.off+uint64(r.Start-v.start))
+		if q, ok := m.machine.(*machineQueue); ok {
+			q.hold(v.back)
+		}
 	}
 	if err := m.machine.Map(uint64(r.Start), r.Len(), v.prot, fd, off); err != nil {
 		return errMachine("map", r, err)

@@ -161,28 +161,39 @@ func newMMFromSnapshot(machine hvf.Machine, limit abi.Addr, s *Snapshot, borrowe
 			return nil, fmt.Errorf("mm: snapshot region %d is direct but shared or writable: %w", i, abi.EINVAL)
 		}
 	}
-	m, err := newMMOver(machine, limit, s.RAM)
+	// The regions reach the Machine in one batch (see machineQueue).
+	q := newMachineQueue(machine)
+	m, err := newMMOver(q, limit, s.RAM)
 	if err != nil {
 		return nil, err
 	}
 	m.borrowed = borrowed
+	backs := map[int]*backing{}
 	// fail undoes what was built, leaving s.RAM (the caller's) untouched.
 	// Preconditions: m.mu held.
-	fail := func(err error) (*MM, error) {
+	fail := func(err error, flushed bool) (*MM, error) {
+		q.discard()
+		for _, b := range backs {
+			b.release()
+		}
+		m.machine = machine
+		var undo []hvf.MapOp
 		for i := range m.vmas {
 			v := &m.vmas[i]
-			if v.prot != 0 {
-				m.machine.Unmap(uint64(v.start), uint64(v.end-v.start))
+			if v.prot != 0 && flushed {
+				undo = append(undo, hvf.MapOp{Kind: hvf.OpUnmap, Addr: uint64(v.start), Len: uint64(v.end - v.start)})
 			}
 			v.back.release()
 		}
+		// Best effort: unmapping a range the failed batch never mapped
+		// is harmless.
+		hvf.Apply(machine, undo)
 		m.vmas = nil
 		unmapWindow(m.window)
 		m.window = nil
 		m.mu.Unlock()
 		return nil, err
 	}
-	backs := map[int]*backing{}
 	m.mu.Lock()
 	for _, r := range s.Regions {
 		v := vma{start: r.Start, end: r.End, prot: r.Prot, shared: r.Shared, name: r.Name,
@@ -191,15 +202,19 @@ func newMMFromSnapshot(machine hvf.Machine, limit abi.Addr, s *Snapshot, borrowe
 			b, ok := backs[r.Fd]
 			if !ok {
 				if b, err = adoptBacking(r); err != nil {
-					return fail(err)
+					return fail(err, false)
 				}
 				backs[r.Fd] = b
 			}
 			v.back, v.off, v.name = b.acquire(), r.Offset, ""
 		}
 		if err := m.addVMA(v); err != nil {
-			return fail(err)
+			return fail(err, false)
 		}
+	}
+	m.machine = machine
+	if err := q.flush(); err != nil {
+		return fail(err, true)
 	}
 	m.brkStart, m.brk = s.BrkStart, s.Brk
 	m.mu.Unlock()

@@ -73,3 +73,34 @@ func BenchmarkKickLatency(b *testing.B) {
 	b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds())/1000, "us-p50/kick")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds())/1000, "us-p99/kick")
 }
+
+// benchmarkMapBurst maps n pages of the guest memfd, the shape of a fork
+// child's address space, one Map at a time or in one Apply.
+func benchmarkMapBurst(b *testing.B, n int, batched bool) {
+	g := newGuest(b, nil)
+	ops := make([]hvf.MapOp, n)
+	for i := range ops {
+		a := uint64(extraAddr + i*pageSize)
+		ops[i] = hvf.MapOp{Kind: hvf.OpMap, Addr: a, Len: pageSize, Prot: hvf.ProtRead, Fd: g.fd, Off: int64(a)}
+	}
+	b.ResetTimer()
+	for range b.N {
+		if batched {
+			if _, err := g.m.Apply(ops); err != nil {
+				b.Fatal(err)
+			}
+			continue
+		}
+		for _, op := range ops {
+			if err := op.On(g.m); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N), "us/burst")
+}
+
+// BenchmarkMapBurst11Single and BenchmarkMapBurst11Batched compare 11
+// injected mmaps with one batch of 11.
+func BenchmarkMapBurst11Single(b *testing.B)  { benchmarkMapBurst(b, 11, false) }
+func BenchmarkMapBurst11Batched(b *testing.B) { benchmarkMapBurst(b, 11, true) }

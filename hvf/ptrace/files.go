@@ -3,15 +3,15 @@ package ptrace
 import (
 	"encoding/binary"
 	"fmt"
-	"strconv"
 
 	"golang.org/x/sys/unix"
 )
 
 // How a caller's descriptor reaches the stub.
 //
-// First choice: an injected openat of /proc/<tracer pid>/fd/<fd>, which
-// reopens the same file with the same access mode. It fails when the file's
+// First choice: an openat of /proc/<tracer pid>/fd/<fd> in the stub, run in
+// the same batch as the mmap that needs it (apply.go), which reopens the
+// same file with the same access mode. It fails when the file's
 // permissions no longer allow that open, when the tracer is not dumpable, or
 // without /proc. Then the descriptor is passed over a SOCK_SEQPACKET
 // socketpair whose other end is the stub's descriptor 0:
@@ -68,63 +68,6 @@ func (c *fileCache) touch(k fileKey) {
 			return
 		}
 	}
-}
-
-// stubFile returns a descriptor in the stub for the same file as the
-// caller's fd, bringing it there when it is not cached.
-func (m *machine) stubFile(fd int) (int, error) {
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return -1, fmt.Errorf("fstat fd %d: %w", fd, err)
-	}
-	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
-	if err != nil {
-		return -1, fmt.Errorf("fcntl fd %d: %w", fd, err)
-	}
-	k := fileKey{dev: st.Dev, ino: st.Ino, accMode: fl & unix.O_ACCMODE}
-	if sfd, ok := m.files.fds[k]; ok {
-		m.files.touch(k)
-		return sfd, nil
-	}
-	if len(m.files.order) >= maxStubFiles {
-		old := m.files.order[0]
-		m.files.order = m.files.order[1:]
-		oldfd := m.files.fds[old]
-		delete(m.files.fds, old)
-		if _, err := m.inject(unix.SYS_CLOSE, uint64(oldfd)); err != nil {
-			return -1, fmt.Errorf("close stub fd %d: %w", oldfd, err)
-		}
-	}
-	var sfd int
-	var openErr error
-	if !m.noProcReopen {
-		sfd, openErr = m.reopenInStub(fd, k.accMode)
-	}
-	if m.noProcReopen || openErr != nil {
-		var err error
-		if sfd, err = m.passToStub(fd); err != nil {
-			if openErr != nil {
-				return -1, fmt.Errorf("%v; %w", openErr, err)
-			}
-			return -1, err
-		}
-	}
-	m.files.fds[k] = sfd
-	m.files.order = append(m.files.order, k)
-	return sfd, nil
-}
-
-// reopenInStub opens /proc/<tracer>/fd/<fd> in the stub.
-func (m *machine) reopenInStub(fd, accMode int) (int, error) {
-	path := "/proc/" + strconv.Itoa(m.tracerPid) + "/fd/" + strconv.Itoa(fd)
-	if err := m.writeStub(scratchPath, append([]byte(path), 0)); err != nil {
-		return -1, err
-	}
-	ret, err := m.inject(unix.SYS_OPENAT, atFDCWD, scratchPath, uint64(accMode|unix.O_CLOEXEC), 0)
-	if err != nil {
-		return -1, fmt.Errorf("stub openat %s: %w", path, err)
-	}
-	return int(ret), nil
 }
 
 // passToStub sends fd over the socketpair and has the stub receive it.
@@ -186,8 +129,11 @@ func (m *machine) receiveInStub() (int, error) {
 
 // writeStub copies b into the stub's scratch page at addr.
 func (m *machine) writeStub(addr uint64, b []byte) error {
-	if addr < scratchAddr || addr+uint64(len(b)) > scratchAddr+pageSize {
-		return fmt.Errorf("write of %d bytes at %#x is outside the stub scratch page", len(b), addr)
+	if err := m.sync(); err != nil {
+		return err
+	}
+	if addr < scratchAddr || addr+uint64(len(b)) > stubBase+stubSize {
+		return fmt.Errorf("write of %d bytes at %#x is outside the stub scratch area", len(b), addr)
 	}
 	local := []unix.Iovec{{Base: &b[0]}}
 	local[0].SetLen(len(b))
@@ -204,8 +150,11 @@ func (m *machine) writeStub(addr uint64, b []byte) error {
 
 // readStub copies the stub's scratch page at addr into b.
 func (m *machine) readStub(addr uint64, b []byte) error {
-	if addr < scratchAddr || addr+uint64(len(b)) > scratchAddr+pageSize {
-		return fmt.Errorf("read of %d bytes at %#x is outside the stub scratch page", len(b), addr)
+	if err := m.sync(); err != nil {
+		return err
+	}
+	if addr < scratchAddr || addr+uint64(len(b)) > stubBase+stubSize {
+		return fmt.Errorf("read of %d bytes at %#x is outside the stub scratch area", len(b), addr)
 	}
 	local := []unix.Iovec{{Base: &b[0]}}
 	local[0].SetLen(len(b))

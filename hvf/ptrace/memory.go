@@ -11,33 +11,12 @@ import (
 )
 
 // Map implements hvf.Machine.Map: the stub maps the same descriptor
-// MAP_SHARED|MAP_FIXED at addr.
+// MAP_SHARED|MAP_FIXED at addr. It is a batch of one op, so that bringing a
+// new descriptor into the stub (openat, and a close when the cache is full)
+// costs no round trip of its own.
 func (m *machine) Map(addr, length uint64, prot hvf.Prot, fd int, off int64) error {
-	if err := m.checkThread(); err != nil {
-		return err
-	}
-	if err := m.checkRange(addr, length); err != nil {
-		return err
-	}
-	if off < 0 || off%pageSize != 0 {
-		return fmt.Errorf("ptrace: map %#x: offset %#x is not page aligned: %w", addr, off, unix.EINVAL)
-	}
-	sfd, err := m.stubFile(fd)
-	if err != nil {
-		return fmt.Errorf("ptrace: map %#x+%#x: %w", addr, length, err)
-	}
-	got, err := m.inject(unix.SYS_MMAP, addr, length, hostProt(prot),
-		unix.MAP_SHARED|unix.MAP_FIXED, uint64(sfd), uint64(off))
-	if err != nil {
-		return fmt.Errorf("ptrace: map %#x+%#x fd %d off %#x: %w", addr, length, fd, off, err)
-	}
-	if got != addr {
-		return fmt.Errorf("ptrace: map %#x+%#x: stub mapped at %#x", addr, length, got)
-	}
-	if m.log.IsTrace() {
-		m.log.Trace("map", "addr", fmt.Sprintf("%#x", addr), "len", length, "prot", prot, "fd", fd, "off", off)
-	}
-	return nil
+	_, err := m.Apply([]hvf.MapOp{{Kind: hvf.OpMap, Addr: addr, Len: length, Prot: prot, Fd: fd, Off: off}})
+	return err
 }
 
 // Protect implements hvf.Machine.Protect with an injected mprotect.
@@ -93,7 +72,8 @@ func hostProt(p hvf.Prot) uint64 {
 }
 
 // inject runs one system call in the stub and returns its result; a
-// result in [-4095, -1] is returned as the errno. The stub must be stopped.
+// result in [-4095, -1] is returned as the errno. The stub must be stopped
+// (a batch it runs on its own is waited for first).
 // The stub's registers are restored before guest code runs again (Run writes
 // m.host back because hostStale is set).
 //
@@ -101,44 +81,73 @@ func hostProt(p hvf.Prot) uint64 {
 // suppressed and remembered in interruptPending; a fault in the gadget is an
 // error.
 func (m *machine) inject(nr uint64, args ...uint64) (uint64, error) {
-	var a [6]uint64
-	copy(a[:], args)
-	r := m.host
-	r.Rip = gadgetAddr
-	r.Rax = nr
-	r.Orig_rax = ^uint64(0)
-	r.Rdi, r.Rsi, r.Rdx, r.R10, r.R8, r.R9 = a[0], a[1], a[2], a[3], a[4], a[5]
-	if err := unix.PtraceSetRegs(m.pid, &r); err != nil {
-		return 0, m.ptraceErr(fmt.Sprintf("inject syscall %d: set registers", nr), err)
+	e := batchEntry{nr: nr}
+	copy(e.args[:], args)
+	if _, err := m.runOne(&e); err != nil {
+		return 0, err
+	}
+	if failed(e.ret) {
+		return 0, errnoOf(e.ret)
+	}
+	return e.ret, nil
+}
+
+// runGadget loads r into the stopped stub, continues it and waits until it
+// traps with RIP at trapRIP, leaving the registers of that stop in r. what
+// names the operation in errors.
+func (m *machine) runGadget(r *unix.PtraceRegs, trapRIP uint64, what string) error {
+	if err := m.startGadget(r, what); err != nil {
+		return err
+	}
+	return m.finishGadget(r, trapRIP, what)
+}
+
+// startGadget loads r into the stub, stopped (a pending batch is
+// collected first), and continues it.
+func (m *machine) startGadget(r *unix.PtraceRegs, what string) error {
+	if err := m.sync(); err != nil {
+		return err
+	}
+	if err := unix.PtraceSetRegs(m.pid, r); err != nil {
+		return m.ptraceErr(what+": set registers", err)
 	}
 	m.hostStale = true
+	m.gadgetRuns++
 	if err := unix.PtraceCont(m.pid, 0); err != nil {
-		return 0, fmt.Errorf("inject syscall %d: continue: %w", nr, err)
+		return fmt.Errorf("%s: continue: %w", what, err)
 	}
+	return nil
+}
+
+// finishGadget waits until the stub, continued by startGadget, traps with
+// RIP at trapRIP, and leaves the registers of that stop in r.
+//
+// Signals that stop the stub meanwhile (a Kick, a stray signal) are
+// suppressed and remembered in interruptPending; a fault in the gadget is
+// an error.
+func (m *machine) finishGadget(r *unix.PtraceRegs, trapRIP uint64, what string) error {
 	for {
 		ws, err := m.wait()
 		if err != nil {
-			return 0, fmt.Errorf("inject syscall %d: %w", nr, err)
+			return fmt.Errorf("%s: %w", what, err)
 		}
 		if ws.Stopped() && ws.StopSignal() == unix.SIGTRAP {
-			if err := unix.PtraceGetRegs(m.pid, &r); err != nil {
-				return 0, fmt.Errorf("inject syscall %d: get registers: %w", nr, err)
+			if err := unix.PtraceGetRegs(m.pid, r); err != nil {
+				return fmt.Errorf("%s: get registers: %w", what, err)
 			}
-			if r.Rip == gadgetTrapRIP {
-				if ret := int64(r.Rax); ret < 0 && ret >= -4095 {
-					return 0, unix.Errno(-ret)
-				}
-				return r.Rax, nil
+			if r.Rip == trapRIP {
+				return nil
 			}
 		} else if ws.Stopped() {
 			if si, err := getSigInfo(m.pid); err == nil && si.Code > 0 && isFaultSignal(si.Signo) {
-				return 0, fmt.Errorf("inject syscall %d: stub faulted: signal %d code %d addr %#x",
-					nr, si.Signo, si.Code, si.Addr)
+				unix.PtraceGetRegs(m.pid, r) // where it faulted, for the caller
+				return fmt.Errorf("%s: stub faulted: signal %d code %d addr %#x",
+					what, si.Signo, si.Code, si.Addr)
 			}
 		}
 		m.interruptPending = true
 		if err := unix.PtraceCont(m.pid, 0); err != nil {
-			return 0, fmt.Errorf("inject syscall %d: continue: %w", nr, err)
+			return fmt.Errorf("%s: continue: %w", what, err)
 		}
 	}
 }

@@ -24,10 +24,13 @@
 //
 // Memory operations are syscalls injected into the stopped stub: the tracer
 // saves the registers, points RIP at a `syscall; int3` gadget in the stub
-// image, continues to the int3 and reads RAX. A descriptor reaches the stub by
-// an injected openat of /proc/<tracer pid>/fd/<fd>, or, when that reopen is
-// refused, over a socketpair with SCM_RIGHTS (files.go); the stub-side
-// descriptor is cached per (device, inode, access mode) in a small LRU.
+// image, continues to the int3 and reads RAX. A burst of them (Apply, the
+// hvf.Batcher method: a fork child's address space, an exec) is one table
+// the stub's batch gadget runs in a single continue (batch.go, apply.go).
+// A descriptor reaches the stub by an openat of /proc/<tracer pid>/fd/<fd>
+// in the batch of the mmap that needs it, or, when that reopen is refused,
+// over a socketpair with SCM_RIGHTS (files.go); the stub-side descriptor is
+// cached per (device, inode, access mode) in a small LRU.
 //
 // Differences from the KVM backend a caller may notice:
 //   - addresses at or above AddrLimit hold the stub's two pages (at stubBase)
@@ -162,6 +165,12 @@ type machine struct {
 	// over sock (tests use it to exercise that path).
 	noProcReopen bool
 	vcpu         *vcpu
+	// pending is a batch the stub runs on its own (startBatch), nil
+	// when it is stopped.
+	pending *pendingBatch
+	// gadgetRuns counts the stub's round trips for injected syscalls
+	// and batches (debug logs report it).
+	gadgetRuns int
 
 	// mu guards closed, pidfd and (in Close) sock against Kick and Close,
 	// which may run on other goroutines.
@@ -238,23 +247,39 @@ func (m *machine) setup() error {
 	if m.host.Rip != stubEntry {
 		return fmt.Errorf("ptrace: stub stopped at %#x, not at its entry %#x", m.host.Rip, uint64(stubEntry))
 	}
-	// The stub inherited the caller's descriptors that lack close-on-exec
-	// (at least 1 and 2; 0 is the socket): drop them so that it never keeps
-	// a pipe open.
-	if _, err := m.inject(unix.SYS_CLOSE_RANGE, 1, ^uint64(0)>>32, 0); err != nil {
+	// One batch does the rest (each injected syscall would be a round
+	// trip of its own), with fallbacks for the calls that fail:
+	//   - the stub inherited the caller's descriptors that lack
+	//     close-on-exec (at least 1 and 2; 0 is the socket): drop them so
+	//     that it never keeps a pipe open;
+	//   - exec named the stub after its path, /proc/self/fd/N: give ps
+	//     and top a recognizable name;
+	//   - unmap everything but the stub image (stack, vDSO, vvar) with two
+	//     munmaps around it, so that only guest mappings remain below it.
+	if err := m.writeStub(scratchPath, []byte(stubComm+"\x00")); err != nil {
+		return err
+	}
+	ents := []batchEntry{
+		{nr: unix.SYS_CLOSE_RANGE, args: [6]uint64{1, ^uint64(0) >> 32}},
+		{nr: unix.SYS_PRCTL, args: [6]uint64{unix.PR_SET_NAME, scratchPath}},
+		{nr: unix.SYS_MUNMAP, args: [6]uint64{0, stubBase}},
+		{nr: unix.SYS_MUNMAP, args: [6]uint64{stubBase + stubSize, userTop - (stubBase + stubSize)}},
+	}
+	if _, err := m.runBatch(ents, nil, false); err != nil {
+		return fmt.Errorf("ptrace: prepare stub: %w", err)
+	}
+	if failed(ents[0].ret) {
 		for fd := uint64(1); fd < 3; fd++ {
 			m.inject(unix.SYS_CLOSE, fd) // EBADF is fine
 		}
 	}
-	// exec named the stub after its path, /proc/self/fd/N; give ps and
-	// top a recognizable name.
-	if err := m.writeStub(scratchPath, []byte(stubComm+"\x00")); err != nil {
-		return err
+	if failed(ents[1].ret) {
+		return fmt.Errorf("ptrace: name stub: %w", errnoOf(ents[1].ret))
 	}
-	if _, err := m.inject(unix.SYS_PRCTL, unix.PR_SET_NAME, scratchPath); err != nil {
-		return fmt.Errorf("ptrace: name stub: %w", err)
+	if failed(ents[2].ret) || failed(ents[3].ret) {
+		return m.unmapForeignByMaps()
 	}
-	return m.unmapForeign()
+	return nil
 }
 
 // stubComm is the stub's command name (at most 15 bytes).
@@ -264,20 +289,6 @@ const stubComm = "elfuse-stub"
 // with 4-level paging), above every mapping exec gives a process unless it
 // asks for more.
 const userTop = 0x7ffffffff000
-
-// unmapForeign removes every mapping of the stub except its image (stack,
-// vDSO, vvar), so that only guest mappings remain below the stub. Two
-// munmaps around the image do it without reading the stub's maps (each
-// injected syscall is four ptrace round trips); the maps walk remains for
-// hosts where they fail.
-func (m *machine) unmapForeign() error {
-	if _, err := m.inject(unix.SYS_MUNMAP, 0, stubBase); err == nil {
-		if _, err := m.inject(unix.SYS_MUNMAP, stubBase+stubSize, userTop-(stubBase+stubSize)); err == nil {
-			return nil
-		}
-	}
-	return m.unmapForeignByMaps()
-}
 
 // unmapForeignByMaps unmaps the stub's foreign mappings one by one, as
 // /proc/PID/maps lists them.
@@ -413,6 +424,6 @@ func (m *machine) Close() error {
 		m.sock = -1
 	}
 	m.mu.Unlock()
-	m.log.Debug("stub closed")
+	m.log.Debug("stub closed", "gadget_runs", m.gadgetRuns)
 	return nil
 }

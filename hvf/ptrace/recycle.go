@@ -15,7 +15,9 @@ import (
 // process of the same guestproc (a recycled fork child), instead of
 // killing the stub and starting another: every guest mapping goes (one
 // munmap of [0, limit)), the stub's cached descriptors are closed and the
-// vCPU is released. Called on the tracing thread.
+// vCPU is released. The stub does that on its own after Recycle returns;
+// the machine's next operation waits for it (and reports its failure).
+// Called on the tracing thread.
 func (m *machine) Recycle() error {
 	if err := m.checkThread(); err != nil {
 		return err
@@ -26,19 +28,24 @@ func (m *machine) Recycle() error {
 	if closed {
 		return errors.New("ptrace: recycle a closed machine")
 	}
-	// Every guest mapping at once: the stub's own pages lie above limit.
-	if _, err := m.inject(unix.SYS_MUNMAP, 0, m.limit); err != nil {
-		return fmt.Errorf("ptrace: recycle: unmap the guest range: %w", err)
-	}
-	// The stub's descriptor 0 is the descriptor-passing socket; every
-	// other one is a cached guest file.
+	// Every guest mapping at once (the stub's own pages lie above limit),
+	// and the stub's cached files (its descriptor 0 is the
+	// descriptor-passing socket; every other one is a cached guest file),
+	// in one batch that the stub runs while this process goes on: the
+	// munmap of a process's memory is most of the cost (~1 ms here), and
+	// the next process needs the stub only later. The next operation on
+	// the machine waits for it and fails if it did.
+	ents := []batchEntry{{nr: unix.SYS_MUNMAP, args: [6]uint64{0, m.limit}}}
 	if len(m.files.fds) > 0 {
-		if _, err := m.inject(unix.SYS_CLOSE_RANGE, 1, ^uint64(0)>>32, 0); err != nil {
-			return fmt.Errorf("ptrace: recycle: close stub files: %w", err)
-		}
-		m.files.fds = make(map[fileKey]int)
-		m.files.order = m.files.order[:0]
+		ents = append(ents, batchEntry{nr: unix.SYS_CLOSE_RANGE, args: [6]uint64{1, ^uint64(0) >> 32}})
 	}
+	if err := m.startBatch(ents, "recycle: unmap the guest range and close the stub's files"); err != nil {
+		return fmt.Errorf("ptrace: recycle: %w", err)
+	}
+	m.files.fds = make(map[fileKey]int)
+	m.files.order = m.files.order[:0]
+	m.log.Debug("stub recycled", "gadget_runs", m.gadgetRuns)
+	m.gadgetRuns = 0
 	m.vcpu = nil
 	m.interruptPending = false
 	m.hostStale = true

@@ -39,6 +39,10 @@ func TestRecycle(t *testing.T) {
 	if err := g.m.Recycle(); err != nil {
 		t.Fatalf("Recycle: %v", err)
 	}
+	// The stub unmaps on its own; the next request waits for it.
+	if err := g.m.sync(); err != nil {
+		t.Fatalf("the stub's recycle batch: %v", err)
+	}
 	if got := guestMappings(t, g.m); len(got) != 0 {
 		t.Fatalf("guest mappings left after Recycle: %+v", got)
 	}

@@ -16,7 +16,10 @@ import (
 //	stubBase         ELF header, program headers, code (R+X)
 //	  +codeOff       entry: int3; jmp entry   (parks the stub if resumed there)
 //	  +gadgetOff     syscall; int3            (target of injected syscalls)
+//	  +batchOff      the batch gadget         (runs a table of syscalls)
 //	stubBase+page    scratch page (R+W): paths for injected openat
+//	  +page          batch table (R+W): batchMax entries of 64 bytes
+//	  +3 pages       batch strings (R+W): paths the batch's openat calls use
 //
 // The stub never runs code of its own: the tracer stops it at exec, unmaps
 // everything else the host kernel gave it (stack, vDSO, vvar), and from then
@@ -26,13 +29,64 @@ const (
 	pageSize    = 0x1000
 	codeOff     = 0x100
 	gadgetOff   = 0x110
+	batchOff    = 0x120
 	scratchAddr = stubBase + pageSize
-	stubSize    = 2 * pageSize
+	stubSize    = 5 * pageSize
 	stubEntry   = stubBase + codeOff
 	gadgetAddr  = stubBase + gadgetOff
 	// gadgetTrapRIP is RIP after the gadget's int3 has trapped.
 	gadgetTrapRIP = gadgetAddr + 3
+
+	batchAddr    = stubBase + batchOff
+	batchTable   = scratchAddr + pageSize
+	batchStrings = batchTable + 2*pageSize
+	// batchMax is how many entries the table holds.
+	batchMax = 2 * pageSize / batchEntrySize
+	// batchEntrySize is the size of one table entry: the syscall number,
+	// six arguments, and a link word the result replaces (see batch.go).
+	batchEntrySize = 64
 )
+
+// batchCode is the batch gadget. The tracer sets RBX and R13 to the table,
+// RBP to the number of entries and R12 to nonzero to stop at the first
+// error; the gadget runs the entries in order and stops at an int3 with RBX
+// past the last entry it ran:
+//
+//	1:  test rbp, rbp
+//	    jz 9f
+//	    mov rcx, [rbx+56]        ; link: arg index | source entry << 8
+//	    test rcx, rcx
+//	    jz 2f
+//	    mov rdx, rcx
+//	    shr rdx, 8
+//	    shl rdx, 6
+//	    mov rdx, [r13+rdx+56]    ; the source entry's result
+//	    movzx ecx, cl
+//	    mov [rbx+rcx*8], rdx     ; replaces argument (index-1)
+//	2:  mov rax, [rbx]
+//	    mov rdi, [rbx+8] ... mov r9, [rbx+48]
+//	    syscall
+//	    mov [rbx+56], rax
+//	    add rbx, 64
+//	    dec rbp
+//	    cmp rax, -4095
+//	    jb 1b                    ; success: next entry
+//	    test r12, r12
+//	    jz 1b                    ; error, but go on
+//	9:  int3
+var batchCode = []byte{
+	0x48, 0x85, 0xed, 0x74, 0x55, 0x48, 0x8b, 0x4b, 0x38, 0x48, 0x85, 0xc9,
+	0x74, 0x17, 0x48, 0x89, 0xca, 0x48, 0xc1, 0xea, 0x08, 0x48, 0xc1, 0xe2,
+	0x06, 0x49, 0x8b, 0x54, 0x15, 0x38, 0x0f, 0xb6, 0xc9, 0x48, 0x89, 0x14,
+	0xcb, 0x48, 0x8b, 0x03, 0x48, 0x8b, 0x7b, 0x08, 0x48, 0x8b, 0x73, 0x10,
+	0x48, 0x8b, 0x53, 0x18, 0x4c, 0x8b, 0x53, 0x20, 0x4c, 0x8b, 0x43, 0x28,
+	0x4c, 0x8b, 0x4b, 0x30, 0x0f, 0x05, 0x48, 0x89, 0x43, 0x38, 0x48, 0x83,
+	0xc3, 0x40, 0x48, 0xff, 0xcd, 0x48, 0x3d, 0x01, 0xf0, 0xff, 0xff, 0x72,
+	0xab, 0x4d, 0x85, 0xe4, 0x74, 0xa6, 0xcc,
+}
+
+// batchTrapRIP is RIP after the batch gadget's int3 has trapped.
+const batchTrapRIP = batchAddr + 0x5b
 
 // ELF structures and constants of the stub image, spelled as in elf(5). They
 // are written out here rather than taken from debug/elf, whose compression
@@ -88,7 +142,7 @@ func stubImage() []byte {
 		{Type: ptLoad, Flags: pfR | pfX, Off: 0,
 			Vaddr: stubBase, Paddr: stubBase, Filesz: pageSize, Memsz: pageSize, Align: pageSize},
 		{Type: ptLoad, Flags: pfR | pfW, Off: pageSize,
-			Vaddr: scratchAddr, Paddr: scratchAddr, Filesz: pageSize, Memsz: pageSize, Align: pageSize},
+			Vaddr: scratchAddr, Paddr: scratchAddr, Filesz: stubSize - pageSize, Memsz: stubSize - pageSize, Align: pageSize},
 		{Type: ptGNUStack, Flags: pfR | pfW, Align: 16},
 	}
 	var b bytes.Buffer
@@ -100,6 +154,7 @@ func stubImage() []byte {
 	copy(img[codeOff:], []byte{0xcc, 0xeb, 0xfd})
 	// gadget: syscall; int3
 	copy(img[gadgetOff:], []byte{0x0f, 0x05, 0xcc})
+	copy(img[batchOff:], batchCode)
 	return img
 }
 

@@ -78,6 +78,9 @@ func (v *vcpu) Run() (hvf.Exit, error) {
 	if m.exited.Load() {
 		return hvf.Exit{}, errStubGone
 	}
+	if err := m.sync(); err != nil {
+		return hvf.Exit{}, err
+	}
 	if v.closed {
 		return hvf.Exit{}, errors.New("ptrace: run on a closed vCPU")
 	}
@@ -214,6 +217,9 @@ func (v *vcpu) FPState() ([]byte, error) {
 	if err := v.m.checkThread(); err != nil {
 		return nil, err
 	}
+	if err := v.m.sync(); err != nil {
+		return nil, err
+	}
 	if v.xsaveSize >= 0 {
 		size := v.xsaveSize
 		if size == 0 {
@@ -244,6 +250,9 @@ func (v *vcpu) FPState() ([]byte, error) {
 // shorter than the host's is completed from the current state.
 func (v *vcpu) SetFPState(b []byte) error {
 	if err := v.m.checkThread(); err != nil {
+		return err
+	}
+	if err := v.m.sync(); err != nil {
 		return err
 	}
 	if len(b) < fxsaveSize {
