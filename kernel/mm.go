@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/elfuse/elfuse/hvf"
 	"github.com/elfuse/elfuse/kernel/abi"
@@ -47,6 +48,10 @@ type MM struct {
 	limit   abi.Addr
 	ramfd   int
 	window  *hostWindow
+
+	// lockFuture and lockOnFault are mlockall's MCL_FUTURE and
+	// MCL_ONFAULT (mm_lock.go); a new MM (fork, exec) starts without.
+	lockFuture, lockOnFault atomic.Bool
 
 	// borrowed marks the RAM as another process's (a vfork child runs on
 	// its parent's memory): nothing is ever punched out of it.

@@ -17,7 +17,10 @@ func init() {
 
 // Brk implements Linux syscall brk(2).
 func Brk(t *Task, a *Args) (uint64, error) {
-	return uint64(t.Proc.MM.SetBrk(a.Addr(0))), nil
+	m := t.Proc.MM
+	old := m.Brk()
+	brk := m.SetBrk(a.Addr(0))
+	return uint64(m.lockGrowth(old, brk)), nil
 }
 
 // Mmap implements Linux syscall mmap(2).
@@ -35,6 +38,9 @@ func Mmap(t *Task, a *Args) (uint64, error) {
 		hostfd = fd
 	}
 	at, err := t.Proc.MM.Mmap(addr, length, prot, flags, hostfd, off)
+	if err == nil {
+		err = t.Proc.MM.lockNew(at, length)
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -54,6 +60,9 @@ func Mprotect(t *Task, a *Args) (uint64, error) {
 // Mremap implements Linux syscall mremap(2).
 func Mremap(t *Task, a *Args) (uint64, error) {
 	at, err := t.Proc.MM.Mremap(a.Addr(0), a[1], a[2], int(a.Int(3)), a.Addr(4))
+	if err == nil && a[2] > a[1] {
+		err = t.Proc.MM.lockFutureRange(at, a[2]) // the old part is locked already
+	}
 	if err != nil {
 		return 0, err
 	}

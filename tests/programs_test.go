@@ -139,3 +139,7 @@ func TestProgramPosixTimers(t *testing.T) {
 func TestProgramSignalfd(t *testing.T) {
 	runProgram(t, progCase{src: "signalfd.c"})
 }
+
+func TestProgramMlock(t *testing.T) {
+	runProgram(t, progCase{src: "mlock.c"})
+}

@@ -17,20 +17,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "result.h"
+
 static void show(const char *label, struct signalfd_siginfo *si)
 {
 	printf("%s: signo=%u code=%d pid_is_self=%d int=%d status=%d\n", label, si->ssi_signo,
 	       si->ssi_code, si->ssi_pid == (unsigned)getpid(), si->ssi_int, si->ssi_status);
 }
 
-/* result prints a call's value and errno's name, evaluating the call
- * first. */
-#define result(label, call)                                                          \
-	do {                                                                         \
-		errno = 0;                                                           \
-		long r_ = (long)(call);                                              \
-		printf("%s: %ld errno=%d\n", label, r_, r_ < 0 ? errno : 0); \
-	} while (0)
 
 static int readable(int fd)
 {
