@@ -39,6 +39,7 @@ func Main(supervisorPid int) int {
 		return 1
 	}
 	ignoreChildStops()
+	mapJobGen()
 	conn := ipc.NewConn(ipc.GuestprocControlFD)
 	// Its reader is a goroutine of its own (host.serve): on the poller it
 	// neither holds a thread nor wakes sysmon (ipc/poll.go).

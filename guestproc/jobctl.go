@@ -16,6 +16,9 @@ type jobState struct {
 	// earlyCont is the newest SIGCONT sequence number that arrived
 	// before the kernel process existed (it could not take it in).
 	earlyCont atomic.Uint64
+	// tty is the last terminal-access verdict that needs no asking
+	// (jobgen.go).
+	tty ttyCache
 }
 
 // StopSelf implements kernel.JobHost: the supervisor stops this host
@@ -94,7 +97,20 @@ func (h *host) Tcsetpgrp(pgid int32) error {
 }
 
 // TTYAccess implements kernel.TTYAccessHost.
+//
+// A "go ahead" is reused while the supervisor's job-control generation
+// stands still, so a foreground shell reading its terminal byte by byte
+// asks once, not for every byte (~250 µs each here).
 func (h *host) TTYAccess(sig int32, ignored bool) (bool, error) {
+	gen, hit, ok := h.job.tty.lookup(sig, ignored)
+	if hit {
+		return false, nil
+	}
 	r, err := h.call(ipc.Request{Op: ipc.OpTTYAccess, Sig: sig, Flag: ignored})
+	if ok && err == nil && !r.Self && r.Code == ipc.TTYGoAhead {
+		// gen was read before asking: a change meanwhile makes the next
+		// access ask again.
+		h.job.tty.remember(gen, sig, ignored)
+	}
 	return r.Self, err
 }

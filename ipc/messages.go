@@ -14,6 +14,16 @@ const GuestprocControlFD = 3
 // guestproc started for a fork child (Start.Fork).
 const GuestprocForkFD = 4
 
+// GuestprocJobGenFD is the descriptor number of the job-control generation
+// page (a memfd holding one uint64 the supervisor bumps whenever a
+// terminal-access verdict may change) in a guestproc, when the supervisor
+// has one.
+const GuestprocJobGenFD = 5
+
+// TTYGoAhead is Reply.Code of an OpTTYAccess answered "go ahead": the
+// caller may reuse it until the job-control generation moves.
+const TTYGoAhead = 1
+
 // ForkVersion is the version of the fork image format (ForkHeader.Version);
 // parent and child are the same binary, so a mismatch is a bug.
 const ForkVersion = 1

@@ -83,6 +83,12 @@ func (s *supervisor) relayOne(init *os.Process, sig syscall.Signal) {
 	if s.cfg.LogLevel == "trace" {
 		s.log.Trace("host signal", "sig", int(sig))
 	}
+	switch sig {
+	case unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU, unix.SIGCONT:
+		// elfuse may have left or regained the host terminal's
+		// foreground: terminal verdicts must be asked again.
+		s.jobGen.bump()
+	}
 	if sig == unix.SIGCONT {
 		s.continueFromHost()
 		return

@@ -18,12 +18,15 @@ import (
 // its own copy and restarts the call). While elfuse's host group is not
 // the terminal's foreground, the host terminal does the same for every
 // guest process, so nothing is added.
-func (s *supervisor) ttyAccess(pid, sig int32, ignored bool) (self bool, err error) {
+//
+// goAhead reports the plain "go ahead" verdict, which the caller may reuse
+// until the job-control generation moves (jobgen.go).
+func (s *supervisor) ttyAccess(pid, sig int32, ignored bool) (self, goAhead bool, err error) {
 	if sig != abi.SIGTTIN && sig != abi.SIGTTOU {
-		return false, abi.EINVAL
+		return false, false, abi.EINVAL
 	}
 	if r := s.job.relay; r == nil || r.tty == nil || !r.inForeground() {
-		return false, nil
+		return false, true, nil
 	}
 	fg := s.foreground()
 	v, err := s.tree.TTYAccess(pid, terminalSession(), fg, sig, ignored, hostGroupOrphaned)
@@ -32,17 +35,18 @@ func (s *supervisor) ttyAccess(pid, sig int32, ignored bool) (self bool, err err
 	}
 	switch {
 	case err != nil:
-		return false, err
+		return false, false, err
 	case v == TTYFail:
-		return false, abi.EIO
+		return false, false, abi.EIO
 	case v == TTYGoAhead:
-		return false, nil
+		return false, true, nil
 	}
 	// kill_pgrp(pgrp, sig, 1): sent by the kernel.
 	info := abi.Siginfo{Signo: sig, Code: abi.SI_KERNEL}
 	b := make([]byte, abi.SizeofSiginfo)
 	info.MarshalBytes(b)
-	return s.kill(pid, &ipc.Request{Pid: 0, Sig: sig, Info: b})
+	self, err = s.kill(pid, &ipc.Request{Pid: 0, Sig: sig, Info: b})
+	return self, false, err
 }
 
 // terminalSession is the guest session whose controlling terminal is

@@ -45,6 +45,8 @@ type supervisor struct {
 	// procWaiters routes /proc answers of targets (procfs.go).
 	procWaiters procWaiters
 	job         jobControl // jobctl.go
+	// jobGen is the job-control generation guestprocs map (jobgen.go).
+	jobGen *jobGen
 }
 
 // guestproc is a running guestproc as the supervisor tracks it.
@@ -55,9 +57,14 @@ type guestproc struct {
 }
 
 func newSupervisor(cfg Config, log hclog.Logger) *supervisor {
+	gen, err := newJobGen()
+	if err != nil {
+		log.Debug("terminal checks will always ask the supervisor", "error", err)
+	}
 	return &supervisor{
 		cfg: cfg, log: log, tree: NewTree(cfg.MaxProcs, uint32(os.Getuid())),
 		spawner: newSpawner(), gps: map[int32]*guestproc{}, initDone: make(chan uint32, 1),
+		jobGen: gen,
 	}
 }
 
@@ -140,9 +147,11 @@ func (s *supervisor) spawn(pid int32, forkEnd *ipc.Conn) (*guestprocHandle, erro
 	files = append(files, control)
 	cmd := exec.Command(self, ipc.GuestprocMode, strconv.Itoa(os.Getpid()))
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.ExtraFiles = []*os.File{control}
-	if forkFile != nil {
-		cmd.ExtraFiles = append(cmd.ExtraFiles, forkFile)
+	// Descriptors 3 (control), 4 (fork socket, if any) and 5 (the job
+	// generation page, if any): a nil entry is a closed number.
+	cmd.ExtraFiles = []*os.File{control, forkFile}
+	if s.jobGen != nil {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, s.jobGen.file)
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	s.spawner.run(func() { err = cmd.Start() })
@@ -306,6 +315,7 @@ func (s *supervisor) serve(g *guestproc) {
 func (s *supervisor) exit(pid int32, status uint32, ru abi.Rusage) {
 	s.log.Debug("process exited", "pid", pid, "status", status)
 	s.deliver(s.tree.Exit(pid, status, ru))
+	s.jobGen.bump() // orphaned groups and parents may have changed
 	if pid == 1 {
 		s.initDone <- status
 	}
@@ -351,10 +361,12 @@ func (s *supervisor) handle(g *guestproc, req *ipc.Request, fds []int) {
 		rep.Self, err = s.kill(g.pid, req)
 	case ipc.OpSetpgid:
 		err = s.tree.Setpgid(g.pid, req.Pid, req.Pgid)
+		s.jobGen.bump()
 	case ipc.OpGetpgid:
 		rep.Pid, err = s.tree.Getpgid(g.pid, req.Pid)
 	case ipc.OpSetsid:
 		rep.Pid, err = s.tree.Setsid(g.pid)
+		s.jobGen.bump()
 	case ipc.OpGetsid:
 		rep.Pid, err = s.tree.Getsid(g.pid, req.Pid)
 	case ipc.OpExeced:
@@ -376,12 +388,17 @@ func (s *supervisor) handle(g *guestproc, req *ipc.Request, fds []int) {
 		rep.Pid = s.tcgetpgrp()
 	case ipc.OpTcsetpgrp:
 		err = s.tcsetpgrp(g.pid, req.Pgid)
+		s.jobGen.bump()
 	case ipc.OpPidOfHost:
 		rep.Pid = s.tree.PidOfHost(int(req.Pid))
 	case ipc.OpHostPidOf:
 		rep.Pid = int32(s.tree.HostPidOf(req.Pid))
 	case ipc.OpTTYAccess:
-		rep.Self, err = s.ttyAccess(g.pid, req.Sig, req.Flag) // jobctl_tty.go
+		var goAhead bool
+		rep.Self, goAhead, err = s.ttyAccess(g.pid, req.Sig, req.Flag) // jobctl_tty.go
+		if goAhead {
+			rep.Code = ipc.TTYGoAhead
+		}
 	default:
 		err = abi.ENOSYS
 	}
