@@ -78,6 +78,13 @@ type ProcAnswer struct {
 	// Tree is set when the supervisor answered for a process that could
 	// not (zombie, stopped, silent).
 	Tree *ProcTree `json:",omitempty"`
+	// HostPid and HostFD name, for an fd/N link to a pipe, socket or
+	// anonymous inode (no path to resolve), the target's host
+	// descriptor: the reader opens the object itself through the host's
+	// /proc/<HostPid>/fd/<HostFD>, as Linux opens the file behind the
+	// link, after checking it still is the one Target names.
+	HostPid int `json:",omitempty"`
+	HostFD  int `json:",omitempty"`
 }
 
 // Kinds of ProcAnswer.
