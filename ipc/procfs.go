@@ -85,6 +85,10 @@ type ProcAnswer struct {
 	// link, after checking it still is the one Target names.
 	HostPid int `json:",omitempty"`
 	HostFD  int `json:",omitempty"`
+	// LinkMode is an fd/N link's st_mode (S_IFLNK and the permission
+	// Linux derives from the open mode: r-x to read, -wx to write); 0
+	// when unknown (then 0777).
+	LinkMode uint32 `json:",omitempty"`
 }
 
 // Kinds of ProcAnswer.

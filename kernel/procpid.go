@@ -33,6 +33,8 @@ type ProcNode struct {
 	// anonymous inode: the rendering guestproc's host pid and the host
 	// descriptor behind the link (procpid_fd.go).
 	HostPid, HostFD int
+	// LinkMode is a descriptor link's st_mode (0: unknown, 0777).
+	LinkMode uint32
 }
 
 // ProcNodeKind says what a ProcNode is.
@@ -223,6 +225,9 @@ func procNodeOf(p string, node ProcNode) *synthNode {
 		return &synthNode{path: p, kind: synthDir, perm: 0o555, entries: ents}
 	case ProcNodeLink:
 		n := &synthNode{path: p, kind: synthLink, perm: 0o777, target: node.Target}
+		if node.LinkMode != 0 {
+			n.perm = node.LinkMode & 0o777
+		}
 		if node.HostPid > 0 && node.HostFD >= 0 && procPeerTarget(node.Target) {
 			n.peer = &procPeerFD{hostPid: node.HostPid, hostFD: node.HostFD, target: node.Target}
 		}

@@ -62,11 +62,34 @@ func (p *Process) procFdLink(fd int32) (ProcNode, error) {
 	if f.sigfd != nil {
 		target = signalfdLink
 	}
-	n := ProcNode{Kind: ProcNodeLink, Target: target}
+	n := ProcNode{Kind: ProcNodeLink, Target: target, LinkMode: fdLinkMode(f.FD())}
 	if procPeerTarget(target) {
 		n.HostPid, n.HostFD = os.Getpid(), f.FD()
 	}
 	return n, nil
+}
+
+// fdLinkMode is the st_mode of a descriptor's /proc link, as Linux's
+// proc_fd_link sets it: r-x when open for reading, -wx for writing, no
+// permission for O_PATH; 0 if the descriptor cannot be asked.
+func fdLinkMode(hostfd int) uint32 {
+	fl, err := unix.FcntlInt(uintptr(hostfd), unix.F_GETFL, 0)
+	if err != nil {
+		return 0
+	}
+	mode := uint32(unix.S_IFLNK)
+	if fl&unix.O_PATH != 0 {
+		return mode
+	}
+	switch fl & unix.O_ACCMODE {
+	case unix.O_RDONLY:
+		mode |= 0o500
+	case unix.O_WRONLY:
+		mode |= 0o300
+	default:
+		mode |= 0o700
+	}
+	return mode
 }
 
 // procPeerWalk ends a walk that follows the link of a peer object: the
