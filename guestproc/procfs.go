@@ -92,7 +92,8 @@ func (h *host) ProcLookup(pid int32, rel string) (kernel.ProcNode, *kernel.ProcT
 	if a.Tree != nil {
 		return kernel.ProcNode{}, treeInfo(a.Tree), nil
 	}
-	n := kernel.ProcNode{Data: a.Data, Target: a.Target}
+	n := kernel.ProcNode{Data: a.Data, Target: a.Target, HostPid: a.HostPid, HostFD: a.HostFD,
+		LinkMode: a.LinkMode}
 	switch a.Kind {
 	case ipc.ProcDir:
 		n.Kind = kernel.ProcNodeDir
@@ -145,6 +146,7 @@ func (h *host) procServe(q ipc.ProcQuery) {
 		a.Errno = int32(e)
 	} else {
 		a.Data, a.Target = n.Data, n.Target
+		a.HostPid, a.HostFD, a.LinkMode = n.HostPid, n.HostFD, n.LinkMode
 		if len(a.Data) > ipc.ProcMaxData {
 			a.Data, a.Truncated = a.Data[:ipc.ProcMaxData], true
 		}

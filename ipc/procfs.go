@@ -78,6 +78,17 @@ type ProcAnswer struct {
 	// Tree is set when the supervisor answered for a process that could
 	// not (zombie, stopped, silent).
 	Tree *ProcTree `json:",omitempty"`
+	// HostPid and HostFD name, for an fd/N link to a pipe, socket or
+	// anonymous inode (no path to resolve), the target's host
+	// descriptor: the reader opens the object itself through the host's
+	// /proc/<HostPid>/fd/<HostFD>, as Linux opens the file behind the
+	// link, after checking it still is the one Target names.
+	HostPid int `json:",omitempty"`
+	HostFD  int `json:",omitempty"`
+	// LinkMode is an fd/N link's st_mode (S_IFLNK and the permission
+	// Linux derives from the open mode: r-x to read, -wx to write); 0
+	// when unknown (then 0777).
+	LinkMode uint32 `json:",omitempty"`
 }
 
 // Kinds of ProcAnswer.

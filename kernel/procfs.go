@@ -276,13 +276,17 @@ func procAuxv(aux []AuxEntry) []byte {
 // procFdinfo is /proc/<pid>/fdinfo/<fd>: the host's record of the
 // descriptor (pos, flags, mnt_id, ino...).
 func (t *Task) procFdinfo(fd int32) ([]byte, error) {
-	host, err := t.Proc.FDs.Get(fd)
+	f, err := t.Proc.FDs.Acquire(fd)
 	if err != nil {
 		return nil, abi.ENOENT
 	}
-	b, err := os.ReadFile("/proc/self/fdinfo/" + strconv.Itoa(host))
+	defer f.Release()
+	b, err := os.ReadFile("/proc/self/fdinfo/" + strconv.Itoa(f.FD()))
 	if err != nil {
 		return nil, abi.ENOENT
+	}
+	if f.sigfd != nil {
+		b = t.signalfdFdinfo(b, f.sigfd)
 	}
 	if cloexec, err := t.Proc.FDs.GetCloexec(fd); err == nil {
 		b = fixFdinfoCloexec(b, cloexec)

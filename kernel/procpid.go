@@ -29,6 +29,12 @@ type ProcNode struct {
 	Data    []byte
 	Target  string
 	Entries []ProcDirent
+	// HostPid and HostFD are set on an fd/N link to a pipe, socket or
+	// anonymous inode: the rendering guestproc's host pid and the host
+	// descriptor behind the link (procpid_fd.go).
+	HostPid, HostFD int
+	// LinkMode is a descriptor link's st_mode (0: unknown, 0777).
+	LinkMode uint32
 }
 
 // ProcNodeKind says what a ProcNode is.
@@ -218,7 +224,14 @@ func procNodeOf(p string, node ProcNode) *synthNode {
 		}
 		return &synthNode{path: p, kind: synthDir, perm: 0o555, entries: ents}
 	case ProcNodeLink:
-		return &synthNode{path: p, kind: synthLink, perm: 0o777, target: node.Target}
+		n := &synthNode{path: p, kind: synthLink, perm: 0o777, target: node.Target}
+		if node.LinkMode != 0 {
+			n.perm = node.LinkMode & 0o777
+		}
+		if node.HostPid > 0 && node.HostFD >= 0 && procPeerTarget(node.Target) {
+			n.peer = &procPeerFD{hostPid: node.HostPid, hostFD: node.HostFD, target: node.Target}
+		}
+		return n
 	case ProcNodeNet:
 		return &synthNode{path: p, kind: synthHost, host: "/proc/self/net"}
 	}
@@ -320,11 +333,7 @@ func (p *Process) procFdNode(rest []string) (ProcNode, error) {
 	if len(rest) > 1 || err != nil || rest[0][0] == '+' {
 		return ProcNode{}, abi.ENOENT
 	}
-	host, err := p.FDs.Get(int32(fd))
-	if err != nil {
-		return ProcNode{}, abi.ENOENT
-	}
-	return ProcNode{Kind: ProcNodeLink, Target: p.describeHostFD(host)}, nil
+	return p.procFdLink(int32(fd))
 }
 
 // anyTask returns the process's thread with the lowest tid (the leader

@@ -79,6 +79,10 @@ type synthNode struct {
 	// entries is the listing of a directory of another process, which
 	// came with the answer that made the node (procpid.go).
 	entries []synthDirent
+	// peer is set on another process's descriptor link to an object
+	// without a path, and on the node a walk through it ends on
+	// (procpid_fd.go).
+	peer *procPeerFD
 }
 
 // synthDirent is one directory entry of a synthetic directory.
@@ -231,6 +235,9 @@ func (t *Task) synthWalk(p string, follow bool, hops int) (synthWalk, bool, erro
 		case synthLink:
 			if last && !follow {
 				return synthWalk{node: n}, true, nil
+			}
+			if n.peer != nil {
+				return procPeerWalk(n, remain, trailing)
 			}
 			hops++
 			if hops > maxSynthLinks {
@@ -435,6 +442,9 @@ func synthMemfd(p string, dir bool, data []byte) (int, error) {
 func (t *Task) synthOpenNode(n *synthNode, how unix.OpenHow) (int, error) {
 	acc := how.Flags & unix.O_ACCMODE
 	write := acc != unix.O_RDONLY || how.Flags&(unix.O_TRUNC|unix.O_CREAT) != 0
+	if n.peer != nil && n.kind != synthLink {
+		return n.peer.open(how)
+	}
 	switch n.kind {
 	case synthHost:
 		if write && !n.writable {

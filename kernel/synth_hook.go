@@ -84,6 +84,10 @@ func (t *Task) synthPath(dirfd int32, gp string, flags pathFlags) (p hostPath, n
 		}
 	}
 	n := w.node
+	if n.peer != nil && n.kind != synthLink {
+		hp, err := n.peer.peerPath()
+		return hp, "", true, err
+	}
 	if n.kind == synthHost {
 		if flags&pathWrite != 0 && !n.writable {
 			return hostPath{}, "", true, abi.EACCES
@@ -142,7 +146,7 @@ func (t *Task) synthFDNode(p string, noFollow bool) *synthNode {
 	defer f.Release()
 	target, dir, ok := synthFD(f.FD())
 	if !ok {
-		return nil
+		return t.ownFDLink(fd, f, noFollow)
 	}
 	if noFollow {
 		link := "/proc/" + strconv.Itoa(int(t.guestPid())) + "/fd/" + strconv.Itoa(int(fd))

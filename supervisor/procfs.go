@@ -76,9 +76,7 @@ func (s *supervisor) procAnswer(from int32, q ipc.ProcQuery) ipc.ProcAnswer {
 		return ipc.ProcAnswer{Errno: int32(abi.ESRCH)}
 	}
 	if p.State == Running && q.Pid != from && !q.Record {
-		// ESRCH from the target: its process is not built yet (a fork
-		// child starting); the tree describes it meanwhile.
-		if ans, ok := s.procAsk(q, s.procRecord(p)); ok && ans.Errno != int32(abi.ESRCH) {
+		if ans, ok := s.procAskBuilt(q, p); ok {
 			return ans
 		}
 		// It did not answer: it may have just ended.
@@ -108,6 +106,35 @@ func (s *supervisor) procRecord(p Proc) *ipc.ProcTree {
 		t.State = 'S'
 	}
 	return t
+}
+
+// procBuildPoll is how often procAskBuilt asks again a target whose
+// process is not built yet.
+const procBuildPoll = 2 * time.Millisecond
+
+// procAskBuilt asks p's guestproc (procAsk). ESRCH from it says its
+// process is not built yet (a fork child starting): natively a child has
+// its /proc, descriptors included, as soon as fork returns, so the
+// question is asked again until the process answers, for up to
+// procTimeout; ok=false leaves the answer to the tree.
+func (s *supervisor) procAskBuilt(q ipc.ProcQuery, p Proc) (ipc.ProcAnswer, bool) {
+	deadline := time.Now().Add(procTimeout)
+	for {
+		ans, ok := s.procAsk(q, s.procRecord(p))
+		if !ok {
+			return ans, false
+		}
+		if ans.Errno != int32(abi.ESRCH) {
+			return ans, true
+		}
+		if time.Now().After(deadline) {
+			return ans, false
+		}
+		time.Sleep(procBuildPoll)
+		if p, ok = s.tree.Get(q.Pid); !ok || p.State != Running {
+			return ans, false
+		}
+	}
 }
 
 // procAsk forwards q to its target guestproc, with the tree's record rec

@@ -99,8 +99,11 @@ ls /proc/$p/fd | grep -x '[012]'; ls /proc/$p/task
 readlink /proc/$p/fd/0; readlink /proc/$p/root
 kill $p; wait`),
 		sh("parent_cmdline_and_status", `sh -c 'tr "\0" " " < /proc/$PPID/cmdline; echo; grep -E "^(Name|Pid)" /proc/$PPID/status; readlink /proc/$PPID/exe'`),
+		// The glob is expanded by the shell before it forks ls (in a
+		// pipeline, the forked side would expand it while the next
+		// command may or may not be forked yet).
 		sh("listing_shows_every_live_process", `sleep 5 & sleep 5 & ls /proc > list
-grep '^[0-9]' list; ls -d /proc/[0-9]* | wc -l; kill %1 %2; wait`),
+grep '^[0-9]' list; ls -d /proc/[0-9]* > dirs; cat dirs; wc -l < dirs; kill %1 %2; wait`),
 		sh("busybox_ps", `sleep 5 & p=$!
 `+waitSleeping+`busybox ps -o pid,ppid,comm,args; kill $p; wait`),
 		sh("zombie_keeps_stat_and_status", `sh -c 'sleep 0.1 & exec sleep 3' & p=$!
