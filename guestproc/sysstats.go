@@ -34,8 +34,9 @@ type lifeStats struct {
 	record *kernel.SyscallStats
 }
 
-// statsFile is what a guestproc writes for one process.
-type statsFile struct {
+// StatsFile is what a guestproc writes for one process (read by
+// bench/sysstats).
+type StatsFile struct {
 	Pid     int32  `json:"pid"`
 	HostPid int    `json:"host_pid"`
 	Life    int    `json:"life"`
@@ -88,7 +89,7 @@ func (s *lifeStats) finish(p *kernel.Process, pid int32, fork bool, status uint3
 		return
 	}
 	kernel.StopSyscallStats()
-	f := statsFile{Pid: pid, HostPid: os.Getpid(), Life: s.life, Fork: fork, Status: status,
+	f := StatsFile{Pid: pid, HostPid: os.Getpid(), Life: s.life, Fork: fork, Status: status,
 		StartNs: int64(s.tRun.Sub(s.t0)), RunNs: int64(s.tEnd.Sub(s.tRun)), EndNs: int64(time.Since(s.tEnd)),
 		Stats: s.record.Report(), T0: s.t0.UnixNano(), TRun: s.tRun.UnixNano(), TEnd: s.tEnd.UnixNano()}
 	if p != nil {

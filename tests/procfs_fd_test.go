@@ -61,10 +61,7 @@ os.waitpid(pid, 0)
 // TestProcFSPeerFdLinks opens another process's pipe, socket and eventfd
 // through its /proc links, natively and under elfuse.
 func TestProcFSPeerFdLinks(t *testing.T) {
-	if _, why := testutil.LookCommand(hostPython); why != "" {
-		t.Skipf("no python3: %s", why)
-	}
-	runNamespaceCase(t, testutil.Case{Name: "peer_fd_links", Args: []string{hostPython, "-I", "-c", peerFdScript}})
+	runPythonNamespaceCase(t, "peer_fd_links", peerFdScript)
 }
 
 // TestProcFSPipeOfSibling reads a pipe through the fd link of the

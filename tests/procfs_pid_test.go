@@ -177,10 +177,17 @@ print("back home:", not os.getcwd().startswith("/proc"))
 // TestProcFSFchdir runs fchdirProcScript in a pid namespace and under
 // elfuse.
 func TestProcFSFchdir(t *testing.T) {
+	runPythonNamespaceCase(t, "fchdir_into_proc", fchdirProcScript)
+}
+
+// runPythonNamespaceCase runs a host python3 script natively in a pid
+// namespace and under elfuse (runNamespaceCase).
+func runPythonNamespaceCase(t *testing.T, name, script string) {
+	t.Helper()
 	if _, why := testutil.LookCommand(hostPython); why != "" {
 		t.Skipf("no python3: %s", why)
 	}
-	runNamespaceCase(t, testutil.Case{Name: "fchdir_into_proc", Args: []string{hostPython, "-I", "-c", fchdirProcScript}})
+	runNamespaceCase(t, testutil.Case{Name: name, Args: []string{hostPython, "-I", "-c", script}})
 }
 
 // TestProcFSOtherPidsMatchNamespace compares reads of other processes'

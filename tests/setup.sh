@@ -8,9 +8,10 @@
 #   proot           bench/: the ptrace-based tool elfuse is compared with
 #   debootstrap     tests/mksysroot.sh: the Debian root of the --sysroot
 #                   cases, built once (about 4 minutes) and cached
+#   python3-minimal the host python3 of the socket and /proc cases
 set -euo pipefail
 
-packages=(busybox-static bash-static gcc libc6-dev musl-tools strace proot debootstrap)
+packages=(busybox-static bash-static gcc libc6-dev musl-tools strace proot debootstrap python3-minimal)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -12,36 +12,15 @@ import (
 	"fmt"
 	"os"
 	"sort"
+
+	"github.com/elfuse/elfuse/guestproc"
+	"github.com/elfuse/elfuse/kernel"
 )
 
-type counter struct {
-	N  uint64 `json:"n"`
-	Ns uint64 `json:"ns"`
-}
-
-type file struct {
-	Pid     int32  `json:"pid"`
-	Comm    string `json:"comm"`
-	StartNs int64  `json:"start_ns"`
-	RunNs   int64  `json:"run_loop_ns"`
-	EndNs   int64  `json:"end_ns"`
-	T0      int64  `json:"t0"`
-	TRun    int64  `json:"t_run"`
-	TEnd    int64  `json:"t_end"`
-	Stats   struct {
-		Runs      uint64              `json:"runs"`
-		RunNs     uint64              `json:"run_ns"`
-		Syscalls  map[string]counter  `json:"syscalls"`
-		Extra     map[string]*counter `json:"extra"`
-		SyscallNs uint64              `json:"syscall_ns"`
-		SyscallN  uint64              `json:"syscall_n"`
-		Slow      []struct {
-			Name  string `json:"name"`
-			Start int64  `json:"start"`
-			Ns    int64  `json:"ns"`
-		} `json:"slow"`
-	} `json:"stats"`
-}
+type (
+	counter = kernel.StatCounter
+	file    = guestproc.StatsFile
+)
 
 type prog struct {
 	procs             int
@@ -53,6 +32,19 @@ type prog struct {
 }
 
 func ms(ns uint64) float64 { return float64(ns) / 1e6 }
+
+// add adds v to counter k of every map in into.
+func add(v counter, k string, into ...map[string]*counter) {
+	for _, m := range into {
+		c := m[k]
+		if c == nil {
+			c = &counter{}
+			m[k] = c
+		}
+		c.N += v.N
+		c.Ns += v.Ns
+	}
+}
 
 func main() {
 	progs := map[string]*prog{}
@@ -88,26 +80,10 @@ func main() {
 			q.sysNs += f.Stats.SyscallNs
 		}
 		for k, v := range f.Stats.Syscalls {
-			for _, m := range []map[string]*counter{all, p.syscalls} {
-				c := m[k]
-				if c == nil {
-					c = &counter{}
-					m[k] = c
-				}
-				c.N += v.N
-				c.Ns += v.Ns
-			}
+			add(v, k, all, p.syscalls)
 		}
 		for k, v := range f.Stats.Extra {
-			for _, m := range []map[string]*counter{extra, p.extra} {
-				c := m[k]
-				if c == nil {
-					c = &counter{}
-					m[k] = c
-				}
-				c.N += v.N
-				c.Ns += v.Ns
-			}
+			add(*v, k, extra, p.extra)
 		}
 	}
 	names := make([]string, 0, len(progs))
