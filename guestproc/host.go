@@ -288,6 +288,26 @@ func (h *host) Kill(pid, tgid int32, thread bool, info *abi.Siginfo) (bool, erro
 	return r.Self, err
 }
 
+// PidfdOpen and PidfdKill implement kernel.PidfdHost.
+func (h *host) PidfdOpen(pid int32) (int, uint64, error) {
+	r, err := h.call(ipc.Request{Op: ipc.OpPidfdOpen, Pid: pid})
+	if err != nil {
+		return -1, 0, err
+	}
+	if len(r.fds) != 1 {
+		closeFDs(r.fds)
+		return -1, 0, abi.EIO
+	}
+	return r.fds[0], r.Gen, nil
+}
+
+func (h *host) PidfdKill(pid int32, gen uint64, info *abi.Siginfo) (bool, error) {
+	b := make([]byte, abi.SizeofSiginfo)
+	info.MarshalBytes(b)
+	r, err := h.call(ipc.Request{Op: ipc.OpPidfdKill, Pid: pid, Seq: gen, Sig: info.Signo, Info: b})
+	return r.Self, err
+}
+
 // Getpgid, Getsid, Setpgid and Setsid implement the kernel's session hooks.
 func (h *host) Getpgid(pid int32) (int32, error) {
 	r, err := h.call(ipc.Request{Op: ipc.OpGetpgid, Pid: pid})

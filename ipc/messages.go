@@ -138,6 +138,13 @@ const (
 	// caller is in and queues it itself, and the access is restarted
 	// once it runs again; neither: the access goes ahead.
 	OpTTYAccess Op = "ttyaccess"
+	// OpPidfdOpen: a pidfd of process Pid (a zombie too). The reply
+	// carries Gen, the incarnation the pidfd names, and one descriptor,
+	// an eventfd made readable when that process exits.
+	// OpPidfdKill: kill(2) of Pid with Sig and Info, but only while Pid
+	// is still incarnation Seq (else ESRCH); Reply Self as OpKill.
+	OpPidfdOpen Op = "pidfdopen"
+	OpPidfdKill Op = "pidfdkill"
 )
 
 // Request is the body of MsgRequest.
@@ -167,6 +174,7 @@ type Reply struct {
 	Code   int32  // CLD_* of a wait result
 	Rusage abi.Rusage
 	Self   bool
+	Gen    uint64 `json:",omitempty"` // OpPidfdOpen: the target's incarnation
 }
 
 // Signal is the body of MsgSignal: a signal for the receiving guestproc.

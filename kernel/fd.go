@@ -42,6 +42,9 @@ type HostFile struct {
 	// sigfd is set (before the file is shared) when it is a signalfd
 	// (sys_signal_fd.go).
 	sigfd *signalFD
+	// pidfd is set (before the file is shared) when it is a pidfd
+	// (sys_pidfd.go).
+	pidfd *pidFD
 }
 
 // FD returns the host descriptor. It stays valid until Release.
@@ -137,6 +140,8 @@ type FDEntry struct {
 	CloseOnExec bool
 	// sigfd is the signalfd state when the file is one.
 	sigfd *signalFD
+	// pidfd is the process a pidfd names.
+	pidfd *pidFD
 }
 
 // FDTable maps guest descriptor numbers to host descriptors.
@@ -458,7 +463,8 @@ func (f *FDTable) Entries() []FDEntry {
 	var out []FDEntry
 	for fd, s := range f.slots {
 		if s.file != nil {
-			out = append(out, FDEntry{FD: int32(fd), Host: s.file.fd, CloseOnExec: s.cloexec, sigfd: s.file.sigfd})
+			out = append(out, FDEntry{FD: int32(fd), Host: s.file.fd, CloseOnExec: s.cloexec, sigfd: s.file.sigfd,
+				pidfd: s.file.pidfd})
 		}
 	}
 	return out

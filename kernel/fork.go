@@ -29,6 +29,10 @@ type ForkFD struct {
 	// the parent's), with the same status flags.
 	Signalfd   bool   `json:",omitempty"`
 	SignalMask uint64 `json:",omitempty"`
+	// Pidfd, PidfdGen: the descriptor is a pidfd of process Pidfd's
+	// incarnation PidfdGen (sys_pidfd.go).
+	Pidfd    int32  `json:",omitempty"`
+	PidfdGen uint64 `json:",omitempty"`
 }
 
 // ForkImage is a process as a fork child inherits it. Descriptor fields
@@ -141,6 +145,9 @@ func (t *Task) forkImage(vfork bool) (*ForkImage, []int, func(), error) {
 		ffd := ForkFD{FD: e.FD, Index: add(e.Host), CloseOnExec: e.CloseOnExec}
 		if e.sigfd != nil {
 			ffd.Signalfd, ffd.SignalMask = true, uint64(p.Signals.signalfdMask(e.sigfd))
+		}
+		if e.pidfd != nil {
+			ffd.Pidfd, ffd.PidfdGen = e.pidfd.pid, e.pidfd.gen
 		}
 		img.FDs = append(img.FDs, ffd)
 	}
@@ -323,6 +330,12 @@ func (p *Process) installForkFDs(fds []ForkFD, at func(int) (int, error)) error 
 		}
 		if e.Signalfd {
 			if err := p.installForkSignalfd(e, src); err != nil {
+				return err
+			}
+			continue
+		}
+		if e.Pidfd != 0 {
+			if err := p.installForkPidfd(e, src); err != nil {
 				return err
 			}
 			continue

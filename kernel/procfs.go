@@ -288,6 +288,9 @@ func (t *Task) procFdinfo(fd int32) ([]byte, error) {
 	if f.sigfd != nil {
 		b = t.signalfdFdinfo(b, f.sigfd)
 	}
+	if f.pidfd != nil {
+		b = t.pidfdFdinfo(b, f.pidfd) // sys_pidfd_proc.go
+	}
 	if cloexec, err := t.Proc.FDs.GetCloexec(fd); err == nil {
 		b = fixFdinfoCloexec(b, cloexec)
 	}

@@ -62,6 +62,9 @@ func (p *Process) procFdLink(fd int32) (ProcNode, error) {
 	if f.sigfd != nil {
 		target = signalfdLink
 	}
+	if f.pidfd != nil {
+		target = pidfdLink
+	}
 	n := ProcNode{Kind: ProcNodeLink, Target: target, LinkMode: fdLinkMode(f.FD())}
 	if procPeerTarget(target) {
 		n.HostPid, n.HostFD = os.Getpid(), f.FD()
@@ -141,11 +144,15 @@ func (pf *procPeerFD) peerPath() (hostPath, error) {
 // Linux names it differently from the host (a signalfd, which is a host
 // eventfd); nil otherwise, or when the link is followed.
 func (t *Task) ownFDLink(fd int32, f *HostFile, noFollow bool) *synthNode {
-	if f.sigfd == nil || !noFollow {
+	if f.sigfd == nil && f.pidfd == nil || !noFollow {
 		return nil
 	}
+	target := signalfdLink
+	if f.pidfd != nil {
+		target = pidfdLink
+	}
 	link := "/proc/" + strconv.Itoa(int(t.guestPid())) + "/fd/" + strconv.Itoa(int(fd))
-	return &synthNode{path: link, kind: synthLink, perm: 0o700, target: signalfdLink}
+	return &synthNode{path: link, kind: synthLink, perm: 0o700, target: target}
 }
 
 // signalfdFdinfo turns the host's fdinfo of a signalfd's eventfd into

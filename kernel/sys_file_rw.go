@@ -163,6 +163,9 @@ func (t *Task) rwBuf(a *Args, toGuest bool, op func(host int, b []byte) (int, er
 	if f.sigfd != nil {
 		return t.signalfdIO(f, a.Addr(1), a[2], toGuest)
 	}
+	if f.pidfd != nil {
+		return 0, abi.EINVAL // sys_pidfd.go
+	}
 	b, err := t.ioBuf(a.Addr(1), a[2], toGuest)
 	if err != nil {
 		return 0, err
@@ -190,6 +193,9 @@ func (t *Task) rwVec(a *Args, toGuest bool, op func(host int, iovs [][]byte) (in
 	defer f.Release()
 	if f.sigfd != nil {
 		return t.signalfdIOVec(f, a.Addr(1), a[2], toGuest)
+	}
+	if f.pidfd != nil {
+		return 0, abi.EINVAL // sys_pidfd.go
 	}
 	iovs, err := t.ioVecs(a.Addr(1), a[2], toGuest)
 	if err != nil {

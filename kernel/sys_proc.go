@@ -20,7 +20,7 @@ func init() {
 			Note: "processes only: CLONE_THREAD and CLONE_VM without CLONE_VFORK are ENOSYS/EINVAL; namespaces EPERM; CLONE_FILES/FS/SYSVSEM copy instead of share"},
 		abi.SYS_CLONE3: {Name: "clone3", Fn: Clone3, Support: Partial, Note: "as clone; set_tid and cgroups EINVAL"},
 		abi.SYS_WAIT4:  {Name: "wait4", Fn: Wait4},
-		abi.SYS_WAITID: {Name: "waitid", Fn: Waitid, Support: Partial, Note: "P_PIDFD EINVAL"},
+		abi.SYS_WAITID: {Name: "waitid", Fn: Waitid},
 	})
 }
 
@@ -32,6 +32,8 @@ type cloneArgs struct {
 	parentTID  abi.Addr
 	childTID   abi.Addr
 	tls        uint64
+	// pidfdOut receives the child's pidfd with CLONE_PIDFD.
+	pidfdOut abi.Addr
 }
 
 // Fork implements Linux syscall fork(2).
@@ -48,6 +50,9 @@ func Vfork(t *Task, a *Args) (uint64, error) {
 // stack, parent_tid, child_tid, tls).
 func Clone(t *Task, a *Args) (uint64, error) {
 	flags := a[0]
+	if flags&abi.CLONE_PIDFD != 0 && flags&abi.CLONE_PARENT_SETTID != 0 {
+		return 0, abi.EINVAL // both would write parent_tid
+	}
 	return t.clone(cloneArgs{
 		flags:      flags &^ abi.CSIGNAL,
 		exitSignal: int32(flags & abi.CSIGNAL),
@@ -55,6 +60,7 @@ func Clone(t *Task, a *Args) (uint64, error) {
 		parentTID:  a.Addr(2),
 		childTID:   a.Addr(3),
 		tls:        a[4],
+		pidfdOut:   a.Addr(2), // CLONE_PIDFD shares parent_tid's slot
 	})
 }
 
@@ -95,6 +101,7 @@ func Clone3(t *Task, a *Args) (uint64, error) {
 		parentTID:  abi.Addr(u(3)),
 		childTID:   abi.Addr(u(2)),
 		tls:        u(7),
+		pidfdOut:   abi.Addr(u(1)),
 	})
 }
 
@@ -124,8 +131,7 @@ func (t *Task) clone(c cloneArgs) (uint64, error) {
 		return 0, abi.EINVAL
 	case f&namespaces != 0:
 		return 0, abi.EPERM
-	case f&abi.CLONE_PIDFD != 0:
-		t.logOnce("clone: CLONE_PIDFD is not supported; returning EINVAL")
+	case f&abi.CLONE_PIDFD != 0 && f&abi.CLONE_DETACHED != 0:
 		return 0, abi.EINVAL
 	case f&(abi.CLONE_FILES|abi.CLONE_FS|abi.CLONE_SYSVSEM) != 0 && f&abi.CLONE_VFORK == 0:
 		t.logOnce("clone: CLONE_FILES/CLONE_FS/CLONE_SYSVSEM between processes copy instead of share", "flags", f)
@@ -133,6 +139,11 @@ func (t *Task) clone(c cloneArgs) (uint64, error) {
 	th, ok := t.Proc.treeHost()
 	if !ok {
 		return 0, abi.ENOSYS
+	}
+	if f&abi.CLONE_PIDFD != 0 {
+		if err := t.checkPidfdOut(c.pidfdOut); err != nil { // sys_pidfd_clone.go
+			return 0, err
+		}
 	}
 	vfork := f&abi.CLONE_VFORK != 0
 	img, fds, release, err := t.forkImage(vfork && f&abi.CLONE_VM != 0)
@@ -161,6 +172,9 @@ func (t *Task) clone(c cloneArgs) (uint64, error) {
 		return 0, err
 	}
 	t.Proc.noteQuietChild(events, pid, c.exitSignal)
+	if f&abi.CLONE_PIDFD != 0 {
+		t.clonePidfd(pid, c.pidfdOut) // sys_pidfd_clone.go
+	}
 	if f&abi.CLONE_PARENT_SETTID != 0 && c.parentTID != 0 {
 		var b [4]byte
 		binary.LittleEndian.PutUint32(b[:], uint32(pid))
@@ -251,6 +265,7 @@ func Waitid(t *Task, a *Args) (uint64, error) {
 		return 0, abi.EINVAL
 	}
 	var sel int32
+	eagain := false
 	switch idtype {
 	case abi.P_ALL:
 		sel = -1
@@ -259,6 +274,17 @@ func Waitid(t *Task, a *Args) (uint64, error) {
 			return 0, abi.EINVAL
 		}
 		sel = id
+	case abi.P_PIDFD:
+		pf, nonblock, err := t.pidfdOf(id) // sys_pidfd.go
+		if err != nil {
+			return 0, err
+		}
+		// A PIDFD_NONBLOCK pidfd makes the wait WNOHANG, but with EAGAIN
+		// rather than 0 when the child has no news.
+		sel, eagain = pf.pid, nonblock && options&abi.WNOHANG == 0
+		if eagain {
+			options |= abi.WNOHANG
+		}
 	case abi.P_PGID:
 		if id < 0 {
 			return 0, abi.EINVAL
@@ -278,6 +304,9 @@ func Waitid(t *Task, a *Args) (uint64, error) {
 	r, err := t.waitFor(sel, options)
 	if err != nil {
 		return 0, err
+	}
+	if eagain && r.Pid == 0 {
+		return 0, abi.EAGAIN
 	}
 	if infoAddr != 0 {
 		var info abi.Siginfo

@@ -47,6 +47,8 @@ type supervisor struct {
 	job         jobControl // jobctl.go
 	// jobGen is the job-control generation guestprocs map (jobgen.go).
 	jobGen *jobGen
+	// pidfds are the processes pidfds name (pidfd.go).
+	pidfds pidfdTargets
 }
 
 // guestproc is a running guestproc as the supervisor tracks it.
@@ -315,6 +317,7 @@ func (s *supervisor) serve(g *guestproc) {
 func (s *supervisor) exit(pid int32, status uint32, ru abi.Rusage) {
 	s.log.Debug("process exited", "pid", pid, "status", status)
 	s.deliver(s.tree.Exit(pid, status, ru))
+	s.pidfdExited(pid)
 	s.jobGen.bump() // orphaned groups and parents may have changed
 	if pid == 1 {
 		s.initDone <- status
@@ -393,6 +396,15 @@ func (s *supervisor) handle(g *guestproc, req *ipc.Request, fds []int) {
 		rep.Pid = s.tree.PidOfHost(int(req.Pid))
 	case ipc.OpHostPidOf:
 		rep.Pid = int32(s.tree.HostPidOf(req.Pid))
+	case ipc.OpPidfdOpen:
+		var fd int
+		rep.Gen, fd, err = s.pidfdOpen(req.Pid)
+		if err == nil {
+			out = []int{fd}
+			defer unix.Close(fd)
+		}
+	case ipc.OpPidfdKill:
+		rep.Self, err = s.pidfdKill(g.pid, req)
 	case ipc.OpTTYAccess:
 		var goAhead bool
 		rep.Self, goAhead, err = s.ttyAccess(g.pid, req.Sig, req.Flag) // jobctl_tty.go
@@ -425,6 +437,7 @@ func (s *supervisor) fork(parent, exitSignal int32) (int32, int, error) {
 	if err != nil {
 		return 0, -1, err
 	}
+	s.pidfdBorn(pid)
 	mine, theirs, err := ipc.Socketpair()
 	if err != nil {
 		s.tree.Discard(pid)

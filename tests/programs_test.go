@@ -140,6 +140,10 @@ func TestProgramSignalfd(t *testing.T) {
 	runProgram(t, progCase{src: "signalfd.c"})
 }
 
+func TestProgramPidfd(t *testing.T) {
+	runProgram(t, progCase{src: "pidfd.c"})
+}
+
 func TestProgramMlock(t *testing.T) {
 	runProgram(t, progCase{src: "mlock.c"})
 }
