@@ -8,8 +8,8 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/sched.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,6 +24,19 @@
 #ifndef P_PIDFD
 #define P_PIDFD 3
 #endif
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x1000
+#endif
+#ifndef CLONE_DETACHED
+#define CLONE_DETACHED 0x400000
+#endif
+
+/* struct clone_args of linux/sched.h (not in every libc's headers). */
+struct clone_args_v2 {
+	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls,
+	    set_tid, set_tid_size, cgroup;
+};
+
 #ifndef PIDFD_NONBLOCK
 #define PIDFD_NONBLOCK O_NONBLOCK
 #endif
@@ -201,7 +214,7 @@ int main(void)
 	show_wait("waitid clone", cfd, WEXITED);
 	close(cfd);
 
-	struct clone_args ca;
+	struct clone_args_v2 ca;
 	memset(&ca, 0, sizeof ca);
 	ca.flags = CLONE_PIDFD | CLONE_DETACHED;
 	ca.pidfd = (uintptr_t)&cfd;
