@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -102,9 +103,24 @@ static pid_t sleeper(void)
 static volatile sig_atomic_t got;
 static void on_usr1(int sig) { got = sig; }
 
-int main(void)
+/* after_exec runs in the image execve'd with a pidfd whose close-on-exec
+ * flag was cleared: the descriptor is still that child's pidfd. */
+static int after_exec(int fd, pid_t c)
+{
+	printf("exec: fdinfo pid is child: %d\n", fdinfo_pid(fd) == c);
+	show_link(fd);
+	result("exec: send 0", pidfd_send_signal(fd, 0, 0, 0));
+	result("exec: send SIGTERM", pidfd_send_signal(fd, SIGTERM, 0, 0));
+	printf("exec: readable after exit: %d\n", readable(fd, -1));
+	show_wait("exec: waitid", fd, WEXITED);
+	return 0;
+}
+
+int main(int argc, char **argv)
 {
 	setvbuf(stdout, 0, _IONBF, 0);
+	if (argc == 3)
+		return after_exec(atoi(argv[1]), atoi(argv[2]));
 	result("open flags 1", pidfd_open(getpid(), 1));
 	result("open pid 0", pidfd_open(0, 0));
 	result("open pid -1", pidfd_open(-1, 0));
@@ -236,5 +252,28 @@ int main(void)
 	printf("clone3 readable after: %d\n", readable(cfd, -1));
 	show_wait("waitid clone3", cfd, WEXITED);
 	close(cfd);
-	return 0;
+
+	/* epoll reports the exit too. */
+	c = sleeper();
+	fd = pidfd_open(c, 0);
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	struct epoll_event ev = {.events = EPOLLIN};
+	epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+	result("epoll before exit", epoll_wait(ep, &ev, 1, 0));
+	kill(c, SIGKILL);
+	result("epoll after exit", epoll_wait(ep, &ev, 1, -1));
+	show_wait("waitid epoll", fd, WEXITED);
+	close(ep);
+	close(fd);
+
+	/* A pidfd without close-on-exec survives execve. */
+	c = sleeper();
+	fd = pidfd_open(c, 0);
+	fcntl(fd, F_SETFD, 0);
+	char fds[16], cs[16];
+	snprintf(fds, sizeof fds, "%d", fd);
+	snprintf(cs, sizeof cs, "%d", c);
+	execl("/proc/self/exe", argv[0], fds, cs, (char *)0);
+	printf("execl: %s\n", strerror(errno));
+	return 1;
 }
