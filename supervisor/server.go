@@ -316,8 +316,9 @@ func (s *supervisor) serve(g *guestproc) {
 // exit records that pid ended and tells its parent and children.
 func (s *supervisor) exit(pid int32, status uint32, ru abi.Rusage) {
 	s.log.Debug("process exited", "pid", pid, "status", status)
-	s.deliver(s.tree.Exit(pid, status, ru))
-	s.pidfdExited(pid)
+	notes := s.tree.Exit(pid, status, ru)
+	s.pidfdExited(pid) // before SIGCHLD, as Linux's do_notify_parent
+	s.deliver(notes)
 	s.jobGen.bump() // orphaned groups and parents may have changed
 	if pid == 1 {
 		s.initDone <- status
