@@ -15,7 +15,8 @@ package supervisor
 // so a pidfd whose Gen no longer matches its pid's entry names a process
 // that is gone, whatever now holds the number.
 //
-// Lock order: pidfdTargets.mu, then Tree.mu (the tree never calls back).
+// Lock order: pidfdTargets.mu, then Tree.mu (the tree never calls back);
+// nothing is sent to a guestproc with pidfdTargets.mu held.
 
 import (
 	"encoding/binary"
@@ -117,12 +118,19 @@ func (s *supervisor) pidfdBorn(pid int32) {
 // pidfdKill is kill(2) of req.Pid from process from, provided the pid
 // still holds incarnation req.Seq. A zombie takes any valid signal
 // without effect, as Linux's does until it is reaped.
+//
+// The signal goes out after the lock is released (a send may wait for a
+// stopped guestproc's socket): in between, the process may exit, which
+// the signal then finds as kill(2) would, or its pid be reaped and reused
+// by a new process, which takes a wrap of the whole pid space.
 func (s *supervisor) pidfdKill(from int32, req *ipc.Request) (bool, error) {
 	pt := &s.pidfds
 	pt.mu.Lock()
-	defer pt.mu.Unlock()
 	t := pt.byPid[req.Pid]
-	if t == nil || t.gen != req.Seq {
+	live := t != nil && t.gen == req.Seq
+	exited := live && t.exited
+	pt.mu.Unlock()
+	if !live {
 		return false, abi.ESRCH
 	}
 	if _, ok := s.tree.Get(req.Pid); !ok {
@@ -131,7 +139,7 @@ func (s *supervisor) pidfdKill(from int32, req *ipc.Request) (bool, error) {
 	if req.Sig < 0 || req.Sig > abi.NSIG {
 		return false, abi.EINVAL
 	}
-	if t.exited {
+	if exited {
 		return false, nil
 	}
 	k := *req
