@@ -7,19 +7,25 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// pidfdTestHost is a tree whose pidfds are plain eventfds: process 101
-// is incarnation 5; pidfd kills are recorded.
+// pidfdTestHost is a tree whose pidfds are plain eventfds: processes 100
+// and 101 are incarnation 5, 103 is incarnation 6, already reaped (its
+// kills are ESRCH); pidfd kills are recorded.
 type pidfdTestHost struct {
 	*treeTestHost
 	killed []int32 // signal numbers PidfdKill passed on
 }
 
 func (h *pidfdTestHost) PidfdOpen(pid int32) (int, uint64, error) {
-	if pid != 101 && pid != 100 {
+	gen := uint64(5)
+	switch pid {
+	case 100, 101:
+	case 103:
+		gen = 6
+	default:
 		return -1, 0, abi.ESRCH
 	}
 	fd, err := unix.Eventfd(0, unix.EFD_CLOEXEC)
-	return fd, 5, err
+	return fd, gen, err
 }
 
 func (h *pidfdTestHost) PidfdKill(pid int32, gen uint64, info *abi.Siginfo) (bool, error) {
@@ -132,6 +138,26 @@ func TestPidfdSendSignal(t *testing.T) {
 			}
 			if queued := e.t.PendingSignals().Has(abi.SIGUSR1); queued != tc.queued {
 				t.Fatalf("queued here: %v, want %v", queued, tc.queued)
+			}
+		})
+	}
+}
+
+func TestWaitidPidfdNeedsTheIncarnationAlive(t *testing.T) {
+	tests := []struct {
+		name string
+		pid  uint64
+		want uint64
+	}{
+		{"a child without news", 101, 0},
+		{"a reaped child", 103, errno(abi.ECHILD)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e, _ := newPidfdTestEnv(t)
+			fd := e.syscall(abi.SYS_PIDFD_OPEN, tc.pid, 0)
+			if rax := e.syscall(abi.SYS_WAITID, abi.P_PIDFD, fd, 0, abi.WEXITED|abi.WNOHANG, 0); rax != tc.want {
+				t.Fatalf("waitid = %d, want %d", int64(rax), int64(tc.want))
 			}
 		})
 	}

@@ -279,6 +279,9 @@ func Waitid(t *Task, a *Args) (uint64, error) {
 		if err != nil {
 			return 0, err
 		}
+		if !t.pidfdAlive(&pf) {
+			return 0, abi.ECHILD // reaped: its pid may name another child now
+		}
 		// A PIDFD_NONBLOCK pidfd makes the wait WNOHANG, but with EAGAIN
 		// rather than 0 when the child has no news.
 		sel, eagain = pf.pid, nonblock && options&abi.WNOHANG == 0
