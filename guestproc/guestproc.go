@@ -78,6 +78,7 @@ func Main(supervisorPid int) int {
 	if start.Spare {
 		// A warm spare: make the VM now, then wait to be given a fork.
 		machine = newForkMachine(backend, log)
+		warmCodecs()
 		var assign ipc.Start
 		fds, err := conn.Expect(ipc.MsgStart, &assign)
 		if err != nil || len(fds) != 1 || !assign.Fork {
@@ -201,6 +202,7 @@ func (l *life) run() (code int, recycled *host, kept hvf.Machine) {
 		log.Error("tell supervisor", "error", err)
 		return 1, nil, nil
 	}
+	go warmCodecs() // a no-op after the first life or a spare's wait
 	stopSignals := forwardSignals(task, log)
 	acct.running()
 	status, err := task.Run()
