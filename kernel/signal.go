@@ -376,19 +376,26 @@ func (t *Task) queueSignal(info *abi.Siginfo, shared bool) error {
 // of the process (nil: sent from outside). An ignored signal is dropped
 // unless the thread (from outside: any known thread) blocks it.
 func (p *Process) queueShared(by *Task, info *abi.Siginfo) error {
+	_, err := p.queueSharedReport(by, info)
+	return err
+}
+
+// queueSharedReport is queueShared that also reports whether the signal
+// was queued (false: dropped as ignored).
+func (p *Process) queueSharedReport(by *Task, info *abi.Siginfo) (bool, error) {
 	s := p.Signals
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sig := int(info.Signo)
 	s.prepareSignalLocked(sig, by)
 	if s.discardedLocked(sig) && !s.blockedLocked(by, sig) {
-		return nil
+		return false, nil
 	}
 	if err := s.shared.add(info); err != nil {
-		return err
+		return false, err
 	}
 	s.notifyLocked()
-	return nil
+	return true, nil
 }
 
 // blockedLocked reports whether by (nil: any known thread of the

@@ -79,7 +79,9 @@ func (p *Process) KillInfo(info *abi.Siginfo) {
 		return
 	}
 	p.sigHandlers()
-	if err := p.queueShared(nil, info); err != nil {
+	// A signal dropped as ignored (SIGCHLD, SIGWINCH, SIGURG at SIG_DFL, or
+	// SIG_IGN) wakes nobody: on Linux it never interrupts a wait.
+	if queued, err := p.queueSharedReport(nil, info); err != nil || !queued {
 		return
 	}
 	p.wakeFor(sig)

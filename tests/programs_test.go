@@ -147,3 +147,7 @@ func TestProgramPidfd(t *testing.T) {
 func TestProgramMlock(t *testing.T) {
 	runProgram(t, progCase{src: "mlock.c"})
 }
+
+func TestProgramIgnoredSignalsDoNotInterrupt(t *testing.T) {
+	runProgram(t, progCase{src: "ignored_signal_wait.c"})
+}
