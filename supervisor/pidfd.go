@@ -91,11 +91,7 @@ func (s *supervisor) pidfdExited(pid int32) {
 		return
 	}
 	t.exited = true
-	for _, fd := range t.efds {
-		signalEventfd(fd)
-		unix.Close(fd)
-	}
-	t.efds = nil
+	t.release()
 }
 
 // pidfdBorn forgets the incarnation that last held pid: the number now
@@ -108,10 +104,7 @@ func (s *supervisor) pidfdBorn(pid int32) {
 	if t == nil {
 		return
 	}
-	for _, fd := range t.efds { // cannot happen: the old one exited
-		signalEventfd(fd)
-		unix.Close(fd)
-	}
+	t.release() // none left: the old incarnation exited
 	delete(pt.byPid, pid)
 }
 
@@ -152,4 +145,14 @@ func signalEventfd(fd int) {
 	var b [8]byte
 	binary.NativeEndian.PutUint64(b[:], 1)
 	unix.Write(fd, b[:])
+}
+
+// release makes the incarnation's pidfds readable and drops the
+// supervisor's copies. Preconditions: the pidfd table's mu held.
+func (t *pidfdTarget) release() {
+	for _, fd := range t.efds {
+		signalEventfd(fd)
+		unix.Close(fd)
+	}
+	t.efds = nil
 }
