@@ -63,7 +63,7 @@ func (h *host) Ppid() int32 { return h.ppid.Load() }
 
 // Exit is reported by Main after the run loop returns (with usage); the
 // process's last name goes now, for /proc of its zombie.
-func (h *host) Exit(status uint32) { h.procExiting() }
+func (h *host) Exit(status uint32) { h.sendComm() }
 
 // Execed tells the supervisor about the new image and releases a vfork
 // parent.

@@ -167,8 +167,10 @@ func (h *host) procServe(q ipc.ProcQuery) {
 	}
 }
 
-// procExiting tells the supervisor the process's last comm as it ends.
-func (h *host) procExiting() {
+// sendComm tells the supervisor the process's comm before it ends or stops:
+// the /proc of a zombie or a stopped process is answered from the tree,
+// since its guestproc cannot answer then.
+func (h *host) sendComm() {
 	h.mu.Lock()
 	p := h.proc
 	h.mu.Unlock()

@@ -22,7 +22,7 @@ type procWaiters struct {
 	mu      sync.Mutex
 	nextID  uint64
 	waiting map[uint64]*procWaiter
-	// comms holds the last comm of ended processes, by pid, with the
+	// comms holds the last comm of stopped and ended processes, by pid, with the
 	// host pid of the guestproc that sent it (pids are reused).
 	comms map[int32]procComm
 }
@@ -94,18 +94,26 @@ func (s *supervisor) procRecord(p Proc) *ipc.ProcTree {
 	switch p.State {
 	case Zombie:
 		t.State = 'Z'
-		w := s.procs()
-		w.mu.Lock()
-		if c, ok := w.comms[p.Pid]; ok && c.hostPid == p.HostPid {
-			t.Comm = c.comm
-		}
-		w.mu.Unlock()
+		t.Comm = s.lastComm(p)
 	case Stopped:
 		t.State = 'T'
+		t.Comm = s.lastComm(p)
 	default:
 		t.State = 'S'
 	}
 	return t
+}
+
+// lastComm is the comm p's guestproc sent when it last stopped or ended
+// ("": none; /proc then names the program file).
+func (s *supervisor) lastComm(p Proc) string {
+	w := s.procs()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if c, ok := w.comms[p.Pid]; ok && c.hostPid == p.HostPid {
+		return c.comm
+	}
+	return ""
 }
 
 // procBuildPoll is how often procAskBuilt asks again a target whose
@@ -202,7 +210,7 @@ func (s *supervisor) procGone(pid int32) {
 	}
 }
 
-// procCommOf records the last comm of ending process pid, and forgets
+// procCommOf records the last comm of stopping or ending process pid, and forgets
 // those of processes the tree no longer has. (w.mu and the tree's lock
 // are never held together.)
 func (s *supervisor) procCommOf(pid int32, c ipc.ProcComm) {

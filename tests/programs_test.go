@@ -151,3 +151,9 @@ func TestProgramMlock(t *testing.T) {
 func TestProgramIgnoredSignalsDoNotInterrupt(t *testing.T) {
 	runProgram(t, progCase{src: "ignored_signal_wait.c"})
 }
+
+// A stopped process's /proc shows its PR_SET_NAME name: the tree answers
+// for it (its guestproc is stopped) with the comm sent before the stop.
+func TestProgramStoppedProcessComm(t *testing.T) {
+	runProgram(t, progCase{src: "procfs_stopped_comm.c"})
+}
