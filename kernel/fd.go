@@ -35,6 +35,8 @@ type HostFile struct {
 	refs atomic.Int32
 	// kind caches waitKind's answer.
 	kind atomic.Int32
+	// tty caches isTerminal's answer (tty.go): 0 unknown, 1 no, 2 yes.
+	tty atomic.Int32
 	// fdDir is set (before the file is shared) when it is the guest's
 	// /proc/self/fd directory, whose entries are the guest's numbers
 	// (fd_dir.go).

@@ -13,10 +13,6 @@ package kernel
 // a terminal is asked once.
 
 import (
-	"runtime"
-	"sync"
-	"weak"
-
 	"github.com/elfuse/elfuse/kernel/abi"
 	"golang.org/x/sys/unix"
 )
@@ -33,27 +29,26 @@ type TTYAccessHost interface {
 	TTYAccess(sig int32, ignored bool) (self bool, err error)
 }
 
-// terminalFiles caches, per open file, whether it is a terminal. Keys are
-// weak so a closed file's entry goes with it (dropped by a cleanup).
-var terminalFiles sync.Map // weak.Pointer[HostFile] → bool
-
 // isTerminal reports whether the file is a terminal. Regular files,
 // directories and sockets answer from their cached kind; others ask the
-// host (TCGETS) once.
+// host (TCGETS) once and keep the answer in the file.
 func (h *HostFile) isTerminal() bool {
 	if h.waitKind() != kindMayBlock {
 		return false
 	}
-	wp := weak.Make(h)
-	if v, ok := terminalFiles.Load(wp); ok {
-		return v.(bool)
+	switch h.tty.Load() {
+	case 1:
+		return false
+	case 2:
+		return true
 	}
 	_, err := unix.IoctlGetTermios(h.fd, unix.TCGETS)
-	tty := err == nil
-	if _, loaded := terminalFiles.LoadOrStore(wp, tty); !loaded {
-		runtime.AddCleanup(h, func(wp weak.Pointer[HostFile]) { terminalFiles.Delete(wp) }, wp)
+	if err != nil {
+		h.tty.Store(1)
+		return false
 	}
-	return tty
+	h.tty.Store(2)
+	return true
 }
 
 // ttyAccessHost returns the kernel's TTYAccessHost when f is the
