@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // FixedTime is the modification time given to every prepared file and
@@ -74,6 +76,13 @@ func Prepare(dir string, files []File) error {
 			}
 		case f.Link != "":
 			if err := os.Symlink(f.Link, p); err != nil {
+				return err
+			}
+			// The link's own times too (lutimes): stat -c %Y of a link
+			// otherwise shows the second the fixture was made, which
+			// differs between the native and the elfuse run.
+			ts := []unix.Timespec{unix.NsecToTimespec(FixedTime.UnixNano()), unix.NsecToTimespec(FixedTime.UnixNano())}
+			if err := unix.UtimesNanoAt(unix.AT_FDCWD, p, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 				return err
 			}
 			continue
