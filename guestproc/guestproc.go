@@ -165,7 +165,7 @@ func (l *life) run() (code int, recycled *host, kept hvf.Machine) {
 	}
 	h := newHost(conn, start, log)
 	k := &kernel.Kernel{
-		Config:  kernel.Config{Log: log, Timeout: start.Timeout, Root: root},
+		Config:  kernel.Config{Log: log, Timeout: start.Timeout, Root: root, Trace: tracer(&start)},
 		Host:    h,
 		Backend: l.backend,
 	}
@@ -212,6 +212,7 @@ func (l *life) run() (code int, recycled *host, kept hvf.Machine) {
 		log.Error("guest stopped by an internal error", "error", err)
 		return 1, nil, nil
 	}
+	traceExit(&start, status) // trace.go
 	tEnd := time.Now()
 	task.Proc.FDs.CloseAll()
 	// A vfork parent resumes when the child ends; the guestproc living

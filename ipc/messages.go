@@ -20,6 +20,10 @@ const GuestprocForkFD = 4
 // has one.
 const GuestprocJobGenFD = 5
 
+// GuestprocTraceFD is the descriptor number of the --trace output in a
+// guestproc started while tracing (Start.Trace).
+const GuestprocTraceFD = 6
+
 // TTYGoAhead is Reply.Code of an OpTTYAccess answered "go ahead": the
 // caller may reuse it until the job-control generation moves.
 const TTYGoAhead = 1
@@ -59,6 +63,9 @@ type Start struct {
 	// second Start (Fork set) carrying the fork socket as its one
 	// SCM_RIGHTS descriptor.
 	Spare bool
+	// Trace: write a line per syscall to descriptor GuestprocTraceFD
+	// (--trace).
+	Trace bool `json:",omitempty"`
 }
 
 // Bind is one --bind HOST[:GUEST][:ro].

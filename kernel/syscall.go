@@ -144,14 +144,26 @@ func (t *Task) Syscall() {
 			t.Log.Info("unimplemented syscall, returning ENOSYS", "nr", nr, "name", abi.SyscallName(nr))
 		}
 		regs.RAX = negErrno(abi.ENOSYS)
+		if t.Proc.Kernel.Trace != nil {
+			t.traceLeave(nr, nil, args, 0, abi.ENOSYS)
+		}
 		return
 	}
 	// The syscall clock (for dumps) is reset without a defer (a defer per
 	// exit shows in profiles); a handler that panics takes the guestproc
 	// down anyway.
+	// Tracing costs one predictable branch each side when off (trace.go).
+	var pre []byte
+	tracing := t.Proc.Kernel.Trace != nil
+	if tracing {
+		pre = t.traceEnter(nr, args)
+	}
 	t.sys.enter(nr)
 	ret, err := s.Fn(t, args)
 	t.sys.leave()
+	if tracing {
+		t.traceLeave(nr, pre, args, ret, err)
+	}
 	if t.Log.IsTrace() {
 		t.Log.Trace("syscall", "name", s.Name, "args", *args, "ret", ret, "err", err)
 	}

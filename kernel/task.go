@@ -40,6 +40,8 @@ type Config struct {
 	// Root is the guest's file system under --sysroot/--bind (sysroot.go);
 	// nil: the guest sees the host's.
 	Root *Root
+	// Trace, when set, gets a line per syscall (--trace; trace.go).
+	Trace *Tracer
 }
 
 // Process is a thread group: one address space, one descriptor table, one

@@ -50,6 +50,9 @@ type Config struct {
 	Sysroot string
 	Binds   []ipc.Bind
 	Workdir string
+	// Trace, when set, receives a line per syscall of every guest process
+	// (--trace; OpenTrace).
+	Trace *os.File
 }
 
 // DefaultMaxProcs is --max-procs when not given.
@@ -91,7 +94,7 @@ func Run(cfg Config) int {
 	err = p.conn.Send(ipc.MsgStart, ipc.Start{
 		Path: path, Argv: cfg.Args, Envp: cfg.Env, Pid: init.Pid, Ppid: 0,
 		Backend: cfg.Backend, Timeout: cfg.Timeout, LogLevel: cfg.LogLevel,
-		Sysroot: cfg.Sysroot, Binds: cfg.Binds, Workdir: cfg.Workdir,
+		Sysroot: cfg.Sysroot, Binds: cfg.Binds, Workdir: cfg.Workdir, Trace: cfg.Trace != nil,
 		Inherited: fdNumbers(inherited), Closed: fdNumbers(closed),
 	}, inherited...)
 	// Pid 1 has its copies: a pipe end kept here would hold off the

@@ -65,6 +65,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&envs, "env", "K=V: set K in the guest's environment; K alone copies the host's value (repeatable)")
 	clearEnv := fs.Bool("clear-env", false, "start the guest with an empty environment (before --env)")
 	maxProcs := fs.Int("max-procs", supervisor.DefaultMaxProcs, "most guest processes (zombies included) at once; fork past it fails with EAGAIN")
+	var trace traceFlag
+	fs.Var(&trace, "trace", "print a line per syscall of every guest process, like strace -f; --trace=FILE writes them to host file FILE (trace.go)")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	help := fs.Bool("help", false, "print this help and exit")
 	longUsage := func() {
@@ -138,6 +140,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		cfg.Binds = append(cfg.Binds, pb)
+	}
+	if trace.on {
+		f, err := supervisor.OpenTrace(trace.file)
+		if err != nil {
+			fmt.Fprintf(stderr, "elfuse: %v\n", err)
+			return 2
+		}
+		defer f.Close()
+		cfg.Trace = f
 	}
 	cfg.Log = hclog.New(&hclog.LoggerOptions{Name: "elfuse", Level: level, Output: stderr})
 	return supervisor.Run(cfg)
