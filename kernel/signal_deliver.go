@@ -54,6 +54,9 @@ func (t *Task) DeliverSignals() {
 		if !ok {
 			break
 		}
+		if t.Proc.Kernel.Trace != nil {
+			t.traceSignal(&d.info) // trace_signal.go
+		}
 		sig := int(d.info.Signo)
 		switch d.act.Handler {
 		case abi.SIG_IGN:

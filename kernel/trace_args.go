@@ -48,6 +48,11 @@ const (
 	aDirents                  // getdents64 buffer: address and entry count
 	aFcntlCmd                 // F_* command (the third argument follows it)
 	aFcntlArg                 // fcntl's third argument, decoded by command
+	aStat                     // struct stat the call filled
+	aArchPrctl                // arch_prctl code
+	aRlimit                   // RLIMIT_* resource
+	aGrnd                     // GRND_* flags
+	aRandom                   // getrandom's buffer, in \x escapes
 )
 
 // retKind says how a successful return is printed.
@@ -217,6 +222,22 @@ func (t *Task) appendArg(dst []byte, k argKind, a *Args, i int, ret uint64, fail
 		return appendFcntlCmd(dst, int32(v))
 	case aFcntlArg:
 		return appendFcntlArg(dst, int32(a[i-1]), v)
+	case aStat:
+		if failed {
+			return appendPtr(dst, v)
+		}
+		return t.appendGuestStat(dst, v)
+	case aArchPrctl:
+		return appendEnum(dst, v, archPrctlCodes, true)
+	case aRlimit:
+		return appendRlimit(dst, v)
+	case aGrnd:
+		return appendFlags(dst, uint64(uint32(v)), grndNames)
+	case aRandom:
+		if failed {
+			return appendPtr(dst, v)
+		}
+		return t.appendGuestHexBuf(dst, v, ret)
 	}
 	return appendHex(dst, v)
 }

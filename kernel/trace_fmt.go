@@ -76,8 +76,11 @@ func appendCut(dst, b []byte, more bool) []byte {
 	return dst
 }
 
-// appendHex appends v as 0x-prefixed hex.
+// appendHex appends v as C's %#lx does: 0x-prefixed hex, 0 bare.
 func appendHex(dst []byte, v uint64) []byte {
+	if v == 0 {
+		return append(dst, '0')
+	}
 	return strconv.AppendUint(append(dst, '0', 'x'), v, 16)
 }
 
@@ -144,13 +147,17 @@ func appendOpenFlags(dst []byte, v uint64) []byte {
 	return dst
 }
 
-// appendMode appends a file mode in octal as strace does (0644, 000).
+// appendMode appends a file mode in octal as strace does with C's %#03o
+// (0644, 007, 000).
 func appendMode(dst []byte, v uint64) []byte {
 	s := strconv.FormatUint(v, 8)
+	if v != 0 {
+		s = "0" + s
+	}
 	for len(s) < 3 {
 		s = "0" + s
 	}
-	return append(append(dst, '0'), s...)
+	return append(dst, s...)
 }
 
 var protNames = []flagName{{1, "PROT_READ"}, {2, "PROT_WRITE"}, {4, "PROT_EXEC"},
