@@ -210,3 +210,46 @@ func TestTraceExitLines(t *testing.T) {
 		t.Errorf("got %q, want %q", out.String(), want)
 	}
 }
+
+func TestStatAndSiginfoDecode(t *testing.T) {
+	mem := make([]byte, 0x100)
+	// struct stat: st_mode at 24, st_rdev at 40, st_size at 48.
+	mem[24], mem[25] = 0xa4, 0x81 // 0100644
+	mem[48] = 42
+	var out bytes.Buffer
+	task := traceTask(mem, &out)
+	if got, want := string(task.appendGuestStat(nil, traceBase)), "{st_mode=S_IFREG|0644, st_size=42, ...}"; got != want {
+		t.Errorf("regular file stat = %s, want %s", got, want)
+	}
+	dev := make([]byte, 0x100)
+	dev[24], dev[25] = 0xb6, 0x21 // 020666
+	dev[40], dev[41] = 3, 1       // makedev(1, 3)
+	task = traceTask(dev, &out)
+	if got, want := string(task.appendGuestStat(nil, traceBase)), "{st_mode=S_IFCHR|0666, st_rdev=makedev(0x1, 0x3), ...}"; got != want {
+		t.Errorf("device stat = %s, want %s", got, want)
+	}
+	if got, want := string(task.appendGuestStat(nil, 0x5)), "0x5"; got != want {
+		t.Errorf("unreadable stat = %s, want %s", got, want)
+	}
+	if got, want := string(appendStatMode(nil, 0o41777)), "S_IFDIR|S_ISVTX|0777"; got != want {
+		t.Errorf("sticky dir mode = %s, want %s", got, want)
+	}
+
+	info := abi.Siginfo{Signo: abi.SIGCHLD, Code: abi.CLD_EXITED}
+	info.SetPid(2)
+	info.SetStatus(3)
+	info.SetUtime(4)
+	task.traceSignal(&info)
+	info = abi.Siginfo{Signo: abi.SIGTERM, Code: 0}
+	info.SetPid(1)
+	task.traceSignal(&info)
+	info = abi.Siginfo{Signo: abi.SIGSEGV, Code: 1}
+	info.SetAddr(0x10)
+	task.traceSignal(&info)
+	want := "[pid 7] --- SIGCHLD {si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=2, si_uid=0, si_status=3, si_utime=4 /* 0.04 s */, si_stime=0} ---\n" +
+		"[pid 7] --- SIGTERM {si_signo=SIGTERM, si_code=SI_USER, si_pid=1, si_uid=0} ---\n" +
+		"[pid 7] --- SIGSEGV {si_signo=SIGSEGV, si_code=SEGV_MAPERR, si_addr=0x10} ---\n"
+	if out.String() != want {
+		t.Errorf("signal lines:\n got %q\nwant %q", out.String(), want)
+	}
+}
