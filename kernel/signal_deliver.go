@@ -54,7 +54,7 @@ func (t *Task) DeliverSignals() {
 		if !ok {
 			break
 		}
-		if t.Proc.Kernel.Trace != nil {
+		if t.tracer() != nil {
 			t.traceSignal(&d.info) // trace_signal.go
 		}
 		sig := int(d.info.Signo)

@@ -144,7 +144,7 @@ func (t *Task) Syscall() {
 			t.Log.Info("unimplemented syscall, returning ENOSYS", "nr", nr, "name", abi.SyscallName(nr))
 		}
 		regs.RAX = negErrno(abi.ENOSYS)
-		if t.Proc.Kernel.Trace != nil {
+		if t.tracer() != nil {
 			t.traceLeave(nr, nil, args, 0, abi.ENOSYS)
 		}
 		return
@@ -154,7 +154,7 @@ func (t *Task) Syscall() {
 	// down anyway.
 	// Tracing costs one predictable branch each side when off (trace.go).
 	var pre []byte
-	tracing := t.Proc.Kernel.Trace != nil
+	tracing := t.tracer() != nil
 	if tracing {
 		pre = t.traceEnter(nr, args)
 	}

@@ -28,6 +28,15 @@ func (tr *Tracer) emit(line []byte) {
 	tr.w.Write(line) // a trace that cannot be written is not the guest's problem
 }
 
+// tracer returns the task's tracer, nil when tracing is off (or the task
+// belongs to no kernel, as in unit tests).
+func (t *Task) tracer() *Tracer {
+	if k := t.Proc.Kernel; k != nil {
+		return k.Trace
+	}
+	return nil
+}
+
 // linePrefix starts a line: "[pid N] ".
 func linePrefix(dst []byte, pid int32) []byte {
 	dst = append(dst, "[pid "...)
@@ -56,7 +65,7 @@ func (t *Task) traceEnter(nr uint64, a *Args) []byte {
 // traceLeave writes the line of a completed syscall. pre holds the
 // arguments decoded by traceEnter, if any.
 func (t *Task) traceLeave(nr uint64, pre []byte, a *Args, ret uint64, err error) {
-	tr := t.Proc.Kernel.Trace
+	tr := t.tracer()
 	if tr == nil {
 		return
 	}

@@ -9,7 +9,7 @@ import (
 // traceSignal writes strace's "--- SIGCHLD {si_signo=...} ---" line for a
 // signal dequeued for delivery (whatever its action, as strace sees it).
 func (t *Task) traceSignal(info *abi.Siginfo) {
-	tr := t.Proc.Kernel.Trace
+	tr := t.tracer()
 	if tr == nil {
 		return
 	}
