@@ -73,6 +73,22 @@ func TestTraceMatchesStrace(t *testing.T) {
 							t.Errorf("process %s differs:\n%s\nwhole elfuse trace:\n%s", name, testutil.LineDiff(w, g), trace)
 						}
 					}
+					// --trace alone: the same lines on stderr, stdout untouched.
+					cmd := exec.Command(bin, "--backend", backend, "--trace", "--", prog)
+					cmd.Dir, cmd.Env = dir, testutil.Env()
+					var stdout, stderr strings.Builder
+					cmd.Stdout, cmd.Stderr = &stdout, &stderr
+					cmd.Run()
+					if got := fmt.Sprintf("status %d, stdout %q", cmd.ProcessState.ExitCode(), stdout.String()); got != native {
+						t.Errorf("--trace to stderr: native %s, elfuse %s", native, got)
+					}
+					onStderr := parseTrace(t, filterSet(stderr.String()), elfuseLine)
+					for name, lines := range want {
+						w, g := strings.Join(lines, "\n"), strings.Join(onStderr[name], "\n")
+						if w != g {
+							t.Errorf("--trace to stderr, process %s differs:\n%s", name, testutil.LineDiff(w, g))
+						}
+					}
 				})
 			}
 		})
