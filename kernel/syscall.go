@@ -149,15 +149,15 @@ func (t *Task) Syscall() {
 		}
 		return
 	}
-	// The syscall clock (for dumps) is reset without a defer (a defer per
-	// exit shows in profiles); a handler that panics takes the guestproc
-	// down anyway.
 	// Tracing costs one predictable branch each side when off (trace.go).
 	var pre []byte
 	tracing := t.tracer() != nil
 	if tracing {
 		pre = t.traceEnter(nr, args)
 	}
+	// The syscall clock (for dumps) is reset without a defer (a defer per
+	// exit shows in profiles); a handler that panics takes the guestproc
+	// down anyway.
 	t.sys.enter(nr)
 	ret, err := s.Fn(t, args)
 	t.sys.leave()
