@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"errors"
 	"github.com/elfuse/elfuse/kernel/abi"
 	"io"
 	"strconv"
@@ -71,12 +72,17 @@ func (t *Task) traceLeave(nr uint64, pre []byte, a *Args, ret uint64, err error)
 	}
 	var failed bool
 	var errno uint64
+	noReturn := err != nil && errors.Is(err, ErrNoReturn)
 	switch {
 	case err == nil:
-	case err == ErrNoReturn:
+	case noReturn:
 		// The handler set the registers itself (execve, rt_sigreturn,
-		// exit): what rax now holds is what the guest sees.
+		// exit): what rax now holds is what the guest sees, an error
+		// included (rt_sigreturn back into an interrupted call).
 		ret = t.CPU.Regs().RAX
+		if r := int64(ret); r < 0 && r >= -4095 {
+			failed, errno = true, uint64(-r)
+		}
 	default:
 		failed, errno = true, uint64(toErrno(err))
 	}
@@ -91,10 +97,12 @@ func (t *Task) traceLeave(nr uint64, pre []byte, a *Args, ret uint64, err error)
 	}
 	line = append(line, ") = "...)
 	switch {
-	case spec != nil && spec.ret == retNone && (err == nil || err == ErrNoReturn):
+	case spec != nil && spec.ret == retNone && !failed:
 		line = append(line, '?')
 	case failed:
 		line = appendErrno(line, errno)
+	case spec != nil && spec.retFmt != nil:
+		line = spec.retFmt(line, a, ret)
 	case spec != nil && spec.ret == retHex:
 		line = appendHex(line, ret)
 	default:

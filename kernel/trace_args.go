@@ -53,6 +53,9 @@ const (
 	aRlimit                   // RLIMIT_* resource
 	aGrnd                     // GRND_* flags
 	aRandom                   // getrandom's buffer, in \x escapes
+	aIntPtr                   // pointer to an int: [N]
+	aIoctlReq                 // ioctl request: a tty name or hex
+	aIoctlArg                 // ioctl's argument, by request
 )
 
 // retKind says how a successful return is printed.
@@ -73,6 +76,8 @@ type traceSpec struct {
 	pre bool
 	// custom, when set, prints the arguments instead of args.
 	custom func(t *Task, dst []byte, a *Args, ret uint64, failed bool) []byte
+	// retFmt, when set, prints a successful return value.
+	retFmt func(dst []byte, a *Args, ret uint64) []byte
 }
 
 // appendArgs appends the decoded argument list of a syscall; a syscall
@@ -233,6 +238,20 @@ func (t *Task) appendArg(dst []byte, k argKind, a *Args, i int, ret uint64, fail
 		return appendRlimit(dst, v)
 	case aGrnd:
 		return appendFlags(dst, uint64(uint32(v)), grndNames)
+	case aIntPtr:
+		if v == 0 {
+			return append(dst, "NULL"...)
+		}
+		var b [4]byte
+		if _, err := t.CopyIn(abi.Addr(v), b[:]); err != nil {
+			return appendHex(dst, v)
+		}
+		dst = strconv.AppendInt(append(dst, '['), int64(int32(binary.LittleEndian.Uint32(b[:]))), 10)
+		return append(dst, ']')
+	case aIoctlReq:
+		return appendEnum(dst, uint64(uint32(v)), ioctlNames, true)
+	case aIoctlArg:
+		return t.appendIoctlArg(dst, uint32(a[i-1]), v, failed)
 	case aRandom:
 		if failed {
 			return appendPtr(dst, v)

@@ -161,3 +161,74 @@ func traceFutex(t *Task, dst []byte, a *Args, ret uint64, failed bool) []byte {
 	}
 	return dst
 }
+
+// ioctlNames names the terminal ioctls shells and make issue most; others
+// print in hex.
+var ioctlNames = map[uint64]string{0x5401: "TCGETS", 0x5402: "TCSETS", 0x5403: "TCSETSW",
+	0x5404: "TCSETSF", 0x540e: "TIOCSCTTY", 0x540f: "TIOCGPGRP", 0x5410: "TIOCSPGRP",
+	0x5413: "TIOCGWINSZ", 0x5414: "TIOCSWINSZ", 0x541b: "FIONREAD", 0x5421: "FIONBIO",
+	0x5422: "TIOCNOTTY", 0x5429: "TIOCGSID", 0x5450: "FIONCLEX", 0x5451: "FIOCLEX"}
+
+// appendIoctlArg appends ioctl's third argument for the requests named in
+// ioctlNames: [N] for the int ones, the window size, {...} for termios,
+// nothing for those without one; the raw value in hex for the rest and
+// for a failed call that fills it.
+func (t *Task) appendIoctlArg(dst []byte, req uint32, v uint64, failed bool) []byte {
+	switch req {
+	case 0x5450, 0x5451, 0x5422: // FIONCLEX, FIOCLEX, TIOCNOTTY take none
+		return dst[:len(dst)-2]
+	case 0x540e: // TIOCSCTTY: an int by value
+		return strconv.AppendInt(dst, int64(int32(v)), 10)
+	case 0x5410, 0x5421: // TIOCSPGRP, FIONBIO: read
+		return t.appendArg(dst, aIntPtr, &Args{v}, 0, 0, false)
+	case 0x540f, 0x541b, 0x5429: // TIOCGPGRP, FIONREAD, TIOCGSID: filled
+		if failed {
+			return appendPtr(dst, v)
+		}
+		return t.appendArg(dst, aIntPtr, &Args{v}, 0, 0, false)
+	case 0x5413, 0x5414: // TIOCGWINSZ, TIOCSWINSZ
+		if failed && req == 0x5413 {
+			return appendPtr(dst, v)
+		}
+		var b [8]byte
+		if _, err := t.CopyIn(abi.Addr(v), b[:]); err != nil {
+			return appendHex(dst, v)
+		}
+		le := binary.LittleEndian
+		dst = strconv.AppendUint(append(dst, "{ws_row="...), uint64(le.Uint16(b[0:])), 10)
+		dst = strconv.AppendUint(append(dst, ", ws_col="...), uint64(le.Uint16(b[2:])), 10)
+		dst = strconv.AppendUint(append(dst, ", ws_xpixel="...), uint64(le.Uint16(b[4:])), 10)
+		dst = strconv.AppendUint(append(dst, ", ws_ypixel="...), uint64(le.Uint16(b[6:])), 10)
+		return append(dst, '}')
+	case 0x5401: // TCGETS
+		if failed {
+			return appendPtr(dst, v)
+		}
+		return t.appendGuestStruct(dst, v)
+	case 0x5402, 0x5403, 0x5404:
+		return t.appendGuestStruct(dst, v)
+	}
+	return appendHex(dst, v)
+}
+
+// fcntlRet prints what F_GETFD and F_GETFL return as strace does: hex
+// with the flags spelled out.
+func fcntlRet(dst []byte, a *Args, ret uint64) []byte {
+	switch int32(a[1]) {
+	case abi.F_GETFD:
+		if ret == 0 {
+			return append(dst, '0')
+		}
+		dst = append(appendHex(dst, ret), " (flags "...)
+		if ret == abi.FD_CLOEXEC {
+			dst = append(dst, "FD_CLOEXEC"...)
+		} else {
+			dst = appendFlags(dst, ret, []flagName{{abi.FD_CLOEXEC, "FD_CLOEXEC"}})
+		}
+		return append(dst, ')')
+	case abi.F_GETFL:
+		dst = append(appendHex(dst, ret), " (flags "...)
+		return append(appendOpenFlags(dst, ret), ')')
+	}
+	return strconv.AppendInt(dst, int64(ret), 10)
+}
