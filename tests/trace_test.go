@@ -16,17 +16,20 @@ import (
 // traceSet is the syscalls compared between strace and elfuse --trace: the
 // ones testdata/trace.c makes after start-up (glibc's and musl's start-up
 // calls differ from run to run in addresses only, but are not the point).
-const traceSet = "openat,open,read,write,close,pipe2,pipe,clone,clone3,fork,vfork,wait4,exit_group"
+const traceSet = "openat,open,read,write,close,lseek,dup2,fcntl,pipe2,pipe,clone,clone3,fork,vfork,wait4,exit_group,rt_sigaction,kill,rt_sigreturn"
 
 // TestTraceMatchesStrace runs testdata/trace.c natively under
-// `strace -f -q -e trace=SET -e signal=none -o FILE` and under
+// `strace -f -q -e trace=SET -o FILE` and under
 // `elfuse --trace=FILE`, and requires the same lines per process after
 // this normalisation, and nothing else:
 //   - line prefixes: strace's "PID  " and elfuse's "[pid N] " are removed;
 //     lines are grouped per process, in order, processes named P0 (the
 //     program) and P1, P2... in the order their creating clone/fork
-//     returned them; the pid a clone/fork/vfork/wait4 returns and the pid
-//     wait4 is given are replaced by those names;
+//     returned them; the pid a clone/fork/vfork/wait4 returns, the pid
+//     wait4 and kill are given and a signal's si_pid are replaced by those
+//     names;
+//   - `--- SIGCHLD` lines are dropped: when the child's exit reaches the
+//     parent depends on timing, natively as under elfuse;
 //   - strace's "<unfinished ...>" / "<... X resumed>" halves are joined;
 //   - strace's padding of " = " to column 40 is collapsed to one space;
 //   - hex addresses (0x...) become 0xADDR;
@@ -52,7 +55,7 @@ func TestTraceMatchesStrace(t *testing.T) {
 				t.Fatal(err)
 			}
 			nativeOut := filepath.Join(dir, "native.trace")
-			native := runTraced(t, dir, strace, "-f", "-q", "-e", "trace="+traceSet, "-e", "signal=none", "-o", nativeOut, prog)
+			native := runTraced(t, dir, strace, "-f", "-q", "-e", "trace="+traceSet, "-o", nativeOut, prog)
 			want := parseTrace(t, readFile(t, nativeOut), straceLine)
 			if len(want) < 2 {
 				t.Fatalf("strace saw %d processes, want 2:\n%s", len(want), readFile(t, nativeOut))
@@ -128,11 +131,12 @@ var (
 	hexAddr    = regexp.MustCompile(`0x[0-9a-f]+`)
 	padding    = regexp.MustCompile(` +=( |$)`)
 	retPid     = regexp.MustCompile(`^(clone|clone3|fork|vfork|wait4)\((.*) = (\d+)$`)
-	waitArg    = regexp.MustCompile(`^wait4\((\d+),`)
+	pidArg     = regexp.MustCompile(`^(wait4|kill)\((\d+),`)
+	siPid      = regexp.MustCompile(`si_pid=(\d+)`)
 )
 
 // filterSet keeps the lines of an elfuse trace for syscalls in traceSet,
-// and the +++ lines.
+// and the +++ and --- lines.
 func filterSet(trace string) string {
 	set := map[string]bool{}
 	for _, n := range strings.Split(traceSet, ",") {
@@ -145,7 +149,7 @@ func filterSet(trace string) string {
 			continue
 		}
 		name, _, _ := strings.Cut(m[2], "(")
-		if set[name] || strings.HasPrefix(m[2], "+++ ") {
+		if set[name] || strings.HasPrefix(m[2], "+++ ") || strings.HasPrefix(m[2], "--- ") {
 			b.WriteString(l)
 		}
 	}
@@ -165,6 +169,9 @@ func parseTrace(t *testing.T, trace string, prefix *regexp.Regexp) map[string][]
 			t.Fatalf("unparsable trace line %q in:\n%s", l, trace)
 		}
 		pid, text := m[1], m[2]
+		if strings.HasPrefix(text, "--- SIGCHLD ") {
+			continue
+		}
 		if i, ok := pending[pid]; ok {
 			_, rest, found := strings.Cut(text, " resumed>")
 			if !found {
@@ -203,9 +210,14 @@ func parseTrace(t *testing.T, trace string, prefix *regexp.Regexp) map[string][]
 				text = strings.TrimSuffix(text, m[3]) + n
 			}
 		}
-		if m := waitArg.FindStringSubmatch(text); m != nil {
-			if n, ok := names[m[1]]; ok {
-				text = "wait4(" + n + text[len(m[0])-1:]
+		if m := pidArg.FindStringSubmatch(text); m != nil {
+			if n, ok := names[m[2]]; ok {
+				text = m[1] + "(" + n + text[len(m[0])-1:]
+			}
+		}
+		if m := siPid.FindStringSubmatchIndex(text); m != nil {
+			if n, ok := names[text[m[2]:m[3]]]; ok {
+				text = text[:m[2]] + n + text[m[3]:]
 			}
 		}
 		out[name] = append(out[name], hexAddr.ReplaceAllString(text, "0xADDR"))

@@ -5,11 +5,19 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+static volatile sig_atomic_t got;
+
+static void on_usr1(int sig)
+{
+	got = sig;
+}
 
 int main(void)
 {
@@ -27,8 +35,28 @@ int main(void)
 	ssize_t n = read(fd, buf, sizeof buf);
 	if (n <= 0)
 		return 4;
+	if (lseek(fd, 6, SEEK_SET) != 6)
+		return 8;
 	close(fd);
 	write(1, buf, n);
+
+	/* Descriptor flags: F_GETFD before and after F_SETFD, F_GETFL. */
+	if (dup2(1, 10) != 10)
+		return 9;
+	fcntl(10, F_GETFD);
+	fcntl(10, F_SETFD, FD_CLOEXEC);
+	fcntl(10, F_GETFD);
+	close(10);
+
+	/* A caught signal: rt_sigaction, kill, the --- line, rt_sigreturn. */
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_usr1;
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGUSR1, &sa, NULL);
+	kill(getpid(), SIGUSR1);
+	if (got != SIGUSR1)
+		return 10;
 	write(-1, "bad descriptor", 14);
 
 	int p[2];
