@@ -238,7 +238,9 @@ func (s *supervisor) serve(g *guestproc) {
 		var raw rawBody
 		t, fds, err := g.conn.Recv(&raw)
 		if err != nil {
-			if !errors.Is(err, io.EOF) {
+			// ECONNRESET: the guestproc died (SIGKILL) with messages
+			// of ours unread; that is an end like EOF, not a fault.
+			if !errors.Is(err, io.EOF) && !errors.Is(err, unix.ECONNRESET) {
 				s.log.Warn("guestproc control socket", "pid", g.pid, "error", err)
 			}
 			break
