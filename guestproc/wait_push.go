@@ -10,7 +10,7 @@ package guestproc
 //	supervisor                         guestproc (parent)
 //	  ChildEvent{Pid, Exited, Zombie} ──▶ zombies.push   (reader goroutine)
 //	                                     wait4 ──▶ zombies.take
-//	                       OpReap{Pid} ◀── (sent under zombies.mu)
+//	                       OpReap{Pid} ◀── (sent before any later OpWait)
 //
 // The supervisor handles one socket's messages in order, so any OpWait
 // sent after the OpReap finds the zombie gone. The rules that keep Linux's
@@ -51,6 +51,11 @@ type zombies struct {
 	tomb map[int32]int
 	// inflight counts OpWait calls sent and not yet settled.
 	inflight int
+	// reaping counts local takes whose OpReap is not sent yet; begin
+	// waits for them (reaped signals when one is), so no OpWait overtakes
+	// an OpReap. The send itself holds no lock the reader goroutine needs.
+	reaping int
+	reaped  *sync.Cond
 	// sawReports is set once a stop or continue event arrived.
 	sawReports bool
 }
@@ -117,11 +122,11 @@ func matches(pid int32, r *ipc.ZombieReport, sel int32, options int32) bool {
 
 // take removes and returns the zombie a wait with selector sel and
 // options reports, if the pushed zombies answer it; reap is called with
-// its pid while z.mu is held, so no OpWait goes out before it.
+// its pid before any OpWait can begin.
 func (z *zombies) take(sel, options int32, reap func(pid int32)) (kernel.WaitResult, bool) {
 	z.mu.Lock()
-	defer z.mu.Unlock()
 	if !z.qualifiesLocked(sel, options) {
+		z.mu.Unlock()
 		return kernel.WaitResult{}, false
 	}
 	var best int32
@@ -137,17 +142,35 @@ func (z *zombies) take(sel, options int32, reap func(pid int32)) (kernel.WaitRes
 		}
 	}
 	if best == 0 {
+		z.mu.Unlock()
 		return kernel.WaitResult{}, false
 	}
 	r := z.byPid[best]
 	delete(z.byPid, best)
+	z.reaping++
+	z.mu.Unlock()
+
 	reap(best)
+
+	z.mu.Lock()
+	z.reaping--
+	if z.reaped != nil {
+		z.reaped.Broadcast()
+	}
+	z.mu.Unlock()
 	return kernel.WaitResult{Pid: best, Status: r.Status, Code: r.Code, Rusage: r.Rusage}, true
 }
 
-// begin notes an OpWait about to be sent.
+// begin notes an OpWait about to be sent, once every OpReap of a local
+// take has been.
 func (z *zombies) begin() {
 	z.mu.Lock()
+	for z.reaping > 0 {
+		if z.reaped == nil {
+			z.reaped = sync.NewCond(&z.mu)
+		}
+		z.reaped.Wait()
+	}
 	z.inflight++
 	z.mu.Unlock()
 }
