@@ -20,12 +20,7 @@ import (
 func (h *host) Fork(img *kernel.ForkImage, fds []int, exitSignal int32, waitExec bool) (int32, error) {
 	start := time.Now()
 	h.syncSubreaper()
-	// A plain fork returns once the image is sent, as Linux's parent does
-	// not wait for its child to run; a child that then fails to start is
-	// reported killed by SIGKILL (the supervisor knows from Flag). A vfork
-	// parent waits anyway, for exec or exit.
-	early := !waitExec
-	r, err := h.call(ipc.Request{Op: ipc.OpFork, ExitSignal: exitSignal, Flag: early})
+	r, err := h.call(ipc.Request{Op: ipc.OpFork, ExitSignal: exitSignal})
 	tCall := time.Now()
 	if err != nil {
 		return 0, err
@@ -57,17 +52,6 @@ func (h *host) Fork(img *kernel.ForkImage, fds []int, exitSignal int32, waitExec
 		unix.Close(notifyW)
 	}
 	tSent := time.Now()
-	if early {
-		if err != nil {
-			// The child gets EOF instead of its image and fails: the
-			// supervisor reports it killed.
-			h.log.Warn("fork: image not sent; the child will be reported killed", "pid", r.Pid, "error", err)
-		} else if h.log.IsDebug() {
-			h.log.Debug("forked", "child", r.Pid, "fds", len(fds), "regions", len(img.Regions),
-				"took", time.Since(start), "supervisor", tCall.Sub(start), "send", tSent.Sub(tCall))
-		}
-		return r.Pid, nil
-	}
 	if err == nil {
 		_, err = fc.Expect(ipc.MsgForkReady, nil)
 	}
@@ -94,10 +78,7 @@ func (h *host) Fork(img *kernel.ForkImage, fds []int, exitSignal int32, waitExec
 }
 
 // startForked rebuilds the process a parent sent over the fork socket
-// forkFD, on machine if one was made ahead (a warm spare). A failure
-// makes the guestproc report MsgExecFailed: the supervisor then forgets
-// the child of a vfork parent (whose fork fails) and reports a plain
-// fork's child killed by SIGKILL (its parent has the pid).
+// forkFD, on machine if one was made ahead (a warm spare).
 func (h *host) startForked(k *kernel.Kernel, forkFD int, machine hvf.Machine) (*kernel.Task, error) {
 	fc := ipc.NewConn(forkFD)
 	defer fc.Close()
@@ -137,12 +118,8 @@ func (h *host) startForked(k *kernel.Kernel, forkFD int, machine hvf.Machine) (*
 	h.mu.Lock()
 	h.vforkNotify = keep
 	h.mu.Unlock()
-	// Only a parent that waits for exec or exit (Notify) waits for this;
-	// a plain fork's parent has already returned (Fork).
-	if img.Notify >= 0 {
-		if err := fc.Send(ipc.MsgForkReady, struct{}{}); err != nil {
-			return nil, fmt.Errorf("tell the parent: %w", err)
-		}
+	if err := fc.Send(ipc.MsgForkReady, struct{}{}); err != nil {
+		return nil, fmt.Errorf("tell the parent: %w", err)
 	}
 	if h.log.IsDebug() {
 		h.log.Debug("fork child ready", "received", t1.Sub(t0), "rebuilt", time.Since(t1),

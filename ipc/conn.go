@@ -71,9 +71,7 @@ type Type uint8
 //	the other as descriptor 4):
 //	  P→C ForkImage       the versioned image header (kernel.ForkImage)
 //	  P→C FDChunk...      its descriptors, in chunks of <= MaxFDsPerMessage
-//	  C→P ForkReady       C rebuilt the process and runs (or EOF: it failed);
-//	                      vfork only: a plain fork's P returns once the
-//	                      image is sent (OpFork Flag) and closes its end
+//	  C→P ForkReady       C rebuilt the process and runs (or EOF: it failed)
 //	  vfork: P then blocks reading the notify pipe whose write end C got
 //	  in the image; C closes it at execve, or it closes when C dies.
 //

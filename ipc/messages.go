@@ -93,9 +93,7 @@ type Op string
 const (
 	// OpFork: a child pid and a new guestproc. Request.ExitSignal; the
 	// reply carries Pid and one descriptor, the parent's end of the fork
-	// socket. Flag: the parent hands out the pid without waiting for the
-	// child to start (no MsgForkReady), so a child that fails to start
-	// is reported killed by SIGKILL rather than forgotten.
+	// socket.
 	OpFork Op = "fork"
 	// OpWait: poll for a child state change (never blocks). Request.Pid
 	// (wait4 selector), Options (W* bits). Reply Pid 0: none yet.

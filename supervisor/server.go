@@ -47,8 +47,6 @@ type supervisor struct {
 	job         jobControl // jobctl.go
 	// jobGen is the job-control generation guestprocs map (jobgen.go).
 	jobGen *jobGen
-	// handedOut are fork children whose pid the parent has (wait_fork.go).
-	handedOut handedOut
 	// pidfds are the processes pidfds name (pidfd.go).
 	pidfds pidfdTargets
 }
@@ -293,12 +291,11 @@ func (s *supervisor) serve(g *guestproc) {
 		}
 		closeAll(fds)
 	}
-	handedOut := s.handedOut.take(g.pid)
 	if recycled {
 		return // the guestproc lives on as a spare (spawn_spare.go)
 	}
 	if !exited {
-		if failed && !handedOut {
+		if failed {
 			s.tree.Discard(g.pid)
 		} else {
 			s.exit(g.pid, uint32(unix.SIGKILL), abi.Rusage{})
@@ -357,9 +354,6 @@ func (s *supervisor) handle(g *guestproc, req *ipc.Request, fds []int) {
 	case ipc.OpFork:
 		var fd int
 		rep.Pid, fd, err = s.fork(g.pid, req.ExitSignal)
-		if err == nil && req.Flag {
-			s.handedOut.mark(rep.Pid) // before the reply: the child cannot fail earlier
-		}
 		if err == nil {
 			out = []int{fd}
 			defer unix.Close(fd)
