@@ -1,6 +1,8 @@
 package guestproc
 
 import (
+	"runtime"
+	"sync"
 	"testing"
 
 	"github.com/elfuse/elfuse/ipc"
@@ -176,4 +178,44 @@ func TestPushedZombiesAndOpWait(t *testing.T) {
 	if got := takeAll(t, &z, -1, abi.WEXITED); !equal(got, []int32{7}) {
 		t.Fatalf("took %v, want [7]", got)
 	}
+}
+
+// An OpWait begun while a local take is sending its OpReap goes out after
+// it: the supervisor must see the zombie gone.
+func TestPushedZombieReapGoesOutBeforeAnOpWait(t *testing.T) {
+	var z zombies
+	z.push(exitEvent(5, 1, 105), true)
+	var mu sync.Mutex
+	var order []string
+	note := func(s string) {
+		mu.Lock()
+		order = append(order, s)
+		mu.Unlock()
+	}
+	inReap, release, took := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	go func() {
+		z.take(-1, abi.WEXITED, func(int32) {
+			close(inReap)
+			<-release
+			note("reap")
+		})
+		close(took)
+	}()
+	<-inReap
+	begun := make(chan struct{})
+	go func() {
+		z.begin()
+		note("begin")
+		close(begun)
+	}()
+	for range 100 {
+		runtime.Gosched() // let begin get as far as it can
+	}
+	close(release)
+	<-took
+	<-begun
+	if len(order) != 2 || order[0] != "reap" {
+		t.Fatalf("order %v, want the OpReap before the OpWait", order)
+	}
+	z.done(kernel.WaitResult{}, nil, abi.WEXITED)
 }
