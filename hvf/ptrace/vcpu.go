@@ -335,7 +335,11 @@ func (v *vcpu) SetFPStateAtRun(b []byte) error {
 		return err
 	}
 	v.learnXsaveSize()
-	if v.xsaveSize <= 0 || len(b) != v.xsaveSize {
+	// Before the size is known (a spare's first process), an image longer
+	// than FXSAVE is taken to be the host's XSAVE size, which it is when
+	// it comes from FPState here; loadFPAtRun falls back to SetFPState
+	// when it is not.
+	if v.xsaveSize < 0 || len(b) <= fxsaveSize || (v.xsaveSize > 0 && len(b) != v.xsaveSize) {
 		return v.SetFPState(b)
 	}
 	v.fpAtRun = append(v.fpAtRun[:0], b...)
@@ -347,10 +351,17 @@ func (v *vcpu) SetFPStateAtRun(b []byte) error {
 func (v *vcpu) loadFPAtRun() error {
 	b := v.fpAtRun
 	v.fpAtRun = nil
-	if err := setRegSet(v.m.pid, unix.NT_X86_XSTATE, b); err != nil {
+	// ptrace clamps a longer image to the host's size, as SetFPState
+	// does; a shorter one fails.
+	err := setRegSet(v.m.pid, unix.NT_X86_XSTATE, b)
+	if err == nil {
+		return nil
+	}
+	if v.xsaveSize > 0 {
 		return fmt.Errorf("ptrace: set xstate of the fork image: %w", err)
 	}
-	return nil
+	// The size was a guess: probe and set the way SetFPState does.
+	return v.SetFPState(b)
 }
 
 // ptraceReq issues a ptrace request without pointer arguments.
