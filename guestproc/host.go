@@ -270,6 +270,9 @@ func (h *host) syncSubreaper() {
 	on := p.State().ChildSubreaper
 	if on != h.subreaper {
 		h.subreaper = on
+		if on {
+			h.zombies.mayAdopt() // wait_quiet.go
+		}
 		h.send(ipc.Request{Op: ipc.OpSubreap, Flag: on})
 	}
 }
@@ -279,6 +282,9 @@ func (h *host) Wait(pid int32, options int32) (kernel.WaitResult, error) {
 	h.syncSubreaper()
 	if r, ok := h.waitPushed(pid, options); ok { // wait_push.go
 		return r, nil
+	}
+	if r, ok, err := h.waitQuiet(pid, options); ok { // wait_quiet.go
+		return r, err
 	}
 	h.zombies.begin()
 	r, err := h.call(ipc.Request{Op: ipc.OpWait, Pid: pid, Options: options})

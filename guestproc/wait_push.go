@@ -58,6 +58,13 @@ type zombies struct {
 	reaped  *sync.Cond
 	// sawReports is set once a stop or continue event arrived.
 	sawReports bool
+	// live are children this process forked whose exit event has not
+	// arrived, with their exit signals: a witness that a wait has a
+	// child to wait for (wait_quiet.go).
+	live map[int32]int32
+	// adopts is set once the process may have children it did not fork:
+	// it is pid 1 or was ever a subreaper (orphans go to those).
+	adopts bool
 }
 
 // push records child event e (from the reader goroutine). keep says the
@@ -69,6 +76,7 @@ func (z *zombies) push(e ipc.ChildEvent, keep bool) {
 		z.sawReports = true
 		return
 	}
+	delete(z.live, e.Pid)
 	if n := z.tomb[e.Pid]; n > 0 {
 		if n == 1 {
 			delete(z.tomb, e.Pid)
