@@ -1,7 +1,8 @@
 // proc_wait MODE: which zombie a wait reports and what it carries, when a
 // parent has several (elfuse may answer such waits in the parent's
 // guestproc, from zombies the supervisor pushed to it).
-// MODE is one of: order, pgrp, nowait, rusage, clone, ignored.
+// MODE is one of: order, pgrp, nowait, rusage, clone, ignored, echild,
+// subreaper.
 #include "proc_common.h"
 
 #include <sched.h>
@@ -216,6 +217,91 @@ static int mode_ignored(void) {
 	return 0;
 }
 
+// inchild runs f in a child (not pid 1, which adopts orphans) and reaps
+// it; the child's output goes first.
+static int inchild(int (*f)(void)) {
+	pid_t m = xfork();
+	if (m == 0) {
+		fflush(stdout);
+		_exit(f());
+	}
+	int st;
+	if (waitpid(m, &st, 0) != m)
+		fail("waitpid(middle)");
+	printf("middle: %s\n", describe(st));
+	return 0;
+}
+
+static const char *polled(pid_t r) {
+	static char buf[32];
+	if (r < 0)
+		return errname(errno);
+	if (r == 0)
+		return "none yet";
+	snprintf(buf, sizeof buf, "a child");
+	return buf;
+}
+
+// echild: WNOHANG before any child ended says none; after the last is
+// reaped, ECHILD; a clone child alone is invisible without __WCLONE.
+static int echild_body(void) {
+	int go[2];
+	if (pipe(go) < 0)
+		fail("pipe");
+	pid_t k = xfork();
+	if (k == 0) {
+		close(go[1]);
+		readbyte(go[0]);
+		_exit(61);
+	}
+	close(go[0]);
+	int st;
+	printf("running child, WNOHANG: %s\n", polled(waitpid(-1, &st, WNOHANG)));
+	writebyte(go[1], 'x');
+	close(go[1]);
+	pid_t r = waitpid(-1, &st, 0);
+	printf("wait: %s, %s\n", r == k ? "the child" : "?", describe(st));
+	printf("then WNOHANG: %s\n", polled(waitpid(-1, &st, WNOHANG)));
+	printf("then blocking: %s\n", polled(waitpid(-1, &st, 0)));
+
+	signal(SIGUSR1, SIG_IGN);
+	fflush(stdout);
+	pid_t c = (pid_t)syscall(SYS_clone, SIGUSR1, 0, 0, 0, 0);
+	if (c < 0)
+		fail("clone");
+	if (c == 0) {
+		msleep(50);
+		_exit(62);
+	}
+	printf("clone child only, WNOHANG: %s\n", polled(waitpid(-1, &st, WNOHANG)));
+	printf("clone child only, __WCLONE|WNOHANG: %s\n", polled(waitpid(-1, &st, __WCLONE | WNOHANG)));
+	r = waitpid(-1, &st, __WCLONE);
+	printf("__WCLONE: %s, %s\n", r == c ? "the clone child" : "?", describe(st));
+	return 0;
+}
+
+// subreaper: a subreaper's wait(-1) finds an orphaned grandchild it did
+// not fork.
+static int subreaper_body(void) {
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+		fail("PR_SET_CHILD_SUBREAPER");
+	pid_t g = xfork();
+	if (g == 0) {
+		if (xfork() == 0) {
+			msleep(100); // outlives its parent: the subreaper adopts it
+			_exit(63);
+		}
+		_exit(0);
+	}
+	int st;
+	pid_t r = waitpid(g, &st, 0);
+	printf("child: %s\n", r == g ? describe(st) : "?");
+	r = waitpid(-1, &st, 0);
+	printf("orphan: %s, %s\n", r > 0 && r != g ? "the grandchild" : polled(r), r > 0 ? describe(st) : "");
+	printf("then WNOHANG: %s\n", polled(waitpid(-1, &st, WNOHANG)));
+	return 0;
+}
+
 int main(int argc, char **argv) {
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	const char *m = argc > 1 ? argv[1] : "";
@@ -231,6 +317,10 @@ int main(int argc, char **argv) {
 		return mode_clone();
 	if (!strcmp(m, "ignored"))
 		return mode_ignored();
+	if (!strcmp(m, "echild"))
+		return inchild(echild_body);
+	if (!strcmp(m, "subreaper"))
+		return inchild(subreaper_body);
 	fprintf(stderr, "unknown mode %s\n", m);
 	return 2;
 }
