@@ -32,11 +32,14 @@ func (h *host) Fork(img *kernel.ForkImage, fds []int, exitSignal int32, waitExec
 	}
 	fc := ipc.NewConn(r.fds[0])
 	defer fc.Close()
+	// Live from before the child can run (and end): wait_quiet.go.
+	h.zombies.forked(r.Pid, exitSignal)
 	notifyR, notifyW := -1, -1
 	if waitExec {
 		var p [2]int
 		if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
 			// The child waits for its image and dies with the socket.
+			h.zombies.unfork(r.Pid)
 			return 0, abi.ENOMEM
 		}
 		notifyR, notifyW = p[0], p[1]
@@ -57,6 +60,7 @@ func (h *host) Fork(img *kernel.ForkImage, fds []int, exitSignal int32, waitExec
 	}
 	if err != nil {
 		h.log.Warn("fork: child did not start", "pid", r.Pid, "error", err)
+		h.zombies.unfork(r.Pid)
 		return 0, abi.ENOMEM
 	}
 	if h.log.IsDebug() {

@@ -44,6 +44,8 @@ type host struct {
 	// procCalls routes answers to /proc lookups (procfs.go).
 	procCalls procCalls
 	job       jobState // jobctl.go
+	// zombies are the ended children wait can reap locally (wait_push.go).
+	zombies zombies
 }
 
 type reply struct {
@@ -233,12 +235,14 @@ func (h *host) childEvent(e ipc.ChildEvent) {
 	h.mu.Lock()
 	p := h.proc
 	h.mu.Unlock()
-	if e.Exited && p != nil && p.ReapsChildren() {
+	reaps := p != nil && p.ReapsChildren()
+	if e.Exited && reaps {
 		// Sent before the wake-up, so a wait4 that polls next already
 		// finds the child gone (the supervisor handles this socket's
 		// messages in order).
 		h.send(ipc.Request{Op: ipc.OpReap, Pid: e.Pid})
 	}
+	h.zombies.push(e, p != nil && !reaps) // before the wake-up too
 	h.mu.Lock()
 	close(h.events)
 	h.events = make(chan struct{})
@@ -266,6 +270,9 @@ func (h *host) syncSubreaper() {
 	on := p.State().ChildSubreaper
 	if on != h.subreaper {
 		h.subreaper = on
+		if on {
+			h.zombies.mayAdopt() // wait_quiet.go
+		}
 		h.send(ipc.Request{Op: ipc.OpSubreap, Flag: on})
 	}
 }
@@ -273,11 +280,20 @@ func (h *host) syncSubreaper() {
 // Wait implements kernel.TreeHost.
 func (h *host) Wait(pid int32, options int32) (kernel.WaitResult, error) {
 	h.syncSubreaper()
+	if r, ok := h.waitPushed(pid, options); ok { // wait_push.go
+		return r, nil
+	}
+	if r, ok, err := h.waitQuiet(pid, options); ok { // wait_quiet.go
+		return r, err
+	}
+	h.zombies.begin()
 	r, err := h.call(ipc.Request{Op: ipc.OpWait, Pid: pid, Options: options})
+	res := kernel.WaitResult{Pid: r.Pid, Status: r.Status, Code: r.Code, Rusage: r.Rusage}
+	h.zombies.done(res, err, options)
 	if err != nil {
 		return kernel.WaitResult{}, err
 	}
-	return kernel.WaitResult{Pid: r.Pid, Status: r.Status, Code: r.Code, Rusage: r.Rusage}, nil
+	return res, nil
 }
 
 // Kill implements kernel.TreeHost.

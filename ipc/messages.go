@@ -205,6 +205,20 @@ type ChildEvent struct {
 	// Exited is set when the child ended (a zombie the receiver may have
 	// to reap itself when it ignores SIGCHLD).
 	Exited bool
+	// Zombie, set with Exited, is what a wait for the zombie reports, so
+	// the receiver can reap it without an OpWait round trip (it then
+	// sends OpReap; see guestproc/wait_push.go).
+	Zombie *ZombieReport `json:",omitempty"`
+}
+
+// ZombieReport is what wait4/waitid report for an ended child, with what
+// selects it: its process group and exit signal (for __WCLONE).
+type ZombieReport struct {
+	Status     uint32 // wait status (Linux encoding)
+	Code       int32  // CLD_EXITED, CLD_KILLED or CLD_DUMPED
+	Rusage     abi.Rusage
+	Pgid       int32
+	ExitSignal int32
 }
 
 // ForkFD is one guest descriptor of a fork image: its number, the index

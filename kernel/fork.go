@@ -293,7 +293,13 @@ func (k *Kernel) startForked(machine hvf.Machine, img *ForkImage, fds []int) (*T
 	cpu.SetFSBase(img.FSBase)
 	cpu.SetGSBase(img.GSBase)
 	if len(img.FP) > 0 {
-		if err := cpu.SetFPState(img.FP); err != nil {
+		// The parent's image loads with the first run where the backend
+		// can (hvf/ptrace): the child reports ready without waiting.
+		set := cpu.SetFPState
+		if l, ok := cpu.(interface{ SetFPStateAtRun([]byte) error }); ok {
+			set = l.SetFPStateAtRun
+		}
+		if err := set(img.FP); err != nil {
 			proc.FDs.CloseAll()
 			return fail(fmt.Errorf("fork: restore FP state: %w", err))
 		}

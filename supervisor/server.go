@@ -212,7 +212,8 @@ func (s *supervisor) deliver(notes []Note) {
 		case NoteReparent:
 			err = s.send(n.To, ipc.MsgReparent, ipc.Reparent{Ppid: n.Ppid})
 		case NoteChildEvent:
-			err = s.send(n.To, ipc.MsgChildEvent, ipc.ChildEvent{Pid: n.Pid, Exited: n.Exited})
+			err = s.send(n.To, ipc.MsgChildEvent, ipc.ChildEvent{Pid: n.Pid, Exited: n.Exited,
+				Zombie: n.Zombie.ipcReport()})
 		}
 		if err != nil {
 			s.log.Trace("note not delivered", "to", n.To, "kind", n.Kind, "error", err)

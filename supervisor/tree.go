@@ -86,6 +86,8 @@ type Note struct {
 	Ppid   int32
 	Pid    int32
 	Exited bool
+	// Zombie is an ended child's wait report (wait_push.go).
+	Zombie *zombieReport
 }
 
 // Tree is the PID namespace. All methods are safe for concurrent use.
@@ -376,7 +378,7 @@ func (t *Tree) reaperLocked(p *Proc) *Proc {
 // childNotesLocked tells c's parent that c ended: its exit signal (SIGCHLD
 // with CLD_EXITED/KILLED/DUMPED) and a child event. Preconditions: t.mu held.
 func (t *Tree) childNotesLocked(c *Proc) []Note {
-	ev := Note{Kind: NoteChildEvent, To: c.Ppid, Pid: c.Pid, Exited: true}
+	ev := Note{Kind: NoteChildEvent, To: c.Ppid, Pid: c.Pid, Exited: true, Zombie: zombieReportLocked(c)}
 	if c.ExitSignal == 0 {
 		return []Note{ev}
 	}

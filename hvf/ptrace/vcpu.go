@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -23,6 +24,9 @@ type vcpu struct {
 	// xsaveSize is the size of the stub's NT_X86_XSTATE regset, 0 until
 	// known, -1 when the host only offers NT_PRFPREG.
 	xsaveSize int
+	// fpAtRun is an FP image SetFPStateAtRun left for the next Run to
+	// load (nil: none).
+	fpAtRun []byte
 }
 
 // NewVCPU implements hvf.Machine.NewVCPU. The backend has one vCPU per
@@ -87,6 +91,11 @@ func (v *vcpu) Run() (hvf.Exit, error) {
 	if m.interruptPending {
 		m.interruptPending = false
 		return hvf.Exit{Reason: hvf.ExitInterrupted}, nil
+	}
+	if v.fpAtRun != nil {
+		if err := v.loadFPAtRun(); err != nil {
+			return hvf.Exit{}, err
+		}
 	}
 	if m.hostStale || v.segDirty || v.regs != v.shadow {
 		putRegs(&m.host, &v.regs)
@@ -217,9 +226,13 @@ func (v *vcpu) FPState() ([]byte, error) {
 	if err := v.m.checkThread(); err != nil {
 		return nil, err
 	}
+	if v.fpAtRun != nil {
+		return append([]byte(nil), v.fpAtRun...), nil
+	}
 	if err := v.m.sync(); err != nil {
 		return nil, err
 	}
+	v.learnXsaveSize()
 	if v.xsaveSize >= 0 {
 		size := v.xsaveSize
 		if size == 0 {
@@ -229,12 +242,14 @@ func (v *vcpu) FPState() ([]byte, error) {
 		n, err := getRegSet(v.m.pid, unix.NT_X86_XSTATE, buf)
 		if err == nil {
 			v.xsaveSize = n
+			hostXsaveSize.Store(int64(n))
 			return buf[:n], nil
 		}
 		if err != unix.ENODEV && err != unix.EINVAL {
 			return nil, fmt.Errorf("ptrace: get xstate: %w", err)
 		}
 		v.xsaveSize = -1
+		hostXsaveSize.Store(-1)
 	}
 	buf := make([]byte, fxsaveSize)
 	n, err := getRegSet(v.m.pid, unix.NT_PRFPREG, buf)
@@ -257,6 +272,21 @@ func (v *vcpu) SetFPState(b []byte) error {
 	}
 	if len(b) < fxsaveSize {
 		return fmt.Errorf("ptrace: FP state of %d bytes is shorter than the FXSAVE area: %w", len(b), unix.EINVAL)
+	}
+	v.learnXsaveSize()
+	if v.fpAtRun != nil {
+		if v.xsaveSize > 0 && len(b) >= v.xsaveSize {
+			v.fpAtRun = nil // superseded
+		} else if err := v.loadFPAtRun(); err != nil {
+			return err // b completes it, so it goes first
+		}
+	}
+	if v.xsaveSize > 0 && len(b) >= v.xsaveSize {
+		// A whole image: nothing to complete from the current state.
+		if err := setRegSet(v.m.pid, unix.NT_X86_XSTATE, b[:v.xsaveSize]); err != nil {
+			return fmt.Errorf("ptrace: set xstate: %w", err)
+		}
+		return nil
 	}
 	if len(b) == fxsaveSize || v.xsaveSize < 0 {
 		if err := setRegSet(v.m.pid, unix.NT_PRFPREG, b[:fxsaveSize]); err != nil {
@@ -281,6 +311,57 @@ func (v *vcpu) SetFPState(b []byte) error {
 		return fmt.Errorf("ptrace: set xstate: %w", err)
 	}
 	return nil
+}
+
+// hostXsaveSize is xsaveSize as the first vCPU to ask learned it (0:
+// unknown): every stub runs on the same host CPU and kernel, so later
+// vCPUs need not probe, nor read the state back to set a whole image.
+var hostXsaveSize atomic.Int64
+
+// learnXsaveSize takes the host's XSAVE size when this vCPU has none yet.
+func (v *vcpu) learnXsaveSize() {
+	if v.xsaveSize == 0 {
+		v.xsaveSize = int(hostXsaveSize.Load())
+	}
+}
+
+// SetFPStateAtRun is SetFPState for an image known to come from
+// FPState on this host (a fork child's copy of its parent's): a whole
+// XSAVE image is only checked for size now and loaded by the next Run,
+// so the caller does not wait for the stub (the fork child reports ready
+// sooner). An error loading it is Run's. Other images are set at once.
+func (v *vcpu) SetFPStateAtRun(b []byte) error {
+	if err := v.m.checkThread(); err != nil {
+		return err
+	}
+	v.learnXsaveSize()
+	// Before the size is known (a spare's first process), an image longer
+	// than FXSAVE is taken to be the host's XSAVE size, which it is when
+	// it comes from FPState here; loadFPAtRun falls back to SetFPState
+	// when it is not.
+	if v.xsaveSize < 0 || len(b) <= fxsaveSize || (v.xsaveSize > 0 && len(b) != v.xsaveSize) {
+		return v.SetFPState(b)
+	}
+	v.fpAtRun = append(v.fpAtRun[:0], b...)
+	return nil
+}
+
+// loadFPAtRun sets the image SetFPStateAtRun left. Preconditions: the
+// stub is stopped with no batch pending (Run synced).
+func (v *vcpu) loadFPAtRun() error {
+	b := v.fpAtRun
+	v.fpAtRun = nil
+	// ptrace clamps a longer image to the host's size, as SetFPState
+	// does; a shorter one fails.
+	err := setRegSet(v.m.pid, unix.NT_X86_XSTATE, b)
+	if err == nil {
+		return nil
+	}
+	if v.xsaveSize > 0 {
+		return fmt.Errorf("ptrace: set xstate of the fork image: %w", err)
+	}
+	// The size was a guess: probe and set the way SetFPState does.
+	return v.SetFPState(b)
 }
 
 // ptraceReq issues a ptrace request without pointer arguments.
