@@ -24,7 +24,8 @@ func (m *machine) followTracer() {
 	}
 	var set unix.CPUSet
 	set.Set(c)
-	if unix.SchedSetaffinity(m.pid, &set) == nil {
-		m.stubCPU = c
-	}
+	// Tried once per CPU change: a refusal (a cpuset without c) is not
+	// retried at every run.
+	m.stubCPU = c
+	unix.SchedSetaffinity(m.pid, &set)
 }
