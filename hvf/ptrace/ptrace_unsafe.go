@@ -56,3 +56,13 @@ func setRegSet(pid int, nt int, buf []byte) error {
 	iov.SetLen(len(buf))
 	return ptracePtr(unix.PTRACE_SETREGSET, pid, uintptr(nt), unsafe.Pointer(&iov))
 }
+
+// getcpu returns the CPU the calling thread runs on (getcpu(2)).
+func getcpu() (int, error) {
+	var cpu uint32
+	_, _, e := unix.RawSyscall(unix.SYS_GETCPU, uintptr(unsafe.Pointer(&cpu)), 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(cpu), nil
+}

@@ -108,6 +108,7 @@ func (v *vcpu) Run() (hvf.Exit, error) {
 		}
 		m.hostStale, v.segDirty, v.shadow = false, false, v.regs
 	}
+	m.followTracer() // affinity.go
 	for {
 		if err := ptraceReq(unix.PTRACE_SYSEMU, m.pid, 0); err != nil {
 			return hvf.Exit{}, m.ptraceErr("sysemu", err)
