@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -99,12 +100,14 @@ func (v *vcpu) Run() (hvf.Exit, error) {
 		}
 		m.hostStale, v.segDirty, v.shadow = false, false, v.regs
 	}
-	m.followTracer() // affinity.go
 	for {
+		m.placeStub(m.aff.lastRun) // affinity.go
+		m.aff.resumed = time.Now()
 		if err := ptraceReq(unix.PTRACE_SYSEMU, m.pid, 0); err != nil {
 			return hvf.Exit{}, m.ptraceErr("sysemu", err)
 		}
 		ws, err := m.wait()
+		m.aff.lastRun = time.Since(m.aff.resumed)
 		if err != nil {
 			return hvf.Exit{}, err
 		}
