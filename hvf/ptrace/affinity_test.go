@@ -24,8 +24,36 @@ func TestStubIsPinnedToItsTracersCPU(t *testing.T) {
 		if err := unix.SchedGetaffinity(g.m.pid, &set); err != nil {
 			t.Fatal(err)
 		}
-		if set.Count() != 1 || !set.IsSet(g.m.stubCPU) {
-			t.Fatalf("stub affinity has %d CPUs (pinned to %d recorded), want just that one", set.Count(), g.m.stubCPU)
+		if set.Count() != 1 || !set.IsSet(g.m.aff.cpu) {
+			t.Fatalf("stub affinity has %d CPUs (pinned to %d recorded), want just that one", set.Count(), g.m.aff.cpu)
 		}
+	}
+}
+
+func TestStubThatComputesLongIsFree(t *testing.T) {
+	var a asm
+	loop := a.at()
+	// mov $0x4000000,%ecx; 1: dec %ecx; jnz 1b (tens of ms); getpid.
+	a.raw(0xb9, 0x00, 0x00, 0x00, 0x04).raw(0xff, 0xc9, 0x75, 0xfc)
+	a.movEAX(39).syscall()
+	a.raw(0xe9) // jmp rel32 back to loop
+	rel := int64(loop) - int64(a.at()+4)
+	a.raw(byte(rel), byte(rel>>8), byte(rel>>16), byte(rel>>24))
+	g := newGuest(t, a.b)
+	var all unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &all); err != nil {
+		t.Fatal(err)
+	}
+	if all.Count() < 2 {
+		t.Skip("one CPU: nothing to pin")
+	}
+	g.expectSyscall(39) // pinned before this run, which is long
+	g.expectSyscall(39) // so this one runs free
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(g.m.pid, &set); err != nil {
+		t.Fatal(err)
+	}
+	if set.Count() < 2 || g.m.aff.cpu != -1 {
+		t.Fatalf("after a long run the stub may use %d CPUs (pinned %d), want all", set.Count(), g.m.aff.cpu)
 	}
 }

@@ -158,8 +158,8 @@ type machine struct {
 	exited atomic.Bool
 
 	files fileCache
-	// stubCPU is the CPU the stub is pinned to (affinity.go), -1: none.
-	stubCPU int
+	// aff is the stub's CPU placement (affinity.go).
+	aff affinity
 	// sock is the tracer's end of the descriptor-passing socketpair, -1
 	// once closed.
 	sock int
@@ -222,7 +222,7 @@ func startMachine(log hclog.Logger, limit uint64) (*machine, error) {
 		limit:     limit,
 		pidfd:     pidfd,
 		sock:      sp[0],
-		stubCPU:   -1,
+		aff:       affinity{cpu: -1},
 	}
 	m.files.init()
 	if err := m.setup(); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -108,12 +109,14 @@ func (v *vcpu) Run() (hvf.Exit, error) {
 		}
 		m.hostStale, v.segDirty, v.shadow = false, false, v.regs
 	}
-	m.followTracer() // affinity.go
 	for {
+		m.placeStub(m.aff.lastRun) // affinity.go
+		m.aff.resumed = time.Now()
 		if err := ptraceReq(unix.PTRACE_SYSEMU, m.pid, 0); err != nil {
 			return hvf.Exit{}, m.ptraceErr("sysemu", err)
 		}
 		ws, err := m.wait()
+		m.aff.lastRun = time.Since(m.aff.resumed)
 		if err != nil {
 			return hvf.Exit{}, err
 		}
