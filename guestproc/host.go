@@ -348,3 +348,13 @@ func closeFDs(fds []int) {
 
 // decode decodes a message body received as raw JSON.
 func decode(raw json.RawMessage, v any) error { return json.Unmarshal(raw, v) }
+
+// NewTid and FreeTid implement kernel.ThreadHost.
+func (h *host) NewTid() (int32, error) {
+	r, err := h.call(ipc.Request{Op: ipc.OpNewTid})
+	return r.Pid, err
+}
+
+func (h *host) FreeTid(tid int32) {
+	h.send(ipc.Request{Op: ipc.OpFreeTid, Pid: tid})
+}

@@ -51,12 +51,15 @@ func (t *Task) Run() (uint32, error) {
 					"rsp", fmt.Sprintf("%#x", r.RSP))
 			}
 		}
-		if done, status := t.Proc.Exited(); done {
-			return status, nil
+		if t.thread.exited {
+			return t.threadEnd() // thread.go
+		}
+		if done, _ := t.Proc.Exited(); done {
+			return t.leaderDone()
 		}
 		t.DeliverSignals()
-		if done, status := t.Proc.Exited(); done {
-			return status, nil
+		if done, _ := t.Proc.Exited(); done {
+			return t.leaderDone()
 		}
 	}
 }

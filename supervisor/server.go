@@ -406,6 +406,11 @@ func (s *supervisor) handle(g *guestproc, req *ipc.Request, fds []int) {
 		}
 	case ipc.OpPidfdKill:
 		rep.Self, err = s.pidfdKill(g.pid, req)
+	case ipc.OpNewTid:
+		rep.Pid, err = s.tree.NewTid(g.pid) // thread.go
+	case ipc.OpFreeTid:
+		s.tree.FreeTid(g.pid, req.Pid)
+		return
 	case ipc.OpTTYAccess:
 		var goAhead bool
 		rep.Self, goAhead, err = s.ttyAccess(g.pid, req.Sig, req.Flag) // jobctl_tty.go

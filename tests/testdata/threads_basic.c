@@ -1,0 +1,117 @@
+/* Threads, milestone 1: create and join, a shared array, distinct thread
+ * ids, the exit of a non-main thread, exit_group from a thread. Output is
+ * deterministic: sums and counts, never interleavings. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define NT 4
+#define N 1000
+
+static long shared[NT][N];
+static pid_t tids[NT];
+
+static void *work(void *arg)
+{
+	long k = (long)arg;
+	tids[k] = syscall(SYS_gettid);
+	for (long i = 0; i < N; i++)
+		shared[k][i] = i * (k + 1);
+	return (void *)(k * 100);
+}
+
+static void *quit(void *arg)
+{
+	(void)arg;
+	pthread_exit((void *)7);
+}
+
+static void *group_exit(void *arg)
+{
+	(void)arg;
+	fflush(stdout);
+	exit(3); /* exit_group from a thread ends the process */
+}
+
+static void *sleeper(void *arg)
+{
+	for (;;)
+		pause();
+	return arg;
+}
+
+int main(int argc, char **argv)
+{
+	const char *mode = argc > 1 ? argv[1] : "basic";
+	pthread_t th[NT];
+	if (strcmp(mode, "basic") == 0) {
+		for (long k = 0; k < NT; k++)
+			if (pthread_create(&th[k], NULL, work, (void *)k) != 0)
+				return 10;
+		long rets = 0;
+		for (int k = 0; k < NT; k++) {
+			void *r;
+			if (pthread_join(th[k], &r) != 0)
+				return 11;
+			rets += (long)r;
+		}
+		long sum = 0;
+		for (int k = 0; k < NT; k++)
+			for (int i = 0; i < N; i++)
+				sum += shared[k][i];
+		pid_t me = getpid();
+		int distinct = 1;
+		for (int k = 0; k < NT; k++) {
+			if (tids[k] == me || tids[k] <= 0)
+				distinct = 0;
+			for (int j = 0; j < k; j++)
+				if (tids[j] == tids[k])
+					distinct = 0;
+		}
+		printf("sum=%ld rets=%ld distinct_tids=%d main_tid_is_pid=%d\n", sum, rets, distinct,
+		       (pid_t)syscall(SYS_gettid) == me);
+		/* Thread ids are not reused while their threads live, and
+		 * each later thread still starts. */
+		for (int round = 0; round < 20; round++) {
+			pthread_create(&th[0], NULL, work, (void *)0);
+			pthread_join(th[0], NULL);
+		}
+		printf("rounds done\n");
+		return 0;
+	}
+	if (strcmp(mode, "thread_exit") == 0) {
+		void *r;
+		pthread_create(&th[0], NULL, quit, NULL);
+		pthread_join(th[0], &r);
+		printf("pthread_exit value %ld\n", (long)r);
+		return 0;
+	}
+	if (strcmp(mode, "exit_group") == 0) {
+		pthread_create(&th[0], NULL, sleeper, NULL);
+		pthread_create(&th[1], NULL, group_exit, NULL);
+		for (;;)
+			pause();
+	}
+	if (strcmp(mode, "main_exits_first") == 0) {
+		/* The main thread ends with pthread_exit; the process lives
+		 * on until its last thread ends, whose status it takes. */
+		pthread_create(&th[0], NULL, work, (void *)1);
+		printf("main leaving\n");
+		fflush(stdout);
+		pthread_exit(NULL);
+	}
+	if (strcmp(mode, "detached") == 0) {
+		pthread_attr_t a;
+		pthread_attr_init(&a);
+		pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+		for (long k = 0; k < NT; k++)
+			pthread_create(&th[k], &a, work, (void *)k);
+		usleep(200000);
+		printf("detached done\n");
+		return 5;
+	}
+	return 99;
+}

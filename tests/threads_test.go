@@ -1,0 +1,26 @@
+package tests
+
+// Threads (clone with CLONE_THREAD): C programs built with each compiler,
+// run natively and under elfuse, compared on stdout and exit status. The
+// programs print only what does not depend on scheduling: sums, counts,
+// which thread ran a handler.
+
+import "testing"
+
+func threadCases(src string, modes ...string) []progCase {
+	cs := make([]progCase, 0, len(modes))
+	for _, m := range modes {
+		cs = append(cs, progCase{name: m, src: src, args: []string{m}})
+	}
+	return cs
+}
+
+// TestThreadsCreateJoinExit: pthread_create and pthread_join over a shared
+// array, distinct thread ids, pthread_exit's value reaching join, exit()
+// from a thread ending every thread, the main thread leaving first, and
+// detached threads.
+func TestThreadsCreateJoinExit(t *testing.T) {
+	for _, pc := range threadCases("threads_basic.c", "basic", "thread_exit", "exit_group", "main_exits_first", "detached") {
+		t.Run(pc.name, func(t *testing.T) { runProgram(t, pc) })
+	}
+}
