@@ -225,6 +225,10 @@ func (h *host) signal(s ipc.Signal) {
 		p.Signals.Action(abi.SIGCHLD).Flags&abi.SA_NOCLDSTOP != 0 {
 		return // the parent asked not to hear of stops and continues
 	}
+	if s.Thread && s.Tid != 0 {
+		p.SignalThread(info, s.Tid) // a later thread of the process
+		return
+	}
 	p.SignalFrom(info, s.Thread)
 }
 

@@ -262,3 +262,22 @@ func (p *Process) wakeOthersFor(sig int, by *Task) {
 		}
 	}
 }
+
+// signalThread queues sig for t alone, sent by another thread of its
+// process (tgkill, pthread_kill), and makes t notice it.
+func (t *Task) signalThread(sig int, info *abi.Siginfo) error {
+	if sig < 0 || sig > abi.NSIG {
+		return abi.EINVAL
+	}
+	if sig == 0 {
+		return nil
+	}
+	info.Signo = int32(sig)
+	if err := t.queueSignal(info, false); err != nil {
+		return err
+	}
+	if cpu := t.CPU; cpu != nil {
+		cpu.Kick()
+	}
+	return nil
+}

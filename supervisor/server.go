@@ -487,8 +487,15 @@ func (s *supervisor) fork(parent, exitSignal int32) (int32, int, error) {
 // kill routes a signal from process from.
 func (s *supervisor) kill(from int32, req *ipc.Request) (self bool, err error) {
 	var targets []int32
+	if req.Thread && s.tree.isThread(req.Pid) {
+		return s.killThread(from, req) // thread.go
+	}
+	if !req.Thread && req.Pid > 0 {
+		// kill(2) of a thread id signals its process, as on Linux.
+		req.Pid = s.tree.tgidOrSelf(req.Pid)
+	}
 	if req.Thread {
-		// One thread per process: thread id == process id.
+		// A process's first thread: thread id == process id.
 		if req.Tgid != -1 && req.Tgid != req.Pid {
 			return false, abi.ESRCH
 		}

@@ -9,6 +9,7 @@ package supervisor
 import (
 	"sort"
 
+	"github.com/elfuse/elfuse/ipc"
 	"github.com/elfuse/elfuse/kernel/abi"
 )
 
@@ -83,4 +84,57 @@ func (t *Tree) freeTidsLocked(tgid int32) {
 			delete(t.tids, tid)
 		}
 	}
+}
+
+// isThread reports whether id is the id of a later thread of a process.
+func (t *Tree) isThread(id int32) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.isTidLocked(id)
+}
+
+// tgidOrSelf maps a later thread's id to its process; any other id is
+// returned as it is.
+func (t *Tree) tgidOrSelf(id int32) int32 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if g, ok := t.tids[id]; ok {
+		return g
+	}
+	return id
+}
+
+// killThread routes tgkill/tkill to thread req.Pid, a later thread of a
+// process (req.Tgid, or -1 for any).
+func (s *supervisor) killThread(from int32, req *ipc.Request) (bool, error) {
+	tgid := s.tree.tgidOrSelf(req.Pid)
+	if req.Tgid != -1 && req.Tgid != tgid {
+		return false, abi.ESRCH
+	}
+	if req.Sig < 0 || req.Sig > abi.NSIG {
+		return false, abi.EINVAL
+	}
+	if req.Sig == 0 {
+		return false, nil
+	}
+	if tgid == from {
+		// Its own thread (the kernel normally finds it itself).
+		return true, nil
+	}
+	if req.Sig == abi.SIGKILL || req.Sig == abi.SIGSTOP || req.Sig == abi.SIGCONT {
+		// Whole-process actions: as for the process itself.
+		r := *req
+		r.Pid, r.Tgid = tgid, tgid
+		return false, s.sendThreadSignal(tgid, &r, 0)
+	}
+	return false, s.sendThreadSignal(tgid, req, req.Pid)
+}
+
+// sendThreadSignal sends a thread-directed signal to process tgid's
+// guestproc (tid 0: its first thread) unless the host takes it over.
+func (s *supervisor) sendThreadSignal(tgid int32, req *ipc.Request, tid int32) error {
+	if s.hostSignal(tgid, req) {
+		return nil
+	}
+	return s.send(tgid, ipc.MsgSignal, ipc.Signal{Sig: req.Sig, Info: req.Info, Thread: true, Tid: tid})
 }
