@@ -5,7 +5,14 @@ package tests
 // programs print only what does not depend on scheduling: sums, counts,
 // which thread ran a handler.
 
-import "testing"
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/elfuse/elfuse/tests/testutil"
+)
 
 func threadCases(src string, modes ...string) []progCase {
 	cs := make([]progCase, 0, len(modes))
@@ -37,4 +44,119 @@ func TestThreadsSyncAndSignals(t *testing.T) {
 	for _, pc := range threadCases("threads_sync.c", modes...) {
 		t.Run(pc.name, func(t *testing.T) { runProgram(t, pc) })
 	}
+}
+
+// TestThreadsPythonThreading: the sysroot's python3 with threading: worker
+// threads under a lock, a condition variable between producers and a
+// consumer, an Event.
+func TestThreadsPythonThreading(t *testing.T) {
+	root := debianSysroot(t)
+	cases := []chrootCase{{name: "python_threading", args: []string{"python3", "-c", `
+import threading
+lock = threading.Lock()
+total = [0]
+def work(n):
+    s = sum(i * n for i in range(20000))
+    with lock:
+        total[0] += s
+ts = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+for t in ts: t.start()
+for t in ts: t.join()
+cv = threading.Condition()
+items = []
+def prod(k):
+    for i in range(100):
+        with cv:
+            items.append(k * 1000 + i)
+            cv.notify()
+ps = [threading.Thread(target=prod, args=(k,)) for k in range(3)]
+for p in ps: p.start()
+got = []
+while len(got) < 300:
+    with cv:
+        while not items:
+            cv.wait()
+        got.append(items.pop())
+for p in ps: p.join()
+ev = threading.Event()
+t = threading.Thread(target=ev.wait)
+t.start(); ev.set(); t.join()
+print("total", total[0], "items", sum(got), len(got), "threads left", threading.active_count())
+`}}}
+	runChrootCases(t, func(*testing.T) string { return root }, cases, false)
+}
+
+// goThreadsProgram is a static Go program: the Go runtime starts several
+// threads, parks them on futexes, and preempts CPU-bound goroutines with
+// tgkill(SIGURG).
+const goThreadsProgram = `package main
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+)
+
+func main() {
+	runtime.GOMAXPROCS(4)
+	ch := make(chan int, 16)
+	var wg sync.WaitGroup
+	for p := 0; p < 8; p++ {
+		wg.Add(1)
+		go func(p int) {
+			defer wg.Done()
+			for i := 0; i < 1000; i++ {
+				ch <- p*1000 + i
+			}
+		}(p)
+	}
+	go func() { wg.Wait(); close(ch) }()
+	sum, n := 0, 0
+	for v := range ch {
+		sum += v
+		n++
+	}
+	// CPU-bound goroutines need async preemption (SIGURG by tgkill).
+	done := make(chan int)
+	for k := 0; k < 4; k++ {
+		go func() {
+			x := 0
+			for i := 0; i < 50000000; i++ {
+				x += i & 7
+			}
+			done <- x
+		}()
+	}
+	t := 0
+	for k := 0; k < 4; k++ {
+		t += <-done
+	}
+	time.Sleep(10 * time.Millisecond)
+	fmt.Println("sum", sum, "n", n, "spin", t)
+}
+`
+
+// TestThreadsStaticGoProgram: a static Go binary (CGO_ENABLED=0) with
+// channels between goroutines on four Ps and preempted CPU-bound loops.
+func TestThreadsStaticGoProgram(t *testing.T) {
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go toolchain to build the guest program")
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(goThreadsProgram), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module gothreads\n\ngo 1.21\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "gothreads")
+	build := exec.Command(goTool, "build", "-o", bin, ".")
+	build.Dir = dir
+	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=mod")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	testutil.RunCase(t, elfuse, testutil.Case{Name: "go_threads", Args: []string{bin}})
 }
