@@ -51,7 +51,7 @@ func (t *Task) Run() (uint32, error) {
 					"rsp", fmt.Sprintf("%#x", r.RSP))
 			}
 		}
-		if t.thread.exited {
+		if t.thread.exited || t.thread.zap.Load() {
 			return t.threadEnd() // thread.go
 		}
 		if done, _ := t.Proc.Exited(); done {

@@ -121,6 +121,7 @@ func (t *Task) runThread(st *threadStart, th ThreadHost) {
 		t.unregister()
 		p.removeThread(t)
 		th.FreeTid(t.Tid)
+		t.markStopped()
 		p.threads.others.Done()
 	}()
 	cpu, err := st.attach()

@@ -57,6 +57,15 @@ type threadState struct {
 	spawned bool
 	// exited is set by exit(2) of this thread; its run loop returns.
 	exited bool
+	// zap is set when another thread's execve ends this one (de_thread,
+	// thread_exec.go); its run loop returns as after exit(2), without
+	// clear_child_tid.
+	zap atomic.Bool
+	// stopped is closed once the thread's loop no longer uses its vCPU
+	// (a spawned thread's goroutine has ended; the leader waits in
+	// threadEnd). nil for a process that never had a second thread.
+	stopped     chan struct{}
+	stoppedDone bool // guarded by threadGroup.mu
 }
 
 // initLocked sets g up for its first extra thread. Preconditions: g.mu held.
@@ -66,6 +75,7 @@ func (g *threadGroup) initLocked(leader *Task) {
 	}
 	g.ended = make(chan struct{})
 	g.live = []*Task{leader}
+	leader.thread.stopped = make(chan struct{})
 }
 
 // addThread records a new thread of p created by the running thread from.
@@ -74,6 +84,7 @@ func (p *Process) addThread(from, t *Task) {
 	g.mu.Lock()
 	// The first extra thread is made by the only one, the leader.
 	g.initLocked(from)
+	t.thread.stopped = make(chan struct{})
 	g.live = append(g.live, t)
 	g.others.Add(1)
 	g.mu.Unlock()
@@ -188,6 +199,10 @@ func (t *Task) unregister() {
 // thread's loop just ends; the leader waits for the process to end and
 // for the other threads' goroutines, and returns the process's status.
 func (t *Task) threadEnd() (uint32, error) {
+	if t.thread.zap.Load() {
+		t.unregister()
+		t.Proc.removeThread(t)
+	}
 	if t.thread.spawned {
 		return 0, nil
 	}
@@ -195,10 +210,22 @@ func (t *Task) threadEnd() (uint32, error) {
 	g.mu.Lock()
 	ended := g.ended
 	g.mu.Unlock()
+	t.markStopped()
 	if ended != nil {
 		<-ended
 	}
 	return t.leaderDone()
+}
+
+// markStopped closes t's stopped channel (once).
+func (t *Task) markStopped() {
+	g := &t.Proc.threads
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if t.thread.stopped != nil && !t.thread.stoppedDone {
+		t.thread.stoppedDone = true
+		close(t.thread.stopped)
+	}
 }
 
 // leaderDone waits, in the leader's run loop, for the goroutines of the

@@ -160,3 +160,19 @@ func TestThreadsStaticGoProgram(t *testing.T) {
 	}
 	testutil.RunCase(t, elfuse, testutil.Case{Name: "go_threads", Args: []string{bin}})
 }
+
+// TestThreadsExecAndFork: execve from the main thread and from another
+// thread while others run (the new image has one thread, whose id is the
+// process id, and can make threads again), and fork from a threaded
+// process (the child has one thread).
+func TestThreadsExecAndFork(t *testing.T) {
+	for _, pc := range threadCases("threads_exec.c", "exec_main", "exec_thread", "fork") {
+		t.Run(pc.name, func(t *testing.T) { runProgram(t, pc) })
+	}
+}
+
+// TestThreadsProcTaskDir: /proc/self/task lists every live thread and
+// /proc/self/status counts them.
+func TestThreadsProcTaskDir(t *testing.T) {
+	runProgram(t, progCase{src: "threads_proc.c"})
+}

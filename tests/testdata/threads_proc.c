@@ -1,0 +1,67 @@
+/* /proc/self/task and the Threads: line of /proc/self/status while four
+ * threads live, /proc/PID/task by pid, a thread's own task entry, and the
+ * listing after the others are joined. */
+#include <dirent.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static pthread_barrier_t started, finish;
+
+static void *worker(void *arg)
+{
+	pthread_barrier_wait(&started);
+	pthread_barrier_wait(&finish);
+	return arg;
+}
+
+static int count_entries(const char *path)
+{
+	DIR *d = opendir(path);
+	int n = 0;
+	struct dirent *e;
+	while (d && (e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static int status_threads(void)
+{
+	char buf[4096];
+	int n = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+	while (f && fgets(buf, sizeof buf, f))
+		if (strncmp(buf, "Threads:", 8) == 0)
+			sscanf(buf + 8, "%d", &n);
+	if (f)
+		fclose(f);
+	return n;
+}
+
+int main(void)
+{
+	pthread_t th[3];
+	char path[64];
+	pthread_barrier_init(&started, NULL, 4);
+	pthread_barrier_init(&finish, NULL, 4);
+	for (int i = 0; i < 3; i++)
+		pthread_create(&th[i], NULL, worker, NULL);
+	pthread_barrier_wait(&started);
+	int self = count_entries("/proc/self/task");
+	int threads = status_threads();
+	snprintf(path, sizeof path, "/proc/self/task/%ld/stat", (long)syscall(SYS_gettid));
+	int own = access(path, R_OK) == 0;
+	snprintf(path, sizeof path, "/proc/%d/task", getpid());
+	int bypid = count_entries(path);
+	pthread_barrier_wait(&finish);
+	for (int i = 0; i < 3; i++)
+		pthread_join(th[i], NULL);
+	printf("task entries %d, Threads: %d, own task stat %d, by pid %d, after join %d\n", self, threads, own,
+	       bypid, count_entries("/proc/self/task"));
+	return 0;
+}
