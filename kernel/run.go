@@ -27,7 +27,14 @@ func (t *Task) Run() (uint32, error) {
 		if st != nil {
 			t0 = time.Now()
 		}
+		threaded := t.Proc.threaded()
+		if threaded {
+			t.enterGuest() // thread_stop.go
+		}
 		exit, err := t.CPU.Run()
+		if threaded {
+			t.leftGuest()
+		}
 		if st != nil {
 			st.ran(t0)
 		}

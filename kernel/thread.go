@@ -49,6 +49,8 @@ type threadGroup struct {
 	ended chan struct{}
 	// others counts the running goroutines of non-leader threads.
 	others sync.WaitGroup
+	// stop holds the others still for a fork (thread_stop.go).
+	stop stopState
 }
 
 // threadState is a Task's part of the thread machinery.
@@ -66,6 +68,8 @@ type threadState struct {
 	// threadEnd). nil for a process that never had a second thread.
 	stopped     chan struct{}
 	stoppedDone bool // guarded by threadGroup.mu
+	// running is set while the vCPU may be in the guest (thread_stop.go).
+	running atomic.Bool
 }
 
 // initLocked sets g up for its first extra thread. Preconditions: g.mu held.

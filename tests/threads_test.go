@@ -164,9 +164,10 @@ func TestThreadsStaticGoProgram(t *testing.T) {
 // TestThreadsExecAndFork: execve from the main thread and from another
 // thread while others run (the new image has one thread, whose id is the
 // process id, and can make threads again), and fork from a threaded
-// process (the child has one thread).
+// process (the child has one thread and its memory is one instant of the
+// parent's while another thread writes).
 func TestThreadsExecAndFork(t *testing.T) {
-	for _, pc := range threadCases("threads_exec.c", "exec_main", "exec_thread", "fork") {
+	for _, pc := range threadCases("threads_exec.c", "exec_main", "exec_thread", "fork", "fork_snapshot") {
 		t.Run(pc.name, func(t *testing.T) { runProgram(t, pc) })
 	}
 }

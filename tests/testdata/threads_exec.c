@@ -61,6 +61,24 @@ static void *counting(void *arg)
 	return arg;
 }
 
+/* Two counters far apart in memory, with populated memory in between,
+ * updated in order: at any instant first - second is 0 or 1. */
+struct pair {
+	volatile long first;
+	char gap[16 << 20];
+	volatile long second;
+};
+static struct pair *pair;
+
+static void *pair_counting(void *arg)
+{
+	for (;;) {
+		pair->first++;
+		pair->second++;
+	}
+	return arg;
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "exec_main";
@@ -108,6 +126,26 @@ int main(int argc, char **argv)
 		int st;
 		waitpid(c, &st, 0);
 		printf("parent threads %d, child status %d\n", task_count(), WEXITSTATUS(st));
+		return 0;
+	}
+	if (strcmp(mode, "fork_snapshot") == 0) {
+		/* The child's memory is one instant of the parent's. */
+		pair = malloc(sizeof *pair);
+		memset(pair->gap, 1, sizeof pair->gap);
+		pthread_create(&th[0], NULL, pair_counting, NULL);
+		int ok = 1;
+		for (int i = 0; i < 5; i++) {
+			usleep(10000);
+			pid_t c = fork();
+			if (c == 0) {
+				long d = pair->first - pair->second;
+				_exit(d == 0 || d == 1 ? 0 : 1);
+			}
+			int st;
+			waitpid(c, &st, 0);
+			ok &= WIFEXITED(st) && WEXITSTATUS(st) == 0;
+		}
+		printf("child snapshots consistent: %d\n", ok);
 		return 0;
 	}
 	return 99;
