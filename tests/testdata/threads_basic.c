@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -41,6 +42,29 @@ static void *sleeper(void *arg)
 	for (;;)
 		pause();
 	return arg;
+}
+
+/* Memory operations from several threads at once: each maps, writes,
+ * protects and unmaps its own regions. */
+static void *mapper(void *arg)
+{
+	long s = 0;
+	for (int i = 0; i < 50; i++) {
+		size_t n = (1 << 20) + i * 4096;
+		char *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED)
+			return (void *)-1L;
+		memset(p, (int)(long)arg, n);
+		s += p[n - 1];
+		mprotect(p, 4096, PROT_READ);
+		s += p[0];
+		munmap(p, n);
+		char *q = malloc(100000 + i);
+		q[0] = 1;
+		s += q[0];
+		free(q);
+	}
+	return (void *)s;
 }
 
 int main(int argc, char **argv)
@@ -112,6 +136,18 @@ int main(int argc, char **argv)
 		usleep(200000);
 		printf("detached done\n");
 		return 5;
+	}
+	if (strcmp(mode, "mmap_in_threads") == 0) {
+		long total = 0;
+		for (long k = 0; k < NT; k++)
+			pthread_create(&th[k], NULL, mapper, (void *)(k + 1));
+		for (int k = 0; k < NT; k++) {
+			void *r;
+			pthread_join(th[k], &r);
+			total += (long)r;
+		}
+		printf("mapped in threads: %ld\n", total);
+		return 0;
 	}
 	return 99;
 }
