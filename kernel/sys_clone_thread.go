@@ -15,6 +15,7 @@ package kernel
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"runtime"
 
@@ -24,6 +25,9 @@ import (
 
 // threadStart is what a new thread's goroutine needs to start its vCPU.
 type threadStart struct {
+	task *Task
+	// attach makes the vCPU (a new goroutine); nil when an idle one is
+	// reused (thread_pool.go).
 	attach func() (hvf.VCPU, error)
 	regs   hvf.Regs
 	fs, gs uint64
@@ -52,11 +56,14 @@ func (t *Task) cloneThread(c cloneArgs) (uint64, error) {
 		return 0, err
 	}
 	st := threadStart{ready: make(chan error, 1)}
-	st.attach, err = hvf.PrepareThreadVCPU(p.MM.machine)
-	if err != nil {
-		th.FreeTid(tid)
-		t.Log.Warn("clone: cannot make a vCPU for a thread", "error", err)
-		return 0, abi.EAGAIN
+	idle := p.threads.pool.take() // thread_pool.go
+	if idle == nil {
+		st.attach, err = hvf.PrepareThreadVCPU(p.MM.machine)
+		if err != nil {
+			th.FreeTid(tid)
+			t.Log.Warn("clone: cannot make a vCPU for a thread", "error", err)
+			return 0, abi.EAGAIN
+		}
 	}
 	st.regs = *t.CPU.Regs()
 	st.regs.RAX = 0
@@ -83,6 +90,7 @@ func (t *Task) cloneThread(c cloneArgs) (uint64, error) {
 		OrigRAX:   noSyscall,
 		thread:    threadState{spawned: true},
 	}
+	st.task = nt
 	if f&abi.CLONE_CHILD_CLEARTID != 0 {
 		nt.ClearTID = c.childTID
 	}
@@ -99,7 +107,12 @@ func (t *Task) cloneThread(c cloneArgs) (uint64, error) {
 	}
 	p.addThread(t, nt)
 	nt.register()
-	go nt.runThread(&st, th)
+	if idle != nil {
+		idle <- &st
+	} else {
+		p.threads.others.Add(1)
+		go runThread(&st, th)
+	}
 	if err := <-st.ready; err != nil {
 		t.Log.Warn("clone: thread did not start", "tid", tid, "error", err)
 		return 0, abi.EAGAIN
@@ -110,46 +123,91 @@ func (t *Task) cloneThread(c cloneArgs) (uint64, error) {
 	return uint64(tid), nil
 }
 
-// runThread is the goroutine of a spawned thread: it owns its OS thread
-// for good (the vCPU's tracer on ptrace), runs the task and cleans up.
-func (t *Task) runThread(st *threadStart, th ThreadHost) {
+// runThread is the goroutine of spawned threads: it owns its OS thread for
+// good (the vCPU's tracer on ptrace) and runs the task of st, then, while
+// the process lives, the tasks of later clones that reuse its vCPU
+// (thread_pool.go).
+func runThread(st *threadStart, th ThreadHost) {
 	runtime.LockOSThread()
 	// Never unlocked: the OS thread ends with the goroutine, as a tracer
 	// thread must not serve another goroutine.
-	p := t.Proc
-	defer func() {
-		t.unregister()
-		p.removeThread(t)
-		th.FreeTid(t.Tid)
-		t.markStopped()
-		p.threads.others.Done()
-	}()
+	p := st.task.Proc
+	defer p.threads.others.Done()
 	cpu, err := st.attach()
-	if err == nil {
-		*cpu.Regs() = st.regs
-		cpu.SetFSBase(st.fs)
-		cpu.SetGSBase(st.gs)
-		if len(st.fp) > 0 {
-			err = cpu.SetFPState(st.fp)
-		}
-		if err != nil {
-			cpu.Close()
-		}
-	}
 	if err != nil {
 		st.ready <- err
+		st.task.threadGone(th)
 		return
 	}
+	for st != nil {
+		t := st.task
+		if err := t.startOn(cpu, st); err != nil {
+			st.ready <- err
+			t.threadGone(th)
+			break
+		}
+		st.ready <- nil
+		reuse := t.runSpawned()
+		t.threadGone(th)
+		next := t.thread.next
+		if next == nil {
+			break
+		}
+		if !reuse {
+			if late := p.threads.pool.cancel(next); late != nil {
+				late.ready <- errThreadEnded
+				late.task.threadGone(th)
+			}
+			break
+		}
+		st = <-next // nil: the process ended
+	}
+	if err := cpu.Close(); err != nil {
+		p.Kernel.Log.Debug("thread vCPU close", "error", err)
+	}
+}
+
+// errThreadEnded fails a clone handed to a vCPU whose goroutine ended.
+var errThreadEnded = errors.New("thread vCPU ended before it could be reused")
+
+// startOn loads st's registers into cpu, on the vCPU's own thread, and
+// makes it t's.
+func (t *Task) startOn(cpu hvf.VCPU, st *threadStart) error {
+	*cpu.Regs() = st.regs
+	cpu.SetFSBase(st.fs)
+	cpu.SetGSBase(st.gs)
+	if len(st.fp) > 0 {
+		if err := cpu.SetFPState(st.fp); err != nil {
+			return err
+		}
+	}
 	t.CPU = cpu
-	st.ready <- nil
+	return nil
+}
+
+// runSpawned runs a spawned thread until its loop returns and reports
+// whether its vCPU may serve another thread: the thread ended by its own
+// exit(2) while the process lives on.
+func (t *Task) runSpawned() (reuse bool) {
+	p := t.Proc
 	if done, _ := p.Exited(); done {
-		// exit_group ran before the vCPU existed to be kicked.
-	} else if _, err := t.Run(); err != nil {
+		return false // exit_group ran before the vCPU existed to be kicked
+	}
+	if _, err := t.Run(); err != nil {
 		t.Log.Error("thread stopped by an internal error", "error", err)
 		// The process cannot go on without one of its threads.
 		p.exitGroup(uint32(abi.SIGKILL))
+		return false
 	}
-	if err := cpu.Close(); err != nil {
-		t.Log.Debug("thread vCPU close", "error", err)
-	}
+	done, _ := p.Exited()
+	return t.thread.exited && !t.thread.zap.Load() && !done
+}
+
+// threadGone forgets an ended spawned thread: signal target, group
+// member, tid.
+func (t *Task) threadGone(th ThreadHost) {
+	t.unregister()
+	t.Proc.removeThread(t)
+	th.FreeTid(t.Tid)
+	t.markStopped()
 }

@@ -51,6 +51,9 @@ type threadGroup struct {
 	others sync.WaitGroup
 	// stop holds the others still for a fork (thread_stop.go).
 	stop stopState
+	// pool keeps the vCPUs of ended threads for the next ones
+	// (thread_pool.go).
+	pool threadPool
 }
 
 // threadState is a Task's part of the thread machinery.
@@ -70,6 +73,9 @@ type threadState struct {
 	stoppedDone bool // guarded by threadGroup.mu
 	// running is set while the vCPU may be in the guest (thread_stop.go).
 	running atomic.Bool
+	// next is where the vCPU of a spawned thread that exited waits for
+	// the next thread to run (thread_pool.go); nil: it ends.
+	next chan *threadStart
 }
 
 // initLocked sets g up for its first extra thread. Preconditions: g.mu held.
@@ -90,7 +96,6 @@ func (p *Process) addThread(from, t *Task) {
 	g.initLocked(from)
 	t.thread.stopped = make(chan struct{})
 	g.live = append(g.live, t)
-	g.others.Add(1)
 	g.mu.Unlock()
 	g.multi.Store(true)
 }
@@ -134,6 +139,7 @@ func (p *Process) stopThreads() {
 		close(g.ended)
 	}
 	g.mu.Unlock()
+	g.pool.close()
 	for _, t := range live {
 		// As Linux's zap_other_threads: a pending SIGKILL ends any
 		// wait for a signal (pause, sigsuspend) and any host wait.
@@ -150,6 +156,9 @@ func (p *Process) stopThreads() {
 // woken, and the last thread out ends the process with status.
 func (t *Task) exitThread(status uint32) {
 	t.exitRobustList()
+	if t.thread.spawned {
+		t.thread.next = t.Proc.threads.pool.reserve()
+	}
 	t.clearChildTID()
 	t.thread.exited = true
 	t.unregister()
