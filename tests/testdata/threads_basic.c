@@ -6,7 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/select.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define NT 4
@@ -65,6 +69,39 @@ static void *mapper(void *arg)
 		free(q);
 	}
 	return (void *)s;
+}
+
+/* Threads blocked in host waits of every kind, for exit_group to end. */
+static int pfd[2];
+
+static void *in_waitpid(void *arg)
+{
+	int st;
+	waitpid(-1, &st, 0);
+	return arg;
+}
+
+static void *in_poll(void *arg)
+{
+	struct pollfd p = {pfd[0], POLLIN, 0};
+	poll(&p, 1, -1);
+	return arg;
+}
+
+static void *in_select(void *arg)
+{
+	fd_set s;
+	FD_ZERO(&s);
+	FD_SET(pfd[0], &s);
+	select(pfd[0] + 1, &s, NULL, NULL, NULL);
+	return arg;
+}
+
+static void *in_read(void *arg)
+{
+	char c;
+	read(pfd[0], &c, 1);
+	return arg;
 }
 
 int main(int argc, char **argv)
@@ -136,6 +173,24 @@ int main(int argc, char **argv)
 		usleep(200000);
 		printf("detached done\n");
 		return 5;
+	}
+	if (strcmp(mode, "exit_while_blocked") == 0) {
+		if (pipe(pfd) != 0)
+			return 1;
+		pid_t c = fork();
+		if (c == 0) {
+			sleep(30);
+			_exit(0);
+		}
+		pthread_create(&th[0], NULL, in_waitpid, NULL);
+		pthread_create(&th[1], NULL, in_poll, NULL);
+		pthread_create(&th[2], NULL, in_select, NULL);
+		pthread_create(&th[3], NULL, in_read, NULL);
+		usleep(100000);
+		printf("exiting with four blocked threads\n");
+		fflush(stdout);
+		kill(c, SIGKILL);
+		exit(4);
 	}
 	if (strcmp(mode, "mmap_in_threads") == 0) {
 		long total = 0;
