@@ -26,9 +26,10 @@ func threadCases(src string, modes ...string) []progCase {
 // array, distinct thread ids, pthread_exit's value reaching join, exit()
 // from a thread ending every thread, the main thread leaving first, and
 // detached threads; memory mapped and unmapped from several threads;
-// exit while threads block in waitpid, poll, select and read.
+// exit while threads block in waitpid, poll, select and read; a fault in
+// one thread killing the process.
 func TestThreadsCreateJoinExit(t *testing.T) {
-	for _, pc := range threadCases("threads_basic.c", "basic", "thread_exit", "exit_group", "main_exits_first", "detached", "mmap_in_threads", "exit_while_blocked") {
+	for _, pc := range threadCases("threads_basic.c", "basic", "thread_exit", "exit_group", "main_exits_first", "detached", "mmap_in_threads", "exit_while_blocked", "segv_in_thread") {
 		t.Run(pc.name, func(t *testing.T) { runProgram(t, pc) })
 	}
 }

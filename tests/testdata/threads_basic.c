@@ -71,6 +71,13 @@ static void *mapper(void *arg)
 	return (void *)s;
 }
 
+static void *crash(void *arg)
+{
+	usleep(20000);
+	*(volatile int *)arg = 1; /* a fault in one thread kills the process */
+	return arg;
+}
+
 /* Threads blocked in host waits of every kind, for exit_group to end. */
 static int pfd[2];
 
@@ -173,6 +180,12 @@ int main(int argc, char **argv)
 		usleep(200000);
 		printf("detached done\n");
 		return 5;
+	}
+	if (strcmp(mode, "segv_in_thread") == 0) {
+		pthread_create(&th[0], NULL, sleeper, NULL);
+		pthread_create(&th[1], NULL, crash, NULL);
+		for (;;)
+			pause();
 	}
 	if (strcmp(mode, "exit_while_blocked") == 0) {
 		if (pipe(pfd) != 0)
