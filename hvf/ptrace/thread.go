@@ -75,8 +75,10 @@ const (
 type stubThreads struct {
 	mu    sync.Mutex
 	views map[int]*machine // by tracer thread id
-	// n counts the views: 0 keeps every machine operation on the
-	// leader without a gettid.
+	// n counts the stub threads besides the leader, from the clone
+	// that makes one (before its view exists: a process-directed kick
+	// could then reach the parked clone and be lost) to its end. 0 keeps
+	// every machine operation on the leader without a gettid.
 	n atomic.Int32
 }
 
@@ -127,15 +129,26 @@ func (m *machine) PrepareVCPU() (func() (hvf.VCPU, error), error) {
 	r.Rax = unix.SYS_CLONE
 	r.Rdi, r.Rsi, r.Rdx, r.R10, r.R8 = stubCloneFlags, 0, 0, 0, 0
 	r.Orig_rax = ^uint64(0)
+	m.threads.n.Add(1)
 	if err := src.runGadget(&r, cloneTrapRIP, "clone a stub thread"); err != nil {
+		m.threads.n.Add(-1)
 		return nil, err
 	}
 	if failed(r.Rax) {
+		m.threads.n.Add(-1)
 		return nil, fmt.Errorf("ptrace: clone a stub thread: %w", errnoOf(r.Rax))
 	}
 	tid := int(r.Rax)
 	root := m.root()
-	return func() (hvf.VCPU, error) { return root.attachThread(tid) }, nil
+	return func() (hvf.VCPU, error) {
+		c, err := root.attachThread(tid)
+		if err != nil {
+			// The stub thread stays parked in pause, untraced.
+			root.threads.n.Add(-1)
+			root.log.Warn("stub thread not attached; it stays parked", "stub_tid", tid, "error", err)
+		}
+		return c, err
+	}, nil
 }
 
 // attachThread makes the calling OS thread the tracer of stub thread tid,
@@ -186,7 +199,6 @@ func (m *machine) attachThread(tid int) (hvf.VCPU, error) {
 		t.views = make(map[int]*machine)
 	}
 	t.views[me] = v
-	t.n.Add(1)
 	t.mu.Unlock()
 	v.log.Debug("stub thread attached", "tracer_tid", me)
 	return c, nil
