@@ -131,7 +131,7 @@ func runThread(st *threadStart, th ThreadHost) {
 	runtime.LockOSThread()
 	// Never unlocked: the OS thread ends with the goroutine, as a tracer
 	// thread must not serve another goroutine.
-	p := st.task.Proc
+	p, log := st.task.Proc, st.task.Log
 	defer p.threads.others.Done()
 	cpu, err := st.attach()
 	if err != nil {
@@ -141,6 +141,7 @@ func runThread(st *threadStart, th ThreadHost) {
 	}
 	for st != nil {
 		t := st.task
+		log = t.Log
 		if err := t.startOn(cpu, st); err != nil {
 			st.ready <- err
 			t.threadGone(th)
@@ -163,7 +164,7 @@ func runThread(st *threadStart, th ThreadHost) {
 		st = <-next // nil: the process ended
 	}
 	if err := cpu.Close(); err != nil {
-		p.Kernel.Log.Debug("thread vCPU close", "error", err)
+		log.Debug("thread vCPU close", "error", err)
 	}
 }
 
