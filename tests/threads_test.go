@@ -48,12 +48,15 @@ func TestThreadsSyncAndSignals(t *testing.T) {
 	}
 }
 
-// TestThreadsPythonThreading: the sysroot's python3 with threading: worker
-// threads under a lock, a condition variable between producers and a
-// consumer, an Event.
-func TestThreadsPythonThreading(t *testing.T) {
+// TestThreadsInSysroot: Debian programs that start threads: sort
+// --parallel, and python3 with threading (worker threads under a lock, a
+// condition variable between producers and a consumer, an Event).
+func TestThreadsInSysroot(t *testing.T) {
 	root := debianSysroot(t)
-	cases := []chrootCase{{name: "python_threading", args: []string{"python3", "-c", `
+	cases := []chrootCase{
+		// sort sorts a large in-memory buffer with --parallel threads.
+		{name: "sort_parallel", args: []string{"bash", "-c", "seq 1 300000 | tac | sort --parallel=4 -S 64M -n | md5sum"}},
+		{name: "python_threading", args: []string{"python3", "-c", `
 import threading
 lock = threading.Lock()
 total = [0]
@@ -84,7 +87,8 @@ ev = threading.Event()
 t = threading.Thread(target=ev.wait)
 t.start(); ev.set(); t.join()
 print("total", total[0], "items", sum(got), len(got), "threads left", threading.active_count())
-`}}}
+`}},
+	}
 	runChrootCases(t, func(*testing.T) string { return root }, cases, false)
 }
 
