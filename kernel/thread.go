@@ -114,8 +114,9 @@ func (p *Process) removeThread(t *Task) int {
 	return len(g.live)
 }
 
-// Threads returns the live threads of p (just the leader when it never
-// had another). The slice is a copy.
+// Threads returns the live threads of p, leader first while it lives;
+// empty for a process that never had a second thread. The slice is a
+// copy.
 func (p *Process) Threads() []*Task {
 	g := &p.threads
 	g.mu.Lock()
