@@ -104,6 +104,7 @@ static void *unblocker(void *arg)
 }
 
 static int futex_word;
+static volatile int finished;
 static const char *blocked_call;
 static int blocked_errno;
 static int pipefd[2];
@@ -125,6 +126,7 @@ static void *blocker(void *arg)
 		r = syscall(SYS_futex, &futex_word, FUTEX_WAIT_PRIVATE, 0, &ts, NULL, 0);
 	}
 	blocked_errno = r < 0 ? errno : 0;
+	finished = 1;
 	return NULL;
 }
 
@@ -247,7 +249,12 @@ int main(int argc, char **argv)
 		handle(SIGUSR1);
 		pthread_create(&th[0], NULL, blocker, NULL);
 		wait_ready();
-		pthread_kill(th[0], SIGUSR1);
+		/* Again until it returns: a signal that came before the call
+		 * blocked would leave it blocked. */
+		while (!finished) {
+			pthread_kill(th[0], SIGUSR1);
+			usleep(50000);
+		}
 		pthread_join(th[0], NULL);
 		printf("%s interrupted: errno=%s handled_in_target=%d\n", blocked_call,
 		       blocked_errno == EINTR ? "EINTR" : "other", handled_in == worker_tid);
