@@ -173,7 +173,7 @@ func TestThreadsStaticGoProgram(t *testing.T) {
 // process (the child has one thread and its memory is one instant of the
 // parent's while another thread writes).
 func TestThreadsExecAndFork(t *testing.T) {
-	for _, pc := range threadCases("threads_exec.c", "exec_main", "exec_thread", "fork", "fork_snapshot") {
+	for _, pc := range threadCases("threads_exec.c", "exec_main", "exec_thread", "fork", "fork_from_thread", "fork_snapshot") {
 		t.Run(pc.name, func(t *testing.T) { runProgram(t, pc) })
 	}
 }

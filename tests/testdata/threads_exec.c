@@ -51,6 +51,21 @@ static void *execer(void *arg)
 	return NULL;
 }
 
+static void *forker(void *arg)
+{
+	pid_t c = fork();
+	if (c == 0) {
+		printf("child of a thread: threads %d, tid is pid %d\n", task_count(),
+		       (pid_t)syscall(SYS_gettid) == getpid());
+		fflush(stdout);
+		_exit(3);
+	}
+	int st;
+	waitpid(c, &st, 0);
+	printf("the thread reaped its child: status %d\n", WEXITSTATUS(st));
+	return arg;
+}
+
 static void *twice(void *arg) { return (void *)(2 * (long)arg); }
 
 static volatile long counter;
@@ -126,6 +141,12 @@ int main(int argc, char **argv)
 		int st;
 		waitpid(c, &st, 0);
 		printf("parent threads %d, child status %d\n", task_count(), WEXITSTATUS(st));
+		return 0;
+	}
+	if (strcmp(mode, "fork_from_thread") == 0) {
+		pthread_create(&th[1], NULL, sleeper, NULL);
+		pthread_create(&th[0], NULL, forker, NULL);
+		pthread_join(th[0], NULL);
 		return 0;
 	}
 	if (strcmp(mode, "fork_snapshot") == 0) {
