@@ -18,24 +18,31 @@ import "github.com/elfuse/elfuse/kernel/abi"
 // them uses its vCPU any more.
 func (t *Task) deThread() {
 	p := t.Proc
-	var zapped []*Task
-	for _, o := range p.Threads() {
-		if o == t {
-			continue
+	// Again until none is left: a thread zapped in the middle of a clone
+	// may still add one.
+	for {
+		var zapped []*Task
+		for _, o := range p.Threads() {
+			if o == t {
+				continue
+			}
+			o.thread.zap.Store(true)
+			o.SendSignal(abi.SIGKILL, &abi.Siginfo{Signo: abi.SIGKILL, Code: abi.SI_KERNEL})
+			o.interruptWait()
+			if cpu := o.CPU; cpu != nil {
+				cpu.Kick()
+			}
+			zapped = append(zapped, o)
 		}
-		o.thread.zap.Store(true)
-		o.SendSignal(abi.SIGKILL, &abi.Siginfo{Signo: abi.SIGKILL, Code: abi.SI_KERNEL})
-		o.interruptWait()
-		if cpu := o.CPU; cpu != nil {
-			cpu.Kick()
+		if len(zapped) == 0 {
+			break
 		}
-		zapped = append(zapped, o)
-	}
-	for _, o := range zapped {
-		if o.thread.stopped != nil {
-			<-o.thread.stopped
+		for _, o := range zapped {
+			if o.thread.stopped != nil {
+				<-o.thread.stopped
+			}
+			p.removeThread(o)
 		}
-		p.removeThread(o)
 	}
 	if pid := p.pid(); t.thread.spawned && t.Tid != pid {
 		old := t.Tid
