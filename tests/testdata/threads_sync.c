@@ -130,6 +130,17 @@ static void *blocker(void *arg)
 	return NULL;
 }
 
+/* The signal-thread pattern: every thread blocks SIGTERM, one takes it
+ * with sigwait. */
+static sigset_t waitset;
+
+static void *sigwaiter(void *arg)
+{
+	int sig = 0;
+	sigwait(&waitset, &sig);
+	return (void *)(long)sig;
+}
+
 static void wait_ready(void)
 {
 	while (!ready)
@@ -223,6 +234,28 @@ int main(int argc, char **argv)
 		pthread_join(th[0], NULL);
 		printf("%s: child status %d handled=%d in_target=%d\n", mode, WEXITSTATUS(st), handled,
 		       handled_in == target);
+		return 0;
+	}
+	if (strcmp(mode, "sigwait_thread") == 0) {
+		sigemptyset(&waitset);
+		sigaddset(&waitset, SIGTERM);
+		pthread_sigmask(SIG_BLOCK, &waitset, NULL);
+		void *r1, *r2;
+		pthread_create(&th[0], NULL, sigwaiter, NULL);
+		usleep(50000);
+		kill(getpid(), SIGTERM); /* from the process itself */
+		pthread_join(th[0], &r1);
+		pid_t me = getpid();
+		pthread_create(&th[0], NULL, sigwaiter, NULL);
+		usleep(50000);
+		pid_t c = fork();
+		if (c == 0) {
+			kill(me, SIGTERM); /* from another process */
+			_exit(0);
+		}
+		waitpid(c, NULL, 0);
+		pthread_join(th[0], &r2);
+		printf("sigwait in a thread got %ld then %ld\n", (long)r1, (long)r2);
 		return 0;
 	}
 	if (strcmp(mode, "masks") == 0) {
