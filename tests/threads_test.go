@@ -38,9 +38,8 @@ func TestThreadsCreateJoinExit(t *testing.T) {
 // contention between four threads, a barrier, pthread_kill and tgkill
 // reaching the target thread's handler (also from another process), a
 // process-directed signal taken by the thread that does not block it, a
-// signal thread in sigwait,
-// per-thread masks, and nanosleep, read and futex interrupted in the
-// thread the signal was sent to.
+// signal thread in sigwait, per-thread masks, and nanosleep, read and futex
+// interrupted in the thread the signal was sent to.
 func TestThreadsSyncAndSignals(t *testing.T) {
 	modes := []string{"mutex", "condvar", "barrier", "pthread_kill", "tgkill", "remote_tgkill",
 		"remote_kill_tid", "process_signal", "sigwait_thread", "masks", "interrupt_nanosleep", "interrupt_read", "interrupt_futex"}
