@@ -178,8 +178,9 @@ func TestThreadsExecAndFork(t *testing.T) {
 	}
 }
 
-// TestThreadsProcTaskDir: /proc/self/task lists every live thread and
-// /proc/self/status counts them.
+// TestThreadsProcTaskDir: /proc/self/task lists every live thread,
+// /proc/self/status counts them, and a thread's task/<tid>/stat and status
+// name it.
 func TestThreadsProcTaskDir(t *testing.T) {
 	runProgram(t, progCase{src: "threads_proc.c"})
 }
