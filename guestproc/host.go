@@ -227,6 +227,10 @@ func (h *host) signal(s ipc.Signal) {
 		p.Signals.Action(abi.SIGCHLD).Flags&abi.SA_NOCLDSTOP != 0 {
 		return // the parent asked not to hear of stops and continues
 	}
+	if s.Thread && s.Tid != 0 {
+		p.SignalThread(info, s.Tid) // a later thread of the process
+		return
+	}
 	p.SignalFrom(info, s.Thread)
 }
 
@@ -364,3 +368,13 @@ func closeFDs(fds []int) {
 
 // decode decodes a message body received as raw JSON.
 func decode(raw json.RawMessage, v any) error { return json.Unmarshal(raw, v) }
+
+// NewTid and FreeTid implement kernel.ThreadHost.
+func (h *host) NewTid() (int32, error) {
+	r, err := h.call(ipc.Request{Op: ipc.OpNewTid})
+	return r.Pid, err
+}
+
+func (h *host) FreeTid(tid int32) {
+	h.send(ipc.Request{Op: ipc.OpFreeTid, Pid: tid})
+}

@@ -116,6 +116,28 @@ type Machine interface {
 	Close() error
 }
 
+// ThreadMachine is implemented by Machines whose vCPU for a new guest
+// thread is made in two steps on two OS threads (ptrace: the creating
+// vCPU's stub thread clones the new one, which the new OS thread then
+// traces).
+type ThreadMachine interface {
+	// PrepareVCPU is called on the OS thread of a vCPU stopped in an
+	// exit (the one creating the thread). The function it returns is
+	// called once, on the new vCPU's own locked OS thread, and makes the
+	// vCPU.
+	PrepareVCPU() (attach func() (VCPU, error), err error)
+}
+
+// PrepareThreadVCPU starts making the vCPU of a new guest thread of m, as
+// ThreadMachine.PrepareVCPU; Machines without that step (KVM: a
+// KVM_CREATE_VCPU on the same VM from any thread) make it in attach.
+func PrepareThreadVCPU(m Machine) (attach func() (VCPU, error), err error) {
+	if tm, ok := m.(ThreadMachine); ok {
+		return tm.PrepareVCPU()
+	}
+	return m.NewVCPU, nil
+}
+
 // VCPU is one guest CPU.
 type VCPU interface {
 	// Regs returns the live register file. Edits take effect at the

@@ -152,6 +152,10 @@ const (
 	// is still incarnation Seq (else ESRCH); Reply Self as OpKill.
 	OpPidfdOpen Op = "pidfdopen"
 	OpPidfdKill Op = "pidfdkill"
+	// OpNewTid: a thread id for a new thread of the caller (reply Pid).
+	// OpFreeTid: thread Pid of the caller ended; no reply.
+	OpNewTid  Op = "newtid"
+	OpFreeTid Op = "freetid"
 )
 
 // Request is the body of MsgRequest.
@@ -191,6 +195,9 @@ type Signal struct {
 	Thread bool   // thread-directed (tkill/tgkill) rather than process-directed
 	// Seq numbers the SIGCONTs sent to one process, from 1 (see OpStop).
 	Seq uint64
+	// Tid is the target thread of a thread-directed signal when it is not
+	// the process's first thread (0: any).
+	Tid int32 `json:",omitempty"`
 }
 
 // Reparent is the body of MsgReparent: the process's new parent pid.

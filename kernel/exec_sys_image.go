@@ -11,10 +11,13 @@ import (
 // which it closes. It cannot fail back to the caller: if the new image
 // cannot be built the process dies of SIGSEGV.
 //
-// Preconditions: x passed every check; t is the process's only task.
+// Preconditions: x passed every check.
 func (t *Task) execImage(x *Executable, argv, envp []string, commFromFile bool) {
 	defer x.Close()
 	p := t.Proc
+	if p.threaded() {
+		t.deThread() // thread_exec.go: t is the only thread after it
+	}
 
 	// mm_release: robust futexes held by the old image are released and
 	// the thread forgets its clear_child_tid (the old memory is going).

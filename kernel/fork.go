@@ -92,7 +92,11 @@ func (t *Task) forkImage(vfork bool) (*ForkImage, []int, func(), error) {
 		snap = p.MM.Share()
 		release = func() {}
 	} else {
+		// The other threads stay out of the guest while memory is
+		// copied, as Linux's copy is instantaneous (thread_stop.go).
+		resume := t.stopOthers()
 		s, err := p.MM.Snapshot()
+		resume()
 		if err != nil {
 			return nil, nil, nil, err
 		}

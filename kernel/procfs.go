@@ -173,6 +173,13 @@ func (t *Task) procMake(n *synthNode, name string) *synthNode {
 	case "net":
 		return &synthNode{path: p, kind: synthHost, host: "/proc/self/net"}
 	}
+	if len(parts) == 3 && parts[1] == "task" {
+		if tid, err := strconv.Atoi(parts[2]); err == nil {
+			if gen := procTaskGen(name, int32(tid)); gen != nil { // thread_procfs.go
+				return file(gen)
+			}
+		}
+	}
 	if gen := procPidGen(name); gen != nil {
 		return file(gen)
 	}

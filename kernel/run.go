@@ -27,7 +27,14 @@ func (t *Task) Run() (uint32, error) {
 		if st != nil {
 			t0 = time.Now()
 		}
+		threaded := t.Proc.threaded()
+		if threaded {
+			t.enterGuest() // thread_stop.go
+		}
 		exit, err := t.CPU.Run()
+		if threaded {
+			t.leftGuest()
+		}
 		if st != nil {
 			st.ran(t0)
 		}
@@ -51,12 +58,15 @@ func (t *Task) Run() (uint32, error) {
 					"rsp", fmt.Sprintf("%#x", r.RSP))
 			}
 		}
-		if done, status := t.Proc.Exited(); done {
-			return status, nil
+		if t.thread.exited || t.thread.zap.Load() {
+			return t.threadEnd() // thread.go
+		}
+		if done, _ := t.Proc.Exited(); done {
+			return t.leaderDone()
 		}
 		t.DeliverSignals()
-		if done, status := t.Proc.Exited(); done {
-			return status, nil
+		if done, _ := t.Proc.Exited(); done {
+			return t.leaderDone()
 		}
 	}
 }

@@ -376,7 +376,10 @@ func (t *Task) queueSignal(info *abi.Siginfo, shared bool) error {
 // of the process (nil: sent from outside). An ignored signal is dropped
 // unless the thread (from outside: any known thread) blocks it.
 func (p *Process) queueShared(by *Task, info *abi.Siginfo) error {
-	_, err := p.queueSharedReport(by, info)
+	queued, err := p.queueSharedReport(by, info)
+	if queued && p.threaded() {
+		p.wakeOthersFor(int(info.Signo), by) // thread.go
+	}
 	return err
 }
 

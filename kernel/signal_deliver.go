@@ -69,6 +69,9 @@ func (t *Task) DeliverSignals() {
 				t.stopForSignal(sig, d.contSeq)
 				continue
 			}
+			if sig == abi.SIGKILL && t.thread.zap.Load() {
+				return // another thread's execve ends this one alone
+			}
 			t.Log.Debug("killed by signal", "sig", sig, "code", d.info.Code,
 				"rip", hexAddr(regs.RIP))
 			t.Proc.exitGroup(deathStatus(sig))

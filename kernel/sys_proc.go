@@ -17,7 +17,7 @@ func init() {
 		abi.SYS_FORK:  {Name: "fork", Fn: Fork},
 		abi.SYS_VFORK: {Name: "vfork", Fn: Vfork},
 		abi.SYS_CLONE: {Name: "clone", Fn: Clone, Support: Partial,
-			Note: "processes only: CLONE_THREAD and CLONE_VM without CLONE_VFORK are ENOSYS/EINVAL; namespaces EPERM; CLONE_FILES/FS/SYSVSEM copy instead of share"},
+			Note: "processes and threads; CLONE_VM without CLONE_VFORK or CLONE_THREAD is EINVAL; namespaces EPERM; CLONE_FILES/FS/SYSVSEM copy instead of share between processes"},
 		abi.SYS_CLONE3: {Name: "clone3", Fn: Clone3, Support: Partial, Note: "as clone; set_tid and cgroups EINVAL"},
 		abi.SYS_WAIT4:  {Name: "wait4", Fn: Wait4},
 		abi.SYS_WAITID: {Name: "waitid", Fn: Waitid},
@@ -122,8 +122,7 @@ func (t *Task) clone(c cloneArgs) (uint64, error) {
 	f := c.flags
 	switch {
 	case f&abi.CLONE_THREAD != 0:
-		t.logOnce("clone: threads (CLONE_THREAD) are not supported yet; returning ENOSYS", "flags", f)
-		return 0, abi.ENOSYS
+		return t.cloneThread(c) // sys_clone_thread.go
 	case f&abi.CLONE_SIGHAND != 0 && f&abi.CLONE_VM == 0:
 		return 0, abi.EINVAL
 	case f&abi.CLONE_VM != 0 && f&abi.CLONE_VFORK == 0:

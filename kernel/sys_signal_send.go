@@ -61,6 +61,9 @@ func (t *Task) tgkill(tgid, tid int32, sig int) error {
 	if tid <= 0 {
 		return abi.EINVAL
 	}
+	if other := t.Proc.taskByTid(tid); other != nil && other != t && (tgid == -1 || tgid == t.Proc.pid()) {
+		return other.signalThread(sig, t.userInfo(sig, abi.SI_TKILL)) // thread.go
+	}
 	if tid != t.Tid {
 		if ok, err := t.routeSignal(tid, tgid, true, t.userInfo(sig, abi.SI_TKILL)); ok {
 			return err
@@ -126,6 +129,9 @@ func RtTgsigqueueinfo(t *Task, a *Args) (uint64, error) {
 	info, err := t.copyInSiginfo(a.Addr(3), sig, tgid)
 	if err != nil {
 		return 0, err
+	}
+	if other := t.Proc.taskByTid(tid); other != nil && other != t && tgid == t.Proc.pid() {
+		return 0, other.signalThread(sig, info) // thread.go
 	}
 	if tgid != t.Proc.pid() || tid != t.Tid {
 		if ok, err := t.routeSignal(tid, tgid, true, info); ok {

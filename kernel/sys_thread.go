@@ -17,8 +17,7 @@ func init() {
 			Note: "own threads only; other pids ESRCH"},
 		abi.SYS_RSEQ: {Name: "rseq", Fn: Rseq, Support: Stub,
 			Note: "restartable sequences are not supported: ENOSYS, which glibc and others accept"},
-		abi.SYS_EXIT: {Name: "exit", Fn: Exit, Support: Partial,
-			Note: "ends the whole process: each process has one thread so far"},
+		abi.SYS_EXIT:       {Name: "exit", Fn: Exit},
 		abi.SYS_EXIT_GROUP: {Name: "exit_group", Fn: ExitGroup},
 	})
 }
@@ -82,10 +81,15 @@ func GetRobustList(t *Task, a *Args) (uint64, error) {
 // area would oblige the kernel to update it on every preemption.
 func Rseq(t *Task, a *Args) (uint64, error) { return 0, abi.ENOSYS }
 
-// Exit implements Linux syscall exit(2). With one thread per process it is
-// exit_group; once there are more, only the last thread's exit ends the
-// process.
-func Exit(t *Task, a *Args) (uint64, error) { return ExitGroup(t, a) }
+// Exit implements Linux syscall exit(2): it ends the calling thread; the
+// last thread's exit ends the process (thread.go).
+func Exit(t *Task, a *Args) (uint64, error) {
+	if !t.Proc.threaded() {
+		return ExitGroup(t, a)
+	}
+	t.exitThread(uint32(a.Int(0)&0xff) << 8)
+	return 0, ErrNoReturn
+}
 
 // ExitGroup implements Linux syscall exit_group(2).
 func ExitGroup(t *Task, a *Args) (uint64, error) {

@@ -72,6 +72,10 @@ type Process struct {
 	// exited is set once exit_group ran; Status holds the wait status.
 	exited bool
 	Status uint32
+
+	// threads are the process's threads once it has more than one
+	// (thread.go).
+	threads threadGroup
 }
 
 // Task is one guest thread: a vCPU plus the per-thread kernel state.
@@ -102,6 +106,10 @@ type Task struct {
 	// sys is the syscall in progress and its start, for dumps
 	// (describe.go); written by the dispatcher, read from any goroutine.
 	sys syscallClock
+
+	// thread says whether this is a spawned thread and whether it
+	// exited alone (thread.go).
+	thread threadState
 }
 
 // Kernel is the per-guestproc kernel instance.
@@ -128,5 +136,6 @@ func (p *Process) exitGroup(status uint32) {
 	p.exited = true
 	p.Status = status
 	p.mu.Unlock()
+	p.stopThreads() // thread.go: the other threads' loops return
 	p.Kernel.Host.Exit(status)
 }

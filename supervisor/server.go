@@ -410,6 +410,11 @@ func (s *supervisor) handle(g *guestproc, req *ipc.Request, fds []int) {
 		}
 	case ipc.OpPidfdKill:
 		rep.Self, err = s.pidfdKill(g.pid, req)
+	case ipc.OpNewTid:
+		rep.Pid, err = s.tree.NewTid(g.pid) // thread.go
+	case ipc.OpFreeTid:
+		s.tree.FreeTid(g.pid, req.Pid)
+		return
 	case ipc.OpTTYAccess:
 		var goAhead bool
 		rep.Self, goAhead, err = s.ttyAccess(g.pid, req.Sig, req.Flag) // jobctl_tty.go
@@ -487,8 +492,15 @@ func (s *supervisor) fork(parent, exitSignal int32) (int32, int, error) {
 // kill routes a signal from process from.
 func (s *supervisor) kill(from int32, req *ipc.Request) (self bool, err error) {
 	var targets []int32
+	if req.Thread && s.tree.isThread(req.Pid) {
+		return s.killThread(from, req) // thread.go
+	}
+	if !req.Thread && req.Pid > 0 {
+		// kill(2) of a thread id signals its process, as on Linux.
+		req.Pid = s.tree.tgidOrSelf(req.Pid)
+	}
 	if req.Thread {
-		// One thread per process: thread id == process id.
+		// A process's first thread: thread id == process id.
 		if req.Tgid != -1 && req.Tgid != req.Pid {
 			return false, abi.ESRCH
 		}

@@ -94,9 +94,12 @@ type Note struct {
 type Tree struct {
 	mu    sync.Mutex
 	procs map[int32]*Proc
-	last  int32
-	max   int
-	uid   uint32
+	// tids maps the ids of threads other than a process's first to
+	// their process (thread.go).
+	tids map[int32]int32
+	last int32
+	max  int
+	uid  uint32
 }
 
 // NewTree returns an empty namespace admitting at most maxProcs processes
@@ -115,7 +118,7 @@ func (t *Tree) allocPid() int32 {
 		if t.last >= abi.PID_MAX {
 			t.last = 300
 		}
-		if _, used := t.procs[t.last]; !used {
+		if _, used := t.procs[t.last]; !used && !t.isTidLocked(t.last) {
 			return t.last
 		}
 	}
@@ -321,6 +324,7 @@ func (t *Tree) Exit(pid int32, status uint32, ru abi.Rusage) []Note {
 		return nil
 	}
 	p.State, p.Status, p.Rusage = Zombie, status, ru
+	t.freeTidsLocked(pid) // thread.go
 	var notes []Note
 	if len(p.children) > 0 {
 		adopter := t.reaperLocked(p)

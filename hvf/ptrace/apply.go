@@ -50,6 +50,7 @@ func (p *batchPlan) add(e batchEntry, pe plannedEntry) int {
 // the stub has not seen yet, run in as few batches as fit the stub's table
 // (one for up to about a hundred ops). It stops at the first failure.
 func (m *machine) Apply(ops []hvf.MapOp) (int, error) {
+	m = m.caller()
 	if err := m.checkThread(); err != nil {
 		return 0, err
 	}

@@ -72,13 +72,24 @@ func (c *fileCache) touch(k fileKey) {
 
 // passToStub sends fd over the socketpair and has the stub receive it.
 func (m *machine) passToStub(fd int) (int, error) {
+	if m.leader != nil {
+		// The socket is the stub's descriptor 0, shared by its
+		// threads; the tracer's end is the leader's.
+		return m.leader.passToStubFrom(m, fd)
+	}
+	return m.passToStubFrom(m, fd)
+}
+
+// passToStubFrom is passToStub with the receive injected into the stub
+// thread of view v (m is the leader, which owns the socket).
+func (m *machine) passToStubFrom(v *machine, fd int) (int, error) {
 	if m.sock < 0 {
 		return -1, fmt.Errorf("pass fd %d to stub: no socket", fd)
 	}
 	if err := unix.Sendmsg(m.sock, []byte{0}, unix.UnixRights(fd), nil, 0); err != nil {
 		return -1, fmt.Errorf("pass fd %d to stub: sendmsg: %w", fd, err)
 	}
-	sfd, err := m.receiveInStub()
+	sfd, err := v.receiveInStub()
 	if err != nil {
 		unix.Close(m.sock)
 		m.sock = -1

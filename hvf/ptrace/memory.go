@@ -15,12 +15,14 @@ import (
 // new descriptor into the stub (openat, and a close when the cache is full)
 // costs no round trip of its own.
 func (m *machine) Map(addr, length uint64, prot hvf.Prot, fd int, off int64) error {
+	m = m.caller()
 	_, err := m.Apply([]hvf.MapOp{{Kind: hvf.OpMap, Addr: addr, Len: length, Prot: prot, Fd: fd, Off: off}})
 	return err
 }
 
 // Protect implements hvf.Machine.Protect with an injected mprotect.
 func (m *machine) Protect(addr, length uint64, prot hvf.Prot) error {
+	m = m.caller()
 	if err := m.checkThread(); err != nil {
 		return err
 	}
@@ -35,6 +37,7 @@ func (m *machine) Protect(addr, length uint64, prot hvf.Prot) error {
 
 // Unmap implements hvf.Machine.Unmap with an injected munmap.
 func (m *machine) Unmap(addr, length uint64) error {
+	m = m.caller()
 	if err := m.checkThread(); err != nil {
 		return err
 	}

@@ -157,8 +157,10 @@ type machine struct {
 	// exited is set once the stub has been reaped.
 	exited atomic.Bool
 
-	files fileCache
-	// aff is the stub's CPU placement (affinity.go).
+	// files is shared by every thread view of the stub (its threads
+	// share one descriptor table).
+	files *fileCache
+	// aff is this stub thread's CPU placement (affinity.go).
 	aff affinity
 	// sock is the tracer's end of the descriptor-passing socketpair, -1
 	// once closed.
@@ -179,6 +181,12 @@ type machine struct {
 	mu     sync.Mutex
 	closed bool
 	pidfd  int
+
+	// leader is the machine of the stub's first thread when this one is
+	// the view of another stub thread (thread.go), else nil; threads is
+	// shared by the leader and its views.
+	leader  *machine
+	threads *stubThreads
 }
 
 // startMachine forks and execs the stub, traced by the calling thread, and
@@ -222,6 +230,8 @@ func startMachine(log hclog.Logger, limit uint64) (*machine, error) {
 		limit:     limit,
 		pidfd:     pidfd,
 		sock:      sp[0],
+		files:     &fileCache{},
+		threads:   &stubThreads{},
 		aff:       affinity{cpu: -1},
 	}
 	m.files.init()
@@ -380,11 +390,13 @@ func (m *machine) kick() {
 	if m.closed {
 		return
 	}
-	if m.pidfd >= 0 {
+	if m.pidfd >= 0 && m.threads.n.Load() == 0 {
 		unix.PidfdSendSignal(m.pidfd, unix.SIGURG, nil, 0)
 		return
 	}
-	unix.Tgkill(m.pid, m.pid, unix.SIGURG)
+	// With several stub threads the signal must reach this one: a
+	// process-directed one may go to any of them.
+	unix.Tgkill(m.stubPid(), m.pid, unix.SIGURG)
 }
 
 // Close kills the stub and reaps it. It may be called from any goroutine.

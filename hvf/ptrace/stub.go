@@ -17,6 +17,7 @@ import (
 //	  +codeOff       entry: int3; jmp entry   (parks the stub if resumed there)
 //	  +gadgetOff     syscall; int3            (target of injected syscalls)
 //	  +batchOff      the batch gadget         (runs a table of syscalls)
+//	  +cloneOff      the clone gadget         (starts a stub thread, thread.go)
 //	stubBase+page    scratch page (R+W): paths for injected openat
 //	  +page          batch table (R+W): batchMax entries of 64 bytes
 //	  +3 pages       batch strings (R+W): paths the batch's openat calls use
@@ -30,6 +31,7 @@ const (
 	codeOff     = 0x100
 	gadgetOff   = 0x110
 	batchOff    = 0x120
+	cloneOff    = 0x180
 	scratchAddr = stubBase + pageSize
 	stubSize    = 5 * pageSize
 	stubEntry   = stubBase + codeOff
@@ -155,6 +157,7 @@ func stubImage() []byte {
 	// gadget: syscall; int3
 	copy(img[gadgetOff:], []byte{0x0f, 0x05, 0xcc})
 	copy(img[batchOff:], batchCode)
+	copy(img[cloneOff:], cloneCode)
 	return img
 }
 

@@ -67,9 +67,14 @@ func (v *vcpu) SetGSBase(b uint64) {
 	v.segDirty = true
 }
 
-// Close implements hvf.VCPU.Close. The stub itself goes with the Machine.
+// Close implements hvf.VCPU.Close. The stub itself goes with the Machine;
+// the vCPU of a later guest thread takes its stub thread with it
+// (thread.go).
 func (v *vcpu) Close() error {
 	v.closed = true
+	if v.m.leader != nil {
+		return v.m.closeThread()
+	}
 	return nil
 }
 
