@@ -108,6 +108,31 @@ func (p *Process) queueTimerSignal(info *abi.Siginfo) {
 	p.KillInfo(info)
 }
 
+// queueTimerSignal queues a SIGEV_THREAD_ID timer's signal for t alone,
+// folding it into one still pending from the same timer (si_overrun), as
+// Process.queueTimerSignal does for the process.
+func (t *Task) queueTimerSignal(info *abi.Siginfo) {
+	p := t.Proc
+	p.sigHandlers()
+	s := p.Signals
+	s.mu.Lock()
+	for i := range t.SigState.pending.queue {
+		q := &t.SigState.pending.queue[i]
+		if q.Code == abi.SI_TIMER && q.TimerID() == info.TimerID() {
+			n := int64(q.Overrun()) + 1 + int64(info.Overrun())
+			q.SetOverrun(int32(min(n, 1<<31-1)))
+			s.mu.Unlock()
+			return
+		}
+	}
+	s.mu.Unlock()
+	t.SendSignal(int(info.Signo), info)
+	t.interruptWait()
+	if cpu := t.CPU; cpu != nil {
+		cpu.Kick()
+	}
+}
+
 // dropTimerSignal removes timer id's pending signal: a timer that is
 // re-armed, disarmed or deleted loses it, as on Linux since 6.13.
 func (p *Process) dropTimerSignal(id int32) {
@@ -115,7 +140,20 @@ func (p *Process) dropTimerSignal(id int32) {
 	s := p.Signals
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	q := &s.shared
+	if dropTimerFrom(&s.shared, id) {
+		return
+	}
+	// A SIGEV_THREAD_ID timer's signal waits in its thread's own set.
+	for t := range s.tasks {
+		if dropTimerFrom(&t.SigState.pending, id) {
+			return
+		}
+	}
+}
+
+// dropTimerFrom removes timer id's signal from q and reports whether it
+// was there.
+func dropTimerFrom(q *sigPending, id int32) bool {
 	for i := range q.queue {
 		if q.queue[i].Code != abi.SI_TIMER || q.queue[i].TimerID() != id {
 			continue
@@ -129,8 +167,9 @@ func (p *Process) dropTimerSignal(id int32) {
 		if !still {
 			q.set &^= abi.SigBit(sig)
 		}
-		return
+		return true
 	}
+	return false
 }
 
 // timerDequeued tells the timers that a SI_TIMER signal left the queue,

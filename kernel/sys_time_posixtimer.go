@@ -28,7 +28,7 @@ import (
 
 func init() {
 	const partial = "CLOCK_REALTIME/MONOTONIC/BOOTTIME(_ALARM); SIGEV_SIGNAL, SIGEV_NONE, " +
-		"SIGEV_THREAD_ID (the one thread); CPU-time clocks EINVAL"
+		"SIGEV_THREAD_ID (any thread of the process); CPU-time clocks EINVAL"
 	register(map[uint64]Syscall{
 		abi.SYS_TIMER_CREATE:     {Name: "timer_create", Fn: TimerCreate, Support: Partial, Note: partial},
 		abi.SYS_TIMER_SETTIME:    {Name: "timer_settime", Fn: TimerSettime},
@@ -63,6 +63,8 @@ type posixTimer struct {
 	signo  int32
 	notify int32
 	value  uint64 // sigev_value
+	// tid is the thread a SIGEV_THREAD_ID timer signals (0: the process).
+	tid int32
 
 	timer    *time.Timer
 	deadline time.Time
@@ -108,8 +110,13 @@ func TimerCreate(t *Task, a *Args) (uint64, error) {
 			if !validSignal(int(pt.signo)) {
 				return 0, abi.EINVAL
 			}
-			if pt.notify == sigevThreadID && tid != t.Tid {
-				return 0, abi.EINVAL
+			if pt.notify == sigevThreadID {
+				// Any thread of the caller's thread group (glibc's
+				// SIGEV_THREAD timers name its helper thread).
+				if tid != t.Tid && t.Proc.taskByTid(tid) == nil {
+					return 0, abi.EINVAL
+				}
+				pt.tid = tid
 			}
 		default:
 			// SIGEV_THREAD is a libc notion: the kernel sees
@@ -310,7 +317,16 @@ func (p *Process) expireTimer(id int32, gen uint64) {
 	info.SetTimerID(pt.id)
 	info.SetValue(pt.value)
 	info.SetOverrun(missed)
+	tid := pt.tid
 	ts.mu.Unlock()
+	if tid != 0 {
+		if target := p.taskByTid(tid); target != nil {
+			target.queueTimerSignal(info) // thread-directed
+			return
+		}
+		// The thread is gone: the process gets it (threaded processes
+		// only; a single task is its own taskByTid miss).
+	}
 	p.queueTimerSignal(info)
 }
 

@@ -184,3 +184,12 @@ func TestThreadsExecAndFork(t *testing.T) {
 func TestThreadsProcTaskDir(t *testing.T) {
 	runProgram(t, progCase{src: "threads_proc.c"})
 }
+
+// TestThreadsTimers: POSIX timers aimed at threads: glibc's SIGEV_THREAD
+// (its helper thread is named by SIGEV_THREAD_ID) and SIGEV_THREAD_ID at
+// a worker thread, whose handler must run there.
+func TestThreadsTimers(t *testing.T) {
+	for _, pc := range threadCases("threads_timer.c", "sigev_thread", "thread_id") {
+		t.Run(pc.name, func(t *testing.T) { runProgram(t, pc) })
+	}
+}
