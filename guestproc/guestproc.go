@@ -202,6 +202,7 @@ func (l *life) run() (code int, recycled *host, kept hvf.Machine) {
 		log.Error("tell supervisor", "error", err)
 		return 1, nil, nil
 	}
+	h.markStarted() // textbusy.go
 	go warmCodecs() // a no-op after the first life or a spare's wait
 	stopSignals := forwardSignals(task, log)
 	acct.running()

@@ -46,6 +46,8 @@ type host struct {
 	job       jobState // jobctl.go
 	// zombies are the ended children wait can reap locally (wait_push.go).
 	zombies zombies
+	// text: the image files to report once Started is sent (textbusy.go).
+	text textReport
 }
 
 type reply struct {

@@ -156,6 +156,11 @@ const (
 	// OpFreeTid: thread Pid of the caller ended; no reply.
 	OpNewTid  Op = "newtid"
 	OpFreeTid Op = "freetid"
+	// OpImage: the caller now executes Files (device, inode: program
+	// and interpreter); no reply. OpTextBusy: does a live process
+	// execute Files[0]? Reply Self.
+	OpImage    Op = "image"
+	OpTextBusy Op = "textbusy"
 )
 
 // Request is the body of MsgRequest.
@@ -174,6 +179,8 @@ type Request struct {
 	Exe        string
 	Argv       []string
 	Seq        uint64 // OpStop: the newest SIGCONT sequence number taken in
+	// Files are host files as (device, inode) pairs (OpImage, OpTextBusy).
+	Files [][2]uint64 `json:",omitempty"`
 }
 
 // Reply is the body of MsgReply.

@@ -74,6 +74,7 @@ func (k *Kernel) StartProcess(path string, argv, envp []string) (*Task, error) {
 	// Named after the file it was asked to run, as execve names it, not
 	// after a symlink's target (python3, not python3.11).
 	proc.SetComm(filepath.Base(x.Path))
+	proc.noteImage(x) // textbusy.go
 	t := &Task{Proc: proc, CPU: cpu, Log: log, inSyscall: -1, OrigRAX: noSyscall}
 	*cpu.Regs() = hvf.Regs{RIP: uint64(img.Entry), RSP: uint64(img.SP), RFLAGS: initialRFLAGS}
 	if k.Host != nil {
@@ -136,6 +137,7 @@ func (p *Process) Exec(x *Executable, argv, envp []string) (*Image, error) {
 	p.Envp = append([]string(nil), envp...)
 	p.Auxv = img.Auxv
 	p.mu.Unlock()
+	p.noteImage(x) // textbusy.go
 	return img, nil
 }
 

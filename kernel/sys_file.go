@@ -40,12 +40,21 @@ func (t *Task) openat(dirfd int32, pathAddr abi.Addr, flags int, mode uint32) (u
 	if err := t.Proc.FDs.Available(); err != nil {
 		return 0, err
 	}
-	hostfd, fdDir, err := t.openPath(dirfd, pathAddr, openatHow(flags, mode&0o7777), false)
+	// O_TRUNC waits until the file is known not to be a running
+	// program (textbusy.go).
+	trunc := writesFile(flags) && flags&abi.O_TRUNC != 0
+	hostfd, fdDir, err := t.openPath(dirfd, pathAddr, openatHow(flags&^abi.O_TRUNC|truncIf(!trunc, flags), mode&0o7777), false)
 	if err != nil {
 		return 0, err
 	}
 	if fdDir {
 		return t.installFDDir(hostfd, flags&abi.O_CLOEXEC != 0)
+	}
+	if writesFile(flags) {
+		if err := t.openedForWrite(hostfd, trunc); err != nil {
+			unix.Close(hostfd)
+			return 0, err
+		}
 	}
 	return t.installHost(hostfd, flags&abi.O_CLOEXEC != 0)
 }
@@ -89,13 +98,21 @@ func Openat2(t *Task, a *Args) (uint64, error) {
 	if err := t.Proc.FDs.Available(); err != nil {
 		return 0, err
 	}
+	fl := int(how.Flags)
+	trunc := writesFile(fl) && fl&abi.O_TRUNC != 0
 	hostfd, _, err := t.openPath(dirfd, pathAddr, unix.OpenHow{
-		Flags:   how.Flags | unix.O_CLOEXEC,
+		Flags:   uint64(fl&^abi.O_TRUNC|truncIf(!trunc, fl)) | unix.O_CLOEXEC,
 		Mode:    how.Mode,
 		Resolve: how.Resolve,
 	}, true)
 	if err != nil {
 		return 0, err
+	}
+	if writesFile(fl) {
+		if err := t.openedForWrite(hostfd, trunc); err != nil {
+			unix.Close(hostfd)
+			return 0, err
+		}
 	}
 	return t.installHost(hostfd, how.Flags&abi.O_CLOEXEC != 0)
 }

@@ -290,6 +290,12 @@ func Fchown(t *Task, a *Args) (uint64, error) {
 // Truncate implements Linux syscall truncate(2).
 func Truncate(t *Task, a *Args) (uint64, error) {
 	return t.atPath(abi.AT_FDCWD, a.Addr(0), pathWrite, func(p hostPath) error {
+		var st unix.Stat_t
+		if unix.Stat(p.path, &st) == nil {
+			if err := t.textBusy(&st); err != nil { // textbusy.go
+				return err
+			}
+		}
 		return unix.Truncate(p.path, int64(a[1]))
 	})
 }

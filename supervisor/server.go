@@ -380,6 +380,11 @@ func (s *supervisor) handle(g *guestproc, req *ipc.Request, fds []int) {
 	case ipc.OpExeced:
 		s.tree.Execed(g.pid, req.Exe, req.Argv)
 		return
+	case ipc.OpImage:
+		s.tree.SetImage(g.pid, req.Files) // tree_text.go
+		return
+	case ipc.OpTextBusy:
+		rep.Self = len(req.Files) == 1 && s.tree.TextBusy(req.Files[0])
 	case ipc.OpReap:
 		s.tree.Reap(g.pid, req.Pid)
 		return

@@ -53,6 +53,9 @@ type Proc struct {
 	Argv   []string
 	// HostPid is the guestproc's host pid (0 until started).
 	HostPid int
+	// images are the host files (device, inode) the process executes:
+	// its program and interpreter (tree_text.go).
+	images [][2]uint64
 
 	// stopReport and contReport are pending WUNTRACED / WCONTINUED
 	// reports; stopSig the signal that stopped it.
@@ -186,7 +189,7 @@ func (t *Tree) Fork(parent int32, exitSignal int32) (int32, error) {
 	}
 	pid := t.allocPid()
 	c := &Proc{Pid: pid, Ppid: parent, Pgid: pp.Pgid, Sid: pp.Sid, ExitSignal: exitSignal,
-		Exe: pp.Exe, Argv: pp.Argv, children: map[int32]*Proc{}}
+		Exe: pp.Exe, Argv: pp.Argv, images: pp.images, children: map[int32]*Proc{}}
 	t.procs[pid] = c
 	pp.children[pid] = c
 	return pid, nil

@@ -157,3 +157,9 @@ func TestProgramIgnoredSignalsDoNotInterrupt(t *testing.T) {
 func TestProgramStoppedProcessComm(t *testing.T) {
 	runProgram(t, progCase{src: "procfs_stopped_comm.c"})
 }
+
+// A program file some guest process runs cannot be opened for writing or
+// truncated (ETXTBSY); it can still be read, renamed and unlinked.
+func TestProgramTextBusy(t *testing.T) {
+	runProgram(t, progCase{src: "textbusy.c"})
+}

@@ -34,6 +34,7 @@ const (
 	ENFILE         Errno = 23
 	EMFILE         Errno = 24
 	ENOTTY         Errno = 25
+	ETXTBSY        Errno = 26
 	EFBIG          Errno = 27
 	ENOSPC         Errno = 28
 	ESPIPE         Errno = 29
