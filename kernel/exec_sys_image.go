@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"path/filepath"
+	"sync/atomic"
 
 	"github.com/elfuse/elfuse/kernel/abi"
 )
@@ -59,14 +60,33 @@ func (t *Task) execImage(x *Executable, argv, envp []string, commFromFile bool) 
 }
 
 // resetFPState puts the FPU, SSE and AVX state in its initial state, as
-// exec's fpu__clear_user_states does.
+// exec's fpu__clear_user_states does. The initial image depends only on
+// the host (its XSAVE size and MXCSR mask): it is built from a read of
+// the state once per guestproc and then set without a read, where the
+// backend can at the next run (hvf/ptrace: two ptrace requests less per
+// exec, the write not waited for).
 func (t *Task) resetFPState() {
+	if p := fpInitImage.Load(); p != nil {
+		set := t.CPU.SetFPState
+		if l, ok := t.CPU.(interface{ SetFPStateAtRun([]byte) error }); ok {
+			set = l.SetFPStateAtRun
+		}
+		if err := set(*p); err == nil {
+			return
+		}
+	}
 	b, err := t.CPU.FPState()
 	if err != nil {
 		t.Log.Warn("execve: cannot read FP state to reset it", "error", err)
 		return
 	}
-	if err := t.CPU.SetFPState(newFPImage(b).initImage()); err != nil {
+	img := newFPImage(b).initImage()
+	if err := t.CPU.SetFPState(img); err != nil {
 		t.Log.Warn("execve: cannot reset FP state", "error", err)
+		return
 	}
+	fpInitImage.Store(&img)
 }
+
+// fpInitImage is the initial FP image of this host, once an exec built it.
+var fpInitImage atomic.Pointer[[]byte]

@@ -163,3 +163,9 @@ func TestProgramStoppedProcessComm(t *testing.T) {
 func TestProgramTextBusy(t *testing.T) {
 	runProgram(t, progCase{src: "textbusy.c"})
 }
+
+// execve starts the new image with the initial FPU/SSE state, also on a
+// second exec (elfuse sets a cached initial image, without a read).
+func TestProgramExecResetsFPState(t *testing.T) {
+	runProgram(t, progCase{src: "exec_fpreset.c"})
+}
