@@ -63,6 +63,9 @@ type ForkImage struct {
 	Envp []string
 	Auxv []AuxEntry
 
+	// Sched are the parent's scheduling attributes (fork_sched.go).
+	Sched *SchedAttrs `json:",omitempty"`
+
 	RAM      int
 	Regions  []MapInfo
 	BrkStart abi.Addr
@@ -113,7 +116,7 @@ func (t *Task) forkImage(vfork bool) (*ForkImage, []int, func(), error) {
 		Regs: *t.CPU.Regs(), FSBase: t.CPU.FSBase(), GSBase: t.CPU.GSBase(), FP: fp,
 		State: p.ForkState(), Umask: currentUmask(), Cwd: -1,
 		Exe: p.Exe, Argv: p.Argv, Envp: p.Envp, Auxv: p.Auxv,
-		BrkStart: snap.BrkStart, Brk: snap.Brk,
+		BrkStart: snap.BrkStart, Brk: snap.Brk, Sched: readSchedAttrs(),
 	}
 	s := p.sigHandlers()
 	s.mu.Lock()
@@ -281,6 +284,7 @@ func (k *Kernel) startForked(machine hvf.Machine, img *ForkImage, fds []int) (*T
 		Exe: img.Exe, Argv: img.Argv, Envp: img.Envp, Auxv: img.Auxv,
 	}
 	proc.SetState(img.State)
+	img.Sched.apply() // fork_sched.go: on the child's vCPU thread
 	if err := proc.installForkFDs(img.FDs, at); err != nil {
 		proc.FDs.CloseAll()
 		return fail(err)

@@ -12,6 +12,7 @@ import (
 // Run runs the task until its process exits and returns the wait status.
 // It must be called on a goroutine locked to its OS thread.
 func (t *Task) Run() (uint32, error) {
+	t.noteHostThread() // sys_sys_target.go
 	var (
 		expired atomic.Bool
 		exits   atomic.Uint64

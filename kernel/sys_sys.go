@@ -23,9 +23,9 @@ func init() {
 		abi.SYS_GETRUSAGE: {Name: "getrusage", Fn: Getrusage, Support: Partial,
 			Note: "RUSAGE_SELF/THREAD are the guestproc's host usage (Go runtime included); RUSAGE_CHILDREN is what wait added"},
 		abi.SYS_GETPRIORITY: {Name: "getpriority", Fn: Getpriority, Support: Partial,
-			Note: "own process (or its group/user) only; others ESRCH"},
+			Note: "any guest process by pid (its vCPU host thread); only the own group or user"},
 		abi.SYS_SETPRIORITY: {Name: "setpriority", Fn: Setpriority, Support: Partial,
-			Note: "applied to the calling vCPU thread on the host; other targets ESRCH"},
+			Note: "applied to the target's vCPU host thread; only the own group or user"},
 	})
 }
 
@@ -225,35 +225,35 @@ func Times(t *Task, a *Args) (uint64, error) {
 	return uint64(ticks), nil
 }
 
-// priorityTarget checks a getpriority/setpriority target: only the calling
-// process (by pid, its group, or its user) is known to this kernel.
-func (t *Task) priorityTarget(which, who int32) error {
+// priorityTarget maps a getpriority/setpriority target to the host thread
+// the call acts on (0: the calling one): any guest process by pid
+// (hostTarget), the caller's own process group or user.
+func (t *Task) priorityTarget(which, who int32) (int, error) {
 	switch which {
 	case abi.PRIO_PROCESS:
-		if who == 0 || who == t.Proc.Kernel.Host.Pid() || who == t.Tid {
-			return nil
-		}
+		return t.hostTarget(who)
 	case abi.PRIO_PGRP:
 		if pg, err := Getpgrp(t, &Args{}); err == nil && (who == 0 || uint64(who) == pg) {
-			return nil
+			return 0, nil
 		}
 	case abi.PRIO_USER:
 		if who == 0 || uint32(who) == t.Proc.Creds().RUID {
-			return nil
+			return 0, nil
 		}
 	default:
-		return abi.EINVAL
+		return 0, abi.EINVAL
 	}
-	return abi.ESRCH
+	return 0, abi.ESRCH
 }
 
 // Getpriority implements Linux syscall getpriority(2). Like the raw Linux
 // syscall it returns 20 - nice (libc converts).
 func Getpriority(t *Task, a *Args) (uint64, error) {
-	if err := t.priorityTarget(a.Int(0), a.Int(1)); err != nil {
+	tid, err := t.priorityTarget(a.Int(0), a.Int(1))
+	if err != nil {
 		return 0, err
 	}
-	prio, err := unix.Getpriority(unix.PRIO_PROCESS, 0)
+	prio, err := unix.Getpriority(unix.PRIO_PROCESS, tid)
 	if err != nil {
 		return 0, err
 	}
@@ -264,8 +264,9 @@ func Getpriority(t *Task, a *Args) (uint64, error) {
 // own rules (raising priority needs CAP_SYS_NICE or RLIMIT_NICE) to the
 // calling vCPU thread.
 func Setpriority(t *Task, a *Args) (uint64, error) {
-	if err := t.priorityTarget(a.Int(0), a.Int(1)); err != nil {
+	tid, err := t.priorityTarget(a.Int(0), a.Int(1))
+	if err != nil {
 		return 0, err
 	}
-	return 0, unix.Setpriority(unix.PRIO_PROCESS, 0, int(a.Int(2)))
+	return 0, unix.Setpriority(unix.PRIO_PROCESS, tid, int(a.Int(2)))
 }

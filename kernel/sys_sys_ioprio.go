@@ -11,14 +11,14 @@ import (
 func init() {
 	register(map[uint64]Syscall{
 		abi.SYS_IOPRIO_GET: {Name: "ioprio_get", Fn: IoprioGet, Support: Partial,
-			Note: "own process (or its group/user) only; others ESRCH"},
+			Note: "any guest process by pid (its vCPU host thread); only the own group or user"},
 		abi.SYS_IOPRIO_SET: {Name: "ioprio_set", Fn: IoprioSet, Support: Partial,
-			Note: "applied to the calling vCPU thread on the host; other targets ESRCH"},
+			Note: "applied to the target's vCPU host thread; only the own group or user"},
 	})
 }
 
 // ioprioTarget checks an ioprio target the way priorityTarget does.
-func (t *Task) ioprioTarget(which, who int32) error {
+func (t *Task) ioprioTarget(which, who int32) (int, error) {
 	switch which {
 	case abi.IOPRIO_WHO_PROCESS:
 		return t.priorityTarget(abi.PRIO_PROCESS, who)
@@ -27,15 +27,16 @@ func (t *Task) ioprioTarget(which, who int32) error {
 	case abi.IOPRIO_WHO_USER:
 		return t.priorityTarget(abi.PRIO_USER, who)
 	}
-	return abi.EINVAL
+	return 0, abi.EINVAL
 }
 
 // IoprioGet implements Linux syscall ioprio_get(2).
 func IoprioGet(t *Task, a *Args) (uint64, error) {
-	if err := t.ioprioTarget(a.Int(0), a.Int(1)); err != nil {
+	tid, err := t.ioprioTarget(a.Int(0), a.Int(1))
+	if err != nil {
 		return 0, err
 	}
-	r, _, e := unix.Syscall(unix.SYS_IOPRIO_GET, abi.IOPRIO_WHO_PROCESS, 0, 0)
+	r, _, e := unix.Syscall(unix.SYS_IOPRIO_GET, abi.IOPRIO_WHO_PROCESS, uintptr(tid), 0)
 	if e != 0 {
 		return 0, e
 	}
@@ -45,10 +46,11 @@ func IoprioGet(t *Task, a *Args) (uint64, error) {
 // IoprioSet implements Linux syscall ioprio_set(2); the host checks the
 // priority value and the privilege to raise it.
 func IoprioSet(t *Task, a *Args) (uint64, error) {
-	if err := t.ioprioTarget(a.Int(0), a.Int(1)); err != nil {
+	tid, err := t.ioprioTarget(a.Int(0), a.Int(1))
+	if err != nil {
 		return 0, err
 	}
-	_, _, e := unix.Syscall(unix.SYS_IOPRIO_SET, abi.IOPRIO_WHO_PROCESS, 0, uintptr(a.Int(2)))
+	_, _, e := unix.Syscall(unix.SYS_IOPRIO_SET, abi.IOPRIO_WHO_PROCESS, uintptr(tid), uintptr(a.Int(2)))
 	if e != 0 {
 		return 0, e
 	}

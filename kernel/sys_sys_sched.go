@@ -17,21 +17,21 @@ func init() {
 	register(map[uint64]Syscall{
 		abi.SYS_SCHED_YIELD: {Name: "sched_yield", Fn: SchedYield},
 		abi.SYS_SCHED_GETAFFINITY: {Name: "sched_getaffinity", Fn: SchedGetaffinity, Support: Partial,
-			Note: "own threads only; other pids ESRCH"},
+			Note: "any guest process or thread: its vCPU host thread"},
 		abi.SYS_SCHED_SETAFFINITY: {Name: "sched_setaffinity", Fn: SchedSetaffinity, Support: Partial,
-			Note: "applied to the calling vCPU thread on the host; other pids ESRCH"},
+			Note: "applied to the target's vCPU host thread (host permission rules)"},
 		abi.SYS_SCHED_GETSCHEDULER: {Name: "sched_getscheduler", Fn: SchedGetscheduler, Support: Partial,
-			Note: "own threads only; other pids ESRCH"},
+			Note: "any guest process or thread: its vCPU host thread"},
 		abi.SYS_SCHED_SETSCHEDULER: {Name: "sched_setscheduler", Fn: SchedSetscheduler, Support: Partial,
-			Note: "applied to the calling vCPU thread on the host; other pids ESRCH"},
+			Note: "applied to the target's vCPU host thread (host permission rules)"},
 		abi.SYS_SCHED_GETPARAM: {Name: "sched_getparam", Fn: SchedGetparam, Support: Partial,
-			Note: "own threads only; other pids ESRCH"},
+			Note: "any guest process or thread: its vCPU host thread"},
 		abi.SYS_SCHED_SETPARAM: {Name: "sched_setparam", Fn: SchedSetparam, Support: Partial,
-			Note: "applied to the calling vCPU thread on the host; other pids ESRCH"},
+			Note: "applied to the target's vCPU host thread (host permission rules)"},
 		abi.SYS_SCHED_GET_PRIORITY_MAX: {Name: "sched_get_priority_max", Fn: SchedGetPriorityMax},
 		abi.SYS_SCHED_GET_PRIORITY_MIN: {Name: "sched_get_priority_min", Fn: SchedGetPriorityMin},
 		abi.SYS_SCHED_RR_GET_INTERVAL: {Name: "sched_rr_get_interval", Fn: SchedRRGetInterval, Support: Partial,
-			Note: "own threads only; other pids ESRCH"},
+			Note: "any guest process or thread: its vCPU host thread"},
 		abi.SYS_GETCPU: {Name: "getcpu", Fn: Getcpu, Support: Partial,
 			Note: "node 0 and the lowest CPU of the affinity mask (CPU 0 normally): a vCPU thread may migrate at any exit"},
 	})
@@ -51,24 +51,20 @@ var (
 func hostCPUMaskSize() int {
 	cpuMaskOnce.Do(func() {
 		cpuMaskSize = maxCPUMaskBytes
-		if n, err := hostSchedGetaffinity(make([]byte, maxCPUMaskBytes)); err == nil {
+		if n, err := hostSchedGetaffinity(0, make([]byte, maxCPUMaskBytes)); err == nil {
 			cpuMaskSize = n
 		}
 	})
 	return cpuMaskSize
 }
 
-// schedTarget checks a scheduling call's pid: 0 or one of the caller's own
-// ids. Negative pids are EINVAL as on Linux; others are unknown (ESRCH) until
-// the supervisor routes them.
-func (t *Task) schedTarget(pid int32) error {
-	switch {
-	case pid < 0:
-		return abi.EINVAL
-	case pid == 0 || pid == t.Tid || pid == t.Proc.Kernel.Host.Pid():
-		return nil
+// schedTarget maps a scheduling call's pid to the host thread it acts on
+// (hostTarget, sys_sys_target.go).
+func (t *Task) schedTarget(pid int32) (int, error) {
+	if pid < 0 {
+		return 0, abi.EINVAL
 	}
-	return abi.ESRCH
+	return t.hostTarget(pid)
 }
 
 // SchedYield implements Linux syscall sched_yield(2).
@@ -83,7 +79,8 @@ func SchedYield(t *Task, a *Args) (uint64, error) {
 // SchedGetaffinity implements Linux syscall sched_getaffinity(2). It returns
 // the byte count the host kernel returns (the size of its CPU mask).
 func SchedGetaffinity(t *Task, a *Args) (uint64, error) {
-	if err := t.schedTarget(a.Int(0)); err != nil {
+	tid, err := t.schedTarget(a.Int(0))
+	if err != nil {
 		return 0, err
 	}
 	size := a.Uint(1) // Linux takes an unsigned int length
@@ -94,7 +91,7 @@ func SchedGetaffinity(t *Task, a *Args) (uint64, error) {
 	// short); cap what we allocate, keeping the alignment. Only the
 	// host's mask size is copied out, as Linux does.
 	buf := make([]byte, min(size, maxCPUMaskBytes))
-	n, err := hostSchedGetaffinity(buf)
+	n, err := hostSchedGetaffinity(tid, buf)
 	if err != nil {
 		return 0, err
 	}
@@ -106,7 +103,8 @@ func SchedGetaffinity(t *Task, a *Args) (uint64, error) {
 
 // SchedSetaffinity implements Linux syscall sched_setaffinity(2).
 func SchedSetaffinity(t *Task, a *Args) (uint64, error) {
-	if err := t.schedTarget(a.Int(0)); err != nil {
+	tid, err := t.schedTarget(a.Int(0))
+	if err != nil {
 		return 0, err
 	}
 	// Linux reads at most its own mask size and zero-fills a shorter mask.
@@ -114,15 +112,16 @@ func SchedSetaffinity(t *Task, a *Args) (uint64, error) {
 	if _, err := t.CopyIn(a.Addr(2), buf); err != nil {
 		return 0, err
 	}
-	return 0, hostSchedSetaffinity(buf)
+	return 0, hostSchedSetaffinity(tid, buf)
 }
 
 // SchedGetscheduler implements Linux syscall sched_getscheduler(2).
 func SchedGetscheduler(t *Task, a *Args) (uint64, error) {
-	if err := t.schedTarget(a.Int(0)); err != nil {
+	tid, err := t.schedTarget(a.Int(0))
+	if err != nil {
 		return 0, err
 	}
-	r, _, e := unix.RawSyscall(unix.SYS_SCHED_GETSCHEDULER, 0, 0, 0)
+	r, _, e := unix.RawSyscall(unix.SYS_SCHED_GETSCHEDULER, uintptr(tid), 0, 0)
 	if e != 0 {
 		return 0, e
 	}
@@ -134,10 +133,11 @@ func SchedGetparam(t *Task, a *Args) (uint64, error) {
 	if a.Addr(1) == 0 {
 		return 0, abi.EINVAL
 	}
-	if err := t.schedTarget(a.Int(0)); err != nil {
+	tid, err := t.schedTarget(a.Int(0))
+	if err != nil {
 		return 0, err
 	}
-	sp, err := hostSchedGetparam()
+	sp, err := hostSchedGetparam(tid)
 	if err != nil {
 		return 0, err
 	}
@@ -154,10 +154,11 @@ func (t *Task) setScheduler(pid, policy int32, param abi.Addr) error {
 	if err != nil {
 		return err
 	}
-	if err := t.schedTarget(pid); err != nil {
+	tid, err := t.schedTarget(pid)
+	if err != nil {
 		return err
 	}
-	return hostSchedSetscheduler(policy, abi.SchedParam{Priority: int32(prio)})
+	return hostSchedSetscheduler(tid, policy, abi.SchedParam{Priority: int32(prio)})
 }
 
 // SchedSetscheduler implements Linux syscall sched_setscheduler(2).
@@ -197,10 +198,11 @@ func SchedGetPriorityMin(t *Task, a *Args) (uint64, error) {
 
 // SchedRRGetInterval implements Linux syscall sched_rr_get_interval(2).
 func SchedRRGetInterval(t *Task, a *Args) (uint64, error) {
-	if err := t.schedTarget(a.Int(0)); err != nil {
+	tid, err := t.schedTarget(a.Int(0))
+	if err != nil {
 		return 0, err
 	}
-	ts, err := hostSchedRRGetInterval()
+	ts, err := hostSchedRRGetInterval(tid)
 	if err != nil {
 		return 0, err
 	}
@@ -231,7 +233,7 @@ func Getcpu(t *Task, a *Args) (uint64, error) {
 // mask (0 if it cannot be read).
 func lowestAllowedCPU() uint32 {
 	buf := make([]byte, hostCPUMaskSize())
-	n, err := hostSchedGetaffinity(buf)
+	n, err := hostSchedGetaffinity(0, buf)
 	if err != nil {
 		return 0
 	}

@@ -17,7 +17,7 @@ func TestSchedGetaffinityIsTheHostMask(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := make([]byte, 128)
-	wn, err := hostSchedGetaffinity(want)
+	wn, err := hostSchedGetaffinity(0, want)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,50 +20,50 @@ func hostTimezone() (abi.Timezone, error) {
 	return tz, nil
 }
 
-// hostSchedGetaffinity runs sched_getaffinity(0, len(buf), buf) on the host
+// hostSchedGetaffinity runs sched_getaffinity(tid, len(buf), buf) on the host
 // and returns the byte count the kernel reports.
-func hostSchedGetaffinity(buf []byte) (int, error) {
+func hostSchedGetaffinity(tid int, buf []byte) (int, error) {
 	var p unsafe.Pointer
 	if len(buf) > 0 {
 		p = unsafe.Pointer(&buf[0])
 	}
-	n, _, e := unix.RawSyscall(unix.SYS_SCHED_GETAFFINITY, 0, uintptr(len(buf)), uintptr(p))
+	n, _, e := unix.RawSyscall(unix.SYS_SCHED_GETAFFINITY, uintptr(tid), uintptr(len(buf)), uintptr(p))
 	if e != 0 {
 		return 0, e
 	}
 	return int(n), nil
 }
 
-// hostSchedSetaffinity runs sched_setaffinity(0, len(buf), buf) on the host
-// (the calling thread).
-func hostSchedSetaffinity(buf []byte) error {
+// hostSchedSetaffinity runs sched_setaffinity(tid, len(buf), buf) on the
+// host (tid 0: the calling thread).
+func hostSchedSetaffinity(tid int, buf []byte) error {
 	var p unsafe.Pointer
 	if len(buf) > 0 {
 		p = unsafe.Pointer(&buf[0])
 	}
-	if _, _, e := unix.RawSyscall(unix.SYS_SCHED_SETAFFINITY, 0, uintptr(len(buf)), uintptr(p)); e != 0 {
+	if _, _, e := unix.RawSyscall(unix.SYS_SCHED_SETAFFINITY, uintptr(tid), uintptr(len(buf)), uintptr(p)); e != 0 {
 		return e
 	}
 	return nil
 }
 
-// hostSchedGetparam runs sched_getparam(0) on the host.
-func hostSchedGetparam() (abi.SchedParam, error) {
+// hostSchedGetparam runs sched_getparam(tid) on the host.
+func hostSchedGetparam(tid int) (abi.SchedParam, error) {
 	var sp abi.SchedParam
-	if _, _, e := unix.RawSyscall(unix.SYS_SCHED_GETPARAM, 0, uintptr(unsafe.Pointer(&sp)), 0); e != 0 {
+	if _, _, e := unix.RawSyscall(unix.SYS_SCHED_GETPARAM, uintptr(tid), uintptr(unsafe.Pointer(&sp)), 0); e != 0 {
 		return sp, e
 	}
 	return sp, nil
 }
 
-// hostSchedSetscheduler runs sched_setscheduler(0, policy, sp) on the host,
-// or sched_setparam(0, sp) when policy is -1.
-func hostSchedSetscheduler(policy int32, sp abi.SchedParam) error {
+// hostSchedSetscheduler runs sched_setscheduler(tid, policy, sp) on the
+// host, or sched_setparam(tid, sp) when policy is -1.
+func hostSchedSetscheduler(tid int, policy int32, sp abi.SchedParam) error {
 	var e unix.Errno
 	if policy == -1 {
-		_, _, e = unix.RawSyscall(unix.SYS_SCHED_SETPARAM, 0, uintptr(unsafe.Pointer(&sp)), 0)
+		_, _, e = unix.RawSyscall(unix.SYS_SCHED_SETPARAM, uintptr(tid), uintptr(unsafe.Pointer(&sp)), 0)
 	} else {
-		_, _, e = unix.RawSyscall(unix.SYS_SCHED_SETSCHEDULER, 0, uintptr(policy), uintptr(unsafe.Pointer(&sp)))
+		_, _, e = unix.RawSyscall(unix.SYS_SCHED_SETSCHEDULER, uintptr(tid), uintptr(policy), uintptr(unsafe.Pointer(&sp)))
 	}
 	if e != 0 {
 		return e
@@ -71,10 +71,10 @@ func hostSchedSetscheduler(policy int32, sp abi.SchedParam) error {
 	return nil
 }
 
-// hostSchedRRGetInterval runs sched_rr_get_interval(0) on the host.
-func hostSchedRRGetInterval() (abi.Timespec, error) {
+// hostSchedRRGetInterval runs sched_rr_get_interval(tid) on the host.
+func hostSchedRRGetInterval(tid int) (abi.Timespec, error) {
 	var ts abi.Timespec
-	if _, _, e := unix.RawSyscall(unix.SYS_SCHED_RR_GET_INTERVAL, 0, uintptr(unsafe.Pointer(&ts)), 0); e != 0 {
+	if _, _, e := unix.RawSyscall(unix.SYS_SCHED_RR_GET_INTERVAL, uintptr(tid), uintptr(unsafe.Pointer(&ts)), 0); e != 0 {
 		return ts, e
 	}
 	return ts, nil

@@ -9,6 +9,7 @@ package kernel
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/elfuse/elfuse/hvf"
 	"github.com/elfuse/elfuse/kernel/abi"
@@ -84,6 +85,8 @@ type Task struct {
 	CPU  hvf.VCPU
 	Log  hclog.Logger
 	Tid  int32
+	// hostTid is the host thread running the vCPU (sys_sys_target.go).
+	hostTid atomic.Int32
 
 	// SigMask is the blocked-signal set; see signal code.
 	SigMask    uint64

@@ -169,3 +169,11 @@ func TestProgramTextBusy(t *testing.T) {
 func TestProgramExecResetsFPState(t *testing.T) {
 	runProgram(t, progCase{src: "exec_fpreset.c"})
 }
+
+// getpriority/setpriority, sched_* and ioprio_get aimed at another process
+// (renice, taskset -p, chrt -p, ionice -p), ESRCH once it is reaped, and
+// the nice value and affinity inherited by fork children, also on a
+// recycled host process whose last guest process had set others.
+func TestProgramSchedOtherProcess(t *testing.T) {
+	runProgram(t, progCase{src: "sched_other.c"})
+}
