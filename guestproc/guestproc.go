@@ -157,7 +157,8 @@ type life struct {
 // next process (nil: make another).
 func (l *life) run() (code int, recycled *host, kept hvf.Machine) {
 	start, log, conn := l.start, l.log, l.conn
-	acct := startStats()   // sysstats.go; nil unless ELFUSE_SYSSTATS
+	acct := startStats() // sysstats.go; nil unless ELFUSE_SYSSTATS
+	lifeStart := kernel.TraceNow()
 	kernel.ResetSynthCwd() // a recycled guestproc starts afresh
 	root, path, err := setupFS(&start)
 	if err == nil && root != nil {
@@ -165,7 +166,8 @@ func (l *life) run() (code int, recycled *host, kept hvf.Machine) {
 	}
 	h := newHost(conn, start, log)
 	k := &kernel.Kernel{
-		Config:  kernel.Config{Log: log, Timeout: start.Timeout, Root: root, Trace: tracer(&start)},
+		Config: kernel.Config{Log: log, Timeout: start.Timeout, Root: root, Trace: tracer(&start),
+			TraceOut: traceOut(&start)},
 		Host:    h,
 		Backend: l.backend,
 	}
@@ -197,6 +199,7 @@ func (l *life) run() (code int, recycled *host, kept hvf.Machine) {
 		return 1, nil, nil
 	}
 	h.setProcess(task.Proc)
+	k.TraceOutStart(task.Proc, start.Pid, start.Ppid, lifeStart, start.Fork) // kernel/traceout_task.go
 	go h.serve()
 	if err := conn.Send(ipc.MsgStarted, struct{}{}); err != nil {
 		log.Error("tell supervisor", "error", err)
@@ -214,6 +217,7 @@ func (l *life) run() (code int, recycled *host, kept hvf.Machine) {
 		return 1, nil, nil
 	}
 	traceExit(&start, status) // trace.go
+	k.TraceOutExit(task.Proc, start.Pid, lifeStart, status)
 	tEnd := time.Now()
 	task.Proc.FDs.CloseAll()
 	// A vfork parent resumes when the child ends; the guestproc living

@@ -24,6 +24,10 @@ const GuestprocJobGenFD = 5
 // guestproc started while tracing (Start.Trace).
 const GuestprocTraceFD = 6
 
+// GuestprocTraceOutFD is the descriptor number of the --trace-out timeline
+// in a guestproc started while writing one (Start.TraceOut).
+const GuestprocTraceOutFD = 7
+
 // TTYGoAhead is Reply.Code of an OpTTYAccess answered "go ahead": the
 // caller may reuse it until the job-control generation moves.
 const TTYGoAhead = 1
@@ -66,6 +70,10 @@ type Start struct {
 	// Trace: write a line per syscall to descriptor GuestprocTraceFD
 	// (--trace).
 	Trace bool `json:",omitempty"`
+	// TraceOut: write timeline events to descriptor GuestprocTraceOutFD
+	// (--trace-out), dropping syscalls shorter than TraceOutMinUs µs.
+	TraceOut      bool  `json:",omitempty"`
+	TraceOutMinUs int64 `json:",omitempty"`
 }
 
 // Bind is one --bind HOST[:GUEST][:ro].

@@ -54,8 +54,9 @@ func (t *Task) DeliverSignals() {
 		if !ok {
 			break
 		}
-		if t.tracer() != nil {
-			t.traceSignal(&d.info) // trace_signal.go
+		if t.tracing() {
+			t.traceSignal(&d.info)    // trace_signal.go
+			t.traceOutSignal(&d.info) // traceout_task.go
 		}
 		sig := int(d.info.Signo)
 		switch d.act.Handler {

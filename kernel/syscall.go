@@ -144,16 +144,17 @@ func (t *Task) Syscall() {
 			t.Log.Info("unimplemented syscall, returning ENOSYS", "nr", nr, "name", abi.SyscallName(nr))
 		}
 		regs.RAX = negErrno(abi.ENOSYS)
-		if t.tracer() != nil {
-			t.traceLeave(nr, nil, args, 0, abi.ENOSYS)
+		if t.tracing() {
+			t.traceEnd(nr, nil, args, 0, abi.ENOSYS, TraceNow())
 		}
 		return
 	}
 	// Tracing costs one predictable branch each side when off (trace.go).
 	var pre []byte
-	tracing := t.tracer() != nil
+	var t0 int64
+	tracing := t.tracing() // --trace or --trace-out (traceout_task.go)
 	if tracing {
-		pre = t.traceEnter(nr, args)
+		pre, t0 = t.traceBegin(nr, args)
 	}
 	// The syscall clock (for dumps) is reset without a defer (a defer per
 	// exit shows in profiles); a handler that panics takes the guestproc
@@ -162,7 +163,7 @@ func (t *Task) Syscall() {
 	ret, err := s.Fn(t, args)
 	t.sys.leave()
 	if tracing {
-		t.traceLeave(nr, pre, args, ret, err)
+		t.traceEnd(nr, pre, args, ret, err, t0)
 	}
 	if t.Log.IsTrace() {
 		t.Log.Trace("syscall", "name", s.Name, "args", *args, "ret", ret, "err", err)

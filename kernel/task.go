@@ -43,6 +43,9 @@ type Config struct {
 	Root *Root
 	// Trace, when set, gets a line per syscall (--trace; trace.go).
 	Trace *Tracer
+	// TraceOut, when set, gets the timeline events (--trace-out;
+	// traceout.go).
+	TraceOut *TraceOut
 }
 
 // Process is a thread group: one address space, one descriptor table, one

@@ -155,7 +155,8 @@ func (s *supervisor) spawn(pid int32, forkEnd *ipc.Conn) (*guestprocHandle, erro
 	if s.jobGen != nil {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, s.jobGen.file)
 	}
-	cmd.ExtraFiles = s.traceFiles(cmd.ExtraFiles) // 6: --trace output
+	cmd.ExtraFiles = s.traceFiles(cmd.ExtraFiles)    // 6: --trace output
+	cmd.ExtraFiles = s.traceOutFiles(cmd.ExtraFiles) // 7: --trace-out timeline
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	s.spawner.run(func() { err = cmd.Start() })
 	if err != nil {
@@ -462,7 +463,7 @@ func (s *supervisor) fork(parent, exitSignal int32) (int32, int, error) {
 	// the image.
 	start := ipc.Start{Pid: pid, Ppid: parent, Fork: true, Backend: s.cfg.Backend,
 		Timeout: s.cfg.Timeout, LogLevel: s.cfg.LogLevel, Sysroot: s.cfg.Sysroot, Binds: s.cfg.Binds,
-		Trace: s.cfg.Trace != nil}
+		Trace: s.cfg.Trace != nil, TraceOut: s.cfg.TraceOut != nil, TraceOutMinUs: s.cfg.TraceOutMinUs}
 	for sp := s.takeSpare(); sp != nil; sp = s.takeSpare() {
 		// A spare that died idle (a host signal) is passed over.
 		if err := sp.conn.Send(ipc.MsgStart, start, theirs.FD()); err != nil {

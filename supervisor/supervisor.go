@@ -53,6 +53,11 @@ type Config struct {
 	// Trace, when set, receives a line per syscall of every guest process
 	// (--trace; OpenTrace).
 	Trace *os.File
+	// TraceOut, when set, receives the timeline of every guest process
+	// (--trace-out; OpenTraceOut), without the syscalls shorter than
+	// TraceOutMinUs µs.
+	TraceOut      *os.File
+	TraceOutMinUs int64
 }
 
 // DefaultMaxProcs is --max-procs when not given.
@@ -95,6 +100,7 @@ func Run(cfg Config) int {
 		Path: path, Argv: cfg.Args, Envp: cfg.Env, Pid: init.Pid, Ppid: 0,
 		Backend: cfg.Backend, Timeout: cfg.Timeout, LogLevel: cfg.LogLevel,
 		Sysroot: cfg.Sysroot, Binds: cfg.Binds, Workdir: cfg.Workdir, Trace: cfg.Trace != nil,
+		TraceOut: cfg.TraceOut != nil, TraceOutMinUs: cfg.TraceOutMinUs,
 		Inherited: fdNumbers(inherited), Closed: fdNumbers(closed),
 	}, inherited...)
 	// Pid 1 has its copies: a pipe end kept here would hold off the

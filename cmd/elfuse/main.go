@@ -67,6 +67,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	maxProcs := fs.Int("max-procs", supervisor.DefaultMaxProcs, "most guest processes (zombies included) at once; fork past it fails with EAGAIN")
 	var trace traceFlag
 	fs.Var(&trace, "trace", "print a line per syscall of every guest process, like strace -f; --trace=FILE writes them to host file FILE (trace.go)")
+	traceOut := fs.String("trace-out", "", "write a timeline of every process, exec, signal and syscall of the tree to host file `FILE.json` (Chrome trace format, opens in Perfetto)")
+	traceOutMin := fs.Int64("trace-out-min-us", 0, "with --trace-out, drop the syscalls shorter than `N` µs")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	help := fs.Bool("help", false, "print this help and exit")
 	longUsage := func() {
@@ -150,8 +152,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 		defer f.Close()
 		cfg.Trace = f
 	}
+	if *traceOut != "" {
+		f, err := supervisor.OpenTraceOut(*traceOut)
+		if err != nil {
+			fmt.Fprintf(stderr, "elfuse: %v\n", err)
+			return 2
+		}
+		cfg.TraceOut, cfg.TraceOutMinUs = f, *traceOutMin
+	}
 	cfg.Log = hclog.New(&hclog.LoggerOptions{Name: "elfuse", Level: level, Output: stderr})
-	return supervisor.Run(cfg)
+	code := supervisor.Run(cfg)
+	if cfg.TraceOut != nil {
+		supervisor.CloseTraceOut(cfg.TraceOut, code) // after every guestproc ended
+	}
+	return code
 }
 
 // listFlag is a repeatable string flag.
