@@ -119,15 +119,15 @@ func (t *Task) traceOutLeave(o *TraceOut, nr uint64, pre []byte, a *Args, ret ui
 		// The flow starts at the beginning of the syscall (inside its slice,
 		// which it binds to): before the child can start.
 		o.ForkFlow(pid, tid, start+1, child)
-		if t.cloneThread(nr, a) {
+		if t.clonedThread(nr, a) {
 			o.ThreadName(pid, child, threadName(t.Proc))
 			o.ChildFlow(pid, pid, child, end, false)
 		}
 	}
 }
 
-// cloneThread reports whether a clone or clone3 made a thread.
-func (t *Task) cloneThread(nr uint64, a *Args) bool {
+// clonedThread reports whether a clone or clone3 made a thread.
+func (t *Task) clonedThread(nr uint64, a *Args) bool {
 	switch nr {
 	case abi.SYS_CLONE:
 		return a[0]&abi.CLONE_THREAD != 0
