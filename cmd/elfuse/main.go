@@ -67,6 +67,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	maxProcs := fs.Int("max-procs", supervisor.DefaultMaxProcs, "most guest processes (zombies included) at once; fork past it fails with EAGAIN")
 	var trace traceFlag
 	fs.Var(&trace, "trace", "print a line per syscall of every guest process, like strace -f; --trace=FILE writes them to host file FILE (trace.go)")
+	netMode := fs.String("net", supervisor.NetHost, "network: host (the host's) or none (a fresh network namespace with only loopback)")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	help := fs.Bool("help", false, "print this help and exit")
 	longUsage := func() {
@@ -111,6 +112,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "elfuse: unknown --backend %q (want kvm, ptrace or auto)\n", *backend)
 		return 2
 	}
+	net, err := supervisor.ParseNet(*netMode)
+	if err != nil {
+		fmt.Fprintf(stderr, "elfuse: %v\n", err)
+		return 2
+	}
 	level := hclog.LevelFromString(*logLevel)
 	if level == hclog.NoLevel {
 		fmt.Fprintf(stderr, "elfuse: unknown --log-level %q\n", *logLevel)
@@ -126,6 +132,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Sysroot:  *sysroot,
 		Workdir:  *workdir,
 		MaxProcs: *maxProcs,
+		Net:      net,
 	}
 	if *sysroot != "" {
 		if err := supervisor.CheckSysroot(*sysroot); err != nil {
