@@ -20,10 +20,10 @@ const (
 	NetNone = "none"
 )
 
-// ParseNet checks a --net value; "" means NetHost.
+// ParseNet checks a --net value. (In a Config, "" means NetHost.)
 func ParseNet(v string) (string, error) {
 	switch v {
-	case "", NetHost:
+	case NetHost:
 		return NetHost, nil
 	case NetNone:
 		return NetNone, nil
@@ -103,6 +103,9 @@ func (s *supervisor) setupNet(cfg *Config, inherited []int) (code int, done bool
 	}
 	s.log.Debug("no CAP_SYS_ADMIN for a network namespace, trying a user namespace", "error", err)
 	code, uerr := runInUserns(inherited)
+	if errors.Is(uerr, unix.ENOSPC) || errors.Is(uerr, unix.EPERM) || errors.Is(uerr, unix.EUSERS) {
+		uerr = fmt.Errorf("%w (user namespaces disabled or used up: see /proc/sys/user/max_user_namespaces)", uerr)
+	}
 	if uerr != nil {
 		fmt.Fprintf(os.Stderr, "elfuse: --net=none: cannot create a network namespace: "+
 			"unshare(CLONE_NEWNET): %v; in a new user namespace: %v\n", err, uerr)
