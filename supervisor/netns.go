@@ -73,16 +73,25 @@ func (s *supervisor) setupNet(cfg *Config, inherited []int) (code int, done bool
 	if cfg.Net != NetNone {
 		return 0, false
 	}
+	var err error
 	if child {
 		// Already inside the namespaces the parent made for us.
 		if err := loopbackUp(netns.None()); err != nil {
 			fmt.Fprintf(os.Stderr, "elfuse: --net=none: %v\n", err)
 			return ExitInternal, true
 		}
+		// CAP_NET_ADMIN was for lo only: guestprocs, forked from the
+		// spawner thread, must not inherit it (ambient sets are per
+		// thread and survive exec).
+		s.spawner.run(func() {
+			err = unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+		})
+		if err != nil {
+			s.log.Warn("guests keep CAP_NET_ADMIN in their namespace", "error", err)
+		}
 		return 0, false
 	}
 	var ns netns.NsHandle
-	var err error
 	s.spawner.run(func() {
 		if err = unix.Unshare(unix.CLONE_NEWNET); err == nil {
 			ns, err = netns.Get() // this thread's namespace

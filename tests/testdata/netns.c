@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,10 +89,20 @@ static int client(int port)
 	return 0;
 }
 
+static void on_child(int sig)
+{
+	(void)sig;
+}
+
 static void loopback(int exec_child, const char *self)
 {
 	int port;
 	int s = listener(&port);
+	/* A child that cannot connect exits before the parent accepts: the
+	 * SIGCHLD (no SA_RESTART) ends accept with EINTR instead of leaving
+	 * it waiting forever. A child that connected waits for the echo. */
+	struct sigaction sa = {.sa_handler = on_child};
+	sigaction(SIGCHLD, &sa, NULL);
 	fflush(stdout);
 	pid_t pid = fork();
 	if (pid == 0) {
@@ -109,7 +120,10 @@ static void loopback(int exec_child, const char *self)
 	socklen_t len = sizeof(peer);
 	int c = accept(s, (struct sockaddr *)&peer, &len);
 	if (c < 0) {
-		printf("accept errno=%d\n", errno);
+		int st, e = errno;
+		waitpid(pid, &st, 0);
+		printf("parent: accept errno=%d; child exited %d\n", e,
+		       WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 		exit(1);
 	}
 	char addr[INET_ADDRSTRLEN];
