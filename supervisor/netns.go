@@ -47,6 +47,9 @@ const netChildEnv = "ELFUSE_NETNS_CHILD"
 //     children and their ptrace stubs all start in that one namespace
 //     while the rest of the supervisor (control socket, logs) stays
 //     where it was. Guestprocs are never started from another thread.
+//     (The spawner may have locked the main thread: /proc/PID/ns/net of
+//     the supervisor then names the new namespace, though its other
+//     threads stay on the host's.)
 //   - Without it, a multithreaded Go process cannot unshare
 //     CLONE_NEWUSER, so elfuse re-executes itself with Cloneflags
 //     CLONE_NEWUSER|CLONE_NEWNET (the caller's uid and gid mapped to
