@@ -58,6 +58,8 @@ type Config struct {
 	// TraceOutMinUs µs.
 	TraceOut      *os.File
 	TraceOutMinUs int64
+	// Net is NetHost or NetNone (--net; netns.go).
+	Net string
 }
 
 // DefaultMaxProcs is --max-procs when not given.
@@ -84,6 +86,9 @@ func Run(cfg Config) int {
 	inherited, closed := takeInherited(), closedStdio()
 	defer func() { closeFDs(inherited) }()
 	s := newSupervisor(cfg, log)
+	if code, done := s.setupNet(&cfg, inherited); done { // netns.go
+		return code
+	}
 	defer removeTreeDirs(log) // after every guestproc ended: sysroot.go
 	defer s.spawner.stop()
 	defer s.startControl()() // elfuse dump and SIGUSR1: control.go

@@ -69,6 +69,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&trace, "trace", "print a line per syscall of every guest process, like strace -f; --trace=FILE writes them to host file FILE (trace.go)")
 	traceOut := fs.String("trace-out", "", "write a timeline of every process, exec, signal and syscall of the tree to host file `FILE.json` (Chrome trace format, opens in Perfetto)")
 	traceOutMin := fs.Int64("trace-out-min-us", 0, "with --trace-out, drop the syscalls shorter than `N` µs")
+	netMode := fs.String("net", supervisor.NetHost, "network: host (the host's) or none (a fresh network namespace with only loopback)")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	help := fs.Bool("help", false, "print this help and exit")
 	longUsage := func() {
@@ -113,6 +114,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "elfuse: unknown --backend %q (want kvm, ptrace or auto)\n", *backend)
 		return 2
 	}
+	net, err := supervisor.ParseNet(*netMode)
+	if err != nil {
+		fmt.Fprintf(stderr, "elfuse: %v\n", err)
+		return 2
+	}
 	level := hclog.LevelFromString(*logLevel)
 	if level == hclog.NoLevel {
 		fmt.Fprintf(stderr, "elfuse: unknown --log-level %q\n", *logLevel)
@@ -128,6 +134,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Sysroot:  *sysroot,
 		Workdir:  *workdir,
 		MaxProcs: *maxProcs,
+		Net:      net,
 	}
 	if *sysroot != "" {
 		if err := supervisor.CheckSysroot(*sysroot); err != nil {
