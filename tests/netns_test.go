@@ -41,8 +41,8 @@ func nativeNetns(t *testing.T, asUser []string) ([]string, string) {
 }
 
 // compareNetns runs prog mode natively under prefix and under elfuse
-// --net=none (itself under asUser) and compares stdout and status.
-func compareNetns(t *testing.T, bin, prog string, prefix, asUser []string, mode string) {
+// --net=none on backend (itself under asUser) and compares stdout and status.
+func compareNetns(t *testing.T, bin, backend, prog string, prefix, asUser []string, mode string) {
 	t.Helper()
 	c := testutil.Cmd{Args: []string{prog, mode}, Dir: t.TempDir()}
 	want, err := testutil.RunRaw(append(append([]string{}, prefix...), prog, mode), c)
@@ -52,7 +52,7 @@ func compareNetns(t *testing.T, bin, prog string, prefix, asUser []string, mode 
 	if len(want.Stdout) == 0 {
 		t.Fatalf("native run prints nothing: %s", want)
 	}
-	argv := append(append([]string{}, asUser...), bin, "--backend", "ptrace", "--net=none", "--", prog, mode)
+	argv := append(append([]string{}, asUser...), bin, "--backend", backend, "--net=none", "--", prog, mode)
 	got, err := testutil.RunRaw(argv, c)
 	if err != nil {
 		t.Fatal(err)
@@ -72,8 +72,13 @@ func TestNetNone(t *testing.T) {
 	for _, comp := range testutil.Compilers {
 		t.Run(comp.Name, func(t *testing.T) {
 			prog := cc.Build(t, comp, "netns.c")
-			for _, mode := range netnsModes {
-				t.Run(mode, func(t *testing.T) { compareNetns(t, bin, prog, prefix, nil, mode) })
+			for _, b := range testutil.Backends() {
+				t.Run(b, func(t *testing.T) {
+					testutil.RequireBackend(t, b)
+					for _, mode := range netnsModes {
+						t.Run(mode, func(t *testing.T) { compareNetns(t, bin, b, prog, prefix, nil, mode) })
+					}
+				})
 			}
 		})
 	}
@@ -135,8 +140,10 @@ func TestNetNoneUnprivileged(t *testing.T) {
 	dir := sharedDir(t)
 	bin := copyExec(t, elfuse.Require(t), dir)
 	prog := copyExec(t, cc.Build(t, testutil.Compilers[0], "netns.c"), dir)
+	// The ptrace backend: it needs no device that nobody may lack
+	// (/dev/kvm is usually root's and the kvm group's).
 	for _, mode := range netnsModes {
-		t.Run(mode, func(t *testing.T) { compareNetns(t, bin, prog, prefix, asNobody, mode) })
+		t.Run(mode, func(t *testing.T) { compareNetns(t, bin, "ptrace", prog, prefix, asNobody, mode) })
 	}
 }
 

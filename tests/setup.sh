@@ -11,7 +11,7 @@
 #   python3-minimal the host python3 of the socket and /proc cases
 set -euo pipefail
 
-packages=(busybox-static bash-static gcc libc6-dev musl-tools strace proot debootstrap python3-minimal)
+packages=(busybox-static bash-static gcc libc6-dev musl-tools strace proot debootstrap python3-minimal iproute2)
 
 missing=()
 for p in "${packages[@]}"; do
