@@ -95,17 +95,11 @@ func (p *Process) queueTimerSignal(info *abi.Siginfo) {
 	p.sigHandlers()
 	s := p.Signals
 	s.mu.Lock()
-	for i := range s.shared.queue {
-		q := &s.shared.queue[i]
-		if q.Code == abi.SI_TIMER && q.TimerID() == info.TimerID() {
-			n := int64(q.Overrun()) + 1 + int64(info.Overrun())
-			q.SetOverrun(int32(min(n, 1<<31-1)))
-			s.mu.Unlock()
-			return
-		}
-	}
+	folded := foldTimerSignal(&s.shared, info)
 	s.mu.Unlock()
-	p.KillInfo(info)
+	if !folded {
+		p.KillInfo(info)
+	}
 }
 
 // queueTimerSignal queues a SIGEV_THREAD_ID timer's signal for t alone,
@@ -116,16 +110,11 @@ func (t *Task) queueTimerSignal(info *abi.Siginfo) {
 	p.sigHandlers()
 	s := p.Signals
 	s.mu.Lock()
-	for i := range t.SigState.pending.queue {
-		q := &t.SigState.pending.queue[i]
-		if q.Code == abi.SI_TIMER && q.TimerID() == info.TimerID() {
-			n := int64(q.Overrun()) + 1 + int64(info.Overrun())
-			q.SetOverrun(int32(min(n, 1<<31-1)))
-			s.mu.Unlock()
-			return
-		}
-	}
+	folded := foldTimerSignal(&t.SigState.pending, info)
 	s.mu.Unlock()
+	if folded {
+		return
+	}
 	t.SendSignal(int(info.Signo), info)
 	t.interruptWait()
 	if cpu := t.CPU; cpu != nil {
@@ -149,6 +138,21 @@ func (p *Process) dropTimerSignal(id int32) {
 			return
 		}
 	}
+}
+
+// foldTimerSignal adds info's overruns, plus one, to the signal of the
+// same timer still pending in q, if there is one, and reports whether it
+// did. Preconditions: the SignalHandlers' mu is held.
+func foldTimerSignal(q *sigPending, info *abi.Siginfo) bool {
+	for i := range q.queue {
+		e := &q.queue[i]
+		if e.Code == abi.SI_TIMER && e.TimerID() == info.TimerID() {
+			n := int64(e.Overrun()) + 1 + int64(info.Overrun())
+			e.SetOverrun(int32(min(n, 1<<31-1)))
+			return true
+		}
+	}
+	return false
 }
 
 // dropTimerFrom removes timer id's signal from q and reports whether it
