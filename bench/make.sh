@@ -48,7 +48,7 @@ trap cleanup EXIT
 mkdir "$mnt"
 
 echo "building elfuse in $work" >&2
-go build -o "$work/elfuse" ./cmd/elfuse
+CGO_ENABLED=0 go build -o "$work/elfuse" ./cmd/elfuse # static: no ld.so/libc at each start
 
 backend_name=$BACKEND
 if [ "$BACKEND" = auto ]; then

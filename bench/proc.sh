@@ -98,7 +98,7 @@ int main(int argc, char **argv) {
 EOF
 
 echo "building elfuse and the bench guests in $work" >&2
-go build -o "$work/elfuse" ./cmd/elfuse
+CGO_ENABLED=0 go build -o "$work/elfuse" ./cmd/elfuse # static: no ld.so/libc at each start
 gcc -static -O2 -o "$work/hello" bench/src/hello.c
 gcc -static -O2 -o "$work/forkbench" "$work/forkbench.c"
 gcc -static -O2 -o "$work/spawnbench" "$work/spawnbench.c"

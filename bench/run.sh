@@ -28,7 +28,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 echo "building elfuse and the bench guests in $work" >&2
-go build -o "$work/elfuse" ./cmd/elfuse
+CGO_ENABLED=0 go build -o "$work/elfuse" ./cmd/elfuse # static: no ld.so/libc at each start
 for p in sysloop compute hello; do
 	gcc -static -O2 -o "$work/$p" "bench/src/$p.c"
 done
