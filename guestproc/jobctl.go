@@ -115,3 +115,9 @@ func (h *host) TTYAccess(sig int32, ignored bool) (bool, error) {
 	}
 	return r.Self, err
 }
+
+// Tcgetsid implements kernel.TerminalSessionHost.
+func (h *host) Tcgetsid() (int32, error) {
+	r, err := h.call(ipc.Request{Op: ipc.OpTcgetsid})
+	return r.Pid, err
+}

@@ -169,6 +169,11 @@ const (
 	// execute Files[0]? Reply Self.
 	OpImage    Op = "image"
 	OpTextBusy Op = "textbusy"
+	// OpTcgetsid: the session of elfuse's terminal as the caller sees it
+	// (reply Pid; 0 for the session outside the namespace). Errno ENOTTY:
+	// it is not the caller's controlling terminal (it left by setsid).
+	// OpTcgetpgrp and OpTcsetpgrp answer ENOTTY the same way.
+	OpTcgetsid Op = "tcgetsid"
 )
 
 // Request is the body of MsgRequest.

@@ -293,12 +293,16 @@ func (s *supervisor) foreground() int32 {
 // tcgetpgrp answers ipc.OpTcgetpgrp: the guest's foreground group as
 // getpgid reports groups, or 0 when elfuse's host group is not in the
 // terminal's foreground (a group outside the namespace, as Linux reports
-// it to a process inside a PID namespace).
-func (s *supervisor) tcgetpgrp() int32 {
-	if r := s.job.relay; r != nil && r.tty != nil && !r.inForeground() {
-		return 0
+// it to a process inside a PID namespace); ENOTTY when the terminal is
+// not caller's controlling terminal.
+func (s *supervisor) tcgetpgrp(caller int32) (int32, error) {
+	if err := s.ownsTerminal(caller); err != nil {
+		return 0, err
 	}
-	return visible(s.foreground())
+	if r := s.job.relay; r != nil && r.tty != nil && !r.inForeground() {
+		return 0, nil
+	}
+	return visible(s.foreground()), nil
 }
 
 // tcsetpgrp answers ipc.OpTcsetpgrp from caller with Linux's checks: the
@@ -306,6 +310,9 @@ func (s *supervisor) tcgetpgrp() int32 {
 // terminal's foreground stays elfuse's group, which every guestproc is
 // in; guestprocs pass a terminal signal on only to the guest foreground.
 func (s *supervisor) tcsetpgrp(caller, pgid int32) error {
+	if err := s.ownsTerminal(caller); err != nil {
+		return err
+	}
 	pgid, err := s.tree.ForegroundGroup(caller, pgid)
 	if err != nil {
 		return err

@@ -59,3 +59,23 @@ func terminalSession() int32 {
 	}
 	return OutsideSession
 }
+
+// ownsTerminal checks that elfuse's terminal is caller's controlling
+// terminal, that is that caller is in terminalSession: ENOTTY otherwise,
+// as Linux's tiocgpgrp, tiocspgrp and tiocgsid answer a process whose
+// controlling terminal it is not (one that left by setsid).
+func (s *supervisor) ownsTerminal(caller int32) error {
+	if !s.tree.InSession(caller, terminalSession()) {
+		return abi.ENOTTY
+	}
+	return nil
+}
+
+// tcgetsid answers ipc.OpTcgetsid: the terminal's session as caller sees
+// it (0 for the session outside the namespace).
+func (s *supervisor) tcgetsid(caller int32) (int32, error) {
+	if err := s.ownsTerminal(caller); err != nil {
+		return 0, err
+	}
+	return visible(terminalSession()), nil
+}

@@ -29,3 +29,31 @@ func TestIoctlInterfaces(t *testing.T) {
 		})
 	}
 }
+
+// Session ioctls on a terminal: testdata/ioctl_tty.c runs as the session
+// leader of a new pseudo-terminal, natively and under elfuse, and prints
+// what tcgetsid, tcgetpgrp and tcsetpgrp answer on it from itself, from
+// a child in its session and from one that left by setsid, and on files
+// that are no controlling terminal.
+func TestIoctlTerminalSession(t *testing.T) {
+	requireProcesses(t)
+	for _, comp := range testutil.Compilers {
+		t.Run(comp.Name, func(t *testing.T) {
+			bin := cc.Build(t, comp, "ioctl_tty.c")
+			want, wantSt := runOnTerminal(t, []string{bin}, nil, nil)
+			if want == "" {
+				t.Fatal("the native run shows nothing")
+			}
+			for _, b := range testutil.Backends() {
+				t.Run(b, func(t *testing.T) {
+					testutil.RequireBackend(t, b)
+					e := elfuse.Require(t)
+					got, st := runOnTerminal(t, []string{e, "--backend", b, "--", bin}, nil, nil)
+					if got != want || st != wantSt {
+						t.Errorf("terminal differs (status %d, native %d):\n%s", st, wantSt, testutil.LineDiff(want, got))
+					}
+				})
+			}
+		})
+	}
+}

@@ -1,0 +1,65 @@
+package kernel
+
+// Session ioctls on a terminal: TIOCGSID. On elfuse's own terminal the
+// session is the supervisor's to tell (guest sessions exist only there);
+// on another terminal the host's answer is mapped into guest pids.
+
+import (
+	"github.com/elfuse/elfuse/kernel/abi"
+	"golang.org/x/sys/unix"
+)
+
+// TerminalSessionHost is the part of a Host that knows the session of
+// elfuse's terminal in guest terms. guestproc implements it.
+type TerminalSessionHost interface {
+	// Tcgetsid returns the terminal's session as the caller sees it (0:
+	// one outside the namespace), or ENOTTY when the terminal is not the
+	// caller's controlling terminal.
+	Tcgetsid() (int32, error)
+}
+
+// ttySid serves TIOCGSID on f, whose host descriptor is h.
+func (t *Task) ttySid(f *HostFile, arg abi.Addr) (uint64, error) {
+	if !f.isTerminal() {
+		return 0, abi.ENOTTY
+	}
+	var sid int32
+	if th, ok := t.controllingTerminal(f.FD()); ok {
+		sh, ok := th.(TerminalSessionHost)
+		if !ok {
+			return 0, abi.ENOTTY
+		}
+		s, err := sh.Tcgetsid()
+		if err != nil {
+			return 0, err
+		}
+		sid = s
+	} else {
+		// Not the guestproc's controlling terminal: Linux answers
+		// ENOTTY unless f is a pty leader, whose follower's session
+		// it reports; the host does the same in host pids.
+		s, err := unix.IoctlGetInt(f.FD(), unix.TIOCGSID)
+		if err != nil {
+			return 0, err
+		}
+		sid = t.guestPidOfHost(int32(s))
+	}
+	return 0, t.copyOutInt32(arg, sid)
+}
+
+// guestPidOfHost maps host pid hp to the guest pid of the process it
+// serves: 0 for one outside the guest's namespace, as Linux's pid_vnr.
+func (t *Task) guestPidOfHost(hp int32) int32 {
+	if t.Proc.Kernel == nil {
+		return 0
+	}
+	pm, ok := t.Proc.Kernel.Host.(PidMapper)
+	if !ok {
+		return 0
+	}
+	p, err := pm.PidOfHost(hp)
+	if err != nil {
+		return 0
+	}
+	return p
+}
