@@ -121,3 +121,9 @@ func (h *host) Tcgetsid() (int32, error) {
 	r, err := h.call(ipc.Request{Op: ipc.OpTcgetsid})
 	return r.Pid, err
 }
+
+// TTYDetach implements kernel.TerminalDetachHost.
+func (h *host) TTYDetach() (bool, error) {
+	r, err := h.call(ipc.Request{Op: ipc.OpTTYDetach})
+	return r.Self, err
+}

@@ -174,6 +174,11 @@ const (
 	// it is not the caller's controlling terminal (it left by setsid).
 	// OpTcgetpgrp and OpTcsetpgrp answer ENOTTY the same way.
 	OpTcgetsid Op = "tcgetsid"
+	// OpTTYDetach: the caller gives up elfuse's terminal (TIOCNOTTY).
+	// Errno ENOTTY: it is not its controlling terminal. Reply Self: the
+	// caller leads the session and is in the foreground group, to which
+	// SIGHUP and SIGCONT were sent; it queues both itself.
+	OpTTYDetach Op = "ttydetach"
 )
 
 // Request is the body of MsgRequest.

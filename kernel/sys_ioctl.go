@@ -17,7 +17,7 @@ import (
 func init() {
 	register(map[uint64]Syscall{
 		abi.SYS_IOCTL: {Name: "ioctl", Fn: Ioctl, Support: Partial,
-			Note: "terminal (TCGETS, TCSETS*, TIOC[GS]WINSZ, TIOC[GS]PGRP, TIOCGSID, TCFLSH, TCXONC, TCSBRK, TIOCOUTQ), pty leader (TIOCGPTN, TIOCSPTLCK, TIOCGPTPEER) FIONREAD, FIONBIO, FIOCLEX, FIONCLEX and on sockets SIOCGIF* and SIOCSIFFLAGS, SIOCSIFMTU; others ENOTTY. On the controlling terminal TIOC[GS]PGRP use guest process groups (the supervisor keeps the foreground group)"},
+			Note: "terminal (TCGETS, TCSETS*, TIOC[GS]WINSZ, TIOC[GS]PGRP, TIOCGSID, TIOCNOTTY, TCFLSH, TCXONC, TCSBRK, TIOCOUTQ), pty leader (TIOCGPTN, TIOCSPTLCK, TIOCGPTPEER) FIONREAD, FIONBIO, FIOCLEX, FIONCLEX and on sockets SIOCGIF* and SIOCSIFFLAGS, SIOCSIFMTU; others ENOTTY. On the controlling terminal TIOC[GS]PGRP use guest process groups (the supervisor keeps the foreground group)"},
 	})
 }
 
@@ -111,6 +111,8 @@ func Ioctl(t *Task, a *Args) (uint64, error) {
 		}
 	case abi.TIOCGSID:
 		return t.ttySid(f, arg) // tty_ioctl.go
+	case abi.TIOCNOTTY:
+		return t.ttyNotty(f) // tty_ioctl.go
 	}
 	switch req {
 	case abi.TIOCGPGRP, abi.FIONREAD, abi.TIOCOUTQ:

@@ -63,3 +63,51 @@ func (t *Task) guestPidOfHost(hp int32) int32 {
 	}
 	return p
 }
+
+// TerminalDetachHost is the part of a Host that gives up elfuse's
+// terminal for the caller (TIOCNOTTY). guestproc implements it.
+type TerminalDetachHost interface {
+	// TTYDetach tells the supervisor (ENOTTY: not the caller's
+	// controlling terminal); self: the caller must queue SIGHUP and
+	// SIGCONT itself.
+	TTYDetach() (self bool, err error)
+}
+
+// ttyNotty serves TIOCNOTTY on f: the caller gives up its controlling
+// terminal. The supervisor forgets it in guest terms (for a session
+// leader: for the whole session, signalling the foreground group); the
+// guestproc drops its host controlling terminal, so the host stops
+// treating it as one (host job control, /dev/tty, the TIOCGSID check of
+// controllingTerminal).
+func (t *Task) ttyNotty(f *HostFile) (uint64, error) {
+	if !f.isTerminal() {
+		return 0, abi.ENOTTY
+	}
+	th, ok := t.controllingTerminal(f.FD())
+	if !ok {
+		return 0, abi.ENOTTY
+	}
+	self := false
+	if dh, ok := th.(TerminalDetachHost); ok {
+		s, err := dh.TTYDetach()
+		if err != nil {
+			return 0, err
+		}
+		self = s
+	}
+	// A guestproc never leads its host session; were it to, the host
+	// would hang up elfuse's own foreground group.
+	if sid, err := unix.Getsid(0); err == nil && sid != unix.Getpid() {
+		if _, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(f.FD()), unix.TIOCNOTTY, 0); errno != 0 {
+			t.Log.Debug("host TIOCNOTTY failed", "error", errno)
+		}
+	}
+	if self {
+		for _, sig := range []int32{abi.SIGHUP, abi.SIGCONT} {
+			if err := t.Proc.queueShared(t, &abi.Siginfo{Signo: sig, Code: abi.SI_KERNEL}); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return 0, nil
+}

@@ -31,6 +31,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/elfuse/elfuse/ipc"
@@ -51,6 +52,9 @@ type jobControl struct {
 	// fg is the guest foreground group set by tcsetpgrp (0: the
 	// host-facing group).
 	fg int32
+	// detached: the terminal's session leader gave it up (TIOCNOTTY);
+	// it is no guest process's controlling terminal any more.
+	detached atomic.Bool
 }
 
 // stopRequest handles ipc.OpStop from g. It reports true when g stopped:

@@ -57,3 +57,34 @@ func TestIoctlTerminalSession(t *testing.T) {
 		})
 	}
 }
+
+// TIOCNOTTY on a terminal: testdata/ioctl_notty.c, as the session leader
+// of a new pseudo-terminal, has a child give the terminal up (member) or
+// gives it up itself (leader: its foreground group gets SIGHUP and
+// SIGCONT, the session loses the terminal), natively and under elfuse.
+func TestIoctlTerminalNotty(t *testing.T) {
+	requireProcesses(t)
+	for _, comp := range testutil.Compilers {
+		t.Run(comp.Name, func(t *testing.T) {
+			bin := cc.Build(t, comp, "ioctl_notty.c")
+			for _, mode := range []string{"member", "leader"} {
+				t.Run(mode, func(t *testing.T) {
+					want, wantSt := runOnTerminal(t, []string{bin, mode}, nil, nil)
+					if want == "" {
+						t.Fatal("the native run shows nothing")
+					}
+					for _, b := range testutil.Backends() {
+						t.Run(b, func(t *testing.T) {
+							testutil.RequireBackend(t, b)
+							e := elfuse.Require(t)
+							got, st := runOnTerminal(t, []string{e, "--backend", b, "--", bin, mode}, nil, nil)
+							if got != want || st != wantSt {
+								t.Errorf("terminal differs (status %d, native %d):\n%s", st, wantSt, testutil.LineDiff(want, got))
+							}
+						})
+					}
+				})
+			}
+		})
+	}
+}
