@@ -127,3 +127,9 @@ func (h *host) TTYDetach() (bool, error) {
 	r, err := h.call(ipc.Request{Op: ipc.OpTTYDetach})
 	return r.Self, err
 }
+
+// GuestTTY implements kernel.GuestTTYHost.
+func (h *host) GuestTTY(op int32, dev uint64, pgid int32, steal bool) (int32, error) {
+	r, err := h.call(ipc.Request{Op: ipc.OpGuestTTY, Options: op, Seq: dev, Pgid: pgid, Flag: steal})
+	return r.Pid, err
+}

@@ -179,6 +179,20 @@ const (
 	// caller leads the session and is in the foreground group, to which
 	// SIGHUP and SIGCONT were sent; it queues both itself.
 	OpTTYDetach Op = "ttydetach"
+	// OpGuestTTY: a pseudo-terminal a guest session takes as its
+	// controlling terminal (TIOCSCTTY), named by Seq, the follower's
+	// device number. Options says what (GuestTTY*): Take (Flag: steal it
+	// from another session), Getpgrp and Getsid (reply Pid), Setpgrp
+	// (Pgid). Errno ENOTTY: it is not the caller's controlling terminal.
+	OpGuestTTY Op = "guesttty"
+)
+
+// OpGuestTTY requests (Request.Options).
+const (
+	GuestTTYTake = iota
+	GuestTTYGetpgrp
+	GuestTTYSetpgrp
+	GuestTTYGetsid
 )
 
 // Request is the body of MsgRequest.

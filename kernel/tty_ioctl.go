@@ -29,11 +29,15 @@ func (t *Task) ttySid(f *HostFile, arg abi.Addr) (uint64, error) {
 		if !ok {
 			return 0, abi.ENOTTY
 		}
-		s, err := sh.Tcgetsid()
-		if err != nil {
-			return 0, err
-		}
-		sid = s
+		return t.sessionIoctl(f, abi.TIOCGSID, arg, func() (uint64, error) {
+			s, err := sh.Tcgetsid()
+			if err != nil {
+				return 0, err
+			}
+			return 0, t.copyOutInt32(arg, s)
+		})
+	} else if v, ok, err := t.guestTTYIoctl(f, abi.TIOCGSID, arg); ok {
+		return v, err
 	} else {
 		// Not the guestproc's controlling terminal: Linux answers
 		// ENOTTY unless f is a pty leader, whose follower's session

@@ -55,6 +55,8 @@ type jobControl struct {
 	// detached: the terminal's session leader gave it up (TIOCNOTTY);
 	// it is no guest process's controlling terminal any more.
 	detached atomic.Bool
+	// ptys are the terminals guest sessions took (jobctl_pty.go).
+	ptys guestTTYs
 }
 
 // stopRequest handles ipc.OpStop from g. It reports true when g stopped:

@@ -402,6 +402,8 @@ func (s *supervisor) handle(g *guestproc, req *ipc.Request, fds []int) {
 		rep.Pid, err = s.tcgetpgrp(g.pid)
 	case ipc.OpTcgetsid:
 		rep.Pid, err = s.tcgetsid(g.pid) // jobctl_tty.go
+	case ipc.OpGuestTTY:
+		rep.Pid, err = s.guestTTY(g.pid, req) // jobctl_pty.go
 	case ipc.OpTTYDetach:
 		rep.Self, err = s.ttyDetach(g.pid) // jobctl_tty.go
 		s.jobGen.bump()

@@ -39,20 +39,27 @@ func TestIoctlTerminalSession(t *testing.T) {
 	requireProcesses(t)
 	for _, comp := range testutil.Compilers {
 		t.Run(comp.Name, func(t *testing.T) {
-			bin := cc.Build(t, comp, "ioctl_tty.c")
-			want, wantSt := runOnTerminal(t, []string{bin}, nil, nil)
-			if want == "" {
-				t.Fatal("the native run shows nothing")
-			}
-			for _, b := range testutil.Backends() {
-				t.Run(b, func(t *testing.T) {
-					testutil.RequireBackend(t, b)
-					e := elfuse.Require(t)
-					got, st := runOnTerminal(t, []string{e, "--backend", b, "--", bin}, nil, nil)
-					if got != want || st != wantSt {
-						t.Errorf("terminal differs (status %d, native %d):\n%s", st, wantSt, testutil.LineDiff(want, got))
-					}
-				})
+			compareOnTerminal(t, cc.Build(t, comp, "ioctl_tty.c"))
+		})
+	}
+}
+
+// compareOnTerminal runs argv as the session leader of a new
+// pseudo-terminal natively and under elfuse on each backend and compares
+// what the terminals show and the exit status.
+func compareOnTerminal(t *testing.T, argv ...string) {
+	t.Helper()
+	want, wantSt := runOnTerminal(t, argv, nil, nil)
+	if want == "" {
+		t.Fatal("the native run shows nothing")
+	}
+	for _, b := range testutil.Backends() {
+		t.Run(b, func(t *testing.T) {
+			testutil.RequireBackend(t, b)
+			e := elfuse.Require(t)
+			got, st := runOnTerminal(t, append([]string{e, "--backend", b, "--"}, argv...), nil, nil)
+			if got != want || st != wantSt {
+				t.Errorf("terminal differs (status %d, native %d):\n%s", st, wantSt, testutil.LineDiff(want, got))
 			}
 		})
 	}
@@ -68,23 +75,22 @@ func TestIoctlTerminalNotty(t *testing.T) {
 		t.Run(comp.Name, func(t *testing.T) {
 			bin := cc.Build(t, comp, "ioctl_notty.c")
 			for _, mode := range []string{"member", "leader"} {
-				t.Run(mode, func(t *testing.T) {
-					want, wantSt := runOnTerminal(t, []string{bin, mode}, nil, nil)
-					if want == "" {
-						t.Fatal("the native run shows nothing")
-					}
-					for _, b := range testutil.Backends() {
-						t.Run(b, func(t *testing.T) {
-							testutil.RequireBackend(t, b)
-							e := elfuse.Require(t)
-							got, st := runOnTerminal(t, []string{e, "--backend", b, "--", bin, mode}, nil, nil)
-							if got != want || st != wantSt {
-								t.Errorf("terminal differs (status %d, native %d):\n%s", st, wantSt, testutil.LineDiff(want, got))
-							}
-						})
-					}
-				})
+				t.Run(mode, func(t *testing.T) { compareOnTerminal(t, bin, mode) })
 			}
+		})
+	}
+}
+
+// TIOCSCTTY on a pseudo-terminal the program opens (script, expect):
+// testdata/ioctl_sctty.c, as the session leader of another terminal,
+// has children try to take it (a leader with a terminal, a non-leader, a
+// new session), use its foreground group and session, steal it and take
+// it again once its owner has exited, natively and under elfuse.
+func TestIoctlTerminalTakeNewPty(t *testing.T) {
+	requireProcesses(t)
+	for _, comp := range testutil.Compilers {
+		t.Run(comp.Name, func(t *testing.T) {
+			compareOnTerminal(t, cc.Build(t, comp, "ioctl_sctty.c"))
 		})
 	}
 }
