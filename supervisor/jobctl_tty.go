@@ -95,8 +95,8 @@ func (s *supervisor) ttyDetach(caller int32) (self bool, err error) {
 	}
 	fg := s.foreground()
 	s.job.detached.Store(true)
-	if fg == OutsideGroup {
-		return false, nil
+	if r := s.job.relay; fg == OutsideGroup || r != nil && r.tty != nil && !r.inForeground() {
+		return false, nil // the terminal's foreground is outside the guest
 	}
 	for _, sig := range []int32{abi.SIGHUP, abi.SIGCONT} {
 		info := abi.Siginfo{Signo: sig, Code: abi.SI_KERNEL}
