@@ -18,37 +18,35 @@ type TerminalSessionHost interface {
 	Tcgetsid() (int32, error)
 }
 
-// ttySid serves TIOCGSID on f, whose host descriptor is h.
+// ttySid serves TIOCGSID on f.
 func (t *Task) ttySid(f *HostFile, arg abi.Addr) (uint64, error) {
 	if !f.isTerminal() {
 		return 0, abi.ENOTTY
 	}
-	var sid int32
 	if th, ok := t.controllingTerminal(f.FD()); ok {
 		sh, ok := th.(TerminalSessionHost)
 		if !ok {
 			return 0, abi.ENOTTY
 		}
 		return t.sessionIoctl(f, abi.TIOCGSID, arg, func() (uint64, error) {
-			s, err := sh.Tcgetsid()
+			sid, err := sh.Tcgetsid()
 			if err != nil {
 				return 0, err
 			}
-			return 0, t.copyOutInt32(arg, s)
+			return 0, t.copyOutInt32(arg, sid)
 		})
-	} else if v, ok, err := t.guestTTYIoctl(f, abi.TIOCGSID, arg); ok {
-		return v, err
-	} else {
-		// Not the guestproc's controlling terminal: Linux answers
-		// ENOTTY unless f is a pty leader, whose follower's session
-		// it reports; the host does the same in host pids.
-		s, err := unix.IoctlGetInt(f.FD(), unix.TIOCGSID)
-		if err != nil {
-			return 0, err
-		}
-		sid = t.guestPidOfHost(int32(s))
 	}
-	return 0, t.copyOutInt32(arg, sid)
+	if v, ok, err := t.guestTTYIoctl(f, abi.TIOCGSID, arg); ok {
+		return v, err // pty_ioctl.go
+	}
+	// Neither elfuse's terminal nor a guest session's: Linux answers
+	// ENOTTY unless f is a pty leader, whose follower's session it
+	// reports; the host does the same in host pids.
+	hs, err := unix.IoctlGetInt(f.FD(), unix.TIOCGSID)
+	if err != nil {
+		return 0, err
+	}
+	return 0, t.copyOutInt32(arg, t.guestPidOfHost(int32(hs)))
 }
 
 // guestPidOfHost maps host pid hp to the guest pid of the process it
