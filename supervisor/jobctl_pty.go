@@ -21,7 +21,8 @@ type guestTTYs struct {
 	fg   map[uint64]int32 // terminal → foreground group
 }
 
-// ownerLocked returns the live session owning terminal dev (0: none).
+// ptyOwnerLocked returns the live session owning terminal dev (0: none);
+// it forgets a session whose leader is gone.
 func (s *supervisor) ptyOwnerLocked(dev uint64) int32 {
 	for sid, d := range s.job.ptys.ctty {
 		if d != dev {
