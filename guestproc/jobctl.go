@@ -115,3 +115,21 @@ func (h *host) TTYAccess(sig int32, ignored bool) (bool, error) {
 	}
 	return r.Self, err
 }
+
+// Tcgetsid implements kernel.TerminalSessionHost.
+func (h *host) Tcgetsid() (int32, error) {
+	r, err := h.call(ipc.Request{Op: ipc.OpTcgetsid})
+	return r.Pid, err
+}
+
+// TTYDetach implements kernel.TerminalDetachHost.
+func (h *host) TTYDetach() (bool, error) {
+	r, err := h.call(ipc.Request{Op: ipc.OpTTYDetach})
+	return r.Self, err
+}
+
+// GuestTTY implements kernel.GuestTTYHost.
+func (h *host) GuestTTY(op int32, dev uint64, pgid int32, steal bool) (int32, error) {
+	r, err := h.call(ipc.Request{Op: ipc.OpGuestTTY, Options: op, Seq: dev, Pgid: pgid, Flag: steal})
+	return r.Pid, err
+}

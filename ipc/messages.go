@@ -169,6 +169,30 @@ const (
 	// execute Files[0]? Reply Self.
 	OpImage    Op = "image"
 	OpTextBusy Op = "textbusy"
+	// OpTcgetsid: the session of elfuse's terminal as the caller sees it
+	// (reply Pid; 0 for the session outside the namespace). Errno ENOTTY:
+	// it is not the caller's controlling terminal (it left by setsid).
+	// OpTcgetpgrp and OpTcsetpgrp answer ENOTTY the same way.
+	OpTcgetsid Op = "tcgetsid"
+	// OpTTYDetach: the caller gives up elfuse's terminal (TIOCNOTTY).
+	// Errno ENOTTY: it is not its controlling terminal. Reply Self: the
+	// caller leads the session and is in the foreground group, to which
+	// SIGHUP and SIGCONT were sent; it queues both itself.
+	OpTTYDetach Op = "ttydetach"
+	// OpGuestTTY: a pseudo-terminal a guest session takes as its
+	// controlling terminal (TIOCSCTTY), named by Seq, the follower's
+	// device number. Options says what (GuestTTY*): Take (Flag: steal it
+	// from another session), Getpgrp and Getsid (reply Pid), Setpgrp
+	// (Pgid). Errno ENOTTY: it is not the caller's controlling terminal.
+	OpGuestTTY Op = "guesttty"
+)
+
+// OpGuestTTY requests (Request.Options).
+const (
+	GuestTTYTake = iota
+	GuestTTYGetpgrp
+	GuestTTYSetpgrp
+	GuestTTYGetsid
 )
 
 // Request is the body of MsgRequest.

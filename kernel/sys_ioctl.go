@@ -17,7 +17,7 @@ import (
 func init() {
 	register(map[uint64]Syscall{
 		abi.SYS_IOCTL: {Name: "ioctl", Fn: Ioctl, Support: Partial,
-			Note: "terminal (TCGETS, TCSETS*, TIOC[GS]WINSZ, TIOC[GS]PGRP, TCFLSH, TCXONC, TCSBRK, TIOCOUTQ), pty leader (TIOCGPTN, TIOCSPTLCK, TIOCGPTPEER) and FIONREAD, FIONBIO, FIOCLEX, FIONCLEX; others ENOTTY. On the controlling terminal TIOC[GS]PGRP use guest process groups (the supervisor keeps the foreground group)"},
+			Note: "terminal (TCGETS, TCSETS*, TIOC[GS]WINSZ, TIOC[GS]PGRP, TIOCGSID, TIOCNOTTY, TCFLSH, TCXONC, TCSBRK, TIOCOUTQ), pty leader (TIOCGPTN, TIOCSPTLCK, TIOCGPTPEER) FIONREAD, FIONBIO, FIOCLEX, FIONCLEX and on sockets SIOCGIF* and SIOCSIFFLAGS, SIOCSIFMTU; others ENOTTY. On the controlling terminal TIOC[GS]PGRP use guest process groups (the supervisor keeps the foreground group); TIOCSCTTY only on a pty follower, kept in guest terms (no host job control on it)"},
 	})
 }
 
@@ -107,8 +107,17 @@ func Ioctl(t *Task, a *Args) (uint64, error) {
 		return 0, unix.IoctlSetWinsize(h, unix.TIOCSWINSZ, &unix.Winsize{Row: w.Row, Col: w.Col, Xpixel: w.Xpixel, Ypixel: w.Ypixel})
 	case abi.TIOCGPGRP, abi.TIOCSPGRP:
 		if th, ok := t.controllingTerminal(h); ok {
-			return t.ttyPgrp(th, req, arg) // jobctl_tty.go
+			return t.sessionIoctl(f, req, arg, func() (uint64, error) { return t.ttyPgrp(th, req, arg) }) // pty_ioctl.go, jobctl_tty.go
 		}
+		if v, ok, err := t.guestTTYIoctl(f, req, arg); ok {
+			return v, err
+		}
+	case abi.TIOCGSID:
+		return t.ttySid(f, arg) // tty_ioctl.go
+	case abi.TIOCSCTTY:
+		return t.ttySctty(f, arg) // pty_ioctl.go
+	case abi.TIOCNOTTY:
+		return t.ttyNotty(f) // tty_ioctl.go
 	}
 	switch req {
 	case abi.TIOCGPGRP, abi.FIONREAD, abi.TIOCOUTQ:

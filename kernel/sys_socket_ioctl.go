@@ -10,9 +10,10 @@ import (
 // if_nametoindex, if_indextoname and getifaddrs fallbacks, ifconfig and
 // friends make, and the per-socket queries. Each argument is copied with
 // its exact size; SIOCGIFCONF's buffer pointer is replaced by a host
-// buffer. Requests that change interfaces are left out: the guest's
-// network is the host's, and a --net=none guest has only its own
-// loopback anyway.
+// buffer. Of the requests that change an interface, SIOCSIFFLAGS and
+// SIOCSIFMTU pass through (ip link set ... up/down/mtu): the host kernel
+// asks for CAP_NET_ADMIN in the socket's network namespace, as it would
+// of a native run, so a guest changes only what its user could.
 //
 // sys_ioctl.go calls socketIoctl for a request it does not know before
 // answering ENOTTY.
@@ -23,7 +24,14 @@ var ifreqRequests = map[uint32]bool{
 	abi.SIOCGIFNAME: true, abi.SIOCGIFFLAGS: true, abi.SIOCGIFADDR: true, abi.SIOCGIFDSTADDR: true,
 	abi.SIOCGIFBRDADDR: true, abi.SIOCGIFNETMASK: true, abi.SIOCGIFMETRIC: true, abi.SIOCGIFMTU: true,
 	abi.SIOCGIFHWADDR: true, abi.SIOCGIFINDEX: true, abi.SIOCGIFTXQLEN: true, abi.SIOCGIFMAP: true,
+	siocSIFFLAGS: true, siocSIFMTU: true,
 }
+
+// The interface-changing requests that pass through (linux/sockios.h).
+const (
+	siocSIFFLAGS = 0x8914
+	siocSIFMTU   = 0x8922
+)
 
 // socketIoctl serves req on f if f is a socket and req a socket request
 // elfuse knows (handled); otherwise the caller answers.

@@ -31,6 +31,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/elfuse/elfuse/ipc"
@@ -51,6 +52,11 @@ type jobControl struct {
 	// fg is the guest foreground group set by tcsetpgrp (0: the
 	// host-facing group).
 	fg int32
+	// detached: the terminal's session leader gave it up (TIOCNOTTY);
+	// it is no guest process's controlling terminal any more.
+	detached atomic.Bool
+	// ptys are the terminals guest sessions took (jobctl_pty.go).
+	ptys guestTTYs
 }
 
 // stopRequest handles ipc.OpStop from g. It reports true when g stopped:
@@ -293,12 +299,16 @@ func (s *supervisor) foreground() int32 {
 // tcgetpgrp answers ipc.OpTcgetpgrp: the guest's foreground group as
 // getpgid reports groups, or 0 when elfuse's host group is not in the
 // terminal's foreground (a group outside the namespace, as Linux reports
-// it to a process inside a PID namespace).
-func (s *supervisor) tcgetpgrp() int32 {
-	if r := s.job.relay; r != nil && r.tty != nil && !r.inForeground() {
-		return 0
+// it to a process inside a PID namespace); ENOTTY when the terminal is
+// not caller's controlling terminal.
+func (s *supervisor) tcgetpgrp(caller int32) (int32, error) {
+	if err := s.ownsTerminal(caller); err != nil {
+		return 0, err
 	}
-	return visible(s.foreground())
+	if r := s.job.relay; r != nil && r.tty != nil && !r.inForeground() {
+		return 0, nil
+	}
+	return visible(s.foreground()), nil
 }
 
 // tcsetpgrp answers ipc.OpTcsetpgrp from caller with Linux's checks: the
@@ -306,6 +316,9 @@ func (s *supervisor) tcgetpgrp() int32 {
 // terminal's foreground stays elfuse's group, which every guestproc is
 // in; guestprocs pass a terminal signal on only to the guest foreground.
 func (s *supervisor) tcsetpgrp(caller, pgid int32) error {
+	if err := s.ownsTerminal(caller); err != nil {
+		return err
+	}
 	pgid, err := s.tree.ForegroundGroup(caller, pgid)
 	if err != nil {
 		return err

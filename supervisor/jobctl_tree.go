@@ -161,3 +161,11 @@ func (t *Tree) TTYAccess(pid, session, fg, sig int32, ignored bool, outsideOrpha
 	}
 	return TTYSignal, nil
 }
+
+// InSession reports whether pid is a live process of session.
+func (t *Tree) InSession(pid, session int32) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p := t.procs[pid]
+	return p != nil && p.State != Zombie && p.Sid == session
+}

@@ -25,7 +25,7 @@ func (s *supervisor) ttyAccess(pid, sig int32, ignored bool) (self, goAhead bool
 	if sig != abi.SIGTTIN && sig != abi.SIGTTOU {
 		return false, false, abi.EINVAL
 	}
-	if r := s.job.relay; r == nil || r.tty == nil || !r.inForeground() {
+	if r := s.job.relay; r == nil || r.tty == nil || !r.inForeground() || s.job.detached.Load() {
 		return false, true, nil
 	}
 	fg := s.foreground()
@@ -58,4 +58,61 @@ func terminalSession() int32 {
 		return 1
 	}
 	return OutsideSession
+}
+
+// ownsTerminal checks that elfuse's terminal is caller's controlling
+// terminal, that is that caller is in terminalSession: ENOTTY otherwise,
+// as Linux's tiocgpgrp, tiocspgrp and tiocgsid answer a process whose
+// controlling terminal it is not (one that left by setsid).
+func (s *supervisor) ownsTerminal(caller int32) error {
+	if s.job.detached.Load() || !s.tree.InSession(caller, terminalSession()) {
+		return abi.ENOTTY
+	}
+	return nil
+}
+
+// tcgetsid answers ipc.OpTcgetsid: the terminal's session as caller sees
+// it (0 for the session outside the namespace).
+func (s *supervisor) tcgetsid(caller int32) (int32, error) {
+	if err := s.ownsTerminal(caller); err != nil {
+		return 0, err
+	}
+	return visible(terminalSession()), nil
+}
+
+// ttyDetach answers ipc.OpTTYDetach from caller (TIOCNOTTY): ENOTTY when
+// the terminal is not its controlling terminal. A non-leader only loses
+// it, which its guestproc does on the host. The session leader takes it
+// from the whole session, and the foreground group gets SIGHUP and
+// SIGCONT as from Linux's disassociate_ctty; self: caller is in that
+// group and queues both itself.
+func (s *supervisor) ttyDetach(caller int32) (self bool, err error) {
+	if err := s.ownsTerminal(caller); err != nil {
+		return false, err
+	}
+	if caller != terminalSession() {
+		return false, nil
+	}
+	fg := s.foreground()
+	s.job.detached.Store(true)
+	if r := s.job.relay; fg == OutsideGroup || r != nil && r.tty != nil && !r.inForeground() {
+		return false, nil // the terminal's foreground is outside the guest
+	}
+	for _, sig := range []int32{abi.SIGHUP, abi.SIGCONT} {
+		info := abi.Siginfo{Signo: sig, Code: abi.SI_KERNEL}
+		b := make([]byte, abi.SizeofSiginfo)
+		info.MarshalBytes(b)
+		// One by one: group 1 cannot be named as kill(-1, ...).
+		for _, p := range s.tree.Snapshot() {
+			if p.State == Zombie || p.Pgid != fg {
+				continue
+			}
+			me, err := s.kill(caller, &ipc.Request{Pid: p.Pid, Sig: sig, Info: b})
+			if err != nil {
+				s.log.Debug("terminal detach signal not sent", "pid", p.Pid, "sig", sig, "error", err)
+			}
+			self = self || me
+		}
+	}
+	return self, nil
 }

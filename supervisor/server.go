@@ -399,7 +399,14 @@ func (s *supervisor) handle(g *guestproc, req *ipc.Request, fds []int) {
 	case ipc.OpHostGroup:
 		rep.Self = s.inHostGroup(g.pid, req.Sig)
 	case ipc.OpTcgetpgrp:
-		rep.Pid = s.tcgetpgrp()
+		rep.Pid, err = s.tcgetpgrp(g.pid)
+	case ipc.OpTcgetsid:
+		rep.Pid, err = s.tcgetsid(g.pid) // jobctl_tty.go
+	case ipc.OpGuestTTY:
+		rep.Pid, err = s.guestTTY(g.pid, req) // jobctl_pty.go
+	case ipc.OpTTYDetach:
+		rep.Self, err = s.ttyDetach(g.pid) // jobctl_tty.go
+		s.jobGen.bump()
 	case ipc.OpTcsetpgrp:
 		err = s.tcsetpgrp(g.pid, req.Pgid)
 		s.jobGen.bump()

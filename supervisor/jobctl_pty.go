@@ -1,0 +1,94 @@
+package supervisor
+
+// Controlling terminals a guest session takes itself (TIOCSCTTY on a
+// pseudo-terminal it opened, as script and expect do). Guest sessions
+// exist only here (a guestproc stays in elfuse's host session), so the
+// host cannot make the terminal theirs; the supervisor keeps which
+// session owns which terminal, named by the follower's device number,
+// and that terminal's foreground group, in guest terms. A session owns
+// its terminal while its leader lives, as Linux drops the controlling
+// terminal when the leader exits.
+
+import (
+	"github.com/elfuse/elfuse/ipc"
+	"github.com/elfuse/elfuse/kernel/abi"
+)
+
+// guestTTYs are the terminals guest sessions took (guarded by
+// jobControl.mu).
+type guestTTYs struct {
+	ctty map[int32]uint64 // session → terminal
+	fg   map[uint64]int32 // terminal → foreground group
+}
+
+// ptyOwnerLocked returns the live session owning terminal dev (0: none);
+// it forgets a session whose leader is gone.
+func (s *supervisor) ptyOwnerLocked(dev uint64) int32 {
+	for sid, d := range s.job.ptys.ctty {
+		if d != dev {
+			continue
+		}
+		if s.tree.InSession(sid, sid) {
+			return sid
+		}
+		delete(s.job.ptys.ctty, sid) // its leader is gone
+	}
+	return 0
+}
+
+// guestTTY answers ipc.OpGuestTTY from caller: req.Options is the
+// request (ipc.GuestTTY*), req.Seq the terminal's device number.
+func (s *supervisor) guestTTY(caller int32, req *ipc.Request) (int32, error) {
+	p, ok := s.tree.Get(caller)
+	if !ok {
+		return 0, abi.ESRCH
+	}
+	dev := req.Seq
+	s.job.mu.Lock()
+	defer s.job.mu.Unlock()
+	if s.job.ptys.ctty == nil {
+		s.job.ptys.ctty, s.job.ptys.fg = map[int32]uint64{}, map[uint64]int32{}
+	}
+	owner := s.ptyOwnerLocked(dev)
+	if req.Options == ipc.GuestTTYTake {
+		// Linux's tiocsctty.
+		if owner == p.Sid && p.Pid == p.Sid {
+			return 0, nil
+		}
+		if p.Pid != p.Sid {
+			return 0, abi.EPERM
+		}
+		if _, has := s.job.ptys.ctty[p.Sid]; has && s.ptyOwnerLocked(s.job.ptys.ctty[p.Sid]) == p.Sid {
+			return 0, abi.EPERM
+		}
+		if p.Sid == terminalSession() && !s.job.detached.Load() {
+			return 0, abi.EPERM // it has elfuse's terminal
+		}
+		if owner != 0 {
+			if !req.Flag {
+				return 0, abi.EPERM
+			}
+			delete(s.job.ptys.ctty, owner)
+		}
+		s.job.ptys.ctty[p.Sid] = dev
+		s.job.ptys.fg[dev] = p.Pgid
+		return 0, nil
+	}
+	if owner == 0 || owner != p.Sid {
+		return 0, abi.ENOTTY
+	}
+	switch req.Options {
+	case ipc.GuestTTYGetpgrp:
+		return visible(s.job.ptys.fg[dev]), nil
+	case ipc.GuestTTYGetsid:
+		return owner, nil
+	case ipc.GuestTTYSetpgrp:
+		pg, err := s.tree.ForegroundGroup(caller, req.Pgid)
+		if err != nil {
+			return 0, err
+		}
+		s.job.ptys.fg[dev] = pg
+		return 0, nil
+	}
+	return 0, abi.EINVAL
+}
