@@ -43,7 +43,11 @@ func (t *Task) openat(dirfd int32, pathAddr abi.Addr, flags int, mode uint32) (u
 	// O_TRUNC waits until the file is known not to be a running
 	// program (textbusy.go).
 	trunc := writesFile(flags) && flags&abi.O_TRUNC != 0
-	hostfd, fdDir, err := t.openPath(dirfd, pathAddr, openatHow(flags&^abi.O_TRUNC|truncIf(!trunc, flags), mode&0o7777), false)
+	open := flags
+	if trunc {
+		open &^= abi.O_TRUNC
+	}
+	hostfd, fdDir, err := t.openPath(dirfd, pathAddr, openatHow(open, mode&0o7777), false)
 	if err != nil {
 		return 0, err
 	}
@@ -100,8 +104,12 @@ func Openat2(t *Task, a *Args) (uint64, error) {
 	}
 	fl := int(how.Flags)
 	trunc := writesFile(fl) && fl&abi.O_TRUNC != 0
+	open := how.Flags
+	if trunc {
+		open &^= abi.O_TRUNC
+	}
 	hostfd, _, err := t.openPath(dirfd, pathAddr, unix.OpenHow{
-		Flags:   uint64(fl&^abi.O_TRUNC|truncIf(!trunc, fl)) | unix.O_CLOEXEC,
+		Flags:   open | unix.O_CLOEXEC,
 		Mode:    how.Mode,
 		Resolve: how.Resolve,
 	}, true)

@@ -79,14 +79,6 @@ func writesFile(flags int) bool {
 	return acc == abi.O_WRONLY || acc == abi.O_RDWR
 }
 
-// truncIf returns flags' O_TRUNC bit when keep is set, else 0.
-func truncIf(keep bool, flags int) int {
-	if keep {
-		return flags & abi.O_TRUNC
-	}
-	return 0
-}
-
 // openedForWrite finishes an open for writing: ETXTBSY for a running
 // program, then the O_TRUNC held back (regular files only: Linux ignores
 // O_TRUNC on FIFOs and devices).
