@@ -177,10 +177,17 @@ type machine struct {
 	gadgetRuns int
 
 	// mu guards closed, pidfd and (in Close) sock against Kick and Close,
-	// which may run on other goroutines.
+	// which may run on other goroutines, and the run state below.
 	mu     sync.Mutex
 	closed bool
 	pidfd  int
+	// guestRunning says the stub has been resumed to run guest code and
+	// its stop not yet seen: only then does a Kick need a signal. A Kick
+	// at any other time sets kickPending, which the next Run reports
+	// without resuming the stub (a signal queued to a stopped stub would
+	// cost a whole extra stop: every signal that arrived while the guest
+	// was in a blocking syscall did).
+	guestRunning, kickPending bool
 
 	// leader is the machine of the stub's first thread when this one is
 	// the view of another stub thread (thread.go), else nil; threads is
@@ -359,6 +366,27 @@ var errStubGone = errors.New("ptrace: stub process is gone")
 
 // wait waits for the next state change of the stub. The stub's death is an
 // error.
+// resumeGuest marks the stub as running guest code, unless a Kick came
+// since the last stop: then it reports false and the caller returns
+// ExitInterrupted instead of resuming.
+func (m *machine) resumeGuest() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.kickPending {
+		m.kickPending = false
+		return false
+	}
+	m.guestRunning = true
+	return true
+}
+
+// guestStopped marks the stub as no longer running guest code.
+func (m *machine) guestStopped() {
+	m.mu.Lock()
+	m.guestRunning = false
+	m.mu.Unlock()
+}
+
 func (m *machine) wait() (unix.WaitStatus, error) {
 	var ws unix.WaitStatus
 	for {
@@ -382,12 +410,17 @@ func (m *machine) wait() (unix.WaitStatus, error) {
 	return ws, nil
 }
 
-// Kick makes the stub stop soon with a signal-delivery stop for SIGURG.
-// Safe from any goroutine.
+// Kick makes the stub stop soon with a signal-delivery stop for SIGURG
+// when it runs guest code, and otherwise makes the next Run return
+// ExitInterrupted at once. Safe from any goroutine.
 func (m *machine) kick() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
+		return
+	}
+	if !m.guestRunning {
+		m.kickPending = true
 		return
 	}
 	if m.pidfd >= 0 && m.threads.n.Load() == 0 {

@@ -48,6 +48,9 @@ func (m *machine) Recycle() error {
 	m.gadgetRuns = 0
 	m.vcpu = nil
 	m.interruptPending = false
+	m.mu.Lock()
+	m.kickPending = false // a Kick meant for the process that ended
+	m.mu.Unlock()
 	m.hostStale = true
 	return nil
 }

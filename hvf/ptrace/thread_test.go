@@ -75,6 +75,11 @@ func TestThreadVCPURunsInItsOwnStubThread(t *testing.T) {
 	if m := stubMapping(t, g.m.pid, extraAddr); m == "" {
 		t.Error("a Map from the second vCPU's thread did not reach the stub")
 	}
+	// A Kick before its Run resumes the stub thread would end that Run
+	// at once (Kick's contract), before the store: kick once it spins.
+	for g.word(dataAddr+8) != 777 {
+		runtime.Gosched()
+	}
 	res.cpu.Kick()
 	if ex := <-kicked; ex.Reason != hvf.ExitInterrupted {
 		t.Errorf("kicked second vCPU exit = %+v, want ExitInterrupted", ex)

@@ -115,12 +115,17 @@ func (v *vcpu) Run() (hvf.Exit, error) {
 		m.hostStale, v.segDirty, v.shadow = false, false, v.regs
 	}
 	for {
+		if !m.resumeGuest() {
+			return hvf.Exit{Reason: hvf.ExitInterrupted}, nil
+		}
 		m.placeStub(m.aff.lastRun) // affinity.go
 		m.aff.resumed = time.Now()
 		if err := ptraceReq(unix.PTRACE_SYSEMU, m.pid, 0); err != nil {
+			m.guestStopped()
 			return hvf.Exit{}, m.ptraceErr("sysemu", err)
 		}
 		ws, err := m.wait()
+		m.guestStopped()
 		m.aff.lastRun = time.Since(m.aff.resumed)
 		if err != nil {
 			return hvf.Exit{}, err
