@@ -249,6 +249,11 @@ func (h *host) childEvent(e ipc.ChildEvent) {
 		h.send(ipc.Request{Op: ipc.OpReap, Pid: e.Pid})
 	}
 	h.zombies.push(e, p != nil && !reaps) // before the wake-up too
+	if e.Signal != nil {
+		// After the push: a wait4 the signal interrupts looks at its
+		// children again before it gives up, and finds this one.
+		h.signal(*e.Signal)
+	}
 	h.mu.Lock()
 	close(h.events)
 	h.events = make(chan struct{})

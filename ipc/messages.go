@@ -255,6 +255,13 @@ type ChildEvent struct {
 	// the receiver can reap it without an OpWait round trip (it then
 	// sends OpReap; see guestproc/wait_push.go).
 	Zombie *ZombieReport `json:",omitempty"`
+	// Signal, when set, is the signal the change sends the receiver
+	// (SIGCHLD, or clone's exit signal). It rides in the event so that the
+	// receiver queues it together with the news, as Linux's
+	// do_notify_parent does: a wait4 that the event ends returns the child
+	// and the signal is delivered on the way out, with no second message
+	// and no interrupted run.
+	Signal *Signal `json:",omitempty"`
 }
 
 // ZombieReport is what wait4/waitid report for an ended child, with what

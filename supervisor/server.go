@@ -201,25 +201,38 @@ func (g *guestproc) send(t ipc.Type, v any, fds ...int) error {
 	return g.conn.Send(t, v, fds...)
 }
 
-// deliver sends the tree's notes.
+// deliver sends the tree's notes. A child event followed by the signal
+// the same change sends the same parent (as Tree.Exit, Stopped and
+// Continued make them) goes as one message (ipc.ChildEvent.Signal).
 func (s *supervisor) deliver(notes []Note) {
-	for _, n := range notes {
+	for i := 0; i < len(notes); i++ {
+		n := notes[i]
 		var err error
 		switch n.Kind {
 		case NoteSignal:
-			b := make([]byte, abi.SizeofSiginfo)
-			n.Info.MarshalBytes(b)
-			err = s.send(n.To, ipc.MsgSignal, ipc.Signal{Sig: n.Sig, Info: b})
+			err = s.send(n.To, ipc.MsgSignal, signalBody(n))
 		case NoteReparent:
 			err = s.send(n.To, ipc.MsgReparent, ipc.Reparent{Ppid: n.Ppid})
 		case NoteChildEvent:
-			err = s.send(n.To, ipc.MsgChildEvent, ipc.ChildEvent{Pid: n.Pid, Exited: n.Exited,
-				Zombie: n.Zombie.ipcReport()})
+			ev := ipc.ChildEvent{Pid: n.Pid, Exited: n.Exited, Zombie: n.Zombie.ipcReport()}
+			if i+1 < len(notes) && notes[i+1].Kind == NoteSignal && notes[i+1].To == n.To {
+				i++
+				sig := signalBody(notes[i])
+				ev.Signal = &sig
+			}
+			err = s.send(n.To, ipc.MsgChildEvent, ev)
 		}
 		if err != nil {
 			s.log.Trace("note not delivered", "to", n.To, "kind", n.Kind, "error", err)
 		}
 	}
+}
+
+// signalBody is the message body of a NoteSignal.
+func signalBody(n Note) ipc.Signal {
+	b := make([]byte, abi.SizeofSiginfo)
+	n.Info.MarshalBytes(b)
+	return ipc.Signal{Sig: n.Sig, Info: b}
 }
 
 // serve handles one guestproc until its control socket closes, then reaps
