@@ -133,3 +133,9 @@ func (h *host) GuestTTY(op int32, dev uint64, pgid int32, steal bool) (int32, er
 	r, err := h.call(ipc.Request{Op: ipc.OpGuestTTY, Options: op, Seq: dev, Pgid: pgid, Flag: steal})
 	return r.Pid, err
 }
+
+// GuestTTYSignal implements kernel.GuestTTYSignalHost.
+func (h *host) GuestTTYSignal(dev uint64, sig int32) (bool, error) {
+	r, err := h.call(ipc.Request{Op: ipc.OpGuestTTY, Options: ipc.GuestTTYSignal, Seq: dev, Pgid: sig})
+	return r.Self, err
+}

@@ -184,6 +184,9 @@ const (
 	// device number. Options says what (GuestTTY*): Take (Flag: steal it
 	// from another session), Getpgrp and Getsid (reply Pid), Setpgrp
 	// (Pgid). Errno ENOTTY: it is not the caller's controlling terminal.
+	// Signal (Pgid: the signal) sends what the terminal itself sends its
+	// foreground group (a special character typed, a resize), from any
+	// caller; reply Self: the caller is in that group and queues it.
 	OpGuestTTY Op = "guesttty"
 )
 
@@ -193,6 +196,7 @@ const (
 	GuestTTYGetpgrp
 	GuestTTYSetpgrp
 	GuestTTYGetsid
+	GuestTTYSignal
 )
 
 // Request is the body of MsgRequest.

@@ -37,6 +37,9 @@ type HostFile struct {
 	kind atomic.Int32
 	// tty caches isTerminal's answer (tty.go): 0 unknown, 1 no, 2 yes.
 	tty atomic.Int32
+	// ptm caches ptyFollower's answer (pty_signal.go): 0 unknown, 1 not
+	// a pseudo-terminal leader, else its follower's device number.
+	ptm atomic.Uint64
 	// fdDir is set (before the file is shared) when it is the guest's
 	// /proc/self/fd directory, whose entries are the guest's numbers
 	// (fd_dir.go).

@@ -180,6 +180,9 @@ func (t *Task) rwBuf(a *Args, toGuest bool, op func(host int, b []byte) (int, er
 		}
 		return 0, err
 	}
+	if !toGuest {
+		t.ptyInput(f, [][]byte{b}, n) // pty_signal.go
+	}
 	return uint64(n), nil
 }
 
@@ -214,6 +217,9 @@ func (t *Task) rwVec(a *Args, toGuest bool, op func(host int, iovs [][]byte) (in
 			t.sigpipeOnEPIPE(err)
 		}
 		return 0, err
+	}
+	if !toGuest {
+		t.ptyInput(f, iovs, n) // pty_signal.go
 	}
 	return uint64(n), nil
 }

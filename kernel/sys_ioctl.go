@@ -104,7 +104,7 @@ func Ioctl(t *Task, a *Args) (uint64, error) {
 		}
 		var w abi.Winsize
 		w.UnmarshalBytes(b[:])
-		return 0, unix.IoctlSetWinsize(h, unix.TIOCSWINSZ, &unix.Winsize{Row: w.Row, Col: w.Col, Xpixel: w.Xpixel, Ypixel: w.Ypixel})
+		return 0, t.setWinsize(f, &unix.Winsize{Row: w.Row, Col: w.Col, Xpixel: w.Xpixel, Ypixel: w.Ypixel}) // pty_signal.go
 	case abi.TIOCGPGRP, abi.TIOCSPGRP:
 		if th, ok := t.controllingTerminal(h); ok {
 			return t.sessionIoctl(f, req, arg, func() (uint64, error) { return t.ttyPgrp(th, req, arg) }) // pty_ioctl.go, jobctl_tty.go

@@ -92,3 +92,38 @@ func (s *supervisor) guestTTY(caller int32, req *ipc.Request) (int32, error) {
 	}
 	return 0, abi.EINVAL
 }
+
+// guestTTYSignal sends sig to the foreground group of the terminal a guest
+// session took (device number dev), as Linux's n_tty does for a typed
+// VINTR, VQUIT or VSUSP and pty_resize for SIGWINCH: kill_pgrp(pgrp, sig,
+// 1), SI_KERNEL. The host cannot: no host session owns the terminal.
+// Nothing happens when no live session owns dev. self: caller is in the
+// group and queues sig itself.
+func (s *supervisor) guestTTYSignal(caller int32, dev uint64, sig int32) (self bool, err error) {
+	if sig <= 0 || sig > abi.NSIG {
+		return false, abi.EINVAL
+	}
+	s.job.mu.Lock()
+	var fg int32
+	if s.job.ptys.ctty != nil && s.ptyOwnerLocked(dev) != 0 {
+		fg = s.job.ptys.fg[dev]
+	}
+	s.job.mu.Unlock()
+	if fg == 0 {
+		return false, nil
+	}
+	info := abi.Siginfo{Signo: sig, Code: abi.SI_KERNEL}
+	b := make([]byte, abi.SizeofSiginfo)
+	info.MarshalBytes(b)
+	for _, p := range s.tree.Snapshot() {
+		if p.State == Zombie || p.Pgid != fg {
+			continue
+		}
+		me, err := s.kill(caller, &ipc.Request{Pid: p.Pid, Sig: sig, Info: b})
+		if err != nil {
+			s.log.Debug("terminal signal not sent", "pid", p.Pid, "sig", sig, "error", err)
+		}
+		self = self || me
+	}
+	return self, nil
+}

@@ -1,0 +1,166 @@
+// pty_signals: a session on a pseudo-terminal it took (setsid, TIOCSCTTY)
+// gets the signals its terminal sends: ^C, ^\ and ^Z written to the leader
+// side, a window size change, and nothing for a character after ^V, with
+// ISIG off, or for a resize to the same size; a new foreground group gets
+// them instead of the leader's. Prints what each member reports.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+static int rep[2]; // members write: 'R' ready, else signal number (+64 from the second group)
+static int offset;
+
+static void on_signal(int sig) {
+	unsigned char b = (unsigned char)(sig + offset);
+	write(rep[1], &b, 1);
+	if (offset && sig == SIGINT)
+		_exit(0); // the second group ends with its ^C
+}
+
+static const char *name(int v) {
+	static char buf[32];
+	if (v == 'R')
+		return "ready";
+	if (v == 'T')
+		return "foreground group set";
+	int off = v >= 64 ? 64 : 0;
+	const char *n = "?";
+	switch (v - off) {
+	case SIGINT: n = "SIGINT"; break;
+	case SIGQUIT: n = "SIGQUIT"; break;
+	case SIGTSTP: n = "SIGTSTP"; break;
+	case SIGWINCH: n = "SIGWINCH"; break;
+	}
+	snprintf(buf, sizeof buf, "%s%s", off ? "group2 " : "", n);
+	return buf;
+}
+
+// next prints the next report, or "nothing" when none comes within 10 s
+// (a watchdog against a hang, not a measure: native answers at once).
+static void next(const char *what) {
+	struct pollfd p = {.fd = rep[0], .events = POLLIN};
+	unsigned char b;
+	if (poll(&p, 1, 10000) != 1 || read(rep[0], &b, 1) != 1) {
+		printf("%s: nothing\n", what);
+		fflush(stdout);
+		return;
+	}
+	printf("%s: %s\n", what, name(b));
+	fflush(stdout);
+}
+
+static void type(int m, const char *s, size_t n) {
+	if (write(m, s, n) != (ssize_t)n)
+		perror("write leader");
+}
+
+static void catch_all(void) {
+	struct sigaction sa = {.sa_handler = on_signal};
+	sigemptyset(&sa.sa_mask);
+	int sigs[] = {SIGINT, SIGQUIT, SIGTSTP, SIGWINCH};
+	for (int i = 0; i < 4; i++)
+		sigaction(sigs[i], &sa, NULL);
+}
+
+int main(void) {
+	int m = posix_openpt(O_RDWR | O_NOCTTY);
+	if (m < 0 || grantpt(m) || unlockpt(m)) {
+		perror("pty");
+		return 1;
+	}
+	char *follower = strdup(ptsname(m));
+	struct winsize ws = {.ws_row = 24, .ws_col = 80};
+	ioctl(m, TIOCSWINSZ, &ws);
+	if (pipe(rep))
+		return 1;
+	int go[2];
+	if (pipe(go))
+		return 1;
+	pid_t leader = fork();
+	if (leader == 0) {
+		setsid();
+		int s = open(follower, O_RDWR | O_NOCTTY);
+		if (s < 0 || ioctl(s, TIOCSCTTY, 0) < 0) {
+			perror("take the terminal");
+			_exit(1);
+		}
+		catch_all();
+		write(rep[1], "R", 1);
+		char c;
+		while (read(go[0], &c, 1) < 0 && errno == EINTR) // then make a second
+			; // group the foreground one
+		int gp[2];
+		if (pipe(gp))
+			_exit(1);
+		pid_t g2 = fork();
+		if (g2 == 0) {
+			offset = 64;
+			setpgid(0, 0);
+			write(gp[1], "g", 1);
+			for (;;)
+				pause();
+		}
+		while (read(gp[0], &c, 1) < 0 && errno == EINTR)
+			;
+		setpgid(g2, g2);
+		signal(SIGTTOU, SIG_IGN);
+		if (tcsetpgrp(s, g2) < 0)
+			perror("tcsetpgrp");
+		write(rep[1], "T", 1);
+		for (;;)
+			pause();
+	}
+	next("leader");
+	type(m, "\003", 1);
+	next("^C");
+	type(m, "\034", 1);
+	next("^\\");
+	type(m, "\032", 1);
+	next("^Z");
+	ws.ws_col = 100;
+	ioctl(m, TIOCSWINSZ, &ws);
+	next("resize");
+	ioctl(m, TIOCSWINSZ, &ws); // the same size: no signal
+	type(m, "\026\034", 2);   // ^V ^\ : a literal ^\ .
+	type(m, "\003", 1);
+	next("same size, ^V^\\, ^C");
+
+	int sf = open(follower, O_RDWR | O_NOCTTY);
+	if (sf < 0)
+		perror("open follower");
+	struct termios t;
+	tcgetattr(m, &t);
+	t.c_lflag &= ~ISIG;
+	tcsetattr(m, TCSANOW, &t);
+	type(m, "\003\n", 2); // data now: read it back before ISIG returns,
+	unsigned char line[8];  // as the host reads input on its own time
+	ssize_t got = read(sf, line, sizeof line);
+	printf("no ISIG: read %zd bytes, first %#x\n", got, got > 0 ? line[0] : 0);
+	t.c_lflag |= ISIG;
+	tcsetattr(m, TCSANOW, &t);
+	type(m, "\034", 1);
+	next("then ^\\");
+
+	write(go[1], "g", 1);
+	next("second group");
+	ws.ws_row = 30;
+	ioctl(m, TIOCSWINSZ, &ws);
+	next("resize");
+	type(m, "\003", 1);
+	next("^C");
+
+	kill(leader, SIGKILL);
+	int st;
+	waitpid(leader, &st, 0);
+	printf("leader killed: %d\n", WIFSIGNALED(st) ? WTERMSIG(st) : -1);
+	return 0;
+}
