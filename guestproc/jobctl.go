@@ -134,6 +134,12 @@ func (h *host) GuestTTY(op int32, dev uint64, pgid int32, steal bool) (int32, er
 	return r.Pid, err
 }
 
+// GuestTTYAccess implements kernel.GuestTTYSignalHost.
+func (h *host) GuestTTYAccess(dev uint64, sig int32, ignored bool) (bool, error) {
+	r, err := h.call(ipc.Request{Op: ipc.OpGuestTTY, Options: ipc.GuestTTYAccess, Seq: dev, Pgid: sig, Flag: ignored})
+	return r.Self, err
+}
+
 // GuestTTYSignal implements kernel.GuestTTYSignalHost.
 func (h *host) GuestTTYSignal(dev uint64, sig int32) (bool, error) {
 	r, err := h.call(ipc.Request{Op: ipc.OpGuestTTY, Options: ipc.GuestTTYSignal, Seq: dev, Pgid: sig})

@@ -187,6 +187,9 @@ const (
 	// Signal (Pgid: the signal) sends what the terminal itself sends its
 	// foreground group (a special character typed, a resize), from any
 	// caller; reply Self: the caller is in that group and queues it.
+	// Access (Pgid: SIGTTIN or SIGTTOU, Flag: the caller ignores or
+	// blocks it) applies job control to the caller's access, as
+	// OpTTYAccess does on elfuse's terminal.
 	OpGuestTTY Op = "guesttty"
 )
 
@@ -197,6 +200,7 @@ const (
 	GuestTTYSetpgrp
 	GuestTTYGetsid
 	GuestTTYSignal
+	GuestTTYAccess
 )
 
 // Request is the body of MsgRequest.

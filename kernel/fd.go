@@ -40,6 +40,9 @@ type HostFile struct {
 	// ptm caches ptyFollower's answer (pty_signal.go): 0 unknown, 1 not
 	// a pseudo-terminal leader, else its follower's device number.
 	ptm atomic.Uint64
+	// pts caches ptsDev's answer (pty_signal.go): 0 unknown, 1 not a
+	// pseudo-terminal follower, else its device number.
+	pts atomic.Uint64
 	// fdDir is set (before the file is shared) when it is the guest's
 	// /proc/self/fd directory, whose entries are the guest's numbers
 	// (fd_dir.go).

@@ -22,6 +22,55 @@ type GuestTTYSignalHost interface {
 	// whose follower has device number dev, when a guest session owns
 	// it. self: the caller is in that group and must queue sig itself.
 	GuestTTYSignal(dev uint64, sig int32) (self bool, err error)
+	// GuestTTYAccess applies job control to the caller's access to that
+	// terminal, as TTYAccessHost.TTYAccess on elfuse's own: nothing
+	// unless a guest session owns it and the caller is in that session
+	// but not in its foreground group.
+	GuestTTYAccess(dev uint64, sig int32, ignored bool) (self bool, err error)
+}
+
+// guestTTYAccess is the TTYAccessHost of a terminal a guest session may
+// have taken (tty.go asks it when the terminal is not elfuse's).
+type guestTTYAccess struct {
+	h   GuestTTYSignalHost
+	dev uint64
+}
+
+func (g guestTTYAccess) TTYAccess(sig int32, ignored bool) (bool, error) {
+	return g.h.GuestTTYAccess(g.dev, sig, ignored)
+}
+
+// guestTTYAccessHost returns the TTYAccessHost for f when it is a
+// pseudo-terminal follower (a terminal a guest session can take).
+func (t *Task) guestTTYAccessHost(f *HostFile) (TTYAccessHost, bool) {
+	gh, ok := t.Proc.Kernel.Host.(GuestTTYSignalHost)
+	if !ok {
+		return nil, false
+	}
+	dev, ok := f.ptsDev()
+	if !ok {
+		return nil, false
+	}
+	return guestTTYAccess{gh, dev}, true
+}
+
+// ptsDev returns the device number of h when it is a pseudo-terminal
+// follower (cached in h.pts).
+func (h *HostFile) ptsDev() (uint64, bool) {
+	switch v := h.pts.Load(); v {
+	case 0:
+	case 1:
+		return 0, false
+	default:
+		return v, true
+	}
+	dev, ok := ptyFollowerDev(h.fd)
+	if !ok {
+		h.pts.Store(1)
+		return 0, false
+	}
+	h.pts.Store(dev)
+	return dev, true
 }
 
 // ptmxMajor and ptmxMinor name /dev/ptmx (and every devpts ptmx).
@@ -71,7 +120,7 @@ func (t *Task) ptySignalHost(f *HostFile) (GuestTTYSignalHost, uint64, bool) {
 	if dev, ok := f.ptyFollower(); ok {
 		return gh, dev, true
 	}
-	if dev, ok := ptyFollowerDev(f.FD()); ok {
+	if dev, ok := f.ptsDev(); ok {
 		return gh, dev, true
 	}
 	return nil, 0, false

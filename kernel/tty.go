@@ -52,7 +52,8 @@ func (h *HostFile) isTerminal() bool {
 }
 
 // ttyAccessHost returns the kernel's TTYAccessHost when f is the
-// caller's controlling terminal.
+// caller's controlling terminal (elfuse's), or the one that decides for a
+// pseudo-terminal follower a guest session may have taken.
 func (t *Task) ttyAccessHost(f *HostFile) (TTYAccessHost, bool) {
 	if !f.isTerminal() || t.Proc.Kernel == nil {
 		return nil, false
@@ -62,7 +63,7 @@ func (t *Task) ttyAccessHost(f *HostFile) (TTYAccessHost, bool) {
 		return nil, false
 	}
 	if _, ok := t.controllingTerminal(f.FD()); !ok {
-		return nil, false
+		return t.guestTTYAccessHost(f) // pty_signal.go
 	}
 	return th, true
 }

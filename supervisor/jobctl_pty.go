@@ -36,6 +36,19 @@ func (s *supervisor) ptyOwnerLocked(dev uint64) int32 {
 	return 0
 }
 
+// guestTTYOp answers ipc.OpGuestTTY from caller (reply Pid and Self).
+func (s *supervisor) guestTTYOp(caller int32, req *ipc.Request) (pid int32, self bool, err error) {
+	switch req.Options {
+	case ipc.GuestTTYSignal:
+		self, err = s.guestTTYSignal(caller, req.Seq, req.Pgid)
+	case ipc.GuestTTYAccess:
+		self, err = s.guestTTYAccess(caller, req.Seq, req.Pgid, req.Flag)
+	default:
+		pid, err = s.guestTTY(caller, req)
+	}
+	return pid, self, err
+}
+
 // guestTTY answers ipc.OpGuestTTY from caller: req.Options is the
 // request (ipc.GuestTTY*), req.Seq the terminal's device number.
 func (s *supervisor) guestTTY(caller int32, req *ipc.Request) (int32, error) {
@@ -126,4 +139,42 @@ func (s *supervisor) guestTTYSignal(caller int32, dev uint64, sig int32) (self b
 		self = self || me
 	}
 	return self, nil
+}
+
+// guestTTYAccess applies job control to caller's access to the terminal a
+// guest session took (device number dev), as ttyAccess does for elfuse's:
+// a caller in that session but outside its foreground group that reads
+// (SIGTTIN) or, the terminal having TOSTOP, writes or sets it up (SIGTTOU)
+// gets sig sent to its group (self: it queues its own copy and restarts),
+// or EIO when it ignores SIGTTIN or its group is orphaned. Callers of
+// other sessions, and terminals no session owns, go ahead.
+func (s *supervisor) guestTTYAccess(caller int32, dev uint64, sig int32, ignored bool) (self bool, err error) {
+	if sig != abi.SIGTTIN && sig != abi.SIGTTOU {
+		return false, abi.EINVAL
+	}
+	s.job.mu.Lock()
+	var owner, fg int32
+	if s.job.ptys.ctty != nil {
+		owner = s.ptyOwnerLocked(dev)
+		fg = s.job.ptys.fg[dev]
+	}
+	s.job.mu.Unlock()
+	if owner == 0 {
+		return false, nil
+	}
+	// The whole session is in the guest: a parent outside it never keeps
+	// a group from being orphaned.
+	v, err := s.tree.TTYAccess(caller, owner, fg, sig, ignored, func() bool { return true })
+	switch {
+	case err != nil:
+		return false, err
+	case v == TTYFail:
+		return false, abi.EIO
+	case v == TTYGoAhead:
+		return false, nil
+	}
+	info := abi.Siginfo{Signo: sig, Code: abi.SI_KERNEL}
+	b := make([]byte, abi.SizeofSiginfo)
+	info.MarshalBytes(b)
+	return s.kill(caller, &ipc.Request{Pid: 0, Sig: sig, Info: b})
 }

@@ -416,11 +416,7 @@ func (s *supervisor) handle(g *guestproc, req *ipc.Request, fds []int) {
 	case ipc.OpTcgetsid:
 		rep.Pid, err = s.tcgetsid(g.pid) // jobctl_tty.go
 	case ipc.OpGuestTTY:
-		if req.Options == ipc.GuestTTYSignal {
-			rep.Self, err = s.guestTTYSignal(g.pid, req.Seq, req.Pgid) // jobctl_pty.go
-			break
-		}
-		rep.Pid, err = s.guestTTY(g.pid, req) // jobctl_pty.go
+		rep.Pid, rep.Self, err = s.guestTTYOp(g.pid, req) // jobctl_pty.go
 	case ipc.OpTTYDetach:
 		rep.Self, err = s.ttyDetach(g.pid) // jobctl_tty.go
 		s.jobGen.bump()

@@ -7,9 +7,11 @@ import "testing"
 // and python's pty do) gets the signals its terminal sends when ^C, ^\ and
 // ^Z are written to the leader side and when the window size changes; a
 // literal ^V^\, ^C with ISIG off and a resize to the same size send
-// nothing, and after tcsetpgrp the new foreground group gets them
+// nothing, and after tcsetpgrp the new foreground group gets them; a
+// background member gets SIGTTIN for a read (EIO when ignored) and
+// SIGTTOU for tcsetattr and, with TOSTOP, for a write
 // (testdata/pty_signals.c). No host session owns such a terminal, so
-// elfuse sends these itself (kernel/pty_signal.go).
+// elfuse does this itself (kernel/pty_signal.go).
 func TestPtySignalsReachTheGuestForegroundGroup(t *testing.T) {
 	requireProcesses(t)
 	runProgram(t, progCase{name: "pty_signals", src: "pty_signals.c"})

@@ -32,6 +32,12 @@ static const char *name(int v) {
 		return "ready";
 	if (v == 'T')
 		return "foreground group set";
+	if (v == 'E')
+		return "EINTR";
+	if (v == 'I')
+		return "EIO";
+	if (v == 'K')
+		return "done";
 	int off = v >= 64 ? 64 : 0;
 	const char *n = "?";
 	switch (v - off) {
@@ -39,6 +45,8 @@ static const char *name(int v) {
 	case SIGQUIT: n = "SIGQUIT"; break;
 	case SIGTSTP: n = "SIGTSTP"; break;
 	case SIGWINCH: n = "SIGWINCH"; break;
+	case SIGTTIN: n = "SIGTTIN"; break;
+	case SIGTTOU: n = "SIGTTOU"; break;
 	}
 	snprintf(buf, sizeof buf, "%s%s", off ? "group2 " : "", n);
 	return buf;
@@ -61,6 +69,41 @@ static void next(const char *what) {
 static void type(int m, const char *s, size_t n) {
 	if (write(m, s, n) != (ssize_t)n)
 		perror("write leader");
+}
+
+static void report(char c) { write(rep[1], &c, 1); }
+
+// outcome reports how a terminal access that job control may stop ended.
+static void outcome(int r) {
+	report(r >= 0 ? 'K' : errno == EINTR ? 'E' : errno == EIO ? 'I' : '?');
+}
+
+static void catch(int sig, void (*h)(int)) {
+	struct sigaction sa = {.sa_handler = h}; // no SA_RESTART
+	sigemptyset(&sa.sa_mask);
+	sigaction(sig, &sa, NULL);
+}
+
+// background is a member of the session in a group of its own, not the
+// terminal's foreground one (not orphaned: its parent, the leader, is in
+// the session): its reads get SIGTTIN (EIO when it ignores it), its
+// changes of the settings and, with TOSTOP, its writes SIGTTOU.
+static void background(int s) {
+	char c;
+	catch(SIGTTIN, on_signal);
+	catch(SIGTTOU, on_signal);
+	outcome(read(s, &c, 1));
+	signal(SIGTTIN, SIG_IGN);
+	outcome(read(s, &c, 1));
+	struct termios t;
+	tcgetattr(s, &t);
+	t.c_lflag |= TOSTOP;
+	outcome(tcsetattr(s, TCSANOW, &t));
+	signal(SIGTTOU, SIG_IGN);
+	outcome(tcsetattr(s, TCSANOW, &t));
+	catch(SIGTTOU, on_signal);
+	outcome(write(s, "x", 1));
+	_exit(0);
 }
 
 static void catch_all(void) {
@@ -116,6 +159,13 @@ int main(void) {
 		if (tcsetpgrp(s, g2) < 0)
 			perror("tcsetpgrp");
 		write(rep[1], "T", 1);
+		while (read(go[0], &c, 1) < 0 && errno == EINTR)
+			;
+		pid_t g3 = fork();
+		if (g3 == 0) {
+			setpgid(0, 0);
+			background(s);
+		}
 		for (;;)
 			pause();
 	}
@@ -157,6 +207,16 @@ int main(void) {
 	next("resize");
 	type(m, "\003", 1);
 	next("^C");
+
+	write(go[1], "g", 1); // a background member of the session
+	next("background read");
+	next("background read");
+	next("background read, SIGTTIN ignored");
+	next("background tcsetattr");
+	next("background tcsetattr");
+	next("background tcsetattr, SIGTTOU ignored");
+	next("background write, TOSTOP");
+	next("background write, TOSTOP");
 
 	kill(leader, SIGKILL);
 	int st;
