@@ -182,7 +182,8 @@ const (
 	// OpGuestTTY: a pseudo-terminal a guest session takes as its
 	// controlling terminal (TIOCSCTTY), named by Seq, the follower's
 	// device number. Options says what (GuestTTY*): Take (Flag: steal it
-	// from another session), Getpgrp and Getsid (reply Pid), Setpgrp
+	// from another session), Getpgrp and Getsid (reply Pid; Flag: asked
+	// through the leader side, which answers any caller), Setpgrp
 	// (Pgid). Errno ENOTTY: it is not the caller's controlling terminal.
 	// Signal (Pgid: the signal) sends what the terminal itself sends its
 	// foreground group (a special character typed, a resize), from any

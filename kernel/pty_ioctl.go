@@ -21,7 +21,8 @@ type GuestTTYHost interface {
 	// GuestTTY serves op (ipc.GuestTTY*: 0 take, 1 get the foreground
 	// group, 2 set it to pgid, 3 get the session) on the pseudo-terminal
 	// follower with device number dev; steal takes it from another
-	// session. ENOTTY: it is not the caller's controlling terminal.
+	// session, and for 1 and 3 says the leader side asks, which answers
+	// any caller. ENOTTY: it is not the caller's controlling terminal.
 	GuestTTY(op int32, dev uint64, pgid int32, steal bool) (int32, error)
 }
 
@@ -56,6 +57,18 @@ func (t *Task) guestTTYIoctl(f *HostFile, req uint32, arg abi.Addr) (v uint64, h
 	gh, ok := t.Proc.Kernel.Host.(GuestTTYHost)
 	if !ok {
 		return 0, false, nil
+	}
+	if dev, ok := f.ptyFollower(); ok && (req == abi.TIOCGPGRP || req == abi.TIOCGSID) {
+		// The leader side answers for its follower, to any caller.
+		op := int32(guestTTYGetpgrp)
+		if req == abi.TIOCGSID {
+			op = guestTTYGetsid
+		}
+		id, err := gh.GuestTTY(op, dev, 0, true)
+		if err != nil {
+			return 0, true, err
+		}
+		return 0, true, t.copyOutInt32(arg, id)
 	}
 	dev, ok := ptyFollowerDev(f.FD())
 	if !ok {

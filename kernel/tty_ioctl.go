@@ -39,9 +39,10 @@ func (t *Task) ttySid(f *HostFile, arg abi.Addr) (uint64, error) {
 	if v, ok, err := t.guestTTYIoctl(f, abi.TIOCGSID, arg); ok {
 		return v, err // pty_ioctl.go
 	}
-	// Neither elfuse's terminal nor a guest session's: Linux answers
-	// ENOTTY unless f is a pty leader, whose follower's session it
-	// reports; the host does the same in host pids.
+	// Neither elfuse's terminal nor a guest pseudo-terminal (whose
+	// leader side guestTTYIoctl answers for): Linux answers ENOTTY
+	// unless f is a pty leader, whose follower's session it reports; the
+	// host does the same in host pids.
 	hs, err := unix.IoctlGetInt(f.FD(), unix.TIOCGSID)
 	if err != nil {
 		return 0, err

@@ -87,6 +87,21 @@ func (s *supervisor) guestTTY(caller int32, req *ipc.Request) (int32, error) {
 		s.job.ptys.fg[dev] = p.Pgid
 		return 0, nil
 	}
+	if req.Flag && (req.Options == ipc.GuestTTYGetpgrp || req.Options == ipc.GuestTTYGetsid) {
+		// Asked through the leader side, which answers any caller for
+		// its follower (Linux's tiocgpgrp and tiocgsid on a pty master):
+		// no group (0) and ENOTTY when no session owns it.
+		if owner == 0 {
+			if req.Options == ipc.GuestTTYGetsid {
+				return 0, abi.ENOTTY
+			}
+			return 0, nil
+		}
+		if req.Options == ipc.GuestTTYGetsid {
+			return visible(owner), nil
+		}
+		return visible(s.job.ptys.fg[dev]), nil
+	}
 	if owner == 0 || owner != p.Sid {
 		return 0, abi.ENOTTY
 	}

@@ -128,6 +128,9 @@ int main(void) {
 	int go[2];
 	if (pipe(go))
 		return 1;
+	errno = 0;
+	pid_t pg0 = tcgetpgrp(m), sid0 = tcgetsid(m);
+	printf("leader side, no session: foreground %d, session %d (%s)\n", pg0, sid0, strerror(errno));
 	pid_t leader = fork();
 	if (leader == 0) {
 		setsid();
@@ -170,6 +173,9 @@ int main(void) {
 			pause();
 	}
 	next("leader");
+	pid_t pg = tcgetpgrp(m), sid = tcgetsid(m);
+	printf("leader side: foreground %s, session %s\n", pg == leader ? "the leader" : pg == 0 ? "none" : "other",
+	       sid == leader ? "the leader's" : sid < 0 ? strerror(errno) : "other");
 	type(m, "\003", 1);
 	next("^C");
 	type(m, "\034", 1);
@@ -202,6 +208,8 @@ int main(void) {
 
 	write(go[1], "g", 1);
 	next("second group");
+	pg = tcgetpgrp(m);
+	printf("leader side: foreground %s\n", pg == leader ? "the leader" : pg > 0 ? "another group" : "none");
 	ws.ws_row = 30;
 	ioctl(m, TIOCSWINSZ, &ws);
 	next("resize");
