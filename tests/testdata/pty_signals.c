@@ -190,16 +190,22 @@ int main(void) {
 	type(m, "\003", 1);
 	next("same size, ^V^\\, ^C");
 
-	int sf = open(follower, O_RDWR | O_NOCTTY);
+	// A read finds the input processed (n_tty flushes pending input work
+	// first): the ^C above emptied the queue, the ^V^\ line with it.
+	int sf = open(follower, O_RDWR | O_NOCTTY | O_NONBLOCK);
 	if (sf < 0)
 		perror("open follower");
+	unsigned char line[8];
+	ssize_t got = read(sf, line, sizeof line);
+	printf("input after ^C: %zd (%s)\n", got, got < 0 ? strerror(errno) : "data");
+	fcntl(sf, F_SETFL, O_RDWR);
 	struct termios t;
 	tcgetattr(m, &t);
 	t.c_lflag &= ~ISIG;
 	tcsetattr(m, TCSANOW, &t);
 	type(m, "\003\n", 2); // data now: read it back before ISIG returns,
-	unsigned char line[8];  // as the host reads input on its own time
-	ssize_t got = read(sf, line, sizeof line);
+	                        // as the host reads input on its own time
+	got = read(sf, line, sizeof line);
 	printf("no ISIG: read %zd bytes, first %#x\n", got, got > 0 ? line[0] : 0);
 	t.c_lflag |= ISIG;
 	tcsetattr(m, TCSANOW, &t);
