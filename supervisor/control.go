@@ -96,7 +96,11 @@ func (s *supervisor) startControl() (stop func()) {
 	if dir, err := RuntimeDir(); err != nil {
 		s.log.Warn("no control socket: elfuse dump will not see this tree", "error", err)
 	} else {
-		path = controlPath(dir, os.Getpid())
+		id := s.controlID
+		if id <= 0 {
+			id = os.Getpid()
+		}
+		path = controlPath(dir, id)
 		os.Remove(path) // a stale socket of a dead process with our pid
 		ln, err = net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
 		if err != nil {

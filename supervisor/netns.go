@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/vishvananda/netlink"
@@ -32,8 +33,9 @@ func ParseNet(v string) (string, error) {
 }
 
 // netChildEnv marks the supervisor that a --net=none elfuse re-executed
-// inside a fresh user and network namespace (netns_userns.go). It is
-// taken out of the guest's environment.
+// inside a fresh user and network namespace (netns_userns.go); its value
+// is the pid of the elfuse that did, which names the control socket. It
+// is taken out of the guest's environment.
 const netChildEnv = "ELFUSE_NETNS_CHILD"
 
 // How the tree gets its network namespace (one per tree, so that any
@@ -67,8 +69,13 @@ const netChildEnv = "ELFUSE_NETNS_CHILD"
 // namespace could not be made, or a re-executed elfuse ran the tree.
 // inherited are the caller's descriptors meant for pid 1.
 func (s *supervisor) setupNet(cfg *Config, inherited []int) (code int, done bool) {
-	child := os.Getenv(netChildEnv) != ""
+	outer := os.Getenv(netChildEnv)
+	child := outer != ""
 	if child {
+		// The elfuse that re-ran this one: elfuse dump knows its pid.
+		if pid, err := strconv.Atoi(outer); err == nil && pid > 0 {
+			s.controlID = pid
+		}
 		os.Unsetenv(netChildEnv)
 		cfg.Env = dropEnv(cfg.Env, netChildEnv)
 		s.cfg.Env = cfg.Env

@@ -49,6 +49,10 @@ type supervisor struct {
 	jobGen *jobGen
 	// pidfds are the processes pidfds name (pidfd.go).
 	pidfds pidfdTargets
+	// controlID names the control socket: this process's pid, or the
+	// pid of the elfuse that re-ran this one in namespaces (netns.go),
+	// the pid its user knows.
+	controlID int
 }
 
 // guestproc is a running guestproc as the supervisor tracks it.
