@@ -77,8 +77,11 @@ func (t *Task) guestTTYIoctl(f *HostFile, req uint32, arg abi.Addr) (v uint64, h
 	switch req {
 	case abi.TIOCSCTTY:
 		steal := uint64(arg) == 1 && t.Proc.Creds().EUID == 0
-		_, err := gh.GuestTTY(guestTTYTake, dev, 0, steal)
-		return 0, true, err
+		if _, err := gh.GuestTTY(guestTTYTake, dev, 0, steal); err != nil {
+			return 0, true, err
+		}
+		t.watchHangup(f) // pty_hangup.go
+		return 0, true, nil
 	case abi.TIOCGPGRP, abi.TIOCGSID:
 		op := int32(guestTTYGetpgrp)
 		if req == abi.TIOCGSID {

@@ -60,6 +60,9 @@ type Process struct {
 	Mem     Memory
 	FDs     *FDTable
 	Signals *SignalHandlers
+	// hangup watches the terminal this session leader took for the close
+	// of its other side (pty_hangup.go); nil when none.
+	hangup *hangupWatch
 
 	// Exe is the guest-visible path of the running image (/proc/self/exe).
 	Exe  string
@@ -142,6 +145,7 @@ func (p *Process) exitGroup(status uint32) {
 	p.exited = true
 	p.Status = status
 	p.mu.Unlock()
-	p.stopThreads() // thread.go: the other threads' loops return
+	p.stopHangupWatch() // pty_hangup.go
+	p.stopThreads()     // thread.go: the other threads' loops return
 	p.Kernel.Host.Exit(status)
 }

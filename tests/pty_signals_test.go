@@ -9,8 +9,8 @@ import "testing"
 // literal ^V^\, ^C with ISIG off and a resize to the same size send
 // nothing, and after tcsetpgrp the new foreground group gets them; a
 // background member gets SIGTTIN for a read (EIO when ignored) and
-// SIGTTOU for tcsetattr and, with TOSTOP, for a write
-// (testdata/pty_signals.c). No host session owns such a terminal, so
+// SIGTTOU for tcsetattr and, with TOSTOP, for a write; closing the
+// leader side sends the session leader SIGHUP (testdata/pty_signals.c). No host session owns such a terminal, so
 // elfuse does this itself (kernel/pty_signal.go).
 func TestPtySignalsReachTheGuestForegroundGroup(t *testing.T) {
 	requireProcesses(t)

@@ -2,7 +2,9 @@
 // gets the signals its terminal sends: ^C, ^\ and ^Z written to the leader
 // side, a window size change, and nothing for a character after ^V, with
 // ISIG off, or for a resize to the same size; a new foreground group gets
-// them instead of the leader's. Prints what each member reports.
+// them instead of the leader's; background members are stopped from
+// reading it; closing the leader side sends the session leader SIGHUP.
+// Prints what each member reports.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -47,6 +49,7 @@ static const char *name(int v) {
 	case SIGWINCH: n = "SIGWINCH"; break;
 	case SIGTTIN: n = "SIGTTIN"; break;
 	case SIGTTOU: n = "SIGTTOU"; break;
+	case SIGHUP: n = "SIGHUP"; break;
 	}
 	snprintf(buf, sizeof buf, "%s%s", off ? "group2 " : "", n);
 	return buf;
@@ -109,8 +112,8 @@ static void background(int s) {
 static void catch_all(void) {
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigemptyset(&sa.sa_mask);
-	int sigs[] = {SIGINT, SIGQUIT, SIGTSTP, SIGWINCH};
-	for (int i = 0; i < 4; i++)
+	int sigs[] = {SIGINT, SIGQUIT, SIGTSTP, SIGWINCH, SIGHUP};
+	for (int i = 0; i < 5; i++)
 		sigaction(sigs[i], &sa, NULL);
 }
 
@@ -133,6 +136,7 @@ int main(void) {
 	printf("leader side, no session: foreground %d, session %d (%s)\n", pg0, sid0, strerror(errno));
 	pid_t leader = fork();
 	if (leader == 0) {
+		close(m); // the leader side's last close is the parent's
 		setsid();
 		int s = open(follower, O_RDWR | O_NOCTTY);
 		if (s < 0 || ioctl(s, TIOCSCTTY, 0) < 0) {
@@ -231,6 +235,9 @@ int main(void) {
 	next("background tcsetattr, SIGTTOU ignored");
 	next("background write, TOSTOP");
 	next("background write, TOSTOP");
+
+	close(m); // hangs the follower up: SIGHUP (and SIGCONT) to the leader
+	next("leader side closed");
 
 	kill(leader, SIGKILL);
 	int st;
