@@ -185,6 +185,10 @@ const (
 	// from another session), Getpgrp and Getsid (reply Pid), Setpgrp
 	// (Pgid). Errno ENOTTY: it is not the caller's controlling terminal.
 	OpGuestTTY Op = "guesttty"
+	// OpCtty: the caller's controlling terminal, for open("/dev/tty").
+	// Reply Self: elfuse's terminal; else Gen: the device number of the
+	// pseudo-terminal follower its session took (0: none, ENXIO).
+	OpCtty Op = "ctty"
 )
 
 // OpGuestTTY requests (Request.Options).

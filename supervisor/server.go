@@ -404,6 +404,8 @@ func (s *supervisor) handle(g *guestproc, req *ipc.Request, fds []int) {
 		rep.Pid, err = s.tcgetsid(g.pid) // jobctl_tty.go
 	case ipc.OpGuestTTY:
 		rep.Pid, err = s.guestTTY(g.pid, req) // jobctl_pty.go
+	case ipc.OpCtty:
+		rep.Self, rep.Gen, err = s.ctty(g.pid) // jobctl_ctty.go
 	case ipc.OpTTYDetach:
 		rep.Self, err = s.ttyDetach(g.pid) // jobctl_tty.go
 		s.jobGen.bump()
