@@ -277,6 +277,12 @@ func (s *supervisor) serve(g *guestproc) {
 			if raw.decode(&a) == nil {
 				s.procAnswered(g.pid, a)
 			}
+		case ipc.MsgGetFDAnswer:
+			var a ipc.GetFDAnswer
+			if raw.decode(&a) == nil {
+				s.getfdAnswered(g.pid, a, fds) // pidfd_getfd.go
+				fds = nil
+			}
 		case ipc.MsgProcComm:
 			var c ipc.ProcComm
 			if raw.decode(&c) == nil {
@@ -425,6 +431,9 @@ func (s *supervisor) handle(g *guestproc, req *ipc.Request, fds []int) {
 		}
 	case ipc.OpPidfdKill:
 		rep.Self, err = s.pidfdKill(g.pid, req)
+	case ipc.OpPidfdGetfd:
+		go s.pidfdGetfd(g, *req) // pidfd_getfd.go: replies itself
+		return
 	case ipc.OpNewTid:
 		rep.Pid, err = s.tree.NewTid(g.pid) // thread.go
 	case ipc.OpFreeTid:
