@@ -55,6 +55,9 @@ func PidfdGetfd(t *Task, a *Args) (uint64, error) {
 		}
 		return uint64(nfd), nil
 	}
+	if t.Proc.Kernel == nil {
+		return 0, abi.ESRCH
+	}
 	h, ok := t.Proc.Kernel.Host.(PidfdGetfdHost)
 	if !ok {
 		return 0, abi.ESRCH

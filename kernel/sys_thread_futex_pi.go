@@ -44,8 +44,9 @@ type piWaiter struct {
 
 // piState is the kernel's state of one contended PI futex word.
 type piState struct {
-	// word views the futex word (guest memory).
-	word    []byte
+	// uaddr is the guest address of the word, looked up again when an
+	// exiting owner hands the lock on (the mapping may have changed).
+	uaddr   abi.Addr
 	owner   int32
 	waiters []*piWaiter
 }
@@ -57,17 +58,18 @@ var piFutexes struct {
 	m  map[uintptr]*piState
 }
 
-// piStateLocked returns the state of the word at h (viewed by word), made
-// if need be. Preconditions: piFutexes.mu held.
-func piStateLocked(h uintptr, word []byte) *piState {
+// piStateLocked returns the state of the word at h (guest address uaddr),
+// made if need be. Preconditions: piFutexes.mu held.
+func piStateLocked(h uintptr, uaddr abi.Addr) *piState {
 	if piFutexes.m == nil {
 		piFutexes.m = map[uintptr]*piState{}
 	}
 	s := piFutexes.m[h]
 	if s == nil {
-		s = &piState{word: word}
+		s = &piState{}
 		piFutexes.m[h] = s
 	}
+	s.uaddr = uaddr
 	return s
 }
 
@@ -178,7 +180,7 @@ func (t *Task) futexLockPI(uaddr abi.Addr, flags int32, tsAddr abi.Addr, clock i
 			piFutexes.mu.Unlock()
 			return abi.EAGAIN
 		}
-		s := piStateLocked(h, word)
+		s := piStateLocked(h, uaddr)
 		s.owner = int32(owner)
 		if w == nil {
 			w = &piWaiter{tid: t.Tid}
@@ -316,12 +318,17 @@ func (t *Task) exitPIStates() {
 		if s.owner != t.Tid || len(s.waiters) == 0 {
 			continue
 		}
+		hh, word, err := t.piWord(s.uaddr)
+		if err != nil || hh != h {
+			delete(piFutexes.m, h) // unmapped or moved: stale
+			continue
+		}
 		for {
-			v := atomicLoad32(s.word)
+			v := atomicLoad32(word)
 			if o := v & abi.FUTEX_TID_MASK; o != 0 && o != uint32(t.Tid) {
 				break // taken meanwhile
 			}
-			if t.piHandOffLocked(h, s.word, v) {
+			if t.piHandOffLocked(h, word, v) {
 				break
 			}
 		}

@@ -20,6 +20,13 @@ package kernel
 // file during the microseconds the lease is held waits for it to be
 // dropped (an O_NONBLOCK open gets EWOULDBLOCK), and the host sends this
 // guestproc a SIGIO, which its Go runtime ignores.
+//
+// The ptrace backend's stub keeps its own descriptors of files the guest
+// mapped (hvf/ptrace/files.go, up to 16, in the access mode of the guest's
+// descriptor): one mapped from a read-write descriptor stays open for
+// writing after munmap until the stub evicts it or the process ends, and
+// exec of that file meanwhile fails with ETXTBSY. The KVM backend has no
+// such copy.
 
 import (
 	"os"
