@@ -196,6 +196,12 @@ func (h *host) serve() {
 			if decode(raw, &a) == nil {
 				h.procAnswered(a)
 			}
+		case ipc.MsgGetFD:
+			closeFDs(fds)
+			var q ipc.GetFD
+			if decode(raw, &q) == nil {
+				go h.getfdServe(q) // pidfd_getfd.go
+			}
 		default:
 			closeFDs(fds)
 			h.log.Warn("unexpected message from supervisor", "type", t)

@@ -192,6 +192,15 @@ const (
 	// blocks it) applies job control to the caller's access, as
 	// OpTTYAccess does on elfuse's terminal.
 	OpGuestTTY Op = "guesttty"
+	// OpCtty: the caller's controlling terminal, for open("/dev/tty").
+	// Reply Self: elfuse's terminal; else Gen: the device number of the
+	// pseudo-terminal follower its session took (0: none, ENXIO).
+	OpCtty Op = "ctty"
+	// OpPidfdGetfd: a duplicate of descriptor Options of process Pid,
+	// while it is incarnation Seq (ESRCH otherwise), for pidfd_getfd(2)
+	// (protocol in getfd.go). Files[0] holds the caller's real uid and
+	// gid, Flag its CAP_SYS_PTRACE. The reply carries the descriptor.
+	OpPidfdGetfd Op = "pidfdgetfd"
 )
 
 // OpGuestTTY requests (Request.Options).

@@ -73,7 +73,7 @@ func (t *Task) execveat(dirfd int32, pathAddr, argvAddr, envpAddr abi.Addr, flag
 	}
 	filename, fdPath := execFilename(dirfd, name)
 	prog, _, err := openChecked(filename, func(string) (*os.File, error) {
-		return t.openExecFile(dirfd, name, flags)
+		return t.openExecDenyWrite(dirfd, name, flags)
 	})
 	if err != nil {
 		return 0, t.execFailed(filename, fmt.Errorf("%s: %w", filename, err))
@@ -143,7 +143,7 @@ func (t *Task) execOpener(prog *os.File) Opener {
 			prog = nil
 			return f, nil
 		}
-		return t.openExecFile(abi.AT_FDCWD, p, 0)
+		return t.openExecDenyWrite(abi.AT_FDCWD, p, 0)
 	}
 }
 

@@ -450,6 +450,9 @@ func (t *Task) synthOpenNode(n *synthNode, how unix.OpenHow) (int, error) {
 		if write && !n.writable {
 			return -1, abi.EACCES
 		}
+		if n.path == devTTY {
+			return t.openDevTTY(how) // devfs_tty.go
+		}
 		if n.rest == "" {
 			h := how
 			h.Flags |= unix.O_CLOEXEC

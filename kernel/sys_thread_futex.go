@@ -17,13 +17,14 @@ import (
 //
 // Waits always go to the host as FUTEX_WAIT_BITSET with an absolute
 // deadline, so that a guest signal can interrupt them (see
-// sys_thread_wait.go). Priority-inheritance operations would need the host
-// to read guest thread ids from the futex word and are refused (ENOSYS).
+// sys_thread_wait.go). Priority-inheritance operations would have the host
+// read guest thread ids from the futex word: they are emulated
+// (sys_thread_futex_pi.go).
 
 func init() {
 	register(map[uint64]Syscall{
 		abi.SYS_FUTEX: {Name: "futex", Fn: Futex, Support: Partial,
-			Note: "WAIT, WAKE, REQUEUE, CMP_REQUEUE, WAKE_OP and the BITSET forms; PI and FUTEX_FD ops ENOSYS"},
+			Note: "WAIT, WAKE, REQUEUE, CMP_REQUEUE, WAKE_OP, the BITSET forms, LOCK_PI, LOCK_PI2, TRYLOCK_PI and UNLOCK_PI (no priority boosting); requeue-PI and FUTEX_FD ops ENOSYS"},
 	})
 }
 
@@ -56,7 +57,7 @@ func Futex(t *Task, a *Args) (uint64, error) {
 	uaddr2, val3 := a.Addr(4), a.Uint(5)
 	cmd := op & abi.FUTEX_CMD_MASK
 	flags := op & (abi.FUTEX_PRIVATE_FLAG | abi.FUTEX_CLOCK_REALTIME)
-	if flags&abi.FUTEX_CLOCK_REALTIME != 0 && cmd != abi.FUTEX_WAIT && cmd != abi.FUTEX_WAIT_BITSET {
+	if flags&abi.FUTEX_CLOCK_REALTIME != 0 && cmd != abi.FUTEX_WAIT && cmd != abi.FUTEX_WAIT_BITSET && cmd != abi.FUTEX_LOCK_PI2 {
 		return 0, abi.ENOSYS
 	}
 	switch cmd {
@@ -84,6 +85,12 @@ func Futex(t *Task, a *Args) (uint64, error) {
 			return 0, err
 		}
 		return hostFutexOp(h, abi.FUTEX_WAKE_BITSET|flags, val, 0, 0, val3)
+	case abi.FUTEX_LOCK_PI, abi.FUTEX_LOCK_PI2:
+		return 0, t.futexLockPI(uaddr, flags, a.Addr(3), piTimeoutClock(cmd, flags), false)
+	case abi.FUTEX_TRYLOCK_PI:
+		return 0, t.futexLockPI(uaddr, flags, 0, abi.CLOCK_REALTIME, true)
+	case abi.FUTEX_UNLOCK_PI:
+		return 0, t.futexUnlockPI(uaddr)
 	case abi.FUTEX_REQUEUE, abi.FUTEX_CMP_REQUEUE, abi.FUTEX_WAKE_OP:
 		// The fourth argument is a count here (val2), not a timeout.
 		val2 := uint32(a[3])

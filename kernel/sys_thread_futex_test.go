@@ -45,7 +45,11 @@ func TestFutexImmediateResults(t *testing.T) {
 			[]uint64{uint64(futexWord), abi.FUTEX_CMP_REQUEUE | priv, 1, 1, uint64(futexWord2), 5}, 0, abi.EAGAIN},
 		{"CMP_REQUEUE with the value moves nobody",
 			[]uint64{uint64(futexWord), abi.FUTEX_CMP_REQUEUE | priv, 1, 1, uint64(futexWord2), 0}, 0, 0},
-		{"LOCK_PI is ENOSYS", []uint64{uint64(futexWord), abi.FUTEX_LOCK_PI | priv}, 0, abi.ENOSYS},
+		{"CMP_REQUEUE_PI is ENOSYS",
+			[]uint64{uint64(futexWord), abi.FUTEX_CMP_REQUEUE_PI | priv, 1, 1, uint64(futexWord2), 0}, 0, abi.ENOSYS},
+		{"UNLOCK_PI of a free word is EPERM", []uint64{uint64(futexWord), abi.FUTEX_UNLOCK_PI | priv}, 0, abi.EPERM},
+		{"LOCK_PI on a misaligned word is EINVAL", []uint64{uint64(futexWord + 1), abi.FUTEX_LOCK_PI | priv}, 0, abi.EINVAL},
+		{"LOCK_PI on an unmapped word is EFAULT", []uint64{uint64(testBadAddr), abi.FUTEX_LOCK_PI | priv}, 0, abi.EFAULT},
 		{"FUTEX_FD is ENOSYS", []uint64{uint64(futexWord), abi.FUTEX_FD}, 0, abi.ENOSYS},
 		{"CLOCK_REALTIME with WAKE is ENOSYS",
 			[]uint64{uint64(futexWord), abi.FUTEX_WAKE | abi.FUTEX_CLOCK_REALTIME, 1}, 0, abi.ENOSYS},
@@ -62,6 +66,38 @@ func TestFutexImmediateResults(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestFutexPIWordProtocol(t *testing.T) {
+	priv := uint64(abi.FUTEX_PRIVATE_FLAG)
+	e := newProcTestEnv(t)
+	me := uint32(e.t.Tid)
+	lock := func(op uint64, want abi.Errno) {
+		t.Helper()
+		if _, err := e.call(Futex, uint64(futexWord), op|priv); errnoOf(err) != want {
+			t.Fatalf("op %d on word %#x: %v, want errno %d", op, e.word(futexWord), err, want)
+		}
+	}
+	e.setWord(futexWord, 0)
+	lock(abi.FUTEX_LOCK_PI, 0)
+	if got := e.word(futexWord); got != me {
+		t.Fatalf("a free word taken holds %#x, want the caller's id %#x", got, me)
+	}
+	lock(abi.FUTEX_LOCK_PI, abi.EDEADLK)
+	lock(abi.FUTEX_TRYLOCK_PI, abi.EDEADLK)
+	lock(abi.FUTEX_UNLOCK_PI, 0)
+	if got := e.word(futexWord); got != 0 {
+		t.Fatalf("an unlocked word holds %#x, want 0", got)
+	}
+	e.setWord(futexWord, abi.FUTEX_OWNER_DIED)
+	lock(abi.FUTEX_TRYLOCK_PI, 0)
+	if got := e.word(futexWord); got != me|abi.FUTEX_OWNER_DIED {
+		t.Fatalf("a word whose owner died, taken, holds %#x, want %#x", got, me|abi.FUTEX_OWNER_DIED)
+	}
+	lock(abi.FUTEX_UNLOCK_PI, 0)
+	e.setWord(futexWord, me+1000) // no such thread
+	lock(abi.FUTEX_LOCK_PI, abi.ESRCH)
+	lock(abi.FUTEX_UNLOCK_PI, abi.EPERM)
 }
 
 func TestFutexWaitTimesOut(t *testing.T) {

@@ -20,8 +20,16 @@ import (
 //
 // Entry pointers carry the PI flag in bit 0. Faults end the walk silently.
 
-// exitRobustList releases the robust futexes the task still holds.
+// exitRobustList releases the robust futexes the task still holds, then
+// hands on the PI futexes it owns that others wait for (Linux's
+// exit_robust_list, then exit_pi_state_list).
 func (t *Task) exitRobustList() {
+	t.walkRobustList()
+	t.exitPIStates()
+}
+
+// walkRobustList marks the robust futexes the task still holds.
+func (t *Task) walkRobustList() {
 	head := t.RobustList
 	if head == 0 {
 		return
@@ -80,8 +88,13 @@ func (t *Task) futexDeath(uaddr abi.Addr, pi, pendingOp bool) {
 		if !atomicCAS32(word, uval, nval) {
 			continue
 		}
-		if !pi && uval&abi.FUTEX_WAITERS != 0 {
+		switch {
+		case !pi && uval&abi.FUTEX_WAITERS != 0:
 			_, _ = hostFutexOp(h, abi.FUTEX_WAKE, 1, 0, 0, 0)
+		case pi && uval&abi.FUTEX_WAITERS != 0 && !piQueued(h):
+			// Waiters in other processes take it themselves;
+			// exitPIStates hands it to one of this process.
+			piWakeAll(h)
 		}
 		return
 	}

@@ -10,8 +10,8 @@ package kernel
 // just created or emptied, data files and directories never ask, so build
 // tools writing objects and fresh programs pay nothing.
 //
-// Not done: execve of a file another process holds open for writing
-// (Linux's other half, ETXTBSY from exec) still runs it.
+// The other half, execve of a file some process holds open for writing,
+// is in textbusy_exec.go.
 
 import (
 	"os"

@@ -294,6 +294,12 @@ func (s *supervisor) serve(g *guestproc) {
 			if raw.decode(&a) == nil {
 				s.procAnswered(g.pid, a)
 			}
+		case ipc.MsgGetFDAnswer:
+			var a ipc.GetFDAnswer
+			if raw.decode(&a) == nil {
+				s.getfdAnswered(g.pid, a, fds) // pidfd_getfd.go
+				fds = nil
+			}
 		case ipc.MsgProcComm:
 			var c ipc.ProcComm
 			if raw.decode(&c) == nil {
@@ -421,6 +427,8 @@ func (s *supervisor) handle(g *guestproc, req *ipc.Request, fds []int) {
 		rep.Pid, err = s.tcgetsid(g.pid) // jobctl_tty.go
 	case ipc.OpGuestTTY:
 		rep.Pid, rep.Self, err = s.guestTTYOp(g.pid, req) // jobctl_pty.go
+	case ipc.OpCtty:
+		rep.Self, rep.Gen, err = s.ctty(g.pid) // jobctl_ctty.go
 	case ipc.OpTTYDetach:
 		rep.Self, err = s.ttyDetach(g.pid) // jobctl_tty.go
 		s.jobGen.bump()
@@ -440,6 +448,9 @@ func (s *supervisor) handle(g *guestproc, req *ipc.Request, fds []int) {
 		}
 	case ipc.OpPidfdKill:
 		rep.Self, err = s.pidfdKill(g.pid, req)
+	case ipc.OpPidfdGetfd:
+		go s.pidfdGetfd(g, *req) // pidfd_getfd.go: replies itself
+		return
 	case ipc.OpNewTid:
 		rep.Pid, err = s.tree.NewTid(g.pid) // thread.go
 	case ipc.OpFreeTid:
