@@ -238,6 +238,9 @@ func (m *MM) loadELF(f *os.File, img *elfImage, bias abi.Addr) (loadedELF, error
 				return loadedELF{}, fmt.Errorf("map .bss of PT_LOAD #%d at %#x: %w", i, uint64(start), err)
 			}
 		}
+		if prot&abi.PROT_WRITE != 0 && p.Memsz <= maxPrefaultSegment {
+			m.hintPrefault(abi.Range{Start: vaddr.RoundDown(), End: memEnd}, true)
+		}
 	}
 	l := loadedELF{bias: bias, entry: bias + abi.Addr(img.hdr.Entry), end: bias + img.end}
 	if ph, ok := img.phdrVaddr(); ok {

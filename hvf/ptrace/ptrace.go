@@ -175,6 +175,8 @@ type machine struct {
 	// gadgetRuns counts the stub's round trips for injected syscalls
 	// and batches (debug logs report it).
 	gadgetRuns int
+	// prefault holds the hints for the next Apply (prefault.go).
+	prefault []prefaultHint
 
 	// mu guards closed, pidfd and (in Close) sock against Kick and Close,
 	// which may run on other goroutines.

@@ -44,6 +44,7 @@ func (m *machine) Recycle() error {
 	}
 	m.files.fds = make(map[fileKey]int)
 	m.files.order = m.files.order[:0]
+	m.prefault = m.prefault[:0]
 	m.log.Debug("stub recycled", "gadget_runs", m.gadgetRuns)
 	m.gadgetRuns = 0
 	m.vcpu = nil
