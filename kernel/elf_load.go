@@ -302,6 +302,17 @@ func (x *Executable) Load(m *MM, argv, envp []string) (*Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", x.Path, err)
 	}
+	// Read at once: the entry page (a hint on a file page maps its
+	// fault-around neighbours too), the program headers libc's start-up
+	// reads (AT_PHDR), the loader's entry and the vDSO's ELF tables.
+	for i, a := range []abi.Addr{prog.entry, prog.phdr, entry} {
+		if a != 0 && (i < 2 || a != prog.entry) {
+			m.hintPrefault(abi.Range{Start: a.RoundDown(), End: a.RoundDown() + abi.PageSize}, false)
+		}
+	}
+	if vdso != 0 {
+		m.hintPrefault(abi.Range{Start: vdso, End: vdso + abi.Addr(len(vdsoImageOnce()))}, false)
+	}
 	sp, auxv, err := m.setupStack(stackArgs{
 		argv: argv, envp: envp, execfn: x.Path, execStack: img.execStack,
 		phdr: prog.phdr, phnum: uint64(img.hdr.Phnum), base: base, entry: prog.entry,

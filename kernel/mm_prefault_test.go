@@ -30,8 +30,9 @@ func (b *prefaultBackend) NewMachine(cfg hvf.Config) (hvf.Machine, error) {
 
 // TestLoadHintsPrefaultOfStackTopAndSmallData: loading a small static
 // program hints its initial stack pages (from the page below sp to the top)
-// and its writable segment, for writing, each inside a writable mapping;
-// outside a burst of queued Machine calls no hint is given.
+// and its writable segment for writing, its entry page for reading, each
+// inside a mapping that allows it; outside a burst of queued Machine calls
+// no hint is given.
 func TestLoadHintsPrefaultOfStackTopAndSmallData(t *testing.T) {
 	path := buildC(t, "-static")
 	fb := &prefaultBackend{}
@@ -44,28 +45,38 @@ func TestLoadHintsPrefaultOfStackTopAndSmallData(t *testing.T) {
 	t.Cleanup(func() { mm.Close() })
 	pm := fb.last
 	sp := abi.Addr(task.CPU.Regs().RSP)
-	var stack, data bool
+	entry := abi.Addr(task.CPU.Regs().RIP)
+	var stack, data, text bool
 	for i, h := range pm.hints {
-		if !pm.write[i] {
-			t.Errorf("hint %v is for reading, want writing", h)
-		}
 		if h.Start%abi.PageSize != 0 || h.End%abi.PageSize != 0 || h.End <= h.Start {
 			t.Errorf("hint %v is not a page range", h)
 		}
+		want := hvf.ProtRead
+		if pm.write[i] {
+			want = hvf.ProtWrite
+		}
 		mm.mu.RLock()
 		for a := h.Start; a < h.End; a += abi.PageSize {
-			i := mm.find(a)
-			if i == len(mm.vmas) || mm.vmas[i].start > a || mm.vmas[i].prot&hvf.ProtWrite == 0 {
-				t.Errorf("hint %v covers %#x, not writable memory", h, uint64(a))
+			j := mm.find(a)
+			if j == len(mm.vmas) || mm.vmas[j].start > a || mm.vmas[j].prot&want == 0 {
+				t.Errorf("hint %v (write %v) covers %#x, not memory it may access that way", h, pm.write[i], uint64(a))
 				break
 			}
 		}
 		mm.mu.RUnlock()
-		if h.Start == sp.RoundDown()-abi.PageSize && h.End == mm.stackTop {
+		switch {
+		case !pm.write[i]:
+			if h.Start <= entry && entry < h.End {
+				text = true
+			}
+		case h.Start == sp.RoundDown()-abi.PageSize && h.End == mm.stackTop:
 			stack = true
-		} else if h.End <= mm.stackTop-StackSize {
+		case h.End <= mm.stackTop-StackSize:
 			data = true
 		}
+	}
+	if !text {
+		t.Errorf("no read hint for the entry page %#x: %v", uint64(entry), pm.hints)
 	}
 	if !stack {
 		t.Errorf("no hint for the stack from the page below sp %#x to the top %#x: %v", uint64(sp), uint64(mm.stackTop), pm.hints)
