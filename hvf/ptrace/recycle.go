@@ -3,6 +3,7 @@ package ptrace
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -58,7 +59,7 @@ func (m *machine) Recycle() error {
 // reaped at the end of each process, so its time does not reach
 // RUSAGE_CHILDREN and must be accounted for by difference.
 func (m *machine) StubTimes() (user, sys time.Duration, err error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(m.pid) + "/stat")
+	b, err := m.root().readStat()
 	if err != nil {
 		return 0, 0, err
 	}
@@ -81,4 +82,28 @@ func (m *machine) StubTimes() (user, sys time.Duration, err error) {
 	// USER_HZ is 100 on every x86-64 Linux.
 	const tick = 10 * time.Millisecond
 	return time.Duration(ut) * tick, time.Duration(st) * tick, nil
+}
+
+// readStat reads the stub's /proc/PID/stat. The file stays open (Close
+// closes it): a pread regenerates it and costs a tenth of an open, read
+// and close of procfs here (~10 against ~90 us).
+func (m *machine) readStat() ([]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, errors.New("ptrace: stub times of a closed machine")
+	}
+	if m.statFile == nil {
+		f, err := os.Open("/proc/" + strconv.Itoa(m.pid) + "/stat")
+		if err != nil {
+			return nil, err
+		}
+		m.statFile = f
+	}
+	buf := make([]byte, 1024)
+	n, err := m.statFile.ReadAt(buf, 0)
+	if err != nil && err != io.EOF {
+		return nil, err
+	}
+	return buf[:n], nil
 }
