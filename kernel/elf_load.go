@@ -238,6 +238,9 @@ func (m *MM) loadELF(f *os.File, img *elfImage, bias abi.Addr) (loadedELF, error
 				return loadedELF{}, fmt.Errorf("map .bss of PT_LOAD #%d at %#x: %w", i, uint64(start), err)
 			}
 		}
+		if prot&abi.PROT_WRITE != 0 && p.Memsz <= maxPrefaultSegment {
+			m.hintPrefault(abi.Range{Start: vaddr.RoundDown(), End: memEnd}, true)
+		}
 	}
 	l := loadedELF{bias: bias, entry: bias + abi.Addr(img.hdr.Entry), end: bias + img.end}
 	if ph, ok := img.phdrVaddr(); ok {
@@ -298,6 +301,17 @@ func (x *Executable) Load(m *MM, argv, envp []string) (*Image, error) {
 	vdso, err := m.mapVDSO()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", x.Path, err)
+	}
+	// Read at once: the entry page (a hint on a file page maps its
+	// fault-around neighbours too), the program headers libc's start-up
+	// reads (AT_PHDR), the loader's entry and the vDSO's ELF tables.
+	for i, a := range []abi.Addr{prog.entry, prog.phdr, entry} {
+		if a != 0 && (i < 2 || a != prog.entry) {
+			m.hintPrefault(abi.Range{Start: a.RoundDown(), End: a.RoundDown() + abi.PageSize}, false)
+		}
+	}
+	if vdso != 0 {
+		m.hintPrefault(abi.Range{Start: vdso, End: vdso + abi.Addr(len(vdsoImageOnce()))}, false)
 	}
 	sp, auxv, err := m.setupStack(stackArgs{
 		argv: argv, envp: envp, execfn: x.Path, execStack: img.execStack,

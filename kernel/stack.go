@@ -122,6 +122,9 @@ func (m *MM) setupStack(a stackArgs) (abi.Addr, []AuxEntry, error) {
 		put(e.Key)
 		put(e.Val)
 	}
+	// The pages written here, and the one below them the program's first
+	// calls use, are touched as soon as it runs.
+	m.hintPrefault(abi.Range{Start: max(sp.RoundDown()-abi.PageSize, bottom), End: top}, true)
 	if _, err := m.CopyOut(sp, buf); err != nil {
 		return 0, nil, err
 	}

@@ -58,7 +58,7 @@ func (m *machine) placeStub(lastRun time.Duration) {
 		}
 		return
 	}
-	c, err := getcpu()
+	c, err := currentCPU()
 	if err != nil || c == a.cpu || !a.free.IsSet(c) {
 		return
 	}

@@ -18,9 +18,10 @@ const maxOpensPerBatch = maxStubFiles / 2
 type entryKind uint8
 
 const (
-	entryOp    entryKind = iota // the syscall of an op (mmap, mprotect, munmap)
-	entryOpen                   // openat of /proc/<tracer>/fd/N for an op's descriptor
-	entryClose                  // close of an evicted stub descriptor
+	entryOp       entryKind = iota // the syscall of an op (mmap, mprotect, munmap)
+	entryOpen                      // openat of /proc/<tracer>/fd/N for an op's descriptor
+	entryClose                     // close of an evicted stub descriptor
+	entryPrefault                  // madvise(MADV_POPULATE_*) of a hint, after every op (prefault.go)
 )
 
 // plannedEntry says what a batch entry is for, to account for its result.
@@ -54,6 +55,9 @@ func (m *machine) Apply(ops []hvf.MapOp) (int, error) {
 	if err := m.checkThread(); err != nil {
 		return 0, err
 	}
+	// Hints are for the pages this Apply maps: whatever happens, they
+	// do not outlive it.
+	defer func() { m.prefault = m.prefault[:0] }()
 	done := 0
 	for done < len(ops) {
 		n, err := m.applyChunk(ops[done:])
@@ -70,6 +74,9 @@ func (m *machine) Apply(ops []hvf.MapOp) (int, error) {
 func (m *machine) applyChunk(ops []hvf.MapOp) (int, error) {
 	p := &batchPlan{pending: map[fileKey]int{}}
 	planned, planErr := m.plan(p, ops)
+	if planErr == nil && planned == len(ops) {
+		m.planPrefaults(p) // the last chunk: after every op
+	}
 	ran, err := m.runBatch(p.ents, p.strs, true)
 	if err != nil {
 		m.settle(p, ran)
@@ -77,6 +84,14 @@ func (m *machine) applyChunk(ops []hvf.MapOp) (int, error) {
 	}
 	for i := range ran {
 		e, pe := &p.ents[i], &p.info[i]
+		if pe.kind == entryPrefault {
+			// Only prefaults follow: every op has run.
+			if failed(e.ret) {
+				m.prefaultFailed(e)
+				return planned, planErr
+			}
+			continue
+		}
 		if !failed(e.ret) {
 			switch pe.kind {
 			case entryOpen:
@@ -111,7 +126,7 @@ func (m *machine) applyChunk(ops []hvf.MapOp) (int, error) {
 		}
 		return pe.op, opError(ops[pe.op], errnoOf(e.ret))
 	}
-	if ran < len(p.ents) {
+	if ran < len(p.ents) && p.info[ran].kind != entryPrefault {
 		m.settle(p, ran)
 		return p.opsDone(ran), fmt.Errorf("ptrace: batch stopped after %d of %d entries without an error", ran, len(p.ents))
 	}

@@ -104,3 +104,48 @@ func benchmarkMapBurst(b *testing.B, n int, batched bool) {
 // injected mmaps with one batch of 11.
 func BenchmarkMapBurst11Single(b *testing.B)  { benchmarkMapBurst(b, 11, false) }
 func BenchmarkMapBurst11Batched(b *testing.B) { benchmarkMapBurst(b, 11, true) }
+
+// BenchmarkFPStateAfterStop measures the FP register-set requests a fork
+// child, exec and signal delivery make on a stopped stub: setting a whole
+// XSAVE image (PTRACE_SETREGSET) and reading it (PTRACE_GETREGSET), and
+// what each adds to the guest run that follows, against a plain run.
+func BenchmarkFPStateAfterStop(b *testing.B) {
+	var a asm
+	loop := a.at()
+	a.movEAX(110).syscall().jmpTo(loop)
+	g := newGuest(b, a.b)
+	g.expectSyscall(110)
+	img, err := g.cpu.FPState()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var plain, set, afterSet, get, afterGet time.Duration
+	run := func() time.Duration {
+		t := time.Now()
+		if _, err := g.cpu.Run(); err != nil {
+			b.Fatal(err)
+		}
+		return time.Since(t)
+	}
+	for i := 0; i < b.N; i++ {
+		plain += run()
+		t := time.Now()
+		if err := g.cpu.SetFPState(img); err != nil {
+			b.Fatal(err)
+		}
+		set += time.Since(t)
+		afterSet += run()
+		t = time.Now()
+		if _, err := g.cpu.FPState(); err != nil {
+			b.Fatal(err)
+		}
+		get += time.Since(t)
+		afterGet += run()
+	}
+	per := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / float64(b.N) / 1000 }
+	b.ReportMetric(per(plain), "us/plain-run")
+	b.ReportMetric(per(set), "us/setfp")
+	b.ReportMetric(per(afterSet), "us/run-after-set")
+	b.ReportMetric(per(get), "us/getfp")
+	b.ReportMetric(per(afterGet), "us/run-after-get")
+}

@@ -175,6 +175,10 @@ type machine struct {
 	// gadgetRuns counts the stub's round trips for injected syscalls
 	// and batches (debug logs report it).
 	gadgetRuns int
+	// prefault holds the hints for the next Apply (prefault.go).
+	prefault []prefaultHint
+	// statFile is the stub's /proc/PID/stat, open once StubTimes read it.
+	statFile *os.File
 
 	// mu guards closed, pidfd and (in Close) sock against Kick and Close,
 	// which may run on other goroutines, and the run state below.
@@ -440,6 +444,10 @@ func (m *machine) Close() error {
 		return nil
 	}
 	m.closed = true
+	if m.statFile != nil {
+		m.statFile.Close()
+		m.statFile = nil
+	}
 	if m.pidfd >= 0 {
 		unix.PidfdSendSignal(m.pidfd, unix.SIGKILL, nil, 0)
 	} else if !m.exited.Load() {

@@ -90,3 +90,40 @@ func BenchmarkInjectedSyscall(b *testing.B) {
 		}
 	}
 }
+
+// TestStubTimesGrowsAndClosesWithTheMachine: the kept stat file gives
+// times that do not go back after the stub computed, and a closed machine
+// reports an error rather than a stale file's numbers.
+func TestStubTimesGrowsAndClosesWithTheMachine(t *testing.T) {
+	var a asm
+	// Spin ~50 ms of user time: dec rcx; jnz; then getpid.
+	a.raw(0x48, 0xb9).raw(0x00, 0x00, 0x00, 0x04, 0, 0, 0, 0) // mov rcx, 0x4000000
+	a.raw(0x48, 0xff, 0xc9, 0x75, 0xfb)                       // 1: dec rcx; jnz 1b
+	a.movEAX(39).syscall()
+	g := newGuest(t, a.b)
+	u0, s0, err := g.m.StubTimes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.expectSyscall(39)
+	u1, s1, err := g.m.StubTimes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u1+s1 <= u0+s0 {
+		t.Errorf("stub times %v+%v after computing, %v+%v before: no growth", u1, s1, u0, s0)
+	}
+	g.m.Close()
+	if _, _, err := g.m.StubTimes(); err == nil {
+		t.Error("StubTimes of a closed machine succeeded")
+	}
+}
+
+func BenchmarkStubTimes(b *testing.B) {
+	g := newGuest(b, []byte{0x0f, 0x05})
+	for range b.N {
+		if _, _, err := g.m.StubTimes(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,30 @@
+package kernel
+
+import "github.com/elfuse/elfuse/kernel/abi"
+
+// prefaulter is a Machine that can map guest pages in ahead of the guest's
+// first touch (hvf/ptrace: one madvise at the end of the batch that makes
+// the maps, against a page fault per page in the stub).
+type prefaulter interface {
+	PrefaultHint(addr, length uint64, write bool)
+}
+
+// maxPrefaultSegment is the largest writable PT_LOAD segment exec hints
+// whole: a small program's .data and .bss are touched at once by its
+// start-up code; a large one's are not.
+const maxPrefaultSegment = 64 << 10
+
+// hintPrefault tells the Machine that the guest will touch r as soon as it
+// runs (write: by writing). Only within a burst of queued Machine calls
+// (exec's, a new process's load): the hint then rides on the batch the
+// burst's flush makes, which maps r; outside one there is no batch for it
+// to ride on and it is not given.
+func (m *MM) hintPrefault(r abi.Range, write bool) {
+	q, ok := m.machine.(*machineQueue)
+	if !ok || r.End <= r.Start {
+		return
+	}
+	if p, ok := q.Machine.(prefaulter); ok {
+		p.PrefaultHint(uint64(r.Start), uint64(r.Len()), write)
+	}
+}
