@@ -287,9 +287,6 @@ func (h *host) syncSubreaper() {
 	on := p.State().ChildSubreaper
 	if on != h.subreaper {
 		h.subreaper = on
-		if on {
-			h.zombies.mayAdopt() // wait_quiet.go
-		}
 		h.send(ipc.Request{Op: ipc.OpSubreap, Flag: on})
 	}
 }

@@ -58,13 +58,10 @@ type zombies struct {
 	reaped  *sync.Cond
 	// sawReports is set once a stop or continue event arrived.
 	sawReports bool
-	// live are children this process forked whose exit event has not
-	// arrived, with their exit signals: a witness that a wait has a
-	// child to wait for (wait_quiet.go).
+	// live are children this process forked or adopted whose exit event
+	// has not arrived, with their exit signals: a witness that a wait has
+	// a child to wait for (wait_quiet.go).
 	live map[int32]int32
-	// adopts is set once the process may have children it did not fork:
-	// it is pid 1 or was ever a subreaper (orphans go to those).
-	adopts bool
 }
 
 // push records child event e (from the reader goroutine). keep says the
@@ -72,6 +69,13 @@ type zombies struct {
 func (z *zombies) push(e ipc.ChildEvent, keep bool) {
 	z.mu.Lock()
 	defer z.mu.Unlock()
+	if e.Adopted {
+		if z.live == nil {
+			z.live = map[int32]int32{}
+		}
+		z.live[e.Pid] = e.ExitSignal
+		return
+	}
 	if !e.Exited {
 		z.sawReports = true
 		return

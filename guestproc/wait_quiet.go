@@ -18,10 +18,14 @@ package guestproc
 // guestproc says it itself. An exit still in flight is one the wait is
 // ordered before, as for a pushed zombie; its event wakes the sleeper.
 //
-// When instead no such child is live and no pushed zombie matches, and
-// the process cannot have children it did not fork (it is not pid 1 and
-// was never a subreaper: orphans go only to those), the answer is ECHILD,
-// as after a shell's last child is reaped and it polls with WNOHANG.
+// When instead no such child is live and no pushed zombie matches, the
+// answer is ECHILD, as after a shell's last child is reaped and it polls
+// with WNOHANG. Children a process did not fork are orphans it adopted
+// (pid 1, a subreaper): the supervisor's child event says so before any
+// event of the exit that orphaned them, so they count as live too. (A
+// wait racing an adoption that the process learnt of only through a
+// third process may miss it, which Linux's atomic reparenting never
+// does.)
 
 import (
 	"github.com/elfuse/elfuse/kernel"
@@ -44,13 +48,6 @@ func (z *zombies) unfork(pid int32) {
 	z.mu.Lock()
 	defer z.mu.Unlock()
 	delete(z.live, pid)
-}
-
-// mayAdopt records that the process may get children it did not fork.
-func (z *zombies) mayAdopt() {
-	z.mu.Lock()
-	z.adopts = true
-	z.mu.Unlock()
 }
 
 // quiet is what the guestproc knows a wait finds without asking.
@@ -84,9 +81,6 @@ func (z *zombies) noNews(sel, options int32) quiet {
 			return quietNoNews
 		}
 	}
-	if z.adopts {
-		return quietUnknown
-	}
 	return quietNoChild
 }
 
@@ -98,9 +92,6 @@ func (h *host) waitQuiet(sel, options int32) (kernel.WaitResult, bool, error) {
 	h.mu.Unlock()
 	if p == nil || p.ReapsChildren() {
 		return kernel.WaitResult{}, false, nil
-	}
-	if h.pid == 1 {
-		h.zombies.mayAdopt()
 	}
 	switch h.zombies.noNews(sel, options) {
 	case quietNoNews:

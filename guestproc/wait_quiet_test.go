@@ -25,9 +25,15 @@ func TestNoNewsNeedsALiveChild(t *testing.T) {
 	if got := z.noNews(-1, abi.WEXITED); got != quietNoChild {
 		t.Fatalf("the only child reaped: %v, want ECHILD", got)
 	}
-	z.mayAdopt() // pid 1 or a subreaper: orphans may be its children
-	if got := z.noNews(-1, abi.WEXITED); got != quietUnknown {
-		t.Fatalf("no forked child in a process that adopts: %v, want to ask", got)
+	// pid 1 or a subreaper adopts an orphan: the supervisor says so.
+	z.push(ipc.ChildEvent{Pid: 9, Adopted: true, ExitSignal: abi.SIGCHLD}, true)
+	if got := z.noNews(-1, abi.WEXITED); got != quietNoNews {
+		t.Fatalf("an adopted live child: %v, want no news", got)
+	}
+	z.push(exitEvent(9, 1, 109), true)
+	takeAll(t, &z, -1, abi.WEXITED)
+	if got := z.noNews(-1, abi.WEXITED); got != quietNoChild {
+		t.Fatalf("the adopted child reaped: %v, want ECHILD", got)
 	}
 }
 

@@ -280,6 +280,11 @@ type ChildEvent struct {
 	// and the signal is delivered on the way out, with no second message
 	// and no interrupted run.
 	Signal *Signal `json:",omitempty"`
+	// Adopted says the receiver, pid 1 or a subreaper, just adopted Pid,
+	// a live orphan, with exit signal ExitSignal: with the children it
+	// forked, it knows every child it has (guestproc/wait_quiet.go).
+	Adopted    bool  `json:",omitempty"`
+	ExitSignal int32 `json:",omitempty"`
 }
 
 // ZombieReport is what wait4/waitid report for an ended child, with what

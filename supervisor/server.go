@@ -218,7 +218,8 @@ func (s *supervisor) deliver(notes []Note) {
 		case NoteReparent:
 			err = s.send(n.To, ipc.MsgReparent, ipc.Reparent{Ppid: n.Ppid})
 		case NoteChildEvent:
-			ev := ipc.ChildEvent{Pid: n.Pid, Exited: n.Exited, Zombie: n.Zombie.ipcReport()}
+			ev := ipc.ChildEvent{Pid: n.Pid, Exited: n.Exited, Zombie: n.Zombie.ipcReport(),
+				Adopted: n.Adopted, ExitSignal: n.ExitSignal}
 			if i+1 < len(notes) && notes[i+1].Kind == NoteSignal && notes[i+1].To == n.To {
 				i++
 				sig := signalBody(notes[i])

@@ -91,6 +91,10 @@ type Note struct {
 	Exited bool
 	// Zombie is an ended child's wait report (wait_push.go).
 	Zombie *zombieReport
+	// Adopted, on a child event, says To adopted live orphan Pid, whose
+	// exit signal is ExitSignal.
+	Adopted    bool
+	ExitSignal int32
 }
 
 // Tree is the PID namespace. All methods are safe for concurrent use.
@@ -353,7 +357,8 @@ func (t *Tree) Exit(pid int32, status uint32, ru abi.Rusage) []Note {
 			if c.State == Zombie {
 				notes = append(notes, t.childNotesLocked(c)...)
 			} else {
-				notes = append(notes, Note{Kind: NoteReparent, To: k, Ppid: adopter.Pid})
+				notes = append(notes, Note{Kind: NoteReparent, To: k, Ppid: adopter.Pid},
+					Note{Kind: NoteChildEvent, To: adopter.Pid, Pid: k, Adopted: true, ExitSignal: c.ExitSignal})
 			}
 		}
 	}
