@@ -284,6 +284,9 @@ func (m *MM) machineMap(v *vma, r abi.Range) error {
 	fd, off := m.ramfd, int64(r.Start)
 	if v.shared || v.direct {
 		fd, off = v.back.fd, int64(v.off+uint64(r.Start-v.start))
+		if !v.shared {
+			fd = v.back.readOnlyFD() // mm_vma.go
+		}
 		if q, ok := m.machine.(*machineQueue); ok {
 			q.hold(v.back)
 		}

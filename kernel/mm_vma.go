@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"sort"
+	"strconv"
 
 	"github.com/elfuse/elfuse/hvf"
 	"github.com/elfuse/elfuse/kernel/abi"
@@ -19,6 +20,31 @@ type backing struct {
 	anon     bool // shared anonymous memfd
 	name     string
 	dev, ino uint64
+	// ro, when ro > 0, is a read-only descriptor of the same file that
+	// the machine maps direct private mappings from (readOnlyFD).
+	ro int
+}
+
+// readOnlyFD returns a descriptor of b's file open only for reading, for
+// the machine's map of a direct private mapping (never writable there:
+// writes materialise a private copy first). For a file opened for
+// writing it is a reopen kept with b: the ptrace backend keeps what it
+// maps from in its stub beyond the munmap, and a writable descriptor
+// there made a later execve of the file fail with ETXTBSY. It is b.fd
+// when that is read-only already, or when the reopen fails.
+func (b *backing) readOnlyFD() int {
+	if !b.writable {
+		return b.fd
+	}
+	if b.ro > 0 {
+		return b.ro
+	}
+	fd, err := unix.Open("/proc/self/fd/"+strconv.Itoa(b.fd), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return b.fd
+	}
+	b.ro = fd
+	return fd
 }
 
 func (b *backing) acquire() *backing {
@@ -36,6 +62,10 @@ func (b *backing) release() {
 	if b.refs == 0 {
 		unix.Close(b.fd)
 		b.fd = -1
+		if b.ro > 0 {
+			unix.Close(b.ro)
+			b.ro = 0
+		}
 	}
 }
 

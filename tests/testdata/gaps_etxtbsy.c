@@ -177,6 +177,18 @@ int main(int argc, char **argv) {
 	reap(h);
 	run("mapping gone", "./prog");
 
+	// A private mapping from a descriptor open for writing, unmapped and
+	// closed in place: then nothing writes (the ptrace backend's stub
+	// maps such a file from a read-only descriptor of its own).
+	fd = open("prog", O_RDWR);
+	void *pm = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (pm == MAP_FAILED)
+		return 7;
+	run("private mapping, writer open", "./prog");
+	munmap(pm, 4096);
+	close(fd);
+	run("private mapping and writer gone", "./prog");
+
 	// "#!" scripts: the script open for writing, then its interpreter.
 	int s = open("script", O_WRONLY | O_CREAT | O_TRUNC, 0755);
 	dprintf(s, "#!./prog\n");
