@@ -19,6 +19,8 @@ type jobState struct {
 	// tty is the last terminal-access verdict that needs no asking
 	// (jobgen.go).
 	tty ttyCache
+	// guestTTY is the same for the terminals guest sessions take.
+	guestTTY ttyCache
 }
 
 // StopSelf implements kernel.JobHost: the supervisor stops this host
@@ -134,9 +136,18 @@ func (h *host) GuestTTY(op int32, dev uint64, pgid int32, steal bool) (int32, er
 	return r.Pid, err
 }
 
-// GuestTTYAccess implements kernel.GuestTTYSignalHost.
+// GuestTTYAccess implements kernel.GuestTTYSignalHost. A "go ahead"
+// holds until the job-control generation moves (as TTYAccess's): reads of
+// a pseudo-terminal follower ask once, not every time.
 func (h *host) GuestTTYAccess(dev uint64, sig int32, ignored bool) (bool, error) {
+	gen, hit, ok := h.job.guestTTY.lookupDev(dev, sig, ignored)
+	if hit {
+		return false, nil
+	}
 	r, err := h.call(ipc.Request{Op: ipc.OpGuestTTY, Options: ipc.GuestTTYAccess, Seq: dev, Pgid: sig, Flag: ignored})
+	if ok && err == nil && !r.Self {
+		h.job.guestTTY.rememberDev(gen, dev, sig, ignored)
+	}
 	return r.Self, err
 }
 

@@ -41,9 +41,11 @@ func jobGen() (uint64, bool) {
 	return loadJobGen(jobGenMem), true
 }
 
-// ttyVerdict is a remembered "go ahead" for terminal access.
+// ttyVerdict is a remembered "go ahead" for terminal access (dev: the
+// pseudo-terminal a guest session may own, 0 for elfuse's terminal).
 type ttyVerdict struct {
 	gen     uint64
+	dev     uint64
 	sig     int32
 	ignored bool
 }
@@ -53,15 +55,25 @@ type ttyCache struct{ v atomic.Pointer[ttyVerdict] }
 
 // lookup reports whether a "go ahead" for (sig, ignored) is still valid.
 func (c *ttyCache) lookup(sig int32, ignored bool) (gen uint64, hit, ok bool) {
+	return c.lookupDev(0, sig, ignored)
+}
+
+// lookupDev is lookup for terminal dev.
+func (c *ttyCache) lookupDev(dev uint64, sig int32, ignored bool) (gen uint64, hit, ok bool) {
 	gen, ok = jobGen()
 	if !ok {
 		return 0, false, false
 	}
 	v := c.v.Load()
-	return gen, v != nil && v.gen == gen && v.sig == sig && v.ignored == ignored, true
+	return gen, v != nil && v.gen == gen && v.dev == dev && v.sig == sig && v.ignored == ignored, true
 }
 
 // remember stores a "go ahead" given while the generation was gen.
 func (c *ttyCache) remember(gen uint64, sig int32, ignored bool) {
-	c.v.Store(&ttyVerdict{gen: gen, sig: sig, ignored: ignored})
+	c.rememberDev(gen, 0, sig, ignored)
+}
+
+// rememberDev is remember for terminal dev.
+func (c *ttyCache) rememberDev(gen, dev uint64, sig int32, ignored bool) {
+	c.v.Store(&ttyVerdict{gen: gen, dev: dev, sig: sig, ignored: ignored})
 }

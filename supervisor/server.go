@@ -428,6 +428,9 @@ func (s *supervisor) handle(g *guestproc, req *ipc.Request, fds []int) {
 		rep.Pid, err = s.tcgetsid(g.pid) // jobctl_tty.go
 	case ipc.OpGuestTTY:
 		rep.Pid, rep.Self, err = s.guestTTYOp(g.pid, req) // jobctl_pty.go
+		if req.Options == ipc.GuestTTYTake || req.Options == ipc.GuestTTYSetpgrp {
+			s.jobGen.bump() // guest terminal verdicts change with them
+		}
 	case ipc.OpCtty:
 		rep.Self, rep.Gen, err = s.ctty(g.pid) // jobctl_ctty.go
 	case ipc.OpTTYDetach:
