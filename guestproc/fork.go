@@ -122,6 +122,11 @@ func (h *host) startForked(k *kernel.Kernel, forkFD int, machine hvf.Machine) (*
 	h.mu.Lock()
 	h.vforkNotify = keep
 	h.mu.Unlock()
+	// The child is in its parent's process group from now on: a ^C typed
+	// once the parent's fork returned must reach it. The forwarder drops
+	// terminal signals until it has a process (signals.go), and the run
+	// loop gives it this one only after the parent has gone on.
+	forwardSignals(t, h.log)
 	if err := fc.Send(ipc.MsgForkReady, struct{}{}); err != nil {
 		return nil, fmt.Errorf("tell the parent: %w", err)
 	}
