@@ -26,10 +26,16 @@ static void open_tty(const char *who, int master) {
 	dprintf(fd, "%s: written to /dev/tty\n", who);
 	close(fd);
 	if (master >= 0) {
+		// The line may come in pieces (the output processing turns its
+		// "\n" into "\r\n" on its own time): read up to the newline.
 		char buf[256];
-		ssize_t n = read(master, buf, sizeof buf - 1);
-		if (n < 0)
-			n = 0;
+		size_t n = 0;
+		while (n < sizeof buf - 1 && memchr(buf, '\n', n) == NULL) {
+			ssize_t k = read(master, buf + n, sizeof buf - 1 - n);
+			if (k <= 0)
+				break;
+			n += (size_t)k;
+		}
 		buf[n] = 0;
 		char *cr;
 		while ((cr = strchr(buf, '\r')) != NULL)
