@@ -252,6 +252,7 @@ func (h *host) childEvent(e ipc.ChildEvent) {
 		// Sent before the wake-up, so a wait4 that polls next already
 		// finds the child gone (the supervisor handles this socket's
 		// messages in order).
+		h.zombies.selfReap(e.Pid)
 		h.send(ipc.Request{Op: ipc.OpReap, Pid: e.Pid})
 	}
 	h.zombies.push(e, p != nil && !reaps) // before the wake-up too
@@ -300,14 +301,24 @@ func (h *host) Wait(pid int32, options int32) (kernel.WaitResult, error) {
 	if r, ok, err := h.waitQuiet(pid, options); ok { // wait_quiet.go
 		return r, err
 	}
-	h.zombies.begin()
-	r, err := h.call(ipc.Request{Op: ipc.OpWait, Pid: pid, Options: options})
-	res := kernel.WaitResult{Pid: r.Pid, Status: r.Status, Code: r.Code, Rusage: r.Rusage}
-	h.zombies.done(res, err, options)
-	if err != nil {
-		return kernel.WaitResult{}, err
+	for {
+		h.zombies.begin()
+		r, err := h.call(ipc.Request{Op: ipc.OpWait, Pid: pid, Options: options})
+		res := kernel.WaitResult{Pid: r.Pid, Status: r.Status, Code: r.Code, Rusage: r.Rusage}
+		h.zombies.done(res, err, options)
+		if err != nil {
+			return kernel.WaitResult{}, err
+		}
+		// A child that ended while the process ignored SIGCHLD is no
+		// zombie of its: the wait reached the supervisor before the
+		// OpReap its event made (on another goroutine). Its event came
+		// before this reply on the socket, so it is known by now: ask
+		// again, as Linux would never have reported it.
+		if res.Pid != 0 && h.zombies.selfReaped(res.Pid) {
+			continue
+		}
+		return res, nil
 	}
-	return res, nil
 }
 
 // Kill implements kernel.TreeHost.

@@ -58,6 +58,10 @@ type zombies struct {
 	reaped  *sync.Cond
 	// sawReports is set once a stop or continue event arrived.
 	sawReports bool
+	// selfReapedPids are children whose exit event came while the
+	// process reaped its children itself (SIGCHLD ignored): no wait may
+	// report them.
+	selfReapedPids map[int32]bool
 	// live are children this process forked or adopted whose exit event
 	// has not arrived, with their exit signals: a witness that a wait has
 	// a child to wait for (wait_quiet.go).
@@ -224,4 +228,27 @@ func (h *host) waitPushed(sel, options int32) (kernel.WaitResult, bool) {
 		kernel.CountStat("wait:pushed", time.Since(t0))
 	}
 	return r, ok
+}
+
+// selfReap records that child pid ended while the process reaps its
+// children itself.
+func (z *zombies) selfReap(pid int32) {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if z.selfReapedPids == nil {
+		z.selfReapedPids = map[int32]bool{}
+	}
+	z.selfReapedPids[pid] = true
+}
+
+// selfReaped reports, once, whether a wait's report of pid is of a child
+// the process reaped itself (selfReap).
+func (z *zombies) selfReaped(pid int32) bool {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if !z.selfReapedPids[pid] {
+		return false
+	}
+	delete(z.selfReapedPids, pid)
+	return true
 }
