@@ -140,20 +140,7 @@ func (s *supervisor) guestTTYSignal(caller int32, dev uint64, sig int32) (self b
 	if fg == 0 {
 		return false, nil
 	}
-	info := abi.Siginfo{Signo: sig, Code: abi.SI_KERNEL}
-	b := make([]byte, abi.SizeofSiginfo)
-	info.MarshalBytes(b)
-	for _, p := range s.tree.Snapshot() {
-		if p.State == Zombie || p.Pgid != fg {
-			continue
-		}
-		me, err := s.kill(caller, &ipc.Request{Pid: p.Pid, Sig: sig, Info: b})
-		if err != nil {
-			s.log.Debug("terminal signal not sent", "pid", p.Pid, "sig", sig, "error", err)
-		}
-		self = self || me
-	}
-	return self, nil
+	return s.kernelSignalGroup(caller, fg, sig), nil // jobctl_tty.go
 }
 
 // guestTTYAccess applies job control to caller's access to the terminal a

@@ -99,20 +99,28 @@ func (s *supervisor) ttyDetach(caller int32) (self bool, err error) {
 		return false, nil // the terminal's foreground is outside the guest
 	}
 	for _, sig := range []int32{abi.SIGHUP, abi.SIGCONT} {
-		info := abi.Siginfo{Signo: sig, Code: abi.SI_KERNEL}
-		b := make([]byte, abi.SizeofSiginfo)
-		info.MarshalBytes(b)
-		// One by one: group 1 cannot be named as kill(-1, ...).
-		for _, p := range s.tree.Snapshot() {
-			if p.State == Zombie || p.Pgid != fg {
-				continue
-			}
-			me, err := s.kill(caller, &ipc.Request{Pid: p.Pid, Sig: sig, Info: b})
-			if err != nil {
-				s.log.Debug("terminal detach signal not sent", "pid", p.Pid, "sig", sig, "error", err)
-			}
-			self = self || me
-		}
+		self = s.kernelSignalGroup(caller, fg, sig) || self
 	}
 	return self, nil
+}
+
+// kernelSignalGroup sends sig to every live member of process group pgid
+// as from the kernel (SI_KERNEL, Linux's kill_pgrp(pgrp, sig, 1)) and
+// reports whether caller is among them (it then queues sig itself).
+func (s *supervisor) kernelSignalGroup(caller, pgid, sig int32) (self bool) {
+	info := abi.Siginfo{Signo: sig, Code: abi.SI_KERNEL}
+	b := make([]byte, abi.SizeofSiginfo)
+	info.MarshalBytes(b)
+	// One by one: group 1 cannot be named as kill(-1, ...).
+	for _, p := range s.tree.Snapshot() {
+		if p.State == Zombie || p.Pgid != pgid {
+			continue
+		}
+		me, err := s.kill(caller, &ipc.Request{Pid: p.Pid, Sig: sig, Info: b})
+		if err != nil {
+			s.log.Debug("terminal signal not sent", "pid", p.Pid, "sig", sig, "error", err)
+		}
+		self = self || me
+	}
+	return self
 }
