@@ -34,6 +34,7 @@ Flags:
 `
 
 func main() {
+	quietSysmon()
 	if len(os.Args) > 2 && os.Args[1] == guestproc.Mode {
 		sup, err := strconv.Atoi(os.Args[2])
 		if err != nil {
