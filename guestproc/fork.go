@@ -16,11 +16,19 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Fork implements kernel.TreeHost.
-func (h *host) Fork(img *kernel.ForkImage, fds []int, exitSignal int32, waitExec bool) (int32, error) {
+// Fork implements kernel.TreeHost. The parent's own work overlaps the
+// others': the supervisor makes the child while the image is built, and
+// the child maps its address space while the parent copies its memory.
+func (h *host) Fork(job *kernel.ForkJob) (int32, error) {
 	start := time.Now()
 	h.syncSubreaper()
-	r, err := h.call(ipc.Request{Op: ipc.OpFork, ExitSignal: exitSignal})
+	pending, err := h.ask(ipc.Request{Op: ipc.OpFork, ExitSignal: job.ExitSignal})
+	if err != nil {
+		return 0, err
+	}
+	img, fds, fill, buildErr := job.Build()
+	tBuilt := time.Now()
+	r, err := h.answer(pending)
 	tCall := time.Now()
 	if err != nil {
 		return 0, err
@@ -32,10 +40,15 @@ func (h *host) Fork(img *kernel.ForkImage, fds []int, exitSignal int32, waitExec
 	}
 	fc := ipc.NewConn(r.fds[0])
 	defer fc.Close()
+	if buildErr != nil {
+		// The child reads EOF instead of an image: the supervisor
+		// forgets it (MsgExecFailed), the parent never saw it.
+		return 0, buildErr
+	}
 	// Live from before the child can run (and end): wait_quiet.go.
-	h.zombies.forked(r.Pid, exitSignal)
+	h.zombies.forked(r.Pid, job.ExitSignal)
 	notifyR, notifyW := -1, -1
-	if waitExec {
+	if job.WaitExec {
 		var p [2]int
 		if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
 			// The child waits for its image and dies with the socket.
@@ -55,6 +68,14 @@ func (h *host) Fork(img *kernel.ForkImage, fds []int, exitSignal int32, waitExec
 		unix.Close(notifyW)
 	}
 	tSent := time.Now()
+	if err == nil && fill != nil {
+		if err = fill(); err == nil {
+			err = fc.Send(ipc.MsgForkFilled, struct{}{})
+		} else {
+			h.log.Warn("fork: copy of the parent's memory", "error", err)
+		}
+	}
+	tFilled := time.Now()
 	if err == nil {
 		_, err = fc.Expect(ipc.MsgForkReady, nil)
 	}
@@ -65,10 +86,11 @@ func (h *host) Fork(img *kernel.ForkImage, fds []int, exitSignal int32, waitExec
 	}
 	if h.log.IsDebug() {
 		h.log.Debug("forked", "child", r.Pid, "vfork", img.Vfork, "fds", len(fds),
-			"regions", len(img.Regions), "took", time.Since(start),
-			"supervisor", tCall.Sub(start), "send", tSent.Sub(tCall), "child", time.Since(tSent))
+			"regions", len(img.Regions), "took", time.Since(start), "built", tBuilt.Sub(start),
+			"supervisor", tCall.Sub(start), "send", tSent.Sub(tCall), "fill", tFilled.Sub(tSent),
+			"child", time.Since(tFilled))
 	}
-	if waitExec {
+	if job.WaitExec {
 		// Released when the child execs (it closes its end) or ends.
 		var b [1]byte
 		for {
@@ -107,11 +129,16 @@ func (h *host) startForked(k *kernel.Kernel, forkFD int, machine hvf.Machine) (*
 			}
 		}
 	}()
+	// The parent copies its memory while the child maps it (RAMFollows).
+	filled := func() error {
+		_, err := fc.Expect(ipc.MsgForkFilled, nil)
+		return err
+	}
 	var t *kernel.Task
 	if machine != nil {
-		t, err = k.StartForkedOn(machine, &img, fds)
+		t, err = k.StartForkedOn(machine, &img, fds, filled)
 	} else {
-		t, err = k.StartForked(&img, fds)
+		t, err = k.StartForked(&img, fds, filled)
 	}
 	if err != nil {
 		if keep >= 0 {

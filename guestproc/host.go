@@ -101,6 +101,16 @@ func (h *host) send(req ipc.Request) {
 func (h *host) call(req ipc.Request) (reply, error) {
 	t0 := time.Now()
 	defer func() { kernel.CountStat("call:"+string(req.Op), time.Since(t0)) }()
+	ch, err := h.ask(req)
+	if err != nil {
+		return reply{}, err
+	}
+	return h.answer(ch)
+}
+
+// ask sends req without waiting; answer(ch) then waits for its reply, so
+// the caller can work in between.
+func (h *host) ask(req ipc.Request) (chan reply, error) {
 	ch := make(chan reply, 1)
 	h.mu.Lock()
 	h.nextID++
@@ -112,8 +122,13 @@ func (h *host) call(req ipc.Request) (reply, error) {
 		delete(h.pending, req.ID)
 		h.mu.Unlock()
 		h.log.Error("request to supervisor", "op", req.Op, "error", err)
-		return reply{}, abi.EIO
+		return nil, abi.EIO
 	}
+	return ch, nil
+}
+
+// answer waits for the reply of a request ask sent.
+func (h *host) answer(ch chan reply) (reply, error) {
 	select {
 	case r := <-ch:
 		if r.Errno != 0 {

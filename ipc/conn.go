@@ -71,6 +71,9 @@ type Type uint8
 //	the other as descriptor 4):
 //	  P→C ForkImage       the versioned image header (kernel.ForkImage)
 //	  P→C FDChunk...      its descriptors, in chunks of <= MaxFDsPerMessage
+//	  P→C ForkFilled      when the image has RAMFollows: the parent has
+//	                      copied its memory into the image's RAM, which C
+//	                      maps meanwhile but touches only after this
 //	  C→P ForkReady       C rebuilt the process and runs (or EOF: it failed)
 //	  vfork: P then blocks reading the notify pipe whose write end C got
 //	  in the image; C closes it at execve, or it closes when C dies.
@@ -92,6 +95,7 @@ const (
 	MsgForkReady
 	MsgDescribe
 	MsgDescription
+	MsgForkFilled
 )
 
 // Conn is one end of a SOCK_SEQPACKET socketpair.

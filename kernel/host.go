@@ -7,14 +7,11 @@ import "github.com/elfuse/elfuse/kernel/abi"
 // fork and clone are ENOSYS, wait finds no child (ECHILD), and kill of
 // another pid finds no process (ESRCH). guestproc implements it.
 type TreeHost interface {
-	// Fork starts a child process from img, whose descriptors are fds
-	// (indexed by img's Index fields; the caller keeps them open and
-	// owns them), and returns the child's pid once it runs. For a vfork
-	// exitSignal is what the parent gets when the child ends (SIGCHLD,
-	// clone's CSIGNAL, 0 for none). With waitExec (vfork) it returns only
-	// after the child execve()d or ended. Errors are abi.Errno values
-	// (EAGAIN past --max-procs, ENOMEM when the child could not be built).
-	Fork(img *ForkImage, fds []int, exitSignal int32, waitExec bool) (int32, error)
+	// Fork starts a child process as job describes and returns its pid
+	// once it runs (with job.WaitExec, a vfork, only after the child
+	// execve()d or ended). Errors are abi.Errno values (EAGAIN past
+	// --max-procs, ENOMEM when the child could not be built) or job's.
+	Fork(job *ForkJob) (int32, error)
 	// Wait polls for a child state change matching the wait4 selector
 	// pid and options (abi.W*); it never blocks. A zero Pid means
 	// matching children exist but none has news; ECHILD that none match.
@@ -27,6 +24,25 @@ type TreeHost interface {
 	// (-1: any). self reports that the caller is among the targets: the
 	// tree did not send to it and the caller queues the signal itself.
 	Kill(pid, tgid int32, thread bool, info *abi.Siginfo) (self bool, err error)
+}
+
+// ForkJob is a fork for TreeHost.Fork. Building the image and copying
+// memory are the parent's own work, done by the host in between its steps
+// so that they overlap the supervisor's and the child's.
+type ForkJob struct {
+	// ExitSignal is what the parent gets when the child ends (SIGCHLD,
+	// clone's CSIGNAL, 0 for none).
+	ExitSignal int32
+	// WaitExec: return only once the child execve()d or ended (vfork).
+	WaitExec bool
+	// Build makes the image and its descriptor set (indexed by the
+	// image's Index fields; the caller keeps owning them) and, when
+	// img.RAMFollows, the fill function that copies the parent's memory
+	// into the image's RAM. Fork calls Build once, while the supervisor
+	// makes the child, and fill (if any) once the image is on its way,
+	// so that the child maps its address space meanwhile; the child runs
+	// only after fill returned. An error of either fails the fork.
+	Build func() (img *ForkImage, fds []int, fill func() error, err error)
 }
 
 // WaitResult is a child state change reported by wait4/waitid.

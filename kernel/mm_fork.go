@@ -21,6 +21,9 @@ type Snapshot struct {
 	Regions []MapInfo
 	// BrkStart and Brk are the heap's start and the program break.
 	BrkStart, Brk abi.Addr
+	// Copied is the number of bytes of private memory the copy into RAM
+	// takes (made or to be made by SnapshotThenFill's fill).
+	Copied uint64
 }
 
 // Snapshot copies the address space for fork: private memory into a new
@@ -33,42 +36,72 @@ type Snapshot struct {
 // Preconditions: no vCPU of the process runs (the caller stopped them);
 // guest writes during the copy would tear it.
 func (m *MM) Snapshot() (*Snapshot, error) {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	if m.window == nil {
-		return nil, fmt.Errorf("mm: snapshot of a closed address space: %w", abi.EINVAL)
-	}
-	fd, err := newRAM(m.limit)
+	s, fill, err := m.SnapshotThenFill()
 	if err != nil {
 		return nil, err
 	}
-	s := &Snapshot{RAM: fd, BrkStart: m.brkStart, Brk: m.brk}
+	if err := fill(); err != nil {
+		unix.Close(s.RAM)
+		return nil, err
+	}
+	return s, nil
+}
+
+// SnapshotThenFill is Snapshot in two steps: the table and an empty RAM
+// memfd now, the copy of private memory into it when fill is called (at
+// most once). A fork sends the first to the child, which maps its address
+// space while the parent copies. Snapshot's precondition holds until fill
+// returns: the copy is of the memory as it is then.
+func (m *MM) SnapshotThenFill() (s *Snapshot, fill func() error, err error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.window == nil {
+		return nil, nil, fmt.Errorf("mm: snapshot of a closed address space: %w", abi.EINVAL)
+	}
+	fd, err := newRAM(m.limit)
+	if err != nil {
+		return nil, nil, err
+	}
+	s = &Snapshot{RAM: fd, BrkStart: m.brkStart, Brk: m.brk}
+	var extents []abi.Range
 	for i := range m.vmas {
 		v := &m.vmas[i]
 		if v.dontFork {
 			continue
 		}
 		s.Regions = append(s.Regions, v.info())
-		if v.shared || v.direct || v.wipeOnFork {
-			continue
-		}
-		if err := m.copyExtents(fd, v.rng()); err != nil {
-			unix.Close(fd)
-			return nil, err
+		if !v.shared && !v.direct && !v.wipeOnFork {
+			extents = m.appendExtents(extents, v.rng())
 		}
 	}
-	return s, nil
+	for _, r := range extents {
+		s.Copied += uint64(r.Len())
+	}
+	fill = func() error {
+		m.mu.RLock()
+		defer m.mu.RUnlock()
+		if m.window == nil {
+			return fmt.Errorf("mm: snapshot of a closed address space: %w", abi.EINVAL)
+		}
+		for _, r := range extents {
+			if err := m.copyRange(fd, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return s, fill, nil
 }
 
-// copyExtents copies the populated parts of RAM range r into the memfd
-// dst at the same offsets. Preconditions: m.mu held.
-func (m *MM) copyExtents(dst int, r abi.Range) error {
+// appendExtents appends the populated parts of RAM range r to list.
+// Preconditions: m.mu held.
+func (m *MM) appendExtents(list []abi.Range, r abi.Range) []abi.Range {
 	for at := r.Start; at < r.End; {
 		d, err := unix.Seek(m.ramfd, int64(at), unix.SEEK_DATA)
 		if err == unix.ENXIO || (err == nil && abi.Addr(d) >= r.End) {
-			return nil
+			return list
 		}
-		ext := r
+		ext := abi.Range{Start: at, End: r.End}
 		if err == nil {
 			h, herr := unix.Seek(m.ramfd, d, unix.SEEK_HOLE)
 			if herr != nil {
@@ -76,12 +109,10 @@ func (m *MM) copyExtents(dst int, r abi.Range) error {
 			}
 			ext = abi.Range{Start: abi.Addr(d), End: min(abi.Addr(h), r.End)}
 		}
-		if err := m.copyRange(dst, ext); err != nil {
-			return err
-		}
+		list = append(list, ext)
 		at = ext.End
 	}
-	return nil
+	return list
 }
 
 // copyRange copies RAM range r into dst at the same offsets, in the kernel

@@ -144,3 +144,39 @@ func TestVforkChildBorrowsTheParentsMemory(t *testing.T) {
 	}
 	expectBytes(t, parent, a, append([]byte{0x55}, bytes.Repeat([]byte{0x44}, 2*pg-1)...))
 }
+
+// SnapshotThenFill sends the table first and copies later: the child may
+// map an empty RAM, and sees the parent's memory as it was at fill.
+func TestSnapshotThenFillCopiesAtFill(t *testing.T) {
+	parent, _ := newTestMM(t)
+	priv := mustMmap(t, parent, 0x1000000, 4*pg, rw, anon|abi.MAP_FIXED)
+	fill(t, parent, priv+pg, 2*pg, 0x11) // two populated pages of four
+	shared := mustMmap(t, parent, 0x2000000, pg, rw, abi.MAP_SHARED|abi.MAP_ANONYMOUS|abi.MAP_FIXED)
+	fill(t, parent, shared, pg, 0x22)
+
+	snap, copyRAM, err := parent.SnapshotThenFill()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(snap.RAM)
+	if snap.Copied != 2*pg {
+		t.Fatalf("Copied %d, want %d (the populated private pages only)", snap.Copied, 2*pg)
+	}
+	if _, err := unix.Seek(snap.RAM, 0, unix.SEEK_DATA); err != unix.ENXIO {
+		t.Fatalf("RAM holds data before fill (seek: %v)", err)
+	}
+	fm := &fakeMachine{}
+	child, err := NewMMFromSnapshot(fm, testLimit, snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer child.Close()
+	fill(t, parent, priv+pg, 1, 0x33) // before fill: the copy has it
+	if err := copyRAM(); err != nil {
+		t.Fatal(err)
+	}
+	fill(t, parent, priv+2*pg, 1, 0x44) // after fill: the child's copy does not
+	want := append(append(make([]byte, pg), 0x33), bytes.Repeat([]byte{0x11}, 2*pg-1)...)
+	expectBytes(t, child, priv, append(want, make([]byte, pg)...))
+	expectBytes(t, child, shared, bytes.Repeat([]byte{0x22}, pg))
+}

@@ -145,28 +145,36 @@ func (t *Task) clone(c cloneArgs) (uint64, error) {
 		}
 	}
 	vfork := f&abi.CLONE_VFORK != 0
-	img, fds, release, err := t.forkImage(vfork && f&abi.CLONE_VM != 0)
-	if err != nil {
-		return 0, err
+	release := func() {}
+	job := &ForkJob{
+		ExitSignal: c.exitSignal,
+		// A vfork without shared memory (CLONE_VFORK alone) still waits.
+		WaitExec: vfork,
+		Build: func() (*ForkImage, []int, func() error, error) {
+			img, fds, fill, rel, err := t.forkImage(vfork && f&abi.CLONE_VM != 0)
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			release = rel
+			img.Vfork = vfork && f&abi.CLONE_VM != 0
+			if c.stack != 0 {
+				img.Regs.RSP = uint64(c.stack)
+			}
+			if f&abi.CLONE_SETTLS != 0 {
+				img.FSBase = c.tls
+			}
+			if f&abi.CLONE_CHILD_SETTID != 0 {
+				img.SetChildTID = c.childTID
+			}
+			if f&abi.CLONE_CHILD_CLEARTID != 0 {
+				img.ClearChildTID = c.childTID
+			}
+			return img, fds, fill, nil
+		},
 	}
-	defer release()
-	img.Vfork = vfork && f&abi.CLONE_VM != 0
-	if c.stack != 0 {
-		img.Regs.RSP = uint64(c.stack)
-	}
-	if f&abi.CLONE_SETTLS != 0 {
-		img.FSBase = c.tls
-	}
-	if f&abi.CLONE_CHILD_SETTID != 0 {
-		img.SetChildTID = c.childTID
-	}
-	if f&abi.CLONE_CHILD_CLEARTID != 0 {
-		img.ClearChildTID = c.childTID
-	}
-	// A vfork without shared memory (CLONE_VFORK alone) still waits.
-	waitExec := vfork
 	events := th.ChildEvents() // before the child exists (sys_proc_quiet.go)
-	pid, err := th.Fork(img, fds, c.exitSignal, waitExec)
+	pid, err := th.Fork(job)
+	release()
 	if err != nil {
 		return 0, err
 	}

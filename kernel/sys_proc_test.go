@@ -30,7 +30,16 @@ func newTreeTestHost() *treeTestHost {
 	return &treeTestHost{sigTestHost: sigTestHost{pid: 100}, events: make(chan struct{})}
 }
 
-func (h *treeTestHost) Fork(img *ForkImage, fds []int, exitSignal int32, waitExec bool) (int32, error) {
+func (h *treeTestHost) Fork(job *ForkJob) (int32, error) {
+	img, fds, fill, err := job.Build()
+	if err != nil {
+		return 0, err
+	}
+	if fill != nil {
+		if err := fill(); err != nil {
+			return 0, err
+		}
+	}
 	// Keep duplicates: the real host sends them before Fork returns, and
 	// the caller then closes its snapshot descriptors.
 	h.forked, h.forkFDs = img, nil
@@ -296,7 +305,7 @@ func TestForkImageRebuildsTheProcess(t *testing.T) {
 	}()
 	m.CopyOut(addr, []byte("PARENT")) // after the fork: the child must not see it
 	ck := &Kernel{Config: Config{Log: hclog.NewNullLogger()}, Host: &sigTestHost{pid: 101}, Backend: &fakeBackend{}}
-	child, err := ck.StartForked(img, fds)
+	child, err := ck.StartForked(img, fds, func() error { return nil })
 	if err != nil {
 		t.Fatal(err)
 	}
