@@ -2,6 +2,8 @@ package main
 
 import (
 	"runtime"
+	"sync"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -20,20 +22,41 @@ import (
 // the short period, and backs off to its 10 ms one (it then finds nothing
 // to retake: a P running Go code is not in a system call). The goroutine
 // waits in pause(2) made as a raw system call, which the scheduler does not
-// see; any signal ends the pause, and the Gosched that follows lets a
-// stop-the-world (which preempts by signal, again every 100 µs until it
-// succeeds) take the P. GOMAXPROCS grows by one so that P is not taken from
-// the real work. docs/performance.md ("The Go runtime's sysmon") has the
-// measurements.
-func quietSysmon() {
+// see. The runtime still stops it when it must (a stop-the-world, the
+// collector's scan of its stack): it asks by a signal, which ends the
+// pause, and the goroutine then passes a preemption check (preemptPoint)
+// before it pauses again. GOMAXPROCS grows by one so that the P it holds
+// is not taken from the real work. docs/performance.md ("The Go runtime's
+// sysmon") has the measurements.
+// anchorWakes counts the pauses quietSysmon's goroutine came out of.
+var anchorWakes atomic.Int64
+
+var quietOnce sync.Once
+
+func quietSysmon() { quietOnce.Do(startAnchor) }
+
+func startAnchor() {
 	runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + 1)
 	running := make(chan struct{})
 	go func() {
 		close(running)
 		for {
 			syscall.RawSyscall(syscall.SYS_PAUSE, 0, 0, 0)
-			runtime.Gosched()
+			anchorWakes.Add(1)
+			preemptPoint()
 		}
 	}()
 	<-running
 }
+
+// preemptPoint is a call with a stack check in its prologue, where a
+// goroutine the runtime asked to stop (or to let a collector scan it)
+// does so. runtime.Gosched is no such point (it is nosplit): a goroutine
+// that only yields is put back to run at once, and a collector trying to
+// scan it can spin for tens of milliseconds signalling it.
+//
+//go:noinline
+func preemptPoint() { preemptLeaf() }
+
+//go:noinline
+func preemptLeaf() {}

@@ -10,17 +10,28 @@ import (
 // every P.
 func TestQuietSysmonLetsTheWorldStop(t *testing.T) {
 	before := runtime.GOMAXPROCS(0)
+	quietSysmon() // a no-op when an earlier run of the test made the anchor
+	after := runtime.GOMAXPROCS(0)
+	if after != before && after != before+1 {
+		t.Fatalf("GOMAXPROCS %d -> %d: quietSysmon adds one P", before, after)
+	}
 	quietSysmon()
-	if got := runtime.GOMAXPROCS(0); got != before+1 {
-		t.Fatalf("GOMAXPROCS %d after quietSysmon, want %d", got, before+1)
+	if got := runtime.GOMAXPROCS(0); got != after {
+		t.Fatalf("GOMAXPROCS %d -> %d at the second call: one anchor only", after, got)
 	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms) // stops the world too
-	first := ms.NumGC
+	first, wakes := ms.NumGC, anchorWakes.Load()
 	for i := 0; i < 10; i++ {
 		runtime.GC()
 	}
-	runtime.GOMAXPROCS(before + 1)
+	// A collection stops the goroutine a few times (two stops of the
+	// world, the scan of its stack). One that it had to signal hundreds
+	// of times would be the spin preemptPoint avoids.
+	if n := anchorWakes.Load() - wakes; n > 10*25 {
+		t.Errorf("the paused goroutine woke %d times for 10 collections", n)
+	}
+	runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	runtime.ReadMemStats(&ms)
 	if ms.NumGC < first+10 {
 		t.Fatalf("%d collections after 10 runtime.GC calls", ms.NumGC-first)
