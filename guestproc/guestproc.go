@@ -27,8 +27,13 @@ import (
 // Mode is the hidden first argument that makes the elfuse binary a guestproc.
 const Mode = ipc.GuestprocMode
 
-// Main runs a guestproc and returns its host exit code.
-func Main(supervisorPid int) int {
+// Main runs a guestproc and returns its host exit code. idle (if not nil)
+// is told when the guestproc starts and stops waiting, as a spare, for a
+// process to run.
+func Main(supervisorPid int, idle func(bool)) int {
+	if idle == nil {
+		idle = func(bool) {}
+	}
 	// The vCPU must stay on one OS thread for its whole life (KVM kicks
 	// by tid; ptrace requests must come from the tracer thread).
 	runtime.LockOSThread()
@@ -80,7 +85,9 @@ func Main(supervisorPid int) int {
 		machine = newForkMachine(backend, log)
 		warmCodecs()
 		var assign ipc.Start
+		idle(true)
 		fds, err := conn.Expect(ipc.MsgStart, &assign)
+		idle(false)
 		if err != nil || len(fds) != 1 || !assign.Fork {
 			if err == nil {
 				closeFDs(fds)
@@ -111,7 +118,9 @@ func Main(supervisorPid int) int {
 		if kept == nil {
 			kept = newForkMachine(backend, log)
 		}
+		idle(true)
 		a, ok := awaitAssignment(h)
+		idle(false)
 		if !ok {
 			if kept != nil {
 				kept.Close()

@@ -41,7 +41,8 @@ func main() {
 			fmt.Fprintln(os.Stderr, "elfuse: bad guestproc invocation")
 			os.Exit(1)
 		}
-		os.Exit(guestproc.Main(sup))
+		// A spare's anchor is let go while it waits (sysmon.go).
+		os.Exit(guestproc.Main(sup, func(idle bool) { setAnchor(!idle) }))
 	}
 	if len(os.Args) > 1 && os.Args[1] == "dump" {
 		os.Exit(runDump(os.Args[2:], os.Stdout, os.Stderr)) // dump.go

@@ -7,46 +7,78 @@ import (
 	"syscall"
 )
 
-// quietSysmon stops the Go runtime's sysmon thread from waking every 20 µs.
+// The Go runtime's sysmon thread, and why elfuse keeps it quiet.
 //
 // sysmon sleeps for good while every P is idle, and the first system call
 // made after that wakes it with its shortest period (20 µs, doubling only
-// after 50 rounds without work). Every elfuse process goes idle and busy
-// again many times a millisecond (a guest exit, a supervisor message), so
-// its sysmon never gets past the short period: on a PVM guest, where a
-// timer wake-up and a context switch cost tens of µs, the three or more Go
-// processes of a fork loop spent 10 000 nanosleeps per 100 forks on it.
+// after 50 rounds without work). An elfuse process that serves guest
+// processes goes idle and busy again many times a millisecond (a guest
+// exit, a supervisor message), so its sysmon never gets past the short
+// period: on a PVM guest, where a timer wake-up and a context switch cost
+// tens of µs, the Go processes of a fork loop spent 10 000 nanosleeps per
+// 100 forks on it.
 //
-// One goroutine that never gives its P back keeps the runtime from ever
-// seeing all Ps idle, so sysmon never sleeps for good, is never woken with
-// the short period, and backs off to its 10 ms one (it then finds nothing
-// to retake: a P running Go code is not in a system call). The goroutine
-// waits in pause(2) made as a raw system call, which the scheduler does not
-// see. The runtime still stops it when it must (a stop-the-world, the
-// collector's scan of its stack): it asks by a signal, which ends the
-// pause, and the goroutine then passes a preemption check (preemptPoint)
-// before it pauses again. GOMAXPROCS grows by one so that the P it holds
-// is not taken from the real work. docs/performance.md ("The Go runtime's
-// sysmon") has the measurements.
-// anchorWakes counts the pauses quietSysmon's goroutine came out of.
-var anchorWakes atomic.Int64
+// The anchor is one goroutine that never gives its P back, so the runtime
+// never sees all Ps idle, sysmon never sleeps for good, is never woken
+// with the short period, and backs off to its 10 ms one (it then finds
+// nothing to retake: a P running Go code is not in a system call). The
+// goroutine waits in pause(2) made as a raw system call, which the
+// scheduler does not see. The runtime still stops it when it must (a
+// stop-the-world, the collector's scan of its stack, sysmon's preemption
+// every 10 ms): it asks by a signal, which ends the pause, and the
+// goroutine then passes a preemption check (preemptPoint) before it pauses
+// again. GOMAXPROCS grows by one so that the P it holds is not taken from
+// the real work.
+//
+// A process with nothing to do (a spare guestproc) lets its anchor go
+// (setAnchor(false)): its sysmon then sleeps for good instead of waking it
+// every 10 ms. docs/performance.md ("The Go runtime's sysmon") has the
+// measurements.
+type anchor struct {
+	on   atomic.Bool
+	wake chan struct{}
+	// wakes counts the pauses the goroutine came out of.
+	wakes atomic.Int64
+}
 
-var quietOnce sync.Once
+var (
+	theAnchor  = anchor{wake: make(chan struct{}, 1)}
+	anchorOnce sync.Once
+)
 
-func quietSysmon() { quietOnce.Do(startAnchor) }
+// quietSysmon starts the anchor, held; once per process.
+func quietSysmon() {
+	anchorOnce.Do(func() {
+		runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + 1)
+		theAnchor.on.Store(true)
+		running := make(chan struct{})
+		go theAnchor.hold(running)
+		<-running
+	})
+}
 
-func startAnchor() {
-	runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + 1)
-	running := make(chan struct{})
-	go func() {
-		close(running)
-		for {
-			syscall.RawSyscall(syscall.SYS_PAUSE, 0, 0, 0)
-			anchorWakes.Add(1)
-			preemptPoint()
+// setAnchor holds (on) or lets go of the anchor. Letting go takes effect at
+// the anchor's next wake-up (sysmon's preemption, within about 10 ms).
+func setAnchor(on bool) {
+	theAnchor.on.Store(on)
+	if on {
+		select {
+		case theAnchor.wake <- struct{}{}:
+		default:
 		}
-	}()
-	<-running
+	}
+}
+
+func (a *anchor) hold(running chan<- struct{}) {
+	close(running)
+	for {
+		for !a.on.Load() {
+			<-a.wake // parked: the P is idle
+		}
+		syscall.RawSyscall(syscall.SYS_PAUSE, 0, 0, 0)
+		a.wakes.Add(1)
+		preemptPoint()
+	}
 }
 
 // preemptPoint is a call with a stack check in its prologue, where a

@@ -21,19 +21,42 @@ func TestQuietSysmonLetsTheWorldStop(t *testing.T) {
 	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms) // stops the world too
-	first, wakes := ms.NumGC, anchorWakes.Load()
+	first, wakes := ms.NumGC, theAnchor.wakes.Load()
 	for i := 0; i < 10; i++ {
 		runtime.GC()
 	}
 	// A collection stops the goroutine a few times (two stops of the
 	// world, the scan of its stack). One that it had to signal hundreds
 	// of times would be the spin preemptPoint avoids.
-	if n := anchorWakes.Load() - wakes; n > 10*25 {
+	if n := theAnchor.wakes.Load() - wakes; n > 10*25 {
 		t.Errorf("the paused goroutine woke %d times for 10 collections", n)
 	}
 	runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	runtime.ReadMemStats(&ms)
 	if ms.NumGC < first+10 {
 		t.Fatalf("%d collections after 10 runtime.GC calls", ms.NumGC-first)
+	}
+}
+
+// A let-go anchor parks after its next wake-up and is not woken again by
+// collections (no signal reaches a parked goroutine); held again, it is.
+func TestAnchorLetGoParks(t *testing.T) {
+	quietSysmon()
+	defer setAnchor(true)
+	setAnchor(false)
+	runtime.GC() // its stop-the-world wakes the anchor, which then parks
+	parked := theAnchor.wakes.Load()
+	for i := 0; i < 5; i++ {
+		runtime.GC()
+	}
+	if n := theAnchor.wakes.Load() - parked; n != 0 {
+		t.Fatalf("a let-go anchor woke %d times in 5 collections", n)
+	}
+	setAnchor(true)
+	for i := 0; i < 5 && theAnchor.wakes.Load() == parked; i++ {
+		runtime.GC()
+	}
+	if theAnchor.wakes.Load() == parked {
+		t.Fatal("a held anchor was never stopped by 5 collections: it is not holding a P")
 	}
 }
