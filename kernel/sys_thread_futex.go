@@ -122,12 +122,9 @@ func (t *Task) futexWait(uaddr abi.Addr, flags int32, val uint32, tsAddr abi.Add
 	timed := tsAddr != 0
 	var deadline abi.Timespec
 	if timed {
-		ts, err := copyInTimespec(t, tsAddr)
+		ts, err := futexTimeout(t, tsAddr)
 		if err != nil {
 			return err
-		}
-		if !ts.Valid() {
-			return abi.EINVAL
 		}
 		deadline = ts
 		if !absTimeout {
@@ -145,11 +142,9 @@ func (t *Task) futexWait(uaddr abi.Addr, flags int32, val uint32, tsAddr abi.Add
 	for {
 		d := deadline
 		if !timed {
-			now, err := readClock(clock)
-			if err != nil {
+			if d, err = sliceDeadline(clock); err != nil {
 				return err
 			}
-			d = abi.NsecToTimespec(addSat(now.Nanoseconds(), int64(untimedSlice)))
 		}
 		interrupted, err := t.hostWait(func() error {
 			_, err := hostFutexWait(h, abi.FUTEX_WAIT_BITSET|flags, val, d, bitset)
@@ -180,4 +175,27 @@ func hostFutexOp(addr uintptr, op int32, val, val2 uint32, addr2 uintptr, val3 u
 		return 0, e
 	}
 	return uint64(r), nil
+}
+
+// futexTimeout reads a futex wait's timeout at tsAddr: EFAULT or EINVAL
+// (a negative or unnormalised value) as Linux.
+func futexTimeout(t *Task, tsAddr abi.Addr) (abi.Timespec, error) {
+	ts, err := copyInTimespec(t, tsAddr)
+	if err != nil {
+		return abi.Timespec{}, err
+	}
+	if !ts.Valid() {
+		return abi.Timespec{}, abi.EINVAL
+	}
+	return ts, nil
+}
+
+// sliceDeadline is when the host wait of an untimed futex wait ends on
+// clock, so that the wait looks again (untimedSlice from now).
+func sliceDeadline(clock int32) (abi.Timespec, error) {
+	now, err := readClock(clock)
+	if err != nil {
+		return abi.Timespec{}, err
+	}
+	return abi.NsecToTimespec(addSat(now.Nanoseconds(), int64(untimedSlice))), nil
 }

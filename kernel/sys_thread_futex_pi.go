@@ -114,12 +114,9 @@ func (t *Task) futexLockPI(uaddr abi.Addr, flags int32, tsAddr abi.Addr, clock i
 	var deadline abi.Timespec
 	timed := tsAddr != 0 && !try
 	if timed {
-		ts, err := copyInTimespec(t, tsAddr)
+		ts, err := futexTimeout(t, tsAddr)
 		if err != nil {
 			return err
-		}
-		if !ts.Valid() {
-			return abi.EINVAL
 		}
 		deadline = ts
 	}
@@ -219,11 +216,10 @@ func (t *Task) piSleep(h uintptr, flags int32, val uint32, timed bool, deadline 
 	}
 	d := deadline
 	if !timed {
-		now, err := readClock(clock)
-		if err != nil {
+		var err error
+		if d, err = sliceDeadline(clock); err != nil {
 			return err
 		}
-		d = abi.NsecToTimespec(addSat(now.Nanoseconds(), int64(untimedSlice)))
 	}
 	interrupted, err := t.hostWait(func() error {
 		_, err := hostFutexWait(h, int32(op), val, d, abi.FUTEX_BITSET_MATCH_ANY)
