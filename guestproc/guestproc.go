@@ -27,13 +27,12 @@ import (
 // Mode is the hidden first argument that makes the elfuse binary a guestproc.
 const Mode = ipc.GuestprocMode
 
-// Main runs a guestproc and returns its host exit code. idle (if not nil)
-// is told when the guestproc starts and stops waiting, as a spare, for a
-// process to run.
-func Main(supervisorPid int, idle func(bool)) int {
-	if idle == nil {
-		idle = func(bool) {}
-	}
+// Main runs a guestproc and returns its host exit code. anchor (may be
+// nil) is let go while the guestproc waits, as a spare, for a process to
+// run, and while its guest computes (anchor.go).
+func Main(supervisorPid int, anchor Anchor) int {
+	guard := newAnchorGuard(anchor)
+	idle := func(idle bool) { guard.hold(!idle) }
 	// The vCPU must stay on one OS thread for its whole life (KVM kicks
 	// by tid; ptrace requests must come from the tracer thread).
 	runtime.LockOSThread()
@@ -101,7 +100,7 @@ func Main(supervisorPid int, idle func(bool)) int {
 	lives := 0
 	for {
 		l := life{conn: conn, start: start, forkFD: forkFD, machine: machine, backend: backend,
-			log: log, clock: clock, inherited: inherited}
+			log: log, clock: clock, inherited: inherited, guard: guard}
 		inherited = nil
 		code, h, kept := l.run()
 		if h == nil {
@@ -158,6 +157,7 @@ type life struct {
 	// inherited are pid 1's descriptors from elfuse's caller, at the
 	// guest numbers start.Inherited gives.
 	inherited []int
+	guard     *anchorGuard
 }
 
 // run runs the process to its end and returns the guestproc's exit code.
@@ -218,7 +218,9 @@ func (l *life) run() (code int, recycled *host, kept hvf.Machine) {
 	go warmCodecs() // a no-op after the first life or a spare's wait
 	stopSignals := forwardSignals(task, log)
 	acct.running()
+	l.guard.watch(task)
 	status, err := task.Run()
+	l.guard.watch(nil)
 	acct.ran()
 	stopSignals()
 	if err != nil {

@@ -32,7 +32,12 @@ func (t *Task) Run() (uint32, error) {
 		if threaded {
 			t.enterGuest() // thread_stop.go
 		}
+		t.runMark.Add(1) // odd: in guest code (run_mark.go)
 		exit, err := t.CPU.Run()
+		t.runMark.Add(1)
+		if f := t.runEnd.Load(); f != nil && t.runEnd.CompareAndSwap(f, nil) {
+			(*f)()
+		}
 		if threaded {
 			t.leftGuest()
 		}

@@ -93,6 +93,9 @@ type Task struct {
 	Tid  int32
 	// hostTid is the host thread running the vCPU (sys_sys_target.go).
 	hostTid atomic.Int32
+	// runMark and runEnd: see RunMark and NotifyRunEnd (run_mark.go).
+	runMark atomic.Uint64
+	runEnd  atomic.Pointer[func()]
 
 	// SigMask is the blocked-signal set; see signal code.
 	SigMask    uint64

@@ -34,6 +34,9 @@ type supervisor struct {
 	// initDone receives pid 1's wait status.
 	initDone chan uint32
 
+	// anchor holds and lets go of cfg.Anchor (anchor.go).
+	anchor anchorGuard
+
 	// spares are warm guestprocs (runtime up, VM made) waiting to become
 	// the next fork children (spawn_spare.go).
 	spareMu sync.Mutex
@@ -67,11 +70,13 @@ func newSupervisor(cfg Config, log hclog.Logger) *supervisor {
 	if err != nil {
 		log.Debug("terminal checks will always ask the supervisor", "error", err)
 	}
-	return &supervisor{
+	s := &supervisor{
 		cfg: cfg, log: log, tree: NewTree(cfg.MaxProcs, uint32(os.Getuid())),
 		spawner: newSpawner(), gps: map[int32]*guestproc{}, initDone: make(chan uint32, 1),
 		jobGen: gen,
 	}
+	s.anchor.start(cfg.Anchor)
+	return s
 }
 
 // Tree returns the namespace.
@@ -257,6 +262,7 @@ func (s *supervisor) serve(g *guestproc) {
 	for !exited {
 		var raw rawBody
 		t, fds, err := g.conn.Recv(&raw)
+		s.anchor.message()
 		if err != nil {
 			// ECONNRESET: the guestproc died (SIGKILL) with messages
 			// of ours unread; that is an end like EOF, not a fault.

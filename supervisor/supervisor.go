@@ -60,6 +60,8 @@ type Config struct {
 	TraceOutMinUs int64
 	// Net is NetHost or NetNone (--net; netns.go).
 	Net string
+	// Anchor, when set, is let go while the tree is quiet (anchor.go).
+	Anchor Anchor
 }
 
 // DefaultMaxProcs is --max-procs when not given.

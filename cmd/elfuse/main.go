@@ -41,8 +41,7 @@ func main() {
 			fmt.Fprintln(os.Stderr, "elfuse: bad guestproc invocation")
 			os.Exit(1)
 		}
-		// A spare's anchor is let go while it waits (sysmon.go).
-		os.Exit(guestproc.Main(sup, func(idle bool) { setAnchor(!idle) }))
+		os.Exit(guestproc.Main(sup, &theAnchor)) // sysmon.go
 	}
 	if len(os.Args) > 1 && os.Args[1] == "dump" {
 		os.Exit(runDump(os.Args[2:], os.Stdout, os.Stderr)) // dump.go
@@ -137,6 +136,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Workdir:  *workdir,
 		MaxProcs: *maxProcs,
 		Net:      net,
+		Anchor:   &theAnchor, // sysmon.go
 	}
 	if *sysroot != "" {
 		if err := supervisor.CheckSysroot(*sysroot); err != nil {

@@ -30,16 +30,25 @@ import (
 // again. GOMAXPROCS grows by one so that the P it holds is not taken from
 // the real work.
 //
-// A process with nothing to do (a spare guestproc) lets its anchor go
-// (setAnchor(false)): its sysmon then sleeps for good instead of waking it
-// every 10 ms. docs/performance.md ("The Go runtime's sysmon") has the
+// A held anchor wakes every 10 ms (sysmon preempts it), which is for
+// nothing while the process has nothing to do: the supervisor and the
+// guestprocs let it go then (supervisor/anchor.go, guestproc/anchor.go)
+// and hold it again when they have work. docs/performance.md ("The Go runtime's sysmon") has the
 // measurements.
 type anchor struct {
 	on   atomic.Bool
 	wake chan struct{}
 	// wakes counts the pauses the goroutine came out of.
 	wakes atomic.Int64
+	// onWake is called after each of them while held (guestproc.Anchor).
+	onWake atomic.Pointer[func()]
 }
+
+// Hold implements guestproc.Anchor.
+func (a *anchor) Hold(on bool) { setAnchor(on) }
+
+// OnWake implements guestproc.Anchor.
+func (a *anchor) OnWake(fn func()) { a.onWake.Store(&fn) }
 
 var (
 	theAnchor  = anchor{wake: make(chan struct{}, 1)}
@@ -78,6 +87,9 @@ func (a *anchor) hold(running chan<- struct{}) {
 		syscall.RawSyscall(syscall.SYS_PAUSE, 0, 0, 0)
 		a.wakes.Add(1)
 		preemptPoint()
+		if f := a.onWake.Load(); f != nil && a.on.Load() {
+			(*f)()
+		}
 	}
 }
 
