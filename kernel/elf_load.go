@@ -256,6 +256,13 @@ func (m *MM) zero(r abi.Range) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if e, _, ram := m.accessible(r.Start, uint64(r.Len()), false); e == r.End && ram && r.Len() <= abi.PageSize {
+		// A fresh page: through the memfd, not a window fault (mm_cold.go).
+		var zeros [abi.PageSize]byte
+		if m.writeRAM(r.Start, zeros[:r.Len()]) {
+			return
+		}
+	}
 	m.window.zero(r)
 }
 

@@ -64,6 +64,9 @@ type MM struct {
 	mu sync.RWMutex
 	// vmas is the sorted mapping table.
 	vmas []vma
+	// heat counts the copies that bypassed the window (mm_cold.go).
+	heat windowHeat
+
 	// brkStart and brk are the program break's start and current value;
 	// the heap mapping covers [brkStart, roundup(brk)).
 	brkStart abi.Addr

@@ -17,15 +17,16 @@ import (
 // guest touching them would get SIGBUS).
 // Preconditions: m.mu held.
 func (m *MM) accessibleEnd(addr abi.Addr, n uint64, write bool) abi.Addr {
-	e, _ := m.accessible(addr, n, write)
+	e, _, _ := m.accessible(addr, n, write)
 	return e
 }
 
 // accessible is accessibleEnd that also reports whether the prefix touches
 // a mapping that reads a file (which another process may truncate while we
-// copy). Preconditions: m.mu held.
-func (m *MM) accessible(addr abi.Addr, n uint64, write bool) (abi.Addr, bool) {
-	fileBacked := false
+// copy) and whether it is all private RAM (the window shows the RAM memfd
+// there, see mm_cold.go). Preconditions: m.mu held.
+func (m *MM) accessible(addr abi.Addr, n uint64, write bool) (e abi.Addr, fileBacked, ram bool) {
+	ram = true
 	end, ok := addr.AddLength(n)
 	if !ok || end > m.limit {
 		end = m.limit
@@ -40,6 +41,9 @@ func (m *MM) accessible(addr abi.Addr, n uint64, write bool) (abi.Addr, bool) {
 			break
 		}
 		lim := min(v.end, end)
+		if v.shared || v.direct {
+			ram = false
+		}
 		if (v.shared && !v.back.anon) || v.direct {
 			lim = min(lim, m.fileEnd(v))
 			fileBacked = true
@@ -52,7 +56,7 @@ func (m *MM) accessible(addr abi.Addr, n uint64, write bool) (abi.Addr, bool) {
 			break
 		}
 	}
-	return at, fileBacked
+	return at, fileBacked, ram && at > addr
 }
 
 // faultSafe runs a copy that may touch a shared file mapping. The file
@@ -102,12 +106,14 @@ func (m *MM) CopyIn(addr abi.Addr, dst []byte) (int, error) {
 	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	e, fileBacked := m.accessible(addr, uint64(len(dst)), false)
+	e, fileBacked, ram := m.accessible(addr, uint64(len(dst)), false)
 	if e <= addr {
 		return 0, abi.EFAULT
 	}
 	n := 0
-	if err := faultSafe(fileBacked, func() { n = m.window.copyIn(addr, dst[:e-addr]) }); err != nil {
+	if m.coldCopy(addr, dst[:e-addr], false, ram) { // mm_cold.go
+		n = int(e - addr)
+	} else if err := faultSafe(fileBacked, func() { n = m.window.copyIn(addr, dst[:e-addr]) }); err != nil {
 		return 0, err
 	}
 	if n < len(dst) {
@@ -124,12 +130,14 @@ func (m *MM) CopyOut(addr abi.Addr, src []byte) (int, error) {
 	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	e, fileBacked := m.accessible(addr, uint64(len(src)), true)
+	e, fileBacked, ram := m.accessible(addr, uint64(len(src)), true)
 	if e <= addr {
 		return 0, abi.EFAULT
 	}
 	n := 0
-	if err := faultSafe(fileBacked, func() { n = m.window.copyOut(addr, src[:e-addr]) }); err != nil {
+	if m.coldCopy(addr, src[:e-addr], true, ram) { // mm_cold.go
+		n = int(e - addr)
+	} else if err := faultSafe(fileBacked, func() { n = m.window.copyOut(addr, src[:e-addr]) }); err != nil {
 		return 0, err
 	}
 	if n < len(src) {
@@ -147,9 +155,20 @@ func (m *MM) CopyInString(addr abi.Addr, maxLen int) (string, error) {
 	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	e, fileBacked := m.accessible(addr, uint64(maxLen), false)
+	e, fileBacked, ram := m.accessible(addr, uint64(maxLen), false)
 	if e <= addr {
 		return "", abi.EFAULT
+	}
+	// The usual string (a path) lies within one page: read that page's
+	// part through the memfd while it is cold (mm_cold.go).
+	if pageEnd := min(e, addr.RoundDown()+abi.PageSize); pageEnd > addr {
+		var buf [abi.PageSize]byte
+		b := buf[:pageEnd-addr]
+		if m.coldCopy(addr, b, false, ram) {
+			if i := bytes.IndexByte(b, 0); i >= 0 {
+				return string(b[:i]), nil
+			}
+		}
 	}
 	var s []byte
 	found := errors.New("found")

@@ -236,8 +236,13 @@ func (m *MM) mapVDSO() (abi.Addr, error) {
 	// The kernel writes the read-only image through its own window onto
 	// guest RAM, as the loader fills segments: no write permission to add
 	// and remove (each a machine operation, an injected syscall on ptrace).
+	// Through the memfd: the window would fault on each fresh page
+	// (mm_cold.go).
 	m.mu.RLock()
-	n := m.window.copyOut(VdsoAddr, img)
+	n := len(img)
+	if !m.writeRAM(VdsoAddr, img) {
+		n = m.window.copyOut(VdsoAddr, img)
+	}
 	m.mu.RUnlock()
 	if n != len(img) {
 		return 0, fmt.Errorf("write [vdso]: %d of %d bytes: %w", n, len(img), abi.EFAULT)
