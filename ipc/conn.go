@@ -5,6 +5,9 @@
 //
 //	[1 byte type][JSON body]
 //
+// or, for a body whose value implements encoding.BinaryMarshaler (and the
+// receiver's encoding.BinaryUnmarshaler), that binary form instead: the
+// fork image, whose JSON decoding was most of a fork child's start.
 // with descriptors attached by SCM_RIGHTS. At most MaxFDsPerMessage
 // descriptors travel with one message; SendFDs splits larger sets into
 // chunks of type MsgFDChunk that the receiver collects with RecvFDs.
@@ -16,6 +19,7 @@
 package ipc
 
 import (
+	"encoding"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -130,7 +134,15 @@ func (c *Conn) Send(t Type, v any, fds ...int) error {
 	if len(fds) > MaxFDsPerMessage {
 		return fmt.Errorf("ipc: %d descriptors in one message (max %d)", len(fds), MaxFDsPerMessage)
 	}
-	body, err := json.Marshal(v)
+	var body []byte
+	var err error
+	if b, ok := v.(encoding.BinaryMarshaler); ok {
+		// A body with a binary form of its own (kernel.ForkImage):
+		// the receiver's value has the matching UnmarshalBinary.
+		body, err = b.MarshalBinary()
+	} else {
+		body, err = json.Marshal(v)
+	}
 	if err != nil {
 		return fmt.Errorf("ipc: encode message %d: %w", t, err)
 	}
@@ -190,7 +202,11 @@ func (c *Conn) Recv(v any) (Type, []int, error) {
 		return fail(io.EOF)
 	}
 	t := Type(buf[0])
-	if v != nil {
+	if u, ok := v.(encoding.BinaryUnmarshaler); ok {
+		if err := u.UnmarshalBinary(buf[1:n]); err != nil {
+			return fail(fmt.Errorf("ipc: decode message %d: %w", t, err))
+		}
+	} else if v != nil {
 		if err := json.Unmarshal(buf[1:n], v); err != nil {
 			return fail(fmt.Errorf("ipc: decode message %d: %w", t, err))
 		}
