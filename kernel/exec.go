@@ -6,6 +6,7 @@ import (
 
 	"github.com/elfuse/elfuse/hvf"
 	"github.com/hashicorp/go-hclog"
+	"golang.org/x/sys/unix"
 )
 
 // initialRFLAGS is the user flags at process start (IF and the reserved
@@ -110,16 +111,24 @@ func (p *Process) Exec(x *Executable, argv, envp []string) (*Image, error) {
 	// that the Machine holds no more than the old code left in it.
 	q := newMachineQueue(machine)
 	old.setMachine(q)
-	err := old.Release()
+	ram, window, err := old.releaseForExec()
 	old.setMachine(machine)
 	if err != nil {
 		q.flush()
 		return nil, fmt.Errorf("%s: tear down the old image: %w", x.Path, err)
 	}
-	mm, err := NewMM(q, AddrLimit)
-	if err != nil {
-		q.flush()
-		return nil, fmt.Errorf("%s: %w", x.Path, err)
+	var mm *MM
+	if ram >= 0 && old.limit == AddrLimit {
+		mm = newMMWith(q, AddrLimit, ram, window)
+	} else {
+		if ram >= 0 {
+			unmapWindow(window)
+			unix.Close(ram)
+		}
+		if mm, err = NewMM(q, AddrLimit); err != nil {
+			q.flush()
+			return nil, fmt.Errorf("%s: %w", x.Path, err)
+		}
 	}
 	img, err := x.Load(mm, argv, envp)
 	mm.setMachine(machine)

@@ -27,6 +27,9 @@ func (m *MM) Lock(r abi.Range, lock, onFault bool) error {
 	if !m.covered(r) {
 		return abi.ENOMEM
 	}
+	if lock {
+		m.everLocked.Store(true) // the window is not reused (releaseForExec)
+	}
 	err := m.window.pieces(r, func(_ abi.Addr, b []byte) error {
 		switch {
 		case !lock:

@@ -18,6 +18,10 @@ const (
 	// Machine forgets the range; the window is about to be unmapped, so
 	// it is not restored, and the RAM is punched in one call.
 	unmapRelease
+	// unmapKeepWindow is unmapRelease for an address space whose RAM and
+	// window the next one takes over (releaseForExec): shared and direct
+	// ranges get the RAM memfd back in the window.
+	unmapKeepWindow
 )
 
 // maxUnmapGap is the widest hole between two mappings that one Machine.Unmap
@@ -72,10 +76,10 @@ func (m *MM) unmapRangeMode(r abi.Range, mode unmapMode) error {
 				run = vr
 			}
 		}
-		if mode != unmapRelease {
-			if v.shared || v.direct {
-				keep(m.windowRestore(vr))
-			}
+		if mode != unmapRelease && (v.shared || v.direct) {
+			keep(m.windowRestore(vr))
+		}
+		if mode != unmapRelease && mode != unmapKeepWindow {
 			if !v.shared {
 				// A direct VMA has no RAM pages, except those a vfork
 				// child may have written into borrowed RAM: punch them too.
@@ -85,7 +89,7 @@ func (m *MM) unmapRangeMode(r abi.Range, mode unmapMode) error {
 		v.back.release()
 	}
 	flush()
-	if mode == unmapRelease {
+	if mode == unmapRelease || mode == unmapKeepWindow {
 		keep(m.punch(r))
 	}
 	m.vmas = append(m.vmas[:i], m.vmas[j:]...)
