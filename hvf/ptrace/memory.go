@@ -57,6 +57,7 @@ func (m *machine) checkRange(addr, length uint64) error {
 	if addr%pageSize != 0 || length == 0 || length%pageSize != 0 || end < addr || end > m.limit {
 		return fmt.Errorf("ptrace: bad guest range %#x+%#x (limit %#x): %w", addr, length, m.limit, unix.EINVAL)
 	}
+	m.touchAnchors(addr, length) // anchor.go
 	return nil
 }
 

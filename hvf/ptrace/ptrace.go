@@ -144,6 +144,12 @@ type machine struct {
 	// tracerPid is this process, whose /proc/PID/fd the stub opens.
 	tracerPid int
 	limit     uint64
+	// anchors are the page-table anchor pages the host allowed
+	// (anchor.go); anchorsUp says they stand, anchorsLost that a guest
+	// operation covered one since.
+	anchors     []uint64
+	anchorsUp   bool
+	anchorsLost bool
 
 	// host is the register state the stub gets when guest code next runs.
 	// It holds what the last stop reported, edited by the vCPU.
@@ -301,8 +307,11 @@ func (m *machine) setup() error {
 		return fmt.Errorf("ptrace: name stub: %w", errnoOf(ents[1].ret))
 	}
 	if failed(ents[2].ret) || failed(ents[3].ret) {
-		return m.unmapForeignByMaps()
+		if err := m.unmapForeignByMaps(); err != nil {
+			return err
+		}
 	}
+	m.placeAnchors() // anchor.go
 	return nil
 }
 

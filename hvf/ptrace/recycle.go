@@ -15,8 +15,9 @@ import (
 // Recycle makes the machine of a process that ended ready for the next
 // process of the same guestproc (a recycled fork child), instead of
 // killing the stub and starting another: every guest mapping goes (one
-// munmap of [0, limit)), the stub's cached descriptors are closed and the
-// vCPU is released. The stub does that on its own after Recycle returns;
+// munmap of [0, limit), or those around the page-table anchors of
+// anchor.go), the stub's cached descriptors are closed and the vCPU is
+// released. The stub does that on its own after Recycle returns;
 // the machine's next operation waits for it (and reports its failure).
 // Called on the tracing thread.
 func (m *machine) Recycle() error {
@@ -36,13 +37,16 @@ func (m *machine) Recycle() error {
 	// munmap of a process's memory is most of the cost (~1 ms here), and
 	// the next process needs the stub only later. The next operation on
 	// the machine waits for it and fails if it did.
-	ents := []batchEntry{{nr: unix.SYS_MUNMAP, args: [6]uint64{0, m.limit}}}
+	ents, placed := m.recycleEntries() // anchor.go: around the anchors
 	if len(m.files.fds) > 0 {
 		ents = append(ents, batchEntry{nr: unix.SYS_CLOSE_RANGE, args: [6]uint64{1, ^uint64(0) >> 32}})
 	}
 	if err := m.startBatch(ents, "recycle: unmap the guest range and close the stub's files"); err != nil {
 		return fmt.Errorf("ptrace: recycle: %w", err)
 	}
+	// The batch places them or fails (then so does the machine's next
+	// operation, which collects it).
+	m.anchorsUp, m.anchorsLost = m.anchorsUp || placed, false
 	m.files.fds = make(map[fileKey]int)
 	m.files.order = m.files.order[:0]
 	m.prefault = m.prefault[:0]
