@@ -79,7 +79,7 @@ func (h *host) Execed(exe string, argv []string) {
 	if fd >= 0 {
 		unix.Close(fd)
 	}
-	h.send(ipc.Request{Op: ipc.OpExeced, Exe: exe, Argv: argv})
+	h.send(ipc.Request{Op: ipc.OpExeced, Exe: exe, Argv: argv, Files: h.takeExecFiles()}) // textbusy.go
 }
 
 func (h *host) setProcess(p *kernel.Process) {

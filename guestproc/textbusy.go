@@ -13,10 +13,14 @@ type textReport struct {
 	mu      sync.Mutex
 	started bool
 	pending *ipc.Request
+	// files of an execve's new image, sent with its OpExeced (Execed):
+	// one message per execve instead of two.
+	execFiles [][2]uint64
 }
 
 // SetImage implements kernel.TextHost: one-way, ordered before any later
-// request of this process (the supervisor reads a socket in order).
+// request of this process (the supervisor reads a socket in order); an
+// execve's goes with its OpExeced.
 func (h *host) SetImage(files []kernel.FileID) {
 	req := ipc.Request{Op: ipc.OpImage}
 	for _, f := range files {
@@ -28,7 +32,18 @@ func (h *host) SetImage(files []kernel.FileID) {
 		h.text.pending = &req
 		return
 	}
-	h.send(req)
+	// A started process sets its image only in execve, which tells the
+	// supervisor right after (Execed) and takes the files along.
+	h.text.execFiles = req.Files
+}
+
+// takeExecFiles returns the files SetImage left for Execed.
+func (h *host) takeExecFiles() [][2]uint64 {
+	h.text.mu.Lock()
+	defer h.text.mu.Unlock()
+	f := h.text.execFiles
+	h.text.execFiles = nil
+	return f
 }
 
 // markStarted sends the image held back until Started was sent.

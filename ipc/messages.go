@@ -121,7 +121,7 @@ const (
 	OpGetpgid  Op = "getpgid"  // Pid; reply Pid
 	OpSetsid   Op = "setsid"   // reply Pid (the new sid)
 	OpGetsid   Op = "getsid"   // Pid; reply Pid
-	OpExeced   Op = "execed"   // Exe, Argv; no reply
+	OpExeced   Op = "execed"   // Exe, Argv, Files (as OpImage); no reply
 	OpReap     Op = "reap"     // Pid: discard an auto-reaped zombie; no reply
 	OpSubreap  Op = "subreap"  // Flag: PR_SET_CHILD_SUBREAPER; no reply
 	OpDescribe Op = "describe" // reserved for dump
@@ -229,7 +229,8 @@ type Request struct {
 	Exe        string
 	Argv       []string
 	Seq        uint64 // OpStop: the newest SIGCONT sequence number taken in
-	// Files are host files as (device, inode) pairs (OpImage, OpTextBusy).
+	// Files are host files as (device, inode) pairs (OpImage, OpExeced,
+	// OpTextBusy).
 	Files [][2]uint64 `json:",omitempty"`
 }
 

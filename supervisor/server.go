@@ -409,6 +409,9 @@ func (s *supervisor) handle(g *guestproc, req *ipc.Request, fds []int) {
 	case ipc.OpGetsid:
 		rep.Pid, err = s.tree.Getsid(g.pid, req.Pid)
 	case ipc.OpExeced:
+		if req.Files != nil {
+			s.tree.SetImage(g.pid, req.Files) // the new image's (tree_text.go)
+		}
 		s.tree.Execed(g.pid, req.Exe, req.Argv)
 		return
 	case ipc.OpImage:
