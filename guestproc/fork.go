@@ -16,9 +16,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Fork implements kernel.TreeHost. The parent's own work overlaps the
-// others': the supervisor makes the child while the image is built, and
-// the child maps its address space while the parent copies its memory.
+// Fork implements kernel.TreeHost. The image is built while the
+// supervisor makes the child; the parent then waits only until the child
+// has copied its memory (ForkReady), not until it has mapped it and runs.
 func (h *host) Fork(job *kernel.ForkJob) (int32, error) {
 	start := time.Now()
 	h.syncSubreaper()
@@ -26,7 +26,7 @@ func (h *host) Fork(job *kernel.ForkJob) (int32, error) {
 	if err != nil {
 		return 0, err
 	}
-	img, fds, fill, buildErr := job.Build()
+	img, fds, buildErr := job.Build()
 	tBuilt := time.Now()
 	r, err := h.answer(pending)
 	tCall := time.Now()
@@ -68,14 +68,6 @@ func (h *host) Fork(job *kernel.ForkJob) (int32, error) {
 		unix.Close(notifyW)
 	}
 	tSent := time.Now()
-	if err == nil && fill != nil {
-		if err = fill(); err == nil {
-			err = fc.Send(ipc.MsgForkFilled, struct{}{})
-		} else {
-			h.log.Warn("fork: copy of the parent's memory", "error", err)
-		}
-	}
-	tFilled := time.Now()
 	if err == nil {
 		_, err = fc.Expect(ipc.MsgForkReady, nil)
 	}
@@ -87,8 +79,7 @@ func (h *host) Fork(job *kernel.ForkJob) (int32, error) {
 	if h.log.IsDebug() {
 		h.log.Debug("forked", "child", r.Pid, "vfork", img.Vfork, "fds", len(fds),
 			"regions", len(img.Regions), "took", time.Since(start), "built", tBuilt.Sub(start),
-			"supervisor", tCall.Sub(start), "send", tSent.Sub(tCall), "fill", tFilled.Sub(tSent),
-			"child", time.Since(tFilled))
+			"supervisor", tCall.Sub(start), "send", tSent.Sub(tCall), "child_copied", time.Since(tSent))
 	}
 	if job.WaitExec {
 		// Released when the child execs (it closes its end) or ends.
@@ -104,17 +95,22 @@ func (h *host) Fork(job *kernel.ForkJob) (int32, error) {
 }
 
 // startForked rebuilds the process a parent sent over the fork socket
-// forkFD, on machine if one was made ahead (a warm spare).
-func (h *host) startForked(k *kernel.Kernel, forkFD int, machine hvf.Machine) (*kernel.Task, error) {
+// forkFD, on machine and ram if made ahead or kept (a warm spare, a
+// recycled guestproc; both taken). Its ForkReady, once the parent's memory
+// is copied, commits both sides (see package ipc): a failure after it is a
+// childLost, reported as the child killed.
+func (h *host) startForked(k *kernel.Kernel, forkFD int, machine hvf.Machine, ram *kernel.ChildRAM) (*kernel.Task, error) {
 	fc := ipc.NewConn(forkFD)
 	defer fc.Close()
 	t0 := time.Now()
 	var img kernel.ForkImage
 	if _, err := fc.Expect(ipc.MsgForkImage, &img); err != nil {
+		ram.Close()
 		return nil, fmt.Errorf("fork image: %w", err)
 	}
 	fds, err := fc.RecvFDs()
 	if err != nil {
+		ram.Close()
 		return nil, fmt.Errorf("fork descriptors: %w", err)
 	}
 	t1 := time.Now()
@@ -129,37 +125,48 @@ func (h *host) startForked(k *kernel.Kernel, forkFD int, machine hvf.Machine) (*
 			}
 		}
 	}()
-	// The parent copies its memory while the child maps it (RAMFollows).
-	filled := func() error {
-		_, err := fc.Expect(ipc.MsgForkFilled, nil)
-		return err
+	// Terminal signals queue from the fork's Start on (queueSignals in
+	// life.run), so a ^C typed once the parent's fork returned reaches
+	// this child even before forwardSignals below.
+	ready := false
+	var tCopied time.Time
+	copied := func() error {
+		tCopied = time.Now()
+		if err := fc.Send(ipc.MsgForkReady, struct{}{}); err != nil {
+			return fmt.Errorf("tell the parent: %w", err)
+		}
+		ready = true
+		return nil
 	}
 	var t *kernel.Task
 	if machine != nil {
-		t, err = k.StartForkedOn(machine, &img, fds, filled)
+		t, err = k.StartForkedOn(machine, &img, fds, ram, copied)
 	} else {
-		t, err = k.StartForked(&img, fds, filled)
+		t, err = k.StartForked(&img, fds, ram, copied)
 	}
 	if err != nil {
 		if keep >= 0 {
 			unix.Close(keep)
+		}
+		if ready {
+			return nil, childLost{err}
 		}
 		return nil, err
 	}
 	h.mu.Lock()
 	h.vforkNotify = keep
 	h.mu.Unlock()
-	// The child is in its parent's process group from now on: a ^C typed
-	// once the parent's fork returned must reach it. The forwarder drops
-	// terminal signals until it has a process (signals.go), and the run
-	// loop gives it this one only after the parent has gone on.
 	forwardSignals(t, h.log)
-	if err := fc.Send(ipc.MsgForkReady, struct{}{}); err != nil {
-		return nil, fmt.Errorf("tell the parent: %w", err)
-	}
 	if h.log.IsDebug() {
-		h.log.Debug("fork child ready", "received", t1.Sub(t0), "rebuilt", time.Since(t1),
-			"warm", machine != nil)
+		h.log.Debug("fork child ready", "received", t1.Sub(t0), "copied", tCopied.Sub(t1),
+			"rebuilt", time.Since(tCopied), "warm", machine != nil)
 	}
 	return t, nil
 }
+
+// childLost is a fork child's failure to start after its parent's fork
+// returned its pid: the supervisor reports it as killed, not unborn.
+type childLost struct{ err error }
+
+func (c childLost) Error() string { return c.err.Error() + " (after the parent's fork returned)" }
+func (c childLost) Unwrap() error { return c.err }

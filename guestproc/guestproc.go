@@ -78,10 +78,12 @@ func Main(supervisorPid int, anchor Anchor) int {
 	}
 	forkFD := ipc.GuestprocForkFD
 	var machine hvf.Machine
-	var clock lifeClock // zero: the first life reports the whole guestproc
+	var ram *kernel.ChildRAM // the next fork child's RAM, made ahead or kept
+	var clock lifeClock      // zero: the first life reports the whole guestproc
 	if start.Spare {
 		// A warm spare: make the VM now, then wait to be given a fork.
 		machine = newForkMachine(backend, log)
+		ram = newForkRAM(log)
 		warmCodecs()
 		var assign ipc.Start
 		idle(true)
@@ -99,10 +101,10 @@ func Main(supervisorPid int, anchor Anchor) int {
 	hostState := saveHostThreadState()
 	lives := 0
 	for {
-		l := life{conn: conn, start: start, forkFD: forkFD, machine: machine, backend: backend,
+		l := life{conn: conn, start: start, forkFD: forkFD, machine: machine, ram: ram, backend: backend,
 			log: log, clock: clock, inherited: inherited, guard: guard}
 		inherited = nil
-		code, h, kept := l.run()
+		code, h, kept, keptRAM := l.run()
 		if h == nil {
 			return code
 		}
@@ -117,6 +119,9 @@ func Main(supervisorPid int, anchor Anchor) int {
 		if kept == nil {
 			kept = newForkMachine(backend, log)
 		}
+		if keptRAM == nil {
+			keptRAM = newForkRAM(log)
+		}
 		idle(true)
 		a, ok := awaitAssignment(h)
 		idle(false)
@@ -124,13 +129,25 @@ func Main(supervisorPid int, anchor Anchor) int {
 			if kept != nil {
 				kept.Close()
 			}
+			keptRAM.Close()
 			return 0
 		}
-		start, forkFD, machine = a.start, a.fds[0], kept
+		start, forkFD, machine, ram = a.start, a.fds[0], kept, keptRAM
 		clock = startLifeClock(machine)
 		log = newLog()
 		stopProfile = startProfile(log, lives)
 	}
+}
+
+// newForkRAM makes the RAM of a future fork child, or returns nil (the
+// child makes it itself).
+func newForkRAM(log hclog.Logger) *kernel.ChildRAM {
+	r, err := kernel.NewForkRAM()
+	if err != nil {
+		log.Debug("spare: RAM made at fork time instead", "error", err)
+		return nil
+	}
+	return r
 }
 
 // newForkMachine makes the VM of a future fork child, or returns nil (the
@@ -150,7 +167,8 @@ type life struct {
 	conn    *ipc.Conn
 	start   ipc.Start
 	forkFD  int
-	machine hvf.Machine // made ahead for a fork child, or nil
+	machine hvf.Machine      // made ahead for a fork child, or nil
+	ram     *kernel.ChildRAM // likewise its RAM (life.run takes it)
 	backend hvf.Backend
 	log     hclog.Logger
 	clock   lifeClock
@@ -162,10 +180,13 @@ type life struct {
 
 // run runs the process to its end and returns the guestproc's exit code.
 // When the supervisor may reuse this guestproc it returns the life's host
-// (whose reader receives the next assignment) and the Machine kept for the
+// (whose reader receives the next assignment), the Machine and RAM kept for the
 // next process (nil: make another).
-func (l *life) run() (code int, recycled *host, kept hvf.Machine) {
+func (l *life) run() (code int, recycled *host, kept hvf.Machine, keptRAM *kernel.ChildRAM) {
 	start, log, conn := l.start, l.log, l.conn
+	if start.Fork {
+		queueSignals() // signals.go: the parent goes on before we run
+	}
 	acct := startStats() // sysstats.go; nil unless ELFUSE_SYSSTATS
 	lifeStart := kernel.TraceNow()
 	kernel.ResetSynthCwd() // a recycled guestproc starts afresh
@@ -186,11 +207,12 @@ func (l *life) run() (code int, recycled *host, kept hvf.Machine) {
 		if l.machine != nil {
 			l.machine.Close()
 		}
+		l.ram.Close()
 		if start.Fork {
 			unix.Close(l.forkFD)
 		}
 	case start.Fork:
-		task, err = h.startForked(k, l.forkFD, l.machine)
+		task, err = h.startForked(k, l.forkFD, l.machine, l.ram)
 	default:
 		task, err = k.StartProcess(path, start.Argv, start.Envp)
 		if err == nil {
@@ -204,15 +226,16 @@ func (l *life) run() (code int, recycled *host, kept hvf.Machine) {
 		if !errors.As(err, &e) {
 			e = abi.EIO
 		}
-		conn.Send(ipc.MsgExecFailed, ipc.ExecFailed{Errno: int(e), Message: err.Error()})
-		return 1, nil, nil
+		var lost childLost
+		conn.Send(ipc.MsgExecFailed, ipc.ExecFailed{Errno: int(e), Message: err.Error(), Lost: errors.As(err, &lost)})
+		return 1, nil, nil, nil
 	}
 	h.setProcess(task.Proc)
 	k.TraceOutStart(task.Proc, start.Pid, start.Ppid, lifeStart, start.Fork) // kernel/traceout_task.go
 	go h.serve()
 	if err := conn.Send(ipc.MsgStarted, struct{}{}); err != nil {
 		log.Error("tell supervisor", "error", err)
-		return 1, nil, nil
+		return 1, nil, nil, nil
 	}
 	h.markStarted() // textbusy.go
 	go warmCodecs() // a no-op after the first life or a spare's wait
@@ -225,7 +248,7 @@ func (l *life) run() (code int, recycled *host, kept hvf.Machine) {
 	stopSignals()
 	if err != nil {
 		log.Error("guest stopped by an internal error", "error", err)
-		return 1, nil, nil
+		return 1, nil, nil, nil
 	}
 	traceExit(&start, status) // trace.go
 	k.TraceOutExit(task.Proc, start.Pid, lifeStart, status)
@@ -253,10 +276,10 @@ func (l *life) run() (code int, recycled *host, kept hvf.Machine) {
 	early := reuse && l.machine != nil
 	if early && !report(usageSince(task.Proc, l.clock, l.machine)) {
 		l.machine.Close()
-		return 1, nil, nil
+		return 1, nil, nil, nil
 	}
 	if reuse {
-		kept = task.Proc.ReleaseForReuse()
+		kept, keptRAM = task.Proc.ReleaseForReuse()
 	} else {
 		task.Proc.ReleaseMachine()
 	}
@@ -268,12 +291,13 @@ func (l *life) run() (code int, recycled *host, kept hvf.Machine) {
 		if kept != nil {
 			kept.Close()
 		}
-		return 1, nil, nil
+		keptRAM.Close()
+		return 1, nil, nil, nil
 	}
 	if !reuse {
-		return 0, nil, nil
+		return 0, nil, nil, nil
 	}
-	return 0, h, kept
+	return 0, h, kept, keptRAM
 }
 
 // hostSignals are the host signals a guestproc passes on to its guest. Stop

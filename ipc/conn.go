@@ -73,12 +73,16 @@ type Type uint8
 //
 //	Fork (OpFork; the fork socket: P keeps one end from the Reply, C gets
 //	the other as descriptor 4):
-//	  P→C ForkImage       the versioned image header (kernel.ForkImage)
+//	  P→C ForkImage       the versioned image header (kernel.ForkImage);
+//	                      its RAM is P's own RAM memfd
 //	  P→C FDChunk...      its descriptors, in chunks of <= MaxFDsPerMessage
-//	  P→C ForkFilled      when the image has RAMFollows: the parent has
-//	                      copied its memory into the image's RAM, which C
-//	                      maps meanwhile but touches only after this
-//	  C→P ForkReady       C rebuilt the process and runs (or EOF: it failed)
+//	  C→P ForkReady       C copied P's private memory (a fork) and forwards
+//	                      terminal signals to the child from now on; it
+//	                      maps its address space after this. P's fork
+//	                      returns when it reads this (EOF: C failed before)
+//	  Both sides are committed once ForkReady went through: a C failing
+//	  after it reports ExecFailed{Lost} and counts as killed, one failing
+//	  before it as never made.
 //	  vfork: P then blocks reading the notify pipe whose write end C got
 //	  in the image; C closes it at execve, or it closes when C dies.
 //
@@ -99,7 +103,6 @@ const (
 	MsgForkReady
 	MsgDescribe
 	MsgDescription
-	MsgForkFilled
 )
 
 // Conn is one end of a SOCK_SEQPACKET socketpair.

@@ -88,6 +88,10 @@ type ExecFailed struct {
 	Message string // one line for the user
 	// Unavailable is set when the hypervisor backend cannot run here.
 	Unavailable bool
+	// Lost is set when a fork child failed after its parent's fork
+	// returned its pid (both sides committed; see Conn): the child
+	// counts as killed, not as never made.
+	Lost bool `json:",omitempty"`
 }
 
 // Exited carries the guest's wait status (Linux encoding) and the usage of

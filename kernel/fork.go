@@ -66,14 +66,13 @@ type ForkImage struct {
 	// Sched are the parent's scheduling attributes (fork_sched.go).
 	Sched *SchedAttrs `json:",omitempty"`
 
+	// RAM is the parent's RAM memfd: a vfork child runs on it, a fork
+	// child copies Extents of it into its own (ChildRAM) and lets go.
 	RAM      int
 	Regions  []MapInfo
 	BrkStart abi.Addr
 	Brk      abi.Addr
-	// RAMFollows: RAM is still being filled when the image arrives (the
-	// parent copies while the child maps); the child touches no guest
-	// memory before the parent says the copy is done.
-	RAMFollows bool `json:",omitempty"`
+	Extents  []abi.Range
 
 	FDs []ForkFD
 
@@ -82,71 +81,40 @@ type ForkImage struct {
 	SetChildTID, ClearChildTID abi.Addr
 }
 
-// forkFillLater is the size of private memory from which a fork copies
-// it while the child maps it (ForkImage.RAMFollows). A smaller copy is
-// made first: the child's wait for it would cost a wake-up more than the
-// overlap saves (bench/ab.sh: busybox's fork lost, a 4 MiB one gained 11%).
-const forkFillLater = 1 << 20
-
 // forkImage describes the calling task's process for a child. It returns
 // the image, its descriptor set (owned by the process except those the
-// returned release function closes), the function that copies the
-// parent's memory into the image's RAM (nil for a vfork, whose child runs
-// on the parent's; else img.RAMFollows is set and it must run before the
-// child touches memory) and the release function, to call once the child
-// has the image (or will never get it).
+// returned release function closes) and the release function, to call
+// once the child has copied what it needs (or will never get it).
 //
 // Preconditions: the task is in a syscall on its vCPU thread, so no guest
-// code runs while memory is copied (processes have one thread).
-func (t *Task) forkImage(vfork bool) (*ForkImage, []int, func() error, func(), error) {
+// code of this thread runs until release; the others are stopped here.
+func (t *Task) forkImage(vfork bool) (*ForkImage, []int, func(), error) {
 	p := t.Proc
 	if p.MM == nil {
-		return nil, nil, nil, nil, fmt.Errorf("fork: process has no address space: %w", abi.ENOMEM)
+		return nil, nil, nil, fmt.Errorf("fork: process has no address space: %w", abi.ENOMEM)
 	}
 	var snap *Snapshot
-	var fill func() error
-	var release func()
+	release := func() {}
 	if vfork {
 		snap = p.MM.Share()
-		release = func() {}
 	} else {
-		// The other threads stay out of the guest until memory is
-		// copied, as Linux's copy is instantaneous (thread_stop.go).
-		resume := t.stopOthers()
-		var once sync.Once
-		resumeOnce := func() { once.Do(resume) }
-		s, copyRAM, err := p.MM.SnapshotThenFill()
-		if err != nil {
-			resumeOnce()
-			return nil, nil, nil, nil, err
-		}
-		snap = s
-		release = func() { resumeOnce(); unix.Close(s.RAM) }
-		if s.Copied < forkFillLater {
-			err := copyRAM()
-			resumeOnce()
-			if err != nil {
-				release()
-				return nil, nil, nil, nil, err
-			}
-		} else {
-			fill = func() error {
-				defer resumeOnce()
-				return copyRAM()
-			}
-		}
+		// The other threads stay out of the guest until the child has
+		// copied the memory, as Linux's copy is instantaneous
+		// (thread_stop.go).
+		release = t.stopOthers()
+		snap = p.MM.ForkLayout()
 	}
 	fp, err := t.CPU.FPState()
 	if err != nil {
 		release()
-		return nil, nil, nil, nil, fmt.Errorf("fork: FP state: %w", err)
+		return nil, nil, nil, fmt.Errorf("fork: FP state: %w", err)
 	}
 	img := &ForkImage{
 		Version: ForkImageVersion, Vfork: vfork, Notify: -1,
 		Regs: *t.CPU.Regs(), FSBase: t.CPU.FSBase(), GSBase: t.CPU.GSBase(), FP: fp,
 		State: p.ForkState(), Umask: currentUmask(), Cwd: -1,
 		Exe: p.Exe, Argv: p.Argv, Envp: p.Envp, Auxv: p.Auxv,
-		BrkStart: snap.BrkStart, Brk: snap.Brk, Sched: readSchedAttrs(), RAMFollows: fill != nil,
+		BrkStart: snap.BrkStart, Brk: snap.Brk, Sched: readSchedAttrs(), Extents: snap.Extents,
 	}
 	s := p.sigHandlers()
 	s.mu.Lock()
@@ -194,7 +162,7 @@ func (t *Task) forkImage(vfork bool) (*ForkImage, []int, func() error, func(), e
 		prev := release
 		release = func() { unix.Close(cwd); prev() }
 	}
-	return img, fds, fill, release, nil
+	return img, fds, release, nil
 }
 
 // forkAddrLimit is the address-space size of fork children (a variable so
@@ -216,19 +184,21 @@ func currentUmask() uint32 {
 // StartForked rebuilds a forked process from img on a new Machine in this
 // guestproc and returns its task, ready to run with the parent's registers
 // and RAX 0. fds is the image's descriptor set; the caller keeps owning it
-// (what the child keeps is duplicated). When img.RAMFollows, filled must
-// wait until the parent has filled the RAM (an error fails the start);
-// it is called once, after the address space is mapped and before any
-// guest memory is touched.
+// (what the child keeps is duplicated). A fork child copies the parent's
+// memory into ram (kept from this guestproc's last process, or nil for a
+// new one), then calls copied, after which the parent may go on; a vfork
+// child calls it at once (and lets ram go: it maps the parent's). It takes
+// ram either way; an error of copied fails the start.
 //
 // Preconditions: called on the goroutine, locked to its OS thread, that
 // will run the task.
-func (k *Kernel) StartForked(img *ForkImage, fds []int, filled func() error) (*Task, error) {
+func (k *Kernel) StartForked(img *ForkImage, fds []int, ram *ChildRAM, copied func() error) (*Task, error) {
 	machine, err := k.Backend.NewMachine(hvf.Config{AddrLimit: uint64(forkAddrLimit)})
 	if err != nil {
+		ram.Close()
 		return nil, fmt.Errorf("fork: create machine: %w", err)
 	}
-	return k.StartForkedOn(machine, img, fds, filled)
+	return k.StartForkedOn(machine, img, fds, ram, copied)
 }
 
 // NewForkMachine creates the Machine a fork child will run on, ahead of
@@ -237,22 +207,29 @@ func (k *Kernel) NewForkMachine() (hvf.Machine, error) {
 	return k.Backend.NewMachine(hvf.Config{AddrLimit: uint64(forkAddrLimit)})
 }
 
+// NewForkRAM makes the RAM of a future fork child ahead of the fork (a warm
+// spare), for StartForkedOn.
+func NewForkRAM() (*ChildRAM, error) { return NewChildRAM(forkAddrLimit) }
+
 // StartForkedOn is StartForked on a Machine made ahead with
 // NewForkMachine. It owns machine: on error it is closed.
-func (k *Kernel) StartForkedOn(machine hvf.Machine, img *ForkImage, fds []int, filled func() error) (*Task, error) {
-	t, err := k.startForked(machine, img, fds, filled)
+func (k *Kernel) StartForkedOn(machine hvf.Machine, img *ForkImage, fds []int, ram *ChildRAM, copied func() error) (*Task, error) {
+	t, err := k.startForked(machine, img, fds, ram, copied)
 	if err != nil && machine != nil {
 		machine.Close()
 	}
 	return t, err
 }
 
-func (k *Kernel) startForked(machine hvf.Machine, img *ForkImage, fds []int, filled func() error) (*Task, error) {
+func (k *Kernel) startForked(machine hvf.Machine, img *ForkImage, fds []int, ram *ChildRAM, copied func() error) (*Task, error) {
+	taken := false
+	defer func() {
+		if !taken {
+			ram.Close()
+		}
+	}()
 	if img.Version != ForkImageVersion {
 		return nil, fmt.Errorf("fork image version %d, want %d: %w", img.Version, ForkImageVersion, abi.EINVAL)
-	}
-	if img.RAMFollows && (img.Vfork || filled == nil) {
-		return nil, fmt.Errorf("fork image: RAM follows, but nothing to wait for it: %w", abi.EINVAL)
 	}
 	at := func(i int) (int, error) {
 		if i < 0 || i >= len(fds) {
@@ -270,37 +247,55 @@ func (k *Kernel) startForked(machine hvf.Machine, img *ForkImage, fds []int, fil
 	unix.Umask(int(img.Umask))
 
 	snap := &Snapshot{BrkStart: img.BrkStart, Brk: img.Brk}
-	ramIn, err := at(img.RAM)
+	parentRAM, err := at(img.RAM)
 	if err != nil {
 		return nil, err
 	}
-	ram, err := unix.FcntlInt(uintptr(ramIn), unix.F_DUPFD_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("fork: dup RAM: %w", err)
-	}
-	snap.RAM = ram
 	for _, r := range img.Regions {
 		if r.Fd >= 0 {
 			if r.Fd, err = at(r.Fd); err != nil {
-				unix.Close(ram)
 				return nil, err
 			}
 		}
 		snap.Regions = append(snap.Regions, r)
 	}
+	if !img.Vfork {
+		if ram == nil {
+			if ram, err = NewChildRAM(forkAddrLimit); err != nil {
+				return nil, fmt.Errorf("fork: %w", err)
+			}
+		}
+		if err := ram.CopyFrom(parentRAM, img.Extents); err != nil {
+			return nil, fmt.Errorf("fork: copy the parent's memory: %w", err)
+		}
+	}
+	if err := copied(); err != nil {
+		return nil, err
+	}
 	var mm *MM
 	if img.Vfork {
-		mm, err = NewMMBorrowed(machine, forkAddrLimit, snap)
+		// The parent's RAM itself, as CLONE_VM: a dup the MM owns, and
+		// a window of its own (the host has room for one window at a
+		// time: ram's goes first).
+		ram.Close()
+		dup, derr := unix.FcntlInt(uintptr(parentRAM), unix.F_DUPFD_CLOEXEC, 0)
+		if derr != nil {
+			return nil, fmt.Errorf("fork: dup RAM: %w", derr)
+		}
+		snap.RAM = dup
+		if mm, err = NewMMBorrowed(machine, forkAddrLimit, snap); err != nil {
+			unix.Close(dup)
+		}
 	} else {
-		mm, err = NewMMFromSnapshot(machine, forkAddrLimit, snap)
+		mm, err = NewMMInto(machine, forkAddrLimit, snap, ram)
 		if err == nil {
 			// Best effort: on failure the child keeps reading the
 			// parent's [vvar], valid while the parent lives.
 			_ = mm.AdoptVvar()
 		}
 	}
+	taken = true
 	if err != nil {
-		unix.Close(ram)
 		return nil, fmt.Errorf("fork: rebuild the address space: %w", err)
 	}
 	fail := func(err error) (*Task, error) {
@@ -317,7 +312,7 @@ func (k *Kernel) startForked(machine hvf.Machine, img *ForkImage, fds []int, fil
 	}
 	proc := &Process{
 		Kernel: k, MM: mm, Mem: mm, FDs: emptyFDTable(), Signals: NewSignalHandlers(),
-		Exe: img.Exe, Argv: img.Argv, Envp: img.Envp, Auxv: img.Auxv,
+		Exe: img.Exe, Argv: img.Argv, Envp: img.Envp, Auxv: img.Auxv, vforked: img.Vfork,
 	}
 	proc.SetState(img.State)
 	img.Sched.apply() // fork_sched.go: on the child's vCPU thread
@@ -350,12 +345,6 @@ func (k *Kernel) startForked(machine hvf.Machine, img *ForkImage, fds []int, fil
 	}
 	if img.ClearChildTID != 0 {
 		t.ClearTID = img.ClearChildTID
-	}
-	if img.RAMFollows {
-		if err := filled(); err != nil {
-			proc.FDs.CloseAll()
-			return fail(fmt.Errorf("fork: the parent's memory: %w", err))
-		}
 	}
 	if img.SetChildTID != 0 {
 		// Linux writes it from the child (schedule_tail); a fault is
@@ -413,26 +402,36 @@ func (p *Process) installForkFDs(fds []ForkFD, at func(int) (int, error)) error 
 // and the Machine, when it can be recycled (an optional Recycle method,
 // which must also remove every guest mapping: the ptrace backend's stub),
 // is returned for the next process instead of being closed. Otherwise it
-// is closed and nil is returned.
+// is closed and nil is returned. So is the RAM, emptied, with its window
+// (mm_childram.go), when it can be kept: the next fork child's.
 //
 // Preconditions: as ReleaseMachine.
-func (p *Process) ReleaseForReuse() hvf.Machine {
+func (p *Process) ReleaseForReuse() (hvf.Machine, *ChildRAM) {
 	m := p.MM
 	if m == nil {
-		return nil
+		return nil, nil
 	}
 	machine := m.machine
 	r, ok := machine.(interface{ Recycle() error })
 	if !ok {
 		p.ReleaseMachine()
-		return nil
+		return nil, nil
 	}
 	// The Machine's side of the address space goes with Recycle (the
 	// stub unmaps all of it at once); the MM frees the host side only.
-	m.Close()
+	// A guestproc that ran a vfork child likely runs the next one too
+	// (posix_spawn loops, make): such a child needs the window for the
+	// parent's RAM, and dropping a kept one would be on its way. Kept for
+	// fork children only.
+	var ram *ChildRAM
+	if p.vforked {
+		m.Close()
+	} else {
+		ram = m.keepRAM()
+	}
 	if err := r.Recycle(); err != nil {
 		machine.Close()
-		return nil
+		return nil, ram
 	}
-	return machine
+	return machine, ram
 }

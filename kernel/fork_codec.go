@@ -82,7 +82,11 @@ func (img *ForkImage) MarshalBinary() ([]byte, error) {
 	}
 	w.u64(uint64(img.BrkStart))
 	w.u64(uint64(img.Brk))
-	w.bool(img.RAMFollows)
+	w.u32(uint32(len(img.Extents)))
+	for _, e := range img.Extents {
+		w.u64(uint64(e.Start))
+		w.u64(uint64(e.End))
+	}
 	w.u32(uint32(len(img.FDs)))
 	for i := range img.FDs {
 		f := &img.FDs[i]
@@ -170,7 +174,12 @@ func (img *ForkImage) UnmarshalBinary(data []byte) error {
 	}
 	img.BrkStart = abi.Addr(r.u64())
 	img.Brk = abi.Addr(r.u64())
-	img.RAMFollows = r.bool()
+	if n := r.count(16); n > 0 {
+		img.Extents = make([]abi.Range, n)
+		for i := range img.Extents {
+			img.Extents[i] = abi.Range{Start: abi.Addr(r.u64()), End: abi.Addr(r.u64())}
+		}
+	}
 	if n := r.count(30); n > 0 {
 		img.FDs = make([]ForkFD, n)
 		for i := range img.FDs {

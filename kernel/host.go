@@ -26,9 +26,8 @@ type TreeHost interface {
 	Kill(pid, tgid int32, thread bool, info *abi.Siginfo) (self bool, err error)
 }
 
-// ForkJob is a fork for TreeHost.Fork. Building the image and copying
-// memory are the parent's own work, done by the host in between its steps
-// so that they overlap the supervisor's and the child's.
+// ForkJob is a fork for TreeHost.Fork. Building the image is the parent's
+// own work, done by the host while the supervisor makes the child.
 type ForkJob struct {
 	// ExitSignal is what the parent gets when the child ends (SIGCHLD,
 	// clone's CSIGNAL, 0 for none).
@@ -36,13 +35,11 @@ type ForkJob struct {
 	// WaitExec: return only once the child execve()d or ended (vfork).
 	WaitExec bool
 	// Build makes the image and its descriptor set (indexed by the
-	// image's Index fields; the caller keeps owning them) and, when
-	// img.RAMFollows, the fill function that copies the parent's memory
-	// into the image's RAM. Fork calls Build once, while the supervisor
-	// makes the child, and fill (if any) once the image is on its way,
-	// so that the child maps its address space meanwhile; the child runs
-	// only after fill returned. An error of either fails the fork.
-	Build func() (img *ForkImage, fds []int, fill func() error, err error)
+	// image's Index fields; the caller keeps owning them). Fork calls it
+	// once, while the supervisor makes the child; the parent's memory
+	// must stay as it is until the child says it has copied it (Fork
+	// returns).
+	Build func() (img *ForkImage, fds []int, err error)
 }
 
 // WaitResult is a child state change reported by wait4/waitid.

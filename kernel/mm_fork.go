@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/elfuse/elfuse/hvf"
@@ -22,8 +23,11 @@ type Snapshot struct {
 	// BrkStart and Brk are the heap's start and the program break.
 	BrkStart, Brk abi.Addr
 	// Copied is the number of bytes of private memory the copy into RAM
-	// takes (made or to be made by SnapshotThenFill's fill).
+	// takes.
 	Copied uint64
+	// Extents are the populated ranges of private memory, the parts of
+	// RAM a child copies (ForkLayout).
+	Extents []abi.Range
 }
 
 // Snapshot copies the address space for fork: private memory into a new
@@ -31,39 +35,37 @@ type Snapshot struct {
 // Shared regions are not copied: the child maps the same descriptors, so
 // they stay shared across fork. Nor are direct private file regions: the
 // child maps the same file read-only, and either side materialises its own
-// copy before writing.
+// copy before writing. (A fork child copies for itself: ForkLayout and
+// ChildRAM; this is the same in one step.)
 //
 // Preconditions: no vCPU of the process runs (the caller stopped them);
 // guest writes during the copy would tear it.
 func (m *MM) Snapshot() (*Snapshot, error) {
-	s, fill, err := m.SnapshotThenFill()
+	s := m.ForkLayout()
+	fd, err := newRAM(m.limit)
 	if err != nil {
 		return nil, err
 	}
-	if err := fill(); err != nil {
-		unix.Close(s.RAM)
+	if err := copyExtents(s.RAM, fd, s.Extents); err != nil {
+		unix.Close(fd)
 		return nil, err
 	}
+	s.RAM = fd
 	return s, nil
 }
 
-// SnapshotThenFill is Snapshot in two steps: the table and an empty RAM
-// memfd now, the copy of private memory into it when fill is called (at
-// most once). A fork sends the first to the child, which maps its address
-// space while the parent copies. Snapshot's precondition holds until fill
-// returns: the copy is of the memory as it is then.
-func (m *MM) SnapshotThenFill() (s *Snapshot, fill func() error, err error) {
+// ForkLayout describes the address space for a fork child that copies the
+// private memory itself (ChildRAM.CopyFrom): RAM is the MM's own RAM
+// memfd (the MM keeps owning it), Extents its populated private ranges
+// (not MADV_WIPEONFORK, shared or direct ones), Regions the table without
+// MADV_DONTFORK regions.
+//
+// Preconditions: the snapshot's: until the child has copied, no vCPU of
+// the process runs.
+func (m *MM) ForkLayout() *Snapshot {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	if m.window == nil {
-		return nil, nil, fmt.Errorf("mm: snapshot of a closed address space: %w", abi.EINVAL)
-	}
-	fd, err := newRAM(m.limit)
-	if err != nil {
-		return nil, nil, err
-	}
-	s = &Snapshot{RAM: fd, BrkStart: m.brkStart, Brk: m.brk}
-	var extents []abi.Range
+	s := &Snapshot{RAM: m.ramfd, BrkStart: m.brkStart, Brk: m.brk}
 	for i := range m.vmas {
 		v := &m.vmas[i]
 		if v.dontFork {
@@ -71,26 +73,13 @@ func (m *MM) SnapshotThenFill() (s *Snapshot, fill func() error, err error) {
 		}
 		s.Regions = append(s.Regions, v.info())
 		if !v.shared && !v.direct && !v.wipeOnFork {
-			extents = m.appendExtents(extents, v.rng())
+			s.Extents = m.appendExtents(s.Extents, v.rng())
 		}
 	}
-	for _, r := range extents {
+	for _, r := range s.Extents {
 		s.Copied += uint64(r.Len())
 	}
-	fill = func() error {
-		m.mu.RLock()
-		defer m.mu.RUnlock()
-		if m.window == nil {
-			return fmt.Errorf("mm: snapshot of a closed address space: %w", abi.EINVAL)
-		}
-		for _, r := range extents {
-			if err := m.copyRange(fd, r); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	return s, fill, nil
+	return s
 }
 
 // appendExtents appends the populated parts of RAM range r to list.
@@ -115,34 +104,40 @@ func (m *MM) appendExtents(list []abi.Range, r abi.Range) []abi.Range {
 	return list
 }
 
-// copyRange copies RAM range r into dst at the same offsets, in the kernel
-// when it can (copy_file_range), else from the window.
-func (m *MM) copyRange(dst int, r abi.Range) error {
-	off := int64(r.Start)
-	for off < int64(r.End) {
-		src, to := off, off
-		n, err := unix.CopyFileRange(m.ramfd, &src, dst, &to, int(int64(r.End)-off), 0)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil || n == 0 {
-			break
-		}
-		off += int64(n)
-	}
-	return m.window.pieces(abi.Range{Start: abi.Addr(off), End: r.End}, func(at abi.Addr, b []byte) error {
-		for len(b) > 0 {
-			n, err := unix.Pwrite(dst, b, int64(at))
+// copyExtents copies the ranges list of memfd src into dst at the same
+// offsets, in the kernel (copy_file_range), else through a buffer.
+func copyExtents(src, dst int, list []abi.Range) error {
+	var buf []byte
+	for _, r := range list {
+		off := int64(r.Start)
+		for off < int64(r.End) {
+			from, to := off, off
+			n, err := unix.CopyFileRange(src, &from, dst, &to, int(int64(r.End)-off), 0)
 			if err == unix.EINTR {
 				continue
 			}
-			if err != nil {
-				return fmt.Errorf("mm: snapshot copy at %#x: %w", uint64(at), err)
+			if err == nil && n > 0 {
+				off += int64(n)
+				continue
 			}
-			b, at = b[n:], at+abi.Addr(n)
+			// A kernel without copy_file_range between these files.
+			if buf == nil {
+				buf = make([]byte, 1<<20)
+			}
+			k, rerr := unix.Pread(src, buf[:min(int64(len(buf)), int64(r.End)-off)], off)
+			if rerr == unix.EINTR {
+				continue
+			}
+			if rerr != nil || k <= 0 {
+				return fmt.Errorf("mm: fork copy at %#x: %w", off, errors.Join(rerr, err))
+			}
+			if _, werr := unix.Pwrite(dst, buf[:k], off); werr != nil {
+				return fmt.Errorf("mm: fork copy at %#x: %w", off, werr)
+			}
+			off += int64(k)
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // Share describes the address space for a vfork child, which runs on this
@@ -166,7 +161,7 @@ func (m *MM) Share() *Snapshot {
 // the parent's memory intact; a later mapping of a range the child
 // unmapped may show the parent's old bytes instead of zeros.
 func NewMMBorrowed(machine hvf.Machine, limit abi.Addr, s *Snapshot) (*MM, error) {
-	return newMMFromSnapshot(machine, limit, s, true)
+	return newMMFromSnapshot(machine, limit, s, true, nil)
 }
 
 // NewMMFromSnapshot rebuilds an address space on machine from a snapshot
@@ -175,10 +170,37 @@ func NewMMBorrowed(machine hvf.Machine, limit abi.Addr, s *Snapshot) (*MM, error
 // this process (received with SCM_RIGHTS), is dup'ed: the caller keeps its
 // own copies. Regions sharing an Fd share one backing.
 func NewMMFromSnapshot(machine hvf.Machine, limit abi.Addr, s *Snapshot) (*MM, error) {
-	return newMMFromSnapshot(machine, limit, s, false)
+	return newMMFromSnapshot(machine, limit, s, false, nil)
 }
 
-func newMMFromSnapshot(machine hvf.Machine, limit abi.Addr, s *Snapshot, borrowed bool) (*MM, error) {
+// NewMMInto is NewMMFromSnapshot for a fork child that copied the parent's
+// memory into ram (ChildRAM.CopyFrom) rather than receiving a copy: the MM
+// is built on ram's memfd and window (s.RAM is not used). It takes ram,
+// also on failure.
+func NewMMInto(machine hvf.Machine, limit abi.Addr, s *Snapshot, ram *ChildRAM) (*MM, error) {
+	if ram == nil || ram.fd < 0 || ram.limit != limit {
+		ram.Close()
+		return nil, fmt.Errorf("mm: child RAM missing or of another size: %w", abi.EINVAL)
+	}
+	return newMMFromSnapshot(machine, limit, s, false, ram)
+}
+
+func newMMFromSnapshot(machine hvf.Machine, limit abi.Addr, s *Snapshot, borrowed bool, ram *ChildRAM) (*MM, error) {
+	var m *MM
+	built := false
+	if ram != nil {
+		// ram is taken either way: on failure its window goes (fail
+		// below unmaps it once it is the MM's) and its memfd is closed.
+		defer func() {
+			if !built {
+				if m == nil {
+					unmapWindow(ram.w)
+				}
+				unix.Close(ram.fd)
+			}
+			ram.fd, ram.w = -1, nil
+		}()
+	}
 	for i, r := range s.Regions {
 		if !r.Start.PageAligned() || !r.End.PageAligned() || r.Start >= r.End || r.Start < abi.MMAP_MIN_ADDR ||
 			r.End > limit || (i > 0 && r.Start < s.Regions[i-1].End) {
@@ -194,8 +216,10 @@ func newMMFromSnapshot(machine hvf.Machine, limit abi.Addr, s *Snapshot, borrowe
 	}
 	// The regions reach the Machine in one batch (see machineQueue).
 	q := newMachineQueue(machine)
-	m, err := newMMOver(q, limit, s.RAM)
-	if err != nil {
+	var err error
+	if ram != nil {
+		m = newMMWith(q, limit, ram.fd, ram.w)
+	} else if m, err = newMMOver(q, limit, s.RAM); err != nil {
 		return nil, err
 	}
 	m.borrowed = borrowed
@@ -252,6 +276,7 @@ func newMMFromSnapshot(machine hvf.Machine, limit abi.Addr, s *Snapshot, borrowe
 	for _, b := range backs {
 		b.release() // drop adoptBacking's reference; the VMAs hold theirs
 	}
+	built = true
 	return m, nil
 }
 

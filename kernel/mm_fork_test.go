@@ -145,38 +145,71 @@ func TestVforkChildBorrowsTheParentsMemory(t *testing.T) {
 	expectBytes(t, parent, a, append([]byte{0x55}, bytes.Repeat([]byte{0x44}, 2*pg-1)...))
 }
 
-// SnapshotThenFill sends the table first and copies later: the child may
-// map an empty RAM, and sees the parent's memory as it was at fill.
-func TestSnapshotThenFillCopiesAtFill(t *testing.T) {
+// A fork child copies the parent's memory into its own RAM (ForkLayout,
+// ChildRAM.CopyFrom, NewMMInto): the populated private pages only, as
+// they were at the copy; a kept RAM that held another process shows none
+// of it.
+func TestChildRAMCopiesTheForkLayout(t *testing.T) {
 	parent, _ := newTestMM(t)
 	priv := mustMmap(t, parent, 0x1000000, 4*pg, rw, anon|abi.MAP_FIXED)
 	fill(t, parent, priv+pg, 2*pg, 0x11) // two populated pages of four
 	shared := mustMmap(t, parent, 0x2000000, pg, rw, abi.MAP_SHARED|abi.MAP_ANONYMOUS|abi.MAP_FIXED)
 	fill(t, parent, shared, pg, 0x22)
 
-	snap, copyRAM, err := parent.SnapshotThenFill()
-	if err != nil {
+	// A RAM kept from an earlier process, which wrote where the parent
+	// has a hole.
+	old, _ := newTestMM(t)
+	o := mustMmap(t, old, priv, 4*pg, rw, anon|abi.MAP_FIXED)
+	fill(t, old, o, 4*pg, 0x55)
+	ram := old.keepRAM()
+	if ram == nil {
+		t.Fatal("keepRAM kept nothing")
+	}
+	ram.limit = testLimit
+
+	snap := parent.ForkLayout()
+	if snap.RAM != parent.ramfd || snap.Copied != 2*pg || len(snap.Extents) != 1 {
+		t.Fatalf("layout RAM %d (parent's %d), copied %d, extents %v", snap.RAM, parent.ramfd, snap.Copied, snap.Extents)
+	}
+	if err := ram.CopyFrom(snap.RAM, snap.Extents); err != nil {
 		t.Fatal(err)
 	}
-	defer unix.Close(snap.RAM)
-	if snap.Copied != 2*pg {
-		t.Fatalf("Copied %d, want %d (the populated private pages only)", snap.Copied, 2*pg)
-	}
-	if _, err := unix.Seek(snap.RAM, 0, unix.SEEK_DATA); err != unix.ENXIO {
-		t.Fatalf("RAM holds data before fill (seek: %v)", err)
-	}
+	fill(t, parent, priv+pg, 1, 0x33) // after the copy: the child's does not have it
 	fm := &fakeMachine{}
-	child, err := NewMMFromSnapshot(fm, testLimit, snap)
+	child, err := NewMMInto(fm, testLimit, snap, ram)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer child.Close()
-	fill(t, parent, priv+pg, 1, 0x33) // before fill: the copy has it
-	if err := copyRAM(); err != nil {
+	checkMachine(t, child, fm)
+	want := append(append(make([]byte, pg), bytes.Repeat([]byte{0x11}, 2*pg)...), make([]byte, pg)...)
+	view, err := child.Slice(priv, 4*pg, false)
+	if err != nil {
 		t.Fatal(err)
 	}
-	fill(t, parent, priv+2*pg, 1, 0x44) // after fill: the child's copy does not
-	want := append(append(make([]byte, pg), 0x33), bytes.Repeat([]byte{0x11}, 2*pg-1)...)
-	expectBytes(t, child, priv, append(want, make([]byte, pg)...))
+	if !bytes.Equal(view, want) {
+		t.Fatalf("child memory %x..., want the parent's at the copy", view[pg:pg+8])
+	}
 	expectBytes(t, child, shared, bytes.Repeat([]byte{0x22}, pg))
+	fill(t, child, shared, 1, 0x77)
+	expectBytes(t, parent, shared, []byte{0x77})
+}
+
+// NewMMInto takes its RAM also when it fails.
+func TestNewMMIntoTakesTheRAM(t *testing.T) {
+	ram, err := NewChildRAM(testLimit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd := ram.fd
+	bad := &Snapshot{Regions: []MapInfo{{Start: 1, End: 2}}}
+	if _, err := NewMMInto(&fakeMachine{}, testLimit, bad, ram); err == nil {
+		t.Fatal("a bad region table was accepted")
+	}
+	if ram.fd != -1 {
+		t.Fatal("RAM not taken")
+	}
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err == nil {
+		t.Fatal("RAM memfd left open")
+	}
 }

@@ -150,10 +150,10 @@ func (t *Task) clone(c cloneArgs) (uint64, error) {
 		ExitSignal: c.exitSignal,
 		// A vfork without shared memory (CLONE_VFORK alone) still waits.
 		WaitExec: vfork,
-		Build: func() (*ForkImage, []int, func() error, error) {
-			img, fds, fill, rel, err := t.forkImage(vfork && f&abi.CLONE_VM != 0)
+		Build: func() (*ForkImage, []int, error) {
+			img, fds, rel, err := t.forkImage(vfork && f&abi.CLONE_VM != 0)
 			if err != nil {
-				return nil, nil, nil, err
+				return nil, nil, err
 			}
 			release = rel
 			img.Vfork = vfork && f&abi.CLONE_VM != 0
@@ -169,7 +169,7 @@ func (t *Task) clone(c cloneArgs) (uint64, error) {
 			if f&abi.CLONE_CHILD_CLEARTID != 0 {
 				img.ClearChildTID = c.childTID
 			}
-			return img, fds, fill, nil
+			return img, fds, nil
 		},
 	}
 	events := th.ChildEvents() // before the child exists (sys_proc_quiet.go)

@@ -24,6 +24,8 @@ type treeTestHost struct {
 	self    bool
 	forked  *ForkImage
 	forkFDs []int
+	// child, when set, starts the fork child before Fork returns.
+	child func(img *ForkImage, fds []int)
 }
 
 func newTreeTestHost() *treeTestHost {
@@ -31,14 +33,9 @@ func newTreeTestHost() *treeTestHost {
 }
 
 func (h *treeTestHost) Fork(job *ForkJob) (int32, error) {
-	img, fds, fill, err := job.Build()
+	img, fds, err := job.Build()
 	if err != nil {
 		return 0, err
-	}
-	if fill != nil {
-		if err := fill(); err != nil {
-			return 0, err
-		}
 	}
 	// Keep duplicates: the real host sends them before Fork returns, and
 	// the caller then closes its snapshot descriptors.
@@ -49,6 +46,10 @@ func (h *treeTestHost) Fork(job *ForkJob) (int32, error) {
 			return 0, err
 		}
 		h.forkFDs = append(h.forkFDs, d)
+	}
+	if h.child != nil {
+		// The real host returns once the child has copied the memory.
+		h.child(img, h.forkFDs)
 	}
 	return 101, nil
 }
@@ -289,6 +290,12 @@ func TestForkImageRebuildsTheProcess(t *testing.T) {
 	defer unix.Close(p[0])
 	fd, _ := task.Proc.FDs.Install(p[1], true, 5)
 	task.Proc.sigHandlers().actions[abi.SIGUSR1-1] = abi.Sigaction{Handler: abi.SIG_IGN}
+	ck := &Kernel{Config: Config{Log: hclog.NewNullLogger()}, Host: &sigTestHost{pid: 101}, Backend: &fakeBackend{}}
+	var child *Task
+	var childErr error
+	h.child = func(img *ForkImage, fds []int) {
+		child, childErr = ck.StartForked(img, fds, nil, func() error { return nil })
+	}
 	// fork ignores its arguments: RDI shows that the child gets the
 	// parent's registers.
 	if rax := doSyscall(task, abi.SYS_FORK, 0x1234); rax != 101 {
@@ -304,10 +311,8 @@ func TestForkImageRebuildsTheProcess(t *testing.T) {
 		}
 	}()
 	m.CopyOut(addr, []byte("PARENT")) // after the fork: the child must not see it
-	ck := &Kernel{Config: Config{Log: hclog.NewNullLogger()}, Host: &sigTestHost{pid: 101}, Backend: &fakeBackend{}}
-	child, err := ck.StartForked(img, fds, func() error { return nil })
-	if err != nil {
-		t.Fatal(err)
+	if childErr != nil {
+		t.Fatal(childErr)
 	}
 	defer child.Proc.MM.Close()
 	defer child.Proc.FDs.CloseAll()

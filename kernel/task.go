@@ -60,6 +60,9 @@ type Process struct {
 	Mem     Memory
 	FDs     *FDTable
 	Signals *SignalHandlers
+	// vforked marks a process that began as a vfork child (fork.go):
+	// its guestproc keeps no RAM for the next one (ReleaseForReuse).
+	vforked bool
 	// hangup watches the terminal this session leader took for the close
 	// of its other side (pty_hangup.go); nil when none.
 	hangup *hangupWatch

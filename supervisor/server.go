@@ -276,7 +276,8 @@ func (s *supervisor) serve(g *guestproc) {
 		case ipc.MsgExecFailed:
 			var f ipc.ExecFailed
 			raw.decode(&f)
-			failed = true
+			// Lost: its parent's fork returned; it ends as killed.
+			failed = !f.Lost
 			s.log.Warn("fork child could not start", "pid", g.pid, "error", f.Message)
 		case ipc.MsgExited:
 			var e ipc.Exited
