@@ -48,14 +48,20 @@ func fillDistinct(v reflect.Value, n *uint64) {
 	}
 }
 
-// TestForkImageCodecCoversEveryField: every field of a fork image, set,
-// survives the binary form (a field added to ForkImage or to a type in it
-// without the codec knowing fails here).
-func TestForkImageCodecCoversEveryField(t *testing.T) {
+// fullForkImage is a current-version image with every field set.
+func fullForkImage() ForkImage {
 	var img ForkImage
 	var n uint64
 	fillDistinct(reflect.ValueOf(&img).Elem(), &n)
 	img.Version = ForkImageVersion
+	return img
+}
+
+// TestForkImageCodecCoversEveryField: every field of a fork image, set,
+// survives the binary form (a field added to ForkImage or to a type in it
+// without the codec knowing fails here).
+func TestForkImageCodecCoversEveryField(t *testing.T) {
+	img := fullForkImage()
 	b, err := img.MarshalBinary()
 	if err != nil {
 		t.Fatal(err)
@@ -88,10 +94,7 @@ func TestForkImageCodecKeepsNil(t *testing.T) {
 // trailing bytes, another version and absurd counts are errors, never a
 // panic or a huge allocation.
 func TestForkImageCodecRejectsBadInput(t *testing.T) {
-	var img ForkImage
-	var n uint64
-	fillDistinct(reflect.ValueOf(&img).Elem(), &n)
-	img.Version = ForkImageVersion
+	img := fullForkImage()
 	b, _ := img.MarshalBinary()
 	for i := 0; i < len(b); i++ {
 		var back ForkImage
@@ -124,10 +127,7 @@ func TestForkImageCodecRejectsBadInput(t *testing.T) {
 }
 
 func BenchmarkForkImageDecode(b *testing.B) {
-	var img ForkImage
-	var n uint64
-	fillDistinct(reflect.ValueOf(&img).Elem(), &n)
-	img.Version = ForkImageVersion
+	img := fullForkImage()
 	img.FP = make([]byte, 2688)
 	data, _ := img.MarshalBinary()
 	b.SetBytes(int64(len(data)))
