@@ -12,10 +12,11 @@ import (
 // Snapshot is a copy of an address space for fork: what the child needs to
 // rebuild it with NewMMFromSnapshot.
 type Snapshot struct {
-	// RAM is a fresh memfd (close-on-exec, owned by the caller) with a
-	// copy of every populated page of private memory, at offset ==
-	// address. Holes stay holes: the copy costs what is resident, never
-	// what is reserved.
+	// RAM is, from Snapshot, a fresh memfd (close-on-exec, owned by the
+	// caller) with a copy of every populated page of private memory, at
+	// offset == address: holes stay holes, the copy costs what is
+	// resident, never what is reserved. From ForkLayout and Share it is
+	// the MM's own RAM memfd (the MM keeps it).
 	RAM int
 	// Regions is the mapping table, MADV_DONTFORK regions left out. Each
 	// Fd is the parent MM's own descriptor (send it, or dup it to keep it).
