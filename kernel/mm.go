@@ -59,6 +59,9 @@ type MM struct {
 	// borrowed marks the RAM as another process's (a vfork child runs on
 	// its parent's memory): nothing is ever punched out of it.
 	borrowed bool
+	// forkCopied: the RAM was filled by a fork child's copy through the
+	// window (NewMMInto) and no exec has emptied it since (keepRAM).
+	forkCopied bool
 
 	// stackTop and mmapBase are derived from limit (see layout.go).
 	stackTop abi.Addr
@@ -205,12 +208,18 @@ func (m *MM) Release() error {
 // when it can (not borrowed RAM, a whole window), else fd -1 after a
 // plain Release.
 func (m *MM) releaseForExec() (fd int, w *hostWindow, err error) {
+	return m.releaseKeeping(unmapKeepWindow)
+}
+
+// releaseKeeping is releaseForExec with the unmap mode: unmapKeepWindow,
+// or unmapKeepPages to leave the private pages in the RAM.
+func (m *MM) releaseKeeping(mode unmapMode) (fd int, w *hostWindow, err error) {
 	m.mu.Lock()
 	if m.window == nil || m.borrowed || m.everLocked.Load() {
 		m.mu.Unlock()
 		return -1, nil, m.Release()
 	}
-	err = m.unmapRangeMode(abi.Range{Start: 0, End: m.limit}, unmapKeepWindow)
+	err = m.unmapRangeMode(abi.Range{Start: 0, End: m.limit}, mode)
 	if err != nil {
 		m.mu.Unlock()
 		if cerr := m.Close(); cerr != nil {
@@ -308,7 +317,12 @@ func (m *MM) punch(r abi.Range) error {
 	if r.Len() == 0 || m.borrowed {
 		return nil
 	}
-	err := unix.Fallocate(m.ramfd, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, int64(r.Start), int64(r.Len()))
+	return punchFile(m.ramfd, r)
+}
+
+// punchFile frees range r of memory file fd (it reads zero after).
+func punchFile(fd int, r abi.Range) error {
+	err := unix.Fallocate(fd, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, int64(r.Start), int64(r.Len()))
 	if err != nil {
 		return fmt.Errorf("mm: punch [%#x, %#x): %w", uint64(r.Start), uint64(r.End), err)
 	}

@@ -23,7 +23,17 @@ type ChildRAM struct {
 	fd    int
 	w     *hostWindow
 	limit abi.Addr
+	// kept: not empty but holding the pages of the fork child that ran
+	// on it last, which keepRAM left in place, in the ranges held;
+	// CopyFrom overwrites the ones the new extents cover and punches the
+	// others.
+	kept bool
+	held []abi.Range
 }
+
+// keptRAMMax is the most a RAM may hold and still be kept with its pages
+// between two processes: a spare guestproc holds it while idle.
+var keptRAMMax int64 = 64 << 20
 
 // NewChildRAM makes an empty RAM of limit bytes and its window.
 func NewChildRAM(limit abi.Addr) (*ChildRAM, error) {
@@ -50,14 +60,69 @@ func (c *ChildRAM) Close() {
 }
 
 // CopyFrom copies the extents of the parent's RAM memfd src into c (the
-// child's side of fork; ForkLayout gives them).
+// child's side of fork; ForkLayout gives them, sorted and disjoint).
+//
+// An empty RAM gets them by copy_file_range, which allocates the pages in
+// the kernel. A kept one (a spare that ran a fork child of the same
+// parent, say: a shell's subshells, a fork loop) already has most of the
+// pages, and its window maps them: a pread into the window overwrites
+// them at memory speed (4 MiB in ~0.2 ms here, against ~0.8 ms for
+// copy_file_range into fresh pages and ~0.5 ms to punch them at the
+// process's end, every page-table change being costly on a PVM host).
+// Only the kept pages outside the extents are punched.
 func (c *ChildRAM) CopyFrom(src int, extents []abi.Range) error {
-	for _, r := range extents {
-		if r.Start >= r.End || r.End > c.limit {
-			return fmt.Errorf("mm: fork extent [%#x, %#x) out of range: %w", uint64(r.Start), uint64(r.End), abi.EINVAL)
+	for i, r := range extents {
+		if r.Start >= r.End || r.End > c.limit || (i > 0 && r.Start < extents[i-1].End) {
+			return fmt.Errorf("mm: fork extent [%#x, %#x) out of range or order: %w", uint64(r.Start), uint64(r.End), abi.EINVAL)
 		}
 	}
-	return copyExtents(src, c.fd, extents)
+	if !c.kept {
+		return copyExtents(src, c.fd, extents)
+	}
+	held := c.held
+	c.kept, c.held = false, nil
+	over, fresh := splitRanges(extents, held)
+	_, stale := splitRanges(held, extents)
+	for _, r := range stale {
+		if err := punchFile(c.fd, r); err != nil {
+			return err
+		}
+	}
+	for _, r := range over {
+		err := c.w.pieces(r, func(at abi.Addr, b []byte) error {
+			_, err := preadFull(src, b, int64(at))
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("mm: fork copy at %#x: %w", uint64(r.Start), err)
+		}
+	}
+	return copyExtents(src, c.fd, fresh)
+}
+
+// splitRanges splits the ranges a into the parts inside b and those
+// outside. Both lists are sorted and disjoint; so are the results.
+func splitRanges(a, b []abi.Range) (in, out []abi.Range) {
+	j := 0
+	for _, r := range a {
+		for at := r.Start; at < r.End; {
+			for j < len(b) && b[j].End <= at {
+				j++
+			}
+			if j == len(b) || b[j].Start >= r.End {
+				out = append(out, abi.Range{Start: at, End: r.End})
+				break
+			}
+			if b[j].Start > at {
+				out = append(out, abi.Range{Start: at, End: b[j].Start})
+				at = b[j].Start
+			}
+			end := min(b[j].End, r.End)
+			in = append(in, abi.Range{Start: at, End: end})
+			at = end
+		}
+	}
+	return in, out
 }
 
 // keepRAM is Close for an MM whose RAM and window a later fork child of
@@ -65,13 +130,37 @@ func (c *ChildRAM) CopyFrom(src int, extents []abi.Range) error {
 // where files were, and nothing said to the Machine (which the caller
 // recycles whole). Nil when they cannot be kept (borrowed RAM, a window
 // with host mlocks, a failure); the MM is closed either way.
+//
+// A fork child's RAM that no exec emptied keeps its pages when it holds
+// at most keptRAMMax bytes: the next fork child likely copies much the
+// same memory (ChildRAM.CopyFrom).
 func (m *MM) keepRAM() *ChildRAM {
 	q := newMachineQueue(m.machine)
 	m.setMachine(q)
-	fd, w, err := m.releaseForExec()
+	mode := unmapKeepWindow
+	if m.forkCopied && fileHeld(m.ramfd) <= keptRAMMax {
+		mode = unmapKeepPages
+	}
+	fd, w, err := m.releaseKeeping(mode)
 	q.discard()
 	if err != nil || fd < 0 {
 		return nil
 	}
-	return &ChildRAM{fd: fd, w: w, limit: m.limit}
+	c := &ChildRAM{fd: fd, w: w, limit: m.limit, kept: mode == unmapKeepPages}
+	if c.kept {
+		// Found now, at the process's end, rather than on the next
+		// fork's way (a walk over every page).
+		c.held = appendFileExtents(nil, fd, abi.Range{Start: 0, End: m.limit})
+	}
+	return c
+}
+
+// fileHeld is the memory file fd holds, or the most an int64 holds when
+// it cannot be told.
+func fileHeld(fd int) int64 {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return 1<<63 - 1
+	}
+	return st.Blocks * 512
 }

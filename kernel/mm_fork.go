@@ -86,14 +86,20 @@ func (m *MM) ForkLayout() *Snapshot {
 // appendExtents appends the populated parts of RAM range r to list.
 // Preconditions: m.mu held.
 func (m *MM) appendExtents(list []abi.Range, r abi.Range) []abi.Range {
+	return appendFileExtents(list, m.ramfd, r)
+}
+
+// appendFileExtents appends the populated parts of range r of file fd to
+// list (all of r when the file system cannot tell).
+func appendFileExtents(list []abi.Range, fd int, r abi.Range) []abi.Range {
 	for at := r.Start; at < r.End; {
-		d, err := unix.Seek(m.ramfd, int64(at), unix.SEEK_DATA)
+		d, err := unix.Seek(fd, int64(at), unix.SEEK_DATA)
 		if err == unix.ENXIO || (err == nil && abi.Addr(d) >= r.End) {
 			return list
 		}
 		ext := abi.Range{Start: at, End: r.End}
 		if err == nil {
-			h, herr := unix.Seek(m.ramfd, d, unix.SEEK_HOLE)
+			h, herr := unix.Seek(fd, d, unix.SEEK_HOLE)
 			if herr != nil {
 				h = int64(r.End)
 			}
@@ -220,6 +226,7 @@ func newMMFromSnapshot(machine hvf.Machine, limit abi.Addr, s *Snapshot, borrowe
 	var err error
 	if ram != nil {
 		m = newMMWith(q, limit, ram.fd, ram.w)
+		m.forkCopied = true
 	} else if m, err = newMMOver(q, limit, s.RAM); err != nil {
 		return nil, err
 	}

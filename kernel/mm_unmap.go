@@ -22,6 +22,10 @@ const (
 	// window the next one takes over (releaseForExec): shared and direct
 	// ranges get the RAM memfd back in the window.
 	unmapKeepWindow
+	// unmapKeepPages is unmapKeepWindow without the punch: the private
+	// pages stay in the RAM for the next fork child to overwrite
+	// (MM.keepRAM, ChildRAM.CopyFrom).
+	unmapKeepPages
 )
 
 // maxUnmapGap is the widest hole between two mappings that one Machine.Unmap
@@ -79,7 +83,7 @@ func (m *MM) unmapRangeMode(r abi.Range, mode unmapMode) error {
 		if mode != unmapRelease && (v.shared || v.direct) {
 			keep(m.windowRestore(vr))
 		}
-		if mode != unmapRelease && mode != unmapKeepWindow {
+		if mode == unmapAll || mode == unmapReplace {
 			if !v.shared {
 				// A direct VMA has no RAM pages, except those a vfork
 				// child may have written into borrowed RAM: punch them too.
