@@ -56,8 +56,12 @@ func (m *machine) Apply(ops []hvf.MapOp) (int, error) {
 		return 0, err
 	}
 	// Hints are for the pages this Apply maps: whatever happens, they
-	// do not outlive it.
-	defer func() { m.prefault = m.prefault[:0] }()
+	// do not outlive it; nor do the stub's descriptors of named files
+	// open for writing (fileCache).
+	defer func() {
+		m.prefault = m.prefault[:0]
+		m.dropWriters()
+	}()
 	done := 0
 	for done < len(ops) {
 		n, err := m.applyChunk(ops[done:])
@@ -181,9 +185,12 @@ func (m *machine) plan(p *batchPlan, ops []hvf.MapOp) (int, error) {
 // cache is full. stop says the batch has opened enough files: the op waits
 // for the next one.
 func (m *machine) planFile(p *batchPlan, op, fd int) (src, sfd int, stop bool, err error) {
-	k, err := fileKeyOf(fd)
+	k, named, err := fileKeyOf(fd)
 	if err != nil {
 		return -1, -1, false, err
+	}
+	if named && k.accMode != unix.O_RDONLY {
+		m.files.writers[k] = true
 	}
 	if sfd, ok := m.files.fds[k]; ok {
 		m.files.touch(k)
@@ -290,15 +297,31 @@ func opError(op hvf.MapOp, errno unix.Errno) error {
 	return fmt.Errorf("ptrace: unmap %#x+%#x: %w", op.Addr, op.Len, errno)
 }
 
-// fileKeyOf identifies the open file behind the caller's fd.
-func fileKeyOf(fd int) (fileKey, error) {
+// fileKeyOf identifies the open file behind the caller's fd; named says
+// it has a link in some directory (a memfd has none).
+func fileKeyOf(fd int) (k fileKey, named bool, err error) {
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
-		return fileKey{}, fmt.Errorf("fstat fd %d: %w", fd, err)
+		return fileKey{}, false, fmt.Errorf("fstat fd %d: %w", fd, err)
 	}
 	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
 	if err != nil {
-		return fileKey{}, fmt.Errorf("fcntl fd %d: %w", fd, err)
+		return fileKey{}, false, fmt.Errorf("fcntl fd %d: %w", fd, err)
 	}
-	return fileKey{dev: st.Dev, ino: st.Ino, accMode: fl & unix.O_ACCMODE}, nil
+	return fileKey{dev: st.Dev, ino: st.Ino, accMode: fl & unix.O_ACCMODE}, st.Nlink > 0, nil
+}
+
+// dropWriters closes the stub's descriptors of the files in
+// m.files.writers (see fileCache). A close that fails leaves a descriptor
+// in the stub, not a wrong mapping: it is logged.
+func (m *machine) dropWriters() {
+	for k := range m.files.writers {
+		if sfd, ok := m.files.fds[k]; ok {
+			m.files.forget(k)
+			if _, err := m.inject(unix.SYS_CLOSE, uint64(sfd)); err != nil {
+				m.log.Warn("close a stub descriptor of a file open for writing", "fd", sfd, "error", err)
+			}
+		}
+		delete(m.files.writers, k)
+	}
 }

@@ -53,12 +53,34 @@ const maxStubFiles = 16
 
 // fileCache maps host files to descriptors opened in the stub, least
 // recently used first in order.
+//
+// writers are the cached files open for writing that have a name (not a
+// memfd: the guest's RAM and shared anonymous memory stay cached). Such a
+// descriptor would keep the file open for writing after the guest's last
+// munmap, and an execve of the file would fail with ETXTBSY where Linux
+// runs it: Apply closes them in the stub once their mappings are made (a
+// mapping holds its file open by itself, as on Linux).
 type fileCache struct {
-	fds   map[fileKey]int
-	order []fileKey
+	fds     map[fileKey]int
+	order   []fileKey
+	writers map[fileKey]bool
 }
 
-func (c *fileCache) init() { c.fds = make(map[fileKey]int) }
+func (c *fileCache) init() {
+	c.fds = make(map[fileKey]int)
+	c.writers = make(map[fileKey]bool)
+}
+
+// forget drops k from the cache (its stub descriptor is closed or gone).
+func (c *fileCache) forget(k fileKey) {
+	delete(c.fds, k)
+	for i, o := range c.order {
+		if o == k {
+			c.order = append(c.order[:i], c.order[i+1:]...)
+			break
+		}
+	}
+}
 
 func (c *fileCache) touch(k fileKey) {
 	for i, o := range c.order {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"debug/elf"
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -168,5 +170,26 @@ func TestBadRangesAreRefused(t *testing.T) {
 	// The machine still works after refusing all that.
 	if err := g.m.Map(extraAddr, pageSize, hvf.ProtRead, g.fd, extraAddr); err != nil {
 		t.Errorf("Map after refusals: %v", err)
+	}
+}
+
+// fileKeyOf tells a named file (whose stub descriptor Apply drops when it
+// is open for writing) from a memfd (the guest's RAM, kept cached).
+func TestFileKeyOfNamed(t *testing.T) {
+	mfd, err := unix.MemfdCreate("ram", unix.MFD_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(mfd)
+	f, err := os.Create(filepath.Join(t.TempDir(), "f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if k, named, err := fileKeyOf(mfd); err != nil || named || k.accMode != unix.O_RDWR {
+		t.Fatalf("memfd: key %+v named %v err %v; want unnamed, O_RDWR", k, named, err)
+	}
+	if k, named, err := fileKeyOf(int(f.Fd())); err != nil || !named || k.accMode != unix.O_RDWR {
+		t.Fatalf("file: key %+v named %v err %v; want named, O_RDWR", k, named, err)
 	}
 }

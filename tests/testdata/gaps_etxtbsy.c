@@ -177,6 +177,18 @@ int main(int argc, char **argv) {
 	reap(h);
 	run("mapping gone", "./prog");
 
+	// The same in place: the mapping, not the closed descriptor, holds
+	// the writer, and its munmap lets the file run (the ptrace backend's
+	// stub drops its own descriptor once the mapping is made).
+	fd = open("prog", O_RDWR);
+	void *sm = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (sm == MAP_FAILED)
+		return 7;
+	close(fd);
+	run("shared writable mapping in place", "./prog");
+	munmap(sm, 4096);
+	run("shared writable mapping unmapped", "./prog");
+
 	// A private mapping from a descriptor open for writing, unmapped and
 	// closed in place: then nothing writes (the ptrace backend's stub
 	// maps such a file from a read-only descriptor of its own).
