@@ -354,8 +354,8 @@ func (m *MM) machineMap(v *vma, r abi.Range) error {
 // windowMap points the host window at v's memory for the part r.
 // Preconditions: m.mu held for writing; r inside v.
 func (m *MM) windowMap(v *vma, r abi.Range) error {
-	if !v.shared && !v.direct {
-		return nil
+	if !v.shared && !v.winFile {
+		return nil // private RAM, or a direct VMA not shown yet
 	}
 	prot := unix.PROT_READ
 	if v.shared && v.back.writable {
@@ -383,7 +383,7 @@ func (m *MM) addVMA(v vma) error {
 		return err
 	}
 	if err := m.machineMap(&v, r); err != nil {
-		if v.shared || v.direct {
+		if v.shared || v.winFile {
 			m.windowRestore(r)
 		}
 		v.back.release()

@@ -105,6 +105,14 @@ func (m *MM) CopyIn(addr abi.Addr, dst []byte) (int, error) {
 		return 0, nil
 	}
 	m.mu.RLock()
+	done := m.preadDirect(addr, dst) // mm_lazywin.go
+	m.mu.RUnlock()
+	if done {
+		return len(dst), nil
+	}
+	if err := m.rlockShowing(addr, uint64(len(dst))); err != nil {
+		return 0, err
+	}
 	defer m.mu.RUnlock()
 	e, fileBacked, ram := m.accessible(addr, uint64(len(dst)), false)
 	if e <= addr {
@@ -154,6 +162,14 @@ func (m *MM) CopyInString(addr abi.Addr, maxLen int) (string, error) {
 		return "", abi.ENAMETOOLONG
 	}
 	m.mu.RLock()
+	str, done := m.stringDirect(addr, maxLen) // mm_lazywin.go
+	m.mu.RUnlock()
+	if done {
+		return str, nil
+	}
+	if err := m.rlockShowing(addr, uint64(maxLen)); err != nil {
+		return "", err
+	}
 	defer m.mu.RUnlock()
 	e, fileBacked, ram := m.accessible(addr, uint64(maxLen), false)
 	if e <= addr {
@@ -210,7 +226,9 @@ func (m *MM) Slice(addr abi.Addr, n int, write bool) ([]byte, error) {
 		}
 		return []byte{}, nil
 	}
-	m.mu.RLock()
+	if err := m.rlockShowing(addr, uint64(n)); err != nil { // mm_lazywin.go
+		return nil, err
+	}
 	defer m.mu.RUnlock()
 	e := m.accessibleEnd(addr, uint64(n), write)
 	if uint64(e-addr) < uint64(n) || e <= addr {

@@ -13,8 +13,9 @@ import (
 // A private file mapping reads exactly like a shared mapping of the same
 // file for as long as nobody writes it. So a private file VMA whose prot has
 // no PROT_WRITE (program and library text, read-only data) is backed by the
-// file itself: the window and the Machine map the file at its offset,
-// read-only, like a MAP_SHARED mapping, and nothing is copied into RAM. An
+// file itself: the Machine maps the file at its offset, read-only, like a
+// MAP_SHARED mapping, and so does the window once the guestproc reads the
+// VMA through it (mm_lazywin.go); nothing is copied into RAM. An
 // exec of a 30 MB compiler then costs the pages the guest touches, from the
 // host page cache shared with every other process mapping the same file,
 // instead of a copy of every mapped byte.
@@ -44,15 +45,17 @@ func (m *MM) materialise(v *vma) error {
 	if err := m.punch(r); err != nil { // a vfork child's leftovers, if any
 		return abi.ENOMEM
 	}
-	if err := m.windowRestore(r); err != nil {
-		return fmt.Errorf("mm: materialise [%#x, %#x): %w", uint64(r.Start), uint64(r.End), err)
+	if v.winFile {
+		if err := m.windowRestore(r); err != nil {
+			return fmt.Errorf("mm: materialise [%#x, %#x): %w", uint64(r.Start), uint64(r.End), err)
+		}
 	}
 	if err := m.fillFromFile(v.back, v.off, r); err != nil {
 		m.windowMap(v, r)
 		m.punch(r)
 		return err
 	}
-	v.direct = false
+	v.direct, v.winFile = false, false
 	if err := m.machineMap(v, r); err != nil {
 		return err
 	}

@@ -22,7 +22,10 @@ func (m *MM) Lock(r abi.Range, lock, onFault bool) error {
 	if r.End > m.limit {
 		return abi.ENOMEM
 	}
-	m.mu.RLock()
+	// A direct VMA's locked pages are its file's: the window must show it.
+	if err := m.rlockShowing(r.Start, r.Len()); err != nil {
+		return abi.ENOMEM
+	}
 	defer m.mu.RUnlock()
 	if !m.covered(r) {
 		return abi.ENOMEM

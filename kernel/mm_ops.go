@@ -406,7 +406,10 @@ func (m *MM) Mincore(addr abi.Addr, vec []byte) error {
 		return abi.ENOMEM
 	}
 	r := abi.Range{Start: addr, End: end}
-	m.mu.RLock()
+	// A direct VMA reports its file's pages: the window must show it.
+	if err := m.rlockShowing(r.Start, r.Len()); err != nil {
+		return abi.ENOMEM
+	}
 	defer m.mu.RUnlock()
 	if !m.covered(r) {
 		return abi.ENOMEM

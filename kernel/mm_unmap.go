@@ -80,7 +80,7 @@ func (m *MM) unmapRangeMode(r abi.Range, mode unmapMode) error {
 				run = vr
 			}
 		}
-		if mode != unmapRelease && (v.shared || v.direct) {
+		if mode != unmapRelease && (v.shared || v.winFile) {
 			keep(m.windowRestore(vr))
 		}
 		if mode == unmapAll || mode == unmapReplace {

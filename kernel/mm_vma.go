@@ -85,12 +85,17 @@ type vma struct {
 	// dontFork and wipeOnFork record madvise hints for fork.
 	dontFork, wipeOnFork bool
 	// direct marks a private file mapping that reads the file itself:
-	// the window and the Machine map back.fd at off (read-only) instead
-	// of the RAM memfd, so nothing is copied and the host page cache is
-	// shared with every other mapping of the file. It holds only while
-	// prot has no PROT_WRITE; anything that needs private pages first
-	// materialises the range (see mm_direct.go).
+	// the Machine (and the window, see winFile) maps back.fd at off
+	// (read-only) instead of the RAM memfd, so nothing is copied and
+	// the host page cache is shared with every other mapping of the
+	// file. It holds only while prot has no PROT_WRITE; anything that
+	// needs private pages first materialises the range (mm_direct.go).
 	direct bool
+	// winFile: the window shows a direct VMA's file. It is mapped there
+	// only when the guestproc first reads the VMA through the window
+	// (mm_lazywin.go); until then the window shows the RAM memfd, which
+	// holds nothing there.
+	winFile bool
 }
 
 func (v *vma) rng() abi.Range { return abi.Range{Start: v.start, End: v.end} }
@@ -104,7 +109,8 @@ func (v *vma) writable() bool { return v.prot&hvf.ProtWrite != 0 }
 // mergeable reports whether b can extend a (a directly before b).
 func mergeable(a, b *vma) bool {
 	if a.end != b.start || a.prot != b.prot || a.shared != b.shared || a.back != b.back ||
-		a.name != b.name || a.dontFork != b.dontFork || a.wipeOnFork != b.wipeOnFork || a.direct != b.direct {
+		a.name != b.name || a.dontFork != b.dontFork || a.wipeOnFork != b.wipeOnFork || a.direct != b.direct ||
+		a.winFile != b.winFile {
 		return false
 	}
 	return a.back == nil || a.off+uint64(a.end-a.start) == b.off
