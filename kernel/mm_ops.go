@@ -97,6 +97,7 @@ func (m *MM) SetBrk(addr abi.Addr) abi.Addr {
 			return m.brk
 		}
 		v := vma{start: r.Start, end: r.End, prot: hostProt(abi.PROT_READ | abi.PROT_WRITE), name: "[heap]"}
+		m.hintGrowth(r) // mm_prefault.go
 		if err := m.addVMA(v); err != nil {
 			return m.brk
 		}

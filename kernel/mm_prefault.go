@@ -14,6 +14,26 @@ type prefaulter interface {
 // start-up code; a large one's are not.
 const maxPrefaultSegment = 64 << 10
 
+// maxPrefaultGrowth is the largest heap growth hinted whole (hintGrowth).
+const maxPrefaultGrowth = 256 << 10
+
+// hintGrowth hints a heap growth r that its Machine.Map is about to map:
+// malloc grows the heap by what it needs now plus a pad (128 KiB in
+// glibc) and fills it from the bottom, so the pages get touched soon.
+// Larger growths are left to fault.
+func (m *MM) hintGrowth(r abi.Range) {
+	if r.Len() > maxPrefaultGrowth {
+		return
+	}
+	mach := m.machine
+	if q, ok := mach.(*machineQueue); ok {
+		mach = q.Machine
+	}
+	if p, ok := mach.(prefaulter); ok {
+		p.PrefaultHint(uint64(r.Start), uint64(r.Len()), true)
+	}
+}
+
 // hintPrefault tells the Machine that the guest will touch r as soon as it
 // runs (write: by writing). Only within a burst of queued Machine calls
 // (exec's, a new process's load): the hint then rides on the batch the

@@ -90,3 +90,28 @@ func TestLoadHintsPrefaultOfStackTopAndSmallData(t *testing.T) {
 		t.Errorf("a hint was given outside a queued burst")
 	}
 }
+
+// A heap growth up to maxPrefaultGrowth is hinted for writing, with the
+// Map that makes it; a larger one and a shrink are not.
+func TestBrkGrowthIsHinted(t *testing.T) {
+	pm := &prefaultMachine{fakeMachine: &fakeMachine{}}
+	m, err := NewMM(pm, testLimit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	start := abi.Addr(0x1000000)
+	m.SetBrkStart(start)
+	if got := m.SetBrk(start + 132<<10); got != start+132<<10 {
+		t.Fatalf("brk = %#x", uint64(got))
+	}
+	want := abi.Range{Start: start, End: start + 132<<10}
+	if len(pm.hints) != 1 || pm.hints[0] != want || !pm.write[0] {
+		t.Fatalf("hints %v (write %v), want %v for writing", pm.hints, pm.write, want)
+	}
+	m.SetBrk(start + 132<<10 + maxPrefaultGrowth + abi.PageSize)
+	m.SetBrk(start + abi.PageSize)
+	if len(pm.hints) != 1 {
+		t.Fatalf("hints %v: want none for a large growth or a shrink", pm.hints)
+	}
+}
