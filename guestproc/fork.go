@@ -16,43 +16,46 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Fork implements kernel.TreeHost. The image is built while the
-// supervisor makes the child; the parent then waits only until the child
-// has copied its memory (ForkReady), not until it has mapped it and runs.
+// Fork implements kernel.TreeHost. The parent makes the fork socket and
+// sends the child's end with its request, so the image goes out while the
+// supervisor picks the child's guestproc and the reply travels: neither
+// waits for the other. The parent then waits only until the child has
+// copied its memory (ForkReady), not until it has mapped it and runs.
 func (h *host) Fork(job *kernel.ForkJob) (int32, error) {
 	start := time.Now()
 	h.syncSubreaper()
-	pending, err := h.ask(ipc.Request{Op: ipc.OpFork, ExitSignal: job.ExitSignal})
+	fc, theirs, err := ipc.Socketpair()
+	if err != nil {
+		return 0, abi.EAGAIN
+	}
+	defer fc.Close()
+	pending, err := h.ask(ipc.Request{Op: ipc.OpFork, ExitSignal: job.ExitSignal}, theirs.FD())
+	theirs.Close()
 	if err != nil {
 		return 0, err
 	}
 	img, fds, buildErr := job.Build()
 	tBuilt := time.Now()
-	r, err := h.answer(pending)
-	tCall := time.Now()
-	if err != nil {
-		return 0, err
-	}
-	if len(r.fds) != 1 {
-		closeFDs(r.fds)
-		h.log.Error("fork reply without exactly one socket", "fds", len(r.fds))
-		return 0, abi.ENOMEM
-	}
-	fc := ipc.NewConn(r.fds[0])
-	defer fc.Close()
 	if buildErr != nil {
 		// The child reads EOF instead of an image: the supervisor
 		// forgets it (MsgExecFailed), the parent never saw it.
+		fc.Close()
+		if r, err := h.answer(pending); err == nil {
+			h.zombies.unfork(r.Pid)
+			closeFDs(r.fds)
+		}
 		return 0, buildErr
 	}
-	// Live from before the child can run (and end): wait_quiet.go.
-	h.zombies.forked(r.Pid, job.ExitSignal)
 	notifyR, notifyW := -1, -1
 	if job.WaitExec {
 		var p [2]int
 		if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
 			// The child waits for its image and dies with the socket.
-			h.zombies.unfork(r.Pid)
+			fc.Close()
+			if r, err := h.answer(pending); err == nil {
+				h.zombies.unfork(r.Pid)
+				closeFDs(r.fds)
+			}
 			return 0, abi.ENOMEM
 		}
 		notifyR, notifyW = p[0], p[1]
@@ -71,6 +74,15 @@ func (h *host) Fork(job *kernel.ForkJob) (int32, error) {
 	if err == nil {
 		_, err = fc.Expect(ipc.MsgForkReady, nil)
 	}
+	tReady := time.Now()
+	// A refusal (EAGAIN past --max-procs) closes the child's end unread:
+	// the reply says why. A reply that gave a pid registered the child
+	// (serve); a child that never got ready is forgotten again.
+	r, rerr := h.answer(pending)
+	if rerr != nil {
+		return 0, rerr
+	}
+	closeFDs(r.fds)
 	if err != nil {
 		h.log.Warn("fork: child did not start", "pid", r.Pid, "error", err)
 		h.zombies.unfork(r.Pid)
@@ -79,7 +91,7 @@ func (h *host) Fork(job *kernel.ForkJob) (int32, error) {
 	if h.log.IsDebug() {
 		h.log.Debug("forked", "child", r.Pid, "vfork", img.Vfork, "fds", len(fds),
 			"regions", len(img.Regions), "took", time.Since(start), "built", tBuilt.Sub(start),
-			"supervisor", tCall.Sub(start), "send", tSent.Sub(tCall), "child_copied", time.Since(tSent))
+			"sent", tSent.Sub(start), "child_copied", tReady.Sub(tSent), "reply_after", time.Since(tReady))
 	}
 	if job.WaitExec {
 		// Released when the child execs (it closes its end) or ends.

@@ -31,7 +31,11 @@ type host struct {
 	mu      sync.Mutex
 	nextID  uint64
 	pending map[uint64]chan reply
-	proc    *kernel.Process // set once the process exists
+	// forks are the pending fork requests, with the child's exit signal:
+	// serve registers the child (zombies.forked) as it hands out the
+	// reply, before any later message about the child (guestproc/fork.go).
+	forks map[uint64]int32
+	proc  *kernel.Process // set once the process exists
 	// events is closed and replaced at every child state change.
 	events chan struct{}
 	// dead is closed when the control socket fails.
@@ -56,7 +60,7 @@ type reply struct {
 }
 
 func newHost(conn *ipc.Conn, start ipc.Start, log hclog.Logger) *host {
-	h := &host{pid: start.Pid, conn: conn, log: log, cfg: start, pending: map[uint64]chan reply{},
+	h := &host{pid: start.Pid, conn: conn, log: log, cfg: start, pending: map[uint64]chan reply{}, forks: map[uint64]int32{},
 		events: make(chan struct{}), dead: make(chan struct{}), vforkNotify: -1}
 	h.ppid.Store(start.Ppid)
 	return h
@@ -108,18 +112,22 @@ func (h *host) call(req ipc.Request) (reply, error) {
 	return h.answer(ch)
 }
 
-// ask sends req without waiting; answer(ch) then waits for its reply, so
-// the caller can work in between.
-func (h *host) ask(req ipc.Request) (chan reply, error) {
+// ask sends req (with descriptors fds) without waiting; answer(ch) then
+// waits for its reply, so the caller can work in between.
+func (h *host) ask(req ipc.Request, fds ...int) (chan reply, error) {
 	ch := make(chan reply, 1)
 	h.mu.Lock()
 	h.nextID++
 	req.ID = h.nextID
 	h.pending[req.ID] = ch
+	if req.Op == ipc.OpFork {
+		h.forks[req.ID] = req.ExitSignal
+	}
 	h.mu.Unlock()
-	if err := h.conn.Send(ipc.MsgRequest, req); err != nil {
+	if err := h.conn.Send(ipc.MsgRequest, req, fds...); err != nil {
 		h.mu.Lock()
 		delete(h.pending, req.ID)
+		delete(h.forks, req.ID)
 		h.mu.Unlock()
 		h.log.Error("request to supervisor", "op", req.Op, "error", err)
 		return nil, abi.EIO
@@ -164,7 +172,14 @@ func (h *host) serve() {
 			h.mu.Lock()
 			ch := h.pending[r.ID]
 			delete(h.pending, r.ID)
+			sig, fork := h.forks[r.ID]
+			delete(h.forks, r.ID)
 			h.mu.Unlock()
+			if fork && r.Errno == 0 {
+				// Live from before the child can run and end (its exit
+				// comes after this reply): wait_quiet.go.
+				h.zombies.forked(r.Pid, sig)
+			}
 			if ch == nil {
 				closeFDs(fds)
 				continue

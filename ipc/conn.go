@@ -52,7 +52,7 @@ type Type uint8
 //
 //	Requests (control socket; G blocks its vCPU thread for the Reply):
 //	  G→S Request{ID, Op, ...}
-//	  S→G Reply{ID, Errno, ...}        same ID; descriptors for OpFork
+//	  S→G Reply{ID, Errno, ...}        same ID
 //	  Requests with ID 0 (OpExeced, OpReap, OpSubreap) get no Reply.
 //
 //	Asynchronous, any time after Started (read by G's reader goroutine,
@@ -71,8 +71,11 @@ type Type uint8
 //	  fork socket, read by G's reader, begins its next process) or closes
 //	  the control socket (G exits).
 //
-//	Fork (OpFork; the fork socket: P keeps one end from the Reply, C gets
-//	the other as descriptor 4):
+//	Fork (OpFork; the fork socket: P makes it and sends one end with the
+//	Request, which S hands to C, in its Start or as descriptor 4; S replies
+//	to P before C gets its Start, so that nothing about C reaches P before
+//	the Reply; P streams the image meanwhile, and a refusal closes C's
+//	end unread: P reads EOF, then the Reply's errno):
 //	  P→C ForkImage       the versioned image header (kernel.ForkImage);
 //	                      its RAM is P's own RAM memfd
 //	  P→C FDChunk...      its descriptors, in chunks of <= MaxFDsPerMessage
@@ -111,6 +114,8 @@ type Conn struct {
 	// file and rc are set by UsePoller (poll.go).
 	file *os.File
 	rc   syscall.RawConn
+	// closed is set by Close (by the goroutine that owns the Conn).
+	closed bool
 }
 
 // NewConn wraps a connected SOCK_SEQPACKET descriptor; the Conn owns it.
@@ -128,7 +133,7 @@ func Socketpair() (*Conn, *Conn, error) {
 // FD returns the underlying descriptor.
 func (c *Conn) FD() int { return c.fd }
 
-// Close closes the descriptor.
+// Close closes the descriptor; closing again does nothing.
 func (c *Conn) Close() error { return c.closeConn() }
 
 // Send marshals v as JSON and sends it as one message of type t with the

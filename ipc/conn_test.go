@@ -169,3 +169,31 @@ func TestForkReplyCarriesTheForkSocket(t *testing.T) {
 		t.Fatalf("the passed socket does not reach the child's end: %v", err)
 	}
 }
+
+// Closing a Conn twice closes its descriptor once: the second Close must
+// not close whatever file reused the number.
+func TestCloseTwiceClosesOnce(t *testing.T) {
+	a, b, err := Socketpair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	fd := a.FD()
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(p[0])
+	defer unix.Close(p[1])
+	if err := a.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	for _, q := range p {
+		if _, err := unix.FcntlInt(uintptr(q), unix.F_GETFD, 0); err != nil {
+			t.Fatalf("descriptor %d (the Conn had %d) closed by a second Close: %v", q, fd, err)
+		}
+	}
+}

@@ -110,9 +110,9 @@ type Op string
 
 // Requests (body Request, answered by a Reply with the same ID unless said).
 const (
-	// OpFork: a child pid and a new guestproc. Request.ExitSignal; the
-	// reply carries Pid and one descriptor, the parent's end of the fork
-	// socket.
+	// OpFork: a child pid and a new guestproc. Request.ExitSignal and one
+	// descriptor, the child's end of the fork socket the parent made; the
+	// reply carries Pid (sent before the child's guestproc gets the socket).
 	OpFork Op = "fork"
 	// OpWait: poll for a child state change (never blocks). Request.Pid
 	// (wait4 selector), Options (W* bits). Reply Pid 0: none yet.

@@ -83,8 +83,14 @@ func (c *Conn) io(op func(fd int) error, write bool) error {
 	return opErr
 }
 
-// closeConn closes the descriptor, through the os.File on the poller.
+// closeConn closes the descriptor, through the os.File on the poller; a
+// second call does nothing (the number may belong to another file by
+// then).
 func (c *Conn) closeConn() error {
+	if c.closed {
+		return nil
+	}
+	c.closed = true
 	if c.file != nil {
 		return c.file.Close()
 	}

@@ -381,18 +381,23 @@ func (h *guestprocHandle) discard() {
 // handle answers one request of guestproc g; fds are the request's
 // descriptors (handle owns them).
 func (s *supervisor) handle(g *guestproc, req *ipc.Request, fds []int) {
-	closeAll(fds)
 	rep := ipc.Reply{ID: req.ID}
 	var err error
 	var out []int
-	switch req.Op {
-	case ipc.OpFork:
-		var fd int
-		rep.Pid, fd, err = s.fork(g.pid, req.ExitSignal)
-		if err == nil {
-			out = []int{fd}
-			defer unix.Close(fd)
+	if req.Op == ipc.OpFork {
+		// fds: the child's end of the parent's fork socket. fork
+		// replies itself, before it starts the child.
+		if len(fds) != 1 {
+			closeAll(fds)
+			err = abi.EINVAL
+		} else if err = s.fork(g, req, fds[0]); err == nil {
+			return
 		}
+		fds = nil
+	}
+	closeAll(fds)
+	switch req.Op {
+	case ipc.OpFork: // refused: err is set
 	case ipc.OpWait:
 		var r WaitResult
 		r, err = s.tree.Wait(g.pid, req.Pid, req.Options)
@@ -495,19 +500,29 @@ func (s *supervisor) handle(g *guestproc, req *ipc.Request, fds []int) {
 	}
 }
 
-// fork makes a child of parent: a pid, a fork socketpair and a guestproc
-// holding one end; it returns the pid and the parent's end.
-func (s *supervisor) fork(parent, exitSignal int32) (int32, int, error) {
-	pid, err := s.tree.Fork(parent, exitSignal)
+// fork makes a child of g's process for request req: a pid, and a
+// guestproc holding forkEnd, the child's end of the fork socket the parent
+// made (and streams the image on; package ipc). The reply goes to the
+// parent before the child's guestproc gets its Start, so that everything
+// the child later causes (its exit, a signal it sends) reaches the parent
+// after the fork's reply. When no pid can be made it sends nothing, closes
+// forkEnd and returns the error for the caller to reply. A child whose
+// guestproc cannot start is forgotten again; the parent, its fork socket
+// closed, fails the fork.
+func (s *supervisor) fork(g *guestproc, req *ipc.Request, forkEnd int) error {
+	parent := g.pid
+	pid, err := s.tree.Fork(parent, req.ExitSignal)
 	if err != nil {
-		return 0, -1, err
+		unix.Close(forkEnd)
+		return err
 	}
 	s.pidfdBorn(pid)
-	mine, theirs, err := ipc.Socketpair()
-	if err != nil {
-		s.tree.Discard(pid)
-		return 0, -1, abi.EAGAIN
+	if req.ID != 0 {
+		if err := g.send(ipc.MsgReply, ipc.Reply{ID: req.ID, Pid: pid}); err != nil {
+			s.log.Debug("reply not delivered", "pid", parent, "error", err)
+		}
 	}
+	theirs := ipc.NewConn(forkEnd)
 	// A fork child keeps the tree's root and binds; its cwd arrives with
 	// the image.
 	start := ipc.Start{Pid: pid, Ppid: parent, Fork: true, Backend: s.cfg.Backend,
@@ -524,24 +539,21 @@ func (s *supervisor) fork(parent, exitSignal int32) (int32, int, error) {
 		sp.pid = pid
 		s.tree.SetHostPid(pid, sp.cmd.Process.Pid)
 		go s.serve(s.add(sp))
-		return pid, mine.FD(), nil
+		return nil
 	}
-	h, err := s.spawn(pid, theirs)
+	h, err := s.spawn(pid, theirs) // closes forkEnd, also on failure
 	if err != nil {
-		mine.Close()
 		s.tree.Discard(pid)
 		s.log.Error("fork: start guestproc", "error", err)
-		return 0, -1, abi.EAGAIN
+		return nil
 	}
-	g := s.add(h)
-	err = g.send(ipc.MsgStart, start)
-	go s.serve(g)
+	g2 := s.add(h)
+	err = g2.send(ipc.MsgStart, start)
+	go s.serve(g2)
 	if err != nil {
-		mine.Close()
 		h.cmd.Process.Kill()
-		return 0, -1, abi.EAGAIN
 	}
-	return pid, mine.FD(), nil
+	return nil
 }
 
 // kill routes a signal from process from.
