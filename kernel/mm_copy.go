@@ -104,14 +104,12 @@ func (m *MM) CopyIn(addr abi.Addr, dst []byte) (int, error) {
 	if len(dst) == 0 {
 		return 0, nil
 	}
-	m.mu.RLock()
-	done := m.preadDirect(addr, dst) // mm_lazywin.go
-	m.mu.RUnlock()
+	done, err := m.rlockShowing(addr, uint64(len(dst)), func() bool { return m.preadDirect(addr, dst) }) // mm_lazywin.go
+	if err != nil {
+		return 0, err
+	}
 	if done {
 		return len(dst), nil
-	}
-	if err := m.rlockShowing(addr, uint64(len(dst))); err != nil {
-		return 0, err
 	}
 	defer m.mu.RUnlock()
 	e, fileBacked, ram := m.accessible(addr, uint64(len(dst)), false)
@@ -161,14 +159,13 @@ func (m *MM) CopyInString(addr abi.Addr, maxLen int) (string, error) {
 	if maxLen <= 0 {
 		return "", abi.ENAMETOOLONG
 	}
-	m.mu.RLock()
-	str, done := m.stringDirect(addr, maxLen) // mm_lazywin.go
-	m.mu.RUnlock()
-	if done {
-		return str, nil
-	}
-	if err := m.rlockShowing(addr, uint64(maxLen)); err != nil {
-		return "", err
+	var str string
+	done, err := m.rlockShowing(addr, uint64(maxLen), func() (ok bool) { // mm_lazywin.go
+		str, ok = m.stringDirect(addr, maxLen)
+		return ok
+	})
+	if done || err != nil {
+		return str, err
 	}
 	defer m.mu.RUnlock()
 	e, fileBacked, ram := m.accessible(addr, uint64(maxLen), false)
@@ -188,7 +185,6 @@ func (m *MM) CopyInString(addr abi.Addr, maxLen int) (string, error) {
 	}
 	var s []byte
 	found := errors.New("found")
-	var err error
 	if ferr := faultSafe(fileBacked, func() {
 		err = m.window.pieces(abi.Range{Start: addr, End: e}, func(_ abi.Addr, b []byte) error {
 			if i := bytes.IndexByte(b, 0); i >= 0 {
@@ -226,7 +222,7 @@ func (m *MM) Slice(addr abi.Addr, n int, write bool) ([]byte, error) {
 		}
 		return []byte{}, nil
 	}
-	if err := m.rlockShowing(addr, uint64(n)); err != nil { // mm_lazywin.go
+	if _, err := m.rlockShowing(addr, uint64(n), nil); err != nil { // mm_lazywin.go
 		return nil, err
 	}
 	defer m.mu.RUnlock()

@@ -51,9 +51,11 @@ func (m *MM) showFiles(r abi.Range) error {
 }
 
 // rlockShowing takes m.mu for reading, with the window showing every
-// direct VMA in [addr, addr+n). On failure (the window could not be
-// mapped: EFAULT for the copy) it holds no lock.
-func (m *MM) rlockShowing(addr abi.Addr, n uint64) error {
+// direct VMA in [addr, addr+n). When one is not shown, fromFile (if not
+// nil) first gets to serve the access from the file under the read lock:
+// done then means it did, and no lock is held. On failure (the window
+// could not be mapped: EFAULT for the access) no lock is held either.
+func (m *MM) rlockShowing(addr abi.Addr, n uint64, fromFile func() bool) (done bool, err error) {
 	end, ok := addr.AddLength(n)
 	if !ok || end > m.limit {
 		end = m.limit
@@ -61,16 +63,20 @@ func (m *MM) rlockShowing(addr abi.Addr, n uint64) error {
 	r := abi.Range{Start: addr, End: max(addr, end)}
 	m.mu.RLock()
 	for m.lazyIn(r) {
+		if fromFile != nil && fromFile() {
+			m.mu.RUnlock()
+			return true, nil
+		}
 		m.mu.RUnlock()
 		m.mu.Lock()
 		err := m.showFiles(r)
 		m.mu.Unlock()
 		if err != nil {
-			return abi.EFAULT
+			return false, abi.EFAULT
 		}
 		m.mu.RLock()
 	}
-	return nil
+	return false, nil
 }
 
 // directVMA returns the direct VMA the window does not show that holds

@@ -23,7 +23,7 @@ func (m *MM) Lock(r abi.Range, lock, onFault bool) error {
 		return abi.ENOMEM
 	}
 	// A direct VMA's locked pages are its file's: the window must show it.
-	if err := m.rlockShowing(r.Start, r.Len()); err != nil {
+	if _, err := m.rlockShowing(r.Start, r.Len(), nil); err != nil {
 		return abi.ENOMEM
 	}
 	defer m.mu.RUnlock()

@@ -408,7 +408,7 @@ func (m *MM) Mincore(addr abi.Addr, vec []byte) error {
 	}
 	r := abi.Range{Start: addr, End: end}
 	// A direct VMA reports its file's pages: the window must show it.
-	if err := m.rlockShowing(r.Start, r.Len()); err != nil {
+	if _, err := m.rlockShowing(r.Start, r.Len(), nil); err != nil {
 		return abi.ENOMEM
 	}
 	defer m.mu.RUnlock()
