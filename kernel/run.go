@@ -47,6 +47,7 @@ func (t *Task) Run() (uint32, error) {
 		if err != nil {
 			return 0, fmt.Errorf("vcpu run: %w", err)
 		}
+		handled := time.Now() // run_yield.go: a handler that blocked parked
 		switch exit.Reason {
 		case hvf.ExitSyscall:
 			if st != nil {
@@ -71,6 +72,7 @@ func (t *Task) Run() (uint32, error) {
 			return t.leaderDone()
 		}
 		t.DeliverSignals()
+		t.maybeYield(handled) // run_yield.go
 		if done, _ := t.Proc.Exited(); done {
 			return t.leaderDone()
 		}

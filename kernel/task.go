@@ -10,6 +10,7 @@ package kernel
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/elfuse/elfuse/hvf"
 	"github.com/elfuse/elfuse/kernel/abi"
@@ -99,6 +100,8 @@ type Task struct {
 	// runMark and runEnd: see RunMark and NotifyRunEnd (run_mark.go).
 	runMark atomic.Uint64
 	runEnd  atomic.Pointer[func()]
+	// lastYield is when the run loop last yielded (run_yield.go).
+	lastYield time.Time
 
 	// SigMask is the blocked-signal set; see signal code.
 	SigMask    uint64
