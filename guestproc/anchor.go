@@ -14,9 +14,8 @@ import (
 // short period. It costs a wake-up every 10 ms for nothing while the
 // guestproc waits as a spare, its guest computes (the tracer's wait for
 // the guest is a system call: sysmon never sleeps for good anyway), or its
-// guest waits long (a gcc driver waiting for cc1): one wake of sysmon's
-// short period after a long wait is cheaper than a hundred of the
-// anchor's a second.
+// guest waits long (an idle shell): one wake of sysmon's short period
+// after a long wait is cheaper than a hundred of the anchor's a second.
 type Anchor interface {
 	// Hold holds (true) or lets go of (false) the anchor.
 	Hold(bool)
@@ -27,15 +26,29 @@ type Anchor interface {
 
 // anchorGuard drives an Anchor: let go while the guestproc waits as a
 // spare (hold) and, from the anchor's own wake-ups, when the guest has been
-// in one run, or in one wait between runs, since the previous wake-up;
-// held again when the next run ends. A nil guard's Anchor is none.
+// in one run since the previous wake-up, or in one wait between runs for
+// waitPatience wake-ups; held again when the next run ends. A nil guard's Anchor is none.
 type anchorGuard struct {
 	anchor Anchor
 	task   atomic.Pointer[kernel.Task]
 	// last is the task's run mark at the previous wake-up (noLook: none
 	// since watch).
 	last atomic.Uint64
+	// quiet counts the wake-ups in a row that found the task in the same
+	// wait.
+	quiet atomic.Int32
 }
+
+// waitPatience is how many wake-ups in a row (about 10 ms apart) must find
+// the task in one wait before the anchor is let go. A let-go anchor costs
+// sysmon's short period when the wait ends (~60 nanosleeps, ~120 context
+// switches), a held one about 4 context switches per wake-up (sysmon's and
+// the anchor's), so holding on is cheaper for any wait shorter than about
+// 300 ms: a make or gcc driver waiting for its compilers, a shell waiting
+// for a command. A guest that computes has no use for the anchor (the
+// tracer's wait for it is a system call) and lets go at the first quiet
+// wake-up.
+const waitPatience = 30
 
 const noLook = ^uint64(0)
 
@@ -57,6 +70,7 @@ func (g *anchorGuard) hold(on bool) {
 // watch makes t the task whose runs the guard looks at (nil: none).
 func (g *anchorGuard) watch(t *kernel.Task) {
 	g.last.Store(noLook)
+	g.quiet.Store(0)
 	g.task.Store(t)
 }
 
@@ -68,8 +82,13 @@ func (g *anchorGuard) woke() {
 	}
 	m := t.RunMark()
 	if g.last.Swap(m) != m {
+		g.quiet.Store(0)
 		return
 	}
+	if m%2 == 0 && g.quiet.Add(1) < waitPatience {
+		return // in one wait: hold on a while (waitPatience)
+	}
+	g.quiet.Store(0)
 	// One guest run, or one wait between two runs, since the last
 	// wake-up: let go first, then ask for the run's end, so that a run
 	// ending in between holds it again.

@@ -10,8 +10,8 @@ type fakeAnchor struct {
 func (a *fakeAnchor) Hold(on bool)     { a.held = append(a.held, on) }
 func (a *fakeAnchor) OnWake(fn func()) { a.onWake = fn }
 
-// The anchor is let go at a wake-up with no message since the previous
-// one, and held again by the next message, once.
+// The anchor is let go after quietPatience wake-ups in a row with no
+// message, and held again by the next message, once.
 func TestAnchorLetGoWhileQuiet(t *testing.T) {
 	a := &fakeAnchor{}
 	var g anchorGuard
@@ -21,9 +21,23 @@ func TestAnchorLetGoWhileQuiet(t *testing.T) {
 	if len(a.held) != 0 {
 		t.Fatalf("held %v after a busy interval, want no change", a.held)
 	}
-	a.onWake() // nothing since
+	for i := 1; i < quietPatience; i++ {
+		a.onWake() // nothing since: hold on for a while
+	}
+	if len(a.held) != 0 {
+		t.Fatalf("held %v after %d quiet intervals, want no change", a.held, quietPatience-1)
+	}
+	g.message() // a message restarts the count
+	a.onWake()
+	for i := 1; i < quietPatience; i++ {
+		a.onWake()
+	}
+	if len(a.held) != 0 {
+		t.Fatalf("held %v after a message and %d quiet intervals, want no change", a.held, quietPatience-1)
+	}
+	a.onWake()
 	if len(a.held) != 1 || a.held[0] {
-		t.Fatalf("held %v after a quiet interval, want [false]", a.held)
+		t.Fatalf("held %v after %d quiet intervals, want [false]", a.held, quietPatience)
 	}
 	g.message()
 	g.message()
