@@ -142,6 +142,12 @@ func (m *machine) finishGadget(r *unix.PtraceRegs, trapRIP uint64, what string) 
 			if r.Rip == trapRIP {
 				return nil
 			}
+		} else if isTick(ws) {
+			// The stub's own timer (tick.go): nothing to report.
+			if err := unix.PtraceCont(m.pid, 0); err != nil {
+				return fmt.Errorf("%s: continue: %w", what, err)
+			}
+			continue
 		} else if ws.Stopped() {
 			if si, err := getSigInfo(m.pid); err == nil && si.Code > 0 && isFaultSignal(si.Signo) {
 				unix.PtraceGetRegs(m.pid, r) // where it faulted, for the caller

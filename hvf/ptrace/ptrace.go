@@ -157,6 +157,10 @@ type machine struct {
 	// hostStale says the stub's real registers differ from host (after a
 	// syscall stop, whose RAX is -ENOSYS, or an injected syscall).
 	hostStale bool
+	// ticking says the stub's tick timer runs (tick.go); ticks counts
+	// the stops it made.
+	ticking bool
+	ticks   uint64
 	// interruptPending records a signal swallowed while an injected
 	// syscall ran (typically a Kick): the next Run reports it.
 	interruptPending bool
@@ -312,6 +316,7 @@ func (m *machine) setup() error {
 		}
 	}
 	m.placeAnchors() // anchor.go
+	m.startTick()    // tick.go
 	return nil
 }
 
@@ -400,10 +405,13 @@ func (m *machine) guestStopped() {
 	m.mu.Unlock()
 }
 
-func (m *machine) wait() (unix.WaitStatus, error) {
+func (m *machine) wait() (unix.WaitStatus, error) { return m.waitWith(goWait4) }
+
+// waitWith is wait with the wait4 call w (goWait4, or rawWait4: tick.go).
+func (m *machine) waitWith(w func(pid int, ws *unix.WaitStatus) error) (unix.WaitStatus, error) {
 	var ws unix.WaitStatus
 	for {
-		_, err := unix.Wait4(m.pid, &ws, unix.WALL, nil)
+		err := w(m.pid, &ws)
 		if err == nil {
 			break
 		}

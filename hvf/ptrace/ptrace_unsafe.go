@@ -17,6 +17,22 @@ func ptracePtr(req, pid int, addr uintptr, data unsafe.Pointer) error {
 	return nil
 }
 
+// goWait4 is wait4(pid, ws, __WALL) as a Go system call.
+func goWait4(pid int, ws *unix.WaitStatus) error {
+	_, err := unix.Wait4(pid, ws, unix.WALL, nil)
+	return err
+}
+
+// rawWait4 is wait4(pid, ws, __WALL) made without telling the Go scheduler
+// (tick.go says when that is safe).
+func rawWait4(pid int, ws *unix.WaitStatus) error {
+	_, _, e := unix.RawSyscall6(unix.SYS_WAIT4, uintptr(pid), uintptr(unsafe.Pointer(ws)), unix.WALL, 0, 0, 0)
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
 // sigInfo is the part of a Linux siginfo_t the backend needs.
 type sigInfo struct {
 	Signo int32

@@ -124,11 +124,15 @@ func (v *vcpu) Run() (hvf.Exit, error) {
 			m.guestStopped()
 			return hvf.Exit{}, m.ptraceErr("sysemu", err)
 		}
-		ws, err := m.wait()
+		ws, err := m.waitRun() // tick.go
 		m.guestStopped()
 		m.aff.lastRun = time.Since(m.aff.resumed)
 		if err != nil {
 			return hvf.Exit{}, err
+		}
+		if isTick(ws) {
+			m.ticks++
+			continue // the tick only ends the wait: resume without it
 		}
 		if !ws.Stopped() {
 			continue // PTRACE_EVENT stops are not enabled; be tolerant
