@@ -95,11 +95,15 @@ func (h *host) Fork(job *kernel.ForkJob) (int32, error) {
 	}
 	if job.WaitExec {
 		// Released when the child execs (it closes its end) or ends.
-		var b [1]byte
-		for {
-			_, err := unix.Read(notifyR, b[:])
-			if err != unix.EINTR {
-				break
+		if job.AwaitHangup != nil {
+			job.AwaitHangup(notifyR)
+		} else {
+			var b [1]byte
+			for {
+				_, err := unix.Read(notifyR, b[:])
+				if err != unix.EINTR {
+					break
+				}
 			}
 		}
 	}

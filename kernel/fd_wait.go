@@ -110,15 +110,11 @@ func (t *Task) waitReady(f *HostFile, events int16) error {
 	if f.waitKind() == kindSocket {
 		dl = socketTimeout(f.fd, events)
 	}
+	rawUntil := time.Now().Add(rawWaitSpan) // fd_wait_raw.go
 	for {
-		var ts *unix.Timespec
-		if !dl.forever {
-			v := unix.NsecToTimespec(dl.remaining().Nanoseconds())
-			ts = &v
-		}
 		var n int
 		interrupted, err := t.interruptibleCall(func() (err error) {
-			n, err = unix.Ppoll(pfd, ts, nil)
+			n, err = t.pollHost(pfd, dl, rawUntil)
 			return err
 		})
 		switch {
@@ -186,15 +182,11 @@ func (d deadline) remaining() time.Duration {
 // with the time that remains. Interrupted by a guest signal it returns
 // EINTR; callers that restart (poll, select) translate it.
 func (t *Task) waitPoll(fds []unix.PollFd, dl deadline) (int, error) {
+	rawUntil := time.Now().Add(rawWaitSpan) // fd_wait_raw.go
 	for {
-		var ts *unix.Timespec
-		if !dl.forever {
-			v := unix.NsecToTimespec(dl.remaining().Nanoseconds())
-			ts = &v
-		}
 		var n int
 		interrupted, err := t.interruptibleCall(func() (err error) {
-			n, err = unix.Ppoll(fds, ts, nil)
+			n, err = t.pollHost(fds, dl, rawUntil)
 			return err
 		})
 		if interrupted {

@@ -34,6 +34,9 @@ type ForkJob struct {
 	ExitSignal int32
 	// WaitExec: return only once the child execve()d or ended (vfork).
 	WaitExec bool
+	// AwaitHangup waits until fd, the read end of a pipe, reads EOF or a
+	// byte: how Fork waits for a WaitExec child (fd_wait_raw.go).
+	AwaitHangup func(fd int)
 	// Build makes the image and its descriptor set (indexed by the
 	// image's Index fields; the caller keeps owning them). Fork calls it
 	// once, while the supervisor makes the child; the parent's memory

@@ -149,7 +149,8 @@ func (t *Task) clone(c cloneArgs) (uint64, error) {
 	job := &ForkJob{
 		ExitSignal: c.exitSignal,
 		// A vfork without shared memory (CLONE_VFORK alone) still waits.
-		WaitExec: vfork,
+		WaitExec:    vfork,
+		AwaitHangup: t.awaitHangup,
 		Build: func() (*ForkImage, []int, error) {
 			img, fds, rel, err := t.forkImage(vfork && f&abi.CLONE_VM != 0)
 			if err != nil {

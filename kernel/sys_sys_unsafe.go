@@ -79,3 +79,17 @@ func hostSchedRRGetInterval(tid int) (abi.Timespec, error) {
 	}
 	return ts, nil
 }
+
+// rawPpoll is ppoll(fds, ts, NULL) made without telling the Go scheduler
+// (fd_wait_raw.go says when that is safe).
+func rawPpoll(fds []unix.PollFd, ts *unix.Timespec) (int, error) {
+	var p unsafe.Pointer
+	if len(fds) > 0 {
+		p = unsafe.Pointer(&fds[0])
+	}
+	n, _, e := unix.RawSyscall6(unix.SYS_PPOLL, uintptr(p), uintptr(len(fds)), uintptr(unsafe.Pointer(ts)), 0, 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}
