@@ -13,7 +13,7 @@ import (
 // waits for the child, reads a pipe): each wait would wake sysmon with the
 // short period. It costs a wake-up every 10 ms for nothing while the
 // guestproc waits as a spare, its guest computes (the tracer's wait for
-// the guest is a system call: sysmon never sleeps for good anyway), or its
+// the guest keeps its P: sysmon never sleeps for good anyway), or its
 // guest waits long (an idle shell): one wake of sysmon's short period
 // after a long wait is cheaper than a hundred of the anchor's a second.
 type Anchor interface {
@@ -27,7 +27,8 @@ type Anchor interface {
 // anchorGuard drives an Anchor: let go while the guestproc waits as a
 // spare (hold) and, from the anchor's own wake-ups, when the guest has been
 // in one run since the previous wake-up, or in one wait between runs for
-// waitPatience wake-ups; held again when the next run ends. A nil guard's Anchor is none.
+// waitPatience wake-ups; held again when the next run ends. A nil guard's
+// Anchor is none.
 type anchorGuard struct {
 	anchor Anchor
 	task   atomic.Pointer[kernel.Task]
@@ -46,8 +47,8 @@ type anchorGuard struct {
 // the anchor's), so holding on is cheaper for any wait shorter than about
 // 300 ms: a make or gcc driver waiting for its compilers, a shell waiting
 // for a command. A guest that computes has no use for the anchor (the
-// tracer's wait for it is a system call) and lets go at the first quiet
-// wake-up.
+// tracer's wait for it keeps a P: hvf/ptrace/tick.go) and lets go at the
+// first quiet wake-up.
 const waitPatience = 30
 
 const noLook = ^uint64(0)
