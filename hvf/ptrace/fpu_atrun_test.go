@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"testing"
+
+	"golang.org/x/sys/cpu"
 )
 
 // A fork child's FP image set with SetFPStateAtRun is what FPState
@@ -117,5 +119,89 @@ func TestFPStateAtRunWrongGuessFallsBack(t *testing.T) {
 	}
 	if v.xsaveSize != len(st) {
 		t.Errorf("XSAVE size after the fallback: %d, want the probed %d", v.xsaveSize, len(st))
+	}
+}
+
+// A fork image with only x87 and SSE in use loads as its FXSAVE part when
+// the stub holds no more; when the stub's last process left AVX state,
+// the whole image goes in, so the guest finds the upper halves cleared,
+// not that process's.
+func TestFPStateAtRunClearsAnEarlierUpperState(t *testing.T) {
+	var a asm
+	a.raw(0xc5, 0xfd, 0x76, 0xc0) // vpcmpeqd %ymm0,%ymm0,%ymm0: all ones
+	a.movEAX(39).syscall()
+	a.raw(0xc4, 0xe3, 0x7d, 0x39, 0xc1, 0x01) // vextracti128 $1,%ymm0,%xmm1
+	a.raw(0x66, 0x48, 0x0f, 0x7e, 0xc8)       // movq %xmm1,%rax
+	a.storeRAX(dataAddr)
+	a.raw(0x66, 0x48, 0x0f, 0x7e, 0xc0) // movq %xmm0,%rax
+	a.storeRAX(dataAddr + 8)
+	a.movEAX(60).syscall()
+	g := newGuest(t, a.b)
+	clean, err := g.cpu.FPState()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(clean) <= 512 {
+		t.Skip("host offers no XSAVE regset")
+	}
+	if !cpu.X86.HasAVX2 {
+		t.Skip("host CPU has no AVX2")
+	}
+	g.setWord(dataAddr, 0x1111)
+	g.expectSyscall(39)
+	dirty, err := g.cpu.FPState()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if xstateBV(dirty)&^xstateFPSSE == 0 {
+		t.Fatalf("XSTATE_BV %#x after a 256-bit instruction shows no AVX state", xstateBV(dirty))
+	}
+	xmm0 := pattern(16, 0x77)
+	copy(clean[fxXMM0:], xmm0)
+	clean[xsXSTATEBV] |= xfeatureSSE
+	v := g.cpu.(*vcpu)
+	if v.loadFXSAVEOnly(append([]byte(nil), clean...)) {
+		t.Fatal("the FXSAVE part alone was set over a stub with AVX state")
+	}
+	if err := v.SetFPStateAtRun(clean); err != nil {
+		t.Fatal(err)
+	}
+	g.expectSyscall(60)
+	if got := g.word(dataAddr); got != 0 {
+		t.Errorf("ymm0's upper half = %#x after the image, want 0", got)
+	}
+	if got, want := g.word(dataAddr+8), binary.LittleEndian.Uint64(xmm0); got != want {
+		t.Errorf("xmm0 low = %#x, want %#x", got, want)
+	}
+}
+
+// With neither side holding more than x87 and SSE state, the FXSAVE part
+// is what gets set, and the guest finds the image's registers.
+func TestFPStateAtRunSetsTheFXSAVEPart(t *testing.T) {
+	var a asm
+	a.raw(0x66, 0x48, 0x0f, 0x7e, 0xc0) // movq %xmm0,%rax
+	a.storeRAX(dataAddr)
+	a.movEAX(60).syscall()
+	g := newGuest(t, a.b)
+	st, err := g.cpu.FPState()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st) <= 512 {
+		t.Skip("host offers no XSAVE regset")
+	}
+	if xstateBV(st)&^xstateFPSSE != 0 {
+		t.Skipf("a fresh stub's XSTATE_BV is %#x", xstateBV(st))
+	}
+	xmm0 := pattern(16, 0x78)
+	copy(st[fxXMM0:], xmm0)
+	st[xsXSTATEBV] |= xfeatureSSE
+	v := g.cpu.(*vcpu)
+	if !v.loadFXSAVEOnly(st) {
+		t.Fatal("an x87/SSE image over an x87/SSE stub was not set by its FXSAVE part")
+	}
+	g.expectSyscall(60)
+	if got, want := g.word(dataAddr), binary.LittleEndian.Uint64(xmm0); got != want {
+		t.Errorf("guest read xmm0 low = %#x, want %#x", got, want)
 	}
 }
