@@ -18,9 +18,12 @@ import (
 //	  +gadgetOff     syscall; int3            (target of injected syscalls)
 //	  +batchOff      the batch gadget         (runs a table of syscalls)
 //	  +cloneOff      the clone gadget         (starts a stub thread, thread.go)
+//	  +fpTrampOff    the FP trampoline        (loads an FP image, fptramp.go)
 //	stubBase+page    scratch page (R+W): paths for injected openat
 //	  +page          batch table (R+W): batchMax entries of 64 bytes
 //	  +3 pages       batch strings (R+W): paths the batch's openat calls use
+//	  +4 pages       FP slots, then the FP area (R+W): the trampoline's
+//	                 saved registers and the XSAVE image it loads
 //
 // The stub never runs code of its own: the tracer stops it at exec, unmaps
 // everything else the host kernel gave it (stack, vDSO, vvar), and from then
@@ -32,8 +35,9 @@ const (
 	gadgetOff   = 0x110
 	batchOff    = 0x120
 	cloneOff    = 0x180
+	fpTrampOff  = 0x1a0
 	scratchAddr = stubBase + pageSize
-	stubSize    = 5 * pageSize
+	stubSize    = 9 * pageSize
 	stubEntry   = stubBase + codeOff
 	gadgetAddr  = stubBase + gadgetOff
 	// gadgetTrapRIP is RIP after the gadget's int3 has trapped.
@@ -47,6 +51,14 @@ const (
 	// batchEntrySize is the size of one table entry: the syscall number,
 	// six arguments, and a link word the result replaces (see batch.go).
 	batchEntrySize = 64
+
+	fpTrampAddr = stubBase + fpTrampOff
+	// fpSlots holds the guest's RAX, RDX and RIP for the trampoline;
+	// fpArea (XSAVE needs 64-byte alignment) the image, up to fpAreaMax
+	// bytes (AMX's 11 KiB fit).
+	fpSlots   = batchStrings + pageSize
+	fpArea    = fpSlots + 64
+	fpAreaMax = stubBase + stubSize - fpArea
 )
 
 // batchCode is the batch gadget. The tracer sets RBX and R13 to the table,
@@ -158,6 +170,7 @@ func stubImage() []byte {
 	copy(img[gadgetOff:], []byte{0x0f, 0x05, 0xcc})
 	copy(img[batchOff:], batchCode)
 	copy(img[cloneOff:], cloneCode)
+	copy(img[fpTrampOff:], fpTrampCode())
 	return img
 }
 

@@ -28,6 +28,8 @@ type vcpu struct {
 	// fpAtRun is an FP image SetFPStateAtRun left for the next Run to
 	// load (nil: none).
 	fpAtRun []byte
+	// fpNoTramp: the FP trampoline faulted on fpAtRun (fptramp.go).
+	fpNoTramp bool
 }
 
 // NewVCPU implements hvf.Machine.NewVCPU. The backend has one vCPU per
@@ -98,21 +100,32 @@ func (v *vcpu) Run() (hvf.Exit, error) {
 		m.interruptPending = false
 		return hvf.Exit{Reason: hvf.ExitInterrupted}, nil
 	}
+	// tramp: the guest enters through the FP trampoline (fptramp.go),
+	// and saved are its registers, for a stop before it got through.
+	tramp := false
+	var saved hvf.Regs
 	if v.fpAtRun != nil {
-		if err := v.loadFPAtRun(); err != nil {
+		if tramp = v.stageFPTramp(); tramp {
+			saved = v.regs
+		} else if err := v.loadFPAtRun(); err != nil {
 			return hvf.Exit{}, err
 		}
 	}
-	if m.hostStale || v.segDirty || v.regs != v.shadow {
+	if tramp || m.hostStale || v.segDirty || v.regs != v.shadow {
 		putRegs(&m.host, &v.regs)
 		// No syscall is in progress as far as the host kernel is
 		// concerned, so it must never try to restart one.
 		m.host.Orig_rax = ^uint64(0)
+		if tramp {
+			m.host.Rip = fpTrampAddr
+		}
 		if err := unix.PtraceSetRegs(m.pid, &m.host); err != nil {
 			return hvf.Exit{}, m.ptraceErr(fmt.Sprintf("set registers (rip %#x fs %#x gs %#x)",
 				m.host.Rip, m.host.Fs_base, m.host.Gs_base), err)
 		}
-		m.hostStale, v.segDirty, v.shadow = false, false, v.regs
+		// After the trampoline the stub's RIP is not the one the
+		// registers were set with: the stop's registers are read.
+		m.hostStale, v.segDirty, v.shadow = tramp, false, v.regs
 	}
 	for {
 		if !m.resumeGuest() {
@@ -139,6 +152,9 @@ func (v *vcpu) Run() (hvf.Exit, error) {
 		}
 		sig := ws.StopSignal()
 		if sig == unix.SIGTRAP|0x80 {
+			if tramp {
+				v.fpAtRun = nil // no syscall in the trampoline: it is through
+			}
 			return v.syscallStop()
 		}
 		if ws.TrapCause() > 0 {
@@ -152,6 +168,10 @@ func (v *vcpu) Run() (hvf.Exit, error) {
 		if err := v.loadRegs(); err != nil {
 			return hvf.Exit{}, err
 		}
+		if tramp && v.trampStopped(&saved, si.Code > 0 && isFaultSignal(si.Signo)) {
+			return hvf.Exit{Reason: hvf.ExitInterrupted}, nil
+		}
+		tramp = false
 		ex, ok := classifySignal(si, m.host.Rip, v.fpuKind)
 		if !ok {
 			if m.log.IsTrace() {
@@ -261,6 +281,7 @@ func (v *vcpu) FPState() ([]byte, error) {
 		if err == nil {
 			v.xsaveSize = n
 			hostXsaveSize.Store(int64(n))
+			learnXsaveHost(buf[:n]) // fptramp.go
 			return buf[:n], nil
 		}
 		if err != unix.ENODEV && err != unix.EINVAL {
@@ -301,6 +322,14 @@ func (v *vcpu) SetFPState(b []byte) error {
 	}
 	if v.xsaveSize > 0 && len(b) >= v.xsaveSize {
 		// A whole image: nothing to complete from the current state.
+		// The FP trampoline loads it at the next run when it can
+		// (fptramp.go); a sigreturn's image it cannot take is checked
+		// here.
+		if img := b[:v.xsaveSize]; v.m.singleThreaded() && hostXsave.Load().accepts(img) {
+			v.fpAtRun = append(v.fpAtRun[:0], img...)
+			v.fpNoTramp = false
+			return nil
+		}
 		if err := setRegSet(v.m.pid, unix.NT_X86_XSTATE, b[:v.xsaveSize]); err != nil {
 			return fmt.Errorf("ptrace: set xstate: %w", err)
 		}
@@ -368,7 +397,7 @@ func (v *vcpu) SetFPStateAtRun(b []byte) error {
 // stub is stopped with no batch pending (Run synced).
 func (v *vcpu) loadFPAtRun() error {
 	b := v.fpAtRun
-	v.fpAtRun = nil
+	v.fpAtRun, v.fpNoTramp = nil, false
 	guessed := v.xsaveSize <= 0 // loadFXSAVEOnly may learn it
 	if v.loadFXSAVEOnly(b) {
 		return nil
