@@ -295,6 +295,7 @@ func (h *host) childEvent(e ipc.ChildEvent) {
 	close(h.events)
 	h.events = make(chan struct{})
 	h.mu.Unlock()
+	bumpChildEventFD() // after the close: child_eventfd.go
 }
 
 // ChildEvents implements kernel.TreeHost.

@@ -224,10 +224,7 @@ func (t *Task) waitFor(pid int32, options int32) (WaitResult, error) {
 		}
 		sigs := s.waitChanLocked()
 		s.mu.Unlock()
-		select {
-		case <-events:
-		case <-sigs:
-		}
+		t.awaitChildEvent(th, events, sigs) // sys_proc_wait_raw.go
 	}
 }
 
