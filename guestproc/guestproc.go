@@ -261,7 +261,7 @@ func (l *life) run() (code int, recycled *host, kept hvf.Machine, keptRAM *kerne
 	reuse := start.Fork && start.Pid != 1
 	report := func(ru abi.Rusage) bool {
 		acct.finish(task.Proc, start.Pid, start.Fork, status, log)
-		err := conn.Send(ipc.MsgExited, ipc.Exited{Status: status, Rusage: ru, Reusable: reuse})
+		err := conn.Send(ipc.MsgExited, ipc.Exited{Status: status, Rusage: ru, Reusable: reuse, Comm: task.Proc.Comm()})
 		if err != nil {
 			log.Error("report exit", "error", err)
 		}

@@ -69,9 +69,9 @@ func newHost(conn *ipc.Conn, start ipc.Start, log hclog.Logger) *host {
 func (h *host) Pid() int32  { return h.pid }
 func (h *host) Ppid() int32 { return h.ppid.Load() }
 
-// Exit is reported by Main after the run loop returns (with usage); the
-// process's last name goes now, for /proc of its zombie.
-func (h *host) Exit(status uint32) { h.sendComm() }
+// Exit is reported by Main after the run loop returns, with the usage and
+// the process's last name (for /proc of its zombie) in one message.
+func (h *host) Exit(status uint32) {}
 
 // Execed tells the supervisor about the new image and releases a vfork
 // parent.

@@ -103,6 +103,9 @@ type Exited struct {
 	// Reusable: the guestproc released the process and can become a
 	// warm spare (a later Start with Fork set); else it exits next.
 	Reusable bool
+	// Comm is the process's last comm, for /proc of its zombie (as
+	// MsgProcComm carries it for a stopped process).
+	Comm string `json:",omitempty"`
 }
 
 // Op names a guestproc→supervisor request.

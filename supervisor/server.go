@@ -283,6 +283,9 @@ func (s *supervisor) serve(g *guestproc) {
 			var e ipc.Exited
 			raw.decode(&e)
 			exited = true
+			if e.Comm != "" {
+				s.procCommOf(g.pid, ipc.ProcComm{Comm: e.Comm})
+			}
 			// A recycled guestproc is a spare before the parent hears
 			// of the exit, so that its next fork finds it.
 			recycled = e.Reusable && s.recycle(g)
