@@ -39,6 +39,31 @@ type batchPlan struct {
 	strs    []byte
 	pending map[fileKey]int // files opened by an earlier entry: that entry
 	opens   int
+	// keys remembers fileKeyOf of the descriptors seen so far: the ops
+	// of an address space rebuilt at once (a fork child's, an exec's)
+	// mostly name one RAM memfd, and each look is two system calls.
+	keys map[int]fdKey
+}
+
+// fdKey is what fileKeyOf told of a descriptor.
+type fdKey struct {
+	k     fileKey
+	named bool
+}
+
+// fileKey is fileKeyOf(fd), asked once per plan.
+func (p *batchPlan) fileKey(fd int) (fileKey, bool, error) {
+	if c, ok := p.keys[fd]; ok {
+		return c.k, c.named, nil
+	}
+	k, named, err := fileKeyOf(fd)
+	if err == nil {
+		if p.keys == nil {
+			p.keys = map[int]fdKey{}
+		}
+		p.keys[fd] = fdKey{k, named}
+	}
+	return k, named, err
 }
 
 func (p *batchPlan) add(e batchEntry, pe plannedEntry) int {
@@ -185,7 +210,7 @@ func (m *machine) plan(p *batchPlan, ops []hvf.MapOp) (int, error) {
 // cache is full. stop says the batch has opened enough files: the op waits
 // for the next one.
 func (m *machine) planFile(p *batchPlan, op, fd int) (src, sfd int, stop bool, err error) {
-	k, named, err := fileKeyOf(fd)
+	k, named, err := p.fileKey(fd)
 	if err != nil {
 		return -1, -1, false, err
 	}

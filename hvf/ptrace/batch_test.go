@@ -331,3 +331,31 @@ func TestStartedBatchIsCollectedByTheNextOperation(t *testing.T) {
 		t.Error("Run left the started batch pending")
 	}
 }
+
+// Ops naming one descriptor many times (an address space on one RAM
+// memfd) plan one look at it, and every op maps the same file.
+func TestApplyLooksAtARepeatedDescriptorOnce(t *testing.T) {
+	g := newGuest(t, nil)
+	fd := newMemfd(t, "batch-ram")
+	var ops []hvf.MapOp
+	for i := range 4 {
+		addr := extraAddr + uint64(i)*2*pageSize
+		ops = append(ops, hvf.MapOp{Kind: hvf.OpMap, Addr: addr, Len: pageSize, Prot: hvf.ProtRead, Fd: fd, Off: int64(addr)})
+	}
+	p := &batchPlan{pending: map[fileKey]int{}}
+	if n, err := g.m.plan(p, ops); err != nil || n != len(ops) {
+		t.Fatalf("plan = %d, %v; want %d, nil", n, err, len(ops))
+	}
+	if len(p.keys) != 1 {
+		t.Errorf("plan looked at %d descriptors, want 1", len(p.keys))
+	}
+	done, err := g.m.Apply(ops)
+	if err != nil || done != len(ops) {
+		t.Fatalf("Apply = %d, %v; want %d, nil", done, err, len(ops))
+	}
+	for _, op := range ops {
+		if line := stubMapping(t, g.m.pid, op.Addr); !strings.Contains(line, "memfd:batch-ram") {
+			t.Errorf("stub mapping at %#x = %q, want memfd:batch-ram", op.Addr, line)
+		}
+	}
+}
