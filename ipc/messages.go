@@ -115,7 +115,8 @@ type Op string
 const (
 	// OpFork: a child pid and a new guestproc. Request.ExitSignal and one
 	// descriptor, the child's end of the fork socket the parent made; the
-	// reply carries Pid (sent before the child's guestproc gets the socket).
+	// reply carries Pid (sent before any note about the child: a warm
+	// spare may get the socket first).
 	OpFork Op = "fork"
 	// OpWait: poll for a child state change (never blocks). Request.Pid
 	// (wait4 selector), Options (W* bits). Reply Pid 0: none yet.

@@ -520,7 +520,10 @@ func (s *supervisor) fork(g *guestproc, req *ipc.Request, forkEnd int) error {
 		return err
 	}
 	s.pidfdBorn(pid)
-	if req.ID != 0 {
+	reply := func() {
+		if req.ID == 0 {
+			return
+		}
 		if err := g.send(ipc.MsgReply, ipc.Reply{ID: req.ID, Pid: pid}); err != nil {
 			s.log.Debug("reply not delivered", "pid", parent, "error", err)
 		}
@@ -538,12 +541,18 @@ func (s *supervisor) fork(g *guestproc, req *ipc.Request, forkEnd int) error {
 			go sp.discard()
 			continue
 		}
+		// The child's start is what the parent's fork waits for (the
+		// child copies its memory), so it goes first; the reply still
+		// precedes every note about the child, which only its serve,
+		// started after it, can cause.
+		reply()
 		theirs.Close()
 		sp.pid = pid
 		s.tree.SetHostPid(pid, sp.cmd.Process.Pid)
 		go s.serve(s.add(sp))
 		return nil
 	}
+	reply()
 	h, err := s.spawn(pid, theirs) // closes forkEnd, also on failure
 	if err != nil {
 		s.tree.Discard(pid)
