@@ -3,6 +3,7 @@ package kernel
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -168,31 +169,49 @@ func TestBlockingWait4IsInterruptedBySignals(t *testing.T) {
 		{"handler without SA_RESTART: EINTR", 0, false},
 		{"handler with SA_RESTART: restarted", abi.SA_RESTART, true},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			e, _ := newTreeTestEnv(t)
-			e.sigaction(t, abi.SIGUSR1, abi.Sigaction{Handler: testHandler, Flags: abi.SA_RESTORER | tc.flags,
-				Restorer: testRestorer})
-			go func() {
-				time.Sleep(20 * time.Millisecond)
-				e.t.Proc.SignalFrom(&abi.Siginfo{Signo: abi.SIGUSR1}, false)
-			}()
-			e.cpu.regs.RIP = testSyscallRIP
-			e.syscall(abi.SYS_WAIT4, ^uint64(0), 0, 0, 0)
-			if e.cpu.regs.RIP != uint64(testHandler) {
-				t.Fatalf("handler not entered: rip %#x", e.cpu.regs.RIP)
-			}
-			// The interrupted syscall's outcome is in the frame's saved
-			// context; the restart rewinds its RIP by the SYSCALL size.
-			rax, rip := e.frameMcontext(t)
-			if tc.restart {
-				if rip != testSyscallRIP-2 || rax != abi.SYS_WAIT4 {
-					t.Fatalf("not restarted: rip %#x rax %d", rip, int64(rax))
-				}
-			} else if rax != errno(abi.EINTR) {
-				t.Fatalf("rax %d, want EINTR", int64(rax))
-			}
-		})
+	for _, raw := range []bool{false, true} {
+		for _, tc := range tests {
+			t.Run(fmt.Sprint(tc.name, " raw=", raw), func(t *testing.T) {
+				testWait4Interrupted(t, raw, tc.flags, tc.restart)
+			})
+		}
+	}
+}
+
+// testWait4Interrupted blocks in wait4 until SIGUSR1, handled with flags,
+// comes in; raw makes the host offer a child-event descriptor, so that the
+// wait is a raw ppoll on it (sys_proc_wait_raw.go).
+func testWait4Interrupted(t *testing.T, raw bool, flags uint64, restart bool) {
+	var e *sigTestEnv
+	var fh *treeFDTestHost
+	if raw {
+		e, fh = newTreeFDTestEnv(t)
+	} else {
+		e, _ = newTreeTestEnv(t)
+	}
+	e.sigaction(t, abi.SIGUSR1, abi.Sigaction{Handler: testHandler, Flags: abi.SA_RESTORER | flags,
+		Restorer: testRestorer})
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		e.t.Proc.SignalFrom(&abi.Siginfo{Signo: abi.SIGUSR1}, false)
+	}()
+	e.cpu.regs.RIP = testSyscallRIP
+	e.syscall(abi.SYS_WAIT4, ^uint64(0), 0, 0, 0)
+	if e.cpu.regs.RIP != uint64(testHandler) {
+		t.Fatalf("handler not entered: rip %#x", e.cpu.regs.RIP)
+	}
+	// The interrupted syscall's outcome is in the frame's saved context;
+	// the restart rewinds its RIP by the SYSCALL size.
+	rax, rip := e.frameMcontext(t)
+	if restart {
+		if rip != testSyscallRIP-2 || rax != abi.SYS_WAIT4 {
+			t.Fatalf("not restarted: rip %#x rax %d", rip, int64(rax))
+		}
+	} else if rax != errno(abi.EINTR) {
+		t.Fatalf("rax %d, want EINTR", int64(rax))
+	}
+	if raw && fh.asked.Load() == 0 {
+		t.Error("the wait never asked for the child-event descriptor")
 	}
 }
 

@@ -71,28 +71,6 @@ func TestBlockingWait4WaitsOnTheChildEventFD(t *testing.T) {
 	}
 }
 
-// A guest signal cuts the raw wait short as it does the channel wait:
-// EINTR without SA_RESTART.
-func TestRawWait4IsInterruptedBySignals(t *testing.T) {
-	e, h := newTreeFDTestEnv(t)
-	e.sigaction(t, abi.SIGUSR1, abi.Sigaction{Handler: testHandler, Flags: abi.SA_RESTORER, Restorer: testRestorer})
-	go func() {
-		time.Sleep(30 * time.Millisecond)
-		e.t.Proc.SignalFrom(&abi.Siginfo{Signo: abi.SIGUSR1}, false)
-	}()
-	e.cpu.regs.RIP = testSyscallRIP
-	e.syscall(abi.SYS_WAIT4, ^uint64(0), 0, 0, 0)
-	if e.cpu.regs.RIP != uint64(testHandler) {
-		t.Fatalf("handler not entered: rip %#x", e.cpu.regs.RIP)
-	}
-	if rax, _ := e.frameMcontext(t); rax != errno(abi.EINTR) {
-		t.Fatalf("rax %d, want EINTR", int64(rax))
-	}
-	if h.asked.Load() == 0 {
-		t.Error("the wait never asked for the child-event descriptor")
-	}
-}
-
 // A wait longer than rawWaitSpan goes on as a channel wait and still
 // returns the child.
 func TestRawWait4OutlivesItsSpan(t *testing.T) {

@@ -8,9 +8,11 @@ import (
 	"golang.org/x/sys/cpu"
 )
 
-// A fork child's FP image set with SetFPStateAtRun is what FPState
-// reports before the run and what the guest finds when it runs.
-func TestFPStateAtRunLoadsWithTheRun(t *testing.T) {
+// xmm0Guest starts a guest that stores the low half of xmm0 at dataAddr
+// and exits, and returns it with its FP state (an XSAVE image: the test
+// is skipped where the host offers none).
+func xmm0Guest(t *testing.T) (*guest, []byte) {
+	t.Helper()
 	var a asm
 	a.raw(0x66, 0x48, 0x0f, 0x7e, 0xc0) // movq %xmm0,%rax
 	a.storeRAX(dataAddr)
@@ -21,8 +23,24 @@ func TestFPStateAtRunLoadsWithTheRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(st) <= 512 {
-		t.Skip("host offers no XSAVE regset: SetFPStateAtRun sets at once")
+		t.Skip("host offers no XSAVE regset")
 	}
+	return g, st
+}
+
+// expectXMM0 runs g to its exit and checks the xmm0 it stored.
+func (g *guest) expectXMM0(want []byte) {
+	g.t.Helper()
+	g.expectSyscall(60)
+	if got, w := g.word(dataAddr), binary.LittleEndian.Uint64(want); got != w {
+		g.t.Errorf("guest read xmm0 low = %#x, want %#x", got, w)
+	}
+}
+
+// A fork child's FP image set with SetFPStateAtRun is what FPState
+// reports before the run and what the guest finds when it runs.
+func TestFPStateAtRunLoadsWithTheRun(t *testing.T) {
+	g, st := xmm0Guest(t)
 	xmm0 := pattern(16, 0x55)
 	copy(st[fxXMM0:], xmm0)
 	st[xsXSTATEBV] |= xfeatureSSE
@@ -40,10 +58,7 @@ func TestFPStateAtRunLoadsWithTheRun(t *testing.T) {
 	if !bytes.Equal(got, st) {
 		t.Error("FPState before the run differs from the image left for it")
 	}
-	g.expectSyscall(60)
-	if got, want := g.word(dataAddr), binary.LittleEndian.Uint64(xmm0); got != want {
-		t.Errorf("guest read xmm0 low = %#x, want %#x", got, want)
-	}
+	g.expectXMM0(xmm0)
 	if err := v.SetFPStateAtRun(st[:100]); err == nil {
 		t.Error("SetFPStateAtRun of 100 bytes succeeded, want an error")
 	}
@@ -52,18 +67,7 @@ func TestFPStateAtRunLoadsWithTheRun(t *testing.T) {
 // In a guestproc that has not read an FP state yet (a spare's first
 // process) the image's own length is taken for the host's XSAVE size.
 func TestFPStateAtRunBeforeTheSizeIsKnown(t *testing.T) {
-	var a asm
-	a.raw(0x66, 0x48, 0x0f, 0x7e, 0xc0) // movq %xmm0,%rax
-	a.storeRAX(dataAddr)
-	a.movEAX(60).syscall()
-	g := newGuest(t, a.b)
-	st, err := g.cpu.FPState()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(st) <= 512 {
-		t.Skip("host offers no XSAVE regset")
-	}
+	g, st := xmm0Guest(t)
 	saved := hostXsaveSize.Load()
 	defer hostXsaveSize.Store(saved)
 	v := g.cpu.(*vcpu)
@@ -79,28 +83,14 @@ func TestFPStateAtRunBeforeTheSizeIsKnown(t *testing.T) {
 	if v.fpAtRun == nil {
 		t.Fatal("the image was set at once, not left for the run")
 	}
-	g.expectSyscall(60)
-	if got, want := g.word(dataAddr), binary.LittleEndian.Uint64(xmm0); got != want {
-		t.Errorf("guest read xmm0 low = %#x, want %#x", got, want)
-	}
+	g.expectXMM0(xmm0)
 }
 
 // A wrong guess (an image shorter than the host's but longer than FXSAVE)
 // falls back at the run to SetFPState, which completes it from the
 // current state, instead of failing the run.
 func TestFPStateAtRunWrongGuessFallsBack(t *testing.T) {
-	var a asm
-	a.raw(0x66, 0x48, 0x0f, 0x7e, 0xc0) // movq %xmm0,%rax
-	a.storeRAX(dataAddr)
-	a.movEAX(60).syscall()
-	g := newGuest(t, a.b)
-	st, err := g.cpu.FPState()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(st) <= 512 {
-		t.Skip("host offers no XSAVE regset")
-	}
+	g, st := xmm0Guest(t)
 	saved := hostXsaveSize.Load()
 	defer hostXsaveSize.Store(saved)
 	v := g.cpu.(*vcpu)
@@ -113,10 +103,7 @@ func TestFPStateAtRunWrongGuessFallsBack(t *testing.T) {
 	if err := v.SetFPStateAtRun(st[:len(st)-64]); err != nil {
 		t.Fatal(err)
 	}
-	g.expectSyscall(60)
-	if got, want := g.word(dataAddr), binary.LittleEndian.Uint64(xmm0); got != want {
-		t.Errorf("guest read xmm0 low = %#x, want %#x", got, want)
-	}
+	g.expectXMM0(xmm0)
 	if v.xsaveSize != len(st) {
 		t.Errorf("XSAVE size after the fallback: %d, want the probed %d", v.xsaveSize, len(st))
 	}
@@ -178,18 +165,7 @@ func TestFPStateAtRunClearsAnEarlierUpperState(t *testing.T) {
 // With neither side holding more than x87 and SSE state, the FXSAVE part
 // is what gets set, and the guest finds the image's registers.
 func TestFPStateAtRunSetsTheFXSAVEPart(t *testing.T) {
-	var a asm
-	a.raw(0x66, 0x48, 0x0f, 0x7e, 0xc0) // movq %xmm0,%rax
-	a.storeRAX(dataAddr)
-	a.movEAX(60).syscall()
-	g := newGuest(t, a.b)
-	st, err := g.cpu.FPState()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(st) <= 512 {
-		t.Skip("host offers no XSAVE regset")
-	}
+	g, st := xmm0Guest(t)
 	if xstateBV(st)&^xstateFPSSE != 0 {
 		t.Skipf("a fresh stub's XSTATE_BV is %#x", xstateBV(st))
 	}
@@ -200,8 +176,5 @@ func TestFPStateAtRunSetsTheFXSAVEPart(t *testing.T) {
 	if !v.loadFXSAVEOnly(st) {
 		t.Fatal("an x87/SSE image over an x87/SSE stub was not set by its FXSAVE part")
 	}
-	g.expectSyscall(60)
-	if got, want := g.word(dataAddr), binary.LittleEndian.Uint64(xmm0); got != want {
-		t.Errorf("guest read xmm0 low = %#x, want %#x", got, want)
-	}
+	g.expectXMM0(xmm0)
 }
