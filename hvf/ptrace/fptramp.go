@@ -67,8 +67,12 @@ var fpTrampLen = uint64(len(fpTrampCode()))
 // inFPTramp reports whether rip lies in the trampoline.
 func inFPTramp(rip uint64) bool { return rip >= fpTrampAddr && rip < fpTrampAddr+fpTrampLen }
 
-// Offsets in an XSAVE image.
+// Offsets and bits of an XSAVE image.
 const (
+	// xstateBVAt is XSTATE_BV's offset, the header's start; xstateFPSSE
+	// are its x87 and SSE bits.
+	xstateBVAt  = 512
+	xstateFPSSE = 0b11
 	fxMXCSR     = 24
 	fxMXCSRMask = 28
 	// fxXCR0 is where the image PTRACE_GETREGSET writes holds XCR0, the

@@ -398,63 +398,17 @@ func (v *vcpu) SetFPStateAtRun(b []byte) error {
 func (v *vcpu) loadFPAtRun() error {
 	b := v.fpAtRun
 	v.fpAtRun, v.fpNoTramp = nil, false
-	guessed := v.xsaveSize <= 0 // loadFXSAVEOnly may learn it
-	if v.loadFXSAVEOnly(b) {
-		return nil
-	}
 	// ptrace clamps a longer image to the host's size, as SetFPState
 	// does; a shorter one fails.
 	err := setRegSet(v.m.pid, unix.NT_X86_XSTATE, b)
 	if err == nil {
 		return nil
 	}
-	if !guessed {
+	if v.xsaveSize > 0 {
 		return fmt.Errorf("ptrace: set xstate of the fork image: %w", err)
 	}
 	// The size was a guess: probe and set the way SetFPState does.
 	return v.SetFPState(b)
-}
-
-// xstateFPSSE are the XSTATE_BV bits of the x87 and SSE state, the parts
-// the FXSAVE image holds; xstateBVAt is XSTATE_BV's offset in an XSAVE
-// image.
-const (
-	xstateFPSSE = 0b11
-	xstateBVAt  = 512
-)
-
-// loadFXSAVEOnly sets a whole XSAVE image b by its FXSAVE part alone when
-// that is all either side holds: b's XSTATE_BV and the stub's have no bit
-// but x87 and SSE (AVX2 code ends with vzeroupper; glibc's AVX-512 code
-// leaves zmm16-31 and the mask registers in use, so not there), so the
-// other components are in their initial state before and after. It
-// reports whether it did. NT_X86_XSTATE makes the kernel vmalloc a buffer
-// for the image, and NT_PRFPREG does not: ~0.1 ms less a fork child on a
-// PVM host, where every page-table write traps.
-func (v *vcpu) loadFXSAVEOnly(b []byte) bool {
-	if v.xsaveSize < 0 || len(b) < xstateBVAt+64 || xstateBV(b)&^xstateFPSSE != 0 {
-		return false
-	}
-	size := v.xsaveSize
-	if size == 0 { // not learnt yet: read as much as there is
-		size = xstateMax
-	}
-	cur := make([]byte, size)
-	n, err := getRegSet(v.m.pid, unix.NT_X86_XSTATE, cur)
-	if err != nil || n < xstateBVAt+64 {
-		return false
-	}
-	v.xsaveSize = n
-	hostXsaveSize.Store(int64(n))
-	if len(b) < n || xstateBV(cur)&^xstateFPSSE != 0 {
-		return false
-	}
-	return setRegSet(v.m.pid, unix.NT_PRFPREG, b[:fxsaveSize]) == nil
-}
-
-// xstateBV reads XSTATE_BV, the in-use components, of an XSAVE image.
-func xstateBV(b []byte) uint64 {
-	return binary.LittleEndian.Uint64(b[xstateBVAt:])
 }
 
 // ptraceReq issues a ptrace request without pointer arguments.
