@@ -6,6 +6,7 @@ package guestproc
 // See package ipc for the message order.
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -16,22 +17,28 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Fork implements kernel.TreeHost. The parent makes the fork socket and
-// sends the child's end with its request, so the image goes out while the
-// supervisor picks the child's guestproc and the reply travels: neither
-// waits for the other. The parent then waits only until the child has
-// copied its memory (ForkReady), not until it has mapped it and runs.
+// Fork implements kernel.TreeHost. The parent streams the image over a
+// fork socket while the supervisor picks the child's guestproc and the
+// reply travels: neither waits for the other. The socket is the parent's
+// fork ticket when it holds one (fork_ticket.go), whose spare already
+// waits on it; else the parent makes one and sends the child's end with
+// its request. The parent then waits only until the child has copied its
+// memory (ForkReady), not until it has mapped it and runs.
 func (h *host) Fork(job *kernel.ForkJob) (int32, error) {
 	start := time.Now()
 	h.syncSubreaper()
-	fc, theirs, err := ipc.Socketpair()
-	if err != nil {
-		return 0, abi.EAGAIN
-	}
-	defer fc.Close()
-	pending, err := h.ask(ipc.Request{Op: ipc.OpFork, ExitSignal: job.ExitSignal}, theirs.FD())
-	theirs.Close()
-	if err != nil {
+	ticketed := false
+	fc := h.takeTicket()
+	var pending chan reply
+	var err error
+	if fc != nil {
+		ticketed = true
+		pending, err = h.ask(ipc.Request{Op: ipc.OpFork, ExitSignal: job.ExitSignal, Ticket: true})
+		if err != nil {
+			fc.Close()
+			return 0, err
+		}
+	} else if fc, pending, err = h.askFork(job); err != nil {
 		return 0, err
 	}
 	img, fds, buildErr := job.Build()
@@ -46,55 +53,25 @@ func (h *host) Fork(job *kernel.ForkJob) (int32, error) {
 		}
 		return 0, buildErr
 	}
-	notifyR, notifyW := -1, -1
-	if job.WaitExec {
-		var p [2]int
-		if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
-			// The child waits for its image and dies with the socket.
-			fc.Close()
-			if r, err := h.answer(pending); err == nil {
-				h.zombies.unfork(r.Pid)
-				closeFDs(r.fds)
-			}
-			return 0, abi.ENOMEM
+	pid, notifyR, err := h.sendFork(fc, pending, job, img, fds)
+	if ticketed && errors.Is(err, abi.ESTALE) {
+		// The ticket's spare is gone: the ordinary way, same image.
+		h.log.Debug("fork: ticket unusable, forking without it")
+		if fc, pending, err = h.askFork(job); err != nil {
+			return 0, err
 		}
-		notifyR, notifyW = p[0], p[1]
-		defer unix.Close(notifyR)
-		img.Notify = len(fds)
-		fds = append(fds[:len(fds):len(fds)], notifyW)
+		pid, notifyR, err = h.sendFork(fc, pending, job, img, fds)
 	}
-	err = fc.Send(ipc.MsgForkImage, img)
-	if err == nil {
-		err = fc.SendFDs(fds)
-	}
-	if notifyW >= 0 {
-		unix.Close(notifyW)
-	}
-	tSent := time.Now()
-	if err == nil {
-		_, err = fc.Expect(ipc.MsgForkReady, nil)
-	}
-	tReady := time.Now()
-	// A refusal (EAGAIN past --max-procs) closes the child's end unread:
-	// the reply says why. A reply that gave a pid registered the child
-	// (serve); a child that never got ready is forgotten again.
-	r, rerr := h.answer(pending)
-	if rerr != nil {
-		return 0, rerr
-	}
-	closeFDs(r.fds)
 	if err != nil {
-		h.log.Warn("fork: child did not start", "pid", r.Pid, "error", err)
-		h.zombies.unfork(r.Pid)
-		return 0, abi.ENOMEM
+		return 0, err
 	}
 	if h.log.IsDebug() {
-		h.log.Debug("forked", "child", r.Pid, "vfork", img.Vfork, "fds", len(fds),
-			"regions", len(img.Regions), "took", time.Since(start), "built", tBuilt.Sub(start),
-			"sent", tSent.Sub(start), "child_copied", tReady.Sub(tSent), "reply_after", time.Since(tReady))
+		h.log.Debug("forked", "child", pid, "vfork", img.Vfork, "fds", len(fds), "regions", len(img.Regions),
+			"ticket", ticketed, "took", time.Since(start), "built", tBuilt.Sub(start))
 	}
-	if job.WaitExec {
+	if notifyR >= 0 {
 		// Released when the child execs (it closes its end) or ends.
+		defer unix.Close(notifyR)
 		if job.AwaitHangup != nil {
 			job.AwaitHangup(notifyR)
 		} else {
@@ -107,7 +84,77 @@ func (h *host) Fork(job *kernel.ForkJob) (int32, error) {
 			}
 		}
 	}
-	return r.Pid, nil
+	return pid, nil
+}
+
+// askFork makes a fork socket and asks the supervisor for a child on it.
+func (h *host) askFork(job *kernel.ForkJob) (*ipc.Conn, chan reply, error) {
+	fc, theirs, err := ipc.Socketpair()
+	if err != nil {
+		return nil, nil, abi.EAGAIN
+	}
+	pending, err := h.ask(ipc.Request{Op: ipc.OpFork, ExitSignal: job.ExitSignal}, theirs.FD())
+	theirs.Close()
+	if err != nil {
+		fc.Close()
+		return nil, nil, err
+	}
+	return fc, pending, nil
+}
+
+// sendFork streams the image over fork socket fc (and closes it), waits
+// for the child's ForkReady and the supervisor's reply, and returns the
+// child's pid and, for a vfork (job.WaitExec), the read end of the notify
+// pipe the caller waits on and closes (else -1).
+func (h *host) sendFork(fc *ipc.Conn, pending chan reply, job *kernel.ForkJob, img *kernel.ForkImage,
+	fds []int) (int32, int, error) {
+	defer fc.Close()
+	notifyR, notifyW := -1, -1
+	if job.WaitExec {
+		var p [2]int
+		if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+			// The child waits for its image and dies with the socket.
+			fc.Close()
+			if r, err := h.answer(pending); err == nil {
+				h.zombies.unfork(r.Pid)
+				closeFDs(r.fds)
+			}
+			return 0, -1, abi.ENOMEM
+		}
+		notifyR, notifyW = p[0], p[1]
+		img.Notify = len(fds)
+		fds = append(fds[:len(fds):len(fds)], notifyW)
+	}
+	err := fc.Send(ipc.MsgForkImage, img)
+	if err == nil {
+		err = fc.SendFDs(fds)
+	}
+	if notifyW >= 0 {
+		unix.Close(notifyW)
+	}
+	if err == nil {
+		_, err = fc.Expect(ipc.MsgForkReady, nil)
+	}
+	fail := func(err error) (int32, int, error) {
+		if notifyR >= 0 {
+			unix.Close(notifyR)
+		}
+		return 0, -1, err
+	}
+	// A refusal (EAGAIN past --max-procs) closes the child's end unread:
+	// the reply says why. A reply that gave a pid registered the child
+	// (serve); a child that never got ready is forgotten again.
+	r, rerr := h.answer(pending)
+	if rerr != nil {
+		return fail(rerr)
+	}
+	closeFDs(r.fds)
+	if err != nil {
+		h.log.Warn("fork: child did not start", "pid", r.Pid, "error", err)
+		h.zombies.unfork(r.Pid)
+		return fail(abi.ENOMEM)
+	}
+	return r.Pid, notifyR, nil
 }
 
 // startForked rebuilds the process a parent sent over the fork socket
@@ -115,12 +162,16 @@ func (h *host) Fork(job *kernel.ForkJob) (int32, error) {
 // recycled guestproc; both taken). Its ForkReady, once the parent's memory
 // is copied, commits both sides (see package ipc): a failure after it is a
 // childLost, reported as the child killed.
-func (h *host) startForked(k *kernel.Kernel, forkFD int, machine hvf.Machine, ram *kernel.ChildRAM) (*kernel.Task, error) {
+func (h *host) startForked(k *kernel.Kernel, start *ipc.Start, forkFD int, machine hvf.Machine, ram *kernel.ChildRAM,
+	assigned func() error) (*kernel.Task, error) {
 	fc := ipc.NewConn(forkFD)
 	defer fc.Close()
 	t0 := time.Now()
 	var img kernel.ForkImage
 	if _, err := fc.Expect(ipc.MsgForkImage, &img); err != nil {
+		if unusedTicket(start, err) {
+			return nil, errTicketUnused // machine and ram stay the caller's
+		}
 		ram.Close()
 		return nil, fmt.Errorf("fork image: %w", err)
 	}
@@ -156,9 +207,9 @@ func (h *host) startForked(k *kernel.Kernel, forkFD int, machine hvf.Machine, ra
 	}
 	var t *kernel.Task
 	if machine != nil {
-		t, err = k.StartForkedOn(machine, &img, fds, ram, copied)
+		t, err = k.StartForkedOn(machine, &img, fds, ram, copied, assigned)
 	} else {
-		t, err = k.StartForked(&img, fds, ram, copied)
+		t, err = k.StartForked(&img, fds, ram, copied, assigned)
 	}
 	if err != nil {
 		if keep >= 0 {

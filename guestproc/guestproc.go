@@ -57,14 +57,14 @@ func Main(supervisorPid int, anchor Anchor) int {
 		fmt.Fprintf(os.Stderr, "elfuse guestproc: %v\n", err)
 		return 1
 	}
-	newLog := func() hclog.Logger {
+	newLog := func(pid int32) hclog.Logger {
 		return hclog.New(&hclog.LoggerOptions{
 			Name:   "guestproc",
 			Level:  hclog.LevelFromString(start.LogLevel),
 			Output: os.Stderr,
-		}).With("pid", start.Pid, "host_pid", os.Getpid())
+		}).With("pid", pid, "host_pid", os.Getpid())
 	}
-	log := newLog()
+	log := newLog(start.Pid)
 	stopProfile := startProfile(log, 0)
 	defer func() { stopProfile() }()
 
@@ -85,26 +85,43 @@ func Main(supervisorPid int, anchor Anchor) int {
 		machine = newForkMachine(backend, log)
 		ram = newForkRAM(log)
 		warmCodecs()
-		var assign ipc.Start
 		idle(true)
-		fds, err := conn.Expect(ipc.MsgStart, &assign)
+		assign, fd, ok := nextStart(conn) // fork_ticket.go
 		idle(false)
-		if err != nil || len(fds) != 1 || !assign.Fork {
-			if err == nil {
-				closeFDs(fds)
-			}
+		if !ok {
 			return 1 // the supervisor ended or dropped the spare
 		}
-		start, forkFD = assign, fds[0]
-		log = newLog()
+		start, forkFD = assign, fd
+		log = newLog(start.Pid)
 	}
 	hostState := saveHostThreadState()
 	lives := 0
 	for {
 		l := life{conn: conn, start: start, forkFD: forkFD, machine: machine, ram: ram, backend: backend,
-			log: log, clock: clock, inherited: inherited, guard: guard}
+			log: log, newLog: newLog, clock: clock, inherited: inherited, guard: guard}
 		inherited = nil
 		code, h, kept, keptRAM := l.run()
+		if code == ticketUnused {
+			// A spare again, on the Machine and RAM it had, with no
+			// reader of the control socket (fork_ticket.go).
+			log.Debug("fork ticket closed unused", "parent", start.Ppid)
+			idle(true)
+			next, fd, ok := nextStart(conn)
+			idle(false)
+			if !ok {
+				if kept != nil {
+					kept.Close()
+				}
+				keptRAM.Close()
+				return 1
+			}
+			start, forkFD, machine, ram = next, fd, kept, keptRAM
+			if lives > 0 {
+				clock = startLifeClock(machine)
+			}
+			log = newLog(start.Pid)
+			continue
+		}
 		if h == nil {
 			return code
 		}
@@ -134,7 +151,7 @@ func Main(supervisorPid int, anchor Anchor) int {
 		}
 		start, forkFD, machine, ram = a.start, a.fds[0], kept, keptRAM
 		clock = startLifeClock(machine)
-		log = newLog()
+		log = newLog(start.Pid)
 		stopProfile = startProfile(log, lives)
 	}
 }
@@ -171,6 +188,7 @@ type life struct {
 	ram     *kernel.ChildRAM // likewise its RAM (life.run takes it)
 	backend hvf.Backend
 	log     hclog.Logger
+	newLog  func(pid int32) hclog.Logger
 	clock   lifeClock
 	// inherited are pid 1's descriptors from elfuse's caller, at the
 	// guest numbers start.Inherited gives.
@@ -184,7 +202,7 @@ type life struct {
 // next process (nil: make another).
 func (l *life) run() (code int, recycled *host, kept hvf.Machine, keptRAM *kernel.ChildRAM) {
 	start, log, conn := l.start, l.log, l.conn
-	if start.Fork {
+	if start.Fork && !start.Reserved {
 		queueSignals() // signals.go: the parent goes on before we run
 	}
 	acct := startStats() // sysstats.go; nil unless ELFUSE_SYSSTATS
@@ -212,7 +230,28 @@ func (l *life) run() (code int, recycled *host, kept hvf.Machine, keptRAM *kerne
 			unix.Close(l.forkFD)
 		}
 	case start.Fork:
-		task, err = h.startForked(k, l.forkFD, l.machine, l.ram)
+		named := func() {
+			// A ticket's child learns its pid last (fork_ticket.go);
+			// its life begins with the fork.
+			queueSignals() // not before: the fork is now
+			h.pid = start.Pid
+			h.ppid.Store(start.Ppid)
+			h.cfg = start
+			log = l.newLog(start.Pid)
+			h.log, k.Log = log, log
+			lifeStart = kernel.TraceNow()
+		}
+		reserved := start.Reserved
+		if reserved {
+			l.guard.hold(false) // idle until the parent forks
+		}
+		task, err = h.startForked(k, &start, l.forkFD, l.machine, l.ram, l.assignedBy(&start, named))
+		if reserved {
+			l.guard.hold(true)
+		}
+		if errors.Is(err, errTicketUnused) {
+			return ticketUnused, nil, l.machine, l.ram
+		}
 	default:
 		task, err = k.StartProcess(path, start.Argv, start.Envp)
 		if err == nil {
@@ -243,6 +282,7 @@ func (l *life) run() (code int, recycled *host, kept hvf.Machine, keptRAM *kerne
 	acct.running()
 	l.guard.watch(task)
 	status, err := task.Run()
+	h.endTickets() // fork_ticket.go: before Exited
 	l.guard.watch(nil)
 	acct.ran()
 	stopSignals()

@@ -52,6 +52,10 @@ type host struct {
 	zombies zombies
 	// text: the image files to report once Started is sent (textbusy.go).
 	text textReport
+	// ticket is the fork ticket for the next fork (nil: none); none is
+	// kept once ticketsOver, when the process ended (fork_ticket.go).
+	ticket      *ipc.Conn
+	ticketsOver bool
 }
 
 type reply struct {
@@ -203,6 +207,8 @@ func (h *host) serve() {
 			if decode(raw, &e) == nil {
 				h.childEvent(e)
 			}
+		case ipc.MsgTicket:
+			h.keepTicket(fds) // fork_ticket.go
 		case ipc.MsgStart:
 			// The next process of a recycled guestproc (spawn_recycle.go).
 			if h.handOff(raw, fds) {

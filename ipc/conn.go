@@ -72,7 +72,8 @@ type Type uint8
 //	  the control socket (G exits).
 //
 //	Fork (OpFork; the fork socket: P makes it and sends one end with the
-//	Request, which S hands to C, in its Start or as descriptor 4; S replies
+//	Request, which S hands to C, in its Start or as descriptor 4, or P
+//	holds a fork ticket, whose C already has the other end: ticket.go; S replies
 //	to P before C gets its Start, so that nothing about C reaches P before
 //	the Reply; P streams the image meanwhile, and a refusal closes C's
 //	end unread: P reads EOF, then the Reply's errno):

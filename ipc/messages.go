@@ -67,6 +67,10 @@ type Start struct {
 	// second Start (Fork set) carrying the fork socket as its one
 	// SCM_RIGHTS descriptor.
 	Spare bool
+	// Reserved (with Fork) gives a spare a fork ticket (ticket.go): the
+	// fork socket of a fork process Ppid may make later. Pid is 0 until a
+	// MsgAssign names the child.
+	Reserved bool `json:",omitempty"`
 	// Trace: write a line per syscall to descriptor GuestprocTraceFD
 	// (--trace).
 	Trace bool `json:",omitempty"`
@@ -114,9 +118,9 @@ type Op string
 // Requests (body Request, answered by a Reply with the same ID unless said).
 const (
 	// OpFork: a child pid and a new guestproc. Request.ExitSignal and one
-	// descriptor, the child's end of the fork socket the parent made; the
-	// reply carries Pid (sent before any note about the child: a warm
-	// spare may get the socket first).
+	// descriptor, the child's end of the fork socket the parent made, or
+	// Ticket and none (ticket.go); the reply carries Pid (sent before any
+	// note about the child: a warm spare may get the socket first).
 	OpFork Op = "fork"
 	// OpWait: poll for a child state change (never blocks). Request.Pid
 	// (wait4 selector), Options (W* bits). Reply Pid 0: none yet.
@@ -240,6 +244,9 @@ type Request struct {
 	// Files are host files as (device, inode) pairs (OpImage, OpExeced,
 	// OpTextBusy).
 	Files [][2]uint64 `json:",omitempty"`
+	// Ticket (OpFork): the child is the spare of the parent's fork ticket
+	// (ticket.go); the request carries no descriptor.
+	Ticket bool `json:",omitempty"`
 }
 
 // Reply is the body of MsgReply.

@@ -188,17 +188,20 @@ func currentUmask() uint32 {
 // memory into ram (kept from this guestproc's last process, or nil for a
 // new one), then calls copied, after which the parent may go on; a vfork
 // child calls it at once (and lets ram go: it maps the parent's). It takes
-// ram either way; an error of copied fails the start.
+// ram either way; an error of copied fails the start. assigned, if not
+// nil, is called once the address space is built and before anything uses
+// the child's pid (a fork ticket's child learns it late: guestproc); its
+// error fails the start too.
 //
 // Preconditions: called on the goroutine, locked to its OS thread, that
 // will run the task.
-func (k *Kernel) StartForked(img *ForkImage, fds []int, ram *ChildRAM, copied func() error) (*Task, error) {
+func (k *Kernel) StartForked(img *ForkImage, fds []int, ram *ChildRAM, copied, assigned func() error) (*Task, error) {
 	machine, err := k.Backend.NewMachine(hvf.Config{AddrLimit: uint64(forkAddrLimit)})
 	if err != nil {
 		ram.Close()
 		return nil, fmt.Errorf("fork: create machine: %w", err)
 	}
-	return k.StartForkedOn(machine, img, fds, ram, copied)
+	return k.StartForkedOn(machine, img, fds, ram, copied, assigned)
 }
 
 // NewForkMachine creates the Machine a fork child will run on, ahead of
@@ -213,15 +216,15 @@ func NewForkRAM() (*ChildRAM, error) { return NewChildRAM(forkAddrLimit) }
 
 // StartForkedOn is StartForked on a Machine made ahead with
 // NewForkMachine. It owns machine: on error it is closed.
-func (k *Kernel) StartForkedOn(machine hvf.Machine, img *ForkImage, fds []int, ram *ChildRAM, copied func() error) (*Task, error) {
-	t, err := k.startForked(machine, img, fds, ram, copied)
+func (k *Kernel) StartForkedOn(machine hvf.Machine, img *ForkImage, fds []int, ram *ChildRAM, copied, assigned func() error) (*Task, error) {
+	t, err := k.startForked(machine, img, fds, ram, copied, assigned)
 	if err != nil && machine != nil {
 		machine.Close()
 	}
 	return t, err
 }
 
-func (k *Kernel) startForked(machine hvf.Machine, img *ForkImage, fds []int, ram *ChildRAM, copied func() error) (*Task, error) {
+func (k *Kernel) startForked(machine hvf.Machine, img *ForkImage, fds []int, ram *ChildRAM, copied, assigned func() error) (*Task, error) {
 	taken := false
 	defer func() {
 		if !taken {
@@ -305,6 +308,11 @@ func (k *Kernel) startForked(machine hvf.Machine, img *ForkImage, fds []int, ram
 	cpu, err := machine.NewVCPU()
 	if err != nil {
 		return fail(fmt.Errorf("fork: create vcpu: %w", err))
+	}
+	if assigned != nil {
+		if err := assigned(); err != nil {
+			return fail(err)
+		}
 	}
 	log := k.Log
 	if log == nil {

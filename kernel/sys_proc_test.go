@@ -313,7 +313,7 @@ func TestForkImageRebuildsTheProcess(t *testing.T) {
 	var child *Task
 	var childErr error
 	h.child = func(img *ForkImage, fds []int) {
-		child, childErr = ck.StartForked(img, fds, nil, func() error { return nil })
+		child, childErr = ck.StartForked(img, fds, nil, func() error { return nil }, nil)
 	}
 	// fork ignores its arguments: RDI shows that the child gets the
 	// parent's registers.

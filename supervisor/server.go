@@ -63,6 +63,9 @@ type guestproc struct {
 	*guestprocHandle
 	sendMu sync.Mutex
 	closed bool
+	// ticketMu guards ticket (spawn_ticket.go).
+	ticketMu sync.Mutex
+	ticket   tickets
 }
 
 func newSupervisor(cfg Config, log hclog.Logger) *supervisor {
@@ -283,13 +286,22 @@ func (s *supervisor) serve(g *guestproc) {
 			var e ipc.Exited
 			raw.decode(&e)
 			exited = true
+			s.reclaimTicket(g) // spawn_ticket.go
 			if e.Comm != "" {
 				s.procCommOf(g.pid, ipc.ProcComm{Comm: e.Comm})
 			}
 			// A recycled guestproc is a spare before the parent hears
-			// of the exit, so that its next fork finds it.
-			recycled = e.Reusable && s.recycle(g)
+			// of the exit, so that its next fork finds it; or its
+			// parent's fork ticket, sent right after (spawn_ticket.go).
+			var t *ticket
+			if e.Reusable {
+				t = s.recycleAsTicket(g)
+				recycled = t != nil || s.recycle(g)
+			}
 			s.exit(g.pid, e.Status, e.Rusage)
+			if t != nil {
+				t.start(s)
+			}
 		case ipc.MsgDescription:
 			var d ipc.Description
 			if raw.decode(&d) == nil {
@@ -329,6 +341,7 @@ func (s *supervisor) serve(g *guestproc) {
 		}
 		closeAll(fds)
 	}
+	s.reclaimTicket(g)
 	if recycled {
 		return // the guestproc lives on as a spare (spawn_spare.go)
 	}
@@ -369,6 +382,7 @@ func (s *supervisor) killAll() {
 	s.dropSpares()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.killTicketsLocked() // spawn_ticket.go
 	for _, g := range s.gps {
 		g.cmd.Process.Kill()
 	}
@@ -388,13 +402,20 @@ func (s *supervisor) handle(g *guestproc, req *ipc.Request, fds []int) {
 	var err error
 	var out []int
 	if req.Op == ipc.OpFork {
-		// fds: the child's end of the parent's fork socket. fork
-		// replies itself, before it starts the child.
-		if len(fds) != 1 {
+		// fds: the child's end of the parent's fork socket, or none on
+		// a ticket. fork replies itself, before it starts the child.
+		switch {
+		case req.Ticket && len(fds) == 0:
+			if err = s.forkTicketed(g, req); err == nil {
+				return
+			}
+		case req.Ticket || len(fds) != 1:
 			closeAll(fds)
 			err = abi.EINVAL
-		} else if err = s.fork(g, req, fds[0]); err == nil {
-			return
+		default:
+			if err = s.fork(g, req, fds[0]); err == nil {
+				return
+			}
 		}
 		fds = nil
 	}
@@ -520,20 +541,8 @@ func (s *supervisor) fork(g *guestproc, req *ipc.Request, forkEnd int) error {
 		return err
 	}
 	s.pidfdBorn(pid)
-	reply := func() {
-		if req.ID == 0 {
-			return
-		}
-		if err := g.send(ipc.MsgReply, ipc.Reply{ID: req.ID, Pid: pid}); err != nil {
-			s.log.Debug("reply not delivered", "pid", parent, "error", err)
-		}
-	}
 	theirs := ipc.NewConn(forkEnd)
-	// A fork child keeps the tree's root and binds; its cwd arrives with
-	// the image.
-	start := ipc.Start{Pid: pid, Ppid: parent, Fork: true, Backend: s.cfg.Backend,
-		Timeout: s.cfg.Timeout, LogLevel: s.cfg.LogLevel, Sysroot: s.cfg.Sysroot, Binds: s.cfg.Binds,
-		Trace: s.cfg.Trace != nil, TraceOut: s.cfg.TraceOut != nil, TraceOutMinUs: s.cfg.TraceOutMinUs}
+	start := s.forkStart(pid, parent)
 	for sp := s.takeSpare(); sp != nil; sp = s.takeSpare() {
 		// A spare that died idle (a host signal) is passed over.
 		if err := sp.conn.Send(ipc.MsgStart, start, theirs.FD()); err != nil {
@@ -542,17 +551,12 @@ func (s *supervisor) fork(g *guestproc, req *ipc.Request, forkEnd int) error {
 			continue
 		}
 		// The child's start is what the parent's fork waits for (the
-		// child copies its memory), so it goes first; the reply still
-		// precedes every note about the child, which only its serve,
-		// started after it, can cause.
-		reply()
+		// child copies its memory), so it goes before the reply.
 		theirs.Close()
-		sp.pid = pid
-		s.tree.SetHostPid(pid, sp.cmd.Process.Pid)
-		go s.serve(s.add(sp))
+		s.forked(g, req, pid, sp)
 		return nil
 	}
-	reply()
+	s.replyFork(g, req, pid)
 	h, err := s.spawn(pid, theirs) // closes forkEnd, also on failure
 	if err != nil {
 		s.tree.Discard(pid)

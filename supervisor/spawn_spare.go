@@ -89,22 +89,32 @@ func (s *supervisor) recycle(g *guestproc) bool {
 	if s.closing || len(s.spares) >= maxSpares {
 		return false
 	}
+	h := s.detach(g)
+	if h == nil {
+		return false
+	}
+	s.spares = append(s.spares, h)
+	s.log.Debug("guestproc recycled as a spare", "pid", g.pid, "host_pid", g.cmd.Process.Pid)
+	return true
+}
+
+// detach takes the guestproc of g, whose process ended, from the process
+// it ran, for reuse; nil if that is over already (closed).
+func (s *supervisor) detach(g *guestproc) *guestprocHandle {
 	// Nothing addressed to the ended process may reach the next one.
 	g.sendMu.Lock()
 	closed := g.closed
 	g.closed = true
 	g.sendMu.Unlock()
 	if closed {
-		return false
+		return nil
 	}
 	s.mu.Lock()
 	if s.gps[g.pid] == g {
 		delete(s.gps, g.pid)
 	}
 	s.mu.Unlock()
-	s.spares = append(s.spares, &guestprocHandle{cmd: g.cmd, conn: g.conn})
-	s.log.Debug("guestproc recycled as a spare", "pid", g.pid, "host_pid", g.cmd.Process.Pid)
-	return true
+	return &guestprocHandle{cmd: g.cmd, conn: g.conn}
 }
 
 // dropSpares stops keeping spares and ends those kept (pid 1 ended).

@@ -20,6 +20,9 @@ func procProgramCases() []progCase {
 	}
 	// Signals from another process interrupting blocked system calls.
 	cs = append(cs, progCase{name: "signals_interrupt_blocked_calls", src: "proc_intr.c"})
+	// Forks one after another, over fork tickets under elfuse
+	// (proc_ticket_test.go).
+	cs = append(cs, ticketCases()...)
 	return cs
 }
 

@@ -59,6 +59,7 @@ const (
 	ENOBUFS        Errno = 105
 	ETIMEDOUT      Errno = 110
 	EINPROGRESS    Errno = 115
+	ESTALE         Errno = 116
 	ERESTARTSYS    Errno = 512
 	ERESTARTNOINTR Errno = 513
 	ERESTARTNOHAND Errno = 514

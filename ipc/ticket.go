@@ -1,0 +1,56 @@
+package ipc
+
+// Fork tickets: a process that has forked once is likely to fork again (a
+// shell, make, a compiler driver), so after each fork the supervisor joins
+// it to a warm spare ahead of the next one. The spare gets a Start with
+// Reserved set and one end of a new fork socket; the parent gets the other
+// end in a MsgTicket. Its next fork streams the image straight to the
+// spare, whose vCPU thread already waits on that socket, while the request
+// travels to the supervisor; the child learns its pid from a MsgAssign
+// before its first instruction runs:
+//
+//	parent G                 S                          spare C
+//	                         MsgStart{Reserved, Ppid} + fork socket ->
+//	<- MsgTicket + fork socket                          (waits on the socket)
+//	Request OpFork{Ticket} ->
+//	ForkImage, FDChunk... (on the ticket) ----------------------------->
+//	                         tree.Fork: pid
+//	                         MsgAssign{Pid, Ppid} ->
+//	                         <- Reply{Pid} to the parent
+//	<------------------------------------------------------ ForkReady
+//	                                                    reads MsgAssign,
+//	                                                    runs, Started...
+//
+// From the Assign on, C is an ordinary fork child (see Conn). The other
+// ends:
+//   - A refused fork (EAGAIN past --max-procs): S replies the errno and
+//     kills C, which may already have copied the image; the parent's fork
+//     fails with the errno.
+//   - A ticket S cannot use (its spare died): S replies ESTALE without
+//     making a process and the parent forks again the ordinary way, with
+//     the same image.
+//   - The parent's process ends unforked: its guestproc closes the ticket
+//     (a guestproc that dies closes it anyway). C reads EOF before any image
+//     and waits for its next Start as a spare again; S puts it back in the
+//     pool. A MsgAssign C reads instead of a Start (the parent asked for
+//     the fork and died before sending the image) is a child that could
+//     not start: C answers ExecFailed and exits.
+//
+// A ticketed spare is no process: it has no pid, and nothing (dump, /proc,
+// wait, kill) sees it until its Assign.
+
+// Message types of fork tickets, above the pidfd_getfd ones.
+const (
+	// MsgTicket (S→G, body empty) carries the parent's end of a ticket's
+	// fork socket as its one descriptor. It replaces an earlier one.
+	MsgTicket Type = 220
+	// MsgAssign (S→C, body Assign) makes a ticketed spare the child of a
+	// fork.
+	MsgAssign Type = 221
+)
+
+// Assign is the body of MsgAssign.
+type Assign struct {
+	Pid  int32
+	Ppid int32
+}
