@@ -1,13 +1,14 @@
 package ipc
 
-// Fork tickets: a process that has forked once is likely to fork again (a
-// shell, make, a compiler driver), so after each fork the supervisor joins
-// it to a warm spare ahead of the next one. The spare gets a Start with
-// Reserved set and one end of a new fork socket; the parent gets the other
-// end in a MsgTicket. Its next fork streams the image straight to the
-// spare, whose vCPU thread already waits on that socket, while the request
-// travels to the supervisor; the child learns its pid from a MsgAssign
-// before its first instruction runs:
+// Fork tickets: a process whose child just ended is likely to fork again
+// (a shell, make, a compiler driver), so the supervisor joins the ended
+// child's guestproc to the parent's next fork. The parent gets one end of
+// a new fork socket in a MsgTicket, before it hears of the exit; the
+// guestproc, once it has released the ended process, a Start with
+// Reserved set and the other end. The next fork streams the image straight
+// to that guestproc, whose vCPU thread already waits on the socket, while
+// the request travels to the supervisor; the child learns its pid from a
+// MsgAssign before its first instruction runs:
 //
 //	parent G                 S                          spare C
 //	                         MsgStart{Reserved, Ppid} + fork socket ->
