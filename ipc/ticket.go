@@ -11,8 +11,10 @@ package ipc
 // MsgAssign before its first instruction runs:
 //
 //	parent G                 S                          spare C
+//	<- MsgTicket + fork socket
+//	<- (the child's exit)
 //	                         MsgStart{Reserved, Ppid} + fork socket ->
-//	<- MsgTicket + fork socket                          (waits on the socket)
+//	                                                    (waits on the socket)
 //	Request OpFork{Ticket} ->
 //	ForkImage, FDChunk... (on the ticket) ----------------------------->
 //	                         tree.Fork: pid
