@@ -276,7 +276,7 @@ func (v *vma) info() MapInfo {
 		mi.Offset = v.off
 		mi.Dev, mi.Inode = v.back.dev, v.back.ino
 		if mi.Name == "" {
-			mi.Name = v.back.name
+			mi.Name = v.back.path()
 		}
 		mi.Fd = v.back.fd
 	}

@@ -140,7 +140,7 @@ func (m *MM) preadFill(b *backing, off uint64, r abi.Range) error {
 				continue
 			}
 			if err != nil {
-				return fmt.Errorf("mm: read %s at %#x: %w", b.name, off, hostErrno(err))
+				return fmt.Errorf("mm: read %s at %#x: %w", b.path(), off, hostErrno(err))
 			}
 			if n == 0 {
 				return errEOF

@@ -1,7 +1,6 @@
 package kernel
 
 import (
-	"fmt"
 	"io"
 
 	"github.com/elfuse/elfuse/hvf"
@@ -207,13 +206,8 @@ func openBacking(hostfd int, shared bool, prot int) (b *backing, isZero bool, er
 	if err != nil {
 		return nil, false, hostErrno(err)
 	}
-	name := ""
-	buf := make([]byte, unix.PathMax)
-	if n, err := unix.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd), buf); err == nil {
-		name = string(buf[:n])
-	}
 	return &backing{fd: fd, refs: 1, writable: writable && fl&unix.O_APPEND == 0,
-		name: name, dev: st.Dev, ino: st.Ino}, false, nil
+		dev: st.Dev, ino: st.Ino}, false, nil
 }
 
 // sharedAnonName is how /proc/PID/maps names shared anonymous memory.

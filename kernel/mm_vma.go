@@ -3,6 +3,7 @@ package kernel
 import (
 	"sort"
 	"strconv"
+	"sync"
 
 	"github.com/elfuse/elfuse/hvf"
 	"github.com/elfuse/elfuse/kernel/abi"
@@ -18,11 +19,32 @@ type backing struct {
 	refs     int
 	writable bool // opened for writing: shared mappings may be PROT_WRITE
 	anon     bool // shared anonymous memfd
+	// name is the file's name (path), given or read from fd on first use.
 	name     string
+	nameOnce sync.Once
 	dev, ino uint64
 	// ro, when ro > 0, is a read-only descriptor of the same file that
 	// the machine maps direct private mappings from (readOnlyFD).
 	ro int
+}
+
+// path is b's name for /proc/PID/maps and fork images: the one it was made
+// with, or else its descriptor's path, read the first time it is asked for
+// (as Linux's maps names the file when it is read, not when it was
+// mapped). Most mappings are never named: a readlink of /proc/self/fd at
+// every file mmap was a tenth of an execve here, and ld.so maps a dozen
+// segments per process.
+func (b *backing) path() string {
+	b.nameOnce.Do(func() {
+		if b.name != "" || b.fd < 0 {
+			return
+		}
+		buf := make([]byte, unix.PathMax)
+		if n, err := unix.Readlink("/proc/self/fd/"+strconv.Itoa(b.fd), buf); err == nil {
+			b.name = string(buf[:n])
+		}
+	})
+	return b.name
 }
 
 // readOnlyFD returns a descriptor of b's file open only for reading, for
