@@ -43,6 +43,8 @@ type supervisor struct {
 	spares  []*guestprocHandle
 	making  bool
 	closing bool
+	// tickets counts the fork tickets held (spawn_ticket.go).
+	tickets int
 	// describers routes guestprocs' Descriptions to dumps (dump.go).
 	describers describers
 	// procWaiters routes /proc answers of targets (procfs.go).

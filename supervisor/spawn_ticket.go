@@ -20,6 +20,12 @@ import (
 	"github.com/elfuse/elfuse/kernel/abi"
 )
 
+// maxTickets bounds the fork tickets held at once, each an idle guestproc
+// and stub (~8 MiB): a wide tree of shells would otherwise keep one per
+// shell whose child ended. Past it an ended child's guestproc goes to the
+// pool as before.
+const maxTickets = 8
+
 // tickets is a guestproc's fork ticket.
 type tickets struct {
 	held *ticket // nil: none
@@ -83,27 +89,29 @@ func (s *supervisor) recycleAsTicket(g *guestproc) *ticket {
 		return nil
 	}
 	s.spareMu.Lock()
-	closing := s.closing
+	ok = !s.closing && s.tickets < maxTickets
+	if ok {
+		s.tickets++
+	}
 	s.spareMu.Unlock()
-	if closing {
+	if !ok {
 		return nil
 	}
 	mine, theirs, err := ipc.Socketpair()
 	if err != nil {
+		s.ticketGone()
 		return nil
 	}
 	pg.ticketMu.Lock()
-	if pg.ticket.held != nil || pg.ticket.over {
-		pg.ticketMu.Unlock()
-		mine.Close()
-		theirs.Close()
-		return nil
+	var sp *guestprocHandle
+	if pg.ticket.held == nil && !pg.ticket.over {
+		sp = s.detach(g)
 	}
-	sp := s.detach(g)
 	if sp == nil {
 		pg.ticketMu.Unlock()
 		mine.Close()
 		theirs.Close()
+		s.ticketGone()
 		return nil
 	}
 	t := &ticket{spare: sp, parent: pg.pid, theirs: theirs}
@@ -116,6 +124,13 @@ func (s *supervisor) recycleAsTicket(g *guestproc) *ticket {
 	}
 	mine.Close()
 	return t
+}
+
+// ticketGone counts a ticket no longer held.
+func (s *supervisor) ticketGone() {
+	s.spareMu.Lock()
+	s.tickets--
+	s.spareMu.Unlock()
 }
 
 // takeTicket returns g's ticket and forgets it (nil: none).
@@ -137,7 +152,11 @@ func (s *supervisor) reclaimTicket(g *guestproc) {
 	t := g.ticket.held
 	g.ticket.held = nil
 	g.ticketMu.Unlock()
-	if t != nil && t.start(s) {
+	if t == nil {
+		return
+	}
+	s.ticketGone()
+	if t.start(s) {
 		s.returnSpare(t.spare)
 	}
 }
@@ -156,7 +175,11 @@ func (s *supervisor) returnSpare(sp *guestprocHandle) {
 // the ordinary way).
 func (s *supervisor) forkTicketed(g *guestproc, req *ipc.Request) error {
 	t := g.takeTicket()
-	if t == nil || !t.start(s) {
+	if t == nil {
+		return abi.ESTALE
+	}
+	s.ticketGone()
+	if !t.start(s) {
 		return abi.ESTALE
 	}
 	parent := g.pid

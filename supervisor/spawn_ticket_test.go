@@ -209,3 +209,23 @@ func TestReclaimedTicketGoesBackToThePool(t *testing.T) {
 		t.Error("a ticket for a parent whose process ended")
 	}
 }
+
+func TestTicketsHeldAreBounded(t *testing.T) {
+	tt := newTicketTree(t, 8)
+	tt.s.tickets = maxTickets
+	if tt.s.recycleAsTicket(tt.child) != nil {
+		t.Fatal("a ticket past maxTickets")
+	}
+	tt.s.tickets = maxTickets - 1
+	if tt.s.recycleAsTicket(tt.child) == nil {
+		t.Fatal("no ticket below maxTickets")
+	}
+	if tt.s.tickets != maxTickets {
+		t.Errorf("%d tickets held, want %d", tt.s.tickets, maxTickets)
+	}
+	// A ticket taken by a fork or given back at the end is no longer held.
+	tt.s.reclaimTicket(tt.parent)
+	if tt.s.tickets != maxTickets-1 {
+		t.Errorf("%d tickets held after the reclaim, want %d", tt.s.tickets, maxTickets-1)
+	}
+}
