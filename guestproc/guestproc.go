@@ -272,9 +272,14 @@ func (l *life) run() (code int, recycled *host, kept hvf.Machine, keptRAM *kerne
 	h.setProcess(task.Proc)
 	k.TraceOutStart(task.Proc, start.Pid, start.Ppid, lifeStart, start.Fork) // kernel/traceout_task.go
 	go h.serve()
-	if err := conn.Send(ipc.MsgStarted, struct{}{}); err != nil {
-		log.Error("tell supervisor", "error", err)
-		return 1, nil, nil, nil
+	// Pid 1's start is what the supervisor waits for; a fork child's
+	// Started told it nothing (its ExecFailed is the news), and the
+	// message was a wake-up of the supervisor on every fork's way.
+	if !start.Fork {
+		if err := conn.Send(ipc.MsgStarted, struct{}{}); err != nil {
+			log.Error("tell supervisor", "error", err)
+			return 1, nil, nil, nil
+		}
 	}
 	h.markStarted() // textbusy.go
 	go warmCodecs() // a no-op after the first life or a spare's wait

@@ -48,15 +48,18 @@ type Type uint8
 //	                     get ready, a second Start with the fork socket
 //	                     attached follows when a fork needs this spare)
 //	  G→S ExecFailed     the program could not be loaded (G exits next)
-//	  G→S Started        the guest is running
+//	  G→S Started        the guest is running (pid 1 only: a fork child
+//	                     that failed to start says ExecFailed, and one
+//	                     that starts goes on to its requests at once)
 //
 //	Requests (control socket; G blocks its vCPU thread for the Reply):
 //	  G→S Request{ID, Op, ...}
 //	  S→G Reply{ID, Errno, ...}        same ID
 //	  Requests with ID 0 (OpExeced, OpReap, OpSubreap) get no Reply.
 //
-//	Asynchronous, any time after Started (read by G's reader goroutine,
-//	which also routes Replies to the waiting request by ID):
+//	Asynchronous, any time after Started (a fork child: after its Start;
+//	read by G's reader goroutine, which also routes Replies to the waiting
+//	request by ID):
 //	  S→G Signal{Sig, Info}       queue a signal (kill from another process)
 //	  S→G Reparent{Ppid}          the parent died; this is the new getppid
 //	  S→G ChildEvent{Pid}         a child changed state: wake wait4
