@@ -109,10 +109,7 @@ func Main(supervisorPid int, anchor Anchor) int {
 			next, fd, ok := nextStart(conn)
 			idle(false)
 			if !ok {
-				if kept != nil {
-					kept.Close()
-				}
-				keptRAM.Close()
+				dropKept(kept, keptRAM)
 				return 1
 			}
 			start, forkFD, machine, ram = next, fd, kept, keptRAM
@@ -143,10 +140,7 @@ func Main(supervisorPid int, anchor Anchor) int {
 		a, ok := awaitAssignment(h)
 		idle(false)
 		if !ok {
-			if kept != nil {
-				kept.Close()
-			}
-			keptRAM.Close()
+			dropKept(kept, keptRAM)
 			return 0
 		}
 		start, forkFD, machine, ram = a.start, a.fds[0], kept, keptRAM
@@ -154,6 +148,15 @@ func Main(supervisorPid int, anchor Anchor) int {
 		log = newLog(start.Pid)
 		stopProfile = startProfile(log, lives)
 	}
+}
+
+// dropKept closes the Machine (if any) and RAM a guestproc kept for its
+// next process.
+func dropKept(m hvf.Machine, ram *kernel.ChildRAM) {
+	if m != nil {
+		m.Close()
+	}
+	ram.Close()
 }
 
 // newForkRAM makes the RAM of a future fork child, or returns nil (the

@@ -66,6 +66,15 @@ func newTicketTree(t *testing.T, maxProcs int) *ticketTree {
 	return tt
 }
 
+// secondChild registers pid 3, another child of pid 1 (on the first
+// child's control socket: it is only offered for a ticket).
+func (tt *ticketTree) secondChild() *guestproc {
+	tt.s.tree.Fork(1, abi.SIGCHLD)
+	g := &guestproc{guestprocHandle: &guestprocHandle{pid: 3, conn: tt.child.conn}}
+	tt.s.gps[3] = g
+	return g
+}
+
 // expect reads one message of type want from c into v and returns its
 // descriptors.
 func expect(t *testing.T, c *ipc.Conn, want ipc.Type, v any) []int {
@@ -126,10 +135,7 @@ func TestTicketIsTheEndedChildsGuestproc(t *testing.T) {
 		t.Error("the ended child's guestproc still serves pid 2")
 	}
 	// One ticket at a time: the next ended child goes to the pool.
-	tt.s.tree.Fork(1, abi.SIGCHLD)
-	other := &guestproc{guestprocHandle: &guestprocHandle{pid: 3, conn: tt.child.conn}}
-	tt.s.gps[3] = other
-	if tt.s.recycleAsTicket(other) != nil {
+	if tt.s.recycleAsTicket(tt.secondChild()) != nil {
 		t.Error("a second ticket for a parent that holds one")
 	}
 }
@@ -202,10 +208,7 @@ func TestReclaimedTicketGoesBackToThePool(t *testing.T) {
 	if n != 1 {
 		t.Errorf("%d spares in the pool, want the ticket's", n)
 	}
-	tt.s.tree.Fork(1, abi.SIGCHLD)
-	other := &guestproc{guestprocHandle: &guestprocHandle{pid: 3, conn: tt.child.conn}}
-	tt.s.gps[3] = other
-	if tt.s.recycleAsTicket(other) != nil {
+	if tt.s.recycleAsTicket(tt.secondChild()) != nil {
 		t.Error("a ticket for a parent whose process ended")
 	}
 }

@@ -30,12 +30,18 @@ func ticketCases() []progCase {
 	return cs
 }
 
+// ticketProgram returns elfuse and proc_ticket.c built with the first
+// compiler.
+func ticketProgram(t *testing.T) (bin, prog string) {
+	t.Helper()
+	return elfuse.Require(t), cc.Build(t, testutil.Compilers[0], "proc_ticket.c")
+}
+
 // TestForkTicketRefusedByMaxProcs: a fork that would go over --max-procs
 // fails with EAGAIN when the parent holds a ticket too, and the parent
 // forks on once there is room.
 func TestForkTicketRefusedByMaxProcs(t *testing.T) {
-	bin := elfuse.Require(t)
-	prog := cc.Build(t, testutil.Compilers[0], "proc_ticket.c")
+	bin, prog := ticketProgram(t)
 	want := "fork with the tree full: EAGAIN\nended child: exited 7\n" +
 		"fork after reaping: pid, parent and status as the parent saw them\nsleeper: killed by signal 9\n"
 	for _, b := range testutil.Backends() {
@@ -61,8 +67,7 @@ func TestForkTicketRefusedByMaxProcs(t *testing.T) {
 // The differential case ticket_unused checks the results against a native
 // run; this one checks that the tickets were made and went unused.
 func TestForkTicketLeftUnused(t *testing.T) {
-	bin := elfuse.Require(t)
-	prog := cc.Build(t, testutil.Compilers[0], "proc_ticket.c")
+	bin, prog := ticketProgram(t)
 	for _, b := range testutil.Backends() {
 		t.Run(b, func(t *testing.T) {
 			testutil.RequireBackend(t, b)
@@ -96,8 +101,7 @@ func withoutDebug(out string) string {
 // its next forks still work (the supervisor answers ESTALE, the parent forks
 // without the ticket, the dead spares of the pool are passed over).
 func TestForkAfterTicketSpareDied(t *testing.T) {
-	bin := elfuse.Require(t)
-	prog := cc.Build(t, testutil.Compilers[0], "proc_ticket.c")
+	bin, prog := ticketProgram(t)
 	want := "first child: exited 7\nready\n" +
 		"6 children after the spares died: pids, parents and statuses as the parent saw them\n"
 	for _, b := range testutil.Backends() {
