@@ -382,9 +382,9 @@ func (s *supervisor) exit(pid int32, status uint32, ru abi.Rusage) {
 // killAll kills every guestproc left (pid 1 ended) and the spares.
 func (s *supervisor) killAll() {
 	s.dropSpares()
+	s.killTickets() // spawn_ticket.go
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.killTicketsLocked() // spawn_ticket.go
 	for _, g := range s.gps {
 		g.cmd.Process.Kill()
 	}

@@ -74,7 +74,8 @@ func (t *ticket) start(s *supervisor) bool {
 
 // recycleAsTicket makes the guestproc of fork child g, whose process just
 // ended and offered it for reuse, its parent's fork ticket, unless the
-// parent has one, and sends the parent its end. It returns the ticket,
+// parent has one, and sends the parent its end. Lock order: a ticketMu,
+// then (detach) g.sendMu and s.mu. It returns the ticket,
 // whose start the caller calls once the parent was told of the exit, or
 // nil: no ticket, g is still the caller's.
 func (s *supervisor) recycleAsTicket(g *guestproc) *ticket {
@@ -221,10 +222,16 @@ func (s *supervisor) replyFork(g *guestproc, req *ipc.Request, pid int32) {
 	}
 }
 
-// killTicketsLocked ends the spares held by tickets (pid 1 ended). Called
-// with s.mu held.
-func (s *supervisor) killTicketsLocked() {
+// killTickets ends the spares held by tickets (pid 1 ended). s.mu is not
+// held while a ticketMu is: recycleAsTicket takes them the other way round.
+func (s *supervisor) killTickets() {
+	s.mu.Lock()
+	gps := make([]*guestproc, 0, len(s.gps))
 	for _, g := range s.gps {
+		gps = append(gps, g)
+	}
+	s.mu.Unlock()
+	for _, g := range gps {
 		g.ticketMu.Lock()
 		g.ticket.over = true
 		t := g.ticket.held
