@@ -288,7 +288,6 @@ func (s *supervisor) serve(g *guestproc) {
 			var e ipc.Exited
 			raw.decode(&e)
 			exited = true
-			s.reclaimTicket(g) // spawn_ticket.go
 			if e.Comm != "" {
 				s.procCommOf(g.pid, ipc.ProcComm{Comm: e.Comm})
 			}
@@ -343,7 +342,7 @@ func (s *supervisor) serve(g *guestproc) {
 		}
 		closeAll(fds)
 	}
-	s.reclaimTicket(g)
+	s.reclaimTicket(g) // spawn_ticket.go: its process ended, however
 	if recycled {
 		return // the guestproc lives on as a spare (spawn_spare.go)
 	}
