@@ -56,8 +56,11 @@ func TestSyscallWithUnchangedRegistersReturnsTheNumber(t *testing.T) {
 
 func TestFaultsBecomeExceptions(t *testing.T) {
 	tests := []struct {
-		name      string
-		code      func(a *asm) (faultRIP uint64)
+		name string
+		code func(a *asm) (faultRIP uint64)
+		// orAt also accepts RIP at the start of the one-byte
+		// instruction: where the host reports it (see the case).
+		orAt      bool
 		prot      hvf.Prot // of the page at extraAddr; 0 leaves it unmapped
 		vector    uint8
 		errorCode uint64
@@ -112,12 +115,17 @@ func TestFaultsBecomeExceptions(t *testing.T) {
 			vector: hvf.VectorBP,
 		},
 		{
+			// A trap after the instruction on Intel and bare-metal
+			// AMD; some AMD hypervisors re-inject the intercepted
+			// INT1 with RIP at it, and a native program's SIGTRAP
+			// frame there says the same (seen on an AMD EPYC guest):
+			// the stub reports what the host kernel saw.
 			name: "icebp is #DB after the instruction",
 			code: func(a *asm) uint64 {
 				a.raw(0xf1)
 				return a.at()
 			},
-			vector: hvf.VectorDB,
+			vector: hvf.VectorDB, orAt: true,
 		},
 		{
 			name: "single step with TF is #DB after the instruction",
@@ -194,7 +202,7 @@ func TestFaultsBecomeExceptions(t *testing.T) {
 			if ex != want {
 				t.Errorf("exit = %+v, want %+v", ex, want)
 			}
-			if got := g.cpu.Regs().RIP; got != rip {
+			if got := g.cpu.Regs().RIP; got != rip && !(tt.orAt && got == rip-1) {
 				t.Errorf("RIP = %#x, want %#x", got, rip)
 			}
 		})
