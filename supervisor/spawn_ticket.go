@@ -41,6 +41,9 @@ type tickets struct {
 type ticket struct {
 	spare  *guestprocHandle
 	parent int32
+	// from is the child that left it (spawn_ticket_direct.go), 0 for
+	// one the supervisor made.
+	from   int32
 	once   sync.Once
 	theirs *ipc.Conn // the spare's end, until start
 	live   bool      // the spare got its Start
@@ -60,8 +63,10 @@ func (s *supervisor) forkStart(pid, parent int32) ipc.Start {
 // the spare is gone (it is then discarded).
 func (t *ticket) start(s *supervisor) bool {
 	t.once.Do(func() {
-		err := t.spare.conn.Send(ipc.MsgStart, s.forkStart(0, t.parent), t.theirs.FD())
-		t.theirs.Close()
+		err := t.spare.conn.Send(ipc.MsgStart, s.forkStart(0, t.parent), t.startFDs()...)
+		if t.theirs != nil {
+			t.theirs.Close()
+		}
 		if err != nil {
 			s.log.Debug("ticket: spare guestproc gone", "host_pid", t.spare.cmd.Process.Pid, "error", err)
 			go t.spare.discard()
@@ -79,12 +84,12 @@ func (t *ticket) start(s *supervisor) bool {
 // whose start the caller calls once the parent was told of the exit, or
 // nil: no ticket, g is still the caller's.
 func (s *supervisor) recycleAsTicket(g *guestproc) *ticket {
-	p, ok := s.tree.Get(g.pid)
+	ppid, ok := s.tree.Parent(g.pid)
 	if !ok {
 		return nil
 	}
 	s.mu.Lock()
-	pg := s.gps[p.Ppid]
+	pg := s.gps[ppid]
 	s.mu.Unlock()
 	if pg == nil || pg == g {
 		return nil
@@ -175,11 +180,26 @@ func (s *supervisor) returnSpare(sp *guestprocHandle) {
 // ESTALE: no usable ticket (no process was made; the parent forks again
 // the ordinary way).
 func (s *supervisor) forkTicketed(g *guestproc, req *ipc.Request) error {
+	if req.Pid != 0 {
+		s.awaitTicketFrom(g, req.Pid) // spawn_ticket_direct.go
+	}
 	t := g.takeTicket()
 	if t == nil {
 		return abi.ESTALE
 	}
 	s.ticketGone()
+	if t.from != req.Pid {
+		// Not the one the parent holds: its socket closed, or never
+		// reached the parent. Its spare goes.
+		s.log.Debug("fork on a ticket the supervisor does not hold", "pid", g.pid, "from", req.Pid, "held", t.from)
+		t.once.Do(func() {
+			if t.theirs != nil {
+				t.theirs.Close()
+			}
+		})
+		go t.spare.discard()
+		return abi.ESTALE
+	}
 	if !t.start(s) {
 		return abi.ESTALE
 	}
@@ -238,7 +258,11 @@ func (s *supervisor) killTickets() {
 		g.ticket.held = nil
 		g.ticketMu.Unlock()
 		if t != nil {
-			t.once.Do(func() { t.theirs.Close() })
+			t.once.Do(func() {
+				if t.theirs != nil {
+					t.theirs.Close()
+				}
+			})
 			go t.spare.discard()
 		}
 	}
