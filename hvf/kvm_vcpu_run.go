@@ -30,6 +30,7 @@ func (c *kvmVCPU) Run() (Exit, error) {
 		return Exit{Reason: ExitException, Vector: VectorGP}, nil
 	}
 	c.load()
+	retried := false
 	for {
 		errno := c.enter()
 		if errno == 0 && binary.LittleEndian.Uint32(c.run[runExitReason:]) == kvmExitIntr {
@@ -46,6 +47,16 @@ func (c *kvmVCPU) Run() (Exit, error) {
 			// The CPU is inside a stub: let it reach its exit (a few
 			// instructions); a pending kick stays pending and makes the
 			// next Run return ExitInterrupted at once.
+		case unix.EFAULT:
+			// A file page past EOF (kvm_eof.go): once, the guest
+			// then faults on it where it can be told.
+			if !retried {
+				retried = true
+				if found, err := c.m.dropPastEOF(); err == nil && found {
+					continue
+				}
+			}
+			fallthrough
 		default:
 			reason := binary.LittleEndian.Uint32(c.run[runExitReason:])
 			return Exit{}, c.runError(fmt.Sprintf("KVM_RUN: %v; %s", errno, c.exitDetail(reason)))
