@@ -302,10 +302,11 @@ func (s *supervisor) serve(g *guestproc) {
 			switch {
 			case e.Reusable && e.TicketFor != 0:
 				// It waits on its parent's ticket already (spawn_ticket_direct.go).
-				if t = s.directTicket(g, e.TicketFor); t == nil {
+				var lives bool
+				if t, lives = s.directTicket(g, e.TicketFor); !lives {
 					g.cmd.Process.Kill()
 				}
-				recycled = t != nil
+				recycled = lives
 			case e.Reusable:
 				t = s.recycleAsTicket(g)
 				recycled = t != nil || s.recycle(g)

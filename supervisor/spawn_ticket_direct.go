@@ -11,42 +11,66 @@ package supervisor
 // before that Exited: it waits for it (awaitTicketFrom).
 
 // directTicket holds the ticket fork child g left parent ppid as its
-// process ended (Exited.TicketFor). nil: not held, when the parent is no
-// longer g's or holds a ticket already, or maxTickets are out; the caller
-// then ends g, which the parent may stream an image to.
-func (s *supervisor) directTicket(g *guestproc, ppid int32) *ticket {
-	if parent, ok := s.tree.Parent(g.pid); !ok || parent != ppid {
-		return nil
-	}
+// process ended (Exited.TicketFor). When the parent's process ended first
+// (its end of the socket is closed: g reads EOF) g goes to the pool
+// instead, and the ticket is nil. lives false: g must end (the parent,
+// alive, may stream an image to it, but holds a ticket already or
+// maxTickets are out).
+func (s *supervisor) directTicket(g *guestproc, ppid int32) (t *ticket, lives bool) {
 	s.mu.Lock()
 	pg := s.gps[ppid]
 	s.mu.Unlock()
-	if pg == nil || pg == g {
-		return nil
+	parent, ok := s.tree.Parent(g.pid)
+	if !ok || pg == g {
+		return nil, false
+	}
+	if parent != ppid || pg == nil {
+		return nil, s.poolUnusedTicket(g, ppid) // reparented: the parent ended
 	}
 	s.spareMu.Lock()
-	ok := !s.closing && s.tickets < maxTickets
+	ok = !s.closing && s.tickets < maxTickets
 	if ok {
 		s.tickets++
 	}
 	s.spareMu.Unlock()
 	if !ok {
-		return nil
+		return nil, false
 	}
 	pg.ticketMu.Lock()
+	if pg.ticket.over {
+		pg.ticketMu.Unlock()
+		s.ticketGone()
+		return nil, s.poolUnusedTicket(g, ppid)
+	}
 	var sp *guestprocHandle
-	if pg.ticket.held == nil && !pg.ticket.over {
+	if pg.ticket.held == nil {
 		sp = s.detach(g)
 	}
 	if sp == nil {
 		pg.ticketMu.Unlock()
 		s.ticketGone()
-		return nil
+		return nil, false
 	}
-	t := &ticket{spare: sp, parent: ppid, from: g.pid}
+	t = &ticket{spare: sp, parent: ppid, from: g.pid}
 	pg.ticket.held = t
 	pg.ticketMu.Unlock()
-	return t
+	return t, true
+}
+
+// poolUnusedTicket makes g, which waits on a ticket whose parent's
+// process ended, a spare of the pool: its Start hands its control socket
+// to the life that reads EOF on the ticket and then waits for a Start of
+// the pool. false when g could not be detached.
+func (s *supervisor) poolUnusedTicket(g *guestproc, ppid int32) bool {
+	sp := s.detach(g)
+	if sp == nil {
+		return false
+	}
+	t := &ticket{spare: sp, parent: ppid, from: g.pid}
+	if t.start(s) {
+		s.returnSpare(sp)
+	}
+	return true
 }
 
 // awaitTicketFrom waits, for a fork of g on the ticket child pid left it,
