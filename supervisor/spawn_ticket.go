@@ -94,13 +94,7 @@ func (s *supervisor) recycleAsTicket(g *guestproc) *ticket {
 	if pg == nil || pg == g {
 		return nil
 	}
-	s.spareMu.Lock()
-	ok = !s.closing && s.tickets < maxTickets
-	if ok {
-		s.tickets++
-	}
-	s.spareMu.Unlock()
-	if !ok {
+	if !s.ticketTaken() {
 		return nil
 	}
 	mine, theirs, err := ipc.Socketpair()
@@ -130,6 +124,18 @@ func (s *supervisor) recycleAsTicket(g *guestproc) *ticket {
 	}
 	mine.Close()
 	return t
+}
+
+// ticketTaken counts a ticket about to be held; false when no more may
+// be (maxTickets, or the tree is ending).
+func (s *supervisor) ticketTaken() bool {
+	s.spareMu.Lock()
+	defer s.spareMu.Unlock()
+	ok := !s.closing && s.tickets < maxTickets
+	if ok {
+		s.tickets++
+	}
+	return ok
 }
 
 // ticketGone counts a ticket no longer held.

@@ -27,13 +27,7 @@ func (s *supervisor) directTicket(g *guestproc, ppid int32) (t *ticket, lives bo
 	if parent != ppid || pg == nil {
 		return nil, s.poolUnusedTicket(g, ppid) // reparented: the parent ended
 	}
-	s.spareMu.Lock()
-	ok = !s.closing && s.tickets < maxTickets
-	if ok {
-		s.tickets++
-	}
-	s.spareMu.Unlock()
-	if !ok {
+	if !s.ticketTaken() {
 		return nil, false
 	}
 	pg.ticketMu.Lock()
