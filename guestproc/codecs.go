@@ -20,7 +20,7 @@ var codecsWarm sync.Once
 
 func buildCodecs() {
 	for _, v := range []any{&ipc.Request{Argv: []string{""}}, &ipc.Reply{}, &ipc.Start{Argv: []string{""}},
-		&ipc.Exited{}, &ipc.Signal{}, &ipc.ChildEvent{}, &ipc.ChildExit{}} {
+		&ipc.Exited{}, &ipc.Signal{}, &ipc.ChildEvent{}} {
 		if b, err := json.Marshal(v); err == nil {
 			json.Unmarshal(b, v)
 		}

@@ -28,12 +28,12 @@ func (h *host) Fork(job *kernel.ForkJob) (int32, error) {
 	start := time.Now()
 	h.syncSubreaper()
 	ticketed := false
-	fc, from := h.takeTicket()
+	fc := h.takeTicket()
 	var pending chan reply
 	var err error
 	if fc != nil {
 		ticketed = true
-		pending, err = h.ask(ipc.Request{Op: ipc.OpFork, ExitSignal: job.ExitSignal, Ticket: true, Pid: from})
+		pending, err = h.ask(ipc.Request{Op: ipc.OpFork, ExitSignal: job.ExitSignal, Ticket: true})
 		if err != nil {
 			fc.Close()
 			return 0, err
@@ -108,12 +108,7 @@ func (h *host) askFork(job *kernel.ForkJob) (*ipc.Conn, chan reply, error) {
 // pipe the caller waits on and closes (else -1).
 func (h *host) sendFork(fc *ipc.Conn, pending chan reply, job *kernel.ForkJob, img *kernel.ForkImage,
 	fds []int) (int32, int, error) {
-	kept := false // on success the caller keeps fc (exit_direct.go)
-	defer func() {
-		if !kept {
-			fc.Close()
-		}
-	}()
+	defer fc.Close()
 	notifyR, notifyW := -1, -1
 	if job.WaitExec {
 		var p [2]int
@@ -159,8 +154,6 @@ func (h *host) sendFork(fc *ipc.Conn, pending chan reply, job *kernel.ForkJob, i
 		h.zombies.unfork(r.Pid)
 		return fail(abi.ENOMEM)
 	}
-	kept = true
-	h.watchChild(r.Pid, fc)
 	return r.Pid, notifyR, nil
 }
 
@@ -172,12 +165,7 @@ func (h *host) sendFork(fc *ipc.Conn, pending chan reply, job *kernel.ForkJob, i
 func (h *host) startForked(k *kernel.Kernel, start *ipc.Start, forkFD int, machine hvf.Machine, ram *kernel.ChildRAM,
 	assigned func() error) (*kernel.Task, error) {
 	fc := ipc.NewConn(forkFD)
-	keepFC := false
-	defer func() {
-		if !keepFC {
-			fc.Close()
-		}
-	}()
+	defer fc.Close()
 	t0 := time.Now()
 	var img kernel.ForkImage
 	if _, err := fc.Expect(ipc.MsgForkImage, &img); err != nil {
@@ -235,8 +223,6 @@ func (h *host) startForked(k *kernel.Kernel, start *ipc.Start, forkFD int, machi
 	h.mu.Lock()
 	h.vforkNotify = keep
 	h.mu.Unlock()
-	h.keepParent(fc, start.Ppid) // exit_direct.go
-	keepFC = true
 	forwardSignals(t, h.log)
 	if h.log.IsDebug() {
 		h.log.Debug("fork child ready", "received", t1.Sub(t0), "copied", tCopied.Sub(t1),

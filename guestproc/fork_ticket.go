@@ -10,10 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/elfuse/elfuse/ipc"
-	"github.com/elfuse/elfuse/kernel"
 	"github.com/elfuse/elfuse/kernel/abi"
 	"golang.org/x/sys/unix"
 )
@@ -39,27 +37,20 @@ func (h *host) keepTicket(fds []int) {
 	if h.ticketsOver {
 		old, c = c, nil
 	}
-	h.ticket, h.ticketFrom, h.ticketReader = c, 0, nil
+	h.ticket = c
 	h.mu.Unlock()
 	if old != nil {
 		old.Close()
 	}
 }
 
-// takeTicket returns the process's ticket and the child it came from (0:
-// the supervisor), and forgets it (nil: none).
-func (h *host) takeTicket() (*ipc.Conn, int32) {
+// takeTicket returns the process's ticket and forgets it (nil: none).
+func (h *host) takeTicket() *ipc.Conn {
 	h.mu.Lock()
-	c, from, reader := h.ticket, h.ticketFrom, h.ticketReader
-	h.ticket, h.ticketFrom, h.ticketReader = nil, 0, nil
-	h.mu.Unlock()
-	if reader != nil {
-		t0 := time.Now()
-		<-reader // interrupted as the ticket was kept: gone at once
-		c.Resume()
-		kernel.CountStat("fork:ticket-reader", time.Since(t0))
-	}
-	return c, from
+	defer h.mu.Unlock()
+	c := h.ticket
+	h.ticket = nil
+	return c
 }
 
 // endTickets closes the ticket as the process ends, before its Exited: the
@@ -83,9 +74,6 @@ func (l *life) assignedBy(start *ipc.Start, named func()) func() error {
 		return nil
 	}
 	return func() error {
-		if l.prev != nil && !takeOver(l.prev) {
-			return fmt.Errorf("fork ticket: the supervisor did not keep it: %w", abi.EIO)
-		}
 		var a ipc.Assign
 		if _, err := l.conn.Expect(ipc.MsgAssign, &a); err != nil {
 			return fmt.Errorf("fork ticket: %w", err)
@@ -125,22 +113,4 @@ func nextStart(conn *ipc.Conn) (ipc.Start, int, bool) {
 // ticket closed before any image (the parent's process ended).
 func unusedTicket(start *ipc.Start, err error) bool {
 	return start.Reserved && (errors.Is(err, io.EOF) || errors.Is(err, unix.ECONNRESET))
-}
-
-// ticketStart is the Start of a life on the fork ticket an ended process's
-// guestproc left its parent ppid (exit_direct.go); cfg is that process's.
-func ticketStart(cfg ipc.Start, ppid int32) ipc.Start {
-	s := cfg
-	s.Pid, s.Ppid, s.Fork, s.Reserved, s.Spare = 0, ppid, true, true, false
-	return s
-}
-
-// takeOver waits until prev's reader, which kept the control socket after
-// prev's process ended and left its parent a ticket, hands the socket over
-// with the supervisor's Start for that ticket (Reserved, no descriptor);
-// false when the supervisor closed the socket.
-func takeOver(prev *host) bool {
-	a, ok := awaitAssignment(prev)
-	closeFDs(a.fds)
-	return ok && a.start.Reserved
 }

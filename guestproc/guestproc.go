@@ -96,22 +96,16 @@ func Main(supervisorPid int, anchor Anchor) int {
 	}
 	hostState := saveHostThreadState()
 	lives := 0
-	var prev *host // the reader of the control socket a ticket's life takes over
 	for {
 		l := life{conn: conn, start: start, forkFD: forkFD, machine: machine, ram: ram, backend: backend,
-			log: log, newLog: newLog, clock: clock, inherited: inherited, guard: guard, prev: prev}
-		inherited, prev = nil, nil
+			log: log, newLog: newLog, clock: clock, inherited: inherited, guard: guard}
+		inherited = nil
 		code, h, kept, keptRAM := l.run()
 		if code == ticketUnused {
 			// A spare again, on the Machine and RAM it had, with no
-			// reader of the control socket (fork_ticket.go) once the
-			// ticket's Start was handed over.
+			// reader of the control socket (fork_ticket.go).
 			log.Debug("fork ticket closed unused", "parent", start.Ppid)
 			idle(true)
-			if l.prev != nil && !takeOver(l.prev) {
-				dropKept(kept, keptRAM)
-				return 1
-			}
 			next, fd, ok := nextStart(conn)
 			idle(false)
 			if !ok {
@@ -142,22 +136,9 @@ func Main(supervisorPid int, anchor Anchor) int {
 		if keptRAM == nil {
 			keptRAM = newForkRAM(log)
 		}
-		if tc, ppid := h.parentTicket(); tc != nil {
-			// Its parent's fork ticket (exit_direct.go): the next life
-			// waits on the fork socket for the parent's next fork.
-			start, forkFD, machine, ram, prev = ticketStart(h.cfg, ppid), tc.FD(), kept, keptRAM, h
-			clock = startLifeClock(machine)
-			log = newLog(0)
-			stopProfile = startProfile(log, lives)
-			continue
-		}
 		idle(true)
 		a, ok := awaitAssignment(h)
 		idle(false)
-		if ok && len(a.fds) != 1 {
-			closeFDs(a.fds)
-			ok = false
-		}
 		if !ok {
 			dropKept(kept, keptRAM)
 			return 0
@@ -216,10 +197,6 @@ type life struct {
 	// guest numbers start.Inherited gives.
 	inherited []int
 	guard     *anchorGuard
-	// prev, for a life on the ticket its last process left its parent
-	// (exit_direct.go), is that process's host, whose reader still has
-	// the control socket until the supervisor's Start hands it over.
-	prev *host
 }
 
 // run runs the process to its end and returns the guestproc's exit code.
@@ -313,8 +290,7 @@ func (l *life) run() (code int, recycled *host, kept hvf.Machine, keptRAM *kerne
 	acct.running()
 	l.guard.watch(task)
 	status, err := task.Run()
-	h.endTickets()  // fork_ticket.go: before Exited
-	h.endChildren() // exit_direct.go
+	h.endTickets() // fork_ticket.go: before Exited
 	l.guard.watch(nil)
 	acct.ran()
 	stopSignals()
@@ -333,12 +309,7 @@ func (l *life) run() (code int, recycled *host, kept hvf.Machine, keptRAM *kerne
 	reuse := start.Fork && start.Pid != 1
 	report := func(ru abi.Rusage) bool {
 		acct.finish(task.Proc, start.Pid, start.Fork, status, log)
-		var ticketFor int32
-		if h.tellParent(status, ru, reuse) { // exit_direct.go: first
-			ticketFor = h.forkParent
-		}
-		err := conn.Send(ipc.MsgExited, ipc.Exited{Status: status, Rusage: ru, Reusable: reuse, TicketFor: ticketFor,
-			Comm: task.Proc.Comm()})
+		err := conn.Send(ipc.MsgExited, ipc.Exited{Status: status, Rusage: ru, Reusable: reuse, Comm: task.Proc.Comm()})
 		if err != nil {
 			log.Error("report exit", "error", err)
 		}

@@ -56,20 +56,6 @@ type host struct {
 	// kept once ticketsOver, when the process ended (fork_ticket.go).
 	ticket      *ipc.Conn
 	ticketsOver bool
-	// ticketFrom is the ended child whose fork socket the ticket is (0:
-	// the supervisor sent it), ticketReader that socket's reader, which
-	// must be gone before the fork uses it (exit_direct.go).
-	ticketFrom   int32
-	ticketReader chan struct{}
-	// children are the fork sockets of live children; parent, a fork
-	// child's own, to tell forkParent of its exit (exit_direct.go).
-	children   childSockets
-	parent     *ipc.Conn
-	forkParent int32
-	// ticketSock is parent once offered as the parent's ticket.
-	ticketSock *ipc.Conn
-	// madeNews: the process signalled another or stopped.
-	madeNews atomic.Bool
 }
 
 type reply struct {
@@ -293,33 +279,20 @@ func (h *host) signal(s ipc.Signal) {
 }
 
 // childEvent wakes wait4 and reaps a child the process never waits for.
-func (h *host) childEvent(e ipc.ChildEvent) { h.childEventOf(e, false) }
-
-// childEventOf is childEvent for a supervisor's event or, direct, the
-// child's own exit report (exit_direct.go).
-func (h *host) childEventOf(e ipc.ChildEvent, direct bool) {
+func (h *host) childEvent(e ipc.ChildEvent) {
 	h.mu.Lock()
 	p := h.proc
 	h.mu.Unlock()
 	reaps := p != nil && p.ReapsChildren()
-	// Recorded before the wake-up, as the reap below is sent.
-	fresh := h.zombies.push(e, p != nil && !reaps, direct)
-	switch {
-	case direct && fresh:
-		kernel.CountStat("exit:reported", 0) // exit_direct.go
-	case direct:
-		kernel.CountStat("exit:report-late", 0)
-	case !fresh:
-		kernel.CountStat("exit:echo", 0)
-	}
-	if fresh && e.Exited && reaps {
+	if e.Exited && reaps {
 		// Sent before the wake-up, so a wait4 that polls next already
 		// finds the child gone (the supervisor handles this socket's
 		// messages in order).
 		h.zombies.selfReap(e.Pid)
 		h.send(ipc.Request{Op: ipc.OpReap, Pid: e.Pid})
 	}
-	if fresh && e.Signal != nil {
+	h.zombies.push(e, p != nil && !reaps) // before the wake-up too
+	if e.Signal != nil {
 		// After the push: a wait4 the signal interrupts looks at its
 		// children again before it gives up, and finds this one.
 		h.signal(*e.Signal)
@@ -365,9 +338,6 @@ func (h *host) Wait(pid int32, options int32) (kernel.WaitResult, error) {
 	if r, ok, err := h.waitQuiet(pid, options); ok { // wait_quiet.go
 		return r, err
 	}
-	// The supervisor must know of every exit the process was told of
-	// directly (exit_direct.go).
-	h.awaitEchoes()
 	for {
 		h.zombies.begin()
 		r, err := h.call(ipc.Request{Op: ipc.OpWait, Pid: pid, Options: options})
@@ -392,9 +362,6 @@ func (h *host) Wait(pid int32, options int32) (kernel.WaitResult, error) {
 func (h *host) Kill(pid, tgid int32, thread bool, info *abi.Siginfo) (bool, error) {
 	b := make([]byte, abi.SizeofSiginfo)
 	info.MarshalBytes(b)
-	if !(pid == h.pid || thread && tgid == h.pid) {
-		h.spoke() // exit_direct.go
-	}
 	r, err := h.call(ipc.Request{Op: ipc.OpKill, Pid: pid, Tgid: tgid, Thread: thread, Sig: info.Signo, Info: b})
 	return r.Self, err
 }
@@ -415,9 +382,6 @@ func (h *host) PidfdOpen(pid int32) (int, uint64, error) {
 func (h *host) PidfdKill(pid int32, gen uint64, info *abi.Siginfo) (bool, error) {
 	b := make([]byte, abi.SizeofSiginfo)
 	info.MarshalBytes(b)
-	if pid != h.pid {
-		h.spoke()
-	}
 	r, err := h.call(ipc.Request{Op: ipc.OpPidfdKill, Pid: pid, Seq: gen, Sig: info.Signo, Info: b})
 	return r.Self, err
 }

@@ -28,7 +28,6 @@ type jobState struct {
 // process has been continued.
 func (h *host) StopSelf(sig int32, contSeq uint64) (bool, error) {
 	h.sendComm() // a PR_SET_NAME name shows in the stopped process's /proc
-	h.spoke()    // exit_direct.go
 	r, err := h.call(ipc.Request{Op: ipc.OpStop, Sig: sig, Seq: max(contSeq, h.job.earlyCont.Load())})
 	return r.Self, err
 }
@@ -111,9 +110,6 @@ func (h *host) TTYAccess(sig int32, ignored bool) (bool, error) {
 		return false, nil
 	}
 	r, err := h.call(ipc.Request{Op: ipc.OpTTYAccess, Sig: sig, Flag: ignored})
-	if err != nil || r.Self {
-		h.spoke() // its process group was signalled (exit_direct.go)
-	}
 	if ok && err == nil && !r.Self && r.Code == ipc.TTYGoAhead {
 		// gen was read before asking: a change meanwhile makes the next
 		// access ask again.
@@ -149,9 +145,6 @@ func (h *host) GuestTTYAccess(dev uint64, sig int32, ignored bool) (bool, error)
 		return false, nil
 	}
 	r, err := h.call(ipc.Request{Op: ipc.OpGuestTTY, Options: ipc.GuestTTYAccess, Seq: dev, Pgid: sig, Flag: ignored})
-	if err != nil || r.Self {
-		h.spoke() // exit_direct.go
-	}
 	if ok && err == nil && !r.Self {
 		h.job.guestTTY.rememberDev(gen, dev, sig, ignored)
 	}
@@ -160,7 +153,6 @@ func (h *host) GuestTTYAccess(dev uint64, sig int32, ignored bool) (bool, error)
 
 // GuestTTYSignal implements kernel.GuestTTYSignalHost.
 func (h *host) GuestTTYSignal(dev uint64, sig int32) (bool, error) {
-	h.spoke() // exit_direct.go
 	r, err := h.call(ipc.Request{Op: ipc.OpGuestTTY, Options: ipc.GuestTTYSignal, Seq: dev, Pgid: sig})
 	return r.Self, err
 }

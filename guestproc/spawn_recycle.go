@@ -39,9 +39,7 @@ var assignments = make(chan assignment, 1)
 // serve must stop reading: from then on the socket is the next life's.
 func (h *host) handOff(raw json.RawMessage, fds []int) bool {
 	var s ipc.Start
-	// A Start with Reserved and no descriptor is the supervisor's for a
-	// ticket this guestproc left (exit_direct.go).
-	if err := decode(raw, &s); err != nil || !s.Fork || len(fds) != 1 && !(s.Reserved && len(fds) == 0) {
+	if err := decode(raw, &s); err != nil || !s.Fork || len(fds) != 1 {
 		h.log.Warn("unexpected Start on a running guestproc's control socket")
 		closeFDs(fds)
 		return false

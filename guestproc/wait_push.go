@@ -66,17 +66,11 @@ type zombies struct {
 	// has not arrived, with their exit signals: a witness that a wait has
 	// a child to wait for (wait_quiet.go).
 	live map[int32]int32
-	// direct are the children whose own exit report was taken and whose
-	// echo from the supervisor has not arrived (exit_direct.go).
-	direct map[int32]bool
 }
 
-// push records child event e (from the reader goroutine, or the child's
-// own exit report when direct: exit_direct.go). keep says the process may
-// wait for the zombie (it does not reap its children itself). false: the
-// event is news told already (an echo, or a report after the echo), of
-// which only the wake-up is left.
-func (z *zombies) push(e ipc.ChildEvent, keep, direct bool) bool {
+// push records child event e (from the reader goroutine). keep says the
+// process may wait for the zombie (it does not reap its children itself).
+func (z *zombies) push(e ipc.ChildEvent, keep bool) {
 	z.mu.Lock()
 	defer z.mu.Unlock()
 	if e.Adopted {
@@ -84,17 +78,11 @@ func (z *zombies) push(e ipc.ChildEvent, keep, direct bool) bool {
 			z.live = map[int32]int32{}
 		}
 		z.live[e.Pid] = e.ExitSignal
-		return true
+		return
 	}
 	if !e.Exited {
 		z.sawReports = true
-		return true
-	}
-	if direct {
-		return z.reportedLocked(e, keep)
-	}
-	if z.echoLocked(e) {
-		return false
+		return
 	}
 	delete(z.live, e.Pid)
 	if n := z.tomb[e.Pid]; n > 0 {
@@ -103,16 +91,15 @@ func (z *zombies) push(e ipc.ChildEvent, keep, direct bool) bool {
 		} else {
 			z.tomb[e.Pid] = n - 1
 		}
-		return true
+		return
 	}
 	if !keep || e.Zombie == nil {
-		return true
+		return
 	}
 	if z.byPid == nil {
 		z.byPid = map[int32]ipc.ZombieReport{}
 	}
 	z.byPid[e.Pid] = *e.Zombie
-	return true
 }
 
 // qualifies reports whether a wait with selector sel and options may be

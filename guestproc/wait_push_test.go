@@ -55,7 +55,7 @@ func equal(a, b []int32) bool {
 func TestPushedZombiesLowestPidFirst(t *testing.T) {
 	var z zombies
 	for _, pid := range []int32{9, 4, 7} {
-		z.push(exitEvent(pid, 1, pid+100), true, false)
+		z.push(exitEvent(pid, 1, pid+100), true)
 	}
 	if got := takeAll(t, &z, -1, abi.WEXITED); !equal(got, []int32{4, 7, 9}) {
 		t.Fatalf("wait(-1) took %v, want [4 7 9]", got)
@@ -64,9 +64,9 @@ func TestPushedZombiesLowestPidFirst(t *testing.T) {
 
 func TestPushedZombiesSelectors(t *testing.T) {
 	var z zombies
-	z.push(exitEvent(5, 1, 105), true, false)
-	z.push(exitEvent(6, 6, 106), true, false)
-	z.push(exitEvent(8, 6, 108), true, false)
+	z.push(exitEvent(5, 1, 105), true)
+	z.push(exitEvent(6, 6, 106), true)
+	z.push(exitEvent(8, 6, 108), true)
 	if got := takeAll(t, &z, 0, abi.WEXITED); len(got) != 0 {
 		t.Fatalf("selector 0 (needs the caller's group) took %v", got)
 	}
@@ -86,7 +86,7 @@ func TestPushedZombiesSelectors(t *testing.T) {
 
 func TestPushedZombiesOptionsThatNeedTheSupervisor(t *testing.T) {
 	var z zombies
-	z.push(exitEvent(5, 1, 105), true, false)
+	z.push(exitEvent(5, 1, 105), true)
 	for _, o := range []int32{0, abi.WSTOPPED, abi.WEXITED | abi.WNOWAIT} {
 		if got := takeAll(t, &z, -1, o); len(got) != 0 {
 			t.Fatalf("options %#x took %v", o, got)
@@ -96,8 +96,8 @@ func TestPushedZombiesOptionsThatNeedTheSupervisor(t *testing.T) {
 	if got := takeAll(t, &z, -1, abi.WEXITED|abi.WSTOPPED); !equal(got, []int32{5}) {
 		t.Fatalf("WEXITED|WSTOPPED before any stop took %v", got)
 	}
-	z.push(exitEvent(6, 1, 106), true, false)
-	z.push(ipc.ChildEvent{Pid: 7}, true, false) // a stop or continue
+	z.push(exitEvent(6, 1, 106), true)
+	z.push(ipc.ChildEvent{Pid: 7}, true) // a stop or continue
 	if got := takeAll(t, &z, -1, abi.WEXITED|abi.WUNTRACED); len(got) != 0 {
 		t.Fatalf("WUNTRACED after a stop event took %v", got)
 	}
@@ -111,15 +111,15 @@ func TestPushedZombiesCloneRule(t *testing.T) {
 	var z zombies
 	e := exitEvent(5, 1, 105)
 	e.Zombie.ExitSignal = abi.SIGUSR1
-	z.push(e, true, false)
-	z.push(exitEvent(6, 1, 106), true, false)
+	z.push(e, true)
+	z.push(exitEvent(6, 1, 106), true)
 	if got := takeAll(t, &z, 5, abi.WEXITED); len(got) != 0 {
 		t.Fatalf("a clone child without __WCLONE: took %v", got)
 	}
 	if got := takeAll(t, &z, -1, abi.WEXITED); !equal(got, []int32{6}) {
 		t.Fatalf("without __WCLONE took %v", got)
 	}
-	z.push(exitEvent(7, 1, 107), true, false)
+	z.push(exitEvent(7, 1, 107), true)
 	if got := takeAll(t, &z, -1, int32(wclone)); !equal(got, []int32{5}) {
 		t.Fatalf("__WCLONE took %v", got)
 	}
@@ -130,8 +130,8 @@ func TestPushedZombiesCloneRule(t *testing.T) {
 
 func TestPushedZombiesNotKept(t *testing.T) {
 	var z zombies
-	z.push(exitEvent(5, 1, 105), false, false) // the process reaps its children
-	z.push(ipc.ChildEvent{Pid: 6, Exited: true}, true, false)
+	z.push(exitEvent(5, 1, 105), false) // the process reaps its children
+	z.push(ipc.ChildEvent{Pid: 6, Exited: true}, true)
 	if got := takeAll(t, &z, -1, abi.WEXITED); len(got) != 0 {
 		t.Fatalf("took %v", got)
 	}
@@ -141,7 +141,7 @@ func TestPushedZombiesNotKept(t *testing.T) {
 // arrived before the reply or after.
 func TestPushedZombiesAndOpWait(t *testing.T) {
 	var z zombies
-	z.push(exitEvent(5, 1, 105), true, false)
+	z.push(exitEvent(5, 1, 105), true)
 	z.begin()
 	if got := takeAll(t, &z, -1, abi.WEXITED); len(got) != 0 {
 		t.Fatalf("took %v while an OpWait is in flight", got)
@@ -153,17 +153,17 @@ func TestPushedZombiesAndOpWait(t *testing.T) {
 
 	z.begin()
 	z.done(kernel.WaitResult{Pid: 6, Code: abi.CLD_KILLED}, nil, abi.WEXITED)
-	z.push(exitEvent(6, 1, 106), true, false) // its event, late
+	z.push(exitEvent(6, 1, 106), true) // its event, late
 	if got := takeAll(t, &z, -1, abi.WEXITED); len(got) != 0 {
 		t.Fatalf("took %v whose event came after OpWait reaped it", got)
 	}
-	z.push(exitEvent(6, 1, 106), true, false) // a later child with the same pid
+	z.push(exitEvent(6, 1, 106), true) // a later child with the same pid
 	if got := takeAll(t, &z, -1, abi.WEXITED); !equal(got, []int32{6}) {
 		t.Fatalf("a reused pid: took %v", got)
 	}
 
 	// Reports that reap nothing leave the set alone.
-	z.push(exitEvent(7, 1, 107), true, false)
+	z.push(exitEvent(7, 1, 107), true)
 	for _, c := range []struct {
 		r       kernel.WaitResult
 		options int32
@@ -184,7 +184,7 @@ func TestPushedZombiesAndOpWait(t *testing.T) {
 // it: the supervisor must see the zombie gone.
 func TestPushedZombieReapGoesOutBeforeAnOpWait(t *testing.T) {
 	var z zombies
-	z.push(exitEvent(5, 1, 105), true, false)
+	z.push(exitEvent(5, 1, 105), true)
 	var mu sync.Mutex
 	var order []string
 	note := func(s string) {

@@ -17,7 +17,7 @@ func TestNoNewsNeedsALiveChild(t *testing.T) {
 	if got := z.noNews(-1, abi.WEXITED); got != quietNoNews {
 		t.Fatalf("a live child and no zombie: %v, want no news", got)
 	}
-	z.push(exitEvent(5, 1, 105), true, false)
+	z.push(exitEvent(5, 1, 105), true)
 	if got := z.noNews(-1, abi.WEXITED); got != quietUnknown {
 		t.Fatalf("a pushed zombie: %v, want to ask (or take it)", got)
 	}
@@ -26,11 +26,11 @@ func TestNoNewsNeedsALiveChild(t *testing.T) {
 		t.Fatalf("the only child reaped: %v, want ECHILD", got)
 	}
 	// pid 1 or a subreaper adopts an orphan: the supervisor says so.
-	z.push(ipc.ChildEvent{Pid: 9, Adopted: true, ExitSignal: abi.SIGCHLD}, true, false)
+	z.push(ipc.ChildEvent{Pid: 9, Adopted: true, ExitSignal: abi.SIGCHLD}, true)
 	if got := z.noNews(-1, abi.WEXITED); got != quietNoNews {
 		t.Fatalf("an adopted live child: %v, want no news", got)
 	}
-	z.push(exitEvent(9, 1, 109), true, false)
+	z.push(exitEvent(9, 1, 109), true)
 	takeAll(t, &z, -1, abi.WEXITED)
 	if got := z.noNews(-1, abi.WEXITED); got != quietNoChild {
 		t.Fatalf("the adopted child reaped: %v, want ECHILD", got)
@@ -56,7 +56,7 @@ func TestNoNewsSelectorsAndOptions(t *testing.T) {
 	if z.noNews(-1, abi.WEXITED|abi.WUNTRACED|abi.WNOHANG) != quietNoNews {
 		t.Error("WUNTRACED before any stop: want no news")
 	}
-	z.push(ipc.ChildEvent{Pid: 5}, true, false) // a stop
+	z.push(ipc.ChildEvent{Pid: 5}, true) // a stop
 	if z.noNews(-1, abi.WEXITED|abi.WUNTRACED) != quietUnknown {
 		t.Error("WUNTRACED after a stop event: no news")
 	}
@@ -92,7 +92,7 @@ func TestNoNewsAfterAFailedFork(t *testing.T) {
 	}
 	// An exit event, even one dropped, ends the witness.
 	z.forked(6, abi.SIGCHLD)
-	z.push(ipc.ChildEvent{Pid: 6, Exited: true}, false, false)
+	z.push(ipc.ChildEvent{Pid: 6, Exited: true}, false)
 	if got := z.noNews(-1, abi.WEXITED); got != quietNoChild {
 		t.Errorf("a child reported ended: %v, want ECHILD", got)
 	}

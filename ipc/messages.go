@@ -107,10 +107,6 @@ type Exited struct {
 	// Reusable: the guestproc released the process and can become a
 	// warm spare (a later Start with Fork set); else it exits next.
 	Reusable bool
-	// TicketFor, with Reusable: the guestproc told its parent, this
-	// pid, of the exit over their fork socket and waits on it as the
-	// parent's fork ticket (childexit.go).
-	TicketFor int32 `json:",omitempty"`
 	// Comm is the process's last comm, for /proc of its zombie (as
 	// MsgProcComm carries it for a stopped process).
 	Comm string `json:",omitempty"`
@@ -249,8 +245,7 @@ type Request struct {
 	// OpTextBusy).
 	Files [][2]uint64 `json:",omitempty"`
 	// Ticket (OpFork): the child is the spare of the parent's fork ticket
-	// (ticket.go); the request carries no descriptor, and Pid names the
-	// ended child that left the ticket (0: one the supervisor sent).
+	// (ticket.go); the request carries no descriptor.
 	Ticket bool `json:",omitempty"`
 }
 

@@ -3,7 +3,6 @@ package ipc
 import (
 	"fmt"
 	"os"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -96,20 +95,4 @@ func (c *Conn) closeConn() error {
 		return c.file.Close()
 	}
 	return unix.Close(c.fd)
-}
-
-// Interrupt wakes a goroutine parked in Recv on the poller, which gets an
-// error, without closing the Conn: for handing the Conn to another reader.
-// Reads fail until Resume. A no-op off the poller.
-func (c *Conn) Interrupt() {
-	if c.file != nil {
-		c.file.SetReadDeadline(time.Unix(1, 0))
-	}
-}
-
-// Resume lets reads wait again after Interrupt.
-func (c *Conn) Resume() {
-	if c.file != nil {
-		c.file.SetReadDeadline(time.Time{})
-	}
 }

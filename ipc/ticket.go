@@ -41,17 +41,6 @@ package ipc
 //
 // A ticketed spare is no process: it has no pid, and nothing (dump, /proc,
 // wait, kill) sees it until its Assign.
-//
-// A child that reports its exit to its parent itself (childexit.go) makes
-// the ticket itself: its fork socket is the ticket. ChildExit{Ticket} tells
-// the parent, Exited{TicketFor} the supervisor; the guestproc waits on the
-// socket for the next image at once, and the supervisor's Start for it
-// (Reserved, no descriptor) only hands its control socket over from the
-// ended process's reader. The parent's fork on it names the child in the
-// request (Request.Pid); the supervisor, which may not have handled that
-// child's Exited yet, waits for it. A ticket the supervisor cannot hold
-// (the parent has one, or maxTickets are out) ends the guestproc; one the
-// parent does not keep is closed, and the guestproc reads EOF as above.
 
 // Message types of fork tickets, above the pidfd_getfd ones.
 const (

@@ -68,10 +68,6 @@ type guestproc struct {
 	// ticketMu guards ticket (spawn_ticket.go).
 	ticketMu sync.Mutex
 	ticket   tickets
-	// exitDone is closed once its Exited is handled, or serve ended
-	// (spawn_ticket_direct.go).
-	exitDone chan struct{}
-	exitOnce sync.Once
 }
 
 func newSupervisor(cfg Config, log hclog.Logger) *supervisor {
@@ -191,7 +187,7 @@ func (s *supervisor) spawn(pid int32, forkEnd *ipc.Conn) (*guestprocHandle, erro
 
 // add registers a started guestproc.
 func (s *supervisor) add(h *guestprocHandle) *guestproc {
-	g := &guestproc{guestprocHandle: h, exitDone: make(chan struct{})}
+	g := &guestproc{guestprocHandle: h}
 	s.mu.Lock()
 	s.gps[h.pid] = g
 	s.mu.Unlock()
@@ -299,15 +295,7 @@ func (s *supervisor) serve(g *guestproc) {
 			// of the exit, so that its next fork finds it; or its
 			// parent's fork ticket, sent right after (spawn_ticket.go).
 			var t *ticket
-			switch {
-			case e.Reusable && e.TicketFor != 0:
-				// It waits on its parent's ticket already (spawn_ticket_direct.go).
-				var lives bool
-				if t, lives = s.directTicket(g, e.TicketFor); !lives {
-					g.cmd.Process.Kill()
-				}
-				recycled = lives
-			case e.Reusable:
+			if e.Reusable {
 				t = s.recycleAsTicket(g)
 				recycled = t != nil || s.recycle(g)
 			}
@@ -315,7 +303,6 @@ func (s *supervisor) serve(g *guestproc) {
 			if t != nil {
 				t.start(s)
 			}
-			g.exitHandled()
 		case ipc.MsgDescription:
 			var d ipc.Description
 			if raw.decode(&d) == nil {
@@ -355,7 +342,6 @@ func (s *supervisor) serve(g *guestproc) {
 		}
 		closeAll(fds)
 	}
-	g.exitHandled()
 	s.reclaimTicket(g) // spawn_ticket.go: its process ended, however
 	if recycled {
 		return // the guestproc lives on as a spare (spawn_spare.go)

@@ -41,9 +41,6 @@ type tickets struct {
 type ticket struct {
 	spare  *guestprocHandle
 	parent int32
-	// from is the child that left it (spawn_ticket_direct.go), 0 for
-	// one the supervisor made.
-	from   int32
 	once   sync.Once
 	theirs *ipc.Conn // the spare's end, until start
 	live   bool      // the spare got its Start
@@ -63,10 +60,8 @@ func (s *supervisor) forkStart(pid, parent int32) ipc.Start {
 // the spare is gone (it is then discarded).
 func (t *ticket) start(s *supervisor) bool {
 	t.once.Do(func() {
-		err := t.spare.conn.Send(ipc.MsgStart, s.forkStart(0, t.parent), t.startFDs()...)
-		if t.theirs != nil {
-			t.theirs.Close()
-		}
+		err := t.spare.conn.Send(ipc.MsgStart, s.forkStart(0, t.parent), t.theirs.FD())
+		t.theirs.Close()
 		if err != nil {
 			s.log.Debug("ticket: spare guestproc gone", "host_pid", t.spare.cmd.Process.Pid, "error", err)
 			go t.spare.discard()
@@ -84,17 +79,23 @@ func (t *ticket) start(s *supervisor) bool {
 // whose start the caller calls once the parent was told of the exit, or
 // nil: no ticket, g is still the caller's.
 func (s *supervisor) recycleAsTicket(g *guestproc) *ticket {
-	ppid, ok := s.tree.Parent(g.pid)
+	p, ok := s.tree.Get(g.pid)
 	if !ok {
 		return nil
 	}
 	s.mu.Lock()
-	pg := s.gps[ppid]
+	pg := s.gps[p.Ppid]
 	s.mu.Unlock()
 	if pg == nil || pg == g {
 		return nil
 	}
-	if !s.ticketTaken() {
+	s.spareMu.Lock()
+	ok = !s.closing && s.tickets < maxTickets
+	if ok {
+		s.tickets++
+	}
+	s.spareMu.Unlock()
+	if !ok {
 		return nil
 	}
 	mine, theirs, err := ipc.Socketpair()
@@ -124,18 +125,6 @@ func (s *supervisor) recycleAsTicket(g *guestproc) *ticket {
 	}
 	mine.Close()
 	return t
-}
-
-// ticketTaken counts a ticket about to be held; false when no more may
-// be (maxTickets, or the tree is ending).
-func (s *supervisor) ticketTaken() bool {
-	s.spareMu.Lock()
-	defer s.spareMu.Unlock()
-	ok := !s.closing && s.tickets < maxTickets
-	if ok {
-		s.tickets++
-	}
-	return ok
 }
 
 // ticketGone counts a ticket no longer held.
@@ -186,26 +175,11 @@ func (s *supervisor) returnSpare(sp *guestprocHandle) {
 // ESTALE: no usable ticket (no process was made; the parent forks again
 // the ordinary way).
 func (s *supervisor) forkTicketed(g *guestproc, req *ipc.Request) error {
-	if req.Pid != 0 {
-		s.awaitTicketFrom(g, req.Pid) // spawn_ticket_direct.go
-	}
 	t := g.takeTicket()
 	if t == nil {
 		return abi.ESTALE
 	}
 	s.ticketGone()
-	if t.from != req.Pid {
-		// Not the one the parent holds: its socket closed, or never
-		// reached the parent. Its spare goes.
-		s.log.Debug("fork on a ticket the supervisor does not hold", "pid", g.pid, "from", req.Pid, "held", t.from)
-		t.once.Do(func() {
-			if t.theirs != nil {
-				t.theirs.Close()
-			}
-		})
-		go t.spare.discard()
-		return abi.ESTALE
-	}
 	if !t.start(s) {
 		return abi.ESTALE
 	}
@@ -264,11 +238,7 @@ func (s *supervisor) killTickets() {
 		g.ticket.held = nil
 		g.ticketMu.Unlock()
 		if t != nil {
-			t.once.Do(func() {
-				if t.theirs != nil {
-					t.theirs.Close()
-				}
-			})
+			t.once.Do(func() { t.theirs.Close() })
 			go t.spare.discard()
 		}
 	}

@@ -107,9 +107,6 @@ type Tree struct {
 	last int32
 	max  int
 	uid  uint32
-	// early are the processes their parents reaped before the tree
-	// heard they ended (tree_reap.go): out of procs, until their Exit.
-	early map[int32]*Proc
 }
 
 // NewTree returns an empty namespace admitting at most maxProcs processes
@@ -128,7 +125,7 @@ func (t *Tree) allocPid() int32 {
 		if t.last >= abi.PID_MAX {
 			t.last = 300
 		}
-		if _, used := t.procs[t.last]; !used && !t.isTidLocked(t.last) && t.early[t.last] == nil {
+		if _, used := t.procs[t.last]; !used && !t.isTidLocked(t.last) {
 			return t.last
 		}
 	}
@@ -330,15 +327,11 @@ func (t *Tree) Exit(pid int32, status uint32, ru abi.Rusage) []Note {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	p := t.procs[pid]
-	if p == nil {
-		p = t.takeEarlyLocked(pid) // tree_reap.go: out of procs already
-	}
 	if p == nil || p.State == Zombie {
 		return nil
 	}
 	p.State, p.Status, p.Rusage = Zombie, status, ru
 	t.freeTidsLocked(pid) // thread.go
-	t.orphanEarlyLocked(pid)
 	var notes []Note
 	if len(p.children) > 0 {
 		adopter := t.reaperLocked(p)
@@ -401,9 +394,34 @@ func (t *Tree) childNotesLocked(c *Proc) []Note {
 	if c.ExitSignal == 0 {
 		return []Note{ev}
 	}
-	info := abi.ExitSiginfo(c.ExitSignal, c.Pid, t.uid, c.Status, c.Rusage)
+	info := abi.Siginfo{Signo: c.ExitSignal}
+	code, st := childCode(c.Status)
+	info.Code = code
+	info.SetPid(c.Pid)
+	info.SetUid(t.uid)
+	info.SetStatus(st)
+	info.SetUtime(clockTicks(c.Rusage.Utime))
+	info.SetStime(clockTicks(c.Rusage.Stime))
 	return []Note{ev, {Kind: NoteSignal, To: c.Ppid, Sig: c.ExitSignal, Info: info}}
 }
+
+// childCode turns a wait status into siginfo's si_code and si_status.
+func childCode(status uint32) (int32, int32) {
+	switch {
+	case status&0x7f == 0:
+		return abi.CLD_EXITED, int32(status>>8) & 0xff
+	case status == 0xffff:
+		return abi.CLD_CONTINUED, abi.SIGCONT
+	case status&0xff == 0x7f:
+		return abi.CLD_STOPPED, int32(status>>8) & 0xff
+	case status&0x80 != 0:
+		return abi.CLD_DUMPED, int32(status & 0x7f)
+	}
+	return abi.CLD_KILLED, int32(status & 0x7f)
+}
+
+// clockTicks converts a time to USER_HZ (100) ticks, siginfo's unit.
+func clockTicks(tv abi.Timeval) int64 { return tv.Sec*100 + tv.Usec/10000 }
 
 // Stopped records that pid stopped by sig (for WUNTRACED) and returns the
 // notes for its parent (SIGCHLD CLD_STOPPED, child event).
@@ -476,7 +494,7 @@ func (t *Tree) Wait(parent, sel int32, options int32) (WaitResult, error) {
 	for _, c := range kids {
 		switch {
 		case c.State == Zombie && opt&abi.WEXITED != 0:
-			code, _ := abi.ChildCode(c.Status)
+			code, _ := childCode(c.Status)
 			r := WaitResult{Pid: c.Pid, Status: c.Status, Code: code, Rusage: c.Rusage}
 			if opt&abi.WNOWAIT == 0 {
 				t.removeLocked(c.Pid)
@@ -514,6 +532,16 @@ func (t *Tree) selects(parent, c *Proc, sel int32, opt uint32) bool {
 	}
 	clone := c.ExitSignal != abi.SIGCHLD
 	return clone == (opt&abi.WCLONE != 0)
+}
+
+// Reap discards zombie pid of parent (a parent that ignores SIGCHLD or set
+// SA_NOCLDWAIT never sees its children as zombies).
+func (t *Tree) Reap(parent, pid int32) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if c := t.procs[pid]; c != nil && c.Ppid == parent && c.State == Zombie {
+		t.removeLocked(pid)
+	}
 }
 
 // Getpgid implements getpgid for caller (pid 0: itself).

@@ -63,9 +63,9 @@ func TestSignalDeathReportsKilledOrDumped(t *testing.T) {
 		{0, abi.CLD_EXITED, 0},
 	}
 	for _, tc := range tests {
-		code, st := abi.ChildCode(tc.status)
+		code, st := childCode(tc.status)
 		if code != tc.code || st != tc.st {
-			t.Errorf("abi.ChildCode(%#x) = %d, %d; want %d, %d", tc.status, code, st, tc.code, tc.st)
+			t.Errorf("childCode(%#x) = %d, %d; want %d, %d", tc.status, code, st, tc.code, tc.st)
 		}
 	}
 }

@@ -24,7 +24,7 @@ type zombieReport struct {
 // zombieReportLocked describes zombie c for a child event.
 // Preconditions: t.mu held; c is a zombie.
 func zombieReportLocked(c *Proc) *zombieReport {
-	code, _ := abi.ChildCode(c.Status)
+	code, _ := childCode(c.Status)
 	return &zombieReport{Status: c.Status, Code: code, Rusage: c.Rusage, Pgid: c.Pgid, ExitSignal: c.ExitSignal}
 }
 

@@ -23,10 +23,6 @@ func procProgramCases() []progCase {
 	// Forks one after another, over fork tickets under elfuse
 	// (proc_ticket_test.go).
 	cs = append(cs, ticketCases()...)
-	// Exits told to the parent over the fork socket (ipc/childexit.go).
-	for _, m := range []string{"signalfirst", "group", "sigchld", "orphan"} {
-		cs = append(cs, progCase{name: "exit_" + m, src: "proc_exit.c", args: []string{m}})
-	}
 	return cs
 }
 
