@@ -23,6 +23,11 @@ func procProgramCases() []progCase {
 	// Forks one after another, over fork tickets under elfuse
 	// (proc_ticket_test.go).
 	cs = append(cs, ticketCases()...)
+	// Children that end while their parent waits: what must come before
+	// the exit, group waits, SIGCHLD handlers, orphans of an ending child.
+	for _, m := range []string{"signalfirst", "group", "sigchld", "orphan"} {
+		cs = append(cs, progCase{name: "exit_" + m, src: "proc_exit.c", args: []string{m}})
+	}
 	return cs
 }
 
