@@ -52,7 +52,9 @@ CGO_ENABLED=0 go build -o "$work/elfuse" ./cmd/elfuse # static: no ld.so/libc at
 
 backend_name=$BACKEND
 if [ "$BACKEND" = auto ]; then
-	if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+	if [ -d /sys/module/kvm_pvm ]; then
+		backend_name="auto (ptrace: /dev/kvm is PVM)"
+	elif [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
 		backend_name="auto (kvm)"
 	else
 		backend_name="auto (ptrace: no usable /dev/kvm)"

@@ -2,7 +2,7 @@
 # bench/proc.sh: the cost of making processes, native vs proot vs elfuse on
 # this machine, in one run, as ratios. Not a test: it prints a report.
 #
-#   bash bench/proc.sh                 # backend auto (kvm if /dev/kvm, else ptrace)
+#   bash bench/proc.sh                 # backend auto (kvm if /dev/kvm and not PVM, else ptrace)
 #   BACKEND=ptrace bash bench/proc.sh
 #   LOOPS=300 FORKS=200 SPAWNS=200 REPEAT=3 bash bench/proc.sh
 #
@@ -142,7 +142,8 @@ row() {
 
 backend_name=$BACKEND
 if [ "$BACKEND" = auto ]; then
-	if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then backend_name="auto (kvm)"; else backend_name="auto (ptrace: no usable /dev/kvm)"; fi
+	if [ -d /sys/module/kvm_pvm ]; then backend_name="auto (ptrace: /dev/kvm is PVM)"
+	elif [ -r /dev/kvm ] && [ -w /dev/kvm ]; then backend_name="auto (kvm)"; else backend_name="auto (ptrace: no usable /dev/kvm)"; fi
 fi
 echo "elfuse process bench — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, $(uname -r), backend $backend_name"
 echo "microseconds per operation, best of $REPEAT; ratios: elfuse/native, proot/native, elfuse/proot (goal < 1)"

@@ -2,7 +2,7 @@
 # bench/run.sh: elfuse against native (and proot, where it means something)
 # on this machine, in one run, as ratios. Not a test: it prints a report.
 #
-#   bash bench/run.sh                  # backend auto (kvm if /dev/kvm, else ptrace)
+#   bash bench/run.sh                  # backend auto (kvm if /dev/kvm and not PVM, else ptrace)
 #   BACKEND=ptrace bash bench/run.sh
 #   SYSCALLS=200000 COMPUTE=1000000000 STARTS=50 bash bench/run.sh
 #
@@ -71,7 +71,10 @@ best_pair() {
 backend_name=$BACKEND
 resolved=$BACKEND
 if [ "$BACKEND" = auto ]; then
-	if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+	if [ -d /sys/module/kvm_pvm ]; then
+		backend_name="auto (ptrace: /dev/kvm is PVM)"
+		resolved=ptrace
+	elif [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
 		resolved=kvm
 		backend_name="auto (kvm)"
 	else

@@ -10,7 +10,9 @@ import (
 )
 
 // openBackend returns the hypervisor backend named by the user: "kvm",
-// "ptrace", or "auto" (KVM when it is usable, else ptrace).
+// "ptrace", or "auto": KVM when it is usable and hardware-assisted, else
+// ptrace (on PVM's software KVM the ptrace backend is the faster one:
+// hvf.KVMIsPVM).
 func openBackend(name string, log hclog.Logger) (hvf.Backend, error) {
 	switch name {
 	case "kvm":
@@ -18,6 +20,10 @@ func openBackend(name string, log hclog.Logger) (hvf.Backend, error) {
 	case "ptrace":
 		return ptrace.New(log.Named("ptrace"))
 	case "auto", "":
+		if hvf.KVMIsPVM() {
+			log.Debug("/dev/kvm is PVM (software virtualization): using the faster ptrace backend")
+			return ptrace.New(log.Named("ptrace"))
+		}
 		b, err := hvf.NewKVM(log.Named("kvm"))
 		if err == nil {
 			return b, nil

@@ -58,7 +58,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if defaultBackend == "" {
 		defaultBackend = "kvm"
 	}
-	backend := fs.String("backend", defaultBackend, "hypervisor backend: kvm, ptrace (software, no /dev/kvm needed) or auto (env ELFUSE_BACKEND sets the default)")
+	backend := fs.String("backend", defaultBackend, "hypervisor backend: kvm, ptrace (software, no /dev/kvm needed) or auto: kvm unless /dev/kvm is missing or PVM (env ELFUSE_BACKEND sets the default)")
 	sysroot := fs.String("sysroot", "", "host directory the guest sees as / (every path lookup stays inside it)")
 	var binds, envs listFlag
 	fs.Var(&binds, "bind", "HOST[:GUEST][:ro]: show host path HOST at guest path GUEST (default the same), read-only with :ro (repeatable)")
