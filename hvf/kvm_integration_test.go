@@ -16,7 +16,7 @@ import (
 // and must pass wherever KVM works.
 
 // requireKVM returns a KVM backend or skips the test with the reason.
-func requireKVM(t *testing.T) Backend {
+func requireKVM(t testing.TB) Backend {
 	t.Helper()
 	b, err := NewKVM(hclog.NewNullLogger())
 	if err != nil {
@@ -68,7 +68,7 @@ const (
 	g5, g6    = codeBase + 0x3a, codeBase + 0x45
 )
 
-func memfdWith(t *testing.T, size int, content []byte) int {
+func memfdWith(t testing.TB, size int, content []byte) int {
 	t.Helper()
 	fd, err := unix.MemfdCreate("hvf-test", unix.MFD_CLOEXEC)
 	if err != nil {
@@ -89,7 +89,7 @@ func memfdWith(t *testing.T, size int, content []byte) int {
 // newTestGuest builds a VM with guestCode at codeBase (R|X) and a stack,
 // and a vCPU starting at entry. The calling goroutine is locked to its
 // thread for the test.
-func newTestGuest(t *testing.T, entry uint64) (Machine, VCPU) {
+func newTestGuest(t testing.TB, entry uint64) (Machine, VCPU) {
 	t.Helper()
 	runtime.LockOSThread()
 	t.Cleanup(runtime.UnlockOSThread)
