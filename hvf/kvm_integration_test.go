@@ -371,3 +371,26 @@ func TestKVMClosedVCPUComesBackClean(t *testing.T) {
 		t.Errorf("reused vCPU inherited xmm0 %#x", r.RAX)
 	}
 }
+
+// BenchmarkSyscallRoundTrip is the KVM backend's bare exit: a guest looping
+// on a store and a syscall, each exit answered by the benchmark itself
+// with no kernel at all (bench/run.sh reports it next to the ptrace
+// backend's benchmark of the same name).
+func BenchmarkSyscallRoundTrip(b *testing.B) {
+	m, c := newTestGuest(b, g3)
+	const data = 0x50000000
+	if err := m.Map(data, pageSize, ProtRead|ProtWrite, memfdWith(b, pageSize, nil), 0); err != nil {
+		b.Fatal(err)
+	}
+	c.Regs().RBX = data
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		exit, err := c.Run()
+		for err == nil && exit.Reason == ExitInterrupted {
+			exit, err = c.Run() // a host signal's kick: not an exit of the guest's
+		}
+		if err != nil || exit.Reason != ExitSyscall {
+			b.Fatalf("exit %+v, %v", exit, err)
+		}
+	}
+}

@@ -423,32 +423,23 @@ func (p *Process) ReleaseForReuse() (hvf.Machine, *ChildRAM) {
 		return nil, nil
 	}
 	machine := m.machine
-	r, ok := machine.(interface{ Recycle() error })
-	if !ok {
-		if p.vforked {
-			p.ReleaseMachine()
-			return nil, nil
-		}
-		ram := m.keepRAM() // the Machine's side goes with it
-		if machine != nil {
-			machine.Close()
-		}
-		return nil, ram
-	}
-	// The Machine's side of the address space goes with Recycle (the
-	// stub unmaps all of it at once); the MM frees the host side only.
-	// A guestproc that ran a vfork child likely runs the next one too
-	// (posix_spawn loops, make): such a child needs the window for the
-	// parent's RAM, and dropping a kept one would be on its way. Kept for
-	// fork children only.
+	// The MM frees the host side only: the Machine's side goes with
+	// Recycle (the stub unmaps all of it at once) or Close. A guestproc
+	// that ran a vfork child likely runs the next one too (posix_spawn
+	// loops, make): such a child needs the window for the parent's RAM,
+	// and dropping a kept one would be on its way. Kept for fork children
+	// only.
 	var ram *ChildRAM
 	if p.vforked {
 		m.Close()
 	} else {
 		ram = m.keepRAM()
 	}
-	if err := r.Recycle(); err != nil {
-		machine.Close()
+	r, ok := machine.(interface{ Recycle() error })
+	if !ok || r.Recycle() != nil {
+		if machine != nil {
+			machine.Close()
+		}
 		return nil, ram
 	}
 	return machine, ram
