@@ -67,22 +67,21 @@ func (m *kvmMachine) Recycle() error {
 		return fmt.Errorf("kvm: recycle: machine too large (%d slots, %d KiB of page tables)",
 			m.nextSlot, m.sysNext>>10)
 	}
-	idxs := make([]uint64, 0, len(m.chunks))
-	for idx := range m.chunks {
-		idxs = append(idxs, idx)
-	}
-	slices.Sort(idxs)
+	// Only what is mapped: the MMU notifier's cost grows with the range
+	// (PVM walks its shadow mappings of every page of it), and page-table
+	// entries exist only inside mapped regions.
 	var inv spans // nothing to flush: the windows go below, which zaps them
-	for _, idx := range idxs {
-		c := m.chunks[idx]
-		start := idx << chunkShift
-		if err := m.pt.set(start, start+chunkSize, 0, 0, &inv); err != nil {
-			return fmt.Errorf("kvm: recycle: clear page tables at %#x: %w", start, err)
+	for _, r := range m.regions.rs {
+		if err := m.pt.set(r.start, r.end, 0, 0, &inv); err != nil {
+			return fmt.Errorf("kvm: recycle: clear page tables at %#x: %w", r.start, err)
 		}
-		_, err := mmapRaw(c.host, chunkSize, unix.PROT_NONE,
-			unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE|unix.MAP_FIXED, -1, 0)
+		err := m.forHost(r.start, r.end, false, func(host uintptr, a, n uint64) error {
+			_, err := mmapRaw(host, n, unix.PROT_NONE,
+				unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE|unix.MAP_FIXED, -1, 0)
+			return err
+		})
 		if err != nil {
-			return fmt.Errorf("kvm: recycle: drop the window at %#x: %w", start, err)
+			return fmt.Errorf("kvm: recycle: drop the window at %#x: %w", r.start, err)
 		}
 	}
 	m.regions = regionSet{}
