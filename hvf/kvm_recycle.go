@@ -85,5 +85,9 @@ func (m *kvmMachine) Recycle() error {
 		}
 	}
 	m.regions = regionSet{}
+	if m.log.IsTrace() {
+		m.log.Trace("machine recycled", "slots", m.nextSlot, "chunks", len(m.chunks),
+			"page_table_kib", m.sysNext>>10, "parked_vcpus", len(m.idle))
+	}
 	return nil
 }
