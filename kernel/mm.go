@@ -77,6 +77,9 @@ type MM struct {
 	// the heap mapping covers [brkStart, roundup(brk)).
 	brkStart abi.Addr
 	brk      abi.Addr
+
+	// pop remembers the RAM ranges a fork found populated (mm_dense.go).
+	pop populated
 }
 
 // MapInfo describes one mapping, for /proc/PID/maps and fork.
@@ -317,6 +320,7 @@ func (m *MM) punch(r abi.Range) error {
 	if r.Len() == 0 || m.borrowed {
 		return nil
 	}
+	m.pop.forget()
 	return punchFile(m.ramfd, r)
 }
 

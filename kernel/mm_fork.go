@@ -74,19 +74,13 @@ func (m *MM) ForkLayout() *Snapshot {
 		}
 		s.Regions = append(s.Regions, v.info())
 		if !v.shared && !v.direct && !v.wipeOnFork {
-			s.Extents = m.appendExtents(s.Extents, v.rng())
+			s.Extents = m.pop.appendExtents(s.Extents, m.ramfd, v.rng())
 		}
 	}
 	for _, r := range s.Extents {
 		s.Copied += uint64(r.Len())
 	}
 	return s
-}
-
-// appendExtents appends the populated parts of RAM range r to list.
-// Preconditions: m.mu held.
-func (m *MM) appendExtents(list []abi.Range, r abi.Range) []abi.Range {
-	return appendFileExtents(list, m.ramfd, r)
 }
 
 // appendFileExtents appends the populated parts of range r of file fd to
