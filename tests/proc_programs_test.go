@@ -28,6 +28,11 @@ func procProgramCases() []progCase {
 	for _, m := range []string{"signalfirst", "group", "sigchld", "orphan"} {
 		cs = append(cs, progCase{name: "exit_" + m, src: "proc_exit.c", args: []string{m}})
 	}
+	// Children one after another on recycled guestprocs and VMs: none
+	// sees the memory of the one before; threads come and go.
+	for _, m := range []string{"fresh", "threads"} {
+		cs = append(cs, progCase{name: "recycle_" + m, src: "proc_recycle.c", args: []string{m}})
+	}
 	return cs
 }
 
