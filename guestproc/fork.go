@@ -62,6 +62,17 @@ func (h *host) Fork(job *kernel.ForkJob) (int32, error) {
 		}
 		pid, notifyR, err = h.sendFork(fc, pending, job, img, fds)
 	}
+	for try := 1; try < forkTries && errors.Is(err, errChildLost); try++ {
+		// The child's guestproc died before it had the image (a spare
+		// killed from outside, the host's OOM killer): no process was
+		// made, and Linux's fork would not fail for that. Again, on
+		// another guestproc (the spares may all have gone at once).
+		h.log.Warn("fork: the child's guestproc died before it started; forking again")
+		if fc, pending, err = h.askFork(job); err != nil {
+			return 0, err
+		}
+		pid, notifyR, err = h.sendFork(fc, pending, job, img, fds)
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -152,10 +163,17 @@ func (h *host) sendFork(fc *ipc.Conn, pending chan reply, job *kernel.ForkJob, i
 	if err != nil {
 		h.log.Warn("fork: child did not start", "pid", r.Pid, "error", err)
 		h.zombies.unfork(r.Pid)
-		return fail(abi.ENOMEM)
+		return fail(errChildLost)
 	}
 	return r.Pid, notifyR, nil
 }
+
+// errChildLost is a fork whose child's guestproc went away before it
+// reported ready: nothing of the child was made. Fork tries forkTries
+// guestprocs before the guest gets ENOMEM.
+const forkTries = 4
+
+var errChildLost = fmt.Errorf("fork: the child's guestproc ended before it started: %w", abi.ENOMEM)
 
 // startForked rebuilds the process a parent sent over the fork socket
 // forkFD, on machine and ram if made ahead or kept (a warm spare, a

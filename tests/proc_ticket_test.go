@@ -98,69 +98,127 @@ func withoutDebug(out string) string {
 	return b.String()
 }
 
+// staleRun is proc_ticket's stale mode under elfuse, held at its ready
+// line: a child has ended, so the parent holds a fork ticket, and it forks
+// six more once told to go on.
+type staleRun struct {
+	bin    string
+	env    []string
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	r      *bufio.Reader
+	got    strings.Builder
+	stderr bytes.Buffer
+}
+
+const staleWant = "first child: exited 7\nready\n" +
+	"6 children after the spares died: pids, parents and statuses as the parent saw them\n"
+
+func startStale(t *testing.T, backend string) *staleRun {
+	t.Helper()
+	bin, prog := ticketProgram(t)
+	s := &staleRun{bin: bin, env: append(testutil.Env(), "XDG_RUNTIME_DIR="+t.TempDir())}
+	s.cmd = exec.Command(bin, "--backend="+backend, "--log-level=debug", prog, "stale")
+	s.cmd.Env = s.env
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var err error
+	if s.stdin, err = s.cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := s.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.cmd.Stderr = &s.stderr
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.cmd.Process.Kill() })
+	s.r = bufio.NewReader(stdout)
+	for !strings.HasSuffix(s.got.String(), "ready\n") {
+		line, err := s.r.ReadString('\n')
+		s.got.WriteString(line)
+		if err != nil {
+			t.Fatalf("no ready line: %v\n%s\n%s", err, s.got.String(), s.stderr.String())
+		}
+	}
+	return s
+}
+
+// finish reads the rest of the output, checks it and the group's end,
+// and returns elfuse's stderr.
+func (s *staleRun) finish(t *testing.T) string {
+	t.Helper()
+	rest, _ := io.ReadAll(s.r)
+	s.got.Write(rest)
+	err := s.cmd.Wait()
+	if err != nil || s.got.String() != staleWant {
+		t.Fatalf("elfuse: %v\ngot:\n%s\nwant:\n%s\nstderr:\n%s", err, s.got.String(), staleWant, s.stderr.String())
+	}
+	waitGroupGone(t, s.cmd.Process.Pid)
+	return s.stderr.String()
+}
+
 // TestForkAfterTicketSpareDied: every spare guestproc, the one of the
 // parent's ticket included, is killed from the host while the parent waits;
 // its next forks still work (the supervisor answers ESTALE, the parent forks
 // without the ticket, the dead spares of the pool are passed over).
 func TestForkAfterTicketSpareDied(t *testing.T) {
-	bin, prog := ticketProgram(t)
-	want := "first child: exited 7\nready\n" +
-		"6 children after the spares died: pids, parents and statuses as the parent saw them\n"
 	for _, b := range testutil.Backends() {
 		t.Run(b, func(t *testing.T) {
 			testutil.RequireBackend(t, b)
-			env := append(testutil.Env(), "XDG_RUNTIME_DIR="+t.TempDir())
-			cmd := exec.Command(bin, "--backend="+b, "--log-level=debug", prog, "stale")
-			cmd.Env = env
-			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-			stdin, err := cmd.StdinPipe()
-			if err != nil {
-				t.Fatal(err)
+			s := startStale(t, b)
+			spares := spareGuestprocs(t, s.bin, s.env, s.cmd.Process.Pid)
+			if len(spares) == 0 {
+				t.Fatalf("no spare guestproc to kill: the parent holds no ticket\n%s", s.stderr.String())
 			}
-			stdout, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
+			killAndWait(spares)
+			s.stdin.Write([]byte("\n"))
+			if !strings.Contains(s.finish(t), "ticket unusable") {
+				t.Errorf("the first fork after the kill did not find its ticket dead:\n%s", s.stderr.String())
 			}
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			defer cmd.Process.Kill()
-			var got strings.Builder
-			r := bufio.NewReader(stdout)
-			for !strings.HasSuffix(got.String(), "ready\n") {
-				line, err := r.ReadString('\n')
-				got.WriteString(line)
-				if err != nil {
-					t.Fatalf("no ready line: %v\n%s\n%s", err, got.String(), stderr.String())
-				}
-			}
-			killed := killSpares(t, bin, env, cmd.Process.Pid)
-			if killed == 0 {
-				t.Fatalf("no spare guestproc to kill: the parent holds no ticket\n%s", stderr.String())
-			}
-			stdin.Write([]byte("\n"))
-			rest, _ := io.ReadAll(r)
-			got.Write(rest)
-			err = cmd.Wait()
-			if err != nil || got.String() != want {
-				t.Fatalf("elfuse: %v\ngot:\n%s\nwant:\n%s\nstderr:\n%s", err, got.String(), want, stderr.String())
-			}
-			if !strings.Contains(stderr.String(), "ticket unusable") {
-				t.Errorf("the first fork after the kill did not find its ticket dead:\n%s", stderr.String())
-			}
-			waitGroupGone(t, cmd.Process.Pid)
 		})
 	}
 }
 
-// killSpares SIGKILLs every guestproc of the tree led by supervisor that
-// runs no guest process (the dump does not name its host pid): the spares
-// and the tickets' spares. It returns how many it killed, once they are
-// dead (a spare that dies while a fork is on its way makes that fork fail,
-// as on the ordinary path: not what this test is about).
-func killSpares(t *testing.T, bin string, env []string, supervisor int) int {
+// TestForkWhileItsChildsGuestprocDies: the spares (the ticket's included)
+// are stopped, the parent forks onto one of them, and they are killed while
+// the fork waits for its child: the fork goes on with another guestproc
+// instead of failing.
+func TestForkWhileItsChildsGuestprocDies(t *testing.T) {
+	for _, b := range testutil.Backends() {
+		t.Run(b, func(t *testing.T) {
+			testutil.RequireBackend(t, b)
+			s := startStale(t, b)
+			spares := spareGuestprocs(t, s.bin, s.env, s.cmd.Process.Pid)
+			if len(spares) == 0 {
+				t.Fatalf("no spare guestproc: the parent holds no ticket\n%s", s.stderr.String())
+			}
+			for _, pid := range spares {
+				syscall.Kill(pid, syscall.SIGSTOP)
+			}
+			s.stdin.Write([]byte("\n"))
+			// The fork is on its way once the tree has its child (the
+			// dump waits out the stopped guestproc's description).
+			for {
+				procs, _, err := dumpJSON(t, s.bin, s.env, strconv.Itoa(s.cmd.Process.Pid))
+				if err == nil && len(procs) > 1 {
+					break
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			killAndWait(spares)
+			if !strings.Contains(s.finish(t), "forking again") {
+				t.Errorf("the fork did not meet its child's guestproc dying:\n%s", s.stderr.String())
+			}
+		})
+	}
+}
+
+// spareGuestprocs returns the host pids of every guestproc of the tree led
+// by supervisor that runs no guest process (the dump does not name its
+// host pid): the spares and the tickets' spares.
+func spareGuestprocs(t *testing.T, bin string, env []string, supervisor int) []int {
 	t.Helper()
 	live := map[int]bool{}
 	deadline := time.Now().Add(20 * time.Second)
@@ -177,7 +235,7 @@ func killSpares(t *testing.T, bin string, env []string, supervisor int) int {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	killed := 0
+	var spares []int
 	for _, l := range hostGroup(supervisor) {
 		pid, err := strconv.Atoi(strings.Fields(l)[0])
 		if err != nil || live[pid] || pid == supervisor {
@@ -187,23 +245,44 @@ func killSpares(t *testing.T, bin string, env []string, supervisor int) int {
 		if err != nil || !bytes.Contains(argv, []byte(ipc.GuestprocMode)) {
 			continue // a stub: it goes with its guestproc
 		}
-		if syscall.Kill(pid, syscall.SIGKILL) == nil {
-			killed++
+		spares = append(spares, pid)
+	}
+	return spares
+}
+
+// killAndWait SIGKILLs pids and returns once they are dead in every thread
+// (a spare that dies while a fork is on its way makes that fork try
+// another guestproc: not what TestForkAfterTicketSpareDied is about). A
+// killed Go process's leader turns zombie while other threads may still be
+// exiting with its descriptors (the control socket) open, and a supervisor
+// writing to that socket then does not see the spare dead.
+func killAndWait(pids []int) {
+	for _, pid := range pids {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+	for _, pid := range pids {
+		for !threadsGone(pid) {
+			time.Sleep(5 * time.Millisecond)
 		}
 	}
-	// hostGroup leaves zombies out.
-	for {
-		left := 0
-		for _, l := range hostGroup(supervisor) {
-			pid, _ := strconv.Atoi(strings.Fields(l)[0])
-			argv, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
-			if !live[pid] && pid != supervisor && bytes.Contains(argv, []byte(ipc.GuestprocMode)) {
-				left++
-			}
-		}
-		if left == 0 {
-			return killed
-		}
-		time.Sleep(5 * time.Millisecond)
+}
+
+// threadsGone reports whether host process pid has ended in every thread:
+// reaped, or a zombie whose only task left is the leader.
+func threadsGone(pid int) bool {
+	dir := filepath.Join("/proc", strconv.Itoa(pid))
+	b, err := os.ReadFile(filepath.Join(dir, "stat"))
+	if err != nil {
+		return true
 	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return true
+	}
+	if f := strings.Fields(s[i+1:]); len(f) == 0 || (f[0] != "Z" && f[0] != "X") {
+		return false
+	}
+	tasks, err := os.ReadDir(filepath.Join(dir, "task"))
+	return err != nil || len(tasks) <= 1
 }
