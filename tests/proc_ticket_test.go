@@ -145,6 +145,17 @@ func startStale(t *testing.T, backend string) *staleRun {
 	return s
 }
 
+// spares returns the spare guestprocs of the run (spareGuestprocs); there
+// is one at least, the parent's ticket.
+func (s *staleRun) spares(t *testing.T) []int {
+	t.Helper()
+	pids := spareGuestprocs(t, s.bin, s.env, s.cmd.Process.Pid)
+	if len(pids) == 0 {
+		t.Fatalf("no spare guestproc: the parent holds no ticket\n%s", s.stderr.String())
+	}
+	return pids
+}
+
 // finish reads the rest of the output, checks it and the group's end,
 // and returns elfuse's stderr.
 func (s *staleRun) finish(t *testing.T) string {
@@ -168,10 +179,7 @@ func TestForkAfterTicketSpareDied(t *testing.T) {
 		t.Run(b, func(t *testing.T) {
 			testutil.RequireBackend(t, b)
 			s := startStale(t, b)
-			spares := spareGuestprocs(t, s.bin, s.env, s.cmd.Process.Pid)
-			if len(spares) == 0 {
-				t.Fatalf("no spare guestproc to kill: the parent holds no ticket\n%s", s.stderr.String())
-			}
+			spares := s.spares(t)
 			killAndWait(spares)
 			s.stdin.Write([]byte("\n"))
 			if !strings.Contains(s.finish(t), "ticket unusable") {
@@ -190,10 +198,7 @@ func TestForkWhileItsChildsGuestprocDies(t *testing.T) {
 		t.Run(b, func(t *testing.T) {
 			testutil.RequireBackend(t, b)
 			s := startStale(t, b)
-			spares := spareGuestprocs(t, s.bin, s.env, s.cmd.Process.Pid)
-			if len(spares) == 0 {
-				t.Fatalf("no spare guestproc: the parent holds no ticket\n%s", s.stderr.String())
-			}
+			spares := s.spares(t)
 			for _, pid := range spares {
 				syscall.Kill(pid, syscall.SIGSTOP)
 			}
