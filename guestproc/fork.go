@@ -162,7 +162,11 @@ func (h *host) sendFork(fc *ipc.Conn, pending chan reply, job *kernel.ForkJob, i
 	closeFDs(r.fds)
 	if err != nil {
 		h.log.Warn("fork: child did not start", "pid", r.Pid, "error", err)
+		// Its guestproc died: the supervisor would report it killed to
+		// a parent that never got its pid.
 		h.zombies.unfork(r.Pid)
+		h.zombies.lost(r.Pid)
+		h.send(ipc.Request{Op: ipc.OpUnfork, Pid: r.Pid})
 		return fail(errChildLost)
 	}
 	return r.Pid, notifyR, nil

@@ -50,6 +50,24 @@ func (z *zombies) unfork(pid int32) {
 	delete(z.live, pid)
 }
 
+// lost forgets the zombie of child pid, whose guestproc died before the
+// child started (OpUnfork): pushed already, or its event still to come and
+// then dropped. A tombstone no event ever claims (the supervisor forgot
+// the child in time) could only drop the push of a later child with the
+// same pid, whose wait then asks the supervisor.
+func (z *zombies) lost(pid int32) {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if _, ok := z.byPid[pid]; ok {
+		delete(z.byPid, pid)
+		return
+	}
+	if z.tomb == nil {
+		z.tomb = map[int32]int{}
+	}
+	z.tomb[pid]++
+}
+
 // quiet is what the guestproc knows a wait finds without asking.
 type quiet int
 

@@ -55,7 +55,8 @@ type Type uint8
 //	Requests (control socket; G blocks its vCPU thread for the Reply):
 //	  G→S Request{ID, Op, ...}
 //	  S→G Reply{ID, Errno, ...}        same ID
-//	  Requests with ID 0 (OpExeced, OpReap, OpSubreap) get no Reply.
+//	  Requests with ID 0 (OpExeced, OpReap, OpUnfork, OpSubreap) get no
+//	  Reply.
 //
 //	Asynchronous, any time after Started (a fork child: after its Start;
 //	read by G's reader goroutine, which also routes Replies to the waiting

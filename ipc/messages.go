@@ -135,6 +135,7 @@ const (
 	OpGetsid   Op = "getsid"   // Pid; reply Pid
 	OpExeced   Op = "execed"   // Exe, Argv, Files (as OpImage); no reply
 	OpReap     Op = "reap"     // Pid: discard an auto-reaped zombie; no reply
+	OpUnfork   Op = "unfork"   // Pid: a fork child that never started, forgotten without a trace; no reply
 	OpSubreap  Op = "subreap"  // Flag: PR_SET_CHILD_SUBREAPER; no reply
 	OpDescribe Op = "describe" // reserved for dump
 	// OpStop: stop the caller as the default action of stop signal Sig,

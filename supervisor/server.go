@@ -30,7 +30,10 @@ type supervisor struct {
 
 	mu  sync.Mutex
 	gps map[int32]*guestproc
-	wg  sync.WaitGroup
+	// unborn are fork children whose parent gave them up before they
+	// started, by pid, with the parent (spawn_unfork.go).
+	unborn map[int32]int32
+	wg     sync.WaitGroup
 	// initDone receives pid 1's wait status.
 	initDone chan uint32
 
@@ -347,14 +350,18 @@ func (s *supervisor) serve(g *guestproc) {
 		return // the guestproc lives on as a spare (spawn_spare.go)
 	}
 	if !exited {
-		if failed {
+		if _, unborn := s.unbornParent(g.pid); failed || unborn {
 			s.tree.Discard(g.pid)
 		} else {
 			s.exit(g.pid, uint32(unix.SIGKILL), abi.Rusage{})
+			if parent, unborn := s.unbornParent(g.pid); unborn {
+				s.tree.Reap(parent, g.pid) // given up meanwhile
+			}
 		}
 	}
 	s.mu.Lock()
 	delete(s.gps, g.pid)
+	delete(s.unborn, g.pid)
 	s.mu.Unlock()
 	s.procGone(g.pid)
 	g.sendMu.Lock()
@@ -452,6 +459,9 @@ func (s *supervisor) handle(g *guestproc, req *ipc.Request, fds []int) {
 		rep.Self = len(req.Files) == 1 && s.tree.TextBusy(req.Files[0])
 	case ipc.OpReap:
 		s.tree.Reap(g.pid, req.Pid)
+		return
+	case ipc.OpUnfork:
+		s.unfork(g.pid, req.Pid)
 		return
 	case ipc.OpSubreap:
 		s.tree.SetSubreaper(g.pid, req.Flag)

@@ -214,7 +214,7 @@ static int mode_limit(void) {
 
 // stale: a child ends (this process gets its ticket), then the test kills
 // every spare guestproc, the ticket's included, and says go on stdin; the
-// forks after must all work.
+// forks after must all work, and leave no child behind.
 static int mode_stale(void) {
 	pid_t x = xfork();
 	if (x == 0)
@@ -227,6 +227,11 @@ static int mode_stale(void) {
 	}
 	for (int i = 0; i < 6; i++)
 		one(i, 3);
+	// No other child: none that a fork made and gave up on.
+	int st;
+	pid_t w = waitpid(-1, &st, WNOHANG);
+	if (w != -1 || errno != ECHILD)
+		fail("a child nobody forked: waitpid(-1) = %d, %s", (int)w, w > 0 ? describe(st) : errname(errno));
 	printf("6 children after the spares died: pids, parents and statuses as the parent saw them\n");
 	return 0;
 }
