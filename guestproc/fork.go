@@ -173,11 +173,12 @@ func (h *host) sendFork(fc *ipc.Conn, pending chan reply, job *kernel.ForkJob, i
 }
 
 // errChildLost is a fork whose child's guestproc went away before it
-// reported ready: nothing of the child was made. Fork tries forkTries
-// guestprocs before the guest gets ENOMEM.
-const forkTries = 4
-
+// reported ready: nothing of the child was made.
 var errChildLost = fmt.Errorf("fork: the child's guestproc ended before it started: %w", abi.ENOMEM)
+
+// forkTries is how many guestprocs a fork tries when children are lost
+// before the guest gets ENOMEM.
+const forkTries = 4
 
 // startForked rebuilds the process a parent sent over the fork socket
 // forkFD, on machine and ram if made ahead or kept (a warm spare, a
