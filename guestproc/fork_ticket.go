@@ -6,7 +6,6 @@ package guestproc
 // it for that image and learns its pid from the supervisor's Assign.
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -93,7 +92,7 @@ func (l *life) assignedBy(start *ipc.Start, named func()) func() error {
 // ticketed fork whose parent died before sending the image: the child
 // could not start (the supervisor forgets its pid) and the guestproc ends.
 func nextStart(conn *ipc.Conn) (ipc.Start, int, bool) {
-	var raw json.RawMessage
+	var raw ipc.Raw
 	t, fds, err := conn.Recv(&raw)
 	if err != nil {
 		return ipc.Start{}, -1, false

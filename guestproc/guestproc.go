@@ -84,7 +84,6 @@ func Main(supervisorPid int, anchor Anchor) int {
 		// A warm spare: make the VM now, then wait to be given a fork.
 		machine = newForkMachine(backend, log)
 		ram = newForkRAM(log)
-		warmCodecs()
 		idle(true)
 		assign, fd, ok := nextStart(conn) // fork_ticket.go
 		idle(false)
@@ -285,7 +284,6 @@ func (l *life) run() (code int, recycled *host, kept hvf.Machine, keptRAM *kerne
 		}
 	}
 	h.markStarted() // textbusy.go
-	go warmCodecs() // a no-op after the first life or a spare's wait
 	stopSignals := forwardSignals(task, log)
 	acct.running()
 	l.guard.watch(task)

@@ -1,7 +1,6 @@
 package guestproc
 
 import (
-	"encoding/json"
 	"errors"
 	"io"
 	"sync"
@@ -158,7 +157,7 @@ func (h *host) answer(ch chan reply) (reply, error) {
 func (h *host) serve() {
 	defer close(h.dead)
 	for {
-		var raw json.RawMessage
+		var raw ipc.Raw
 		t, fds, err := h.conn.Recv(&raw)
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
@@ -424,8 +423,8 @@ func closeFDs(fds []int) {
 	}
 }
 
-// decode decodes a message body received as raw JSON.
-func decode(raw json.RawMessage, v any) error { return json.Unmarshal(raw, v) }
+// decode decodes a message body received raw.
+func decode(raw ipc.Raw, v any) error { return raw.Decode(v) }
 
 // NewTid and FreeTid implement kernel.ThreadHost.
 func (h *host) NewTid() (int32, error) {

@@ -14,7 +14,6 @@ package guestproc
 // closes the control socket (the guestproc exits).
 
 import (
-	"encoding/json"
 	"time"
 
 	"github.com/elfuse/elfuse/hvf"
@@ -37,7 +36,7 @@ var assignments = make(chan assignment, 1)
 
 // handOff passes a Start received by serve to Main and reports whether
 // serve must stop reading: from then on the socket is the next life's.
-func (h *host) handOff(raw json.RawMessage, fds []int) bool {
+func (h *host) handOff(raw ipc.Raw, fds []int) bool {
 	var s ipc.Start
 	if err := decode(raw, &s); err != nil || !s.Fork || len(fds) != 1 {
 		h.log.Warn("unexpected Start on a running guestproc's control socket")

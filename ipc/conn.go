@@ -3,12 +3,14 @@
 // Transport: an AF_UNIX SOCK_SEQPACKET socketpair, so every message keeps its
 // boundaries and a dead peer reads as EOF (zero-length read). A message is
 //
-//	[1 byte type][JSON body]
+//	[1 byte type][body]
 //
-// or, for a body whose value implements encoding.BinaryMarshaler (and the
-// receiver's encoding.BinaryUnmarshaler), that binary form instead: the
-// fork image, whose JSON decoding was most of a fork child's start.
-// with descriptors attached by SCM_RIGHTS. At most MaxFDsPerMessage
+// with descriptors attached by SCM_RIGHTS. The body is the binary form of
+// a value that implements encoding.BinaryMarshaler (and the receiver's
+// encoding.BinaryUnmarshaler): the fork image, whose JSON decoding was
+// most of a fork child's start, and the messages of every fork, exit and
+// wait (messages_wire.go). Other bodies are JSON. A reader that takes
+// several types receives a Raw and decodes it once the type is known. At most MaxFDsPerMessage
 // descriptors travel with one message; SendFDs splits larger sets into
 // chunks of type MsgFDChunk that the receiver collects with RecvFDs.
 //
@@ -141,8 +143,8 @@ func (c *Conn) FD() int { return c.fd }
 // Close closes the descriptor; closing again does nothing.
 func (c *Conn) Close() error { return c.closeConn() }
 
-// Send marshals v as JSON and sends it as one message of type t with the
-// given descriptors (at most MaxFDsPerMessage).
+// Send encodes v (in its binary form, else as JSON) and sends it as one
+// message of type t with the given descriptors (at most MaxFDsPerMessage).
 func (c *Conn) Send(t Type, v any, fds ...int) error {
 	if len(fds) > MaxFDsPerMessage {
 		return fmt.Errorf("ipc: %d descriptors in one message (max %d)", len(fds), MaxFDsPerMessage)
@@ -150,8 +152,7 @@ func (c *Conn) Send(t Type, v any, fds ...int) error {
 	var body []byte
 	var err error
 	if b, ok := v.(encoding.BinaryMarshaler); ok {
-		// A body with a binary form of its own (kernel.ForkImage):
-		// the receiver's value has the matching UnmarshalBinary.
+		// The receiver's value has the matching UnmarshalBinary.
 		body, err = b.MarshalBinary()
 	} else {
 		body, err = json.Marshal(v)
@@ -175,7 +176,10 @@ func (c *Conn) Send(t Type, v any, fds ...int) error {
 
 // Recv receives one message, decodes its body into v (if v is not nil) and
 // returns its type and descriptors. A closed peer gives io.EOF.
-func (c *Conn) Recv(v any) (Type, []int, error) {
+func (c *Conn) Recv(v any) (Type, []int, error) { return c.recv(v, 0) }
+
+// recv is Recv that decodes the body only when the type is want (0: any).
+func (c *Conn) recv(v any, want Type) (Type, []int, error) {
 	// The message's length first (MSG_PEEK|MSG_TRUNC reports the whole
 	// length of a SOCK_SEQPACKET record), so that the buffer is only as
 	// large as the message: a fresh 1 MiB buffer per message costs a
@@ -215,6 +219,9 @@ func (c *Conn) Recv(v any) (Type, []int, error) {
 		return fail(io.EOF)
 	}
 	t := Type(buf[0])
+	if want != 0 && t != want {
+		v = nil // the caller fails it on its type, not on its body
+	}
 	if u, ok := v.(encoding.BinaryUnmarshaler); ok {
 		if err := u.UnmarshalBinary(buf[1:n]); err != nil {
 			return fail(fmt.Errorf("ipc: decode message %d: %w", t, err))
@@ -229,7 +236,7 @@ func (c *Conn) Recv(v any) (Type, []int, error) {
 
 // Expect receives one message and checks its type.
 func (c *Conn) Expect(want Type, v any) ([]int, error) {
-	t, fds, err := c.Recv(v)
+	t, fds, err := c.recv(v, want)
 	if err != nil {
 		return nil, err
 	}

@@ -1,13 +1,8 @@
 package supervisor
 
-import "encoding/json"
+import "github.com/elfuse/elfuse/ipc"
 
 // rawBody holds a message body until its type is known.
-type rawBody struct{ json.RawMessage }
+type rawBody struct{ ipc.Raw }
 
-func (r *rawBody) UnmarshalJSON(b []byte) error {
-	r.RawMessage = append(r.RawMessage[:0], b...)
-	return nil
-}
-
-func (r *rawBody) decode(v any) error { return json.Unmarshal(r.RawMessage, v) }
+func (r *rawBody) decode(v any) error { return r.Raw.Decode(v) }

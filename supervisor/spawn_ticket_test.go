@@ -1,7 +1,6 @@
 package supervisor
 
 import (
-	"encoding/json"
 	"errors"
 	"os/exec"
 	"testing"
@@ -79,13 +78,13 @@ func (tt *ticketTree) secondChild() *guestproc {
 // descriptors.
 func expect(t *testing.T, c *ipc.Conn, want ipc.Type, v any) []int {
 	t.Helper()
-	var raw json.RawMessage
+	var raw ipc.Raw
 	got, fds, err := c.Recv(&raw)
 	if err != nil || got != want {
 		t.Fatalf("got message %d (%v), want %d", got, err, want)
 	}
 	if v != nil {
-		if err := json.Unmarshal(raw, v); err != nil {
+		if err := raw.Decode(v); err != nil {
 			t.Fatal(err)
 		}
 	}

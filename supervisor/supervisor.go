@@ -117,11 +117,15 @@ func Run(cfg Config) int {
 	if err != nil {
 		return p.fail(log, err)
 	}
+	var raw ipc.Raw
 	var failed ipc.ExecFailed
-	switch t, _, err := p.conn.Recv(&failed); {
+	switch t, _, err := p.conn.Recv(&raw); {
 	case err != nil:
 		return p.fail(log, err)
 	case t == ipc.MsgExecFailed:
+		if err := raw.Decode(&failed); err != nil {
+			return p.fail(log, err)
+		}
 		p.cmd.Wait()
 		fmt.Fprintf(os.Stderr, "elfuse: %s\n", failed.Message)
 		switch {
