@@ -12,8 +12,8 @@ func TestQuietSysmonLetsTheWorldStop(t *testing.T) {
 	before := runtime.GOMAXPROCS(0)
 	quietSysmon() // a no-op when an earlier run of the test made the anchor
 	after := runtime.GOMAXPROCS(0)
-	if after != before && after != before+1 {
-		t.Fatalf("GOMAXPROCS %d -> %d: quietSysmon adds one P", before, after)
+	if after != before && after != withAnchor(before) {
+		t.Fatalf("GOMAXPROCS %d -> %d: quietSysmon adds the anchor's P", before, after)
 	}
 	quietSysmon()
 	if got := runtime.GOMAXPROCS(0); got != after {
@@ -58,5 +58,17 @@ func TestAnchorLetGoParks(t *testing.T) {
 	}
 	if theAnchor.wakes.Load() == parked {
 		t.Fatal("a held anchor was never stopped by 5 collections: it is not holding a P")
+	}
+}
+
+// With the anchor's P taken, a process keeps at least two for its work:
+// one a single-threaded guest's vCPU thread holds through its raw waits,
+// one for every other goroutine. One CPU (GOMAXPROCS 1) used to leave
+// one, and the control socket's reader waited for sysmon's 10 ms.
+func TestWithAnchorLeavesTwoWorkPs(t *testing.T) {
+	for n, want := range map[int]int{1: 3, 2: 3, 3: 4, 8: 9} {
+		if got := withAnchor(n); got != want {
+			t.Errorf("withAnchor(%d) = %d, want %d", n, got, want)
+		}
 	}
 }
