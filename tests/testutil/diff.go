@@ -49,6 +49,9 @@ type Case struct {
 	CompareStderr bool
 	// Flags are extra elfuse flags placed before "--".
 	Flags []string
+	// Wrap, when set, is a command that runs elfuse (taskset -c 0, say):
+	// the elfuse runs are Wrap... elfuse ...; the native ones are not.
+	Wrap []string
 }
 
 // Prepare creates c.Files under dir and gives everything the fixed time.
@@ -288,7 +291,7 @@ func RunCase(t *testing.T, e Elfuse, c Case) {
 			RequireBackend(t, b)
 			bin := e.Require(t)
 			got, err := Execute(c, filepath.Join(base, b), func(cmd Cmd) (Result, error) {
-				return RunElfuse(bin, b, c.Flags, cmd)
+				return RunRaw(append(append([]string{}, c.Wrap...), ElfuseArgv(bin, b, c.Flags, cmd.Args)...), cmd)
 			})
 			if err != nil {
 				t.Fatalf("elfuse run: %v", err)

@@ -56,11 +56,16 @@ func RunNative(c Cmd) (Result, error) {
 // RunElfuse runs c under the elfuse binary with the given backend and extra
 // flags: elfuse --backend B FLAGS... -- ARGS...
 func RunElfuse(elfuse, backend string, flags []string, c Cmd) (Result, error) {
+	return run(ElfuseArgv(elfuse, backend, flags, c.Args), c)
+}
+
+// ElfuseArgv is the argv that runs args under elfuse: elfuse --backend B
+// FLAGS... -- ARGS...
+func ElfuseArgv(elfuse, backend string, flags, args []string) []string {
 	argv := []string{elfuse, "--backend", backend}
 	argv = append(argv, flags...)
 	argv = append(argv, "--")
-	argv = append(argv, c.Args...)
-	return run(argv, c)
+	return append(argv, args...)
 }
 
 // RunRaw runs an arbitrary argv (e.g. elfuse with bad flags) with c's
