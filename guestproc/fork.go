@@ -136,10 +136,7 @@ func (h *host) sendFork(fc *ipc.Conn, pending chan reply, job *kernel.ForkJob, i
 		img.Notify = len(fds)
 		fds = append(fds[:len(fds):len(fds)], notifyW)
 	}
-	err := fc.Send(ipc.MsgForkImage, img)
-	if err == nil {
-		err = fc.SendFDs(fds)
-	}
+	err := fc.SendWithFDs(ipc.MsgForkImage, img, fds)
 	if notifyW >= 0 {
 		unix.Close(notifyW)
 	}
@@ -191,17 +188,19 @@ func (h *host) startForked(k *kernel.Kernel, start *ipc.Start, forkFD int, machi
 	defer fc.Close()
 	t0 := time.Now()
 	var img kernel.ForkImage
-	if _, err := fc.Expect(ipc.MsgForkImage, &img); err != nil {
+	fds, err := fc.Expect(ipc.MsgForkImage, &img)
+	if err != nil {
 		if unusedTicket(start, err) {
 			return nil, errTicketUnused // machine and ram stay the caller's
 		}
 		ram.Close()
 		return nil, fmt.Errorf("fork image: %w", err)
 	}
-	fds, err := fc.RecvFDs()
-	if err != nil {
-		ram.Close()
-		return nil, fmt.Errorf("fork descriptors: %w", err)
+	if len(fds) == 0 { // more than fit in the image's message (SendWithFDs)
+		if fds, err = fc.RecvFDs(); err != nil {
+			ram.Close()
+			return nil, fmt.Errorf("fork descriptors: %w", err)
+		}
 	}
 	t1 := time.Now()
 	keep := -1

@@ -84,8 +84,10 @@ type Type uint8
 //	the Reply; P streams the image meanwhile, and a refusal closes C's
 //	end unread: P reads EOF, then the Reply's errno):
 //	  P→C ForkImage       the versioned image header (kernel.ForkImage);
-//	                      its RAM is P's own RAM memfd
-//	  P→C FDChunk...      its descriptors, in chunks of <= MaxFDsPerMessage
+//	                      its RAM is P's own RAM memfd; its descriptors
+//	                      come attached when they fit in one message
+//	  P→C FDChunk...      else in chunks of <= MaxFDsPerMessage after it
+//	                      (SendWithFDs)
 //	  C→P ForkReady       C copied P's private memory (a fork) and forwards
 //	                      terminal signals to the child from now on; it
 //	                      maps its address space after this. P's fork

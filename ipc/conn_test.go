@@ -197,3 +197,55 @@ func TestCloseTwiceClosesOnce(t *testing.T) {
 		}
 	}
 }
+
+// SendWithFDs attaches a set that fits to the message itself and sends a
+// larger one in chunks after it; either way the receiver gets them all in
+// order.
+func TestSendWithFDs(t *testing.T) {
+	for _, n := range []int{1, MaxFDsPerMessage, MaxFDsPerMessage + 1, 300} {
+		a, b, err := Socketpair()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sent []int
+		for i := 0; i < n; i++ {
+			fd, err := unix.MemfdCreate("x", unix.MFD_CLOEXEC)
+			if err != nil {
+				t.Fatal(err)
+			}
+			unix.Pwrite(fd, []byte{byte(i)}, 0)
+			sent = append(sent, fd)
+		}
+		errc := make(chan error, 1)
+		go func() { errc <- a.SendWithFDs(MsgForkReady, Reparent{Ppid: int32(n)}, sent) }()
+		var r Reparent
+		got, err := b.Expect(MsgForkReady, &r)
+		if err != nil || r.Ppid != int32(n) {
+			t.Fatalf("%d descriptors: message %+v, %v", n, r, err)
+		}
+		if inline := n <= MaxFDsPerMessage; inline != (len(got) > 0) {
+			t.Fatalf("%d descriptors: %d came with the message", n, len(got))
+		}
+		if len(got) == 0 {
+			if got, err = b.RecvFDs(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != n {
+			t.Fatalf("received %d descriptors, sent %d", len(got), n)
+		}
+		buf := make([]byte, 1)
+		for i, fd := range got {
+			if _, err := unix.Pread(fd, buf, 0); err != nil || buf[0] != byte(i) {
+				t.Fatalf("%d descriptors: descriptor %d reads %v (%v)", n, i, buf, err)
+			}
+		}
+		closeAll(sent)
+		closeAll(got)
+		a.Close()
+		b.Close()
+	}
+}

@@ -24,6 +24,24 @@ func (c *Conn) SendFDs(fds []int) error {
 	return nil
 }
 
+// SendWithFDs sends message t with body v and the descriptor set fds:
+// attached to the message itself when they fit in one (1 to
+// MaxFDsPerMessage of them, a fork's usual set), else in MsgFDChunk
+// messages after it (SendFDs). One message wakes the receiver once: a
+// fork child woke for the image, blocked again for its descriptors, and
+// on a two-CPU host the parent and child took turns on one CPU for it.
+// The receiver takes the message's own descriptors, or, when it came
+// with none, collects them with RecvFDs.
+func (c *Conn) SendWithFDs(t Type, v any, fds []int) error {
+	if len(fds) >= 1 && len(fds) <= MaxFDsPerMessage {
+		return c.Send(t, v, fds...)
+	}
+	if err := c.Send(t, v); err != nil {
+		return err
+	}
+	return c.SendFDs(fds)
+}
+
 // RecvFDs receives a set sent by SendFDs. On error it closes every
 // descriptor received so far.
 func (c *Conn) RecvFDs() ([]int, error) {
