@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/elfuse/elfuse/ipc"
@@ -71,6 +72,9 @@ type guestproc struct {
 	// ticketMu guards ticket (spawn_ticket.go).
 	ticketMu sync.Mutex
 	ticket   tickets
+	// received and handled count the messages serve took from the
+	// control socket and finished with (textbusy_settle.go).
+	received, handled atomic.Uint64
 }
 
 func newSupervisor(cfg Config, log hclog.Logger) *supervisor {
@@ -270,6 +274,9 @@ func (s *supervisor) serve(g *guestproc) {
 	for !exited {
 		var raw rawBody
 		t, fds, err := g.conn.Recv(&raw)
+		if err == nil {
+			g.received.Add(1)
+		}
 		s.anchor.message()
 		if err != nil {
 			// ECONNRESET: the guestproc died (SIGKILL) with messages
@@ -344,6 +351,7 @@ func (s *supervisor) serve(g *guestproc) {
 			s.log.Warn("unexpected message", "pid", g.pid, "type", t)
 		}
 		closeAll(fds)
+		g.handled.Add(1)
 	}
 	s.reclaimTicket(g) // spawn_ticket.go: its process ended, however
 	if recycled {
@@ -457,6 +465,9 @@ func (s *supervisor) handle(g *guestproc, req *ipc.Request, fds []int) {
 		return
 	case ipc.OpTextBusy:
 		rep.Self = len(req.Files) == 1 && s.tree.TextBusy(req.Files[0])
+		if !rep.Self && len(req.Files) == 1 && s.settleReaders(g) { // textbusy_settle.go
+			rep.Self = s.tree.TextBusy(req.Files[0])
+		}
 	case ipc.OpReap:
 		s.tree.Reap(g.pid, req.Pid)
 		return
