@@ -19,8 +19,8 @@ import (
 // request. The question is asked only for existing executable files
 // opened for writing (kernel/textbusy.go), so the wait is rare.
 
-// settleMax bounds the wait for one reader: one blocked on something of
-// its own must not hold a writer forever (the answer then goes as it is).
+// settleMax bounds the whole wait: a reader blocked on something of its
+// own must not hold a writer forever (the answer then goes as it is).
 var settleMax = 50 * time.Millisecond
 
 // settleReaders waits until the reader of every guestproc but asker has
@@ -36,8 +36,9 @@ func (s *supervisor) settleReaders(asker *guestproc) bool {
 	}
 	s.mu.Unlock()
 	waited := false
+	deadline := time.Now().Add(settleMax)
 	for _, g := range gps {
-		if g.settle() {
+		if g.settle(deadline) {
 			waited = true
 		}
 	}
@@ -45,9 +46,8 @@ func (s *supervisor) settleReaders(asker *guestproc) bool {
 }
 
 // settle waits until g's socket is empty and every message taken from it
-// is handled, or settleMax passed; it reports whether it had to wait.
-func (g *guestproc) settle() bool {
-	deadline := time.Now().Add(settleMax)
+// is handled, or the deadline passed; it reports whether it had to wait.
+func (g *guestproc) settle(deadline time.Time) bool {
 	for i := 0; ; i++ {
 		queued, err := unix.IoctlGetInt(g.conn.FD(), unix.SIOCINQ)
 		// handled first: equal then means every message taken by the

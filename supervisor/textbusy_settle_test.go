@@ -21,7 +21,7 @@ func TestSettleWaitsForQueuedAndUnhandledMessages(t *testing.T) {
 	g := &guestproc{guestprocHandle: &guestprocHandle{pid: 2, conn: mine}}
 	defer func(d time.Duration) { settleMax = d }(settleMax)
 	settleMax = time.Hour // the test's reader is slow on purpose
-	if g.settle() {
+	if g.settle(time.Now().Add(settleMax)) {
 		t.Fatal("settle waited with nothing pending")
 	}
 	if err := theirs.Send(ipc.MsgRequest, ipc.Request{Op: ipc.OpExeced}); err != nil {
@@ -40,13 +40,13 @@ func TestSettleWaitsForQueuedAndUnhandledMessages(t *testing.T) {
 		handledAt.Store(time.Now().UnixNano())
 		g.handled.Add(1)
 	}()
-	if !g.settle() {
+	if !g.settle(time.Now().Add(settleMax)) {
 		t.Fatal("settle did not wait for a queued message")
 	}
 	if handledAt.Load() == 0 {
 		t.Fatal("settle returned before the message was handled")
 	}
-	if g.settle() {
+	if g.settle(time.Now().Add(settleMax)) {
 		t.Fatal("settle waited again with nothing pending")
 	}
 }
