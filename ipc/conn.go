@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -125,7 +126,16 @@ type Conn struct {
 	rc   syscall.RawConn
 	// closed is set by Close (by the goroutine that owns the Conn).
 	closed bool
+	// takes, when set (CountTakes), counts the messages Recv is about to
+	// take from the socket.
+	takes *atomic.Uint64
 }
+
+// CountTakes has Recv add one to n once a message is there and before it
+// takes it from the socket: a count read after the socket was seen empty
+// includes every message taken before (supervisor/textbusy_settle.go).
+// Call it before the Conn is read.
+func (c *Conn) CountTakes(n *atomic.Uint64) { c.takes = n }
 
 // NewConn wraps a connected SOCK_SEQPACKET descriptor; the Conn owns it.
 func NewConn(fd int) *Conn { return &Conn{fd: fd} }
@@ -190,6 +200,9 @@ func (c *Conn) recv(v any, want Type) (Type, []int, error) {
 	size, err := c.peekSize()
 	if err != nil {
 		return 0, nil, fmt.Errorf("ipc: receive: %w", err)
+	}
+	if c.takes != nil && size > 0 {
+		c.takes.Add(1)
 	}
 	bp := getBuffer(min(max(size, 1), maxMessage))
 	defer putBuffer(bp)

@@ -72,8 +72,9 @@ type guestproc struct {
 	// ticketMu guards ticket (spawn_ticket.go).
 	ticketMu sync.Mutex
 	ticket   tickets
-	// received and handled count the messages serve took from the
-	// control socket and finished with (textbusy_settle.go).
+	// received and handled count the messages serve takes from the
+	// control socket (counted by the Conn before it takes one) and
+	// finished with (textbusy_settle.go).
 	received, handled atomic.Uint64
 }
 
@@ -271,12 +272,10 @@ func (s *supervisor) serve(g *guestproc) {
 	failed := false
 	exited := false
 	recycled := false
+	g.conn.CountTakes(&g.received)
 	for !exited {
 		var raw rawBody
 		t, fds, err := g.conn.Recv(&raw)
-		if err == nil {
-			g.received.Add(1)
-		}
 		s.anchor.message()
 		if err != nil {
 			// ECONNRESET: the guestproc died (SIGKILL) with messages

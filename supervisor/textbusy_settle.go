@@ -49,9 +49,11 @@ func (s *supervisor) settleReaders(asker *guestproc) bool {
 // is handled, or the deadline passed; it reports whether it had to wait.
 func (g *guestproc) settle(deadline time.Time) bool {
 	for i := 0; ; i++ {
+		// In this order: the socket empty, then handled, then received.
+		// Every message taken before the socket was seen empty is in
+		// received (the Conn counts a message before it takes it), and
+		// handled equal to received read after it means all are handled.
 		queued, err := unix.IoctlGetInt(g.conn.FD(), unix.SIOCINQ)
-		// handled first: equal then means every message taken by the
-		// time of the second load was handled.
 		h := g.handled.Load()
 		done := h == g.received.Load()
 		if err != nil || (queued == 0 && done) || time.Now().After(deadline) {

@@ -19,6 +19,7 @@ func TestSettleWaitsForQueuedAndUnhandledMessages(t *testing.T) {
 	defer mine.Close()
 	defer theirs.Close()
 	g := &guestproc{guestprocHandle: &guestprocHandle{pid: 2, conn: mine}}
+	mine.CountTakes(&g.received)
 	defer func(d time.Duration) { settleMax = d }(settleMax)
 	settleMax = time.Hour // the test's reader is slow on purpose
 	if g.settle(time.Now().Add(settleMax)) {
@@ -35,7 +36,6 @@ func TestSettleWaitsForQueuedAndUnhandledMessages(t *testing.T) {
 			t.Error(err)
 			return
 		}
-		g.received.Add(1)
 		time.Sleep(5 * time.Millisecond) // handling it
 		handledAt.Store(time.Now().UnixNano())
 		g.handled.Add(1)
