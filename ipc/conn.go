@@ -10,8 +10,8 @@
 // encoding.BinaryUnmarshaler): the fork image, whose JSON decoding was
 // most of a fork child's start, and the messages of every fork, exit and
 // wait (messages_wire.go). Other bodies are JSON. A reader that takes
-// several types receives a Raw and decodes it once the type is known. At most MaxFDsPerMessage
-// descriptors travel with one message; SendFDs splits larger sets into
+// several types receives a Raw and decodes it once the type is known.
+// At most MaxFDsPerMessage descriptors travel with one message; SendFDs splits larger sets into
 // chunks of type MsgFDChunk that the receiver collects with RecvFDs.
 //
 // Who closes what: Send never closes the descriptors it passes (the caller

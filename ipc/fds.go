@@ -27,9 +27,8 @@ func (c *Conn) SendFDs(fds []int) error {
 // SendWithFDs sends message t with body v and the descriptor set fds:
 // attached to the message itself when they fit in one (1 to
 // MaxFDsPerMessage of them, a fork's usual set), else in MsgFDChunk
-// messages after it (SendFDs). One message wakes the receiver once: a
-// fork child woke for the image, blocked again for its descriptors, and
-// on a two-CPU host the parent and child took turns on one CPU for it.
+// messages after it (SendFDs): one send and one receive where the image
+// and its descriptors took two of each.
 // The receiver takes the message's own descriptors, or, when it came
 // with none, collects them with RecvFDs.
 func (c *Conn) SendWithFDs(t Type, v any, fds []int) error {
