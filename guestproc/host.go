@@ -76,16 +76,14 @@ func (h *host) Ppid() int32 { return h.ppid.Load() }
 // the process's last name (for /proc of its zombie) in one message.
 func (h *host) Exit(status uint32) {}
 
+// ReleaseVfork resumes a vfork parent at execve's point of no return
+// (releaseVforkParent, spawn_recycle.go).
+func (h *host) ReleaseVfork() { h.releaseVforkParent() }
+
 // Execed tells the supervisor about the new image and releases a vfork
-// parent.
+// parent still waiting.
 func (h *host) Execed(exe string, argv []string) {
-	h.mu.Lock()
-	fd := h.vforkNotify
-	h.vforkNotify = -1
-	h.mu.Unlock()
-	if fd >= 0 {
-		unix.Close(fd)
-	}
+	h.releaseVforkParent()
 	h.send(ipc.Request{Op: ipc.OpExeced, Exe: exe, Argv: argv, Files: h.takeExecFiles()}) // textbusy.go
 }
 

@@ -25,6 +25,11 @@ func (t *Task) execImage(x *Executable, argv, envp []string, commFromFile bool) 
 	t.exitRobustList()
 	t.RobustList = 0
 	t.ClearTID = 0
+	// A vfork child's address space is its parent's until here. The new
+	// image is built (about 1 ms) while the parent goes on.
+	if p.Kernel != nil && p.Kernel.Host != nil {
+		p.Kernel.Host.ReleaseVfork()
+	}
 
 	img, err := p.Exec(x, argv, envp)
 	if err != nil {

@@ -18,6 +18,8 @@ type execTestHost struct {
 	execed     []string // exe then argv, per call
 	execCalls  int
 	exitStatus []uint32
+	// calls logs ReleaseVfork ("release") and Execed ("execed") in order.
+	calls []string
 }
 
 func (h *execTestHost) Pid() int32  { return 7 }
@@ -25,7 +27,10 @@ func (h *execTestHost) Ppid() int32 { return 1 }
 func (h *execTestHost) Exit(status uint32) {
 	h.exitStatus = append(h.exitStatus, status)
 }
+func (h *execTestHost) ReleaseVfork() { h.calls = append(h.calls, "release") }
+
 func (h *execTestHost) Execed(exe string, argv []string) {
+	h.calls = append(h.calls, "execed")
 	h.execCalls++
 	h.execed = append([]string{exe}, argv...)
 }
@@ -126,6 +131,11 @@ func TestExecveStartsTheNewImage(t *testing.T) {
 	}
 	if e.host.execCalls != 1 || strings.Join(e.host.execed, "|") != real+"|second|x y" {
 		t.Fatalf("Host.Execed got %q after %d calls", e.host.execed, e.host.execCalls)
+	}
+	// A vfork parent goes on before the new image is built, as Linux's
+	// exec_mmap releases it.
+	if got := strings.Join(e.host.calls, ","); got != "release,execed" {
+		t.Fatalf("host calls %s, want release,execed", got)
 	}
 	if got := p.Comm(); got != filepath.Base(pie) {
 		t.Fatalf("comm %q, want %q", got, filepath.Base(pie))
@@ -257,6 +267,11 @@ func TestExecveFailuresLeaveTheCallerIntact(t *testing.T) {
 			}
 			if e.t.Proc.MM != old || *e.t.CPU.Regs() != before || e.host.execCalls != 0 || e.t.Proc.Argv[0] != "first" {
 				t.Fatal("a failed exec changed the caller")
+			}
+			if len(e.host.calls) != 0 {
+				// A vfork child whose exec failed goes on in its
+				// parent's memory (posix_spawn reports the errno there).
+				t.Fatalf("a failed exec told the host %v", e.host.calls)
 			}
 			if _, ok := old.Lookup(e.scratch); !ok {
 				t.Fatal("a failed exec unmapped the caller's memory")
@@ -390,6 +405,10 @@ func TestExecFailureAfterThePointOfNoReturnKillsWithSIGSEGV(t *testing.T) {
 	}
 	if len(e.host.exitStatus) != 1 || e.host.exitStatus[0] != uint32(abi.SIGSEGV) || e.host.execCalls != 0 {
 		t.Fatalf("host saw exits %v and %d execs", e.host.exitStatus, e.host.execCalls)
+	}
+	// Past the point of no return the parent was let go already.
+	if got := strings.Join(e.host.calls, ","); got != "release" {
+		t.Fatalf("host calls %s, want release", got)
 	}
 }
 

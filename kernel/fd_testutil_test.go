@@ -135,6 +135,7 @@ type fileTestHost struct{}
 func (fileTestHost) Pid() int32                       { return 1 }
 func (fileTestHost) Ppid() int32                      { return 0 }
 func (fileTestHost) Exit(status uint32)               {}
+func (fileTestHost) ReleaseVfork()                    {}
 func (fileTestHost) Execed(exe string, argv []string) {}
 
 // newFileTestTask returns a task whose process has a fresh descriptor

@@ -139,6 +139,8 @@ func (h *sigTestHost) Ppid() int32 { return 1 }
 func (h *sigTestHost) Exit(status uint32) {
 	h.exited, h.exitCode = true, status
 }
+func (h *sigTestHost) ReleaseVfork() {}
+
 func (h *sigTestHost) Execed(exe string, argv []string) {}
 
 // Test address-space layout.

@@ -71,6 +71,7 @@ type procTestHost struct {
 func (h *procTestHost) Pid() int32                       { return h.pid }
 func (h *procTestHost) Ppid() int32                      { return h.ppid }
 func (h *procTestHost) Exit(status uint32)               { h.exits = append(h.exits, status) }
+func (h *procTestHost) ReleaseVfork()                    {}
 func (h *procTestHost) Execed(exe string, argv []string) {}
 
 // procTestCPU is a VCPU that only holds registers and segment bases.

@@ -27,9 +27,14 @@ type Host interface {
 	// Exit tells the tree that this process ended with the given wait status
 	// (Linux encoding: code<<8, or the signal number | 0x80 for a core dump).
 	Exit(status uint32)
+	// ReleaseVfork resumes a vfork parent waiting for this process (no-op
+	// for any other): execve calls it at its point of no return, before
+	// the new image is built, as Linux's exec_mmap does, because from
+	// there on the process never touches the parent's memory again.
+	ReleaseVfork()
 	// Execed tells the tree that the process replaced its image after the
 	// point of no return of execve: exe is the guest-visible path, argv the
-	// new arguments. It releases a vfork parent.
+	// new arguments. It releases a vfork parent still waiting.
 	Execed(exe string, argv []string)
 }
 
