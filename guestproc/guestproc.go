@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/elfuse/elfuse/hvf"
+	"github.com/elfuse/elfuse/hvf/ptrace"
 	"github.com/elfuse/elfuse/ipc"
 	"github.com/elfuse/elfuse/kernel"
 	"github.com/elfuse/elfuse/kernel/abi"
@@ -43,6 +44,9 @@ func Main(supervisorPid int, anchor Anchor) int {
 		return 1
 	}
 	ignoreChildStops()
+	if os.Getenv("ELFUSE_PTRACE_NOTIFY") != "0" {
+		ptrace.EnableNotify(kernel.WholeRegsSyscalls()) // hvf/ptrace/notify.go
+	}
 	mapJobGen()
 	conn := ipc.NewConn(ipc.GuestprocControlFD)
 	// Its reader is a goroutine of its own (host.serve): on the poller it

@@ -160,6 +160,24 @@ type VCPU interface {
 	Close() error
 }
 
+// RegsLoader is implemented by vCPUs whose syscall exits may carry only
+// the syscall's number, arguments and RIP in Regs (hvf/ptrace's seccomp
+// notifications): LoadRegs makes Regs whole, keeping what the caller
+// changed since the exit. A kernel calls it before it reads any other
+// register of a syscall exit (a signal frame saves them all).
+type RegsLoader interface {
+	LoadRegs() error
+}
+
+// LoadRegs makes v's registers whole where v is a RegsLoader; for any
+// other vCPU they always are.
+func LoadRegs(v VCPU) error {
+	if l, ok := v.(RegsLoader); ok {
+		return l.LoadRegs()
+	}
+	return nil
+}
+
 // ErrUnavailable wraps the reason a backend cannot run on this host.
 var ErrUnavailable = errors.New("hypervisor unavailable")
 

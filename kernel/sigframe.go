@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/elfuse/elfuse/hvf"
 	"github.com/elfuse/elfuse/kernel/abi"
 )
 
@@ -57,6 +58,11 @@ func (t *Task) setupRtFrame(sig int, info *abi.Siginfo, act *abi.Sigaction, oldM
 	// x86-64 always uses SA_RESTORER; without it Linux refuses.
 	if act.Flags&abi.SA_RESTORER == 0 {
 		return fmt.Errorf("%w: no SA_RESTORER", errBadFrame)
+	}
+	// A syscall exit may have brought only the syscall's registers
+	// (hvf/ptrace's notifications); the frame saves them all.
+	if err := hvf.LoadRegs(t.CPU); err != nil {
+		return fmt.Errorf("%w: %v", errBadFrame, err)
 	}
 	regs := t.CPU.Regs()
 	origSP := abi.Addr(regs.RSP)

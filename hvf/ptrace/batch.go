@@ -163,9 +163,21 @@ func (m *machine) startBatch(ents []batchEntry, what string) error {
 	return nil
 }
 
-// sync waits for a batch started by startBatch to end: the stub is
-// stopped after it. An entry that failed is an error, reported once.
+// sync makes the stub stopped: it waits for a batch started by
+// startBatch to end (an entry that failed is an error, reported once) and
+// halts a stub waiting for the answer to a notification (notify.go).
 func (m *machine) sync() error {
+	if err := m.syncBatch(); err != nil {
+		return err
+	}
+	if m.nf.held && m.vcpu != nil {
+		return m.vcpu.settle()
+	}
+	return nil
+}
+
+// syncBatch waits for a batch started by startBatch to end.
+func (m *machine) syncBatch() error {
 	p := m.pending
 	if p == nil {
 		return nil

@@ -112,6 +112,7 @@ func (m *machine) startGadget(r *unix.PtraceRegs, what string) error {
 	if err := m.sync(); err != nil {
 		return err
 	}
+	m.arm() // notify.go: the gadgets' syscalls are int3s while the guest runs
 	if err := unix.PtraceSetRegs(m.pid, r); err != nil {
 		return m.ptraceErr(what+": set registers", err)
 	}

@@ -52,6 +52,7 @@ func (m *machine) Recycle() error {
 	m.prefault = m.prefault[:0]
 	m.log.Debug("stub recycled", "gadget_runs", m.gadgetRuns)
 	m.gadgetRuns = 0
+	m.nf.faulted = false // notify.go: the next process starts in notify mode
 	m.vcpu = nil
 	m.interruptPending = false
 	m.mu.Lock()

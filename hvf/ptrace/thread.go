@@ -130,6 +130,7 @@ func (m *machine) PrepareVCPU() (func() (hvf.VCPU, error), error) {
 	r.Rdi, r.Rsi, r.Rdx, r.R10, r.R8 = stubCloneFlags, 0, 0, 0, 0
 	r.Orig_rax = ^uint64(0)
 	m.threads.n.Add(1)
+	m.root().nf.threaded = true // notify.go
 	if err := src.runGadget(&r, cloneTrapRIP, "clone a stub thread"); err != nil {
 		m.threads.n.Add(-1)
 		return nil, err
@@ -173,6 +174,7 @@ func (m *machine) attachThread(tid int) (hvf.VCPU, error) {
 		leader:       m,
 		threads:      m.threads,
 		aff:          affinity{cpu: -1},
+		nf:           notifyState{fd: -1, kickFd: -1},
 	}
 	if err := unix.PtraceInterrupt(tid); err != nil {
 		return nil, fmt.Errorf("ptrace: interrupt stub thread %d: %w", tid, err)

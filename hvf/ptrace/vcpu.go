@@ -30,6 +30,8 @@ type vcpu struct {
 	fpAtRun []byte
 	// fpNoTramp: the FP trampoline faulted on fpAtRun (fptramp.go).
 	fpNoTramp bool
+	// partial: regs hold only what a notification carries (notify.go).
+	partial bool
 }
 
 // NewVCPU implements hvf.Machine.NewVCPU. The backend has one vCPU per
@@ -90,7 +92,8 @@ func (v *vcpu) Run() (hvf.Exit, error) {
 	if m.exited.Load() {
 		return hvf.Exit{}, errStubGone
 	}
-	if err := m.sync(); err != nil {
+	// A held notification is answered below rather than halted.
+	if err := m.syncBatch(); err != nil {
 		return hvf.Exit{}, err
 	}
 	if v.closed {
@@ -100,18 +103,27 @@ func (v *vcpu) Run() (hvf.Exit, error) {
 		m.interruptPending = false
 		return hvf.Exit{Reason: hvf.ExitInterrupted}, nil
 	}
+	// send: the guest resumes by the answer to its notification
+	// (notify.go); otherwise the stub is stopped, halted now if need be.
+	send := m.nf.held && v.canAnswer()
+	if m.nf.held && !send {
+		if err := v.settle(); err != nil {
+			return hvf.Exit{}, err
+		}
+	}
+	notify := m.notifyActive()
 	// tramp: the guest enters through the FP trampoline (fptramp.go),
 	// and saved are its registers, for a stop before it got through.
 	tramp := false
 	var saved hvf.Regs
-	if v.fpAtRun != nil {
+	if !send && v.fpAtRun != nil {
 		if tramp = v.stageFPTramp(); tramp {
 			saved = v.regs
 		} else if err := v.loadFPAtRun(); err != nil {
 			return hvf.Exit{}, err
 		}
 	}
-	if tramp || m.hostStale || v.segDirty || v.regs != v.shadow {
+	if !send && (tramp || m.hostStale || v.segDirty || v.regs != v.shadow) {
 		putRegs(&m.host, &v.regs)
 		// No syscall is in progress as far as the host kernel is
 		// concerned, so it must never try to restart one.
@@ -133,15 +145,45 @@ func (v *vcpu) Run() (hvf.Exit, error) {
 		}
 		m.placeStub(m.aff.lastRun) // affinity.go
 		m.aff.resumed = time.Now()
-		if err := ptraceReq(unix.PTRACE_SYSEMU, m.pid, 0); err != nil {
+		var ws unix.WaitStatus
+		var err error
+		if notify {
+			if send {
+				send = false
+				err = v.answer()
+			} else {
+				m.disarm()
+				err = ptraceReq(unix.PTRACE_CONT, m.pid, 0)
+			}
+			if err != nil {
+				m.guestStopped()
+				return hvf.Exit{}, m.ptraceErr("resume", err)
+			}
+			var n seccompNotif
+			var got bool
+			ws, got, err = m.waitNotify(&n)
 			m.guestStopped()
-			return hvf.Exit{}, m.ptraceErr("sysemu", err)
-		}
-		ws, err := m.waitRun() // tick.go
-		m.guestStopped()
-		m.aff.lastRun = time.Since(m.aff.resumed)
-		if err != nil {
-			return hvf.Exit{}, err
+			m.aff.lastRun = time.Since(m.aff.resumed)
+			if err != nil {
+				return hvf.Exit{}, err
+			}
+			if got {
+				if tramp {
+					v.fpAtRun = nil // it ran through to a syscall
+				}
+				return v.notifyExit(&n)
+			}
+		} else {
+			if err := ptraceReq(unix.PTRACE_SYSEMU, m.pid, 0); err != nil {
+				m.guestStopped()
+				return hvf.Exit{}, m.ptraceErr("sysemu", err)
+			}
+			ws, err = m.waitRun() // tick.go
+			m.guestStopped()
+			m.aff.lastRun = time.Since(m.aff.resumed)
+			if err != nil {
+				return hvf.Exit{}, err
+			}
 		}
 		if isTick(ws) {
 			m.ticks++
@@ -157,6 +199,9 @@ func (v *vcpu) Run() (hvf.Exit, error) {
 			}
 			return v.syscallStop()
 		}
+		if ws.TrapCause() == unix.PTRACE_EVENT_SECCOMP {
+			return v.syscallStop() // the filter's int $0x80 (notify.go)
+		}
 		if ws.TrapCause() > 0 {
 			continue // a PTRACE_EVENT stop: nothing to report
 		}
@@ -167,6 +212,11 @@ func (v *vcpu) Run() (hvf.Exit, error) {
 		}
 		if err := v.loadRegs(); err != nil {
 			return hvf.Exit{}, err
+		}
+		if notify {
+			m.fixWithdrawn() // notify.go
+			getRegs(&v.regs, &m.host)
+			v.shadow = v.regs
 		}
 		if tramp && v.trampStopped(&saved, si.Code > 0 && isFaultSignal(si.Signo)) {
 			return hvf.Exit{Reason: hvf.ExitInterrupted}, nil
@@ -182,6 +232,9 @@ func (v *vcpu) Run() (hvf.Exit, error) {
 		}
 		if ex.Vector == hvf.VectorGP {
 			ex.ErrorCode = v.gpErrorCode()
+		}
+		if notify {
+			m.nf.faulted = true // notify.go
 		}
 		if m.log.IsTrace() {
 			m.log.Trace("exception", "vector", ex.Vector, "error_code", ex.ErrorCode,

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -52,6 +53,8 @@ type Case struct {
 	// Wrap, when set, is a command that runs elfuse (taskset -c 0, say):
 	// the elfuse runs are Wrap... elfuse ...; the native ones are not.
 	Wrap []string
+	// Backends, when set, limits the elfuse runs to these of Backends().
+	Backends []string
 }
 
 // Prepare creates c.Files under dir and gives everything the fixed time.
@@ -287,6 +290,9 @@ func RunCase(t *testing.T, e Elfuse, c Case) {
 		t.Fatal(err)
 	}
 	for _, b := range Backends() {
+		if len(c.Backends) > 0 && !slices.Contains(c.Backends, b) {
+			continue
+		}
 		t.Run(b, func(t *testing.T) {
 			RequireBackend(t, b)
 			bin := e.Require(t)

@@ -1,0 +1,279 @@
+package ptrace
+
+import (
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/elfuse/elfuse/hvf"
+)
+
+// notifySlowNr is the syscall number the tests declare slow (mmap).
+const notifySlowNr = 9
+
+// newNotifyGuest is newGuest on a stub of its own in notify mode.
+func newNotifyGuest(t *testing.T, code []byte) *guest {
+	t.Helper()
+	notifyConfig.slow[notifySlowNr] = true
+	g := newGuest(t, nil) // locks the thread and makes the guest memory
+	notifyConfig.on.Store(true)
+	m, err := startMachine(hclog.NewNullLogger(), 1<<46)
+	notifyConfig.on.Store(false)
+	if err != nil {
+		t.Fatalf("startMachine: %v", err)
+	}
+	t.Cleanup(func() { m.Close() })
+	if m.nf.fd < 0 {
+		t.Fatal("no seccomp listener on this host")
+	}
+	copy(g.mem[codeAddr:], code)
+	if err := m.Map(codeAddr, pageSize, hvf.ProtRead|hvf.ProtExec, g.fd, codeAddr); err != nil {
+		t.Fatalf("Map code: %v", err)
+	}
+	if err := m.Map(dataAddr, stackTop-dataAddr, hvf.ProtRead|hvf.ProtWrite, g.fd, dataAddr); err != nil {
+		t.Fatalf("Map data: %v", err)
+	}
+	cpu, err := m.NewVCPU()
+	if err != nil {
+		t.Fatalf("NewVCPU: %v", err)
+	}
+	r := cpu.Regs()
+	r.RIP, r.RSP, r.RFLAGS = codeAddr, stackTop, 0x202
+	g.m, g.cpu = m, cpu
+	return g
+}
+
+// movRBX emits mov $imm,%rbx (sign-extended 32 bits).
+func (a *asm) movRBX(imm uint32) *asm {
+	a.raw(0x48, 0xc7, 0xc3)
+	a.b = append(a.b, byte(imm), byte(imm>>8), byte(imm>>16), byte(imm>>24))
+	return a
+}
+
+// TestNotifyAnswer: a fast syscall exit carries the number, the arguments
+// and RIP, and the answer is the guest's RAX without a stop of the stub.
+func TestNotifyAnswer(t *testing.T) {
+	var a asm
+	a.raw(0xbf, 0x11, 0, 0, 0) // mov $0x11,%edi
+	a.movEAX(39).syscall()
+	after := a.at()
+	a.storeRAX(dataAddr).movEAX(39).syscall()
+	g := newNotifyGuest(t, a.b)
+	g.expectSyscall(39)
+	r := g.cpu.Regs()
+	if r.RDI != 0x11 || r.RIP != after {
+		t.Fatalf("exit: rdi %#x rip %#x, want 0x11 and %#x", r.RDI, r.RIP, after)
+	}
+	if !g.m.nf.held || !g.m.vcpu.partial {
+		t.Fatal("a fast syscall exit did not hold its notification")
+	}
+	runs := g.m.gadgetRuns
+	r.RAX = 0xabcdef
+	g.expectSyscall(39)
+	if got := g.word(dataAddr); got != 0xabcdef {
+		t.Fatalf("guest saw %#x, want 0xabcdef", got)
+	}
+	if g.m.gadgetRuns != runs {
+		t.Fatal("the answer ran gadgets")
+	}
+}
+
+// TestNotifySlowSyscall: a syscall on the slow list is a whole exit.
+func TestNotifySlowSyscall(t *testing.T) {
+	var a asm
+	a.movRBX(0x5151).movEAX(notifySlowNr).syscall()
+	a.storeRAX(dataAddr).movEAX(39).syscall()
+	g := newNotifyGuest(t, a.b)
+	g.expectSyscall(notifySlowNr)
+	if g.m.nf.held || g.m.vcpu.partial {
+		t.Fatal("a slow syscall's exit is partial")
+	}
+	if got := g.cpu.Regs().RBX; got != 0x5151 {
+		t.Fatalf("rbx = %#x, want 0x5151", got)
+	}
+	g.cpu.Regs().RAX = 42
+	g.expectSyscall(39)
+	if got := g.word(dataAddr); got != 42 {
+		t.Fatalf("guest saw %d, want 42", got)
+	}
+}
+
+// TestNotifyLoadRegs: LoadRegs makes a partial exit whole; a changed RIP
+// then takes effect (the guest skips the store), RAX with it.
+func TestNotifyLoadRegs(t *testing.T) {
+	var a asm
+	a.movRBX(0x7272).movEAX(39).syscall()
+	a.storeRAX(dataAddr) // skipped
+	target := a.at()
+	a.storeRAX(dataAddr + 8).movEAX(39).syscall()
+	g := newNotifyGuest(t, a.b)
+	g.expectSyscall(39)
+	if err := hvf.LoadRegs(g.cpu); err != nil {
+		t.Fatal(err)
+	}
+	r := g.cpu.Regs()
+	if r.RBX != 0x7272 || r.RSP != stackTop {
+		t.Fatalf("after LoadRegs rbx %#x rsp %#x, want 0x7272 and %#x", r.RBX, r.RSP, uint64(stackTop))
+	}
+	r.RIP, r.RAX = target, 99
+	g.expectSyscall(39)
+	if g.word(dataAddr) != 0 || g.word(dataAddr+8) != 99 {
+		t.Fatalf("guest stored %d and %d, want 0 and 99", g.word(dataAddr), g.word(dataAddr+8))
+	}
+}
+
+// TestNotifyMapWhileHeld: a Machine operation while a notification is held
+// halts the stub first; the syscall still returns the kernel's RAX.
+func TestNotifyMapWhileHeld(t *testing.T) {
+	var a asm
+	a.movEAX(39).syscall()
+	a.storeRAX(dataAddr)
+	a.loadRAX(extraAddr).storeRAX(dataAddr + 8).movEAX(39).syscall()
+	g := newNotifyGuest(t, a.b)
+	g.expectSyscall(39)
+	g.setWord(extraAddr, 0x5eed)
+	if err := g.m.Map(extraAddr, pageSize, hvf.ProtRead, g.fd, extraAddr); err != nil {
+		t.Fatal(err)
+	}
+	g.cpu.Regs().RAX = 5
+	g.expectSyscall(39)
+	if g.word(dataAddr) != 5 || g.word(dataAddr+8) != 0x5eed {
+		t.Fatalf("guest stored %#x and %#x, want 5 and 0x5eed", g.word(dataAddr), g.word(dataAddr+8))
+	}
+}
+
+// TestNotifyGadgetsDisarmed: guest code that jumps to the stub's syscall
+// gadget while it runs in notify mode finds an int3 there, not a syscall
+// the filter would let through.
+func TestNotifyGadgetsDisarmed(t *testing.T) {
+	for _, site := range syscallSites {
+		var a asm
+		a.movEAX(39)
+		a.raw(0x48, 0xb9) // movabs $site,%rcx
+		addr := uint64(stubBase + site)
+		for i := 0; i < 8; i++ {
+			a.raw(byte(addr >> (8 * i)))
+		}
+		a.raw(0xff, 0xe1) // jmp *%rcx
+		g := newNotifyGuest(t, a.b)
+		ex := g.run()
+		// An armed site would run the syscall natively and stop further
+		// on (the gadget's int3 after it, or a fault).
+		if ex.Reason != hvf.ExitException || ex.Vector != hvf.VectorBP || g.cpu.Regs().RIP != addr+1 {
+			t.Fatalf("jump to gadget site %#x: exit %+v at rip %#x, want #BP at %#x",
+				site, ex, g.cpu.Regs().RIP, addr+1)
+		}
+		if g.m.nf.armed {
+			t.Fatal("gadgets armed while the guest ran")
+		}
+	}
+}
+
+// TestNotifyFaultAndKick: a fault and a Kick, stops the listener does not
+// report, end the wait.
+func TestNotifyFaultAndKick(t *testing.T) {
+	var a asm
+	a.loadRAX(0x10000) // unmapped
+	g := newNotifyGuest(t, a.b)
+	t0 := time.Now()
+	ex := g.run()
+	t.Logf("fault reported after %v", time.Since(t0))
+	if ex.Reason != hvf.ExitException || ex.Vector != hvf.VectorPF || ex.FaultAddr != 0x10000 {
+		t.Fatalf("exit %+v, want #PF at 0x10000", ex)
+	}
+	if g.m.notifyActive() {
+		t.Fatal("notify mode still on after a fault: each later fault would wait a poll timeout")
+	}
+	if err := g.m.Recycle(); err != nil {
+		t.Fatal(err)
+	}
+	if !g.m.notifyActive() {
+		t.Fatal("a recycled stub did not go back to notify mode")
+	}
+
+	var b asm
+	b.raw(0xeb, 0xfe) // jmp .
+	g = newNotifyGuest(t, b.b)
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		g.cpu.Kick()
+	}()
+	start := time.Now()
+	if ex := g.run(); ex.Reason != hvf.ExitInterrupted {
+		t.Fatalf("exit %+v, want interrupted", ex)
+	}
+	t.Logf("kick ended the run after %v", time.Since(start))
+}
+
+// BenchmarkNotifyRoundTrip is BenchmarkSyscallRoundTrip in notify mode.
+func BenchmarkNotifyRoundTrip(b *testing.B) {
+	var a asm
+	loop := a.at()
+	a.movEAX(110).syscall().jmpTo(loop)
+	g := newGuest(b, nil)
+	notifyConfig.on.Store(true)
+	m, err := startMachine(hclog.NewNullLogger(), 1<<46)
+	notifyConfig.on.Store(false)
+	if err != nil || m.nf.fd < 0 {
+		b.Skipf("no notify mode: %v", err)
+	}
+	defer m.Close()
+	copy(g.mem[codeAddr:], a.b)
+	if err := m.Map(codeAddr, pageSize, hvf.ProtRead|hvf.ProtExec, g.fd, codeAddr); err != nil {
+		b.Fatal(err)
+	}
+	cpu, err := m.NewVCPU()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cpu.Regs().RIP = codeAddr
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		cpu.Regs().RAX = 1
+		if ex, err := cpu.Run(); err != nil || ex.Reason != hvf.ExitSyscall {
+			b.Fatalf("Run = %+v, %v", ex, err)
+		}
+	}
+	per := time.Since(start) / time.Duration(b.N)
+	b.ReportMetric(float64(per.Nanoseconds())/1000, "us/exit")
+}
+
+// TestNotifyKicksThenSyscalls: after Kicks, however their stops were
+// found, the guest's next syscalls are notifications again (a Kick's
+// eventfd left behind once made the tracer wait for a stop that never
+// came).
+func TestNotifyKicksThenSyscalls(t *testing.T) {
+	var a asm
+	start := a.at()
+	a.raw(0xb9, 0x00, 0x00, 0x02, 0x00) // mov $0x20000,%ecx
+	spin := a.at()
+	a.raw(0xff, 0xc9) // dec %ecx
+	a.raw(0x75, byte(int8(int64(spin)-int64(a.at()+2))))
+	a.movEAX(39).syscall()
+	a.jmpTo(start)
+	g := newNotifyGuest(t, a.b)
+	kicks, syscalls := 0, 0
+	for i := 0; i < 200; i++ {
+		if i%3 == 0 {
+			go func() {
+				time.Sleep(time.Duration(i%7) * 10 * time.Microsecond)
+				g.cpu.Kick()
+			}()
+		}
+		switch ex := g.run(); ex.Reason {
+		case hvf.ExitInterrupted:
+			kicks++
+		case hvf.ExitSyscall:
+			syscalls++
+			g.cpu.Regs().RAX = 1
+		default:
+			t.Fatalf("exit %+v", ex)
+		}
+	}
+	if syscalls == 0 {
+		t.Fatal("no syscall exit in 200 runs")
+	}
+	t.Logf("%d syscall exits, %d interrupted", syscalls, kicks)
+}

@@ -1,0 +1,27 @@
+package kernel
+
+import "github.com/elfuse/elfuse/kernel/abi"
+
+// WholeRegsSyscalls lists the syscalls whose handlers read registers other
+// than the number and the six arguments (RSP, RIP, the FS base, the whole
+// set a fork or a signal return copies) or change the address space. A
+// backend whose exits can carry only the syscall's registers
+// (hvf/ptrace's notify mode) makes these exits whole at once; for any
+// other syscall it makes them whole only when the kernel asks
+// (hvf.LoadRegs, before a signal frame) or touches the machine.
+//
+// A handler that starts reading another register must be listed here.
+func WholeRegsSyscalls() []int {
+	return []int{
+		// The register file itself.
+		abi.SYS_RT_SIGRETURN, abi.SYS_SIGALTSTACK, abi.SYS_ARCH_PRCTL,
+		abi.SYS_MODIFY_LDT, abi.SYS_SET_THREAD_AREA, abi.SYS_GET_THREAD_AREA,
+		// Processes and threads: images of the registers, new ones.
+		abi.SYS_CLONE, abi.SYS_CLONE3, abi.SYS_FORK, abi.SYS_VFORK,
+		abi.SYS_EXECVE, abi.SYS_EXECVEAT, abi.SYS_EXIT, abi.SYS_EXIT_GROUP,
+		// The address space: Machine operations on every call.
+		abi.SYS_MMAP, abi.SYS_MPROTECT, abi.SYS_MUNMAP, abi.SYS_BRK,
+		abi.SYS_MREMAP, abi.SYS_MADVISE, abi.SYS_SHMAT, abi.SYS_SHMDT,
+		abi.SYS_PKEY_MPROTECT, abi.SYS_REMAP_FILE_PAGES,
+	}
+}
