@@ -102,13 +102,19 @@ echo "ratio elfuse getppid / native:     $(ratio "$e_getppid" "$n_getppid")"
 if [ "${GOBENCH:-1}" = 1 ]; then
 	# The backend's bare exit/resume, without the kernel: its own Go
 	# benchmark (a guest doing SYSCALL in a loop, answered by the test).
+	# ptrace: the seccomp listener's round trip (notify.go), or the
+	# PTRACE_SYSEMU stop's with ELFUSE_PTRACE_NOTIFY=0.
+	pat='SyscallRoundTrip|SyscallExit|ExitRoundTrip'
 	case "$resolved" in
 	kvm) pkgs=(./hvf) ;;
-	*) pkgs=(./hvf/ptrace) ;;
+	*)
+		pkgs=(./hvf/ptrace)
+		[ "${ELFUSE_PTRACE_NOTIFY:-1}" = 0 ] || pat='NotifyRoundTrip'
+		;;
 	esac
 	bare=failed
 	for pkg in "${pkgs[@]}"; do
-		lines=$(go test -run '^$' -bench 'SyscallRoundTrip|SyscallExit|ExitRoundTrip' -benchtime "${SYSCALLS}x" -count "$REPEAT" "$pkg" 2>/dev/null | grep -E '^Benchmark' || true)
+		lines=$(go test -run '^$' -bench "$pat" -benchtime "${SYSCALLS}x" -count "$REPEAT" "$pkg" 2>/dev/null | grep -E '^Benchmark' || true)
 		if [ -n "$lines" ]; then
 			bare=$(awk '{for (i = 1; i < NF; i++) if ($(i+1) == "ns/op") print $i}' <<<"$lines" | sort -g | head -1)
 			echo "-- $pkg: $(head -1 <<<"$lines" | awk '{print $1}'), best of $REPEAT"

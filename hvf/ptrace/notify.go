@@ -63,8 +63,9 @@ var notifyConfig struct {
 	slow [notifyNrMax]bool
 }
 
-// notifyNrMax bounds the syscall numbers the slow table covers; any
-// number at or above it is slow.
+// notifyNrMax bounds the syscall numbers the slow table covers (x86-64's
+// end below 500); a number outside it is fast, as the kernel answers it
+// with ENOSYS from the number alone.
 const notifyNrMax = 512
 
 // notifyPoll is the timeout of the tracer's poll, after which it looks
@@ -77,12 +78,13 @@ const notifyKickPoll = 20 * time.Microsecond
 // EnableNotify makes every later machine of this process use notify mode
 // where it can (a host that refuses the filter or pidfd_getfd keeps
 // SYSEMU). slow lists the syscall numbers whose exits need every register
-// or a stopped stub.
+// or a stopped stub; it panics on one outside [0, 512).
 func EnableNotify(slow []int) {
 	for _, nr := range slow {
-		if nr >= 0 && nr < notifyNrMax {
-			notifyConfig.slow[nr] = true
+		if nr < 0 || nr >= notifyNrMax {
+			panic(fmt.Sprintf("ptrace: slow syscall %d outside the table", nr))
 		}
+		notifyConfig.slow[nr] = true
 	}
 	notifyConfig.on.Store(true)
 }
@@ -359,7 +361,7 @@ func (m *machine) checkStatus(ws unix.WaitStatus) (unix.WaitStatus, bool, error)
 func (v *vcpu) notifyExit(n *seccompNotif) (hvf.Exit, error) {
 	m := v.m
 	m.nf.held, m.nf.id = true, n.ID
-	if n.Nr < 0 || n.Nr >= notifyNrMax || notifyConfig.slow[n.Nr] {
+	if n.Nr >= 0 && n.Nr < notifyNrMax && notifyConfig.slow[n.Nr] {
 		if err := m.halt(); err != nil {
 			return hvf.Exit{}, err
 		}
