@@ -200,7 +200,10 @@ func (v *vcpu) Run() (hvf.Exit, error) {
 			return v.syscallStop()
 		}
 		if ws.TrapCause() == unix.PTRACE_EVENT_SECCOMP {
-			return v.syscallStop() // the filter's int $0x80 (notify.go)
+			// The filter's int $0x80 (notify.go): a stop the poll only
+			// finds at its timeout, so the process leaves notify mode.
+			m.nf.faulted = true
+			return v.syscallStop()
 		}
 		if ws.TrapCause() > 0 {
 			continue // a PTRACE_EVENT stop: nothing to report
