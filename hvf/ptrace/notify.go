@@ -27,13 +27,14 @@ package ptrace
 //
 // The listener cannot say when the stub stops instead. A Kick also
 // writes an eventfd the tracer polls with the listener, which then looks
-// for the stop its SIGURG makes (waitNotify). A fault is found by wait4 WNOHANG when the
-// poll times out, every notifyPoll of guest computation. The guestproc
-// keeps ignoring SIGCHLD: stops cost no signal delivery, and a SIGCHLD
-// could not end the poll without a race anyway (one handled just before
-// the poll starts is lost). Shorter timeouts (100 µs, then 1 ms) made
-// make -j2 slower: a wake-up of the tracer, sharing the stub's CPU, for
-// most runs of a compiler between two syscalls.
+// for the stop its SIGURG makes (waitNotify). A fault is found by wait4
+// WNOHANG when the poll times out, every notifyPoll of guest computation;
+// the process then leaves notify mode (faulted). The guestproc keeps
+// ignoring SIGCHLD: stops cost no signal delivery, and a SIGCHLD could
+// not end the poll without a race anyway (one handled just before the
+// poll starts is lost). Shorter timeouts (100 µs, then 1 ms) made make
+// -j2 slower: a wake-up of the tracer, sharing the stub's CPU, for most
+// runs of a compiler between two syscalls.
 //
 // Containment: the filter lets through, natively, only the syscall
 // instructions of the stub's own gadgets (their return addresses), which

@@ -277,3 +277,24 @@ func TestNotifyKicksThenSyscalls(t *testing.T) {
 	}
 	t.Logf("%d syscall exits, %d interrupted", syscalls, kicks)
 }
+
+// TestSyscallSitesAreSyscalls: syscallSites, which the filter lets
+// through and arm/disarm rewrite, are exactly the stub image's syscall
+// instructions.
+func TestSyscallSitesAreSyscalls(t *testing.T) {
+	code := stubImage()[:pageSize]
+	var found []uint64
+	for off := uint64(codeOff); off+1 < pageSize; off++ {
+		if code[off] == 0x0f && code[off+1] == 0x05 {
+			found = append(found, off)
+		}
+	}
+	if len(found) != len(syscallSites) {
+		t.Fatalf("syscall instructions at %#x, syscallSites %#x", found, syscallSites)
+	}
+	for i := range found {
+		if found[i] != syscallSites[i] {
+			t.Fatalf("syscall instructions at %#x, syscallSites %#x", found, syscallSites)
+		}
+	}
+}
