@@ -1,6 +1,8 @@
 package ptrace
 
 import (
+	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -296,5 +298,30 @@ func TestSyscallSitesAreSyscalls(t *testing.T) {
 		if found[i] != syscallSites[i] {
 			t.Fatalf("syscall instructions at %#x, syscallSites %#x", found, syscallSites)
 		}
+	}
+}
+
+// TestNotifyLetsTheCollectorRun: the tracer's raw poll keeps its P while
+// a guest computes; a stop-the-world (a collection) must still get
+// through without waiting for the guest's next exit.
+func TestNotifyLetsTheCollectorRun(t *testing.T) {
+	var a asm
+	a.raw(0xeb, 0xfe) // jmp .
+	g := newNotifyGuest(t, a.b)
+	var collected atomic.Bool
+	go func() {
+		time.Sleep(5 * time.Millisecond)
+		runtime.GC()
+		collected.Store(true)
+		g.cpu.Kick()
+	}()
+	// A safety net so that a broken build fails instead of hanging.
+	safety := time.AfterFunc(10*time.Second, g.cpu.Kick)
+	defer safety.Stop()
+	if ex := g.run(); ex.Reason != hvf.ExitInterrupted {
+		t.Fatalf("exit %+v, want interrupted", ex)
+	}
+	if !collected.Load() {
+		t.Fatal("the collection waited for the guest's exit")
 	}
 }
