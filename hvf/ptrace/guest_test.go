@@ -103,20 +103,29 @@ func newGuest(t testing.TB, code []byte) *guest {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { unix.Munmap(mem) })
-	copy(mem[codeAddr:], code)
-	if err := m.Map(codeAddr, pageSize, hvf.ProtRead|hvf.ProtExec, fd, codeAddr); err != nil {
-		t.Fatalf("Map code: %v", err)
+	g := &guest{t: t, fd: fd, mem: mem}
+	g.load(m, code)
+	return g
+}
+
+// load makes m the guest's machine: code at codeAddr, the data and stack
+// pages mapped, and a vCPU at the code's start.
+func (g *guest) load(m *machine, code []byte) {
+	g.t.Helper()
+	copy(g.mem[codeAddr:], code)
+	if err := m.Map(codeAddr, pageSize, hvf.ProtRead|hvf.ProtExec, g.fd, codeAddr); err != nil {
+		g.t.Fatalf("Map code: %v", err)
 	}
-	if err := m.Map(dataAddr, stackTop-dataAddr, hvf.ProtRead|hvf.ProtWrite, fd, dataAddr); err != nil {
-		t.Fatalf("Map data: %v", err)
+	if err := m.Map(dataAddr, stackTop-dataAddr, hvf.ProtRead|hvf.ProtWrite, g.fd, dataAddr); err != nil {
+		g.t.Fatalf("Map data: %v", err)
 	}
 	cpu, err := m.NewVCPU()
 	if err != nil {
-		t.Fatalf("NewVCPU: %v", err)
+		g.t.Fatalf("NewVCPU: %v", err)
 	}
 	r := cpu.Regs()
 	r.RIP, r.RSP, r.RFLAGS = codeAddr, stackTop, 0x202
-	return &guest{t: t, m: m, cpu: cpu, fd: fd, mem: mem}
+	g.m, g.cpu = m, cpu
 }
 
 func (g *guest) run() hvf.Exit {

@@ -29,20 +29,7 @@ func newNotifyGuest(t *testing.T, code []byte) *guest {
 	if m.nf.fd < 0 {
 		t.Fatal("no seccomp listener on this host")
 	}
-	copy(g.mem[codeAddr:], code)
-	if err := m.Map(codeAddr, pageSize, hvf.ProtRead|hvf.ProtExec, g.fd, codeAddr); err != nil {
-		t.Fatalf("Map code: %v", err)
-	}
-	if err := m.Map(dataAddr, stackTop-dataAddr, hvf.ProtRead|hvf.ProtWrite, g.fd, dataAddr); err != nil {
-		t.Fatalf("Map data: %v", err)
-	}
-	cpu, err := m.NewVCPU()
-	if err != nil {
-		t.Fatalf("NewVCPU: %v", err)
-	}
-	r := cpu.Regs()
-	r.RIP, r.RSP, r.RFLAGS = codeAddr, stackTop, 0x202
-	g.m, g.cpu = m, cpu
+	g.load(m, code)
 	return g
 }
 
@@ -221,15 +208,8 @@ func BenchmarkNotifyRoundTrip(b *testing.B) {
 		b.Skipf("no notify mode: %v", err)
 	}
 	defer m.Close()
-	copy(g.mem[codeAddr:], a.b)
-	if err := m.Map(codeAddr, pageSize, hvf.ProtRead|hvf.ProtExec, g.fd, codeAddr); err != nil {
-		b.Fatal(err)
-	}
-	cpu, err := m.NewVCPU()
-	if err != nil {
-		b.Fatal(err)
-	}
-	cpu.Regs().RIP = codeAddr
+	g.load(m, a.b)
+	cpu := g.cpu
 	b.ResetTimer()
 	start := time.Now()
 	for i := 0; i < b.N; i++ {
