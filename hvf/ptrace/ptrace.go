@@ -22,9 +22,9 @@
 // its first ptrace request rather than paying a gettid per exit). Kick and
 // Machine.Close may be called from any goroutine. If the tracing thread exits,
 // the stub is killed (PR_SET_PDEATHSIG and PTRACE_O_EXITKILL). Every stop of
-// the stub sends SIGCHLD to this process, as ptrace does; notify mode needs
-// it (its waits end on it), and a signal.Notify(SIGCHLD) elsewhere in the
-// process will see them.
+// the stub sends SIGCHLD to this process, as ptrace does; nothing here needs
+// it (the guestproc ignores it), but a signal.Notify(SIGCHLD) elsewhere in
+// the process will see them.
 //
 // Memory operations are syscalls injected into the stopped stub: the tracer
 // saves the registers, points RIP at a `syscall; int3` gadget in the stub
@@ -327,11 +327,11 @@ func (m *machine) setup() error {
 	if NotifyEnabled() && m.pidfd >= 0 {
 		// notify.go: no tick, the listener's wait is interrupted by
 		// the runtime's own signals.
-		if err := m.setupNotify(); err == nil {
+		err := m.setupNotify()
+		if err == nil {
 			return nil
-		} else {
-			m.log.Debug("no seccomp listener; syscalls stop the stub", "error", err)
 		}
+		m.log.Debug("no seccomp listener; syscalls stop the stub", "error", err)
 	}
 	m.startTick() // tick.go
 	return nil
