@@ -263,8 +263,7 @@ func (m *machine) setupNotify() error {
 		unix.Close(fd)
 		return fmt.Errorf("eventfd: %w", err)
 	}
-	unix.CloseOnExec(fd)
-	m.nf.fd, m.nf.kickFd = fd, kfd
+	m.nf.fd, m.nf.kickFd = fd, kfd // pidfd_getfd set close-on-exec
 	return nil
 }
 
