@@ -11,9 +11,9 @@ import (
 //
 // Each injected syscall costs a SETREGS, a CONT, a wait4 and a GETREGS: four
 // ptrace round trips and two context switches. The batch gadget (stub.go)
-// runs a table of syscalls written into the stub's batch table with one
-// process_vm_writev, so N calls cost one such round plus that write and, for
-// more than one entry, a process_vm_readv of the results.
+// runs a table of syscalls the tracer writes into the stub's batch table
+// (through its own mapping, stubdata.go), so N calls cost one such round;
+// the results come back in the out-area.
 //
 // An entry may take one argument from the result of an earlier entry of the
 // same batch (its link word): a descriptor opened by an openat of the batch
@@ -78,12 +78,14 @@ func (m *machine) runBatch(ents []batchEntry, strs []byte, stopOnError bool) (ra
 		ents[0].ret = r.Rax
 	case ran > 1:
 		// The last result is in RAX; the others are read back.
-		if err := m.readStub(batchTable, table[:ran*batchEntrySize]); err != nil {
+		res := table[:ran*8]
+		if err := m.readStub(batchResults, res); err != nil {
 			return ran, err
 		}
-		for i := range ran {
-			ents[i].ret = le.Uint64(table[i*batchEntrySize+56:])
+		for i := range ran - 1 {
+			ents[i].ret = le.Uint64(res[i*8:])
 		}
+		ents[ran-1].ret = r.Rax
 	}
 	return ran, nil
 }
@@ -126,7 +128,8 @@ func (m *machine) loadBatch(ents []batchEntry, table, strs []byte, stopOnError b
 	}
 	r := m.host
 	r.Rip = batchAddr
-	r.Rbx, r.R13 = batchTable, batchTable
+	r.Rbx = batchTable
+	r.R13, r.R14 = batchResults, batchResults
 	r.Rbp = uint64(len(ents))
 	r.R12 = 0
 	if stopOnError {

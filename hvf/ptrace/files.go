@@ -26,14 +26,15 @@ import (
 // receive fails, a message may be left queued, so the socket is closed and
 // the fallback disabled rather than risk receiving a stale descriptor later.
 
-// Scratch page layout.
+// Scratch layout: what injected calls read is in the scratch page (the
+// in-area), what recvmsg writes in the out-area past the batch results.
 const (
-	scratchPath   = scratchAddr         // NUL-terminated path for openat
-	scratchMsghdr = scratchAddr + 0x200 // struct msghdr (56 bytes)
-	scratchIov    = scratchAddr + 0x240 // struct iovec (16 bytes)
-	scratchCmsg   = scratchAddr + 0x260 // control buffer
-	scratchByte   = scratchAddr + 0x280 // the 1-byte payload
-	cmsgLen       = 24                  // CMSG_SPACE(sizeof(int))
+	scratchPath   = scratchAddr     // NUL-terminated path for openat
+	scratchMsghdr = outAddr + 0x400 // struct msghdr (56 bytes)
+	scratchIov    = outAddr + 0x440 // struct iovec (16 bytes)
+	scratchCmsg   = outAddr + 0x460 // control buffer
+	scratchByte   = outAddr + 0x480 // the 1-byte payload
+	cmsgLen       = 24              // CMSG_SPACE(sizeof(int))
 	msghdrSize    = 56
 )
 
@@ -158,45 +159,4 @@ func (m *machine) receiveInStub() (int, error) {
 		return -1, fmt.Errorf("stub recvmsg: want one descriptor, got %v (%v)", fds, err)
 	}
 	return fds[0], nil
-}
-
-// writeStub copies b into the stub's scratch page at addr.
-func (m *machine) writeStub(addr uint64, b []byte) error {
-	if err := m.sync(); err != nil {
-		return err
-	}
-	if addr < scratchAddr || addr+uint64(len(b)) > stubBase+stubSize {
-		return fmt.Errorf("write of %d bytes at %#x is outside the stub scratch area", len(b), addr)
-	}
-	local := []unix.Iovec{{Base: &b[0]}}
-	local[0].SetLen(len(b))
-	remote := []unix.RemoteIovec{{Base: uintptr(addr), Len: len(b)}}
-	if n, err := unix.ProcessVMWritev(m.pid, local, remote, 0); err == nil && n == len(b) {
-		return nil
-	}
-	// process_vm_writev may be unavailable (seccomp, old kernel): poke.
-	if _, err := unix.PtracePokeData(m.pid, uintptr(addr), b); err != nil {
-		return fmt.Errorf("write stub scratch page: %w", err)
-	}
-	return nil
-}
-
-// readStub copies the stub's scratch page at addr into b.
-func (m *machine) readStub(addr uint64, b []byte) error {
-	if err := m.sync(); err != nil {
-		return err
-	}
-	if addr < scratchAddr || addr+uint64(len(b)) > stubBase+stubSize {
-		return fmt.Errorf("read of %d bytes at %#x is outside the stub scratch area", len(b), addr)
-	}
-	local := []unix.Iovec{{Base: &b[0]}}
-	local[0].SetLen(len(b))
-	remote := []unix.RemoteIovec{{Base: uintptr(addr), Len: len(b)}}
-	if n, err := unix.ProcessVMReadv(m.pid, local, remote, 0); err == nil && n == len(b) {
-		return nil
-	}
-	if _, err := unix.PtracePeekData(m.pid, uintptr(addr), b); err != nil {
-		return fmt.Errorf("read stub scratch page: %w", err)
-	}
-	return nil
 }

@@ -123,9 +123,9 @@ type notifyState struct {
 // syscall instructions.
 var syscallSites = []uint64{
 	gadgetOff,
-	batchOff + 64,
 	cloneOff,
 	cloneOff + 13,
+	batchOff + batchSyscallOff,
 }
 
 // notifyActive says whether this machine's guest runs in notify mode: the

@@ -171,6 +171,10 @@ type machine struct {
 	// exited is set once the stub has been reaped.
 	exited atomic.Bool
 
+	// data is the tracer's mapping of the stub's data area (stubdata.go),
+	// the leader's; views use their leader's.
+	data []byte
+
 	// files is shared by every thread view of the stub (its threads
 	// share one descriptor table).
 	files *fileCache
@@ -288,6 +292,9 @@ func (m *machine) setup() error {
 	}
 	if m.host.Rip != stubEntry {
 		return fmt.Errorf("ptrace: stub stopped at %#x, not at its entry %#x", m.host.Rip, uint64(stubEntry))
+	}
+	if err := m.shareData(); err != nil { // stubdata.go
+		return err
 	}
 	// One batch does the rest (each injected syscall would be a round
 	// trip of its own), with fallbacks for the calls that fail:
@@ -519,6 +526,7 @@ func (m *machine) Close() error {
 	}
 	if m.leader == nil {
 		m.closeNotify() // notify.go
+		m.closeData()   // stubdata.go
 	}
 	m.mu.Unlock()
 	m.log.Debug("stub closed", "gadget_runs", m.gadgetRuns)

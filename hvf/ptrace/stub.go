@@ -16,28 +16,37 @@ import (
 //	stubBase         ELF header, program headers, code (R+X)
 //	  +codeOff       entry: int3; jmp entry   (parks the stub if resumed there)
 //	  +gadgetOff     syscall; int3            (target of injected syscalls)
-//	  +batchOff      the batch gadget         (runs a table of syscalls)
 //	  +cloneOff      the clone gadget         (starts a stub thread, thread.go)
 //	  +fpTrampOff    the FP trampoline        (loads an FP image, fptramp.go)
-//	stubBase+page    scratch page (R+W): paths for injected openat
-//	  +page          batch table (R+W): batchMax entries of 64 bytes
-//	  +3 pages       batch strings (R+W): paths the batch's openat calls use
-//	  +4 pages       FP slots, then the FP area (R+W): the trampoline's
-//	                 saved registers and the XSAVE image it loads
+//	  +batchOff      the batch gadget         (runs a table of syscalls)
+//	stubBase+page    the in-area, read-only in the stub (stubdata.go):
+//	                 scratch page: paths and structures injected calls read
+//	  +page          batch table: batchMax entries of 64 bytes
+//	  +3 pages       batch strings: paths the batch's openat calls use
+//	stubBase+5 pages the out-area, writable: the batch's results, the
+//	                 structures injected calls fill in (recvmsg, timer_create)
+//	  +page          FP slots, then the FP area: the trampoline's saved
+//	                 registers and the XSAVE image it loads
 //
 // The stub never runs code of its own: the tracer stops it at exec, unmaps
 // everything else the host kernel gave it (stack, vDSO, vvar), and from then
 // on only guest code and injected syscalls execute in it.
+//
+// Guest code runs in the stub's address space, so it can store anywhere the
+// stub can, and with threads it runs while another stub thread executes an
+// injected call. What an injected call reads (its number, arguments, paths)
+// therefore lies in the in-area, which the tracer writes through a mapping of
+// its own (stubdata.go); guest stores there fault as they would natively.
 const (
 	stubBase    = 0x5000_0000_0000
 	pageSize    = 0x1000
 	codeOff     = 0x100
 	gadgetOff   = 0x110
-	batchOff    = 0x120
 	cloneOff    = 0x180
 	fpTrampOff  = 0x1a0
+	batchOff    = 0x200
 	scratchAddr = stubBase + pageSize
-	stubSize    = 9 * pageSize
+	stubSize    = 10 * pageSize
 	stubEntry   = stubBase + codeOff
 	gadgetAddr  = stubBase + gadgetOff
 	// gadgetTrapRIP is RIP after the gadget's int3 has trapped.
@@ -49,38 +58,49 @@ const (
 	// batchMax is how many entries the table holds.
 	batchMax = 2 * pageSize / batchEntrySize
 	// batchEntrySize is the size of one table entry: the syscall number,
-	// six arguments, and a link word the result replaces (see batch.go).
+	// six arguments, and a link word (see batch.go).
 	batchEntrySize = 64
+
+	// inAreaSize is the size of the in-area (scratch page, table,
+	// strings), outAddr where the out-area begins.
+	inAreaSize = 4 * pageSize
+	outAddr    = scratchAddr + inAreaSize
+	// batchResults holds the batch's results, one word an entry.
+	batchResults = outAddr
 
 	fpTrampAddr = stubBase + fpTrampOff
 	// fpSlots holds the guest's RAX, RDX and RIP for the trampoline;
 	// fpArea (XSAVE needs 64-byte alignment) the image, up to fpAreaMax
 	// bytes (AMX's 11 KiB fit).
-	fpSlots   = batchStrings + pageSize
+	fpSlots   = outAddr + pageSize
 	fpArea    = fpSlots + 64
 	fpAreaMax = stubBase + stubSize - fpArea
 )
 
-// batchCode is the batch gadget. The tracer sets RBX and R13 to the table,
-// RBP to the number of entries and R12 to nonzero to stop at the first
-// error; the gadget runs the entries in order and stops at an int3 with RBX
-// past the last entry it ran:
+// batchCode is the batch gadget. The tracer sets RBX to the table, RBP to
+// the number of entries, R13 and R14 to the results and R12 to nonzero to
+// stop at the first error; the gadget runs the entries in order, stores
+// each result at R14, and stops at an int3 with RBX past the last entry it
+// ran. It reads the table into registers only: nothing it passes to a
+// syscall comes from memory guest code can write (the results are there,
+// but a link only ever passes one as a descriptor, and every descriptor
+// the stub holds is one its guest may use).
 //
 //	1:  test rbp, rbp
 //	    jz 9f
-//	    mov rcx, [rbx+56]        ; link: arg index | source entry << 8
-//	    test rcx, rcx
-//	    jz 2f
-//	    mov rdx, rcx
-//	    shr rdx, 8
-//	    shl rdx, 6
-//	    mov rdx, [r13+rdx+56]    ; the source entry's result
-//	    movzx ecx, cl
-//	    mov [rbx+rcx*8], rdx     ; replaces argument (index-1)
-//	2:  mov rax, [rbx]
+//	    mov rax, [rbx]
 //	    mov rdi, [rbx+8] ... mov r9, [rbx+48]
-//	    syscall
-//	    mov [rbx+56], rax
+//	    mov rcx, [rbx+56]        ; link: arg index+1 | source entry << 8
+//	    test rcx, rcx
+//	    jz 8f
+//	    mov r11, rcx
+//	    shr r11, 8
+//	    mov r11, [r13+r11*8]     ; the source entry's result
+//	    cmp cl, 1
+//	    cmove rdi, r11 ... (2 rsi, 3 rdx, 4 r10, 5 r8, 6 r9)
+//	8:  syscall
+//	    mov [r14], rax
+//	    add r14, 8
 //	    add rbx, 64
 //	    dec rbp
 //	    cmp rax, -4095
@@ -89,18 +109,25 @@ const (
 //	    jz 1b                    ; error, but go on
 //	9:  int3
 var batchCode = []byte{
-	0x48, 0x85, 0xed, 0x74, 0x55, 0x48, 0x8b, 0x4b, 0x38, 0x48, 0x85, 0xc9,
-	0x74, 0x17, 0x48, 0x89, 0xca, 0x48, 0xc1, 0xea, 0x08, 0x48, 0xc1, 0xe2,
-	0x06, 0x49, 0x8b, 0x54, 0x15, 0x38, 0x0f, 0xb6, 0xc9, 0x48, 0x89, 0x14,
-	0xcb, 0x48, 0x8b, 0x03, 0x48, 0x8b, 0x7b, 0x08, 0x48, 0x8b, 0x73, 0x10,
-	0x48, 0x8b, 0x53, 0x18, 0x4c, 0x8b, 0x53, 0x20, 0x4c, 0x8b, 0x43, 0x28,
-	0x4c, 0x8b, 0x4b, 0x30, 0x0f, 0x05, 0x48, 0x89, 0x43, 0x38, 0x48, 0x83,
-	0xc3, 0x40, 0x48, 0xff, 0xcd, 0x48, 0x3d, 0x01, 0xf0, 0xff, 0xff, 0x72,
-	0xab, 0x4d, 0x85, 0xe4, 0x74, 0xa6, 0xcc,
+	0x48, 0x85, 0xed, 0x74, 0x77, 0x48, 0x8b, 0x03, 0x48, 0x8b, 0x7b, 0x08,
+	0x48, 0x8b, 0x73, 0x10, 0x48, 0x8b, 0x53, 0x18, 0x4c, 0x8b, 0x53, 0x20,
+	0x4c, 0x8b, 0x43, 0x28, 0x4c, 0x8b, 0x4b, 0x30, 0x48, 0x8b, 0x4b, 0x38,
+	0x48, 0x85, 0xc9, 0x74, 0x36, 0x49, 0x89, 0xcb, 0x49, 0xc1, 0xeb, 0x08,
+	0x4f, 0x8b, 0x5c, 0xdd, 0x00, 0x80, 0xf9, 0x01, 0x49, 0x0f, 0x44, 0xfb,
+	0x80, 0xf9, 0x02, 0x49, 0x0f, 0x44, 0xf3, 0x80, 0xf9, 0x03, 0x49, 0x0f,
+	0x44, 0xd3, 0x80, 0xf9, 0x04, 0x4d, 0x0f, 0x44, 0xd3, 0x80, 0xf9, 0x05,
+	0x4d, 0x0f, 0x44, 0xc3, 0x80, 0xf9, 0x06, 0x4d, 0x0f, 0x44, 0xcb, 0x0f,
+	0x05, 0x49, 0x89, 0x06, 0x49, 0x83, 0xc6, 0x08, 0x48, 0x83, 0xc3, 0x40,
+	0x48, 0xff, 0xcd, 0x48, 0x3d, 0x01, 0xf0, 0xff, 0xff, 0x72, 0x89, 0x4d,
+	0x85, 0xe4, 0x74, 0x84, 0xcc,
 }
 
-// batchTrapRIP is RIP after the batch gadget's int3 has trapped.
-const batchTrapRIP = batchAddr + 0x5b
+const (
+	// batchSyscallOff is the offset of the batch gadget's syscall.
+	batchSyscallOff = 0x5f
+	// batchTrapRIP is RIP after the batch gadget's int3 has trapped.
+	batchTrapRIP = batchAddr + 0x7d
+)
 
 // ELF structures and constants of the stub image, spelled as in elf(5). They
 // are written out here rather than taken from debug/elf, whose compression

@@ -36,9 +36,9 @@ const (
 	// (~30 µs here), 0.3% of a computing guest.
 	tickPeriod = 10 * time.Millisecond
 
-	// Scratch page layout (files.go has the rest of it).
+	// Scratch layout (files.go has the rest of it).
 	scratchSigevent  = scratchAddr + 0x300 // struct sigevent (64 bytes)
-	scratchTimerID   = scratchAddr + 0x340 // timer_t the kernel writes
+	scratchTimerID   = outAddr + 0x500     // timer_t the kernel writes
 	scratchTimerSpec = scratchAddr + 0x360 // struct itimerspec (32 bytes)
 )
 
