@@ -24,6 +24,7 @@ func (t *Task) execImage(x *Executable, argv, envp []string, commFromFile bool) 
 	// the thread forgets its clear_child_tid (the old memory is going).
 	t.exitRobustList()
 	t.RobustList = 0
+	t.thread.robust.Store(0)
 	t.ClearTID = 0
 	// A vfork child's address space is its parent's until here. The new
 	// image is built (about 1 ms) while the parent goes on.

@@ -116,6 +116,9 @@ func (t *Task) forkImage(vfork bool) (*ForkImage, []int, func(), error) {
 		Exe: p.Exe, Argv: p.Argv, Envp: p.Envp, Auxv: p.Auxv,
 		BrkStart: snap.BrkStart, Brk: snap.Brk, Sched: readSchedAttrs(), Extents: snap.Extents,
 	}
+	if !t.leader() {
+		img.State.Comm = t.Comm() // the child is named after its forking thread
+	}
 	s := p.sigHandlers()
 	s.mu.Lock()
 	img.Actions = s.actions

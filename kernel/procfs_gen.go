@@ -165,6 +165,9 @@ func (t *Task) sigMasks() (ign, cgt uint64, shared abi.SigSet) {
 type procView struct {
 	state     byte
 	pgid, sid int32
+	// comm is the name to show, "" for the process's (a thread's
+	// task/<tid> files show the thread's own).
+	comm string
 }
 
 // ownView is the view of the process reading its own files: running, and
@@ -202,7 +205,7 @@ func (t *Task) procStatus(v procView) string {
 	}
 	var b strings.Builder
 	w := func(format string, a ...any) { fmt.Fprintf(&b, format+"\n", a...) }
-	w("Name:\t%s", t.Proc.Comm())
+	w("Name:\t%s", v.name(t))
 	w("Umask:\t%04o", currentUmask())
 	w("State:\t%s", procStateName(v.state))
 	w("Tgid:\t%d", pid)
@@ -294,7 +297,7 @@ func (t *Task) procStat(v procView) string {
 	pending := uint64(t.SigState.pending.set)
 	return fmt.Sprintf("%d (%s) %c %d %d %d 0 -1 4194304 0 0 0 0 %d %d 0 0 20 0 %d 0 %s %d %d %s "+
 		"0 0 0 0 0 %d %d %d %d 0 0 0 17 %s 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
-		pid, t.Proc.Comm(), v.state, ppid, v.pgid, v.sid, ticks(ru.Utime), ticks(ru.Stime), len(t.guestTids()),
+		pid, v.name(t), v.state, ppid, v.pgid, v.sid, ticks(ru.Utime), ticks(ru.Stime), len(t.guestTids()),
 		field(22), u.Virtual, u.Resident/4096, field(25), pending, t.SigMask, ign, cgt, field(39))
 }
 

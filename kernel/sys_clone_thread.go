@@ -91,6 +91,8 @@ func (t *Task) cloneThread(c cloneArgs) (uint64, error) {
 		thread:    threadState{spawned: true},
 	}
 	st.task = nt
+	comm := t.Comm() // a new thread has its creator's name
+	nt.thread.comm.Store(&comm)
 	if f&abi.CLONE_CHILD_CLEARTID != 0 {
 		nt.ClearTID = c.childTID
 	}

@@ -29,11 +29,11 @@ func Prctl(t *Task, a *Args) (uint64, error) {
 		if err != nil {
 			return 0, err
 		}
-		t.Proc.SetComm(name)
+		t.SetComm(name) // thread_comm.go
 		return 0, nil
 	case abi.PR_GET_NAME:
 		var buf [abi.TASK_COMM_LEN]byte
-		copy(buf[:], t.Proc.Comm())
+		copy(buf[:], t.Comm())
 		_, err := t.CopyOut(abi.Addr(arg2), buf[:])
 		return 0, err
 	case abi.PR_GET_DUMPABLE:

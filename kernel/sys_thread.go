@@ -14,7 +14,7 @@ func init() {
 		abi.SYS_SET_TID_ADDRESS: {Name: "set_tid_address", Fn: SetTidAddress},
 		abi.SYS_SET_ROBUST_LIST: {Name: "set_robust_list", Fn: SetRobustList},
 		abi.SYS_GET_ROBUST_LIST: {Name: "get_robust_list", Fn: GetRobustList, Support: Partial,
-			Note: "own threads only; other pids ESRCH"},
+			Note: "the caller's process only; other pids ESRCH"},
 		abi.SYS_RSEQ: {Name: "rseq", Fn: Rseq, Support: Stub,
 			Note: "restartable sequences are not supported: ENOSYS, which glibc and others accept"},
 		abi.SYS_EXIT:       {Name: "exit", Fn: Exit},
@@ -63,15 +63,21 @@ func SetRobustList(t *Task, a *Args) (uint64, error) {
 		return 0, abi.EINVAL
 	}
 	t.RobustList = a.Addr(0)
+	t.thread.robust.Store(uint64(t.RobustList))
 	return 0, nil
 }
 
 // GetRobustList implements Linux syscall get_robust_list(2).
 func GetRobustList(t *Task, a *Args) (uint64, error) {
-	if pid := a.Int(0); pid != 0 && pid != t.Tid {
-		return 0, abi.ESRCH
+	head := uint64(t.RobustList)
+	if pid := int32(a.Int(0)); pid != 0 && pid != t.Tid {
+		o := t.Proc.taskByTid(pid) // another thread of this process
+		if o == nil {
+			return 0, abi.ESRCH
+		}
+		head = o.thread.robust.Load()
 	}
-	if err := copyOutU64(t, a.Addr(1), uint64(t.RobustList)); err != nil {
+	if err := copyOutU64(t, a.Addr(1), head); err != nil {
 		return 0, err
 	}
 	return 0, copyOutU64(t, a.Addr(2), abi.SizeofRobustListHead)

@@ -60,6 +60,10 @@ type threadGroup struct {
 type threadState struct {
 	// spawned marks a thread made by clone(CLONE_THREAD): not the leader.
 	spawned bool
+	// comm is a spawned thread's own name (thread_comm.go).
+	comm atomic.Pointer[string]
+	// robust is RobustList for get_robust_list from another thread.
+	robust atomic.Uint64
 	// exited is set by exit(2) of this thread; its run loop returns.
 	exited bool
 	// zap is set when another thread's execve ends this one (de_thread,

@@ -1,6 +1,6 @@
 package kernel
 
-// /proc/<pid>/task/<tid>/stat and status: the files that name a thread.
+// /proc/<pid>/task/<tid>/stat, status and comm: the files that name a thread.
 // They are the process's files with the thread's own id where Linux puts
 // it (stat's first field, status's Pid:) and that thread's signal state.
 
@@ -16,7 +16,7 @@ func procTaskGen(name string, tid int32) func(*Task) ([]byte, error) {
 	case "stat":
 		return func(t *Task) ([]byte, error) {
 			o := t.procThread(tid)
-			s := o.procStat(o.ownView())
+			s := o.procStat(o.threadView())
 			if rest, ok := strings.CutPrefix(s, strconv.Itoa(int(t.guestPid()))+" "); ok {
 				s = strconv.Itoa(int(tid)) + " " + rest
 			}
@@ -25,11 +25,13 @@ func procTaskGen(name string, tid int32) func(*Task) ([]byte, error) {
 	case "status":
 		return func(t *Task) ([]byte, error) {
 			o := t.procThread(tid)
-			s := o.procStatus(o.ownView())
+			s := o.procStatus(o.threadView())
 			pid := "\nPid:\t" + strconv.Itoa(int(t.guestPid())) + "\n"
 			s = strings.Replace(s, pid, "\nPid:\t"+strconv.Itoa(int(tid))+"\n", 1)
 			return []byte(s), nil
 		}
+	case "comm":
+		return func(t *Task) ([]byte, error) { return []byte(t.procThread(tid).Comm() + "\n"), nil }
 	}
 	return nil
 }

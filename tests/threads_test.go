@@ -185,6 +185,14 @@ func TestThreadsProcTaskDir(t *testing.T) {
 	runProgram(t, progCase{src: "threads_proc.c"})
 }
 
+// TestThreadsNames: PR_SET_NAME names the calling thread only, the
+// process's /proc files show the main thread's name and task/TID files each
+// thread's, a new thread and a fork child take their creator's name, and
+// get_robust_list reads another thread's list head.
+func TestThreadsNames(t *testing.T) {
+	runProgram(t, progCase{src: "threads_names.c"})
+}
+
 // TestThreadsTimers: POSIX timers aimed at threads: glibc's SIGEV_THREAD
 // (its helper thread is named by SIGEV_THREAD_ID) and SIGEV_THREAD_ID at
 // a worker thread, whose handler must run there.
