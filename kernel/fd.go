@@ -53,6 +53,9 @@ type HostFile struct {
 	// pidfd is set (before the file is shared) when it is a pidfd
 	// (sys_pidfd.go).
 	pidfd *pidFD
+	// writeTo is set (before the file is shared) when it is a writable
+	// synthetic file: writes go to it (procfs_comm.go).
+	writeTo synthPut
 }
 
 // FD returns the host descriptor. It stays valid until Release.

@@ -175,10 +175,16 @@ func (t *Task) procMake(n *synthNode, name string) *synthNode {
 	}
 	if len(parts) == 3 && parts[1] == "task" {
 		if tid, err := strconv.Atoi(parts[2]); err == nil {
+			if name == "comm" {
+				return commNode(p, int32(tid)) // procfs_comm.go
+			}
 			if gen := procTaskGen(name, int32(tid)); gen != nil { // thread_procfs.go
 				return file(gen)
 			}
 		}
+	}
+	if name == "comm" {
+		return commNode(p, 0)
 	}
 	if gen := procPidGen(name); gen != nil {
 		return file(gen)

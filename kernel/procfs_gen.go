@@ -205,7 +205,7 @@ func (t *Task) procStatus(v procView) string {
 	}
 	var b strings.Builder
 	w := func(format string, a ...any) { fmt.Fprintf(&b, format+"\n", a...) }
-	w("Name:\t%s", v.name(t))
+	w("Name:\t%s", statusName(v.name(t)))
 	w("Umask:\t%04o", currentUmask())
 	w("State:\t%s", procStateName(v.state))
 	w("Tgid:\t%d", pid)

@@ -236,7 +236,11 @@ func procNodeOf(p string, node ProcNode) *synthNode {
 		return &synthNode{path: p, kind: synthHost, host: "/proc/self/net"}
 	}
 	data := node.Data
-	return &synthNode{path: p, kind: synthFile, perm: 0o444,
+	perm := uint32(0o444)
+	if path.Base(p) == "comm" {
+		perm = 0o644 // writable by its own process only (procfs_comm.go)
+	}
+	return &synthNode{path: p, kind: synthFile, perm: perm,
 		gen: func(*Task) ([]byte, error) { return data, nil }}
 }
 

@@ -126,7 +126,7 @@ func (t *Task) procTreeStatus(info *ProcTreeInfo, comm string) string {
 	c := t.Proc.Creds()
 	var b strings.Builder
 	w := func(format string, a ...any) { fmt.Fprintf(&b, format+"\n", a...) }
-	w("Name:\t%s", comm)
+	w("Name:\t%s", statusName(comm))
 	w("State:\t%s", procStateName(info.State))
 	w("Tgid:\t%d", info.Pid)
 	w("Ngid:\t0")

@@ -76,6 +76,9 @@ type synthNode struct {
 	rest string
 	// writable says a host node may be opened for writing.
 	writable bool
+	// put, on a file, takes what the guest writes to it (procfs_comm.go);
+	// without it the file cannot be opened for writing.
+	put synthPut
 	// entries is the listing of a directory of another process, which
 	// came with the answer that made the node (procpid.go).
 	entries []synthDirent
@@ -485,12 +488,15 @@ func (t *Task) synthOpenNode(n *synthNode, how unix.OpenHow) (int, error) {
 	if how.Flags&unix.O_DIRECTORY != 0 {
 		return -1, abi.ENOTDIR
 	}
-	if write {
+	if write && n.put == nil {
 		return -1, abi.EACCES
 	}
 	data, err := n.gen(t)
 	if err != nil {
 		return -1, err
+	}
+	if write {
+		return t.synthOpenPut(n, data, how) // procfs_comm.go
 	}
 	return synthMemfd(n.path, false, data)
 }

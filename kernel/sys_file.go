@@ -54,6 +54,9 @@ func (t *Task) openat(dirfd int32, pathAddr abi.Addr, flags int, mode uint32) (u
 	if fdDir {
 		return t.installFDDir(hostfd, flags&abi.O_CLOEXEC != 0)
 	}
+	if put := t.takePut(hostfd); put != nil {
+		return t.installPut(hostfd, put, flags&abi.O_CLOEXEC != 0) // procfs_comm.go
+	}
 	if writesFile(flags) {
 		if err := t.openedForWrite(hostfd, trunc); err != nil {
 			unix.Close(hostfd)
@@ -115,6 +118,9 @@ func Openat2(t *Task, a *Args) (uint64, error) {
 	}, true)
 	if err != nil {
 		return 0, err
+	}
+	if put := t.takePut(hostfd); put != nil {
+		return t.installPut(hostfd, put, how.Flags&abi.O_CLOEXEC != 0) // procfs_comm.go
 	}
 	if writesFile(fl) {
 		if err := t.openedForWrite(hostfd, trunc); err != nil {

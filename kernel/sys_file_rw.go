@@ -170,6 +170,9 @@ func (t *Task) rwBuf(a *Args, toGuest bool, op func(host int, b []byte) (int, er
 	if err != nil {
 		return 0, err
 	}
+	if f.writeTo != nil && !toGuest {
+		return t.writePut(f, [][]byte{b}) // procfs_comm.go
+	}
 	if err := t.ttyTransferCheck(f, toGuest); err != nil {
 		return 0, err
 	}
@@ -203,6 +206,9 @@ func (t *Task) rwVec(a *Args, toGuest bool, op func(host int, iovs [][]byte) (in
 	iovs, err := t.ioVecs(a.Addr(1), a[2], toGuest)
 	if err != nil {
 		return 0, err
+	}
+	if f.writeTo != nil && !toGuest {
+		return t.writePut(f, iovs) // procfs_comm.go
 	}
 	if len(iovs) == 0 {
 		// Let the host still check the descriptor's mode and offset.

@@ -260,6 +260,7 @@ func (t *Task) openPath(dirfd int32, pathAddr abi.Addr, how unix.OpenHow, strict
 // openPathString is openPath for a path already in host memory.
 func (t *Task) openPathString(dirfd int32, path string, how unix.OpenHow, strict bool) (hostfd int, fdDir bool, err error) {
 	how.Flags |= unix.O_CLOEXEC
+	t.opened = openedPut{} // an earlier open's, never installed (procfs_comm.go)
 	if fd, next, ok, err := t.synthOpen(dirfd, path, how); ok || err != nil {
 		return fd, false, err
 	} else if next != "" {

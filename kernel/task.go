@@ -133,6 +133,9 @@ type Task struct {
 	// thread says whether this is a spawned thread and whether it
 	// exited alone (thread.go).
 	thread threadState
+	// opened is the writable synthetic file an open is making
+	// (procfs_comm.go).
+	opened openedPut
 }
 
 // Kernel is the per-guestproc kernel instance.

@@ -7,7 +7,11 @@ package kernel
 // name is the process's (ProcState.Comm, which fork passes on and exec
 // resets); a spawned thread keeps its own in threadState.comm.
 
-import "github.com/elfuse/elfuse/kernel/abi"
+import (
+	"strings"
+
+	"github.com/elfuse/elfuse/kernel/abi"
+)
 
 // leader says whether t is its process's main thread (also a spawned
 // thread that took the process id by execve).
@@ -48,4 +52,14 @@ func (v procView) name(t *Task) string {
 		return v.comm
 	}
 	return t.Proc.Comm()
+}
+
+// statusName is a name as status's Name: line shows it: a backslash and a
+// newline escaped (Linux's seq_escape_str with "\n\\"), which a name
+// written to a comm file may hold.
+func statusName(s string) string {
+	if !strings.ContainsAny(s, "\\\n") {
+		return s
+	}
+	return strings.NewReplacer("\\", "\\\\", "\n", "\\n").Replace(s)
 }

@@ -1,6 +1,7 @@
 package kernel
 
-// /proc/<pid>/task/<tid>/stat, status and comm: the files that name a thread.
+// /proc/<pid>/task/<tid>/stat and status: the files that name a thread
+// (comm is procfs_comm.go's).
 // They are the process's files with the thread's own id where Linux puts
 // it (stat's first field, status's Pid:) and that thread's signal state.
 
@@ -30,8 +31,6 @@ func procTaskGen(name string, tid int32) func(*Task) ([]byte, error) {
 			s = strings.Replace(s, pid, "\nPid:\t"+strconv.Itoa(int(tid))+"\n", 1)
 			return []byte(s), nil
 		}
-	case "comm":
-		return func(t *Task) ([]byte, error) { return []byte(t.procThread(tid).Comm() + "\n"), nil }
 	}
 	return nil
 }

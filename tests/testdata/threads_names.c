@@ -2,8 +2,11 @@
  * name (/proc/self/comm, stat, status) is its main thread's; a thread's
  * task/TID files show its own; a new thread starts with its creator's
  * name; a fork from a thread is named after that thread; get_robust_list
- * of another thread of the process gives that thread's list head. */
+ * of another thread of the process gives that thread's list head;
+ * pthread_setname_np of another thread (a write to its task/TID/comm) and a
+ * write to /proc/self/comm rename. */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -110,7 +113,16 @@ int main(void)
 	size_t len = 0;
 	long r = syscall(SYS_get_robust_list, worker_tid, &head, &len);
 	printf("get_robust_list(worker): %ld, same head %d, len %zu\n", r, head == worker_head, len);
+	printf("pthread_setname_np(worker): %d\n", pthread_setname_np(t, "renamed"));
+	char got[32] = "";
+	printf("pthread_getname_np(worker): %d %s\n", pthread_getname_np(t, got, sizeof got), got);
 	pthread_barrier_wait(&checked);
 	pthread_join(t, NULL);
+	int fd = open("/proc/self/comm", O_WRONLY);
+	long n = write(fd, "via-file\n", 9);
+	close(fd);
+	printf("write /proc/self/comm: %ld\n", n);
+	line("after the write, /proc/self/comm", "/proc/self/comm", "");
+	line("after the write, /proc/self/status", "/proc/self/status", "Name:");
 	return 0;
 }
