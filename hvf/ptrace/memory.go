@@ -132,7 +132,7 @@ func (m *machine) startGadget(r *unix.PtraceRegs, what string) error {
 // an error.
 func (m *machine) finishGadget(r *unix.PtraceRegs, trapRIP uint64, what string) error {
 	for {
-		ws, err := m.wait()
+		ws, err := m.waitWith(spinWait4)
 		if err != nil {
 			return fmt.Errorf("%s: %w", what, err)
 		}

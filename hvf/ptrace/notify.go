@@ -311,8 +311,22 @@ func (m *machine) closeNotify() {
 // found already by WNOHANG, so it never justifies a blocking wait.
 func (m *machine) waitNotify(n *seccompNotif) (ws unix.WaitStatus, got bool, err error) {
 	timeout := notifyPoll
+	spin := spinOn // spin.go
+	deadline := time.Now().Add(spinFor)
 	for {
-		lrev, krev, perr := rawPoll(m.nf.fd, m.nf.kickFd, int64(timeout))
+		t := int64(timeout)
+		if spin {
+			t = 0
+		}
+		lrev, krev, perr := rawPoll(m.nf.fd, m.nf.kickFd, t)
+		if spin && perr == nil && lrev == 0 && krev == 0 {
+			if time.Now().Before(deadline) {
+				schedYield()
+				continue
+			}
+			spin = false
+			continue
+		}
 		if perr == nil && lrev&unix.POLLIN != 0 {
 			if notifyRecv(m.nf.fd, n) == nil {
 				return 0, true, nil
@@ -404,7 +418,7 @@ func (m *machine) halt() error {
 		return fmt.Errorf("ptrace: halt the stub: %w", err)
 	}
 	for {
-		ws, err := m.wait()
+		ws, err := m.waitWith(spinWait4)
 		if err != nil {
 			return err
 		}

@@ -89,6 +89,13 @@ func isTick(ws unix.WaitStatus) bool {
 // waitRun waits for the stub's stop that ends a guest run: raw when the
 // tick bounds it (see above), else as wait.
 func (m *machine) waitRun() (unix.WaitStatus, error) {
+	if spinOn { // spin.go
+		var ws unix.WaitStatus
+		if got, err := spinWait4NoHang(m.pid, &ws); err == nil && got {
+			ws, _, err := m.checkStatus(ws)
+			return ws, err
+		}
+	}
 	if !m.ticking || m.threads.n.Load() != 0 {
 		return m.wait()
 	}
