@@ -323,13 +323,19 @@ func (l *life) run() (code int, recycled *host, kept hvf.Machine, keptRAM *kerne
 	// exit is told first, as Linux's exit_notify comes after exit_files
 	// but the parent never waits for exit_mm's teardown of shared-nothing
 	// memory. Otherwise the stub's time is only known once it is reaped.
-	early := reuse && l.machine != nil
+	// A shared mapping of a file open for writing is not shared-nothing:
+	// until it goes, execve of that file fails with ETXTBSY.
+	writers := task.Proc.MM.HoldsFileWriters()
+	early := reuse && l.machine != nil && !writers
 	if early && !report(usageSince(task.Proc, l.clock, l.machine)) {
 		l.machine.Close()
 		return 1, nil, nil, nil
 	}
 	if reuse {
 		kept, keptRAM = task.Proc.ReleaseForReuse()
+		if d, ok := kept.(interface{ Drain() error }); ok && writers {
+			d.Drain() // hvf/ptrace: the stub's munmap runs on its own
+		}
 	} else {
 		task.Proc.ReleaseMachine()
 	}

@@ -252,3 +252,21 @@ func (m *MM) findFree(length, align uint64, lo, hi abi.Addr) (abi.Addr, bool) {
 		}
 	}
 }
+
+// HoldsFileWriters reports whether a shared mapping holds a file open for
+// writing (a writable descriptor keeps it busy for execve, ETXTBSY): the
+// process's exit must then release its memory before its parent hears of
+// it, as Linux's exit_mm comes before exit_notify.
+func (m *MM) HoldsFileWriters() bool {
+	if m == nil {
+		return false
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	for i := range m.vmas {
+		if b := m.vmas[i].back; m.vmas[i].shared && b != nil && !b.anon && b.writable {
+			return true
+		}
+	}
+	return false
+}

@@ -62,6 +62,16 @@ func (m *machine) Recycle() error {
 	return nil
 }
 
+// Drain waits until the stub has done what it runs on its own (a
+// Recycle's unmapping of the guest range): once it returns, the ended
+// process's mappings no longer hold their files.
+func (m *machine) Drain() error {
+	if err := m.checkThread(); err != nil {
+		return err
+	}
+	return m.syncBatch()
+}
+
 // StubTimes returns the user and system CPU time the stub has used so far
 // (guest code runs in it), from /proc/PID/stat: a recycled stub is not
 // reaped at the end of each process, so its time does not reach
