@@ -29,6 +29,9 @@ func (m *machine) Protect(addr, length uint64, prot hvf.Prot) error {
 	if err := m.checkRange(addr, length); err != nil {
 		return err
 	}
+	if m.deferOp(&batchEntry{nr: unix.SYS_MPROTECT, args: [6]uint64{addr, length, hostProt(prot)}}) {
+		return nil // notify_defer.go: the guest's own mprotect makes it
+	}
 	if _, err := m.inject(unix.SYS_MPROTECT, addr, length, hostProt(prot)); err != nil {
 		return fmt.Errorf("ptrace: protect %#x+%#x: %w", addr, length, err)
 	}
@@ -43,6 +46,9 @@ func (m *machine) Unmap(addr, length uint64) error {
 	}
 	if err := m.checkRange(addr, length); err != nil {
 		return err
+	}
+	if m.deferOp(&batchEntry{nr: unix.SYS_MUNMAP, args: [6]uint64{addr, length}}) {
+		return nil // notify_defer.go: the guest's own munmap makes it
 	}
 	if _, err := m.inject(unix.SYS_MUNMAP, addr, length); err != nil {
 		return fmt.Errorf("ptrace: unmap %#x+%#x: %w", addr, length, err)

@@ -114,9 +114,16 @@ type notifyState struct {
 	// the disarmed pause gadget).
 	threaded bool
 	// lost is the answer to a notification withdrawn under the tracer
-	// (notifySend's ENOENT): the stop that follows gets it as the result.
+	// (notifySend's ENOENT): the stop that follows gets it as the result,
+	// after lostOp, a deferred call it was to make, is injected.
 	lost    uint64
 	hasLost bool
+	lostOp  *batchEntry
+	// nr and args are the held notification's syscall; deferred is the
+	// Machine operation left to it (notify_defer.go).
+	nr       int32
+	args     [6]uint64
+	deferred *batchEntry
 }
 
 // syscallSites are the offsets in the stub's code page of its gadgets'
@@ -375,6 +382,7 @@ func (m *machine) checkStatus(ws unix.WaitStatus) (unix.WaitStatus, bool, error)
 func (v *vcpu) notifyExit(n *seccompNotif) (hvf.Exit, error) {
 	m := v.m
 	m.nf.held, m.nf.id = true, n.ID
+	m.nf.nr, m.nf.args = n.Nr, n.Args
 	if n.Nr >= 0 && n.Nr < notifyNrMax && notifyConfig.slow[n.Nr] {
 		if err := m.halt(); err != nil {
 			return hvf.Exit{}, err
@@ -400,6 +408,9 @@ func (v *vcpu) notifyExit(n *seccompNotif) (hvf.Exit, error) {
 func (v *vcpu) canAnswer() bool {
 	if !v.partial || v.segDirty || v.fpAtRun != nil {
 		return false
+	}
+	if v.m.nf.deferred != nil && v.regs.RAX != 0 {
+		return false // the handler failed after its deferred call
 	}
 	a, b := v.regs, v.shadow
 	a.RAX = b.RAX
@@ -453,7 +464,7 @@ func (v *vcpu) settle() error {
 	v.regs, v.shadow, v.partial = merged, full, false
 	m.host.Orig_rax = ^uint64(0)
 	m.hostStale = true
-	return nil
+	return m.flushDeferred() // notify_defer.go
 }
 
 // mergeEdits copies into d the registers in regs that differ from shadow,
@@ -500,9 +511,16 @@ func (v *vcpu) answer() error {
 	m := v.m
 	m.nf.held, v.partial = false, false
 	m.disarm()
-	err := notifySend(m.nf.fd, m.nf.id, v.regs.RAX)
+	d := m.nf.deferred
+	m.nf.deferred = nil
+	var err error
+	if d != nil {
+		err = notifyContinue(m.nf.fd, m.nf.id) // notify_defer.go
+	} else {
+		err = notifySend(m.nf.fd, m.nf.id, v.regs.RAX)
+	}
 	if err == unix.ENOENT {
-		m.nf.lost, m.nf.hasLost = v.regs.RAX, true
+		m.nf.lost, m.nf.hasLost, m.nf.lostOp = v.regs.RAX, true, d
 		return nil
 	}
 	if err != nil {
@@ -518,15 +536,24 @@ const errRestartSys = ^uint64(512 - 1)
 // syscall the listener never answered: with a lost answer the syscall
 // returns it; otherwise the syscall instruction is run again after the
 // signal, as the host would restart it.
-func (m *machine) fixWithdrawn() {
+func (m *machine) fixWithdrawn() error {
 	if m.nf.hasLost {
 		m.nf.hasLost = false
+		if d := m.nf.lostOp; d != nil {
+			// The answer would have let the stub make the call
+			// (notify_defer.go): it is made now.
+			m.nf.lostOp = nil
+			m.nf.deferred = d
+			if err := m.flushDeferred(); err != nil {
+				return err
+			}
+		}
 		if m.host.Orig_rax != ^uint64(0) {
 			m.host.Rax = m.nf.lost
 			m.host.Orig_rax = ^uint64(0)
 			m.hostStale = true
 		}
-		return
+		return nil
 	}
 	if m.host.Orig_rax != ^uint64(0) && m.host.Rax == errRestartSys {
 		m.host.Rip -= 2
@@ -534,4 +561,5 @@ func (m *machine) fixWithdrawn() {
 		m.host.Orig_rax = ^uint64(0)
 		m.hostStale = true
 	}
+	return nil
 }

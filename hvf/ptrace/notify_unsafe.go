@@ -53,6 +53,17 @@ func notifySend(fd int, id uint64, val uint64) error {
 	return nil
 }
 
+// notifyContinue answers notification id by letting the stub make the
+// syscall itself (SECCOMP_USER_NOTIF_FLAG_CONTINUE, notify_defer.go).
+func notifyContinue(fd int, id uint64) error {
+	r := seccompResp{ID: id, Flags: 1}
+	_, _, e := unix.RawSyscall(unix.SYS_IOCTL, uintptr(fd), seccompIoctlSend, uintptr(unsafe.Pointer(&r)))
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
 // rawPoll waits up to timeoutNs for the listener or the kick eventfd to
 // be readable, without telling the Go scheduler: a signal to the thread
 // (the runtime's own preemption requests) ends it with EINTR. It returns

@@ -53,6 +53,7 @@ func (m *machine) Recycle() error {
 	m.log.Debug("stub recycled", "gadget_runs", m.gadgetRuns)
 	m.gadgetRuns = 0
 	m.nf.faulted = false // notify.go: the next process starts in notify mode
+	m.nf.deferred, m.nf.lostOp = nil, nil
 	m.vcpu = nil
 	m.interruptPending = false
 	m.mu.Lock()

@@ -217,7 +217,9 @@ func (v *vcpu) Run() (hvf.Exit, error) {
 			return hvf.Exit{}, err
 		}
 		if notify {
-			m.fixWithdrawn() // notify.go
+			if err := m.fixWithdrawn(); err != nil { // notify.go
+				return hvf.Exit{}, err
+			}
 			getRegs(&v.regs, &m.host)
 			v.shadow = v.regs
 		}

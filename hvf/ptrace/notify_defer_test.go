@@ -1,0 +1,135 @@
+package ptrace
+
+import (
+	"encoding/binary"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/elfuse/elfuse/hvf"
+)
+
+// protectGuest is a guest that makes extraAddr read-only with mprotect,
+// stores the result at dataAddr, makes a getppid, and then writes to
+// extraAddr (which must fault). extraAddr starts read-write.
+func protectGuest(t *testing.T) *guest {
+	var a asm
+	imm := func(op byte, v uint32) { a.raw(op); a.b = binary.LittleEndian.AppendUint32(a.b, v) }
+	imm(0xbf, extraAddr)      // mov $extraAddr,%edi
+	imm(0xbe, pageSize)       // mov $pageSize,%esi
+	imm(0xba, unix.PROT_READ) // mov $PROT_READ,%edx
+	a.movEAX(unix.SYS_MPROTECT).syscall()
+	a.storeRAX(dataAddr)
+	a.movEAX(unix.SYS_GETPPID).syscall()
+	a.storeRAX(extraAddr)
+	g := newNotifyGuest(t, a.b)
+	if err := g.m.Map(extraAddr, pageSize, hvf.ProtRead|hvf.ProtWrite, g.fd, extraAddr); err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// expectReadOnly runs g to its store into extraAddr and checks it faults.
+func (g *guest) expectReadOnly() {
+	g.t.Helper()
+	g.cpu.Regs().RAX = 1
+	ex := g.run()
+	want := hvf.Exit{Reason: hvf.ExitException, Vector: hvf.VectorPF,
+		ErrorCode: hvf.PFPresent | hvf.PFWrite | hvf.PFUser, FaultAddr: extraAddr}
+	if ex != want {
+		g.t.Fatalf("exit %+v, want %+v", ex, want)
+	}
+}
+
+// TestNotifyProtectContinues: the handler's Protect of the range the guest's
+// mprotect names is left to that mprotect (the answer lets it through): no
+// gadget runs, and the page ends read-only.
+func TestNotifyProtectContinues(t *testing.T) {
+	g := protectGuest(t)
+	g.expectSyscall(unix.SYS_MPROTECT)
+	runs := g.m.gadgetRuns
+	if err := g.m.Protect(extraAddr, pageSize, hvf.ProtRead); err != nil {
+		t.Fatal(err)
+	}
+	if g.m.nf.deferred == nil {
+		t.Fatal("the guest's own mprotect was not deferred")
+	}
+	g.cpu.Regs().RAX = 0
+	g.expectSyscall(unix.SYS_GETPPID)
+	if g.m.gadgetRuns != runs {
+		t.Fatalf("%d gadget runs for a deferred mprotect", g.m.gadgetRuns-runs)
+	}
+	if got := g.word(dataAddr); got != 0 {
+		t.Fatalf("mprotect returned %#x to the guest", got)
+	}
+	g.expectReadOnly()
+}
+
+// TestNotifyDeferredThenAnotherOp: a second Machine operation makes the
+// deferred call first (injected), then its own.
+func TestNotifyDeferredThenAnotherOp(t *testing.T) {
+	g := protectGuest(t)
+	g.expectSyscall(unix.SYS_MPROTECT)
+	if err := g.m.Protect(extraAddr, pageSize, hvf.ProtRead); err != nil {
+		t.Fatal(err)
+	}
+	runs := g.m.gadgetRuns
+	if err := g.m.Protect(dataAddr, pageSize, hvf.ProtRead|hvf.ProtWrite); err != nil {
+		t.Fatal(err)
+	}
+	if g.m.nf.deferred != nil || g.m.gadgetRuns-runs != 2 {
+		t.Fatalf("deferred %v, %d gadget runs: want the deferred call and the new one injected", g.m.nf.deferred, g.m.gadgetRuns-runs)
+	}
+	g.cpu.Regs().RAX = 0
+	g.expectSyscall(unix.SYS_GETPPID)
+	if got := g.word(dataAddr); got != 0 {
+		t.Fatalf("mprotect returned %#x to the guest", got)
+	}
+	g.expectReadOnly()
+}
+
+// TestNotifyDeferredHandlerFails: a handler that fails after its deferred
+// call makes it (injected) and returns its own error.
+func TestNotifyDeferredHandlerFails(t *testing.T) {
+	g := protectGuest(t)
+	g.expectSyscall(unix.SYS_MPROTECT)
+	if err := g.m.Protect(extraAddr, pageSize, hvf.ProtRead); err != nil {
+		t.Fatal(err)
+	}
+	enomem := -int64(unix.ENOMEM)
+	g.cpu.Regs().RAX = uint64(enomem)
+	g.expectSyscall(unix.SYS_GETPPID)
+	if got := int64(g.word(dataAddr)); got != enomem {
+		t.Fatalf("mprotect returned %d to the guest, want -ENOMEM", got)
+	}
+	g.expectReadOnly()
+}
+
+// TestNotifyDeferredWithdrawn: a signal that withdraws the notification
+// before the answer leaves the call to the stop that follows, where it is
+// injected; the guest's mprotect then returns the handler's result.
+func TestNotifyDeferredWithdrawn(t *testing.T) {
+	g := protectGuest(t)
+	g.expectSyscall(unix.SYS_MPROTECT)
+	if err := g.m.Protect(extraAddr, pageSize, hvf.ProtRead); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Tgkill(g.m.pid, g.m.pid, unix.SIGURG); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10 * time.Millisecond) // the signal ends the stub's wait
+	g.cpu.Regs().RAX = 0
+	ex := g.run()
+	if ex.Reason != hvf.ExitInterrupted {
+		t.Fatalf("exit %+v, want the signal's interruption", ex)
+	}
+	if g.m.nf.lostOp != nil || g.m.nf.deferred != nil {
+		t.Fatal("the withdrawn call was not made")
+	}
+	g.expectSyscall(unix.SYS_GETPPID)
+	if got := g.word(dataAddr); got != 0 {
+		t.Fatalf("mprotect returned %#x to the guest", got)
+	}
+	g.expectReadOnly()
+}
