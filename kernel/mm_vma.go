@@ -3,6 +3,7 @@ package kernel
 import (
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/elfuse/elfuse/hvf"
@@ -264,7 +265,12 @@ func (m *MM) HoldsFileWriters() bool {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	for i := range m.vmas {
-		if b := m.vmas[i].back; m.vmas[i].shared && b != nil && !b.anon && b.writable {
+		v := &m.vmas[i]
+		// A mapping named in brackets is one of elfuse's own ([vvar]:
+		// its memfd is open for writing, but it is no guest file; a
+		// fork child has the name on the backing only).
+		if b := v.back; v.shared && b != nil && !b.anon && b.writable &&
+			v.name == "" && !strings.HasPrefix(b.name, "[") {
 			return true
 		}
 	}
