@@ -48,22 +48,8 @@ func TestSharedAnonymousMemory(t *testing.T) {
 }
 
 func TestFileMappings(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "data")
 	content := bytes.Repeat([]byte("0123456789abcdef"), (pg+100)/16+1)[:pg+100]
-	if err := os.WriteFile(path, content, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	rwf, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rwf.Close()
-	rof, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rof.Close()
+	path, rwf, rof := testFile(t, "data", content, 0o644)
 
 	t.Run("private copy, zero tail, writes stay private", func(t *testing.T) {
 		m, fm := newTestMM(t)
@@ -140,7 +126,7 @@ func TestFileMappings(t *testing.T) {
 		want  abi.Errno
 	}{
 		{"shared writable map of a read-only fd", int(rof.Fd()), rw, abi.MAP_SHARED, abi.EACCES},
-		{"directory", dirFd(t, dir), abi.PROT_READ, abi.MAP_PRIVATE, abi.ENODEV},
+		{"directory", dirFd(t, filepath.Dir(path)), abi.PROT_READ, abi.MAP_PRIVATE, abi.ENODEV},
 		{"closed descriptor", 1 << 20, abi.PROT_READ, abi.MAP_PRIVATE, abi.EBADF},
 	}
 	for _, tt := range errTests {
@@ -186,4 +172,25 @@ func TestMincoreReportsResidency(t *testing.T) {
 	if err := m.Mincore(a, make([]byte, 4)); err != abi.ENOMEM {
 		t.Fatalf("mincore over a hole: %v, want ENOMEM", err)
 	}
+}
+
+// testFile writes content to a new file name in a temporary directory
+// and opens it read-write and read-only (closed at the test's end).
+func testFile(t *testing.T, name string, content []byte, mode os.FileMode) (path string, rw, ro *os.File) {
+	t.Helper()
+	path = filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, content, mode); err != nil {
+		t.Fatal(err)
+	}
+	rw, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rw.Close() })
+	ro, err = os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ro.Close() })
+	return path, rw, ro
 }

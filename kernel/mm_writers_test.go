@@ -1,8 +1,6 @@
 package kernel
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/elfuse/elfuse/kernel/abi"
@@ -12,20 +10,7 @@ import (
 // writing keeps that file busy; shared anonymous memory, read-only or
 // private file mappings and elfuse's own named mappings do not.
 func TestHoldsFileWriters(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "prog")
-	if err := os.WriteFile(path, make([]byte, pg), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	rwf, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rwf.Close()
-	rof, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rof.Close()
+	_, rwf, rof := testFile(t, "prog", make([]byte, pg), 0o755)
 	rw := abi.PROT_READ | abi.PROT_WRITE
 
 	m, _ := newTestMM(t)
