@@ -4,9 +4,12 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/hashicorp/go-hclog"
+	"golang.org/x/sys/unix"
+
 	"github.com/elfuse/elfuse/hvf"
 	"github.com/elfuse/elfuse/hvf/ptrace"
-	"github.com/hashicorp/go-hclog"
+	"github.com/elfuse/elfuse/ipc"
 )
 
 // openBackend returns the hypervisor backend named by the user: "kvm",
@@ -35,4 +38,20 @@ func openBackend(name string, log hclog.Logger) (hvf.Backend, error) {
 		return ptrace.New(log.Named("ptrace"))
 	}
 	return nil, fmt.Errorf("unknown backend %q (want kvm, ptrace or auto)", name)
+}
+
+// watchStubs sends the supervisor a pidfd of every stub process the
+// backend starts (ipc/stub.go): when this guestproc is killed, its death
+// is told only once they are gone too.
+func watchStubs(b hvf.Backend, conn *ipc.Conn, log hclog.Logger) {
+	w, ok := b.(hvf.StubWatcher)
+	if !ok {
+		return
+	}
+	w.WatchStubs(func(pidfd int) {
+		if err := conn.Send(ipc.MsgHostStub, struct{}{}, pidfd); err != nil {
+			log.Debug("stub pidfd to the supervisor", "error", err)
+		}
+		unix.Close(pidfd)
+	})
 }

@@ -80,6 +80,7 @@ func Main(supervisorPid int, anchor Anchor) int {
 		})
 		return 1
 	}
+	watchStubs(backend, conn, log)
 	forkFD := ipc.GuestprocForkFD
 	var machine hvf.Machine
 	var ram *kernel.ChildRAM // the next fork child's RAM, made ahead or kept

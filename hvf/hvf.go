@@ -116,6 +116,15 @@ type Machine interface {
 	Close() error
 }
 
+// StubWatcher is implemented by Backends whose Machines run guest code in
+// host processes of their own (hvf/ptrace's stubs), which end only after
+// the process that made them when that one is killed.
+type StubWatcher interface {
+	// WatchStubs has fn called with a pidfd (fn's to close) of the stub
+	// the backend holds and of every one it starts from now on.
+	WatchStubs(fn func(pidfd int))
+}
+
 // ThreadMachine is implemented by Machines whose vCPU for a new guest
 // thread is made in two steps on two OS threads (ptrace: the creating
 // vCPU's stub thread clones the new one, which the new OS thread then

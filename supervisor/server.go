@@ -287,6 +287,11 @@ func (s *supervisor) serve(g *guestproc) {
 		}
 		switch t {
 		case ipc.MsgStarted:
+		case ipc.MsgHostStub:
+			if len(fds) == 1 {
+				g.stubs.keep(fds[0]) // stubs.go
+				fds = nil
+			}
 		case ipc.MsgExecFailed:
 			var f ipc.ExecFailed
 			raw.decode(&f)
@@ -357,6 +362,10 @@ func (s *supervisor) serve(g *guestproc) {
 		return // the guestproc lives on as a spare (spawn_spare.go)
 	}
 	if !exited {
+		// Reaped, and its stubs gone, before its parent hears (stubs.go).
+		if err := g.awaitEnd(); err != nil {
+			s.log.Debug("guestproc host process", "pid", g.pid, "error", err)
+		}
 		if _, unborn := s.unbornParent(g.pid); failed || unborn {
 			s.tree.Discard(g.pid)
 		} else {
@@ -375,9 +384,12 @@ func (s *supervisor) serve(g *guestproc) {
 	g.closed = true
 	g.conn.Close()
 	g.sendMu.Unlock()
-	if err := g.cmd.Wait(); err != nil {
-		s.log.Debug("guestproc host process", "pid", g.pid, "error", err)
+	if !g.waited {
+		if err := g.cmd.Wait(); err != nil {
+			s.log.Debug("guestproc host process", "pid", g.pid, "error", err)
+		}
 	}
+	g.stubs.close()
 }
 
 // exit records that pid ended and tells its parent and children.
@@ -408,6 +420,7 @@ func (h *guestprocHandle) discard() {
 	h.cmd.Process.Kill()
 	h.conn.Close()
 	h.cmd.Wait()
+	h.stubs.close()
 }
 
 // handle answers one request of guestproc g; fds are the request's

@@ -114,7 +114,9 @@ func (s *supervisor) detach(g *guestproc) *guestprocHandle {
 		delete(s.gps, g.pid)
 	}
 	s.mu.Unlock()
-	return &guestprocHandle{cmd: g.cmd, conn: g.conn}
+	h := &guestprocHandle{cmd: g.cmd, conn: g.conn, stubs: g.stubs}
+	g.stubs = stubSet{} // the stubs go with the host process
+	return h
 }
 
 // dropSpares stops keeping spares and ends those kept (pid 1 ended).

@@ -119,7 +119,12 @@ func Run(cfg Config) int {
 	}
 	var raw ipc.Raw
 	var failed ipc.ExecFailed
-	switch t, _, err := p.conn.Recv(&raw); {
+	t, fds, err := p.conn.Recv(&raw)
+	for err == nil && t == ipc.MsgHostStub && len(fds) == 1 {
+		p.stubs.keep(fds[0]) // stubs.go: the backend's start and the exec
+		t, fds, err = p.conn.Recv(&raw)
+	}
+	switch {
 	case err != nil:
 		return p.fail(log, err)
 	case t == ipc.MsgExecFailed:
@@ -151,6 +156,11 @@ type guestprocHandle struct {
 	pid  int32
 	cmd  *exec.Cmd
 	conn *ipc.Conn
+	// stubs are the host processes holding its guest memory (stubs.go);
+	// only the goroutine reading conn touches them.
+	stubs stubSet
+	// waited says cmd.Wait was called.
+	waited bool
 }
 
 // fail reports a broken guestproc and reaps it.

@@ -75,6 +75,8 @@ type backend struct {
 	// discards it.
 	mu    sync.Mutex
 	spare *machine
+	// watch, when set (WatchStubs), is told of every stub started.
+	watch func(pidfd int)
 }
 
 // New returns the ptrace backend. It checks that this host lets the process
@@ -129,15 +131,44 @@ func (b *backend) NewMachine(cfg hvf.Config) (hvf.Machine, error) {
 	b.mu.Lock()
 	spare := b.spare
 	b.spare = nil
+	watch := b.watch
 	b.mu.Unlock()
 	if spare != nil {
 		if spare.tid == unix.Gettid() && !spare.exited.Load() {
 			spare.limit = limit
-			return spare, nil
+			return spare, nil // told by WatchStubs, if watched
 		}
 		spare.Close()
 	}
-	return startMachine(b.log, limit)
+	m, err := startMachine(b.log, limit)
+	if err != nil {
+		return nil, err
+	}
+	m.tell(watch)
+	return m, nil
+}
+
+// WatchStubs implements hvf.StubWatcher. Call it once, before NewMachine.
+func (b *backend) WatchStubs(fn func(pidfd int)) {
+	b.mu.Lock()
+	b.watch = fn
+	spare := b.spare
+	b.mu.Unlock()
+	spare.tell(fn)
+}
+
+// tell gives watch a pidfd of m's stub, when there is a watcher (and the
+// host made a pidfd at the stub's start).
+func (m *machine) tell(watch func(pidfd int)) {
+	if m == nil || watch == nil || m.pidfd < 0 {
+		return
+	}
+	fd, err := unix.FcntlInt(uintptr(m.pidfd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		m.log.Debug("stub pidfd for the watcher", "error", err)
+		return
+	}
+	watch(fd)
 }
 
 // machine is one stub process.
