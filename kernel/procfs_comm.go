@@ -12,6 +12,7 @@ package kernel
 import (
 	"bytes"
 	"strconv"
+	"strings"
 
 	"github.com/elfuse/elfuse/kernel/abi"
 	"golang.org/x/sys/unix"
@@ -55,10 +56,35 @@ func commNode(p string, tid int32) *synthNode {
 		}}
 }
 
+// unwritablePut is the put of a synthetic file that takes no writes,
+// opened for writing, as Linux's procfs answers: the open succeeds where
+// the mode lets the caller write (another process's comm, 0644) or the
+// caller overrides it (CAP_DAC_OVERRIDE: root), and every write then
+// fails, with EINVAL under /proc/PID (no write operation) and EIO for
+// /proc's other files (pde_write); otherwise the open fails with EACCES.
+func (t *Task) unwritablePut(n *synthNode) (synthPut, error) {
+	rest, ok := strings.CutPrefix(n.path, "/proc/")
+	if !ok || n.kind != synthFile {
+		return nil, abi.EACCES
+	}
+	if n.perm&0o200 == 0 {
+		c := t.Proc.Creds()
+		if !c.capable(abi.CAP_DAC_OVERRIDE) {
+			return nil, abi.EACCES
+		}
+	}
+	errno := abi.EIO
+	first, _, _ := strings.Cut(rest, "/")
+	if _, err := strconv.Atoi(first); err == nil || first == "self" || first == "thread-self" {
+		errno = abi.EINVAL
+	}
+	return func(*Task, []byte) error { return errno }, nil
+}
+
 // synthOpenPut opens n, which has a put, for writing: its text in a
 // memfd reopened with the guest's access mode (the seals refuse host
 // writes), remembered for the installer.
-func (t *Task) synthOpenPut(n *synthNode, data []byte, how unix.OpenHow) (int, error) {
+func (t *Task) synthOpenPut(n *synthNode, put synthPut, data []byte, how unix.OpenHow) (int, error) {
 	ro, err := synthMemfd(n.path, false, data)
 	if err != nil {
 		return -1, err
@@ -68,7 +94,7 @@ func (t *Task) synthOpenPut(n *synthNode, data []byte, how unix.OpenHow) (int, e
 	if err != nil {
 		return -1, err
 	}
-	t.opened = openedPut{fd: fd, put: n.put}
+	t.opened = openedPut{fd: fd, put: put}
 	return fd, nil
 }
 

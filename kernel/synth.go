@@ -488,15 +488,19 @@ func (t *Task) synthOpenNode(n *synthNode, how unix.OpenHow) (int, error) {
 	if how.Flags&unix.O_DIRECTORY != 0 {
 		return -1, abi.ENOTDIR
 	}
-	if write && n.put == nil {
-		return -1, abi.EACCES
+	put := n.put
+	if write && put == nil {
+		var err error
+		if put, err = t.unwritablePut(n); err != nil { // procfs_comm.go
+			return -1, err
+		}
 	}
 	data, err := n.gen(t)
 	if err != nil {
 		return -1, err
 	}
 	if write {
-		return t.synthOpenPut(n, data, how) // procfs_comm.go
+		return t.synthOpenPut(n, put, data, how) // procfs_comm.go
 	}
 	return synthMemfd(n.path, false, data)
 }

@@ -104,6 +104,29 @@ func TestSynthFilesHoldProcessState(t *testing.T) {
 
 func TestSynthFilesRefuseWrites(t *testing.T) {
 	task, mem := synthTestTask(t)
+	open := func(p string) (uint64, error) {
+		return fileSys(task, abi.SYS_OPENAT, fdArg(abi.AT_FDCWD), uint64(mem.str(p)), abi.O_WRONLY, 0)
+	}
+	x := mem.str("x")
+	if c := task.Proc.Creds(); c.capable(abi.CAP_DAC_OVERRIDE) {
+		// Root opens them, as on Linux, and every write fails: EINVAL
+		// under /proc/PID, EIO for /proc's own files.
+		for _, c := range []struct {
+			path string
+			want abi.Errno
+		}{{"/proc/self/status", abi.EINVAL}, {"/proc/1/task/1/stat", abi.EINVAL}, {"/proc/version", abi.EIO}} {
+			fd, err := open(c.path)
+			if err != nil {
+				t.Fatalf("open %s for writing as root: %v", c.path, err)
+			}
+			wantErrno(t, c.want, task, abi.SYS_WRITE, fd, uint64(x), 1)
+			mustSys(t, task, abi.SYS_CLOSE, fd)
+		}
+		xs := task.Proc.ext()
+		xs.mu.Lock()
+		xs.st.Creds.Caps.Effective &^= 1 << abi.CAP_DAC_OVERRIDE
+		xs.mu.Unlock()
+	}
 	wantErrno(t, abi.EACCES, task, abi.SYS_OPENAT, fdArg(abi.AT_FDCWD), uint64(mem.str("/proc/self/status")), abi.O_WRONLY, 0)
 	wantErrno(t, abi.ENOENT, task, abi.SYS_MKDIRAT, fdArg(abi.AT_FDCWD), uint64(mem.str("/proc/newdir")), 0o755)
 	wantErrno(t, abi.ENOENT, task, abi.SYS_OPENAT, fdArg(abi.AT_FDCWD), uint64(mem.str("/proc/999999/status")), abi.O_RDONLY, 0)

@@ -22,6 +22,13 @@ func procCases() []testutil.Case {
 		c("dev_null_swallows", bb("sh", "-c", "echo lost > /dev/null; wc -c < /dev/null; head -c 4 /dev/zero | od -An -tx1")),
 		c("self_fd_names_guest_numbers", bb("sh", "-c", "exec 7</dev/null; readlink /proc/self/fd/7; ls /proc/self/fd/ | grep -x 7; cat /proc/self/fdinfo/7 | grep -c flags")),
 		c("fd_of_a_proc_file_names_it", bb("sh", "-c", `exec 3</proc/self/status 4</proc; { readlink /proc/self/fd/3; readlink /proc/$$/fd/4; } | sed "s|/proc/$$/|/proc/SELF/|"; stat -L -c %F /proc/self/fd/4`)),
+		// As root, Linux opens read-only /proc files for writing and
+		// fails the write: EINVAL under /proc/PID, EIO elsewhere; so
+		// for another process's comm (0644) whatever the caller.
+		c("writes_to_unwritable_proc_files", bb("sh", "-c", `for f in /proc/self/status /proc/uptime /proc/$$/stat /proc/version; do
+  (echo x > $f) 2>&1 | sed "s/.*: //"; done
+sleep 5 & (echo y > /proc/$!/comm) 2>&1 | sed "s/.*: //"; kill $!
+echo renamed > /proc/self/comm; cat /proc/$$/comm; true`)),
 		c("task_dir_has_one_thread", bb("sh", "-c", `ls /proc/self/task | wc -l; [ -d /proc/thread-self ] && echo dir`)),
 	}
 }
