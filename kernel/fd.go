@@ -295,10 +295,12 @@ func (f *FDTable) installFile(file *HostFile, cloexec bool, min int32) (int32, e
 }
 
 // InstallAt puts hostfd at guest number fd, closing what was there (fork
-// children rebuilding their table use it). The table owns hostfd unless an
-// error (EBADF: fd out of range) is returned.
+// children rebuilding their table use it, and pid 1 taking what elfuse
+// inherited). RLIMIT_NOFILE does not apply: the numbers were held already,
+// and Linux's fork copies descriptors above a lowered limit as they are.
+// The table owns hostfd unless an error (EBADF: fd negative) is returned.
 func (f *FDTable) InstallAt(fd int32, hostfd int, cloexec bool) error {
-	if fd < 0 || fd >= f.Limit() {
+	if fd < 0 {
 		return abi.EBADF
 	}
 	f.mu.Lock()
@@ -313,7 +315,7 @@ func (f *FDTable) InstallAt(fd int32, hostfd int, cloexec bool) error {
 // installFileAt is InstallAt for a prepared host file (a signalfd a fork
 // child re-creates).
 func (f *FDTable) installFileAt(fd int32, file *HostFile, cloexec bool) error {
-	if fd < 0 || fd >= f.Limit() {
+	if fd < 0 {
 		return abi.EBADF
 	}
 	f.mu.Lock()

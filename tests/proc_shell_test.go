@@ -82,6 +82,9 @@ func TestProcBusyboxOneLiners(t *testing.T) {
 		// A child killed right after fork, before it finished starting:
 		// its parent's wait must still see the SIGKILL status.
 		s("kill9_right_after_fork", `i=0; while [ $i -lt 20 ]; do sleep 10 & k=$!; kill -9 $k; wait $k; echo -n "$? "; i=$((i+1)); done; echo`),
+		// Descriptors above a lowered RLIMIT_NOFILE survive fork and
+		// exec, as on Linux; only new ones are limited.
+		s("fork_above_lowered_nofile", `exec 150>/dev/null; ulimit -n 100; /bin/busybox true; echo rc=$?; (echo sub); ls /proc/self/fd | grep -x 150; exec 3>&-; exec 120>/dev/null || echo refused`),
 		s("many_execs", `i=0; while [ $i -lt 50 ]; do /bin/busybox true || break; i=$((i+1)); done; echo $i`),
 	}
 	for _, c := range cases {
