@@ -43,9 +43,12 @@ type kvmBackend struct {
 	fd       int
 	runSize  int
 	memslots int
-	xcrs     bool
-	cpuid    *kvmCPUID2
-	info     cpuidInfo
+	// maxChunks bounds the 1 GiB chunks one VM gives memory slots
+	// (chunkBudget); 0: no bound.
+	maxChunks int
+	xcrs      bool
+	cpuid     *kvmCPUID2
+	info      cpuidInfo
 	// merged: cpuid had no XSAVE and got the host's (mergeHostXSAVE).
 	merged bool
 	// mech is the exit mechanism, chosen by the probe at the first
@@ -128,6 +131,7 @@ func (b *kvmBackend) check() error {
 	if b.memslots <= 0 {
 		b.memslots = 32 // KVM's historical minimum
 	}
+	b.maxChunks = chunkBudget()
 	n, err := kvmIoctl(b.fd, kvmGetVCPUMmapSize, 0)
 	if err != nil {
 		return unavailable("KVM_GET_VCPU_MMAP_SIZE: %v", err)

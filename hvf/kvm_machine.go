@@ -78,11 +78,13 @@ type kvmMachine struct {
 	pt           pageTables
 	chunks       map[uint64]*chunk // chunk index -> backing
 	nextChunkPA  uint64
-	regions      regionSet
-	nextSlot     uint32
-	vcpus        []*kvmVCPU
-	idle         []idleVCPU // closed vCPUs kept for reuse
-	nextVCPU     int
+	// chunksSlotted counts the chunks with a memory slot.
+	chunksSlotted int
+	regions       regionSet
+	nextSlot      uint32
+	vcpus         []*kvmVCPU
+	idle          []idleVCPU // closed vCPUs kept for reuse
+	nextVCPU      int
 
 	// setSlot installs a memory slot (KVM_SET_USER_MEMORY_REGION) and
 	// flush invalidates KVM's view of a backed host range; unit tests
@@ -282,6 +284,46 @@ func (m *kvmMachine) chunkFor(idx uint64, create bool) (*chunk, error) {
 	return c, nil
 }
 
+// chunkMetaCost is what KVM keeps per 1 GiB memory slot whether the guest
+// touches it or not: with shadow paging (PVM's) an 8-byte rmap entry per
+// 4 KiB page, 2 MiB a GiB, plus the large-page tables.
+const chunkMetaCost = chunkSize/pageSize*8 + 64<<10
+
+// chunkBudget is how many chunks one VM may give memory slots: as many as
+// an eighth of the host's RAM holds the metadata of. A guest mapping
+// terabytes it never touches (MAP_NORESERVE, a sanitizer's shadow) would
+// otherwise have the host kernel allocate gigabytes for the slots and
+// call the OOM killer; past the budget Map fails with ENOMEM. At least 64
+// (64 GiB), and 0 (no bound) when the host's RAM cannot be told.
+func chunkBudget() int {
+	var si unix.Sysinfo_t
+	if unix.Sysinfo(&si) != nil || si.Totalram == 0 {
+		return 0
+	}
+	ram := uint64(si.Totalram) * uint64(max(si.Unit, 1))
+	return max(64, int(ram/8/chunkMetaCost))
+}
+
+// checkBudget fails with ENOMEM, before anything changes, when making
+// [start, end) accessible with prot would slot more chunks than the budget
+// allows. Preconditions: m.mu held.
+func (m *kvmMachine) checkBudget(start, end uint64, prot Prot) error {
+	if m.b.maxChunks <= 0 || leafFlags(prot) == 0 {
+		return nil
+	}
+	need := 0
+	for idx := start >> chunkShift; idx<<chunkShift < end; idx++ {
+		if c := m.chunks[idx]; c == nil || !c.slotted {
+			need++
+		}
+		if m.chunksSlotted+need > m.b.maxChunks {
+			return fmt.Errorf("kvm: %d GiB of accessible guest memory, the most this host's RAM allows: %w",
+				m.b.maxChunks, unix.ENOMEM)
+		}
+	}
+	return nil
+}
+
 // slotChunk gives c its physical base and memory slot if it has none yet.
 // Preconditions: m.mu held.
 func (m *kvmMachine) slotChunk(c *chunk) error {
@@ -295,6 +337,10 @@ func (m *kvmMachine) slotChunk(c *chunk) error {
 	if pb := m.b.info.physBits; pb != 0 && pb < 64 && pa+chunkSize > 1<<pb {
 		return fmt.Errorf("kvm: guest physical address space (%d bits) exhausted: %w", pb, unix.ENOMEM)
 	}
+	if m.b.maxChunks > 0 && m.chunksSlotted >= m.b.maxChunks {
+		return fmt.Errorf("kvm: %d GiB of accessible guest memory, the most this host's RAM allows: %w",
+			m.chunksSlotted, unix.ENOMEM)
+	}
 	r := kvmUserspaceMemoryRegion{
 		Slot: m.nextSlot, GuestPhysAddr: pa,
 		MemorySize: chunkSize, UserspaceAddr: uint64(c.host),
@@ -303,6 +349,7 @@ func (m *kvmMachine) slotChunk(c *chunk) error {
 		return err
 	}
 	c.pa, c.slotted = pa, true
+	m.chunksSlotted++
 	m.nextChunkPA = pa + chunkSize
 	return nil
 }
@@ -365,6 +412,9 @@ func (m *kvmMachine) Map(addr, length uint64, prot Prot, fd int, off int64) erro
 	if off < 0 || off%pageSize != 0 {
 		return fmt.Errorf("kvm: map offset %#x: %w", off, unix.EINVAL)
 	}
+	if err := m.checkBudget(addr, addr+length, prot); err != nil {
+		return err
+	}
 	hostProt := unix.PROT_READ | unix.PROT_WRITE
 	err := m.forHost(addr, addr+length, true, func(host uintptr, a, n uint64) error {
 		o := off + int64(a-addr)
@@ -398,6 +448,9 @@ func (m *kvmMachine) Protect(addr, length uint64, prot Prot) error {
 	}
 	if !m.regions.covers(addr, addr+length) {
 		return fmt.Errorf("kvm: protect %#x+%#x: range not mapped: %w", addr, length, unix.ENOMEM)
+	}
+	if err := m.checkBudget(addr, addr+length, prot); err != nil {
+		return err
 	}
 	if prot&ProtWrite != 0 {
 		for _, r := range m.regions.overlap(addr, addr+length) {

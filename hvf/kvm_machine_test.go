@@ -299,3 +299,40 @@ func TestProtNoneReservationsTakeNoSlotUntilAccessible(t *testing.T) {
 		t.Errorf("translation %+v ok=%v", tr, ok)
 	}
 }
+
+// TestSlotBudgetRefusesWithENOMEM: past the VM's chunk budget an
+// accessible Map fails with ENOMEM instead of giving KVM more slots (whose
+// metadata the host allocates whether the guest touches them or not),
+// and what is inside the budget still maps.
+func TestSlotBudgetRefusesWithENOMEM(t *testing.T) {
+	m, fk := newFakeMachine(t)
+	m.b.maxChunks = 2
+	const base = 0x1000_0000_0000
+	fd := memfdWith(t, pageSize, nil)
+	if err := m.Map(base, 2*chunkSize, ProtRead|ProtWrite, fd, 0); err != nil {
+		t.Fatalf("map within the budget: %v", err)
+	}
+	err := m.Map(base+4*chunkSize, pageSize, ProtRead, fd, 0)
+	if !errors.Is(err, unix.ENOMEM) {
+		t.Fatalf("map past the budget: %v, want ENOMEM", err)
+	}
+	if len(fk.slots) != 2 {
+		t.Fatalf("%d slots, want the budget's 2", len(fk.slots))
+	}
+	// A refused Map changes nothing: not even reservations of chunks
+	// it would have covered.
+	chunks := len(m.chunks)
+	if err := m.Map(base+16*chunkSize, 8*chunkSize, ProtRead|ProtWrite, fd, 0); !errors.Is(err, unix.ENOMEM) {
+		t.Fatalf("large map past the budget: %v, want ENOMEM", err)
+	}
+	if len(m.chunks) != chunks || len(fk.slots) != 2 {
+		t.Fatalf("refused map left %d chunks (had %d) and %d slots", len(m.chunks), chunks, len(fk.slots))
+	}
+	// A reservation costs no slot, and a chunk already slotted is free.
+	if err := m.Map(base+8*chunkSize, chunkSize, 0, fd, 0); err != nil {
+		t.Fatalf("PROT_NONE map past the budget: %v", err)
+	}
+	if err := m.Map(base+chunkSize, pageSize, ProtRead, fd, 0); err != nil {
+		t.Fatalf("remap inside a slotted chunk: %v", err)
+	}
+}

@@ -56,7 +56,7 @@ func signalCases() []progCase {
 
 func memoryCases() []progCase {
 	var cs []progCase
-	for _, m := range []string{"fixed", "mprotect", "mremap", "shared_anon", "reserve", "munmap", "large", "deep_stack"} {
+	for _, m := range []string{"fixed", "mprotect", "mremap", "shared_anon", "reserve", "munmap", "large", "deep_stack", "huge_noreserve"} {
 		cs = append(cs, progCase{name: "memory_" + m, src: "memory.c", args: []string{m}})
 	}
 	// The file written through a MAP_SHARED mapping is compared too.

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #ifndef MAP_FIXED_NOREPLACE
@@ -288,6 +289,39 @@ static void mode_deep_stack(void) {
 	printf("1 MiB alloca: %d\n", big[0] + big[(1 << 20) - 1]);
 }
 
+// mode_huge_noreserve maps 16 TiB MAP_NORESERVE, as sanitizers map their
+// shadow: Linux gives it and only touched pages cost. elfuse may refuse it
+// with ENOMEM (the KVM backend bounds the memory slots its host allocates
+// whether pages are touched or not), but must never take the host down,
+// and the process lives on either way.
+static void mode_huge_noreserve(void) {
+	size_t n = (size_t)16 << 40;
+	char *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED) {
+		if (errno != ENOMEM) {
+			printf("16 TiB mmap: %s\n", strerror(errno));
+			exit(1);
+		}
+		fputs("16 TiB mmap refused with ENOMEM\n", stderr);
+	} else {
+		p[0] = 1, p[n / 2] = 2, p[n - 1] = 3;
+		if (p[0] + p[n / 2] + p[n - 1] != 6 || p[4096] != 0) {
+			puts("16 TiB mapping lost a store");
+			exit(1);
+		}
+		munmap(p, n);
+	}
+	pid_t c = fork();
+	if (c == 0)
+		_exit(7);
+	int st;
+	if (c < 0 || waitpid(c, &st, 0) != c || !WIFEXITED(st) || WEXITSTATUS(st) != 7) {
+		puts("fork after the 16 TiB mmap failed");
+		exit(1);
+	}
+	puts("alive after the 16 TiB mmap");
+}
+
 int main(int argc, char **argv) {
 	setvbuf(stdout, NULL, _IONBF, 0);
 	pg = sysconf(_SC_PAGESIZE);
@@ -306,6 +340,7 @@ int main(int argc, char **argv) {
 	else if (!strcmp(m, "munmap")) mode_munmap();
 	else if (!strcmp(m, "large")) mode_large();
 	else if (!strcmp(m, "deep_stack")) mode_deep_stack();
+	else if (!strcmp(m, "huge_noreserve")) mode_huge_noreserve();
 	else {
 		fprintf(stderr, "memory: unknown mode %s\n", m);
 		return 2;
