@@ -274,7 +274,13 @@ func (t *Task) fcntlLock(host uintptr, cmd int, addr abi.Addr) error {
 	if err := unix.FcntlFlock(host, cmd, &hl); err != nil {
 		return err
 	}
-	lk = abi.Flock{Type: hl.Type, Whence: hl.Whence, Start: hl.Start, Len: hl.Len, Pid: hl.Pid}
+	// The holder's pid is a host pid (its guestproc); -1 names an open
+	// file description lock (sockcred.go: as for credentials).
+	pid := hl.Pid
+	if hl.Type != unix.F_UNLCK && pid > 0 {
+		pid = t.guestPidOf(pid)
+	}
+	lk = abi.Flock{Type: hl.Type, Whence: hl.Whence, Start: hl.Start, Len: hl.Len, Pid: pid}
 	lk.MarshalBytes(buf[:])
 	_, err := t.CopyOut(addr, buf[:])
 	return err
