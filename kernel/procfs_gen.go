@@ -198,11 +198,12 @@ func (t *Task) procStatus(v procView) string {
 		groups[i] = strconv.Itoa(int(g))
 	}
 	sigq := t.Proc.Rlimit(abi.RLIMIT_SIGPENDING).Cur
-	ncpu := 1
 	var set unix.CPUSet
-	if unix.SchedGetaffinity(0, &set) == nil {
-		ncpu = set.Count()
+	if unix.SchedGetaffinity(0, &set) != nil {
+		set.Zero()
+		set.Set(0)
 	}
+	cpuMask, cpuList := cpuSetText(&set)
 	var b strings.Builder
 	w := func(format string, a ...any) { fmt.Fprintf(&b, format+"\n", a...) }
 	w("Name:\t%s", statusName(v.name(t)))
@@ -238,15 +239,15 @@ func (t *Task) procStatus(v procView) string {
 	w("SigBlk:\t%016x", t.SigMask)
 	w("SigIgn:\t%016x", ign)
 	w("SigCgt:\t%016x", cgt)
-	w("CapInh:\t%016x", 0)
-	w("CapPrm:\t%016x", 0)
-	w("CapEff:\t%016x", 0)
-	w("CapBnd:\t%016x", uint64(1)<<41-1)
-	w("CapAmb:\t%016x", 0)
+	w("CapInh:\t%016x", c.Caps.Inheritable)
+	w("CapPrm:\t%016x", c.Caps.Permitted)
+	w("CapEff:\t%016x", c.Caps.Effective)
+	w("CapBnd:\t%016x", c.Caps.Bounding)
+	w("CapAmb:\t%016x", c.Caps.Ambient)
 	w("NoNewPrivs:\t%d", boolInt(t.Proc.State().NoNewPrivs))
 	w("Seccomp:\t0")
-	w("Cpus_allowed:\t%x", uint64(1)<<ncpu-1)
-	w("Cpus_allowed_list:\t0-%d", ncpu-1)
+	w("Cpus_allowed:\t%s", cpuMask)
+	w("Cpus_allowed_list:\t%s", cpuList)
 	w("Mems_allowed_list:\t0")
 	w("voluntary_ctxt_switches:\t0")
 	w("nonvoluntary_ctxt_switches:\t0")
@@ -394,4 +395,42 @@ func (t *Task) procMounts(info bool) ([]byte, error) {
 		fmt.Fprintf(&b, "%s %s %s %s 0 0\n", x.src, x.dir, x.fstype, x.opts)
 	}
 	return []byte(b.String()), nil
+}
+
+// cpuSetText renders a CPU set as status shows it: a hex mask and a list
+// of ranges ("0-1,4", "3").
+func cpuSetText(set *unix.CPUSet) (mask, list string) {
+	n := len(set) * 64
+	var words []uint64
+	for i := range set {
+		words = append(words, uint64(set[i]))
+	}
+	for len(words) > 1 && words[len(words)-1] == 0 {
+		words = words[:len(words)-1]
+	}
+	var m strings.Builder
+	for i := len(words) - 1; i >= 0; i-- {
+		if i == len(words)-1 {
+			fmt.Fprintf(&m, "%x", words[i])
+		} else {
+			fmt.Fprintf(&m, "%016x", words[i])
+		}
+	}
+	var parts []string
+	for c := 0; c < n; c++ {
+		if !set.IsSet(c) {
+			continue
+		}
+		e := c
+		for e+1 < n && set.IsSet(e+1) {
+			e++
+		}
+		if e == c {
+			parts = append(parts, strconv.Itoa(c))
+		} else {
+			parts = append(parts, fmt.Sprintf("%d-%d", c, e))
+		}
+		c = e
+	}
+	return m.String(), strings.Join(parts, ",")
 }

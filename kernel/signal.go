@@ -304,11 +304,10 @@ func defaultAction(sig int) sigAction {
 }
 
 // deathStatus is the wait status of a process killed by sig's default
-// action (core-dumping signals carry the 0x80 flag).
+// action. Linux adds the core-dump flag (0x80) only once a core file was
+// written, and elfuse writes none: a core-dumping signal's status is its
+// number alone, as on Linux under ulimit -c 0.
 func deathStatus(sig int) uint32 {
-	if defaultAction(sig) == actCore {
-		return uint32(sig) | 0x80
-	}
 	return uint32(sig)
 }
 

@@ -26,10 +26,10 @@ func TestDefaultActionsGiveLinuxWaitStatuses(t *testing.T) {
 		{sig: abi.SIGKILL, wantExit: true, wantStatus: 9},
 		{sig: abi.SIGPIPE, wantExit: true, wantStatus: 13},
 		{sig: abi.SIGRTMIN + 2, wantExit: true, wantStatus: 34},
-		{sig: abi.SIGSEGV, wantExit: true, wantStatus: 11 | 0x80},
-		{sig: abi.SIGQUIT, wantExit: true, wantStatus: 3 | 0x80},
-		{sig: abi.SIGABRT, wantExit: true, wantStatus: 6 | 0x80},
-		{sig: abi.SIGSYS, wantExit: true, wantStatus: 31 | 0x80},
+		{sig: abi.SIGSEGV, wantExit: true, wantStatus: 11},
+		{sig: abi.SIGQUIT, wantExit: true, wantStatus: 3},
+		{sig: abi.SIGABRT, wantExit: true, wantStatus: 6},
+		{sig: abi.SIGSYS, wantExit: true, wantStatus: 31},
 		{sig: abi.SIGCHLD},
 		{sig: abi.SIGURG},
 		{sig: abi.SIGWINCH},
@@ -346,7 +346,7 @@ func TestAlternateSignalStack(t *testing.T) {
 		e.sigaction(t, abi.SIGUSR1, handlerAct(abi.SA_ONSTACK, 0))
 		e.t.SendSignal(abi.SIGUSR1, nil)
 		e.t.DeliverSignals()
-		if !e.host.exited || e.host.exitCode != abi.SIGSEGV|0x80 {
+		if !e.host.exited || e.host.exitCode != abi.SIGSEGV {
 			t.Errorf("exit %v %#x, want SIGSEGV death", e.host.exited, e.host.exitCode)
 		}
 	})

@@ -29,6 +29,7 @@ func procCases() []testutil.Case {
   (echo x > $f) 2>&1 | sed "s/.*: //"; done
 sleep 5 & (echo y > /proc/$!/comm) 2>&1 | sed "s/.*: //"; kill $!
 echo renamed > /proc/self/comm; cat /proc/$$/comm; true`)),
+		c("status_caps_and_cpus", bb("grep", "-E", "^(Cap|Cpus_allowed)", "/proc/self/status")),
 		c("task_dir_has_one_thread", bb("sh", "-c", `ls /proc/self/task | wc -l; [ -d /proc/thread-self ] && echo dir`)),
 	}
 }
