@@ -296,10 +296,29 @@ func (t *Task) procStat(v procView) string {
 	unix.Getrusage(unix.RUSAGE_SELF, &ru)
 	ticks := func(tv unix.Timeval) int64 { return tv.Sec*100 + int64(tv.Usec)/10000 }
 	pending := uint64(t.SigState.pending.set)
-	return fmt.Sprintf("%d (%s) %c %d %d %d 0 -1 4194304 0 0 0 0 %d %d 0 0 20 0 %d 0 %s %d %d %s "+
+	nice := t.leaderNice()
+	return fmt.Sprintf("%d (%s) %c %d %d %d 0 -1 4194304 0 0 0 0 %d %d 0 0 %d %d %d 0 %s %d %d %s "+
 		"0 0 0 0 0 %d %d %d %d 0 0 0 17 %s 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
-		pid, v.name(t), v.state, ppid, v.pgid, v.sid, ticks(ru.Utime), ticks(ru.Stime), len(t.guestTids()),
+		pid, v.name(t), v.state, ppid, v.pgid, v.sid, ticks(ru.Utime), ticks(ru.Stime), 20+nice, nice, len(t.guestTids()),
 		field(22), u.Virtual, u.Resident/4096, field(25), pending, t.SigMask, ign, cgt, field(39))
+}
+
+// leaderNice is the nice value of t's process: that of the host thread
+// running its first thread's vCPU, where setpriority puts it
+// (sys_sys.go). 0 when it cannot be told.
+func (t *Task) leaderNice() int {
+	lt := t
+	if !t.leader() {
+		lt = t.Proc.taskByTid(t.Proc.pid())
+	}
+	if lt == nil || lt.hostTid.Load() == 0 {
+		return 0
+	}
+	prio, err := unix.Getpriority(unix.PRIO_PROCESS, int(lt.hostTid.Load()))
+	if err != nil {
+		return 0
+	}
+	return 20 - prio // the raw syscall's 20 - nice
 }
 
 // procGroupIDs returns the process's group and session ids, as getpgid

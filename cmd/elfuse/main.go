@@ -33,6 +33,17 @@ it makes is served by elfuse's own kernel.
 Flags:
 `
 
+// init keeps a guestproc's main goroutine on the process's main thread
+// (LockOSThread in an init function does): the thread whose id is the
+// host pid then runs the first guest thread's vCPU, so what another
+// process aims at that host pid (setpriority, sched_setscheduler, the
+// nice in /proc/PID/stat) reaches the thread that runs the guest.
+func init() {
+	if len(os.Args) > 2 && os.Args[1] == guestproc.Mode {
+		runtime.LockOSThread()
+	}
+}
+
 func main() {
 	quietSysmon()
 	if len(os.Args) > 2 && os.Args[1] == guestproc.Mode {

@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -14,6 +15,31 @@
 
 static void res(const char *what, long r) {
 	printf("%s: %s\n", what, r < 0 ? strerror(errno) : "ok");
+}
+
+// statnice prints fields 18 and 19 (priority, nice) of /proc/PID/stat.
+static void statnice(const char *who, pid_t pid) {
+	char path[64], b[1024];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (!f || !fgets(b, sizeof b, f)) {
+		printf("%s stat: %s\n", who, strerror(errno));
+		if (f)
+			fclose(f);
+		return;
+	}
+	fclose(f);
+	char *s = strrchr(b, ')');
+	int field = 2;
+	long prio = 0, nice = 0;
+	for (s = strtok(s + 1, " "); s; s = strtok(NULL, " ")) {
+		field++;
+		if (field == 18)
+			prio = atol(s);
+		if (field == 19)
+			nice = atol(s);
+	}
+	printf("%s stat: priority %ld nice %ld\n", who, prio, nice);
 }
 
 int main(void) {
@@ -38,6 +64,7 @@ int main(void) {
 	errno = 0;
 	pr = getpriority(PRIO_PROCESS, c);
 	printf("child nice now %d, mine %d\n", pr, getpriority(PRIO_PROCESS, 0));
+	statnice("child", c);
 	printf("child policy %d\n", sched_getscheduler(c));
 	struct sched_param sp = {0};
 	res("sched_getparam child", sched_getparam(c, &sp));
@@ -58,6 +85,7 @@ int main(void) {
 	// Children inherit the nice value and the affinity, also on a host
 	// process whose last guest process had set others (nice 7 above).
 	setpriority(PRIO_PROCESS, 0, 4);
+	statnice("own", getpid());
 	for (int i = 0; i < 3; i++) {
 		pid_t k = fork();
 		if (k == 0) {
