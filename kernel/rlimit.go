@@ -11,16 +11,17 @@ import (
 
 // Resource limits: a per-process table initialised from the host's limits
 // (HostRlimits). Limits are kept and enforced where the kernel implements the
-// resource (RLIMIT_NOFILE by the descriptor table through Process.Rlimit);
-// they are not applied to the host process.
+// resource (RLIMIT_NOFILE by the descriptor table through Process.Rlimit,
+// RLIMIT_FSIZE by the write paths: rlimit_fsize.go); they are not applied
+// to the host process. RLIMIT_CPU and RLIMIT_AS are kept, not enforced.
 
 func init() {
 	register(map[uint64]Syscall{
 		abi.SYS_GETRLIMIT: {Name: "getrlimit", Fn: Getrlimit},
 		abi.SYS_SETRLIMIT: {Name: "setrlimit", Fn: Setrlimit, Support: Partial,
-			Note: "kept in the process's table; not applied to the host process"},
+			Note: "kept in the process's table; NOFILE and FSIZE enforced, CPU and AS not"},
 		abi.SYS_PRLIMIT64: {Name: "prlimit64", Fn: Prlimit64, Support: Partial,
-			Note: "own process only (other pids ESRCH); limits are not applied to the host process"},
+			Note: "own process only (other pids ESRCH); NOFILE and FSIZE enforced, CPU and AS not"},
 	})
 }
 
@@ -69,19 +70,20 @@ func (p *Process) prlimit(res uint32, newLim *abi.Rlimit) (abi.Rlimit, error) {
 		x.st.Rlimits[res] = *newLim
 	}
 	x.mu.Unlock()
-	if newLim != nil && res == abi.RLIMIT_NOFILE {
+	if newLim != nil && (res == abi.RLIMIT_NOFILE || res == abi.RLIMIT_FSIZE) {
 		p.syncFDLimit()
 	}
 	return old, nil
 }
 
 // syncFDLimit hands the RLIMIT_NOFILE soft limit to the descriptor table,
-// which enforces it. Call it whenever the limit may have changed (prlimit,
+// which enforces it, and caches RLIMIT_FSIZE's for the writes. Call it whenever the limit may have changed (prlimit,
 // SetState, process start).
 func (p *Process) syncFDLimit() {
 	if p.FDs != nil {
 		p.FDs.SetLimit(p.Rlimit(abi.RLIMIT_NOFILE).Cur)
 	}
+	p.syncFsizeLimit() // rlimit_fsize.go
 }
 
 // copyInRlimit reads a struct rlimit64 from guest memory.

@@ -154,7 +154,9 @@ func iovLen(iovs [][]byte) int {
 // rwBuf runs a single-buffer transfer on guest fd a[0] with the guest
 // buffer a[1] of length a[2]; toGuest says data flows into guest memory
 // (the read family) rather than out of it (the write family).
-func (t *Task) rwBuf(a *Args, toGuest bool, op func(host int, b []byte) (int, error)) (uint64, error) {
+//
+// off is where a write lands, -1 for the file position (RLIMIT_FSIZE).
+func (t *Task) rwBuf(a *Args, toGuest bool, off int64, op func(host int, b []byte) (int, error)) (uint64, error) {
 	f, err := t.Proc.FDs.Acquire(a.Int(0))
 	if err != nil {
 		return 0, err
@@ -176,6 +178,13 @@ func (t *Task) rwBuf(a *Args, toGuest bool, op func(host int, b []byte) (int, er
 	if err := t.ttyTransferCheck(f, toGuest); err != nil {
 		return 0, err
 	}
+	if !toGuest {
+		room, err := t.fsizeRoom(f.FD(), off, len(b)) // rlimit_fsize.go
+		if err != nil {
+			return 0, err
+		}
+		b = b[:room]
+	}
 	n, err := t.waitIO(func() (int, error) { return op(f.FD(), b) }, ioWait{f, ioEvents(toGuest, len(b))})
 	if err != nil {
 		if !toGuest {
@@ -191,7 +200,7 @@ func (t *Task) rwBuf(a *Args, toGuest bool, op func(host int, b []byte) (int, er
 
 // rwVec runs a vectored transfer on guest fd a[0] with the iovec array
 // a[1] of a[2] entries (toGuest as for rwBuf).
-func (t *Task) rwVec(a *Args, toGuest bool, op func(host int, iovs [][]byte) (int, error)) (uint64, error) {
+func (t *Task) rwVec(a *Args, toGuest bool, off int64, op func(host int, iovs [][]byte) (int, error)) (uint64, error) {
 	f, err := t.Proc.FDs.Acquire(a.Int(0))
 	if err != nil {
 		return 0, err
@@ -216,6 +225,11 @@ func (t *Task) rwVec(a *Args, toGuest bool, op func(host int, iovs [][]byte) (in
 	}
 	if err := t.ttyTransferCheck(f, toGuest); err != nil {
 		return 0, err
+	}
+	if !toGuest {
+		if iovs, err = t.fsizeClip(f.FD(), off, iovs); err != nil { // rlimit_fsize.go
+			return 0, err
+		}
 	}
 	n, err := t.waitIO(func() (int, error) { return op(f.FD(), iovs) }, ioWait{f, ioEvents(toGuest, iovLen(iovs))})
 	if err != nil {
@@ -242,34 +256,34 @@ func (t *Task) ttyTransferCheck(f *HostFile, toGuest bool) error {
 
 // Read implements Linux syscall read(2).
 func Read(t *Task, a *Args) (uint64, error) {
-	return t.rwBuf(a, true, unix.Read)
+	return t.rwBuf(a, true, -1, unix.Read)
 }
 
 // Write implements Linux syscall write(2).
 func Write(t *Task, a *Args) (uint64, error) {
-	return t.rwBuf(a, false, unix.Write)
+	return t.rwBuf(a, false, -1, unix.Write)
 }
 
 // Pread64 implements Linux syscall pread64(2).
 func Pread64(t *Task, a *Args) (uint64, error) {
 	off := int64(a[3])
-	return t.rwBuf(a, true, func(h int, b []byte) (int, error) { return unix.Pread(h, b, off) })
+	return t.rwBuf(a, true, off, func(h int, b []byte) (int, error) { return unix.Pread(h, b, off) })
 }
 
 // Pwrite64 implements Linux syscall pwrite64(2).
 func Pwrite64(t *Task, a *Args) (uint64, error) {
 	off := int64(a[3])
-	return t.rwBuf(a, false, func(h int, b []byte) (int, error) { return unix.Pwrite(h, b, off) })
+	return t.rwBuf(a, false, explicitOffset(off), func(h int, b []byte) (int, error) { return unix.Pwrite(h, b, off) })
 }
 
 // Readv implements Linux syscall readv(2).
 func Readv(t *Task, a *Args) (uint64, error) {
-	return t.rwVec(a, true, unix.Readv)
+	return t.rwVec(a, true, -1, unix.Readv)
 }
 
 // Writev implements Linux syscall writev(2).
 func Writev(t *Task, a *Args) (uint64, error) {
-	return t.rwVec(a, false, unix.Writev)
+	return t.rwVec(a, false, -1, unix.Writev)
 }
 
 // Preadv implements Linux syscall preadv(2). On x86-64 the whole offset is
@@ -279,7 +293,7 @@ func Preadv(t *Task, a *Args) (uint64, error) {
 	if off < 0 {
 		return 0, abi.EINVAL
 	}
-	return t.rwVec(a, true, func(h int, v [][]byte) (int, error) { return unix.Preadv(h, v, off) })
+	return t.rwVec(a, true, off, func(h int, v [][]byte) (int, error) { return unix.Preadv(h, v, off) })
 }
 
 // Pwritev implements Linux syscall pwritev(2).
@@ -288,20 +302,24 @@ func Pwritev(t *Task, a *Args) (uint64, error) {
 	if off < 0 {
 		return 0, abi.EINVAL
 	}
-	return t.rwVec(a, false, func(h int, v [][]byte) (int, error) { return unix.Pwritev(h, v, off) })
+	return t.rwVec(a, false, off, func(h int, v [][]byte) (int, error) { return unix.Pwritev(h, v, off) })
 }
 
 // Preadv2 implements Linux syscall preadv2(2); offset -1 uses and updates
 // the file position.
 func Preadv2(t *Task, a *Args) (uint64, error) {
 	off, flags := int64(a[3]), int(a.Int(5))
-	return t.rwVec(a, true, func(h int, v [][]byte) (int, error) { return unix.Preadv2(h, v, off, flags) })
+	return t.rwVec(a, true, off, func(h int, v [][]byte) (int, error) { return unix.Preadv2(h, v, off, flags) })
 }
 
 // Pwritev2 implements Linux syscall pwritev2(2).
 func Pwritev2(t *Task, a *Args) (uint64, error) {
 	off, flags := int64(a[3]), int(a.Int(5))
-	return t.rwVec(a, false, func(h int, v [][]byte) (int, error) { return unix.Pwritev2(h, v, off, flags) })
+	at := explicitOffset(off)
+	if off == -1 {
+		at = -1
+	}
+	return t.rwVec(a, false, at, func(h int, v [][]byte) (int, error) { return unix.Pwritev2(h, v, off, flags) })
 }
 
 // copyInOffset reads an optional loff_t in/out argument (nil for NULL).

@@ -296,13 +296,24 @@ func Truncate(t *Task, a *Args) (uint64, error) {
 				return err
 			}
 		}
+		if err := t.fsizeResize(int64(a[1])); err != nil { // rlimit_fsize.go
+			return err
+		}
 		return unix.Truncate(p.path, int64(a[1]))
 	})
 }
 
 // Ftruncate implements Linux syscall ftruncate(2).
 func Ftruncate(t *Task, a *Args) (uint64, error) {
-	return t.withFD(a.Int(0), func(h int) error { return unix.Ftruncate(h, int64(a[1])) })
+	return t.withFD(a.Int(0), func(h int) error {
+		var st unix.Stat_t
+		if _, limited := t.Proc.fsizeLimit(); limited && unix.Fstat(h, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFREG {
+			if err := t.fsizeResize(int64(a[1])); err != nil { // rlimit_fsize.go
+				return err
+			}
+		}
+		return unix.Ftruncate(h, int64(a[1]))
+	})
 }
 
 // Mknod implements Linux syscall mknod(2).

@@ -80,6 +80,8 @@ type Process struct {
 	Auxv []AuxEntry
 
 	extra procExtra // identity, limits, prctl state: proc_state.go
+	// fsize caches the RLIMIT_FSIZE soft limit (rlimit_fsize.go).
+	fsize atomic.Uint64
 
 	// unixNames maps AF_UNIX names bound under a sysroot back to the
 	// guest's (sockaddr.go).

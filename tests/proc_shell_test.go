@@ -85,6 +85,11 @@ func TestProcBusyboxOneLiners(t *testing.T) {
 		// Descriptors above a lowered RLIMIT_NOFILE survive fork and
 		// exec, as on Linux; only new ones are limited.
 		s("fork_above_lowered_nofile", `exec 150>/dev/null; ulimit -n 100; /bin/busybox true; echo rc=$?; (echo sub); ls /proc/self/fd | grep -x 150; exec 3>&-; exec 120>/dev/null || echo refused`),
+		// RLIMIT_FSIZE: writes cut at the limit, SIGXFSZ past it (EFBIG
+		// when ignored), truncate refused beyond it.
+		s("file_size_limit", `ulimit -f 1; head -c 5000 /dev/zero > big; echo rc=$?; wc -c < big
+(trap "" XFSZ; head -c 100 /dev/zero >> big 2>/dev/null; echo rc2=$?); wc -c < big
+truncate -s 4096 big; echo trunc=$?; truncate -s 100 big; wc -c < big`),
 		s("many_execs", `i=0; while [ $i -lt 50 ]; do /bin/busybox true || break; i=$((i+1)); done; echo $i`),
 	}
 	for _, c := range cases {
