@@ -93,3 +93,20 @@ func rawPpoll(fds []unix.PollFd, ts *unix.Timespec) (int, error) {
 	}
 	return int(n), nil
 }
+
+// hostSchedGetattr runs sched_getattr(tid, buf, len(buf), 0) on the host.
+func hostSchedGetattr(tid int, buf []byte) error {
+	if _, _, e := unix.RawSyscall6(unix.SYS_SCHED_GETATTR, uintptr(tid), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), 0, 0, 0); e != 0 {
+		return e
+	}
+	return nil
+}
+
+// hostSchedSetattr runs sched_setattr(tid, buf, flags) on the host; on
+// E2BIG the host wrote the size it supports into buf.
+func hostSchedSetattr(tid int, buf []byte, flags uint32) error {
+	if _, _, e := unix.RawSyscall(unix.SYS_SCHED_SETATTR, uintptr(tid), uintptr(unsafe.Pointer(&buf[0])), uintptr(flags)); e != 0 {
+		return e
+	}
+	return nil
+}

@@ -177,3 +177,9 @@ func TestProgramExecResetsFPState(t *testing.T) {
 func TestProgramSchedOtherProcess(t *testing.T) {
 	runProgram(t, progCase{src: "sched_other.c"})
 }
+
+// TestProgramSchedAttr: sched_getattr/sched_setattr (chrt's calls) on the
+// caller and a child, inherited over fork, and their size errors.
+func TestProgramSchedAttr(t *testing.T) {
+	runProgram(t, progCase{src: "sched_attr.c"})
+}
