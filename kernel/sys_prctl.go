@@ -90,6 +90,24 @@ func Prctl(t *Task, a *Args) (uint64, error) {
 		defer x.mu.Unlock()
 		x.st.KeepCaps = arg2 == 1
 		return 0, nil
+	case abi.PR_GET_SECUREBITS:
+		// Of the securebits only keep-caps is implemented; the others
+		// are never set (PR_SET_SECUREBITS refuses them).
+		if t.Proc.State().KeepCaps {
+			return abi.SECBIT_KEEP_CAPS, nil
+		}
+		return 0, nil
+	case abi.PR_SET_SECUREBITS:
+		x.mu.Lock()
+		defer x.mu.Unlock()
+		if !x.st.Creds.capable(abi.CAP_SETPCAP) {
+			return 0, abi.EPERM
+		}
+		if arg2&^abi.SECBIT_KEEP_CAPS != 0 {
+			return 0, abi.EINVAL // noroot, no-setuid-fixup, locks: not implemented
+		}
+		x.st.KeepCaps = arg2 != 0
+		return 0, nil
 	case abi.PR_GET_TIMERSLACK:
 		return t.Proc.State().TimerSlackNs, nil
 	case abi.PR_SET_TIMERSLACK:

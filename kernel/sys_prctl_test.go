@@ -88,6 +88,7 @@ func TestPrctlFlags(t *testing.T) {
 		{"timerslack default", []uint64{abi.PR_GET_TIMERSLACK}, defaultTimerSlackNs, 0, nil},
 		{"keepcaps set", []uint64{abi.PR_SET_KEEPCAPS, 1}, 0, 0, nil},
 		{"keepcaps get", []uint64{abi.PR_GET_KEEPCAPS}, 1, 0, nil},
+		{"securebits show keepcaps", []uint64{abi.PR_GET_SECUREBITS}, abi.SECBIT_KEEP_CAPS, 0, nil},
 		{"PR_SET_VMA is accepted", []uint64{abi.PR_SET_VMA, 0, uint64(testMemBase), 4096, 0}, 0, 0, nil},
 		{"ambient raise is EPERM", []uint64{abi.PR_CAP_AMBIENT, abi.PR_CAP_AMBIENT_RAISE, 0}, 0, abi.EPERM, nil},
 		{"ambient is_set is 0", []uint64{abi.PR_CAP_AMBIENT, abi.PR_CAP_AMBIENT_IS_SET, 0}, 0, 0, nil},
@@ -142,5 +143,41 @@ func TestResetForExecRenamesAndMakesDumpable(t *testing.T) {
 	}
 	if got, _ := e.call(Prctl, abi.PR_GET_NO_NEW_PRIVS); got != 1 {
 		t.Errorf("no_new_privs after exec %d, want it kept", got)
+	}
+}
+
+// TestPrctlSecurebits: PR_SET_SECUREBITS needs CAP_SETPCAP, takes only the
+// keep-caps bit (the others are not implemented and refused, not
+// pretended), and PR_GET_SECUREBITS shows it as PR_SET_KEEPCAPS set it.
+func TestPrctlSecurebits(t *testing.T) {
+	e := newProcTestEnv(t)
+	st := e.t.Proc.State()
+	st.Creds.Caps.Effective |= 1 << abi.CAP_SETPCAP
+	e.t.Proc.SetState(st)
+	steps := []struct {
+		name    string
+		args    []uint64
+		want    uint64
+		wantErr abi.Errno
+	}{
+		{"none at first", []uint64{abi.PR_GET_SECUREBITS}, 0, 0},
+		{"set keep-caps", []uint64{abi.PR_SET_SECUREBITS, abi.SECBIT_KEEP_CAPS}, 0, 0},
+		{"keepcaps follows", []uint64{abi.PR_GET_KEEPCAPS}, 1, 0},
+		{"noroot is refused", []uint64{abi.PR_SET_SECUREBITS, 1}, 0, abi.EINVAL},
+		{"still keep-caps", []uint64{abi.PR_GET_SECUREBITS}, abi.SECBIT_KEEP_CAPS, 0},
+		{"clear", []uint64{abi.PR_SET_SECUREBITS, 0}, 0, 0},
+		{"cleared", []uint64{abi.PR_GET_KEEPCAPS}, 0, 0},
+	}
+	for _, s := range steps {
+		got, err := e.call(Prctl, s.args...)
+		if errnoOf(err) != s.wantErr || got != s.want {
+			t.Fatalf("%s: got %d, %v; want %d, errno %d", s.name, got, err, s.want, s.wantErr)
+		}
+	}
+	st = e.t.Proc.State()
+	st.Creds.Caps.Effective &^= 1 << abi.CAP_SETPCAP
+	e.t.Proc.SetState(st)
+	if _, err := e.call(Prctl, abi.PR_SET_SECUREBITS, abi.SECBIT_KEEP_CAPS); errnoOf(err) != abi.EPERM {
+		t.Fatalf("PR_SET_SECUREBITS without CAP_SETPCAP: %v, want EPERM", err)
 	}
 }

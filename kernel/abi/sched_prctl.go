@@ -2,14 +2,18 @@ package abi
 
 // prctl(2) options (include/uapi/linux/prctl.h).
 const (
-	PR_SET_PDEATHSIG         = 1
-	PR_GET_PDEATHSIG         = 2
-	PR_GET_DUMPABLE          = 3
-	PR_SET_DUMPABLE          = 4
-	PR_GET_KEEPCAPS          = 7
-	PR_SET_KEEPCAPS          = 8
-	PR_SET_NAME              = 15
-	PR_GET_NAME              = 16
+	PR_SET_PDEATHSIG  = 1
+	PR_GET_PDEATHSIG  = 2
+	PR_GET_DUMPABLE   = 3
+	PR_SET_DUMPABLE   = 4
+	PR_GET_KEEPCAPS   = 7
+	PR_SET_KEEPCAPS   = 8
+	PR_SET_NAME       = 15
+	PR_GET_NAME       = 16
+	PR_GET_SECUREBITS = 27
+	PR_SET_SECUREBITS = 28
+	// SECBIT_KEEP_CAPS is the securebit PR_SET_KEEPCAPS sets.
+	SECBIT_KEEP_CAPS         = 1 << 4
 	PR_GET_SECCOMP           = 21
 	PR_SET_SECCOMP           = 22
 	PR_CAPBSET_READ          = 23
