@@ -17,7 +17,7 @@ import (
 )
 
 // ForkImageVersion is the version of ForkImage's layout.
-const ForkImageVersion = 1
+const ForkImageVersion = 2
 
 // ForkFD is one guest descriptor of a fork image.
 type ForkFD struct {

@@ -229,6 +229,8 @@ func (w *imageWriter) procState(s *ProcState) {
 	w.bool(s.KeepCaps)
 	w.bool(s.THPDisable)
 	w.u64(s.TimerSlackNs)
+	w.u32(uint32(s.OomScoreAdj))
+	w.u32(uint32(s.OomScoreAdjMin))
 }
 
 func (r *imageReader) procState(s *ProcState) {
@@ -258,6 +260,8 @@ func (r *imageReader) procState(s *ProcState) {
 	s.KeepCaps = r.bool()
 	s.THPDisable = r.bool()
 	s.TimerSlackNs = r.u64()
+	s.OomScoreAdj = int32(r.u32())
+	s.OomScoreAdjMin = int32(r.u32())
 }
 
 // imageWriter appends little-endian fields; slices and strings are a

@@ -38,6 +38,9 @@ type ProcState struct {
 	KeepCaps       bool
 	THPDisable     bool
 	TimerSlackNs   uint64
+	// OomScoreAdj and the floor below which only CAP_SYS_RESOURCE may
+	// set it (procfs_oom.go).
+	OomScoreAdj, OomScoreAdjMin int32
 }
 
 // defaultTimerSlackNs is Linux's default timer slack for a task.

@@ -186,6 +186,9 @@ func (t *Task) procMake(n *synthNode, name string) *synthNode {
 	if name == "comm" {
 		return commNode(p, 0)
 	}
+	if name == "oom_score_adj" || name == "oom_adj" {
+		return oomNode(p, name == "oom_adj") // procfs_oom.go
+	}
 	if gen := procPidGen(name); gen != nil {
 		return file(gen)
 	}
@@ -240,8 +243,6 @@ func procPidGen(name string) func(*Task) ([]byte, error) {
 	case "cgroup":
 		return constFile("0::/\n")
 	case "oom_score":
-		return constFile("0\n")
-	case "oom_score_adj", "oom_adj":
 		return constFile("0\n")
 	case "loginuid":
 		return constFile("4294967295")

@@ -30,6 +30,9 @@ func procCases() []testutil.Case {
 sleep 5 & (echo y > /proc/$!/comm) 2>&1 | sed "s/.*: //"; kill $!
 echo renamed > /proc/self/comm; cat /proc/$$/comm; true`)),
 		c("status_caps_and_cpus", bb("grep", "-E", "^(Cap|Cpus_allowed)", "/proc/self/status")),
+		c("oom_score_adj_is_the_processes", bb("sh", "-c", `cat /proc/self/oom_score_adj; echo 500 > /proc/self/oom_score_adj; cat /proc/$$/oom_score_adj /proc/$$/oom_adj
+sh -c 'cat /proc/self/oom_score_adj'; echo 15 > /proc/self/oom_adj; cat /proc/$$/oom_score_adj
+for v in 2000 -5 x; do (echo $v > /proc/self/oom_score_adj) 2>&1 | sed "s/.*: //"; done; cat /proc/$$/oom_score_adj`)),
 		c("task_dir_has_one_thread", bb("sh", "-c", `ls /proc/self/task | wc -l; [ -d /proc/thread-self ] && echo dir`)),
 	}
 }
