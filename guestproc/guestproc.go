@@ -220,6 +220,7 @@ func (l *life) run() (code int, recycled *host, kept hvf.Machine, keptRAM *kerne
 		defer root.Close()
 	}
 	h := newHost(conn, start, log)
+	h.clock = l.clock // the process's own CPU time counts from it (usage.go)
 	k := &kernel.Kernel{
 		Config: kernel.Config{Log: log, Timeout: start.Timeout, Root: root, Trace: tracer(&start),
 			TraceOut: traceOut(&start)},

@@ -51,6 +51,9 @@ type host struct {
 	zombies zombies
 	// text: the image files to report once Started is sent (textbusy.go).
 	text textReport
+	// clock is the host CPU time when the process's life began (set
+	// before the process runs; usage.go).
+	clock lifeClock
 	// ticket is the fork ticket for the next fork (nil: none); none is
 	// kept once ticketsOver, when the process ended (fork_ticket.go).
 	ticket      *ipc.Conn

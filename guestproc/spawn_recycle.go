@@ -80,6 +80,7 @@ func (h *host) releaseVforkParent() {
 // when that is not this process (the ptrace stub).
 type stubTimer interface {
 	StubTimes() (user, sys time.Duration, err error)
+	StubCPU() (time.Duration, error)
 }
 
 // lifeClock is the host CPU time a guestproc had used when a life began,
@@ -88,16 +89,57 @@ type lifeClock struct {
 	self, children unix.Rusage
 	stubUser       time.Duration
 	stubSys        time.Duration
+	// ownCPU and stubCPU are the guestproc's and the kept stub's CPU
+	// clocks when the life began (cpuSince).
+	ownCPU, stubCPU time.Duration
 }
 
 func startLifeClock(machine hvf.Machine) lifeClock {
 	var c lifeClock
 	unix.Getrusage(unix.RUSAGE_SELF, &c.self)
 	unix.Getrusage(unix.RUSAGE_CHILDREN, &c.children)
+	c.ownCPU = processCPU()
 	if st, ok := machine.(stubTimer); ok {
 		c.stubUser, c.stubSys, _ = st.StubTimes()
+		c.stubCPU, _ = st.StubCPU()
 	}
 	return c
+}
+
+// processCPU reads this guestproc's process CPU clock (0 on failure).
+func processCPU() time.Duration {
+	var ts unix.Timespec
+	if unix.ClockGettime(unix.CLOCK_PROCESS_CPUTIME_ID, &ts) != nil {
+		return 0
+	}
+	return time.Duration(ts.Nano())
+}
+
+// selfUsage is the running process's own user and system time for a life
+// that began at c on machine (kernel/cpu_usage.go): this guestproc's since
+// then, the stubs it reaped since, and the running stub's share.
+func (c lifeClock) selfUsage(machine hvf.Machine) (user, sys time.Duration) {
+	var r, hc unix.Rusage
+	unix.Getrusage(unix.RUSAGE_SELF, &r)
+	unix.Getrusage(unix.RUSAGE_CHILDREN, &hc)
+	ut := tvus(r.Utime) - tvus(c.self.Utime) + tvus(hc.Utime) - tvus(c.children.Utime)
+	st := tvus(r.Stime) - tvus(c.self.Stime) + tvus(hc.Stime) - tvus(c.children.Stime)
+	su, ss := c.stubUsage(machine)
+	return time.Duration(ut)*time.Microsecond + su, time.Duration(st)*time.Microsecond + ss
+}
+
+// cpuSince is selfUsage's sum with the clocks' precision.
+func (c lifeClock) cpuSince(machine hvf.Machine) time.Duration {
+	var hc unix.Rusage
+	unix.Getrusage(unix.RUSAGE_CHILDREN, &hc)
+	d := processCPU() - c.ownCPU
+	d += time.Duration(tvus(hc.Utime)-tvus(c.children.Utime)+tvus(hc.Stime)-tvus(c.children.Stime)) * time.Microsecond
+	if st, ok := machine.(stubTimer); ok {
+		if v, err := st.StubCPU(); err == nil {
+			d += max(v-c.stubCPU, 0)
+		}
+	}
+	return max(d, 0)
 }
 
 // stubUsage is the stub's CPU time since the life began, for a Machine

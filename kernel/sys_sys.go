@@ -186,8 +186,12 @@ func Getrusage(t *Task, a *Args) (uint64, error) {
 	switch a.Int(0) {
 	case abi.RUSAGE_SELF:
 		ru, err = hostRusage(unix.RUSAGE_SELF)
+		t.ownTimes(&ru) // cpu_usage.go
 	case abi.RUSAGE_THREAD:
 		ru, err = hostRusage(unix.RUSAGE_THREAD)
+		if !t.Proc.threaded() {
+			t.ownTimes(&ru)
+		}
 	case abi.RUSAGE_CHILDREN:
 		ru = t.Proc.childUsageTotals()
 	default:
@@ -217,6 +221,9 @@ func Times(t *Task, a *Args) (uint64, error) {
 		tms := abi.Tms{
 			Utime: ht.Utime, Stime: ht.Stime,
 			Cutime: tvToTicks(cu.Utime), Cstime: tvToTicks(cu.Stime),
+		}
+		if user, sys, ok := t.selfUsage(); ok { // cpu_usage.go
+			tms.Utime, tms.Stime = tvToTicks(durationTimeval(user)), tvToTicks(durationTimeval(sys))
 		}
 		if err := copyOutABI(t, p, &tms); err != nil {
 			return 0, err

@@ -74,11 +74,28 @@ func ClockGettime(t *Task, a *Args) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
+	if ts, ok := t.selfCPUClock(cpuClockOf(hc)); ok { // cpu_usage.go
+		return 0, copyOutTimespec(t, a.Addr(1), ts)
+	}
 	ts, err := readClock(hc)
 	if err != nil {
 		return 0, err
 	}
 	return 0, copyOutTimespec(t, a.Addr(1), ts)
+}
+
+// cpuClockOf names host clock hc as CLOCK_PROCESS_CPUTIME_ID or
+// CLOCK_THREAD_CPUTIME_ID when it is the caller's own (the fixed ids, or
+// the dynamic CPUCLOCK_SCHED ones hostClock turns them into); else it
+// returns hc.
+func cpuClockOf(hc int32) int32 {
+	switch hc {
+	case ^int32(0)<<3 | abi.CPUCLOCK_SCHED:
+		return abi.CLOCK_PROCESS_CPUTIME_ID
+	case ^int32(0)<<3 | abi.CPUCLOCK_SCHED | abi.CPUCLOCK_PERTHREAD_MASK:
+		return abi.CLOCK_THREAD_CPUTIME_ID
+	}
+	return hc
 }
 
 // ClockGetres implements Linux syscall clock_getres(2).

@@ -178,6 +178,13 @@ func TestProgramSchedOtherProcess(t *testing.T) {
 	runProgram(t, progCase{src: "sched_other.c"})
 }
 
+// TestProgramCPUClocks: a process's own CPU clocks, getrusage and times
+// agree with what wait4 reports for it (on the ptrace backend guest code
+// runs in the stub, whose time they must include).
+func TestProgramCPUClocks(t *testing.T) {
+	runProgram(t, progCase{src: "cpu_clock.c"})
+}
+
 // TestProgramSchedAttr: sched_getattr/sched_setattr (chrt's calls) on the
 // caller and a child, inherited over fork, and their size errors.
 func TestProgramSchedAttr(t *testing.T) {
