@@ -59,6 +59,9 @@ type procExtra struct {
 	pgid, sid int32
 	// itReal is ITIMER_REAL (sys_time_itimer.go).
 	itReal realTimer
+	// cpuGen numbers the RLIMIT_CPU watchers: one whose number is no
+	// longer current stops (rlimit_cpu.go).
+	cpuGen uint64
 	// timers are the POSIX timers (sys_time_posixtimer.go).
 	timers posixTimers
 	// childUsage sums the usage of reaped children (RUSAGE_CHILDREN).

@@ -12,16 +12,17 @@ import (
 // Resource limits: a per-process table initialised from the host's limits
 // (HostRlimits). Limits are kept and enforced where the kernel implements the
 // resource (RLIMIT_NOFILE by the descriptor table through Process.Rlimit,
-// RLIMIT_FSIZE by the write paths: rlimit_fsize.go); they are not applied
-// to the host process. RLIMIT_CPU and RLIMIT_AS are kept, not enforced.
+// RLIMIT_FSIZE by the write paths: rlimit_fsize.go, RLIMIT_CPU by a
+// watcher of the process's CPU time: rlimit_cpu.go); they are not applied
+// to the host process. RLIMIT_AS is kept, not enforced.
 
 func init() {
 	register(map[uint64]Syscall{
 		abi.SYS_GETRLIMIT: {Name: "getrlimit", Fn: Getrlimit},
 		abi.SYS_SETRLIMIT: {Name: "setrlimit", Fn: Setrlimit, Support: Partial,
-			Note: "kept in the process's table; NOFILE and FSIZE enforced, CPU and AS not"},
+			Note: "kept in the process's table; NOFILE, FSIZE and CPU enforced, AS not"},
 		abi.SYS_PRLIMIT64: {Name: "prlimit64", Fn: Prlimit64, Support: Partial,
-			Note: "own process only (other pids ESRCH); NOFILE and FSIZE enforced, CPU and AS not"},
+			Note: "own process only (other pids ESRCH); NOFILE, FSIZE and CPU enforced, AS not"},
 	})
 }
 
@@ -70,7 +71,7 @@ func (p *Process) prlimit(res uint32, newLim *abi.Rlimit) (abi.Rlimit, error) {
 		x.st.Rlimits[res] = *newLim
 	}
 	x.mu.Unlock()
-	if newLim != nil && (res == abi.RLIMIT_NOFILE || res == abi.RLIMIT_FSIZE) {
+	if newLim != nil && (res == abi.RLIMIT_NOFILE || res == abi.RLIMIT_FSIZE || res == abi.RLIMIT_CPU) {
 		p.syncFDLimit()
 	}
 	return old, nil
@@ -84,6 +85,7 @@ func (p *Process) syncFDLimit() {
 		p.FDs.SetLimit(p.Rlimit(abi.RLIMIT_NOFILE).Cur)
 	}
 	p.syncFsizeLimit() // rlimit_fsize.go
+	p.syncCPULimit()   // rlimit_cpu.go
 }
 
 // copyInRlimit reads a struct rlimit64 from guest memory.

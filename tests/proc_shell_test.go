@@ -90,6 +90,9 @@ func TestProcBusyboxOneLiners(t *testing.T) {
 		s("file_size_limit", `ulimit -f 1; head -c 5000 /dev/zero > big; echo rc=$?; wc -c < big
 (trap "" XFSZ; head -c 100 /dev/zero >> big 2>/dev/null; echo rc2=$?); wc -c < big
 truncate -s 4096 big; echo trunc=$?; truncate -s 100 big; wc -c < big`),
+		// RLIMIT_CPU: SIGKILL at the hard limit, SIGXCPU at the soft one.
+		s("cpu_time_limit", `(ulimit -t 1; while :; do :; done) 2>/dev/null; echo hard=$?
+(ulimit -S -t 1; trap "echo xcpu; exit 3" XCPU; while :; do :; done); echo soft=$?`),
 		s("many_execs", `i=0; while [ $i -lt 50 ]; do /bin/busybox true || break; i=$((i+1)); done; echo $i`),
 	}
 	for _, c := range cases {
