@@ -59,6 +59,8 @@ type procExtra struct {
 	pgid, sid int32
 	// itReal is ITIMER_REAL (sys_time_itimer.go).
 	itReal realTimer
+	// cpuT are ITIMER_VIRTUAL and ITIMER_PROF (sys_time_itimer_cpu.go).
+	cpuT cpuTimers
 	// cpuGen numbers the RLIMIT_CPU watchers: one whose number is no
 	// longer current stops (rlimit_cpu.go).
 	cpuGen uint64

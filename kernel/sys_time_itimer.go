@@ -11,15 +11,15 @@ import (
 // Interval timers. ITIMER_REAL (and alarm, which is built on it) is a Go
 // timer per process that sends SIGALRM to the process when it expires
 // through Process.Kill, which may be called from any goroutine and wakes the
-// threads that will take the signal. ITIMER_VIRTUAL and
-// ITIMER_PROF would need the guest's CPU time to drive them and are refused.
+// threads that will take the signal. ITIMER_VIRTUAL and ITIMER_PROF run on
+// the process's CPU time (sys_time_itimer_cpu.go).
 
 func init() {
 	register(map[uint64]Syscall{
 		abi.SYS_SETITIMER: {Name: "setitimer", Fn: Setitimer, Support: Partial,
-			Note: "ITIMER_REAL only; ITIMER_VIRTUAL/ITIMER_PROF EINVAL"},
+			Note: "ITIMER_VIRTUAL/ITIMER_PROF polled (late by up to a tick; EINVAL without a UsageHost)"},
 		abi.SYS_GETITIMER: {Name: "getitimer", Fn: Getitimer, Support: Partial,
-			Note: "ITIMER_REAL only; ITIMER_VIRTUAL/ITIMER_PROF EINVAL"},
+			Note: "ITIMER_VIRTUAL/ITIMER_PROF polled (late by up to a tick; EINVAL without a UsageHost)"},
 		abi.SYS_ALARM: {Name: "alarm", Fn: Alarm},
 	})
 }
@@ -158,10 +158,9 @@ func putItimerval(value, interval time.Duration) []byte {
 	return b
 }
 
-// checkWhich validates an itimer kind: ITIMER_REAL is the only one served
-// (ITIMER_VIRTUAL and ITIMER_PROF: see the table note).
+// checkWhich validates an itimer kind.
 func checkWhich(which int32) error {
-	if which != itimerReal {
+	if which != itimerReal && which != itimerVirtual && which != itimerProf {
 		return abi.EINVAL
 	}
 	return nil
@@ -170,6 +169,14 @@ func checkWhich(which int32) error {
 // Getitimer implements Linux syscall getitimer(2).
 func Getitimer(t *Task, a *Args) (uint64, error) {
 	if err := checkWhich(a.Int(0)); err != nil {
+		return 0, err
+	}
+	if which := a.Int(0); which != itimerReal {
+		value, interval, err := t.getCPUTimer(which)
+		if err != nil {
+			return 0, err
+		}
+		_, err = t.CopyOut(a.Addr(1), putItimerval(value, interval))
 		return 0, err
 	}
 	r := t.realTimer()
@@ -200,7 +207,15 @@ func Setitimer(t *Task, a *Args) (uint64, error) {
 			return 0, abi.EINVAL
 		}
 	}
-	oldValue, oldInterval := t.realTimer().set(value, interval)
+	var oldValue, oldInterval time.Duration
+	if which := a.Int(0); which != itimerReal {
+		var err error
+		if oldValue, oldInterval, err = t.setCPUTimer(which, value, interval); err != nil {
+			return 0, err
+		}
+	} else {
+		oldValue, oldInterval = t.realTimer().set(value, interval)
+	}
 	if p := a.Addr(2); p != 0 {
 		if _, err := t.CopyOut(p, putItimerval(oldValue, oldInterval)); err != nil {
 			return 0, err

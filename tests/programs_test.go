@@ -185,6 +185,12 @@ func TestProgramCPUClocks(t *testing.T) {
 	runProgram(t, progCase{src: "cpu_clock.c"})
 }
 
+// TestProgramCPUTimers: ITIMER_PROF and ITIMER_VIRTUAL tick on the
+// process's CPU time.
+func TestProgramCPUTimers(t *testing.T) {
+	runProgram(t, progCase{src: "itimer_cpu.c"})
+}
+
 // TestProgramSchedAttr: sched_getattr/sched_setattr (chrt's calls) on the
 // caller and a child, inherited over fork, and their size errors.
 func TestProgramSchedAttr(t *testing.T) {
