@@ -221,8 +221,13 @@ func (r *Root) walkOpen(p string, how unix.OpenHow, write bool) (int, error) {
 		return -1, abi.EEXIST
 	}
 	// Reopen the object itself through its descriptor's link (the one
-	// magic link the walk allows: it names what the walk found).
+	// magic link the walk allows: it names what the walk found). The walk
+	// returns a final symlink it must not follow as a name (above), so
+	// the object is none, and O_NOFOLLOW would stop at the link itself:
+	// openat(fd, "..", O_NOFOLLOW|O_DIRECTORY) under a bind (fts climbing
+	// in find and rm -r) failed with ENOTDIR.
 	how.Resolve = 0
+	how.Flags &^= unix.O_NOFOLLOW
 	return unix.Openat2(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(w.fd), &how)
 }
 

@@ -75,8 +75,14 @@ func (t *Task) resolveRooted(r *Root, dirfd int32, path string, flags pathFlags)
 			}
 		}
 		abs, err := r.absolute(path)
+		if tooLong(err) {
+			return r.deepCwdLookup("", path, flags) // sys_fs_path_deep.go
+		}
 		if err != nil {
 			return hostPath{}, err
+		}
+		if len(abs) >= abi.PATH_MAX {
+			return r.deepCwdLookup(strings.TrimSuffix(abs[:len(abs)-len(path)], "/"), path, flags)
 		}
 		return r.lookupGuest(abs, flags)
 	}
@@ -104,7 +110,13 @@ func (t *Task) resolveRooted(r *Root, dirfd int32, path string, flags pathFlags)
 	}
 	defer dir.Release()
 	if g, ok := r.guestOfFD(dir.FD()); ok {
+		if len(g)+1+len(path) >= abi.PATH_MAX {
+			return r.deepLookup(dir.FD(), g, path, flags) // sys_fs_path_deep.go
+		}
 		return r.lookupGuest(joinGuest(g, path), flags)
+	}
+	if r.unnameable(dir.FD()) {
+		return r.deepLookup(dir.FD(), "", path, flags)
 	}
 	// A directory the root cannot name (opened before the root, or
 	// deleted): the lookup is contained in the directory itself.
@@ -318,11 +330,22 @@ func (t *Task) openPathString(dirfd int32, path string, how unix.OpenHow, strict
 		if dir == nil {
 			g, err = r.absolute(path)
 			ok = err == nil
+			if tooLong(err) {
+				fd, err := r.deepOpen(base, "", path, how, write) // sys_fs_path_deep.go
+				return fd, false, err
+			}
 		} else if g, ok = r.guestOfFD(base); ok {
 			g = joinGuest(g, path)
+		} else if r.unnameable(base) {
+			fd, err := r.deepOpen(base, "", path, how, write)
+			return fd, false, err
 		}
 		if !ok {
 			fd, err := openat2In(base, path, how)
+			return fd, false, err
+		}
+		if len(g) >= abi.PATH_MAX {
+			fd, err := r.deepOpen(base, strings.TrimSuffix(g[:len(g)-len(path)], "/"), path, how, write)
 			return fd, false, err
 		}
 		path = g

@@ -92,3 +92,53 @@ func TestSysrootProgramPaths(t *testing.T) {
 		})
 	}
 }
+
+// TestBindDeepTree: below a bind, a working directory more than PATH_MAX
+// deep still takes relative names (mkdir, cd, create, read, getcwd's
+// climb), and find and rm -rf walk the tree, as natively in the same
+// directory: Linux limits the path a call names, not the depth of the
+// directory it starts from.
+func TestBindDeepTree(t *testing.T) {
+	bin := elfuse.Require(t)
+	if _, why := testutil.LookCommand(bashStatic); why != "" {
+		t.Skip(why)
+	}
+	sh := func(s string) []string { return []string{bashStatic, "--norc", "--noprofile", "-c", s} }
+	// find and rm walk with fts: openat(dirfd, "..", O_NOFOLLOW) to climb.
+	find, why := testutil.LookCommand("find")
+	if why != "" {
+		t.Skip(why)
+	}
+	rm, why := testutil.LookCommand("rm")
+	if why != "" {
+		t.Skip(why)
+	}
+	script := func(top string) string {
+		return `cd ` + top + ` || exit 9; n=$(printf 'd%.0s' $(seq 72)); i=0
+while [ $i -lt 60 ]; do mkdir $n && cd $n || break; i=$((i+1)); done
+echo "depth $i"; echo deep > f && cat f; ls; cd ../..; ls $n; echo "pwd $(pwd | wc -c)"
+cd ` + top + ` && ` + find + ` . -type d | wc -l && ` + rm + ` -rf $n && echo removed; ls | wc -l`
+	}
+	native := t.TempDir()
+	want, err := testutil.RunNative(testutil.Cmd{Args: sh(script(native))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want.Status != 0 || !strings.Contains(string(want.Stdout), "depth 60") {
+		t.Fatalf("native run: %v", want)
+	}
+	for _, backend := range testutil.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			testutil.RequireBackend(t, backend)
+			dir := t.TempDir()
+			res, err := testutil.RunElfuse(bin, backend, []string{"--bind", dir + ":" + native},
+				testutil.Cmd{Args: sh(script(native)), Dir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Status != want.Status || string(res.Stdout) != string(want.Stdout) {
+				t.Errorf("elfuse %v\nnative %v", res, want)
+			}
+		})
+	}
+}
