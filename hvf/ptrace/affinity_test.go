@@ -18,14 +18,27 @@ func TestStubIsPinnedToItsTracersCPU(t *testing.T) {
 	if all.Count() < 2 {
 		t.Skip("one CPU: nothing to pin")
 	}
-	for range 3 {
+	// The placement before a run follows the run before it: after a
+	// long one (a loaded host may stretch a short loop past longRun) the
+	// stub is rightly free, and that run proves nothing.
+	checked := 0
+	for i := 0; checked < 3; i++ {
+		if i == 1000 {
+			t.Fatalf("only %d of 1000 runs followed a short one", checked)
+		}
+		prev := g.m.aff.lastRun
 		g.expectSyscall(39)
+		if prev >= longRun {
+			continue
+		}
+		checked++
 		var set unix.CPUSet
 		if err := unix.SchedGetaffinity(g.m.pid, &set); err != nil {
 			t.Fatal(err)
 		}
 		if set.Count() != 1 || !set.IsSet(g.m.aff.cpu) {
-			t.Fatalf("stub affinity has %d CPUs (pinned to %d recorded), want just that one", set.Count(), g.m.aff.cpu)
+			t.Fatalf("stub affinity has %d CPUs (pinned to %d recorded) after a %v run, want just that one",
+				set.Count(), g.m.aff.cpu, prev)
 		}
 	}
 }
