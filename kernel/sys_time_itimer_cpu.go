@@ -54,44 +54,52 @@ func cpuNow(u UsageHost, which int32) (time.Duration, bool) {
 	return user + sys, ok
 }
 
-// getCPUTimer is getitimer for ITIMER_VIRTUAL or ITIMER_PROF.
-func (t *Task) getCPUTimer(which int32) (value, interval time.Duration, err error) {
+// cpuTimerNow returns the usage host and the CPU time timer which runs
+// on: EINVAL when the host cannot tell.
+func (t *Task) cpuTimerNow(which int32) (UsageHost, time.Duration, error) {
 	u, ok := t.usageHost()
 	if !ok {
-		return 0, 0, abi.EINVAL
+		return nil, 0, abi.EINVAL
 	}
 	now, ok := cpuNow(u, which)
 	if !ok {
-		return 0, 0, abi.EINVAL
+		return nil, 0, abi.EINVAL
+	}
+	return u, now, nil
+}
+
+// left is what getitimer shows of c at CPU time now.
+func (c *cpuTimer) left(now time.Duration) (value, interval time.Duration) {
+	if c.deadline == 0 {
+		return 0, c.interval
+	}
+	return max(c.deadline-now, time.Microsecond), c.interval
+}
+
+// getCPUTimer is getitimer for ITIMER_VIRTUAL or ITIMER_PROF.
+func (t *Task) getCPUTimer(which int32) (value, interval time.Duration, err error) {
+	_, now, err := t.cpuTimerNow(which)
+	if err != nil {
+		return 0, 0, err
 	}
 	x := t.Proc.ext()
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	c := x.cpuTimerOf(which)
-	if c.deadline == 0 {
-		return 0, c.interval, nil
-	}
-	return max(c.deadline-now, time.Microsecond), c.interval, nil
+	value, interval = x.cpuTimerOf(which).left(now)
+	return value, interval, nil
 }
 
 // setCPUTimer is setitimer for ITIMER_VIRTUAL or ITIMER_PROF: value 0
 // disarms. It returns the previous setting.
 func (t *Task) setCPUTimer(which int32, value, interval time.Duration) (oldValue, oldInterval time.Duration, err error) {
-	u, ok := t.usageHost()
-	if !ok {
-		return 0, 0, abi.EINVAL
-	}
-	now, ok := cpuNow(u, which)
-	if !ok {
-		return 0, 0, abi.EINVAL
+	u, now, err := t.cpuTimerNow(which)
+	if err != nil {
+		return 0, 0, err
 	}
 	x := t.Proc.ext()
 	x.mu.Lock()
 	c := x.cpuTimerOf(which)
-	if c.deadline != 0 {
-		oldValue = max(c.deadline-now, time.Microsecond)
-	}
-	oldInterval = c.interval
+	oldValue, oldInterval = c.left(now)
 	if value == 0 {
 		*c = cpuTimer{}
 	} else {
