@@ -217,7 +217,7 @@ func (t *Task) procStatus(v procView) string {
 	w("Uid:\t%d\t%d\t%d\t%d", c.RUID, c.EUID, c.SUID, c.FSUID)
 	w("Gid:\t%d\t%d\t%d\t%d", c.RGID, c.EGID, c.SGID, c.FSGID)
 	w("FDSize:\t%d", fdsize)
-	w("Groups:\t%s", strings.Join(groups, " "))
+	w("Groups:\t%s ", strings.Join(groups, " ")) // Linux ends the list with a space
 	w("NStgid:\t%d", pid)
 	w("NSpid:\t%d", pid)
 	w("NSpgid:\t%d", v.pgid)

@@ -28,6 +28,7 @@ func init() {
 		abi.SYS_CHMOD:      {Name: "chmod", Fn: Chmod},
 		abi.SYS_FCHMOD:     {Name: "fchmod", Fn: Fchmod},
 		abi.SYS_FCHMODAT:   {Name: "fchmodat", Fn: Fchmodat},
+		abi.SYS_FCHMODAT2:  {Name: "fchmodat2", Fn: Fchmodat2},
 		abi.SYS_CHOWN:      {Name: "chown", Fn: Chown},
 		abi.SYS_LCHOWN:     {Name: "lchown", Fn: Lchown},
 		abi.SYS_FCHOWN:     {Name: "fchown", Fn: Fchown},
@@ -253,6 +254,29 @@ func Fchmodat(t *Task, a *Args) (uint64, error) {
 func (t *Task) fchmodat(dirfd int32, pathAddr abi.Addr, mode uint32) (uint64, error) {
 	return t.atPath(dirfd, pathAddr, pathWrite, func(p hostPath) error {
 		return unix.Fchmodat(p.dirfd, p.path, mode&0o7777, 0)
+	})
+}
+
+// Fchmodat2 implements Linux syscall fchmodat2(2): fchmodat with flags
+// (AT_SYMLINK_NOFOLLOW: a symlink's mode cannot change, EOPNOTSUPP;
+// AT_EMPTY_PATH: dirfd itself), answered by the host's fchmodat2 on the
+// resolved path.
+func Fchmodat2(t *Task, a *Args) (uint64, error) {
+	flags := int(a.Int(3))
+	if flags&^(abi.AT_SYMLINK_NOFOLLOW|abi.AT_EMPTY_PATH) != 0 {
+		return 0, abi.EINVAL
+	}
+	mode := a.Uint(2) & 0o7777
+	return t.atPath(a.Int(0), a.Addr(1), statPathFlags(flags)|pathWrite, func(p hostPath) error {
+		if fd, ok := p.object(); ok {
+			return hostFchmodat2(fd, "", mode, unix.AT_EMPTY_PATH)
+		}
+		d, name := p.at()
+		hflags := flags & abi.AT_SYMLINK_NOFOLLOW
+		if name == "" {
+			hflags |= unix.AT_EMPTY_PATH
+		}
+		return hostFchmodat2(d, name, mode, hflags)
 	})
 }
 

@@ -462,6 +462,9 @@ func (t *Task) recvmsg(f *HostFile, addr abi.Addr, flags int) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	// Linux hands the input flag MSG_CMSG_CLOEXEC back in msg_flags; the
+	// host saw elfuse's own, which the guest must not.
+	hm.flags = hm.flags&^unix.MSG_CMSG_CLOEXEC | flags&abi.MSG_CMSG_CLOEXEC
 	control := hm.control[:min(hm.controllen, len(hm.control))]
 	installed, truncated := t.recvControl(control, flags&abi.MSG_CMSG_CLOEXEC != 0)
 	if truncated {

@@ -191,6 +191,11 @@ func TestProgramCPUTimers(t *testing.T) {
 	runProgram(t, progCase{src: "itimer_cpu.c"})
 }
 
+// TestProgramFchmodat2: fchmodat2 and its flags.
+func TestProgramFchmodat2(t *testing.T) {
+	runProgram(t, progCase{src: "fchmodat2.c"})
+}
+
 // TestProgramSchedAttr: sched_getattr/sched_setattr (chrt's calls) on the
 // caller and a child, inherited over fork, and their size errors.
 func TestProgramSchedAttr(t *testing.T) {

@@ -343,6 +343,7 @@ static void do_scm_rights(void) {
 	n = recvmsg(sv[1], &msg, 0);
 	CHECK(n);
 	c = CMSG_FIRSTHDR(&msg);
+	printf("small control: msg_flags %#x\n", msg.msg_flags);
 	printf("small control: ctrunc %d controllen %zu fds %zu\n", !!(msg.msg_flags & MSG_CTRUNC),
 	       (size_t)msg.msg_controllen, c ? (c->cmsg_len - CMSG_LEN(0)) / sizeof(int) : 0);
 	if (c) {
@@ -498,7 +499,7 @@ static void do_mmsg(void) {
 	struct iovec s[2] = {{a, 2}, {b, sizeof b}};
 	m = (struct msghdr){.msg_iov = s, .msg_iovlen = 2};
 	ssize_t r = recvmsg(sv[1], &m, 0);
-	printf("scatter %zd: %.2s|%.*s\n", r, a, (int)r - 2, b);
+	printf("scatter %zd: %.2s|%.*s msg_flags %#x\n", r, a, (int)r - 2, b, m.msg_flags);
 }
 
 static void on_alarm(int sig) { (void)sig; }
