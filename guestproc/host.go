@@ -311,6 +311,12 @@ func (h *host) ChildEvents() <-chan struct{} {
 	return h.events
 }
 
+// SetPdeathsig implements kernel.PdeathHost: the supervisor sends the
+// signal when the parent ends.
+func (h *host) SetPdeathsig(sig int32) {
+	h.send(ipc.Request{Op: ipc.OpPdeathsig, Sig: sig})
+}
+
 // syncSubreaper tells the supervisor about a PR_SET_CHILD_SUBREAPER
 // change. prctl only sets a flag in the process state; the flag matters
 // to the tree only once the process has children, so it is checked

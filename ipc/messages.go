@@ -128,16 +128,19 @@ const (
 	// OpKill: send Sig with Info to Pid (kill(2) selector) or, with
 	// Thread, to the thread Pid of process Tgid (tgkill; Tgid -1 tkill).
 	// Reply Self: the caller is a target and queues the signal itself.
-	OpKill     Op = "kill"
-	OpSetpgid  Op = "setpgid"  // Pid, Pgid
-	OpGetpgid  Op = "getpgid"  // Pid; reply Pid
-	OpSetsid   Op = "setsid"   // reply Pid (the new sid)
-	OpGetsid   Op = "getsid"   // Pid; reply Pid
-	OpExeced   Op = "execed"   // Exe, Argv, Files (as OpImage); no reply
-	OpReap     Op = "reap"     // Pid: discard an auto-reaped zombie; no reply
-	OpUnfork   Op = "unfork"   // Pid: a fork child that never started, forgotten without a trace; no reply
-	OpSubreap  Op = "subreap"  // Flag: PR_SET_CHILD_SUBREAPER; no reply
-	OpDescribe Op = "describe" // reserved for dump
+	OpKill    Op = "kill"
+	OpSetpgid Op = "setpgid" // Pid, Pgid
+	OpGetpgid Op = "getpgid" // Pid; reply Pid
+	OpSetsid  Op = "setsid"  // reply Pid (the new sid)
+	OpGetsid  Op = "getsid"  // Pid; reply Pid
+	OpExeced  Op = "execed"  // Exe, Argv, Files (as OpImage); no reply
+	OpReap    Op = "reap"    // Pid: discard an auto-reaped zombie; no reply
+	OpUnfork  Op = "unfork"  // Pid: a fork child that never started, forgotten without a trace; no reply
+	OpSubreap Op = "subreap" // Flag: PR_SET_CHILD_SUBREAPER; no reply
+	// OpPdeathsig: Sig is the caller's PR_SET_PDEATHSIG signal (0: none),
+	// sent to it when its parent ends; no reply.
+	OpPdeathsig Op = "pdeathsig"
+	OpDescribe  Op = "describe" // reserved for dump
 	// OpStop: stop the caller as the default action of stop signal Sig,
 	// unless a SIGCONT newer than Seq was sent to it or (Sig other than
 	// SIGSTOP) its process group is orphaned. Reply Self: it stopped; that

@@ -53,8 +53,14 @@ func Prctl(t *Task, a *Args) (uint64, error) {
 			return 0, abi.EINVAL
 		}
 		x.mu.Lock()
-		defer x.mu.Unlock()
 		x.st.PdeathSig = int32(arg2)
+		x.mu.Unlock()
+		// The tree sends it when the parent ends (supervisor).
+		if k := t.Proc.Kernel; k != nil {
+			if h, ok := k.Host.(PdeathHost); ok {
+				h.SetPdeathsig(int32(arg2))
+			}
+		}
 		return 0, nil
 	case abi.PR_GET_PDEATHSIG:
 		return 0, copyOutU32(t, abi.Addr(arg2), uint32(t.Proc.State().PdeathSig))
@@ -211,4 +217,11 @@ func boolU32(b bool) uint32 {
 		return 1
 	}
 	return 0
+}
+
+// PdeathHost is the optional part of a Host that delivers
+// PR_SET_PDEATHSIG: the process's tree sends the signal when its parent
+// ends.
+type PdeathHost interface {
+	SetPdeathsig(sig int32)
 }

@@ -489,6 +489,9 @@ func (s *supervisor) handle(g *guestproc, req *ipc.Request, fds []int) {
 	case ipc.OpSubreap:
 		s.tree.SetSubreaper(g.pid, req.Flag)
 		return
+	case ipc.OpPdeathsig:
+		s.tree.SetPdeathsig(g.pid, req.Sig)
+		return
 	case ipc.OpStop:
 		if s.stopRequest(g, req) {
 			return // replied when continued (jobctl.go)

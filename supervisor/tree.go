@@ -46,6 +46,9 @@ type Proc struct {
 	Rusage abi.Rusage
 	// Subreaper is PR_SET_CHILD_SUBREAPER.
 	Subreaper bool
+	// Pdeathsig is PR_SET_PDEATHSIG's signal: sent to the process when
+	// its parent ends (0: none).
+	Pdeathsig int32
 	// Execed is set once the process called execve (setpgid on it by its
 	// parent then fails with EACCES).
 	Execed bool
@@ -276,6 +279,15 @@ func (t *Tree) SetSubreaper(pid int32, on bool) {
 	}
 }
 
+// SetPdeathsig records pid's PR_SET_PDEATHSIG signal.
+func (t *Tree) SetPdeathsig(pid, sig int32) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if p := t.procs[pid]; p != nil {
+		p.Pdeathsig = sig
+	}
+}
+
 // Get returns a copy of pid's entry.
 func (t *Tree) Get(pid int32) (Proc, bool) {
 	t.mu.Lock()
@@ -343,6 +355,13 @@ func (t *Tree) Exit(pid int32, status uint32, ru abi.Rusage) []Note {
 		for _, k := range kids {
 			c := p.children[k]
 			delete(p.children, k)
+			if c.Pdeathsig != 0 && c.State != Zombie {
+				// Linux sends it as the parent leaves, from the parent.
+				info := abi.Siginfo{Signo: c.Pdeathsig, Code: abi.SI_USER}
+				info.SetPid(p.Pid)
+				info.SetUid(t.uid)
+				notes = append(notes, Note{Kind: NoteSignal, To: k, Sig: c.Pdeathsig, Info: info})
+			}
 			if adopter == nil {
 				// No one left to wait: the orphan's entry goes as soon as
 				// it is a zombie.

@@ -33,6 +33,8 @@ func procProgramCases() []progCase {
 	for _, m := range []string{"fresh", "threads"} {
 		cs = append(cs, progCase{name: "recycle_" + m, src: "proc_recycle.c", args: []string{m}})
 	}
+	// PR_SET_PDEATHSIG delivered when the parent ends.
+	cs = append(cs, progCase{name: "pdeathsig", src: "proc_pdeathsig.c"})
 	// Record locks between processes: F_GETLK names the guest pid.
 	cs = append(cs, progCase{name: "locks_between_processes", src: "locks.c"})
 	return cs
