@@ -21,6 +21,8 @@ func init() {
 		abi.SYS_MEMFD_CREATE: {Name: "memfd_create", Fn: MemfdCreate},
 		abi.SYS_SPLICE:       {Name: "splice", Fn: Splice},
 		abi.SYS_TEE:          {Name: "tee", Fn: Tee},
+		abi.SYS_VMSPLICE: {Name: "vmsplice", Fn: Vmsplice, Support: Partial,
+			Note: "copies (no page gifting): writev into the pipe or readv from it"},
 	})
 }
 
@@ -118,6 +120,9 @@ func Splice(t *Task, a *Args) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
+	if err := t.pipeArgs(in, out, false); err != nil {
+		return 0, err
+	}
 	n, err := t.transfer2(in, out, flags&unix.SPLICE_F_NONBLOCK != 0, func(hin, hout int) (int, error) {
 		n, err := unix.Splice(hin, inOff, hout, outOff, int(min(length, abi.MAX_RW_COUNT)), flags)
 		return int(n), err
@@ -131,11 +136,92 @@ func Splice(t *Task, a *Args) (uint64, error) {
 	return n, t.copyOutOffset(outOffAddr, outOff)
 }
 
+// isPipe reports whether guest descriptor fd is a pipe (EBADF for a bad
+// one).
+func (t *Task) isPipe(fd int32) (bool, error) {
+	f, err := t.Proc.FDs.Acquire(fd)
+	if err != nil {
+		return false, err
+	}
+	defer f.Release()
+	var st unix.Stat_t
+	return unix.Fstat(f.FD(), &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFIFO, nil
+}
+
+// pipeArgs checks the descriptors of tee (both pipes) or splice (one at
+// least) before the transfer waits for data: Linux refuses others with
+// EINVAL at once, where a wait for input would block forever.
+func (t *Task) pipeArgs(in, out int32, both bool) error {
+	pi, err := t.isPipe(in)
+	if err != nil {
+		return err
+	}
+	po, err := t.isPipe(out)
+	if err != nil {
+		return err
+	}
+	if (both && !(pi && po)) || (!both && !pi && !po) {
+		return abi.EINVAL
+	}
+	return nil
+}
+
 // Tee implements Linux syscall tee(2).
 func Tee(t *Task, a *Args) (uint64, error) {
 	in, out, length, flags := a.Int(0), a.Int(1), a[2], int(a.Uint(3))
+	if err := t.pipeArgs(in, out, true); err != nil {
+		return 0, err
+	}
 	return t.transfer2(in, out, flags&unix.SPLICE_F_NONBLOCK != 0, func(hin, hout int) (int, error) {
 		n, err := unix.Tee(hin, hout, int(min(length, abi.MAX_RW_COUNT)), flags)
 		return int(n), err
 	})
+}
+
+// Vmsplice implements Linux syscall vmsplice(2): the guest's iovecs go
+// into a pipe's write end or come out of its read end, by copy (Linux may
+// map the pages instead; SPLICE_F_GIFT is only a hint). SPLICE_F_NONBLOCK
+// makes a full or empty pipe EAGAIN whatever the descriptor's mode.
+func Vmsplice(t *Task, a *Args) (uint64, error) {
+	flags := a.Uint(3)
+	if flags&^uint32(unix.SPLICE_F_MOVE|unix.SPLICE_F_NONBLOCK|unix.SPLICE_F_MORE|unix.SPLICE_F_GIFT) != 0 {
+		return 0, abi.EINVAL
+	}
+	if pipe, err := t.isPipe(a.Int(0)); err != nil || !pipe {
+		return 0, abi.EBADF
+	}
+	f, err := t.Proc.FDs.Acquire(a.Int(0))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Release()
+	fl, err := unix.FcntlInt(uintptr(f.FD()), unix.F_GETFL, 0)
+	if err != nil {
+		return 0, err
+	}
+	toGuest := fl&unix.O_ACCMODE == unix.O_RDONLY
+	iovs, err := t.ioVecs(a.Addr(1), a[2], toGuest)
+	if err != nil || len(iovs) == 0 {
+		return 0, err
+	}
+	nowait := 0
+	var waits []ioWait
+	if flags&unix.SPLICE_F_NONBLOCK != 0 {
+		nowait = unix.RWF_NOWAIT
+	} else {
+		waits = []ioWait{{f, ioEvents(toGuest, iovLen(iovs))}}
+	}
+	n, err := t.waitIO(func() (int, error) {
+		if toGuest {
+			return unix.Preadv2(f.FD(), iovs, -1, nowait)
+		}
+		return unix.Pwritev2(f.FD(), iovs, -1, nowait)
+	}, waits...)
+	if err != nil {
+		if !toGuest {
+			t.sigpipeOnEPIPE(err)
+		}
+		return 0, err
+	}
+	return uint64(n), nil
 }

@@ -196,6 +196,12 @@ func TestProgramFchmodat2(t *testing.T) {
 	runProgram(t, progCase{src: "fchmodat2.c"})
 }
 
+// TestProgramVmspliceTee: vmsplice both ways, and tee/splice refusing
+// non-pipes at once (not after waiting for data).
+func TestProgramVmspliceTee(t *testing.T) {
+	runProgram(t, progCase{src: "vmsplice_tee.c"})
+}
+
 // TestProgramSchedAttr: sched_getattr/sched_setattr (chrt's calls) on the
 // caller and a child, inherited over fork, and their size errors.
 func TestProgramSchedAttr(t *testing.T) {
