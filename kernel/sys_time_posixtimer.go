@@ -20,14 +20,14 @@ import (
 // not inherited by fork (the child starts with none) and exec deletes
 // them.
 //
-// Clocks: CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_BOOTTIME and their
-// _ALARM variants run on the host's time. An absolute CLOCK_REALTIME
+// Clocks: CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_BOOTTIME, their _ALARM
+// variants and CLOCK_TAI run on the host's time. An absolute CLOCK_REALTIME
 // deadline is converted to a delay when armed, so a later change of the
 // host's wall clock does not move it. The CPU-time clocks are not
 // supported (EINVAL): the guest's CPU time is not the guestproc's.
 
 func init() {
-	const partial = "CLOCK_REALTIME/MONOTONIC/BOOTTIME(_ALARM); SIGEV_SIGNAL, SIGEV_NONE, " +
+	const partial = "CLOCK_REALTIME/MONOTONIC/BOOTTIME(_ALARM)/TAI; SIGEV_SIGNAL, SIGEV_NONE, " +
 		"SIGEV_THREAD_ID (any thread of the process); CPU-time clocks EINVAL"
 	register(map[uint64]Syscall{
 		abi.SYS_TIMER_CREATE:     {Name: "timer_create", Fn: TimerCreate, Support: Partial, Note: partial},
@@ -90,7 +90,7 @@ func TimerCreate(t *Task, a *Args) (uint64, error) {
 	clk, sevp, idp := a.Int(0), a.Addr(1), a.Addr(2)
 	switch clk {
 	case abi.CLOCK_REALTIME, abi.CLOCK_MONOTONIC, abi.CLOCK_BOOTTIME,
-		abi.CLOCK_REALTIME_ALARM, abi.CLOCK_BOOTTIME_ALARM:
+		abi.CLOCK_REALTIME_ALARM, abi.CLOCK_BOOTTIME_ALARM, abi.CLOCK_TAI:
 	default:
 		return 0, abi.EINVAL
 	}

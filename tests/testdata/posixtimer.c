@@ -146,6 +146,15 @@ int main(void)
 	timer_gettime(t3, &cur);
 	printf("SIGEV_NONE armed: %d\n", cur.it_value.tv_sec >= 4);
 
+	/* CLOCK_TAI runs on the host's clock too. */
+	timer_t t4;
+	printf("create TAI: %d\n", timer_create(CLOCK_TAI, &sev, &t4));
+	its = (struct itimerspec){.it_value = {3, 0}};
+	timer_settime(t4, 0, &its, 0);
+	timer_gettime(t4, &cur);
+	printf("TAI armed: %d\n", cur.it_value.tv_sec >= 2);
+	timer_delete(t4);
+
 	/* Errors. */
 	check("bad clock", timer_create((clockid_t)99, 0, &t3), EINVAL);
 	sev.sigev_notify = SIGEV_SIGNAL;
