@@ -3,6 +3,7 @@ package kernel
 import (
 	"github.com/elfuse/elfuse/kernel/abi"
 	"golang.org/x/sys/unix"
+	"strings"
 )
 
 // File status: the stat family, statx, statfs and access checks.
@@ -172,8 +173,12 @@ func Statfs(t *Task, a *Args) (uint64, error) {
 		return 0, err
 	}
 	defer p.release()
+	host := p.path
+	if p.synth != nil && (p.synth.path == "/proc" || strings.HasPrefix(p.synth.path, "/proc/")) {
+		host = "/proc" // the synthetic /proc is a procfs: the host's figures
+	}
 	var hs unix.Statfs_t
-	if err := unix.Statfs(p.path, &hs); err != nil {
+	if err := unix.Statfs(host, &hs); err != nil {
 		return 0, err
 	}
 	return 0, t.copyOutStatfs(a.Addr(1), &hs)

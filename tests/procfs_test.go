@@ -33,6 +33,7 @@ echo renamed > /proc/self/comm; cat /proc/$$/comm; true`)),
 		c("oom_score_adj_is_the_processes", bb("sh", "-c", `cat /proc/self/oom_score_adj; echo 500 > /proc/self/oom_score_adj; cat /proc/$$/oom_score_adj /proc/$$/oom_adj
 sh -c 'cat /proc/self/oom_score_adj'; echo 15 > /proc/self/oom_adj; cat /proc/$$/oom_score_adj
 for v in 2000 -5 x; do (echo $v > /proc/self/oom_score_adj) 2>&1 | sed "s/.*: //"; done; cat /proc/$$/oom_score_adj`)),
+		c("statfs_is_procfs", bb("stat", "-f", "-c", "%t", "/proc", "/proc/self/status", "/proc/1")),
 		c("task_dir_has_one_thread", bb("sh", "-c", `ls /proc/self/task | wc -l; [ -d /proc/thread-self ] && echo dir`)),
 	}
 }
@@ -168,12 +169,12 @@ func TestProcFSUnderSysroot(t *testing.T) {
 	root := debianSysroot(t)
 	script := `readlink /proc/self/exe; realpath /proc/self/exe; grep -c ' /usr/bin/grep$' /proc/self/maps; ` +
 		`echo shm > /dev/shm/procfs-test && cat /dev/shm/procfs-test && rm /dev/shm/procfs-test; ` +
-		`find /proc /dev -maxdepth 2 2>&1 | grep -c 'loop'`
+		`find /proc /dev -maxdepth 2 2>&1 | grep -c 'loop'; stat -f -c %T /proc /proc/self/status`
 	runProc(t, []string{"--sysroot", root}, []string{"/bin/bash", "-c", script}, func(t *testing.T, r testutil.Result) {
 		want := "/usr/bin/readlink\n/usr/bin/realpath\n"
-		if got := string(r.Stdout); !strings.HasPrefix(got, want) || !strings.HasSuffix(got, "shm\n0\n") ||
+		if got := string(r.Stdout); !strings.HasPrefix(got, want) || !strings.HasSuffix(got, "shm\n0\nproc\nproc\n") ||
 			strings.Contains(got, "\n0\nshm") {
-			t.Errorf("got %v, want %q, a nonzero maps count, shm and 0 loops", r, want)
+			t.Errorf("got %v, want %q, a nonzero maps count, shm, 0 loops and a procfs /proc", r, want)
 		}
 	})
 }
