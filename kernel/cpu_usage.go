@@ -13,7 +13,10 @@ package kernel
 // same; a threaded process's stay the host thread's.
 
 import (
+	"runtime"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/elfuse/elfuse/hvf"
 	"github.com/elfuse/elfuse/kernel/abi"
@@ -89,4 +92,50 @@ func (t *Task) ownTimes(ru *abi.Rusage) {
 	if user, sys, ok := t.selfUsage(); ok {
 		ru.Utime, ru.Stime = durationTimeval(user), durationTimeval(sys)
 	}
+}
+
+// sleepCPU is clock_nanosleep on the process CPU clock: the host's clock
+// of the guestproc is not the process's (on hvf/ptrace guest code runs in
+// the stub, and the Go runtime's threads would wake the sleeper), so the
+// sleep polls the process's own CPU time, waking as seldom as the CPU
+// time left over the host's CPUs allows (at most every second). A guest
+// signal interrupts it like any sleep (EINTR, the CPU time left in rem
+// for a relative request).
+func (t *Task) sleepCPU(u UsageHost, abs bool, reqAddr, remAddr abi.Addr) error {
+	req, err := copyInTimespec(t, reqAddr)
+	if err != nil {
+		return err
+	}
+	if !req.Valid() {
+		return abi.EINVAL
+	}
+	now, ok := u.SelfCPU()
+	if !ok {
+		return abi.EINVAL
+	}
+	deadline := time.Duration(req.Nanoseconds())
+	if !abs {
+		deadline = now + deadline
+	}
+	for now < deadline {
+		step := min(max((deadline-now)/time.Duration(runtime.NumCPU()), time.Millisecond), time.Second)
+		ts := unix.NsecToTimespec(int64(step))
+		interrupted, err := t.hostWait(func() error { return unix.Nanosleep(&ts, nil) })
+		if interrupted {
+			if !abs && remAddr != 0 {
+				now, _ = u.SelfCPU()
+				if err := copyOutTimespec(t, remAddr, abi.NsecToTimespec(int64(max(deadline-now, 0)))); err != nil {
+					return err
+				}
+			}
+			return abi.EINTR
+		}
+		if err != nil && err != unix.EINTR {
+			return err
+		}
+		if now, ok = u.SelfCPU(); !ok {
+			return abi.EINVAL
+		}
+	}
+	return nil
 }

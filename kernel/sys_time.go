@@ -179,7 +179,13 @@ func ClockNanosleep(t *Task, a *Args) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return 0, t.sleep(hc, a.Int(1)&abi.TIMER_ABSTIME != 0, a.Addr(2), a.Addr(3))
+	abs := a.Int(1)&abi.TIMER_ABSTIME != 0
+	if cpuClockOf(hc) == abi.CLOCK_PROCESS_CPUTIME_ID {
+		if u, ok := t.usageHost(); ok {
+			return 0, t.sleepCPU(u, abs, a.Addr(2), a.Addr(3)) // cpu_usage.go
+		}
+	}
+	return 0, t.sleep(hc, abs, a.Addr(2), a.Addr(3))
 }
 
 // sleep is the core of nanosleep and clock_nanosleep: a real host sleep on

@@ -191,6 +191,11 @@ func TestProgramCPUTimers(t *testing.T) {
 	runProgram(t, progCase{src: "itimer_cpu.c"})
 }
 
+// TestProgramCPUClockSleep: clock_nanosleep on the process CPU clock.
+func TestProgramCPUClockSleep(t *testing.T) {
+	runProgram(t, progCase{src: "cpu_nanosleep.c"})
+}
+
 // TestProgramFchmodat2: fchmodat2 and its flags.
 func TestProgramFchmodat2(t *testing.T) {
 	runProgram(t, progCase{src: "fchmodat2.c"})
