@@ -312,9 +312,13 @@ func (h *host) ChildEvents() <-chan struct{} {
 }
 
 // SetPdeathsig implements kernel.PdeathHost: the supervisor sends the
-// signal when the parent ends.
+// signal when the parent ends. A round trip: the parent may end right
+// after prctl returns (on its own socket, read on another goroutine),
+// and the tree must know by then.
 func (h *host) SetPdeathsig(sig int32) {
-	h.send(ipc.Request{Op: ipc.OpPdeathsig, Sig: sig})
+	if _, err := h.call(ipc.Request{Op: ipc.OpPdeathsig, Sig: sig}); err != nil {
+		h.log.Debug("pdeathsig to supervisor", "error", err)
+	}
 }
 
 // syncSubreaper tells the supervisor about a PR_SET_CHILD_SUBREAPER

@@ -138,7 +138,7 @@ const (
 	OpUnfork  Op = "unfork"  // Pid: a fork child that never started, forgotten without a trace; no reply
 	OpSubreap Op = "subreap" // Flag: PR_SET_CHILD_SUBREAPER; no reply
 	// OpPdeathsig: Sig is the caller's PR_SET_PDEATHSIG signal (0: none),
-	// sent to it when its parent ends; no reply.
+	// sent to it when its parent ends; an empty reply once recorded.
 	OpPdeathsig Op = "pdeathsig"
 	OpDescribe  Op = "describe" // reserved for dump
 	// OpStop: stop the caller as the default action of stop signal Sig,

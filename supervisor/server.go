@@ -491,7 +491,6 @@ func (s *supervisor) handle(g *guestproc, req *ipc.Request, fds []int) {
 		return
 	case ipc.OpPdeathsig:
 		s.tree.SetPdeathsig(g.pid, req.Sig)
-		return
 	case ipc.OpStop:
 		if s.stopRequest(g, req) {
 			return // replied when continued (jobctl.go)
