@@ -293,12 +293,8 @@ func (k *Kernel) startForked(machine hvf.Machine, img *ForkImage, fds []int, ram
 			unix.Close(dup)
 		}
 	} else {
+		ownVvar(machine, snap.Regions) // vdso_clock.go
 		mm, err = NewMMInto(machine, forkAddrLimit, snap, ram)
-		if err == nil {
-			// Best effort: on failure the child keeps reading the
-			// parent's [vvar], valid while the parent lives.
-			_ = mm.AdoptVvar()
-		}
 	}
 	taken = true
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/elfuse/elfuse/hvf"
 	"github.com/elfuse/elfuse/kernel/abi"
 )
 
@@ -210,8 +211,11 @@ func (c *vclock) publish(a anchor) {
 
 // vclock returns the data page for m's machine: the live one when the guest
 // reads the host's TSC, else one that keeps the guest on the syscalls.
-func (m *MM) vclock() (*vclock, error) {
-	if h, ok := m.machine.(hostTSCMachine); ok && h.GuestTSCIsHost() {
+func (m *MM) vclock() (*vclock, error) { return vclockFor(m.machine) }
+
+// vclockFor is the data page for machine (see MM.vclock).
+func vclockFor(machine hvf.Machine) (*vclock, error) {
+	if h, ok := machine.(hostTSCMachine); ok && h.GuestTSCIsHost() {
 		return theVclock()
 	}
 	return frozenVclock()
@@ -256,26 +260,20 @@ var vdsoImageOnce = sync.OnceValue(vdsoImage)
 // rdtsc reads the TSC (vdso_amd64.s), ordered like the vDSO's lfence; rdtsc.
 func rdtsc() uint64
 
-// AdoptVvar replaces an inherited [vvar] page (a fork child's copy of the
-// parent's mappings refers to the parent's data page, which stops being
-// refreshed when the parent exits) with this guestproc's own. The fork
-// path calls it once the child's address space is rebuilt; without a
-// [vvar] mapping it does nothing.
-func (m *MM) AdoptVvar() error {
-	m.mu.RLock()
-	i := m.find(VvarAddr)
-	inherited := i < len(m.vmas) && m.vmas[i].start == VvarAddr && m.vmas[i].name == "[vvar]"
-	m.mu.RUnlock()
-	if !inherited {
-		return nil
-	}
-	c, err := m.vclock()
+// ownVvar points the [vvar] region of a fork child's snapshot at this
+// guestproc's own data page for machine (vclockFor), in place of the
+// parent's, which stops being refreshed when the parent exits. It runs
+// before the child's address space is built, so the page is mapped once
+// (and a recycled ptrace stub finds it mapped already: hvf/ptrace's
+// layout.go); without a page of its own the child keeps the parent's.
+func ownVvar(machine hvf.Machine, regions []MapInfo) {
+	c, err := vclockFor(machine)
 	if err != nil {
-		return err
+		return
 	}
-	if _, err := m.Mmap(VvarAddr, vvarSize, abi.PROT_READ, abi.MAP_SHARED|abi.MAP_FIXED, c.fd, 0); err != nil {
-		return fmt.Errorf("map [vvar]: %w", err)
+	for i := range regions {
+		if r := &regions[i]; r.Name == "[vvar]" && r.Fd >= 0 && r.Start == VvarAddr && r.Offset == 0 {
+			r.Fd = c.fd
+		}
 	}
-	m.nameRange(abi.Range{Start: VvarAddr, End: VvarAddr + vvarSize}, "[vvar]")
-	return nil
 }

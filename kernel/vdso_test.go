@@ -251,9 +251,6 @@ func TestMapVDSOPlacesVvarAndImageAboveTheStack(t *testing.T) {
 	if err != nil || at != VdsoAddr {
 		t.Fatalf("mapVDSO = %#x, %v; want %#x", uint64(at), err, uint64(VdsoAddr))
 	}
-	if err := m.AdoptVvar(); err != nil {
-		t.Fatalf("AdoptVvar: %v", err)
-	}
 	want := map[string]MapInfo{
 		"[vvar]": {Start: VvarAddr, End: VvarAddr + abi.PageSize, Prot: hvf.ProtRead, Shared: true},
 		"[vdso]": {Start: VdsoAddr, End: VdsoAddr + abi.PageSize, Prot: hvf.ProtRead | hvf.ProtExec},
@@ -289,5 +286,27 @@ func TestMapVDSOPlacesVvarAndImageAboveTheStack(t *testing.T) {
 	}
 	if mode := binary.LittleEndian.Uint32(vvar[vvarMode:]); mode != 0 {
 		t.Errorf("vvar mode on a fake machine = %d, want 0 (syscall)", mode)
+	}
+}
+
+// A fork child maps its own guestproc's [vvar] page, not the parent's
+// (which nobody refreshes once the parent exits); other regions keep
+// their descriptors.
+func TestForkChildMapsItsOwnVvar(t *testing.T) {
+	own, err := vclockFor(&fakeMachine{})
+	if err != nil {
+		t.Skipf("no vDSO data page here: %v", err)
+	}
+	regions := []MapInfo{
+		{Start: 0x400000, End: 0x401000, Name: "[vvar]", Fd: 7}, // not at VvarAddr
+		{Start: VvarAddr, End: VvarAddr + abi.PageSize, Name: "[vvar]", Fd: 8},
+		{Start: VdsoAddr, End: VdsoAddr + abi.PageSize, Name: "[vdso]", Fd: -1},
+	}
+	ownVvar(&fakeMachine{}, regions)
+	if regions[1].Fd != own.fd {
+		t.Errorf("[vvar] descriptor %d, want this guestproc's %d", regions[1].Fd, own.fd)
+	}
+	if regions[0].Fd != 7 || regions[2].Fd != -1 {
+		t.Errorf("other regions changed: %+v", regions)
 	}
 }
