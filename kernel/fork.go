@@ -7,6 +7,7 @@ package kernel
 // with (*Kernel).StartForked.
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 
@@ -434,8 +435,22 @@ func (p *Process) ReleaseForReuse() (hvf.Machine, *ChildRAM) {
 	} else {
 		ram = m.keepRAM()
 	}
-	r, ok := machine.(interface{ Recycle() error })
-	if !ok || r.Recycle() != nil {
+	var err error
+	if k, ok := machine.(interface{ RecycleKeeping(fds []int) error }); ok && ram != nil {
+		// The next fork child of this guestproc maps ram (and the
+		// vDSO's data page) much as this process did: the Machine may
+		// keep those mappings.
+		fds := []int{ram.fd}
+		if c, cerr := vclockFor(machine); cerr == nil {
+			fds = append(fds, c.fd)
+		}
+		err = k.RecycleKeeping(fds)
+	} else if r, ok := machine.(interface{ Recycle() error }); ok {
+		err = r.Recycle()
+	} else {
+		err = errors.ErrUnsupported
+	}
+	if err != nil {
 		if machine != nil {
 			machine.Close()
 		}

@@ -22,13 +22,14 @@ const (
 	entryOpen                      // openat of /proc/<tracer>/fd/N for an op's descriptor
 	entryClose                     // close of an evicted stub descriptor
 	entryPrefault                  // madvise(MADV_POPULATE_*) of a hint, after every op (prefault.go)
+	entryStale                     // munmap of a span the previous process left (layout.go)
 )
 
 // plannedEntry says what a batch entry is for, to account for its result.
 type plannedEntry struct {
 	kind entryKind
 	op   int     // the op (index in the chunk) the entry serves
-	key  fileKey // entryOpen, entryClose
+	key  fileKey // entryOpen, entryClose, entryOp of a map
 	fd   int     // entryOpen: the caller's descriptor; entryClose: the stub's
 }
 
@@ -104,15 +105,25 @@ func (m *machine) applyChunk(ops []hvf.MapOp) (int, error) {
 	p := &batchPlan{pending: map[fileKey]int{}}
 	planned, planErr := m.plan(p, ops)
 	if planErr == nil && planned == len(ops) {
+		m.planStale(p)     // layout.go: the previous process's spans not claimed
 		m.planPrefaults(p) // the last chunk: after every op
 	}
+	if !p.acts() {
+		// Every op was a claim (layout.go): hints are for pages the
+		// stub has had mapped all along.
+		p.ents, p.info = nil, nil
+	}
 	if planErr == nil && planned == len(ops) && len(p.ents) == 1 && m.deferOp(&p.ents[0]) {
-		m.traceOp(ops[0]) // notify_defer.go: the guest's syscall makes it
-		return 1, nil
+		// notify_defer.go: the guest's syscall makes it, or fails, which
+		// is not known here: the range leaves the layout.
+		m.forget(p.ents[0].args[0], p.ents[0].args[1])
+		m.traceOp(ops[p.info[0].op])
+		return len(ops), nil
 	}
 	ran, err := m.runBatch(p.ents, p.strs, true)
 	if err != nil {
 		m.settle(p, ran)
+		m.forgetPlanned(p, 0)
 		return p.opsDone(ran), err
 	}
 	for i := range ran {
@@ -133,6 +144,7 @@ func (m *machine) applyChunk(ops []hvf.MapOp) (int, error) {
 			case entryOp:
 				if err := m.checkResult(ops[pe.op], e); err != nil {
 					m.settle(p, i+1)
+					m.forgetPlanned(p, i)
 					return pe.op, err
 				}
 				m.traceOp(ops[pe.op])
@@ -141,6 +153,7 @@ func (m *machine) applyChunk(ops []hvf.MapOp) (int, error) {
 		}
 		// Entry i failed, and the gadget stopped there.
 		m.settle(p, i)
+		m.forgetPlanned(p, i)
 		switch pe.kind {
 		case entryOpen:
 			// The reopen was refused: pass the descriptor over the
@@ -177,11 +190,21 @@ func (m *machine) plan(p *batchPlan, ops []hvf.MapOp) (int, error) {
 			return i, err
 		}
 		var e batchEntry
+		var key fileKey
 		switch op.Kind {
 		case hvf.OpMap:
 			if op.Off < 0 || op.Off%pageSize != 0 {
 				return i, fmt.Errorf("ptrace: map %#x: offset %#x is not page aligned: %w", op.Addr, op.Off, unix.EINVAL)
 			}
+			claimed, err := m.claim(p, op) // layout.go
+			if err != nil {
+				return i, fmt.Errorf("ptrace: map %#x+%#x: %w", op.Addr, op.Len, err)
+			}
+			if claimed {
+				m.traceOp(op)
+				continue
+			}
+			key, _, _ = p.fileKey(op.Fd)
 			e = batchEntry{nr: unix.SYS_MMAP, args: [6]uint64{op.Addr, op.Len, hostProt(op.Prot),
 				unix.MAP_SHARED | unix.MAP_FIXED, 0, uint64(op.Off)}}
 			src, sfd, stop, err := m.planFile(p, i, op.Fd)
@@ -203,7 +226,12 @@ func (m *machine) plan(p *batchPlan, ops []hvf.MapOp) (int, error) {
 		default:
 			return i, fmt.Errorf("ptrace: unknown memory operation kind %d: %w", op.Kind, unix.EINVAL)
 		}
-		p.add(e, plannedEntry{kind: entryOp, op: i})
+		p.add(e, plannedEntry{kind: entryOp, op: i, key: key})
+		// layout.go: recorded as planned, so that a later op of the
+		// same batch (an exec's new image after the old one's unmap)
+		// claims nothing this one changes; forgetPlanned undoes it for
+		// an entry that does not run.
+		m.noteOp(&e, key)
 	}
 	return len(ops), nil
 }

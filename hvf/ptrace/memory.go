@@ -29,12 +29,16 @@ func (m *machine) Protect(addr, length uint64, prot hvf.Prot) error {
 	if err := m.checkRange(addr, length); err != nil {
 		return err
 	}
-	if m.deferOp(&batchEntry{nr: unix.SYS_MPROTECT, args: [6]uint64{addr, length, hostProt(prot)}}) {
-		return nil // notify_defer.go: the guest's own mprotect makes it
+	e := batchEntry{nr: unix.SYS_MPROTECT, args: [6]uint64{addr, length, hostProt(prot)}}
+	if m.deferOp(&e) {
+		m.forget(addr, length) // as in applyChunk
+		return nil             // notify_defer.go: the guest's own mprotect makes it
 	}
 	if _, err := m.inject(unix.SYS_MPROTECT, addr, length, hostProt(prot)); err != nil {
+		m.forget(addr, length) // layout.go
 		return fmt.Errorf("ptrace: protect %#x+%#x: %w", addr, length, err)
 	}
+	m.noteOp(&e, fileKey{})
 	return nil
 }
 
@@ -47,6 +51,7 @@ func (m *machine) Unmap(addr, length uint64) error {
 	if err := m.checkRange(addr, length); err != nil {
 		return err
 	}
+	m.forget(addr, length) // layout.go: gone, or not known
 	if m.deferOp(&batchEntry{nr: unix.SYS_MUNMAP, args: [6]uint64{addr, length}}) {
 		return nil // notify_defer.go: the guest's own munmap makes it
 	}

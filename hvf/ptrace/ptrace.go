@@ -224,6 +224,11 @@ type machine struct {
 	// gadgetRuns counts the stub's round trips for injected syscalls
 	// and batches (debug logs report it).
 	gadgetRuns int
+	// layout is what the stub has mapped in the guest range, as far as
+	// known; stale says some of it is the previous process's, not yet
+	// claimed (layout.go). The leader's; views use their leader's.
+	layout spans
+	stale  bool
 	// prefault holds the hints for the next Apply (prefault.go).
 	prefault []prefaultHint
 	// statFile is the stub's /proc/PID/stat, open once StubTimes read it.

@@ -20,7 +20,18 @@ import (
 // released. The stub does that on its own after Recycle returns;
 // the machine's next operation waits for it (and reports its failure).
 // Called on the tracing thread.
-func (m *machine) Recycle() error {
+func (m *machine) Recycle() error { return m.recycle(nil, false) }
+
+// RecycleKeeping is Recycle, except that the guest mappings of the files
+// behind fds (elfuse's own, which no guest can reach: the RAM the
+// guestproc keeps for its next process, the vDSO's data page) and of files
+// mapped read-only stay in place for the next process, which claims those
+// it maps again the same way and loses the others before it runs
+// (layout.go).
+func (m *machine) RecycleKeeping(fds []int) error { return m.recycle(fds, true) }
+
+// recycle is Recycle, keeping what RecycleKeeping keeps if keep.
+func (m *machine) recycle(fds []int, keep bool) error {
 	if err := m.checkThread(); err != nil {
 		return err
 	}
@@ -36,13 +47,37 @@ func (m *machine) Recycle() error {
 	// in one batch that the stub runs while this process goes on: the
 	// munmap of a process's memory is most of the cost (~1 ms here), and
 	// the next process needs the stub only later. The next operation on
-	// the machine waits for it and fails if it did.
-	ents, placed := m.recycleEntries() // anchor.go: around the anchors
+	// the machine waits for it and fails if it did. When keeping, the
+	// batch unmaps only what is not kept, and there may be nothing to do:
+	// the stub is made stopped here (a process that ended while a
+	// notification was held, killed say, leaves it waiting for the
+	// answer), as startBatch would.
+	if err := m.sync(); err != nil {
+		return fmt.Errorf("ptrace: recycle: %w", err)
+	}
+	var kept spans
+	var ents []batchEntry
+	planned, placed := false, false
+	if keep {
+		var keys []fileKey
+		for _, fd := range fds {
+			if k, _, err := fileKeyOf(fd); err == nil {
+				keys = append(keys, k)
+			}
+		}
+		kept, ents, planned = m.keepPlan(keys) // layout.go
+	}
+	if !planned {
+		ents, placed = m.recycleEntries() // anchor.go: around the anchors
+	}
+	m.layout, m.stale = kept, len(kept) > 0
 	if len(m.files.fds) > 0 {
 		ents = append(ents, batchEntry{nr: unix.SYS_CLOSE_RANGE, args: [6]uint64{1, ^uint64(0) >> 32}})
 	}
-	if err := m.startBatch(ents, "recycle: unmap the guest range and close the stub's files"); err != nil {
-		return fmt.Errorf("ptrace: recycle: %w", err)
+	if len(ents) > 0 {
+		if err := m.startBatch(ents, "recycle: unmap the guest range and close the stub's files"); err != nil {
+			return fmt.Errorf("ptrace: recycle: %w", err)
+		}
 	}
 	// The batch places them or fails (then so does the machine's next
 	// operation, which collects it).
@@ -50,7 +85,7 @@ func (m *machine) Recycle() error {
 	m.files.fds = make(map[fileKey]int)
 	m.files.order = m.files.order[:0]
 	m.prefault = m.prefault[:0]
-	m.log.Debug("stub recycled", "gadget_runs", m.gadgetRuns)
+	m.log.Debug("stub recycled", "gadget_runs", m.gadgetRuns, "kept", len(kept))
 	m.gadgetRuns = 0
 	m.nf.faulted = false // notify.go: the next process starts in notify mode
 	m.nf.deferred, m.nf.lostOp = nil, nil

@@ -96,6 +96,12 @@ func (v *vcpu) Run() (hvf.Exit, error) {
 	if err := m.syncBatch(); err != nil {
 		return hvf.Exit{}, err
 	}
+	if m.root().stale {
+		// layout.go: no Apply took them since the recycle.
+		if err := m.dropStale(); err != nil {
+			return hvf.Exit{}, err
+		}
+	}
 	if v.closed {
 		return hvf.Exit{}, errors.New("ptrace: run on a closed vCPU")
 	}

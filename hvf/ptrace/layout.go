@@ -1,0 +1,285 @@
+package ptrace
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/elfuse/elfuse/hvf"
+	"github.com/elfuse/elfuse/hvf/internal/maplayout"
+)
+
+// The stub's guest mappings, kept across a recycle.
+//
+// A recycled stub used to unmap the whole guest range when its process
+// ended, and the next process (a fork child of the same parent, most of the
+// time) mapped the same files at the same places again: one munmap of
+// every page table at the end, one batch of mmaps and the page faults that
+// refill the tables at the start, ~100-150 us of a fork of 4 MiB on a PVM
+// host, where every page-table change traps.
+//
+// So the machine records what it has mapped (layout): every span of the
+// guest range it knows to be mapped, with the file, offset and protection.
+// A recycle that keeps (RecycleKeeping) leaves in place the spans of the
+// RAM file the guestproc keeps for its next process and of files mapped
+// read-only (neither holds a file open for writing: a kept mapping must
+// not make an exec fail with ETXTBSY), checked against the stub's
+// /proc/PID/maps, and unmaps everything else. Those spans are stale: the
+// next process may claim them by mapping exactly the same (same file,
+// offset and protection), which then costs nothing; whatever it maps over
+// them replaces them; what is still stale once its first Apply has run
+// (the address space of a fork child or an exec is built in one) goes in
+// that same batch, and in any case before guest code runs (Run). So a
+// process never sees a mapping it did not make.
+//
+// The record only ever errs towards less: an operation whose outcome is
+// not known removes its range from it, and anything outside it is unmapped
+// at the recycle.
+
+// spans is the layout's record (hvf/internal/maplayout).
+type spans = maplayout.Spans
+
+// layoutKey is k as the layout records it.
+func layoutKey(k fileKey) maplayout.Key {
+	return maplayout.Key{Dev: k.dev, Ino: k.ino, AccMode: k.accMode}
+}
+
+// noteOp records an op entry of a batch in the layout.
+func (m *machine) noteOp(e *batchEntry, k fileKey) {
+	r := m.root()
+	switch e.nr {
+	case unix.SYS_MMAP:
+		r.layout = r.layout.Set(maplayout.Span{Start: e.args[0], End: e.args[0] + e.args[1], Key: layoutKey(k), Off: e.args[5], Prot: e.args[2]})
+	case unix.SYS_MPROTECT:
+		r.layout = r.layout.Protect(e.args[0], e.args[0]+e.args[1], e.args[2])
+	default:
+		r.layout = r.layout.Cut(e.args[0], e.args[0]+e.args[1])
+	}
+}
+
+// forget removes [addr, addr+length) from the layout: what is mapped there
+// is not known (a failed or unknown operation), so a recycle unmaps it.
+func (m *machine) forget(addr, length uint64) {
+	r := m.root()
+	r.layout = r.layout.Cut(addr, addr+length)
+}
+
+// keepPlan plans a recycle that keeps, from the stub's maps: the spans of
+// the layout it keeps (maplayout.Keeps: those of the files keep, elfuse's
+// own, the RAM the guestproc keeps and the vDSO's data page, and of
+// read-only files), each confirmed by the maps, and the munmaps of
+// everything else the maps show in the guest range but the anchors. ok is
+// false when the plan cannot be made (the anchors were covered, the maps
+// could not be read).
+func (m *machine) keepPlan(keep []fileKey) (kept spans, ents []batchEntry, ok bool) {
+	if !m.anchorsUp || m.anchorsLost {
+		return nil, nil, false
+	}
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(m.pid) + "/maps")
+	if err != nil {
+		return nil, nil, false
+	}
+	lines, err := parseMapLines(data)
+	if err != nil {
+		return nil, nil, false
+	}
+	keys := make([]maplayout.Key, len(keep))
+	for i, k := range keep {
+		keys[i] = layoutKey(k)
+	}
+	for _, s := range m.layout {
+		if maplayout.Keeps(s.Key, keys) && mapsConfirm(lines, &s) {
+			s.Stale = true
+			kept = append(kept, s)
+		}
+	}
+	// What the maps show in the guest range, less what stays.
+	var gone spans
+	for _, l := range lines {
+		if l.start < m.limit {
+			gone = append(gone, maplayout.Span{Start: l.start, End: min(l.end, m.limit)})
+		}
+	}
+	for _, s := range kept {
+		gone = gone.Cut(s.Start, s.End)
+	}
+	for _, a := range m.anchors {
+		gone = gone.Cut(a, a+pageSize)
+	}
+	for i := 0; i < len(gone); i++ {
+		start, end := gone[i].Start, gone[i].End
+		for i+1 < len(gone) && gone[i+1].Start == end {
+			i++
+			end = gone[i].End
+		}
+		ents = append(ents, batchEntry{nr: unix.SYS_MUNMAP, args: [6]uint64{start, end - start}})
+	}
+	if len(ents)+1 > batchMax {
+		return nil, nil, false
+	}
+	return kept, ents, true
+}
+
+// mapLine is a line of /proc/PID/maps with what a kept span is checked
+// against.
+type mapLine struct {
+	start, end, off uint64
+	prot            uint64
+	shared          bool
+	major, minor    uint32
+	ino             uint64
+}
+
+// parseMapLines parses /proc/PID/maps.
+func parseMapLines(data []byte) ([]mapLine, error) {
+	var out []mapLine
+	for _, line := range bytes.Split(data, []byte("\n")) {
+		f := bytes.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		if len(f) < 5 || len(f[1]) != 4 {
+			return nil, fmt.Errorf("ptrace: bad maps line %q", line)
+		}
+		var l mapLine
+		lo, hi, ok1 := bytes.Cut(f[0], []byte("-"))
+		maj, mnr, ok2 := bytes.Cut(f[3], []byte(":"))
+		if !ok1 || !ok2 {
+			return nil, fmt.Errorf("ptrace: bad maps line %q", line)
+		}
+		var errs [6]error
+		l.start, errs[0] = strconv.ParseUint(string(lo), 16, 64)
+		l.end, errs[1] = strconv.ParseUint(string(hi), 16, 64)
+		l.off, errs[2] = strconv.ParseUint(string(f[2]), 16, 64)
+		ma, e3 := strconv.ParseUint(string(maj), 16, 32)
+		mi, e4 := strconv.ParseUint(string(mnr), 16, 32)
+		errs[3], errs[4] = e3, e4
+		l.ino, errs[5] = strconv.ParseUint(string(f[4]), 10, 64)
+		for _, e := range errs {
+			if e != nil {
+				return nil, fmt.Errorf("ptrace: bad maps line %q", line)
+			}
+		}
+		l.major, l.minor = uint32(ma), uint32(mi)
+		p := f[1]
+		if p[0] == 'r' {
+			l.prot |= unix.PROT_READ
+		}
+		if p[1] == 'w' {
+			l.prot |= unix.PROT_WRITE
+		}
+		if p[2] == 'x' {
+			l.prot |= unix.PROT_EXEC
+		}
+		l.shared = p[3] == 's'
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+// mapsConfirm reports whether the maps lines show all of s mapped shared
+// from its file, offset and protection.
+func mapsConfirm(lines []mapLine, s *maplayout.Span) bool {
+	at := s.Start
+	for _, l := range lines {
+		if l.end <= at || l.start >= s.End {
+			continue
+		}
+		if l.start > at || !l.shared || l.prot != s.Prot || l.ino != s.Key.Ino ||
+			l.major != unix.Major(s.Key.Dev) || l.minor != unix.Minor(s.Key.Dev) ||
+			l.off+(at-l.start) != s.OffAt(at) {
+			return false
+		}
+		at = l.end
+		if at >= s.End {
+			return true
+		}
+	}
+	return false
+}
+
+// staleEntries are the munmaps of the stale spans, which leave the layout.
+func (m *machine) staleEntries() []batchEntry {
+	r := m.root()
+	if !r.stale {
+		return nil
+	}
+	var ents []batchEntry
+	for _, s := range r.layout.StaleOnes() {
+		ents = append(ents, batchEntry{nr: unix.SYS_MUNMAP, args: [6]uint64{s.Start, s.End - s.Start}})
+		r.layout = r.layout.Cut(s.Start, s.End)
+	}
+	r.stale = false
+	return ents
+}
+
+// dropStale unmaps the spans still stale (before guest code runs).
+func (m *machine) dropStale() error {
+	ents := m.staleEntries()
+	if len(ents) == 0 {
+		return nil
+	}
+	ran, err := m.runBatch(ents, nil, true)
+	if err != nil {
+		return fmt.Errorf("ptrace: unmap the previous process's mappings: %w", err)
+	}
+	if ran < len(ents) || failed(ents[ran-1].ret) {
+		e := ents[max(ran, 1)-1]
+		return fmt.Errorf("ptrace: unmap the previous process's mapping %#x+%#x: %w", e.args[0], e.args[1], errnoOf(e.ret))
+	}
+	return nil
+}
+
+// claim reports whether op, a map, is already in place: the stub maps the
+// same file there from the same offset with the same protection (stale
+// spans of the previous process, or a map made again, as a fork child's
+// [vvar]). Stale spans are then the current process's.
+func (m *machine) claim(p *batchPlan, op hvf.MapOp) (bool, error) {
+	r := m.root()
+	if len(r.layout) == 0 {
+		return false, nil
+	}
+	k, _, err := p.fileKey(op.Fd)
+	if err != nil {
+		return false, err
+	}
+	l, ok := r.layout.Claim(op.Addr, op.Addr+op.Len, layoutKey(k), uint64(op.Off), hostProt(op.Prot))
+	r.layout = l
+	return ok, nil
+}
+
+// planStale adds the munmaps of the spans still stale to p (the end of the
+// first Apply after a recycle, which builds the new address space), if
+// they fit.
+func (m *machine) planStale(p *batchPlan) {
+	r := m.root()
+	if !r.stale || len(p.ents)+len(r.layout.StaleOnes()) > batchMax {
+		return
+	}
+	for _, e := range m.staleEntries() {
+		p.add(e, plannedEntry{kind: entryStale, op: -1})
+	}
+}
+
+// acts reports whether p has an entry other than prefaults.
+func (p *batchPlan) acts() bool {
+	for _, pe := range p.info {
+		if pe.kind != entryPrefault {
+			return true
+		}
+	}
+	return false
+}
+
+// forgetPlanned removes from the layout the ranges of p's op and stale
+// entries from index from on, whose outcome is not known.
+func (m *machine) forgetPlanned(p *batchPlan, from int) {
+	for i := from; i < len(p.ents); i++ {
+		if k := p.info[i].kind; k == entryOp || k == entryStale {
+			m.forget(p.ents[i].args[0], p.ents[i].args[1])
+		}
+	}
+}
