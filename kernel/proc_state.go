@@ -125,6 +125,7 @@ func (p *Process) SetState(st ProcState) {
 	x.mu.Lock()
 	x.st = st
 	x.mu.Unlock()
+	p.credsChanged()
 	p.syncFDLimit()
 }
 
@@ -251,6 +252,7 @@ func (p *Process) ResetForExec() {
 	x.st.Comm = ""
 	x.st.Dumpable = 1
 	x.st.KeepCaps = false
+	defer p.credsChanged()
 	c := &x.st.Creds
 	if c.EUID == 0 || c.RUID == 0 {
 		c.Caps.Permitted = c.Caps.Bounding | c.Caps.Inheritable

@@ -135,6 +135,7 @@ func (p *Process) updateCreds(fn func(c *Creds) error) error {
 		return err
 	}
 	x.st.Creds = c
+	p.credsChanged()
 	return nil
 }
 
