@@ -9,7 +9,8 @@ import (
 )
 
 // Creds is a process's credentials record (struct cred). The kernel applies
-// set*id and capset calls to it; the host process keeps its own identity.
+// set*id and capset calls to it; the host threads serving the process carry
+// its fs ids, groups and effective set (creds_thread.go).
 type Creds struct {
 	RUID, EUID, SUID, FSUID uint32
 	RGID, EGID, SGID, FSGID uint32
