@@ -11,6 +11,7 @@
 //             CAP_CHOWN, CAP_FOWNER in its effective set (capset), then in
 //             its permitted set too (access() of a real root uses the
 //             permitted set, AT_EACCESS the effective one);
+//   root      a child after those that changes nothing;
 //   fsuid     setfsuid(1000) and setfsgid(1000) alone, then back to 0.
 // Every result is printed by errno name.
 #define _GNU_SOURCE
@@ -220,6 +221,11 @@ static void fsuidChild(void) {
 	tries("fsuid/back");
 }
 
+// rootChild is a child after the others: elfuse may serve it with the
+// host process that served one of them, which must have dropped their
+// credentials.
+static void rootChild(void) { tries("root"); }
+
 static void run(const char *what, void (*fn)(void)) {
 	fflush(stdout);
 	pid_t pid = fork();
@@ -279,6 +285,7 @@ int main(int argc, char **argv) {
 
 	run("setuid", setuidChild);
 	run("caps", capsChild);
+	run("root", rootChild);
 	run("fsuid", fsuidChild);
 
 	const char *names[] = {"secret", "public", "theirs", "private/f", "copy", "rootonly", NULL};
