@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/fsuid.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -106,6 +107,37 @@ static void tries(const char *who) {
 	r(who, "chmod secret 0600", chmod(at("secret"), 0600));
 }
 
+// sendCreds sends SCM_CREDENTIALS naming uid and gid over a socketpair and
+// prints what the receiver got.
+static void sendCreds(const char *who, uid_t uid, gid_t gid) {
+	int sv[2], on = 1;
+	if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sv) < 0 || setsockopt(sv[1], SOL_SOCKET, SO_PASSCRED, &on, sizeof on) < 0) {
+		printf("%s: socketpair: %s\n", who, ename(errno));
+		return;
+	}
+	struct ucred uc = {getpid(), uid, gid};
+	char cbuf[CMSG_SPACE(sizeof uc)] = {0}, byte = 'x';
+	struct iovec iov = {&byte, 1};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_CREDENTIALS;
+	c->cmsg_len = CMSG_LEN(sizeof uc);
+	memcpy(CMSG_DATA(c), &uc, sizeof uc);
+	char what[64];
+	snprintf(what, sizeof what, "send SCM_CREDENTIALS %u:%u", (unsigned)uid, (unsigned)gid);
+	r(who, what, sendmsg(sv[0], &m, 0));
+	memset(cbuf, 0, sizeof cbuf);
+	m.msg_controllen = sizeof cbuf;
+	if (recvmsg(sv[1], &m, MSG_DONTWAIT) == 1 && (c = CMSG_FIRSTHDR(&m)) != NULL && c->cmsg_type == SCM_CREDENTIALS) {
+		memcpy(&uc, CMSG_DATA(c), sizeof uc);
+		printf("%s: received %u:%u from %s\n", who, (unsigned)uc.uid, (unsigned)uc.gid,
+		       uc.pid == getpid() ? "self" : "another pid");
+	}
+	close(sv[0]);
+	close(sv[1]);
+}
+
 // Capabilities through the raw calls (no libcap).
 struct caphdr { unsigned version; int pid; };
 struct capdata { unsigned eff, perm, inh; };
@@ -174,6 +206,9 @@ static void setuidChild(void) {
 	r("setuid", "setuid(1000)", setuid(1000));
 	printf("setuid: ids %d %d %d %d\n", getuid(), geteuid(), getgid(), getegid());
 	tries("setuid");
+	sendCreds("setuid", 1000, 1000);
+	sendCreds("setuid", 0, 1000);
+	sendCreds("setuid", 1000, 0);
 	fflush(stdout);
 	if (write(pipefd[1], "x", 1) != 1)
 		printf("setuid: pipe: %s\n", ename(errno));
