@@ -190,7 +190,9 @@ func usageSince(p *kernel.Process, c lifeClock, kept hvf.Machine) abi.Rusage {
 
 // hostThreadState is what a guest may change on the guestproc's own vCPU
 // thread (sched_setaffinity acts on the host thread) and a recycled
-// guestproc puts back before its next process.
+// guestproc puts back before its next process. The credentials the thread
+// carries for the guest are not in it: Task.Run gives elfuse's back when
+// it returns (kernel/creds_thread.go).
 type hostThreadState struct {
 	cpus unix.CPUSet
 	ok   bool

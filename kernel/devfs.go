@@ -52,7 +52,10 @@ func (t *Task) devMake(n *synthNode, name string) *synthNode {
 		return &synthNode{path: p, kind: synthLink, perm: 0o777, target: target}
 	}
 	if name == "shm" {
-		dir, err := shmDir()
+		// The directory is elfuse's, made with its credentials; its
+		// mode lets every guest in, as /dev/shm's does.
+		var dir string
+		err := t.asHost(func() (err error) { dir, err = shmDir(); return err })
 		if err != nil {
 			return nil
 		}

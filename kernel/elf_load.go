@@ -158,15 +158,17 @@ func openChecked(path string, open Opener) (*os.File, int64, error) {
 	return f, st.Size(), nil
 }
 
-// executable checks that the caller may execute the open file fd:
-// faccessat2(fd, "", X_OK, AT_EMPTY_PATH) (Linux 5.8), else access(2) of
-// its /proc/self/fd link, a path walk through procfs that cost a tenth of
-// an execve here.
+// executable checks that the caller may execute the open file fd, with
+// the thread's fs ids and effective set as execve does (AT_EACCESS: the
+// thread carries the guest's, creds_thread.go; its real ids are elfuse's):
+// faccessat2(fd, "", X_OK, AT_EMPTY_PATH|AT_EACCESS) (Linux 5.8), else
+// faccessat of its /proc/self/fd link, a path walk through procfs that
+// cost a tenth of an execve here.
 func executable(fd int) error {
-	err := unix.Faccessat2(fd, "", unix.X_OK, unix.AT_EMPTY_PATH)
+	err := unix.Faccessat2(fd, "", unix.X_OK, unix.AT_EMPTY_PATH|unix.AT_EACCESS)
 	if err == unix.ENOSYS || err == unix.EINVAL || err == unix.EPERM {
 		// Older kernels, or a seccomp filter that refuses the call.
-		err = unix.Access("/proc/self/fd/"+strconv.Itoa(fd), unix.X_OK)
+		err = unix.Faccessat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(fd), unix.X_OK, unix.AT_EACCESS)
 	}
 	return err
 }

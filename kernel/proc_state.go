@@ -9,7 +9,8 @@ import (
 )
 
 // Creds is a process's credentials record (struct cred). The kernel applies
-// set*id and capset calls to it; the host process keeps its own identity.
+// set*id and capset calls to it; the host threads serving the process carry
+// its fs ids, groups and effective set (creds_thread.go).
 type Creds struct {
 	RUID, EUID, SUID, FSUID uint32
 	RGID, EGID, SGID, FSGID uint32
@@ -125,6 +126,7 @@ func (p *Process) SetState(st ProcState) {
 	x.mu.Lock()
 	x.st = st
 	x.mu.Unlock()
+	p.credsChanged()
 	p.syncFDLimit()
 }
 
@@ -251,6 +253,7 @@ func (p *Process) ResetForExec() {
 	x.st.Comm = ""
 	x.st.Dumpable = 1
 	x.st.KeepCaps = false
+	defer p.credsChanged()
 	c := &x.st.Creds
 	if c.EUID == 0 || c.RUID == 0 {
 		c.Caps.Permitted = c.Caps.Bounding | c.Caps.Inheritable

@@ -106,12 +106,19 @@ func procPeerWalk(n *synthNode, remain string, trailing bool) (synthWalk, bool, 
 }
 
 // open opens the object with the guest's open flags (O_PATH included);
-// the host descriptor is close-on-exec.
-func (pf *procPeerFD) open(how unix.OpenHow) (int, error) {
+// the host descriptor is close-on-exec. The host's /proc/PID/fd of
+// another guestproc is elfuse's to open (its real ids are elfuse's, not
+// the guest's): the walk through it runs with elfuse's credentials
+// (creds_thread.go).
+func (pf *procPeerFD) open(t *Task, how unix.OpenHow) (int, error) {
 	h := how
 	h.Flags = (h.Flags | unix.O_CLOEXEC) &^ unix.O_NOFOLLOW
 	h.Resolve = 0
-	fd, err := unix.Openat2(unix.AT_FDCWD, "/proc/"+strconv.Itoa(pf.hostPid)+"/fd/"+strconv.Itoa(pf.hostFD), &h)
+	fd := -1
+	err := t.asHost(func() (err error) {
+		fd, err = unix.Openat2(unix.AT_FDCWD, "/proc/"+strconv.Itoa(pf.hostPid)+"/fd/"+strconv.Itoa(pf.hostFD), &h)
+		return err
+	})
 	if err == unix.ENOENT || err == unix.ESRCH {
 		return -1, abi.ENOENT // the descriptor or its process went away
 	}
@@ -132,8 +139,8 @@ func (pf *procPeerFD) open(how unix.OpenHow) (int, error) {
 // peerPath is the resolver's answer for a walk that ended on a peer
 // object: the object itself, open as O_PATH, for the calls that act on
 // it (stat).
-func (pf *procPeerFD) peerPath() (hostPath, error) {
-	fd, err := pf.open(unix.OpenHow{Flags: unix.O_PATH})
+func (pf *procPeerFD) peerPath(t *Task) (hostPath, error) {
+	fd, err := pf.open(t, unix.OpenHow{Flags: unix.O_PATH})
 	if err != nil {
 		return hostPath{}, err
 	}

@@ -58,13 +58,13 @@ func TestProcPeerOpenChecksTheObject(t *testing.T) {
 	}
 	defer unix.Close(hfd)
 	pf := &procPeerFD{hostPid: os.Getpid(), hostFD: hfd, target: "pipe:[1]"}
-	if fd, err := pf.open(unix.OpenHow{Flags: unix.O_RDONLY}); !errors.Is(err, abi.ENOENT) {
+	if fd, err := pf.open(nil, unix.OpenHow{Flags: unix.O_RDONLY}); !errors.Is(err, abi.ENOENT) {
 		if err == nil {
 			unix.Close(fd)
 		}
 		t.Errorf("open of a reused number: %v, want ENOENT", err)
 	}
-	if _, err := pf.peerPath(); !errors.Is(err, abi.ENOENT) {
+	if _, err := pf.peerPath(nil); !errors.Is(err, abi.ENOENT) {
 		t.Errorf("path of a reused number: %v, want ENOENT", err)
 	}
 }

@@ -13,6 +13,8 @@ import (
 // It must be called on a goroutine locked to its OS thread.
 func (t *Task) Run() (uint32, error) {
 	t.noteHostThread() // sys_sys_target.go
+	t.startCreds()     // creds_thread.go
+	defer t.dropCreds()
 	var (
 		expired atomic.Bool
 		exits   atomic.Uint64

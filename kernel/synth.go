@@ -446,7 +446,7 @@ func (t *Task) synthOpenNode(n *synthNode, how unix.OpenHow) (int, error) {
 	acc := how.Flags & unix.O_ACCMODE
 	write := acc != unix.O_RDONLY || how.Flags&(unix.O_TRUNC|unix.O_CREAT) != 0
 	if n.peer != nil && n.kind != synthLink {
-		return n.peer.open(how)
+		return n.peer.open(t, how)
 	}
 	switch n.kind {
 	case synthHost:

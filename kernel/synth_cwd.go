@@ -20,8 +20,8 @@ import (
 // descriptor) and exec keeps. A synthetic directory has no host
 // directory, so it is given one: a marker directory per synthetic path
 // under a private host directory of the tree, synthCwdRoot/<canonical
-// guest path> ($TMPDIR/elfuse-cwd-<supervisor pid>/proc/12/task, mode
-// 0700, removed by the supervisor at exit). chdir into a synthetic
+// guest path> ($TMPDIR/elfuse-cwd-<supervisor pid>/proc/12/task, modes
+// 0711 and 0755, removed by the supervisor at exit). chdir into a synthetic
 // directory enters its marker; getcwd, and every relative path looked up
 // from AT_FDCWD, map a cwd below the marker root back to the synthetic
 // path, so the walk goes on in the synthetic tree. The markers hold
@@ -61,28 +61,60 @@ func synthCwdRoot() string {
 }
 
 // synthCwdMarker returns the marker directory of the synthetic directory
-// at canonical path p, creating it.
-func synthCwdMarker(p string) (string, error) {
+// at canonical path p, creating it. The markers are elfuse's, made with
+// its credentials (creds_thread.go); a guest that changed its ids walks
+// them with the guest's, so the root is 0711 and the markers 0755,
+// whatever the umask.
+func (t *Task) synthCwdMarker(p string) (string, error) {
 	if !synthCwdTree.Load() {
 		return "", errNoMarkers
 	}
 	root := synthCwdRoot()
-	if err := os.Mkdir(root, 0o700); err != nil && !os.IsExist(err) {
-		return "", err
-	}
 	var st unix.Stat_t
-	if err := unix.Lstat(root, &st); err != nil {
+	err := unix.Lstat(root, &st)
+	if err == unix.ENOENT {
+		err = t.asHost(func() error { return mkdirMarker(root, 0o711) })
+		if err == nil {
+			err = unix.Lstat(root, &st)
+		}
+	}
+	if err != nil {
 		return "", err
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFDIR || int(st.Uid) != os.Getuid() {
 		return "", unix.EACCES // not ours
 	}
 	dir := filepath.Join(root, filepath.FromSlash(path.Clean(p)))
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", err
+	if unix.Stat(dir, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		err := t.asHost(func() error {
+			for i := len(root) + 1; i <= len(dir); i++ {
+				if i == len(dir) || dir[i] == '/' {
+					if err := mkdirMarker(dir[:i], 0o755); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return "", err
+		}
 	}
 	synthCwdMarkers.Store(true)
 	return dir, nil
+}
+
+// mkdirMarker makes directory name with mode perm, or leaves the one
+// there.
+func mkdirMarker(name string, perm uint32) error {
+	err := unix.Mkdir(name, perm)
+	if err == unix.EEXIST {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return unix.Chmod(name, perm) // beyond the umask
 }
 
 // errNoMarkers says synthetic directories have no host stand-ins here.
@@ -124,7 +156,7 @@ func synthOfMarker(host string) (string, bool) {
 // fchdirHost changes the cwd to host descriptor fd, or to the marker of
 // the synthetic directory fd holds. Without markers (unit tests) that
 // stays ENOTDIR, as for chdir.
-func fchdirHost(fd int) error {
+func (t *Task) fchdirHost(fd int) error {
 	p, dir, ok := synthFD(fd)
 	if !ok {
 		return unix.Fchdir(fd)
@@ -132,7 +164,7 @@ func fchdirHost(fd int) error {
 	if !dir {
 		return abi.ENOTDIR
 	}
-	marker, err := synthCwdMarker(p)
+	marker, err := t.synthCwdMarker(p)
 	if errors.Is(err, errNoMarkers) {
 		return abi.ENOTDIR
 	}

@@ -67,7 +67,7 @@ func (t *Task) synthPath(dirfd int32, gp string, flags pathFlags) (p hostPath, n
 			// chdir and stat (not the guestproc's host /proc/self/fd);
 			// the names in it stay the resolver's.
 			fdDir := &synthNode{path: "/proc/" + strconv.Itoa(int(t.guestPid())) + "/fd", kind: synthDir, perm: 0o500}
-			dir, err := synthCwdMarker(fdDir.path)
+			dir, err := t.synthCwdMarker(fdDir.path)
 			if errors.Is(err, errNoMarkers) {
 				return hostPath{}, w.outside, false, nil
 			}
@@ -85,7 +85,7 @@ func (t *Task) synthPath(dirfd int32, gp string, flags pathFlags) (p hostPath, n
 	}
 	n := w.node
 	if n.peer != nil && n.kind != synthLink {
-		hp, err := n.peer.peerPath()
+		hp, err := n.peer.peerPath(t)
 		return hp, "", true, err
 	}
 	if n.kind == synthHost {
@@ -111,7 +111,7 @@ func (t *Task) synthPath(dirfd int32, gp string, flags pathFlags) (p hostPath, n
 	if n.kind == synthDir {
 		// A directory's host stand-in is its marker (synth_cwd.go), so
 		// chdir works; stat and getdents answer from n.
-		dir, err := synthCwdMarker(n.path)
+		dir, err := t.synthCwdMarker(n.path)
 		if err == nil {
 			return hostPath{dirfd: unix.AT_FDCWD, path: dir, synth: n}, "", true, nil
 		}

@@ -142,5 +142,5 @@ func Chdir(t *Task, a *Args) (uint64, error) {
 // synthetic directory (a memfd, synthFD) enters that directory's marker,
 // as chdir by path does (synth_cwd.go).
 func Fchdir(t *Task, a *Args) (uint64, error) {
-	return t.withFD(a.Int(0), fchdirHost)
+	return t.withFD(a.Int(0), t.fchdirHost)
 }

@@ -198,8 +198,28 @@ func Fstatfs(t *Task, a *Args) (uint64, error) {
 	return 0, t.copyOutStatfs(a.Addr(1), &hs)
 }
 
-// faccessat is the core of the access family.
+// faccessat is the core of the access family. Without AT_EACCESS Linux
+// checks with the real ids (and a real root's permitted set): where the
+// host thread carries the guest's fs ids (creds_thread.go) the whole call
+// runs with those instead, and asks the host with AT_EACCESS; the host's
+// own real ids are elfuse's.
 func (t *Task) faccessat(dirfd int32, pathAddr abi.Addr, mode uint32, flags int, v2 bool) (uint64, error) {
+	if h := theHostIdentity(); h.enabled && flags&abi.AT_EACCESS == 0 {
+		c := t.Proc.Creds()
+		var ret uint64
+		err := t.withCreds(h.forAccess(&c), func() error {
+			var err error
+			ret, err = t.faccessatAs(dirfd, pathAddr, mode, flags, unix.AT_EACCESS, v2)
+			return err
+		})
+		return ret, err
+	}
+	return t.faccessatAs(dirfd, pathAddr, mode, flags, 0, v2)
+}
+
+// faccessatAs is faccessat with the thread's credentials as they are;
+// extra are host flags added to the guest's.
+func (t *Task) faccessatAs(dirfd int32, pathAddr abi.Addr, mode uint32, flags, extra int, v2 bool) (uint64, error) {
 	p, err := t.resolvePath(dirfd, pathAddr, statPathFlags(flags))
 	if err != nil {
 		return 0, err
@@ -207,16 +227,16 @@ func (t *Task) faccessat(dirfd int32, pathAddr abi.Addr, mode uint32, flags int,
 	defer p.release()
 	if fd, ok := p.object(); ok && flags&abi.AT_SYMLINK_NOFOLLOW == 0 {
 		// The object itself (faccessat2's AT_EMPTY_PATH, Linux 5.8).
-		err := unix.Faccessat2(fd, "", mode, flags&abi.AT_EACCESS|unix.AT_EMPTY_PATH)
+		err := unix.Faccessat2(fd, "", mode, flags&abi.AT_EACCESS|extra|unix.AT_EMPTY_PATH)
 		if err != unix.ENOSYS && err != unix.EINVAL {
 			return 0, err
 		}
 	}
 	hdir, hname := p.at()
 	if v2 {
-		return 0, unix.Faccessat2(hdir, hname, mode, flags)
+		return 0, unix.Faccessat2(hdir, hname, mode, flags|extra)
 	}
-	return 0, unix.Faccessat(hdir, hname, mode, 0)
+	return 0, unix.Faccessat(hdir, hname, mode, extra)
 }
 
 // Access implements Linux syscall access(2).

@@ -7,8 +7,11 @@ import (
 )
 
 // Process ids and credentials. Pids come from Host (the supervisor owns the
-// guest PID namespace); credentials live in the process's Creds record and
-// never change the host process's identity.
+// guest PID namespace); credentials live in the process's Creds record, and
+// the host threads serving the process carry its fs ids, groups and
+// effective capabilities for the host's file-access checks
+// (creds_thread.go); the host process's real and effective ids stay
+// elfuse's.
 
 func init() {
 	register(map[uint64]Syscall{
@@ -23,23 +26,23 @@ func init() {
 		abi.SYS_GETRESGID: {Name: "getresgid", Fn: Getresgid},
 		abi.SYS_GETGROUPS: {Name: "getgroups", Fn: Getgroups},
 		abi.SYS_SETUID: {Name: "setuid", Fn: Setuid, Support: Partial,
-			Note: "changes the guest's credentials record only; the host process keeps its identity"},
+			Note: credsNote},
 		abi.SYS_SETGID: {Name: "setgid", Fn: Setgid, Support: Partial,
-			Note: "changes the guest's credentials record only"},
+			Note: credsNote},
 		abi.SYS_SETREUID: {Name: "setreuid", Fn: Setreuid, Support: Partial,
-			Note: "changes the guest's credentials record only"},
+			Note: credsNote},
 		abi.SYS_SETREGID: {Name: "setregid", Fn: Setregid, Support: Partial,
-			Note: "changes the guest's credentials record only"},
+			Note: credsNote},
 		abi.SYS_SETRESUID: {Name: "setresuid", Fn: Setresuid, Support: Partial,
-			Note: "changes the guest's credentials record only"},
+			Note: credsNote},
 		abi.SYS_SETRESGID: {Name: "setresgid", Fn: Setresgid, Support: Partial,
-			Note: "changes the guest's credentials record only"},
+			Note: credsNote},
 		abi.SYS_SETFSUID: {Name: "setfsuid", Fn: Setfsuid, Support: Partial,
-			Note: "changes the guest's credentials record only; file access uses the host's ids"},
+			Note: credsNote},
 		abi.SYS_SETFSGID: {Name: "setfsgid", Fn: Setfsgid, Support: Partial,
-			Note: "changes the guest's credentials record only; file access uses the host's ids"},
+			Note: credsNote},
 		abi.SYS_SETGROUPS: {Name: "setgroups", Fn: Setgroups, Support: Partial,
-			Note: "changes the guest's credentials record only"},
+			Note: credsNote},
 		abi.SYS_GETPGRP: {Name: "getpgrp", Fn: Getpgrp},
 		abi.SYS_GETPGID: {Name: "getpgid", Fn: Getpgid, Support: Partial,
 			Note: "own process only until the supervisor answers for others (ESRCH)"},
@@ -51,6 +54,10 @@ func init() {
 			Note: "single-process view: the first process leads its group, so EPERM as Linux says for a group leader"},
 	})
 }
+
+// credsNote is the support note of the calls that change credentials.
+const credsNote = "per process, not per thread; file access follows them only when elfuse runs as root " +
+	"(creds_thread.go), and the host process's real and effective ids stay elfuse's"
 
 // noID is the (uid_t)-1 "leave unchanged" / invalid id.
 const noID = ^uint32(0)
@@ -135,6 +142,7 @@ func (p *Process) updateCreds(fn func(c *Creds) error) error {
 		return err
 	}
 	x.st.Creds = c
+	p.credsChanged()
 	return nil
 }
 

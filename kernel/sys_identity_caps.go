@@ -12,14 +12,16 @@ import (
 // evolves them as Linux does: set*id calls drop and restore them
 // (cap_emulate_setxuid), capset may only shrink them, and the privilege
 // checks of this package (CAP_SETUID, CAP_SETGID, CAP_SYS_RESOURCE) read
-// the effective set. The host process keeps its own capabilities.
+// the effective set. The host threads serving the process carry its
+// effective set (within the host's permitted set) for the host's own
+// checks of file access (creds_thread.go).
 
 func init() {
 	register(map[uint64]Syscall{
 		abi.SYS_CAPGET: {Name: "capget", Fn: Capget, Support: Partial,
 			Note: "own process only; other pids ESRCH"},
 		abi.SYS_CAPSET: {Name: "capset", Fn: Capset, Support: Partial,
-			Note: "changes the guest's capability record only; the host process keeps its capabilities"},
+			Note: "own process only; the host threads serving it carry its effective set when elfuse runs as root"},
 	})
 }
 

@@ -294,10 +294,12 @@ func forEachCmsg(b []byte, fn func(h abi.Cmsghdr, data []byte) error) error {
 
 // sendControl translates a guest control buffer for the host in place.
 // The caller releases the returned files after the host call, also on
-// error.
-func (t *Task) sendControl(b []byte) (heldFiles, error) {
-	var held heldFiles
-	err := forEachCmsg(b, func(h abi.Cmsghdr, data []byte) error {
+// error. ucred says the buffer carries SCM_CREDENTIALS the guest's
+// credentials allow: the host, which checks them against the thread's
+// real ids (elfuse's), must then be asked with elfuse's credentials
+// (sendCreds).
+func (t *Task) sendControl(b []byte) (held heldFiles, ucred bool, err error) {
+	err = forEachCmsg(b, func(h abi.Cmsghdr, data []byte) error {
 		if h.Level != abi.SOL_SOCKET {
 			return nil
 		}
@@ -318,12 +320,43 @@ func (t *Task) sendControl(b []byte) (heldFiles, error) {
 		case abi.SCM_CREDENTIALS:
 			if len(data) >= abi.SizeofUcred {
 				pid := int32(binary.LittleEndian.Uint32(data))
+				if t.creds.guest {
+					if err := t.checkUcred(pid, binary.LittleEndian.Uint32(data[4:]),
+						binary.LittleEndian.Uint32(data[8:])); err != nil {
+						return err
+					}
+					ucred = true
+				}
 				binary.LittleEndian.PutUint32(data, uint32(t.hostPidOf(pid)))
 			}
 		}
 		return nil
 	})
-	return held, err
+	return held, ucred, err
+}
+
+// checkUcred is Linux's scm_check_creds with the guest's credentials: a
+// sender may name its own pid (any with CAP_SYS_ADMIN), one of its own
+// uids and gids (any with CAP_SETUID, CAP_SETGID).
+func (t *Task) checkUcred(pid int32, uid, gid uint32) error {
+	c := t.Proc.Creds()
+	pidOK := pid == t.Proc.Kernel.Host.Pid() || c.capable(abi.CAP_SYS_ADMIN)
+	uidOK := uid == c.RUID || uid == c.EUID || uid == c.SUID || c.capable(abi.CAP_SETUID)
+	gidOK := gid == c.RGID || gid == c.EGID || gid == c.SGID || c.capable(abi.CAP_SETGID)
+	if !pidOK || !uidOK || !gidOK {
+		return abi.EPERM
+	}
+	return nil
+}
+
+// sendCreds is hostSendmsg for a message whose credentials checkUcred
+// allowed: the host checks them with elfuse's (creds_thread.go).
+func (t *Task) sendCreds(fd int, m *hostMsg, flags int) (n int, err error) {
+	err = t.asHost(func() (err error) {
+		n, err = hostSendmsg(fd, m, flags)
+		return err
+	})
+	return n, err
 }
 
 // recvControl translates a received host control buffer for the guest in
@@ -375,6 +408,7 @@ func (t *Task) sendmsg(f *HostFile, addr abi.Addr, flags int) (int, error) {
 		return 0, err
 	}
 	hm := hostMsg{iovs: iovs}
+	send := hostSendmsg
 	if m.Name != 0 {
 		// copy_msghdr_from_user clamps an overlong name instead of
 		// failing.
@@ -396,10 +430,13 @@ func (t *Task) sendmsg(f *HostFile, addr abi.Addr, flags int) (int, error) {
 		if _, err := t.CopyIn(m.Control, hm.control); err != nil {
 			return 0, err
 		}
-		held, err := t.sendControl(hm.control)
+		held, ucred, err := t.sendControl(hm.control)
 		defer held.release()
 		if err != nil {
 			return 0, err
+		}
+		if ucred {
+			send = t.sendCreds
 		}
 	}
 	var n int
@@ -411,11 +448,11 @@ func (t *Task) sendmsg(f *HostFile, addr abi.Addr, flags int) (int, error) {
 			if sent > 0 {
 				part.iovs, part.control = dropPrefix(iovs, sent), nil
 			}
-			return hostSendmsg(f.FD(), &part, flags)
+			return send(f.FD(), &part, flags)
 		})
 	} else {
 		n, err = t.waitIO(func() (int, error) {
-			return hostSendmsg(f.FD(), &hm, flags|unix.MSG_NOSIGNAL)
+			return send(f.FD(), &hm, flags|unix.MSG_NOSIGNAL)
 		}, ioWait{f, sendEvents(flags, iovLen(iovs))})
 	}
 	if err != nil {

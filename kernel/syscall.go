@@ -137,6 +137,9 @@ func (t *Task) Syscall() {
 	args := &t.args
 	*args = Args{regs.RDI, regs.RSI, regs.RDX, regs.R10, regs.R8, regs.R9}
 	t.OrigRAX = nr
+	if t.creds.seen != t.Proc.credGen.Load()+1 {
+		t.syncCreds() // creds_thread.go: the process's changed
+	}
 
 	s, ok := lookup(nr)
 	if !ok {

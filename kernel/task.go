@@ -80,6 +80,9 @@ type Process struct {
 	Auxv []AuxEntry
 
 	extra procExtra // identity, limits, prctl state: proc_state.go
+	// credGen counts the changes of the credentials record, for the
+	// threads that carry them on the host (creds_thread.go).
+	credGen atomic.Uint64
 	// fsize caches the RLIMIT_FSIZE soft limit (rlimit_fsize.go).
 	fsize atomic.Uint64
 
@@ -138,6 +141,9 @@ type Task struct {
 	// opened is the writable synthetic file an open is making
 	// (procfs_comm.go).
 	opened openedPut
+	// creds are the credentials the host thread carries
+	// (creds_thread.go).
+	creds threadCredState
 }
 
 // Kernel is the per-guestproc kernel instance.

@@ -212,3 +212,13 @@ func TestProgramVmspliceTee(t *testing.T) {
 func TestProgramSchedAttr(t *testing.T) {
 	runProgram(t, progCase{src: "sched_attr.c"})
 }
+
+// TestProgramCredentialsGovernFileAccess: a guest that drops privileges
+// (setuid to 1000, capabilities dropped with capset, setfsuid alone) is
+// refused what Linux refuses it (open, create, mkdir, path search,
+// access with and without AT_EACCESS, chown, chmod, exec), in the process,
+// a thread, a fork child and after exec; files it creates get its ids.
+func TestProgramCredentialsGovernFileAccess(t *testing.T) {
+	testutil.RequireRoot(t, "creds.c changes its ids and capabilities, which only root may")
+	runProgram(t, progCase{src: "creds.c"})
+}

@@ -67,6 +67,7 @@ const (
 	CAP_SETUID          = 7
 	CAP_SETPCAP         = 8
 	CAP_LINUX_IMMUTABLE = 9
+	CAP_SYS_ADMIN       = 21
 	CAP_SYS_RESOURCE    = 24
 	CAP_MKNOD           = 27
 	CAP_MAC_OVERRIDE    = 32

@@ -118,6 +118,15 @@ func RequireBackend(t testing.TB, backend string) {
 	}
 }
 
+// RequireRoot skips the test unless it runs as root, saying why it needs
+// to (CI runs as root).
+func RequireRoot(t testing.TB, why string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("not root: " + why)
+	}
+}
+
 // Env is the fixed environment both runs of a case get, so that nothing the
 // test runner inherited leaks into the comparison. HOME is a constant that
 // does not exist: the run directories' names differ, so it cannot be one.
