@@ -4,9 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/go-hclog"
 	"golang.org/x/sys/unix"
+
+	"github.com/elfuse/elfuse/hvf/internal/maplayout"
 )
 
 // Address layout of a KVM Machine.
@@ -81,10 +84,15 @@ type kvmMachine struct {
 	// chunksSlotted counts the chunks with a memory slot.
 	chunksSlotted int
 	regions       regionSet
-	nextSlot      uint32
-	vcpus         []*kvmVCPU
-	idle          []idleVCPU // closed vCPUs kept for reuse
-	nextVCPU      int
+	// layout is what the guest range maps, as far as known, and stale
+	// says part of it is a previous process's, not claimed yet
+	// (kvm_keep.go).
+	layout   maplayout.Spans
+	stale    atomic.Bool
+	nextSlot uint32
+	vcpus    []*kvmVCPU
+	idle     []idleVCPU // closed vCPUs kept for reuse
+	nextVCPU int
 
 	// setSlot installs a memory slot (KVM_SET_USER_MEMORY_REGION) and
 	// flush invalidates KVM's view of a backed host range; unit tests
@@ -412,6 +420,11 @@ func (m *kvmMachine) Map(addr, length uint64, prot Prot, fd int, off int64) erro
 	if off < 0 || off%pageSize != 0 {
 		return fmt.Errorf("kvm: map offset %#x: %w", off, unix.EINVAL)
 	}
+	k, kerr := kvmFileKey(fd)
+	if m.claimMap(addr, length, prot, k, kerr, off) {
+		return nil // kvm_keep.go: mapped so already
+	}
+	m.layout = m.layout.Cut(addr, addr+length) // not known until it is done
 	if err := m.checkBudget(addr, addr+length, prot); err != nil {
 		return err
 	}
@@ -436,7 +449,13 @@ func (m *kvmMachine) Map(addr, length uint64, prot Prot, fd int, off int64) erro
 	if err := m.setPTEs(addr, addr+length, leafFlags(prot), &inv); err != nil {
 		return err
 	}
-	return m.invalidate(inv)
+	if err := m.invalidate(inv); err != nil {
+		return err
+	}
+	if kerr == nil {
+		m.layout = m.layout.Set(maplayout.Span{Start: addr, End: addr + length, Key: k, Off: uint64(off), Prot: uint64(prot)})
+	}
+	return nil
 }
 
 // Protect implements Machine.Protect.
@@ -449,6 +468,7 @@ func (m *kvmMachine) Protect(addr, length uint64, prot Prot) error {
 	if !m.regions.covers(addr, addr+length) {
 		return fmt.Errorf("kvm: protect %#x+%#x: range not mapped: %w", addr, length, unix.ENOMEM)
 	}
+	m.layout = m.layout.Cut(addr, addr+length) // kvm_keep.go: kept only as mapped
 	if err := m.checkBudget(addr, addr+length, prot); err != nil {
 		return err
 	}
@@ -483,6 +503,12 @@ func (m *kvmMachine) Unmap(addr, length uint64) error {
 	if err := m.checkRange(addr, length); err != nil {
 		return err
 	}
+	return m.unmapLocked(addr, length)
+}
+
+// unmapLocked is Unmap. Preconditions: m.mu held, the range checked.
+func (m *kvmMachine) unmapLocked(addr, length uint64) error {
+	m.layout = m.layout.Cut(addr, addr+length)
 	var inv spans
 	if err := m.setPTEs(addr, addr+length, 0, &inv); err != nil {
 		return err

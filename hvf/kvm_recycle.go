@@ -5,6 +5,8 @@ import (
 	"slices"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/elfuse/elfuse/hvf/internal/maplayout"
 )
 
 // Recycling a KVM machine for the guestproc's next process.
@@ -42,7 +44,11 @@ const (
 // is closed (parked for reuse) and every guest mapping removed; the VM,
 // its slots and its system area stay. On error the caller closes the
 // machine.
-func (m *kvmMachine) Recycle() error {
+func (m *kvmMachine) Recycle() error { return m.recycle(nil, false) }
+
+// recycle is Recycle, keeping what RecycleKeeping keeps if keep
+// (kvm_keep.go).
+func (m *kvmMachine) recycle(keys []maplayout.Key, keep bool) error {
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
@@ -69,22 +75,35 @@ func (m *kvmMachine) Recycle() error {
 	}
 	// Only what is mapped: the MMU notifier's cost grows with the range
 	// (PVM walks its shadow mappings of every page of it), and page-table
-	// entries exist only inside mapped regions.
-	var inv spans // nothing to flush: the windows go below, which zaps them
+	// entries exist only inside mapped regions; and not what is kept.
+	var kept maplayout.Spans
+	if keep {
+		kept = m.keptSpans(keys)
+	}
+	var drop maplayout.Spans
 	for _, r := range m.regions.rs {
-		if err := m.pt.set(r.start, r.end, 0, 0, &inv); err != nil {
-			return fmt.Errorf("kvm: recycle: clear page tables at %#x: %w", r.start, err)
+		drop = append(drop, maplayout.Span{Start: r.start, End: r.end})
+	}
+	for _, s := range kept {
+		drop = drop.Cut(s.Start, s.End)
+	}
+	var inv spans // nothing to flush: the windows go below, which zaps them
+	for _, r := range drop {
+		if err := m.pt.set(r.Start, r.End, 0, 0, &inv); err != nil {
+			return fmt.Errorf("kvm: recycle: clear page tables at %#x: %w", r.Start, err)
 		}
-		err := m.forHost(r.start, r.end, false, func(host uintptr, a, n uint64) error {
+		err := m.forHost(r.Start, r.End, false, func(host uintptr, a, n uint64) error {
 			_, err := mmapRaw(host, n, unix.PROT_NONE,
 				unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE|unix.MAP_FIXED, -1, 0)
 			return err
 		})
 		if err != nil {
-			return fmt.Errorf("kvm: recycle: drop the window at %#x: %w", r.start, err)
+			return fmt.Errorf("kvm: recycle: drop the window at %#x: %w", r.Start, err)
 		}
+		m.regions.remove(r.Start, r.End)
 	}
-	m.regions = regionSet{}
+	m.layout = kept
+	m.stale.Store(len(kept) > 0)
 	if m.log.IsTrace() {
 		m.log.Trace("machine recycled", "slots", m.nextSlot, "chunks", len(m.chunks),
 			"page_table_kib", m.sysNext>>10, "parked_vcpus", len(m.idle))

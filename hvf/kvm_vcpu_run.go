@@ -20,6 +20,12 @@ func (c *kvmVCPU) Run() (Exit, error) {
 		return Exit{}, errClosed
 	}
 	c.tid.Store(int32(unix.Gettid()))
+	if c.m.stale.Load() {
+		// kvm_keep.go: what the previous process left, unclaimed.
+		if err := c.m.dropStale(); err != nil {
+			return Exit{}, err
+		}
+	}
 	if c.kicked.Swap(false) {
 		setImmediateExit(c.run, false)
 		return Exit{Reason: ExitInterrupted}, nil
