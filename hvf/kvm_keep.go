@@ -91,3 +91,19 @@ func (m *kvmMachine) dropStale() error {
 	m.stale.Store(false)
 	return nil
 }
+
+// dropStaleIn drops the stale parts of [start, end) ahead of a map that
+// does not claim them, as Recycle would have: the map then replaces
+// nothing, and its page-table change needs no flush.
+// Preconditions: m.mu held.
+func (m *kvmMachine) dropStaleIn(start, end uint64) error {
+	for _, s := range m.layout.StaleOnes() {
+		lo, hi := max(s.Start, start), min(s.End, end)
+		if lo < hi {
+			if err := m.dropRange(lo, hi); err != nil {
+				return fmt.Errorf("kvm: map over the previous process's mapping: %w", err)
+			}
+		}
+	}
+	return nil
+}

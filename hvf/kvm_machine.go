@@ -424,6 +424,11 @@ func (m *kvmMachine) Map(addr, length uint64, prot Prot, fd int, off int64) erro
 	if m.claimMap(addr, length, prot, k, kerr, off) {
 		return nil // kvm_keep.go: mapped so already
 	}
+	if m.stale.Load() {
+		if err := m.dropStaleIn(addr, addr+length); err != nil {
+			return err
+		}
+	}
 	m.layout = m.layout.Cut(addr, addr+length) // not known until it is done
 	if err := m.checkBudget(addr, addr+length, prot); err != nil {
 		return err

@@ -87,20 +87,10 @@ func (m *kvmMachine) recycle(keys []maplayout.Key, keep bool) error {
 	for _, s := range kept {
 		drop = drop.Cut(s.Start, s.End)
 	}
-	var inv spans // nothing to flush: the windows go below, which zaps them
 	for _, r := range drop {
-		if err := m.pt.set(r.Start, r.End, 0, 0, &inv); err != nil {
-			return fmt.Errorf("kvm: recycle: clear page tables at %#x: %w", r.Start, err)
+		if err := m.dropRange(r.Start, r.End); err != nil {
+			return fmt.Errorf("kvm: recycle: %w", err)
 		}
-		err := m.forHost(r.Start, r.End, false, func(host uintptr, a, n uint64) error {
-			_, err := mmapRaw(host, n, unix.PROT_NONE,
-				unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE|unix.MAP_FIXED, -1, 0)
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("kvm: recycle: drop the window at %#x: %w", r.Start, err)
-		}
-		m.regions.remove(r.Start, r.End)
 	}
 	m.layout = kept
 	m.stale.Store(len(kept) > 0)
@@ -108,5 +98,27 @@ func (m *kvmMachine) recycle(keys []maplayout.Key, keep bool) error {
 		m.log.Trace("machine recycled", "slots", m.nextSlot, "chunks", len(m.chunks),
 			"page_table_kib", m.sysNext>>10, "parked_vcpus", len(m.idle))
 	}
+	return nil
+}
+
+// dropRange removes every mapping of [start, end) at once: page-table
+// entries cleared and host windows back to reservations. Nothing is
+// flushed: the windows' replacement zaps KVM's translations of them.
+// Preconditions: m.mu held.
+func (m *kvmMachine) dropRange(start, end uint64) error {
+	var inv spans
+	if err := m.pt.set(start, end, 0, 0, &inv); err != nil {
+		return fmt.Errorf("clear page tables at %#x: %w", start, err)
+	}
+	err := m.forHost(start, end, false, func(host uintptr, a, n uint64) error {
+		_, err := mmapRaw(host, n, unix.PROT_NONE,
+			unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE|unix.MAP_FIXED, -1, 0)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("drop the window at %#x: %w", start, err)
+	}
+	m.regions.remove(start, end)
+	m.layout = m.layout.Cut(start, end)
 	return nil
 }

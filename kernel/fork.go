@@ -436,10 +436,13 @@ func (p *Process) ReleaseForReuse() (hvf.Machine, *ChildRAM) {
 		ram = m.keepRAM()
 	}
 	var err error
-	if k, ok := machine.(interface{ RecycleKeeping(fds []int) error }); ok && ram != nil {
-		// The next fork child of this guestproc maps ram (and the
-		// vDSO's data page) much as this process did: the Machine may
-		// keep those mappings.
+	if k, ok := machine.(interface{ RecycleKeeping(fds []int) error }); ok && ram != nil && ram.kept {
+		// A fork child that did not exec: the next fork child of this
+		// guestproc (most often of the same parent) maps ram (and the
+		// vDSO's data page) much as this process did, and the Machine
+		// may keep those mappings. After an exec the layout is another
+		// program's: keeping it would only move its unmapping onto the
+		// next process's start.
 		fds := []int{ram.fd}
 		if c, cerr := vclockFor(machine); cerr == nil {
 			fds = append(fds, c.fd)
