@@ -174,7 +174,7 @@ func Statfs(t *Task, a *Args) (uint64, error) {
 	}
 	defer p.release()
 	host := p.path
-	if p.synth != nil && (p.synth.path == "/proc" || strings.HasPrefix(p.synth.path, "/proc/")) {
+	if p.synth != nil && inSynthProc(p.synth.path) {
 		host = "/proc" // the synthetic /proc is a procfs: the host's figures
 	}
 	var hs unix.Statfs_t
@@ -192,11 +192,21 @@ func Fstatfs(t *Task, a *Args) (uint64, error) {
 	}
 	defer f.Release()
 	var hs unix.Statfs_t
-	if err := unix.Fstatfs(f.FD(), &hs); err != nil {
+	if p, _, ok := synthFD(f.FD()); ok && inSynthProc(p) {
+		// As Statfs: not the memfd's tmpfs.
+		err = unix.Statfs("/proc", &hs)
+	} else {
+		err = unix.Fstatfs(f.FD(), &hs)
+	}
+	if err != nil {
 		return 0, err
 	}
 	return 0, t.copyOutStatfs(a.Addr(1), &hs)
 }
+
+// inSynthProc reports whether synthetic path p lies in /proc, whose file
+// system Linux reports as procfs.
+func inSynthProc(p string) bool { return p == "/proc" || strings.HasPrefix(p, "/proc/") }
 
 // faccessat is the core of the access family. Without AT_EACCESS Linux
 // checks with the real ids (and a real root's permitted set): where the

@@ -201,6 +201,12 @@ func TestProgramFchmodat2(t *testing.T) {
 	runProgram(t, progCase{src: "fchmodat2.c"})
 }
 
+// TestProgramStatfsProc: statfs and fstatfs of /proc and its files say
+// procfs (a synthetic file's descriptor is a memfd on the host).
+func TestProgramStatfsProc(t *testing.T) {
+	runProgram(t, progCase{src: "statfs_proc.c"})
+}
+
 // TestProgramVmspliceTee: vmsplice both ways, and tee/splice refusing
 // non-pipes at once (not after waiting for data).
 func TestProgramVmspliceTee(t *testing.T) {
