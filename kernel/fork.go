@@ -407,14 +407,17 @@ func (p *Process) installForkFDs(fds []ForkFD, at func(int) (int, error)) error 
 
 // ReleaseForReuse is ReleaseMachine for a guestproc that will run another
 // process on the same Machine (a recycled fork child): the MM is closed
-// and the Machine, when it can be recycled (an optional Recycle method,
-// which must also remove every guest mapping: the ptrace backend's stub),
-// is returned for the next process instead of being closed. Otherwise it
-// is closed and nil is returned. The RAM, emptied, with its window
+// and the Machine, when it can be recycled, is returned for the next
+// process instead of being closed: an optional Recycle method removes
+// every guest mapping, and RecycleKeeping (after a fork child that did
+// not exec) leaves those of ram and the vDSO page, and read-only files,
+// for the next process to claim by mapping them the same way
+// (hvf/ptrace's layout.go, hvf's kvm_keep.go). Otherwise it is closed
+// and nil is returned. The RAM, emptied, with its window
 // (mm_childram.go), is kept when it can be, for the next fork child,
-// whichever Machine it gets: on KVM, whose machines are not recycled, a
-// child copying into fresh RAM page-faulted its way through (1.9 ms of a
-// 3.4 ms fork of 4 MiB on a PVM host).
+// whichever Machine it gets: a child copying into fresh RAM
+// page-faulted its way through (1.9 ms of a 3.4 ms fork of 4 MiB on a
+// PVM host, before KVM machines were recycled).
 //
 // Preconditions: as ReleaseMachine.
 func (p *Process) ReleaseForReuse() (hvf.Machine, *ChildRAM) {
