@@ -56,6 +56,39 @@ func TestClosedPeerReadsEOF(t *testing.T) {
 	}
 }
 
+// TestPeerClosedWithMessagesUnreadStillDelivers: a peer that sends its
+// last message and closes while one of ours is still unread in its queue
+// (a guestproc that exits with a SIGCHLD unread) is read in full: that
+// last message, then EOF, on the blocking descriptor and on the poller.
+func TestPeerClosedWithMessagesUnreadStillDelivers(t *testing.T) {
+	for _, poller := range []bool{false, true} {
+		a, b, err := Socketpair()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if poller {
+			if err := a.UsePoller(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := a.Send(MsgStarted, struct{}{}); err != nil { // never read
+			t.Fatal(err)
+		}
+		if err := b.Send(MsgExited, Exited{Status: 4 << 8}); err != nil {
+			t.Fatal(err)
+		}
+		b.Close()
+		var e Exited
+		if _, err := a.Expect(MsgExited, &e); err != nil || e.Status != 4<<8 {
+			t.Errorf("poller %v: the peer's last message: %+v, %v; want status 0x400", poller, e, err)
+		}
+		if _, _, err := a.Recv(nil); !errors.Is(err, io.EOF) {
+			t.Errorf("poller %v: after the last message: %v, want EOF", poller, err)
+		}
+		a.Close()
+	}
+}
+
 // TestDescriptorsInChunks sends 300 descriptors (more than two chunks) and
 // checks each arrives as a working duplicate of the original, in order.
 func TestDescriptorsInChunks(t *testing.T) {

@@ -45,8 +45,19 @@ func (c *Conn) UsePoller() error {
 // reading runs op on the descriptor, waiting for readability (on the
 // poller) while it fails with EAGAIN. Without the poller op runs once on
 // the blocking descriptor. EINTR is retried.
+//
+// ECONNRESET is retried once: a peer that closes with messages of ours
+// unread leaves that error for our next receive, and Linux reports it
+// before the messages the peer sent first (the socket error is checked
+// ahead of the queue). Reading it clears it, so the retry gets those
+// messages, then EOF. Without the retry a guestproc that ended with a
+// SIGCHLD unread lost its Exited and was reported killed.
 func (c *Conn) reading(op func(fd int) error) error {
-	return c.io(op, false)
+	err := c.io(op, false)
+	if err == unix.ECONNRESET {
+		err = c.io(op, false)
+	}
+	return err
 }
 
 // writing is reading for writability.

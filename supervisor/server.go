@@ -278,8 +278,9 @@ func (s *supervisor) serve(g *guestproc) {
 		t, fds, err := g.conn.Recv(&raw)
 		s.anchor.message()
 		if err != nil {
-			// ECONNRESET: the guestproc died (SIGKILL) with messages
-			// of ours unread; that is an end like EOF, not a fault.
+			// EOF: the guestproc ended, after whatever it sent last
+			// (ipc reads those even when messages of ours were left
+			// unread, ipc/poll.go). ECONNRESET is an end like EOF.
 			if !errors.Is(err, io.EOF) && !errors.Is(err, unix.ECONNRESET) {
 				s.log.Warn("guestproc control socket", "pid", g.pid, "error", err)
 			}
