@@ -253,7 +253,7 @@ func (k *Kernel) startForked(machine hvf.Machine, img *ForkImage, fds []int, ram
 	}
 	unix.Umask(int(img.Umask))
 
-	snap := &Snapshot{BrkStart: img.BrkStart, Brk: img.Brk}
+	snap := &Snapshot{BrkStart: img.BrkStart, Brk: img.Brk, Extents: img.Extents}
 	parentRAM, err := at(img.RAM)
 	if err != nil {
 		return nil, err

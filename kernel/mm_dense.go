@@ -33,6 +33,14 @@ func (p *populated) forget() {
 	p.mu.Unlock()
 }
 
+// seed remembers rs (sorted, disjoint) as populated: a fork child's copy
+// of its parent's extents, every page of which it wrote.
+func (p *populated) seed(rs []abi.Range) {
+	p.mu.Lock()
+	p.rs = mergeRanges(p.rs, rs)
+	p.mu.Unlock()
+}
+
 // appendExtents appends the populated parts of RAM range r of file fd to
 // list: the known ones as they are, the others found by seeking, and
 // remembers them all.

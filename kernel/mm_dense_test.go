@@ -45,6 +45,32 @@ func TestForkExtentsFollowTheMemoryBetweenForks(t *testing.T) {
 	check("unmapped and mapped again", rng(2, 3), rng(4, 5))
 }
 
+// A fork child knows the pages it copied from its parent populated, so
+// that its own fork and the end that keeps its RAM seek only past them;
+// the pages it touches itself are found by seeking, as a parent's are.
+func TestForkChildKnowsItsCopiedPagesPopulated(t *testing.T) {
+	parent, _ := newTestMM(t)
+	p := mustMmap(t, parent, 0x1000000, 8*pg, rw, anon|abi.MAP_FIXED)
+	fill(t, parent, p+pg, 2*pg, 0x11)
+	ram, err := NewChildRAM(testLimit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	child := forkInto(t, parent, ram)
+	copied := []abi.Range{{Start: p + pg, End: p + 3*pg}}
+	child.pop.mu.Lock()
+	known := child.pop.rs
+	child.pop.mu.Unlock()
+	if !reflect.DeepEqual(known, copied) {
+		t.Fatalf("the child knows %v populated, want the copied %v", known, copied)
+	}
+	fill(t, child, p+6*pg, 1, 0x22)
+	want := []abi.Range{{Start: p + pg, End: p + 3*pg}, {Start: p + 6*pg, End: p + 7*pg}}
+	if got := child.ForkLayout().Extents; !reflect.DeepEqual(got, want) {
+		t.Errorf("the child's fork extents %v, want %v", got, want)
+	}
+}
+
 func TestMergeRangesJoinsTouchingAndOverlapping(t *testing.T) {
 	r := func(s, e abi.Addr) abi.Range { return abi.Range{Start: s, End: e} }
 	got := mergeRanges([]abi.Range{r(0, 2), r(8, 9)}, []abi.Range{r(2, 3), r(5, 6), r(8, 10), r(12, 13)})

@@ -176,14 +176,20 @@ func NewMMFromSnapshot(machine hvf.Machine, limit abi.Addr, s *Snapshot) (*MM, e
 
 // NewMMInto is NewMMFromSnapshot for a fork child that copied the parent's
 // memory into ram (ChildRAM.CopyFrom) rather than receiving a copy: the MM
-// is built on ram's memfd and window (s.RAM is not used). It takes ram,
-// also on failure.
+// is built on ram's memfd and window (s.RAM is not used). s.Extents are
+// the ranges copied: the MM knows them populated, so that its own fork
+// and the end that keeps its RAM (keepRAM) seek only past them. It takes
+// ram, also on failure.
 func NewMMInto(machine hvf.Machine, limit abi.Addr, s *Snapshot, ram *ChildRAM) (*MM, error) {
 	if ram == nil || ram.fd < 0 || ram.limit != limit {
 		ram.Close()
 		return nil, fmt.Errorf("mm: child RAM missing or of another size: %w", abi.EINVAL)
 	}
-	return newMMFromSnapshot(machine, limit, s, false, ram)
+	m, err := newMMFromSnapshot(machine, limit, s, false, ram)
+	if err == nil {
+		m.pop.seed(s.Extents)
+	}
+	return m, err
 }
 
 func newMMFromSnapshot(machine hvf.Machine, limit abi.Addr, s *Snapshot, borrowed bool, ram *ChildRAM) (*MM, error) {
