@@ -233,6 +233,10 @@ type machine struct {
 	prefault []prefaultHint
 	// statFile is the stub's /proc/PID/stat, open once StubTimes read it.
 	statFile *os.File
+	// mapsFile is the stub's /proc/PID/maps, open once a recycle read
+	// it (readMaps), and mapsBuf the buffer it is read into.
+	mapsFile *os.File
+	mapsBuf  []byte
 
 	// mu guards closed, pidfd and (in Close) sock against Kick and Close,
 	// which may run on other goroutines, and the run state below.
@@ -528,6 +532,10 @@ func (m *machine) Close() error {
 	if m.statFile != nil {
 		m.statFile.Close()
 		m.statFile = nil
+	}
+	if m.mapsFile != nil {
+		m.mapsFile.Close()
+		m.mapsFile = nil
 	}
 	if m.pidfd >= 0 {
 		unix.PidfdSendSignal(m.pidfd, unix.SIGKILL, nil, 0)
