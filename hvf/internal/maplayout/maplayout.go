@@ -4,7 +4,12 @@
 // let that process claim those it maps again the same way.
 package maplayout
 
-import "golang.org/x/sys/unix"
+import (
+	"slices"
+	"sort"
+
+	"golang.org/x/sys/unix"
+)
 
 // Key identifies the open file behind a mapping: its device and inode, and
 // the access mode it was opened with.
@@ -25,46 +30,71 @@ type Span struct {
 // OffAt is the file offset of guest address a in s.
 func (s *Span) OffAt(a uint64) uint64 { return s.Off + (a - s.Start) }
 
-// Spans is a sorted list of disjoint spans.
+// Spans is a sorted list of disjoint spans. Its methods return the new
+// list and may reuse l's array: the caller keeps only what they return.
 type Spans []Span
 
-// Cut removes [start, end) from l.
+// find returns the index of the first span that ends after a.
+func (l Spans) find(a uint64) int {
+	return sort.Search(len(l), func(i int) bool { return l[i].End > a })
+}
+
+// Cut removes [start, end) from l. It costs a search and a move of the
+// spans after the cut, not a copy of the list: a process that maps
+// thousands of times (a heap grown by brk) records every map.
 func (l Spans) Cut(start, end uint64) Spans {
 	if start >= end {
 		return l
 	}
-	out := l[:0:0]
-	for _, s := range l {
-		if s.End <= start || s.Start >= end {
-			out = append(out, s)
-			continue
-		}
-		if s.Start < start {
-			left := s
-			left.End = start
-			out = append(out, left)
-		}
-		if s.End > end {
-			right := s
-			right.Off = s.OffAt(end)
-			right.Start = end
-			out = append(out, right)
-		}
+	i := l.find(start)
+	j := i
+	for j < len(l) && l[j].Start < end {
+		j++
 	}
-	return out
+	if i == j {
+		return l
+	}
+	var rest [2]Span
+	n := 0
+	if l[i].Start < start {
+		rest[n] = l[i]
+		rest[n].End = start
+		n++
+	}
+	if l[j-1].End > end {
+		rest[n] = l[j-1]
+		rest[n].Off = l[j-1].OffAt(end)
+		rest[n].Start = end
+		n++
+	}
+	return slices.Replace(l, i, j, rest[:n]...)
 }
 
-// Set records s, replacing whatever it covers.
+// Set records s, replacing whatever it covers, and joins it with the
+// spans it continues (joins): a heap grown page by page stays one span.
 func (l Spans) Set(s Span) Spans {
 	l = l.Cut(s.Start, s.End)
-	i := 0
-	for i < len(l) && l[i].Start < s.Start {
-		i++
+	i := l.find(s.Start)
+	if i > 0 && joins(&l[i-1], &s) {
+		l[i-1].End = s.End
+		if i < len(l) && joins(&l[i-1], &l[i]) {
+			l[i-1].End = l[i].End
+			l = slices.Delete(l, i, i+1)
+		}
+		return l
 	}
-	l = append(l, Span{})
-	copy(l[i+1:], l[i:])
-	l[i] = s
-	return l
+	if i < len(l) && joins(&s, &l[i]) {
+		l[i].Off, l[i].Start = s.Off, s.Start
+		return l
+	}
+	return slices.Insert(l, i, s)
+}
+
+// joins says whether b starts where a ends and continues it: the same
+// file, from the next offset, with the same protection and staleness.
+func joins(a, b *Span) bool {
+	return a.End == b.Start && a.Key == b.Key && a.Prot == b.Prot && a.Stale == b.Stale &&
+		a.OffAt(a.End) == b.Off
 }
 
 // Protect sets the protection of the recorded parts of [start, end).
@@ -93,9 +123,9 @@ func (l Spans) Protect(start, end, prot uint64) Spans {
 // unchanged otherwise).
 func (l Spans) Claim(start, end uint64, k Key, off, prot uint64) (Spans, bool) {
 	at := start
-	for _, s := range l {
-		if s.End <= at || s.Start >= end {
-			continue
+	for _, s := range l[l.find(start):] {
+		if s.Start >= end {
+			break
 		}
 		if s.Start > at || s.Key != k || s.Prot != prot || s.OffAt(at) != off+(at-start) {
 			return l, false
