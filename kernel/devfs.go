@@ -2,18 +2,19 @@ package kernel
 
 import (
 	"os"
-	"path/filepath"
-	"strconv"
 	"sync"
 
+	"github.com/elfuse/elfuse/ipc"
 	"github.com/elfuse/elfuse/kernel/abi"
+	"golang.org/x/sys/unix"
 )
 
 // The synthetic /dev tree (see synth.go): the character devices a program
 // expects pass through to the host's, the descriptor names are symlinks
 // into /proc/self/fd, and /dev/shm is a private host directory per
-// supervisor, so POSIX shared memory works without touching the host's
-// /dev/shm and is shared by the processes of one elfuse tree.
+// supervisor (inside the host's /dev/shm when that is a tmpfs), so POSIX
+// shared memory works without touching the host's other files there and
+// is shared by the processes of one elfuse tree.
 
 // devHostNodes are the /dev names that are the host's own.
 var devHostNodes = map[string]uint8{
@@ -70,26 +71,35 @@ var (
 	shmErr  error
 )
 
-// shmDir returns the supervisor's private /dev/shm directory,
-// $TMPDIR/elfuse-shm-<supervisor pid> (mode 01777), creating it on first
-// use. The guestproc's parent is the supervisor.
+// shmDir returns the supervisor's private /dev/shm directory (mode
+// 01777), creating it on first use: the first of ipc.ShmDirs that can be
+// made, under the host's /dev/shm when it is a tmpfs, else under $TMPDIR.
+// The guestproc's parent is the supervisor.
 func shmDir() (string, error) {
 	shmOnce.Do(func() {
-		dir := filepath.Join(os.TempDir(), "elfuse-shm-"+strconv.Itoa(os.Getppid()))
-		if err := os.Mkdir(dir, 0o700); err != nil && !os.IsExist(err) {
-			shmErr = err
-			return
+		for _, dir := range ipc.ShmDirs(os.Getppid()) {
+			if shmErr = makeShmDir(dir); shmErr == nil {
+				shmPath = dir
+				return
+			}
 		}
-		fi, err := os.Lstat(dir)
-		if err != nil || !fi.IsDir() {
-			shmErr = abi.ENOTDIR
-			return
-		}
-		if err := os.Chmod(dir, 0o777|os.ModeSticky); err != nil {
-			shmErr = err
-			return
-		}
-		shmPath = dir
 	})
 	return shmPath, shmErr
+}
+
+// makeShmDir makes dir, or takes it when it is already there as a
+// directory of this process's owner (another guestproc of the tree made
+// it); a directory someone else put there first is refused.
+func makeShmDir(dir string) error {
+	if err := os.Mkdir(dir, 0o700); err != nil && !os.IsExist(err) {
+		return err
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(dir, &st); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR || int(st.Uid) != os.Geteuid() {
+		return abi.ENOTDIR
+	}
+	return os.Chmod(dir, 0o777|os.ModeSticky)
 }

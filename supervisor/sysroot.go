@@ -64,12 +64,12 @@ func (cfg *Config) contained() bool {
 }
 
 // treeDirs are the private host directories the guestprocs of this tree
-// make on first use, named from their parent's pid: the guest's /dev/shm
-// (kernel/devfs.go shmDir) and the stand-ins of synthetic directories
-// used as cwd (kernel/synth_cwd.go).
+// may make on first use, named from their parent's pid: the guest's
+// /dev/shm (every candidate of ipc.ShmDirs: kernel/devfs.go shmDir takes
+// the first it can make) and the stand-ins of synthetic directories used
+// as cwd (kernel/synth_cwd.go).
 func treeDirs() []string {
-	pid := strconv.Itoa(os.Getpid())
-	return []string{filepath.Join(os.TempDir(), "elfuse-shm-"+pid), filepath.Join(os.TempDir(), "elfuse-cwd-"+pid)}
+	return append(ipc.ShmDirs(os.Getpid()), filepath.Join(os.TempDir(), "elfuse-cwd-"+strconv.Itoa(os.Getpid())))
 }
 
 // removeTreeDirs removes the tree's private directories once every

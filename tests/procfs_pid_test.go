@@ -224,7 +224,8 @@ pkill sleep; wait $p; echo status $?`
 }
 
 // TestProcFSTreeDirsRemoved checks that the host directories behind
-// /dev/shm and behind a synthetic cwd go away with the tree.
+// /dev/shm (in $TMPDIR or the host's /dev/shm) and behind a synthetic cwd
+// go away with the tree.
 func TestProcFSTreeDirsRemoved(t *testing.T) {
 	requireBusybox(t)
 	for _, b := range testutil.Backends() {
@@ -233,6 +234,7 @@ func TestProcFSTreeDirsRemoved(t *testing.T) {
 			bin := elfuse.Require(t)
 			tmp, runtime := t.TempDir(), t.TempDir()
 			env := append(testutil.Env(), "TMPDIR="+tmp, "XDG_RUNTIME_DIR="+runtime)
+			before := len(shmDirsOfDeadTrees(t))
 			script := `echo shm > /dev/shm/f && cat /dev/shm/f; cd /proc/self/fd && busybox pwd | grep -c /proc/; ` +
 				`sh -c 'cat /dev/shm/f; ls /dev/shm'`
 			r, err := testutil.RunElfuse(bin, b, nil, testutil.Cmd{Args: bb("sh", "-c", script), Dir: t.TempDir(), Env: env})
@@ -248,6 +250,11 @@ func TestProcFSTreeDirsRemoved(t *testing.T) {
 			}
 			for _, e := range ents {
 				t.Errorf("left behind in TMPDIR: %s", e.Name())
+			}
+			// The guest's /dev/shm lives in the host's when that is
+			// a tmpfs (ipc.ShmDirs).
+			if left := shmDirsOfDeadTrees(t); len(left) > before {
+				t.Errorf("left behind in /dev/shm: %v", left)
 			}
 		})
 	}

@@ -1,0 +1,50 @@
+package tests
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/elfuse/elfuse/tests/testutil"
+	"golang.org/x/sys/unix"
+)
+
+// TestDevShmIsAFileSystemOfItsOwn: the guest's /dev/shm is memory and a
+// mount point of its own, as the host's is: statfs says tmpfs, its device
+// is not the root's, df tells it from / (busybox df names the mount of a
+// path by its device), and a file written there reads back. It compares
+// with the host's own /dev/shm, so it needs that to be a tmpfs.
+func TestDevShmIsAFileSystemOfItsOwn(t *testing.T) {
+	requireBusybox(t)
+	var fs unix.Statfs_t
+	if err := unix.Statfs("/dev/shm", &fs); err != nil || fs.Type != unix.TMPFS_MAGIC {
+		t.Skip("the host's /dev/shm is no tmpfs: nothing native to compare with")
+	}
+	script := `stat -f -c %T /dev/shm
+[ "$(stat -c %d /)" != "$(stat -c %d /dev/shm)" ] && echo a device of its own
+df /dev/shm | tail -1 | awk '{print $NF}'
+df / | tail -1 | awk '{print $NF}'
+f=/dev/shm/elfuse-test-$$; echo written > $f && cat $f && rm $f`
+	testutil.RunCase(t, elfuse, testutil.Case{Name: "dev_shm", Args: sh(script)})
+}
+
+// shmDirsOfDeadTrees lists the tree directories under the host's /dev/shm
+// whose supervisor is gone.
+func shmDirsOfDeadTrees(t *testing.T) []string {
+	t.Helper()
+	ents, err := os.ReadDir("/dev/shm")
+	if err != nil {
+		return nil
+	}
+	var dead []string
+	for _, e := range ents {
+		pid, ok := strings.CutPrefix(e.Name(), "elfuse-shm-")
+		if !ok {
+			continue
+		}
+		if _, err := os.Stat("/proc/" + pid); err != nil {
+			dead = append(dead, e.Name())
+		}
+	}
+	return dead
+}
