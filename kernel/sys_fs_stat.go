@@ -174,8 +174,10 @@ func Statfs(t *Task, a *Args) (uint64, error) {
 	}
 	defer p.release()
 	host := p.path
-	if p.synth != nil && inSynthProc(p.synth.path) {
-		host = "/proc" // the synthetic /proc is a procfs: the host's figures
+	if p.synth != nil {
+		if h := synthStatfsHost(p.synth.path); h != "" {
+			host = h // the host's figures of the file system it stands for
+		}
 	}
 	var hs unix.Statfs_t
 	if err := unix.Statfs(host, &hs); err != nil {
@@ -192,9 +194,9 @@ func Fstatfs(t *Task, a *Args) (uint64, error) {
 	}
 	defer f.Release()
 	var hs unix.Statfs_t
-	if p, _, ok := synthFD(f.FD()); ok && inSynthProc(p) {
+	if p, _, ok := synthFD(f.FD()); ok && synthStatfsHost(p) != "" {
 		// As Statfs: not the memfd's tmpfs.
-		err = unix.Statfs("/proc", &hs)
+		err = unix.Statfs(synthStatfsHost(p), &hs)
 	} else {
 		err = unix.Fstatfs(f.FD(), &hs)
 	}
@@ -204,9 +206,19 @@ func Fstatfs(t *Task, a *Args) (uint64, error) {
 	return 0, t.copyOutStatfs(a.Addr(1), &hs)
 }
 
-// inSynthProc reports whether synthetic path p lies in /proc, whose file
-// system Linux reports as procfs.
-func inSynthProc(p string) bool { return p == "/proc" || strings.HasPrefix(p, "/proc/") }
+// synthStatfsHost names the host file system whose figures statfs gives
+// for synthetic path p: the host's /proc for the synthetic /proc (a
+// procfs on Linux), the host's /dev for the synthetic /dev directory (a
+// devtmpfs); "" for another path.
+func synthStatfsHost(p string) string {
+	switch {
+	case p == "/proc" || strings.HasPrefix(p, "/proc/"):
+		return "/proc"
+	case p == "/dev" || strings.HasPrefix(p, "/dev/"):
+		return "/dev"
+	}
+	return ""
+}
 
 // faccessat is the core of the access family. Without AT_EACCESS Linux
 // checks with the real ids (and a real root's permitted set): where the

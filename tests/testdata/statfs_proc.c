@@ -1,5 +1,6 @@
 // statfs_proc: the file system /proc and its files report, by path
-// (statfs) and by descriptor (fstatfs), is procfs.
+// (statfs) and by descriptor (fstatfs), is procfs; /dev's and /dev/shm's
+// are the host's (devtmpfs and tmpfs on Linux).
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/vfs.h>
@@ -27,6 +28,18 @@ static void by_fd(const char *p, int flags) {
 	close(fd);
 }
 
+// type_of prints the file system type of p by path and by descriptor.
+static void type_of(const char *p, int flags) {
+	struct statfs a, b;
+	int fd = open(p, O_RDONLY | flags);
+	if (statfs(p, &a) < 0 || fd < 0 || fstatfs(fd, &b) < 0) {
+		printf("type of %s: failed\n", p);
+		return;
+	}
+	printf("type of %s: %#lx by path, %#lx by descriptor\n", p, (long)a.f_type, (long)b.f_type);
+	close(fd);
+}
+
 int main(void) {
 	by_path("/proc");
 	by_path("/proc/self/status");
@@ -36,5 +49,8 @@ int main(void) {
 	by_fd("/proc/self", O_DIRECTORY);
 	// Not procfs: a regular file.
 	by_fd("/etc/passwd", 0);
+	type_of("/dev", O_DIRECTORY);
+	type_of("/dev/shm", O_DIRECTORY);
+	type_of("/dev/null", 0);
 	return 0;
 }
