@@ -241,7 +241,9 @@ func procPidGen(name string) func(*Task) ([]byte, error) {
 	case "limits":
 		return func(t *Task) ([]byte, error) { return []byte(t.procLimits()), nil }
 	case "cgroup":
-		return constFile("0::/\n")
+		// Every guestproc of the tree is in the cgroup of the
+		// supervisor that started it: the host's answer for this one.
+		return func(*Task) ([]byte, error) { return os.ReadFile("/proc/self/cgroup") }
 	case "oom_score":
 		return constFile("0\n")
 	case "loginuid":

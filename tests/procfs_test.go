@@ -29,7 +29,9 @@ func procCases() []testutil.Case {
   (echo x > $f) 2>&1 | sed "s/.*: //"; done
 sleep 5 & (echo y > /proc/$!/comm) 2>&1 | sed "s/.*: //"; kill $!
 echo renamed > /proc/self/comm; cat /proc/$$/comm; true`)),
-		c("status_caps_and_cpus", bb("grep", "-E", "^(Cap|Cpus_allowed)", "/proc/self/status")),
+		c("status_caps_and_cpus", bb("grep", "-E", "^(Cap|Cpus_allowed|NoNewPrivs|Seccomp)", "/proc/self/status")),
+		// The guest runs in its guestproc's host cgroup, the caller's.
+		c("cgroup_is_the_hosts", bb("sh", "-c", `cat /proc/self/cgroup; cat /proc/$$/cgroup | wc -l`)),
 		c("oom_score_adj_is_the_processes", bb("sh", "-c", `cat /proc/self/oom_score_adj; echo 500 > /proc/self/oom_score_adj; cat /proc/$$/oom_score_adj /proc/$$/oom_adj
 sh -c 'cat /proc/self/oom_score_adj'; echo 15 > /proc/self/oom_adj; cat /proc/$$/oom_score_adj
 for v in 2000 -5 x; do (echo $v > /proc/self/oom_score_adj) 2>&1 | sed "s/.*: //"; done; cat /proc/$$/oom_score_adj`)),
