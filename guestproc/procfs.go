@@ -99,8 +99,8 @@ func (h *host) ProcLookup(pid int32, rel string) (kernel.ProcNode, *kernel.ProcT
 		n.Kind = kernel.ProcNodeDir
 	case ipc.ProcLink:
 		n.Kind = kernel.ProcNodeLink
-	case ipc.ProcNet:
-		n.Kind = kernel.ProcNodeNet
+	case ipc.ProcHost:
+		n.Kind = kernel.ProcNodeHost
 	}
 	for _, e := range a.Entries {
 		n.Entries = append(n.Entries, kernel.ProcDirent{Name: e.Name, Type: e.Type})
@@ -155,8 +155,8 @@ func (h *host) procServe(q ipc.ProcQuery) {
 			a.Kind = ipc.ProcDir
 		case kernel.ProcNodeLink:
 			a.Kind = ipc.ProcLink
-		case kernel.ProcNodeNet:
-			a.Kind = ipc.ProcNet
+		case kernel.ProcNodeHost:
+			a.Kind = ipc.ProcHost
 		}
 		for _, e := range n.Entries {
 			a.Entries = append(a.Entries, ipc.ProcDirent{Name: e.Name, Type: e.Type})

@@ -68,8 +68,9 @@ type ProcAnswer struct {
 	// Pids answers a List query, sorted.
 	Pids []int32 `json:",omitempty"`
 	// Kind says what Rel names: ProcFile (Data), ProcDir (Entries),
-	// ProcLink (Target) or ProcNet (the network directory, which the
-	// reader serves from its own: one network namespace per tree).
+	// ProcLink (Target) or ProcHost (Target is a host path the reader
+	// serves from its own process: the network directory, a namespace
+	// link; one set of namespaces per tree).
 	Kind      int          `json:",omitempty"`
 	Data      []byte       `json:",omitempty"`
 	Truncated bool         `json:",omitempty"`
@@ -96,7 +97,7 @@ const (
 	ProcFile = iota
 	ProcDir
 	ProcLink
-	ProcNet
+	ProcHost
 )
 
 // ProcDirent is one entry of a directory below /proc/<pid>.

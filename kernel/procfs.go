@@ -68,7 +68,7 @@ func (t *Task) procList(n *synthNode) []synthDirent {
 	switch {
 	case len(parts) == 2 || len(parts) == 4 && parts[2] == "task":
 		ents := []synthDirent{{"exe", abi.DT_LNK}, {"cwd", abi.DT_LNK}, {"root", abi.DT_LNK},
-			{"fd", abi.DT_DIR}, {"fdinfo", abi.DT_DIR}, {"net", abi.DT_DIR}}
+			{"fd", abi.DT_DIR}, {"fdinfo", abi.DT_DIR}, {"net", abi.DT_DIR}, {"ns", abi.DT_DIR}}
 		if len(parts) == 2 {
 			ents = append(ents, synthDirent{"task", abi.DT_DIR})
 		}
@@ -86,6 +86,13 @@ func (t *Task) procList(n *synthNode) []synthDirent {
 		var ents []synthDirent
 		for _, e := range t.Proc.FDs.Entries() {
 			ents = append(ents, synthDirent{strconv.Itoa(int(e.FD)), abi.DT_REG})
+		}
+		return ents
+	case parts[len(parts)-1] == "ns":
+		var ents []synthDirent
+		hs, _ := os.ReadDir("/proc/self/ns")
+		for _, e := range hs {
+			ents = append(ents, synthDirent{e.Name(), abi.DT_LNK})
 		}
 		return ents
 	}
@@ -149,6 +156,18 @@ func (t *Task) procMake(n *synthNode, name string) *synthNode {
 		fd, _ := strconv.Atoi(name)
 		return file(func(t *Task) ([]byte, error) { return t.procFdinfo(int32(fd)) })
 	}
+	if parts[len(parts)-1] == "ns" {
+		// Every guestproc of the tree is in its supervisor's
+		// namespaces (--net none's network one included): the host's
+		// links of this one, as a chroot shows them. The guest's pid
+		// numbers are the supervisor's, but no namespace of the host
+		// stands for them: pid is the host's too, the same for every
+		// process of the tree, as one namespace.
+		if _, err := os.Lstat("/proc/self/ns/" + name); err != nil {
+			return nil
+		}
+		return &synthNode{path: p, kind: synthHost, host: "/proc/self/ns/" + name}
+	}
 	switch name {
 	case "exe":
 		exe := t.exeLink()
@@ -168,7 +187,7 @@ func (t *Task) procMake(n *synthNode, name string) *synthNode {
 		// The fd directory and its magic links are the resolver's
 		// (fd_dir.go, magicPath): hand the walk over to them.
 		return &synthNode{path: p, kind: synthRedirect, target: "/proc/self/fd"}
-	case "fdinfo", "task":
+	case "fdinfo", "task", "ns":
 		return dir()
 	case "net":
 		return &synthNode{path: p, kind: synthHost, host: "/proc/self/net"}

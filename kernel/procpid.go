@@ -40,13 +40,14 @@ type ProcNode struct {
 // ProcNodeKind says what a ProcNode is.
 type ProcNodeKind int
 
-// Kinds of ProcNode; ProcNodeNet is the network directory, which is the
-// reader's own (one network namespace per tree).
+// Kinds of ProcNode; ProcNodeHost is a host path (Target) the reader
+// serves from its own process: the network directory, the namespace links
+// (one set of namespaces per tree).
 const (
 	ProcNodeFile ProcNodeKind = iota
 	ProcNodeDir
 	ProcNodeLink
-	ProcNodeNet
+	ProcNodeHost
 )
 
 // ProcDirent is one directory entry.
@@ -232,8 +233,11 @@ func procNodeOf(p string, node ProcNode) *synthNode {
 			n.peer = &procPeerFD{hostPid: node.HostPid, hostFD: node.HostFD, target: node.Target}
 		}
 		return n
-	case ProcNodeNet:
-		return &synthNode{path: p, kind: synthHost, host: "/proc/self/net"}
+	case ProcNodeHost:
+		if !strings.HasPrefix(node.Target, "/proc/self/") {
+			return nil // only the reader's own namespaces' files
+		}
+		return &synthNode{path: p, kind: synthHost, host: node.Target}
 	}
 	data := node.Data
 	perm := uint32(0o444)
@@ -316,7 +320,7 @@ func (p *Process) procLookup(rel string, rec *ProcTreeInfo) (ProcNode, error) {
 	case synthLink:
 		return ProcNode{Kind: ProcNodeLink, Target: n.target}, nil
 	case synthHost:
-		return ProcNode{Kind: ProcNodeNet}, nil
+		return ProcNode{Kind: ProcNodeHost, Target: n.host}, nil
 	}
 	return ProcNode{}, abi.ENOENT
 }

@@ -48,7 +48,7 @@ func (t *Task) procTreeNode(info *ProcTreeInfo, rel string) (node ProcNode, foun
 	case "fd", "fdinfo":
 		return ProcNode{Kind: ProcNodeDir}, true
 	case "net":
-		return ProcNode{Kind: ProcNodeNet}, true
+		return ProcNode{Kind: ProcNodeHost, Target: "/proc/self/net"}, true
 	case "exe":
 		if zombie || info.Exe == "" {
 			return ProcNode{}, false

@@ -30,6 +30,12 @@ func procCases() []testutil.Case {
 sleep 5 & (echo y > /proc/$!/comm) 2>&1 | sed "s/.*: //"; kill $!
 echo renamed > /proc/self/comm; cat /proc/$$/comm; true`)),
 		c("status_caps_and_cpus", bb("grep", "-E", "^(Cap|Cpus_allowed|NoNewPrivs|Seccomp)", "/proc/self/status")),
+		// The tree is in its supervisor's namespaces, the caller's: the
+		// links of /proc/PID/ns, own and another process's, and the
+		// namespace files behind them.
+		c("namespace_links", bb("sh", "-c", `ls /proc/self/ns; for n in net mnt pid uts; do readlink /proc/$$/ns/$n; done
+sh -c 'readlink /proc/$PPID/ns/ipc; readlink /proc/self/task/$$/ns/user; stat -L -c %i /proc/$PPID/ns/net'
+ls -l /proc/self/ns/cgroup | cut -c1-10`)),
 		// The guest runs in its guestproc's host cgroup, the caller's.
 		c("cgroup_is_the_hosts", bb("sh", "-c", `cat /proc/self/cgroup; cat /proc/$$/cgroup | wc -l`)),
 		c("oom_score_adj_is_the_processes", bb("sh", "-c", `cat /proc/self/oom_score_adj; echo 500 > /proc/self/oom_score_adj; cat /proc/$$/oom_score_adj /proc/$$/oom_adj
