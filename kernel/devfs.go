@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"os"
+	"strings"
 	"sync"
 
 	"github.com/elfuse/elfuse/ipc"
@@ -60,6 +61,9 @@ func (t *Task) devMake(n *synthNode, name string) *synthNode {
 		if err != nil {
 			return nil
 		}
+		// The host directory may become the cwd: relative lookups
+		// and getcwd then map it back to /dev/shm (synthCwd).
+		synthCwdMarkers.Store(true)
 		return &synthNode{path: p, kind: synthHost, host: dir, writable: true}
 	}
 	return nil
@@ -85,6 +89,20 @@ func shmDir() (string, error) {
 		}
 	})
 	return shmPath, shmErr
+}
+
+// shmCandidates are ipc.ShmDirs of this guestproc's tree, found once.
+var shmCandidates = sync.OnceValue(func() []string { return ipc.ShmDirs(os.Getppid()) })
+
+// shmGuestPath maps host path wd inside the tree's /dev/shm directory to
+// the guest's path there ("/dev/shm/..."); ok is false elsewhere.
+func shmGuestPath(wd string) (string, bool) {
+	for _, dir := range shmCandidates() {
+		if rest, ok := strings.CutPrefix(wd, dir); ok && (rest == "" || rest[0] == '/') {
+			return "/dev/shm" + rest, true
+		}
+	}
+	return "", false
 }
 
 // makeShmDir makes dir, or takes it when it is already there as a

@@ -124,8 +124,10 @@ var errNoMarkers = errors.New("no synthetic cwd markers")
 // is one.
 func synthCwd() (string, bool) {
 	if !synthCwdChecked.Swap(true) {
-		if wd, err := unix.Getwd(); err == nil && strings.HasPrefix(wd, synthCwdRoot()+"/") {
-			synthCwdMarkers.Store(true)
+		if wd, err := unix.Getwd(); err == nil {
+			if _, inShm := shmGuestPath(wd); inShm || strings.HasPrefix(wd, synthCwdRoot()+"/") {
+				synthCwdMarkers.Store(true)
+			}
 		}
 	}
 	if !synthCwdMarkers.Load() {
@@ -134,6 +136,9 @@ func synthCwd() (string, bool) {
 	wd, err := unix.Getwd()
 	if err != nil {
 		return "", false
+	}
+	if p, ok := shmGuestPath(wd); ok {
+		return p, true
 	}
 	p, ok := strings.CutPrefix(wd, synthCwdRoot())
 	if !ok || !isSynthRoot(p) {

@@ -12,8 +12,9 @@ import (
 // TestDevShmIsAFileSystemOfItsOwn: the guest's /dev/shm is memory and a
 // mount point of its own, as the host's is: statfs says tmpfs, its device
 // is not the root's, df tells it from / (busybox df names the mount of a
-// path by its device), and a file written there reads back. It compares
-// with the host's own /dev/shm, so it needs that to be a tmpfs.
+// path by its device), and a file written there reads back. As the cwd,
+// getcwd names it /dev/shm and .. climbs back into /dev. It compares with
+// the host's own /dev/shm, so it needs that to be a tmpfs.
 func TestDevShmIsAFileSystemOfItsOwn(t *testing.T) {
 	requireBusybox(t)
 	var fs unix.Statfs_t
@@ -24,7 +25,9 @@ func TestDevShmIsAFileSystemOfItsOwn(t *testing.T) {
 [ "$(stat -c %d /)" != "$(stat -c %d /dev/shm)" ] && echo a device of its own
 df /dev/shm | tail -1 | awk '{print $NF}'
 df / | tail -1 | awk '{print $NF}'
-f=/dev/shm/elfuse-test-$$; echo written > $f && cat $f && rm $f`
+f=/dev/shm/elfuse-test-$$; echo written > $f && cat $f && rm $f
+d=elfuse-test-cwd-$$; cd /dev/shm && pwd -P && mkdir $d && cd $d && pwd -P | sed "s/$d/D/"
+echo in > ../$d.f && cat /dev/shm/$d.f && rm ../$d.f; stat -c %n ../../null; ls .. | grep -c "^$d$"; cd / && rmdir /dev/shm/$d`
 	testutil.RunCase(t, elfuse, testutil.Case{Name: "dev_shm", Args: sh(script)})
 }
 

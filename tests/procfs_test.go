@@ -172,17 +172,18 @@ func TestProcFSSelfIsTheGuestPid(t *testing.T) {
 
 // TestProcFSUnderSysroot checks the synthetic tree replaces the sysroot's
 // /proc and /dev: the program is named by its guest path, maps show guest
-// paths, /dev/shm works and find sees no loops.
+// paths, /dev/shm works (also as the cwd) and find sees no loops.
 func TestProcFSUnderSysroot(t *testing.T) {
 	root := debianSysroot(t)
 	script := `readlink /proc/self/exe; realpath /proc/self/exe; grep -c ' /usr/bin/grep$' /proc/self/maps; ` +
 		`echo shm > /dev/shm/procfs-test && cat /dev/shm/procfs-test && rm /dev/shm/procfs-test; ` +
-		`find /proc /dev -maxdepth 2 2>&1 | grep -c 'loop'; stat -f -c %T /proc /proc/self/status`
+		`find /proc /dev -maxdepth 2 2>&1 | grep -c 'loop'; stat -f -c %T /proc /proc/self/status; ` +
+		`cd /dev/shm && /bin/pwd && ls -d ../null`
 	runProc(t, []string{"--sysroot", root}, []string{"/bin/bash", "-c", script}, func(t *testing.T, r testutil.Result) {
 		want := "/usr/bin/readlink\n/usr/bin/realpath\n"
-		if got := string(r.Stdout); !strings.HasPrefix(got, want) || !strings.HasSuffix(got, "shm\n0\nproc\nproc\n") ||
+		if got := string(r.Stdout); !strings.HasPrefix(got, want) || !strings.HasSuffix(got, "shm\n0\nproc\nproc\n/dev/shm\n../null\n") ||
 			strings.Contains(got, "\n0\nshm") {
-			t.Errorf("got %v, want %q, a nonzero maps count, shm, 0 loops and a procfs /proc", r, want)
+			t.Errorf("got %v, want %q, a nonzero maps count, shm, 0 loops, a procfs /proc and /dev/shm as the cwd", r, want)
 		}
 	})
 }
