@@ -2,10 +2,11 @@ package kernel
 
 import (
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 
-	"github.com/elfuse/elfuse/ipc"
 	"github.com/elfuse/elfuse/kernel/abi"
 	"golang.org/x/sys/unix"
 )
@@ -76,12 +77,12 @@ var (
 )
 
 // shmDir returns the supervisor's private /dev/shm directory (mode
-// 01777), creating it on first use: the first of ipc.ShmDirs that can be
+// 01777), creating it on first use: the first of shmDirs that can be
 // made, under the host's /dev/shm when it is a tmpfs, else under $TMPDIR.
 // The guestproc's parent is the supervisor.
 func shmDir() (string, error) {
 	shmOnce.Do(func() {
-		for _, dir := range ipc.ShmDirs(os.Getppid()) {
+		for _, dir := range shmCandidates() {
 			if shmErr = makeShmDir(dir); shmErr == nil {
 				shmPath = dir
 				return
@@ -91,8 +92,27 @@ func shmDir() (string, error) {
 	return shmPath, shmErr
 }
 
-// shmCandidates are ipc.ShmDirs of this guestproc's tree, found once.
-var shmCandidates = sync.OnceValue(func() []string { return ipc.ShmDirs(os.Getppid()) })
+// shmCandidates are shmDirs of this guestproc's tree, found once.
+var shmCandidates = sync.OnceValue(func() []string { return shmDirs(os.Getppid()) })
+
+// shmDirs are the candidates for the host directory behind the guest's
+// /dev/shm in the tree of supervisor pid, in the order they are tried: one
+// under the host's /dev/shm when that is a tmpfs this process may write,
+// so that the guest's /dev/shm is memory and a file system of its own
+// (statfs says tmpfs, its device is not the root's, df and find -xdev see
+// a mount point there), as on Linux; then one under $TMPDIR. The
+// supervisor removes both at the tree's end (supervisor/sysroot.go
+// treeDirs, which must name them alike).
+func shmDirs(supervisor int) []string {
+	name := "elfuse-shm-" + strconv.Itoa(supervisor)
+	var dirs []string
+	var fs unix.Statfs_t
+	if unix.Statfs("/dev/shm", &fs) == nil && fs.Type == unix.TMPFS_MAGIC &&
+		unix.Access("/dev/shm", unix.W_OK|unix.X_OK) == nil {
+		dirs = append(dirs, filepath.Join("/dev/shm", name))
+	}
+	return append(dirs, filepath.Join(os.TempDir(), name))
+}
 
 // shmGuestPath maps host path wd inside the tree's /dev/shm directory to
 // the guest's path there ("/dev/shm/..."); ok is false elsewhere.

@@ -65,11 +65,13 @@ func (cfg *Config) contained() bool {
 
 // treeDirs are the private host directories the guestprocs of this tree
 // may make on first use, named from their parent's pid: the guest's
-// /dev/shm (every candidate of ipc.ShmDirs: kernel/devfs.go shmDir takes
-// the first it can make) and the stand-ins of synthetic directories used
-// as cwd (kernel/synth_cwd.go).
+// /dev/shm, in the host's /dev/shm or in $TMPDIR (kernel/devfs.go shmDirs
+// takes the first it can make) and the stand-ins of synthetic directories
+// used as cwd (kernel/synth_cwd.go).
 func treeDirs() []string {
-	return append(ipc.ShmDirs(os.Getpid()), filepath.Join(os.TempDir(), "elfuse-cwd-"+strconv.Itoa(os.Getpid())))
+	pid := strconv.Itoa(os.Getpid())
+	return []string{filepath.Join("/dev/shm", "elfuse-shm-"+pid), filepath.Join(os.TempDir(), "elfuse-shm-"+pid),
+		filepath.Join(os.TempDir(), "elfuse-cwd-"+pid)}
 }
 
 // removeTreeDirs removes the tree's private directories once every

@@ -252,7 +252,7 @@ func TestProcFSTreeDirsRemoved(t *testing.T) {
 				t.Errorf("left behind in TMPDIR: %s", e.Name())
 			}
 			// The guest's /dev/shm lives in the host's when that is
-			// a tmpfs (ipc.ShmDirs).
+			// a tmpfs (kernel/devfs.go shmDirs).
 			if left := shmDirsOfDeadTrees(t); len(left) > before {
 				t.Errorf("left behind in /dev/shm: %v", left)
 			}
