@@ -187,8 +187,10 @@ func (t *Task) procMake(n *synthNode, name string) *synthNode {
 		// The fd directory and its magic links are the resolver's
 		// (fd_dir.go, magicPath): hand the walk over to them.
 		return &synthNode{path: p, kind: synthRedirect, target: "/proc/self/fd"}
-	case "fdinfo", "task", "ns":
+	case "fdinfo", "task":
 		return dir()
+	case "ns":
+		return &synthNode{path: p, kind: synthDir, perm: 0o511} // as Linux's
 	case "net":
 		return &synthNode{path: p, kind: synthHost, host: "/proc/self/net"}
 	}
