@@ -27,10 +27,11 @@ func WholeRegsSyscalls() []int {
 		// Not here: mprotect and munmap (when their one Machine
 		// operation is the guest's own call, hvf/ptrace lets the stub
 		// make it: notify_defer.go; otherwise it halts the stub then),
-		// pkey_mprotect (likewise halted when it comes to that) and
+		// pkey_mprotect (likewise halted when it comes to that),
 		// madvise (whose discards punch the memory's host file: no
-		// Machine operation).
-		abi.SYS_MMAP, abi.SYS_BRK,
+		// Machine operation), and mmap and brk, which read no register:
+		// the stub is halted when one touches the machine, so a
+		// brk(NULL) or a PROT_NONE reservation is a plain round trip.
 		abi.SYS_MREMAP, abi.SYS_SHMAT, abi.SYS_SHMDT,
 		abi.SYS_REMAP_FILE_PAGES,
 	}
