@@ -108,6 +108,43 @@ func (h *host) ProcLookup(pid int32, rel string) (kernel.ProcNode, *kernel.ProcT
 	return n, nil, nil
 }
 
+// PrlimitOther implements kernel.PrlimitHost.
+func (h *host) PrlimitOther(pid int32, res uint32, newLim *abi.Rlimit, c kernel.PrlimitCaller) (abi.Rlimit, error) {
+	pq := &ipc.ProcPrlimit{Resource: res, UID: c.UID, GID: c.GID, SysResource: c.SysResource}
+	if newLim != nil {
+		pq.New = &[2]uint64{newLim.Cur, newLim.Max}
+	}
+	a, err := h.procCall(ipc.ProcQuery{Pid: pid, Prlimit: pq})
+	if err != nil {
+		return abi.Rlimit{}, err
+	}
+	if a.Limit == nil {
+		return abi.Rlimit{}, abi.ESRCH
+	}
+	return abi.Rlimit{Cur: a.Limit[0], Max: a.Limit[1]}, nil
+}
+
+// prlimitServe answers a Prlimit query on process p.
+func prlimitServe(p *kernel.Process, q ipc.ProcQuery) ipc.ProcAnswer {
+	a := ipc.ProcAnswer{ID: q.ID}
+	pq := q.Prlimit
+	var newLim *abi.Rlimit
+	if pq.New != nil {
+		newLim = &abi.Rlimit{Cur: pq.New[0], Max: pq.New[1]}
+	}
+	old, err := p.PrlimitFrom(pq.Resource, newLim, kernel.PrlimitCaller{UID: pq.UID, GID: pq.GID, SysResource: pq.SysResource})
+	if err != nil {
+		var e abi.Errno
+		if !errors.As(err, &e) {
+			e = abi.EIO
+		}
+		a.Errno = int32(e)
+		return a
+	}
+	a.Limit = &[2]uint64{old.Cur, old.Max}
+	return a
+}
+
 // ProcRecord implements kernel.ProcTreeHost.
 func (h *host) ProcRecord(pid int32) (*kernel.ProcTreeInfo, error) {
 	a, err := h.procCall(ipc.ProcQuery{Pid: pid, Record: true})
@@ -138,6 +175,8 @@ func (h *host) procServe(q ipc.ProcQuery) {
 	a := ipc.ProcAnswer{ID: q.ID}
 	if p == nil {
 		a.Errno = int32(abi.ESRCH)
+	} else if q.Prlimit != nil {
+		a = prlimitServe(p, q)
 	} else if n, err := p.ProcLookup(q.Rel, treeInfo(q.Tree)); err != nil {
 		var e abi.Errno
 		if !errors.As(err, &e) {

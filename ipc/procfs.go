@@ -59,6 +59,21 @@ type ProcQuery struct {
 	// Tree is the supervisor's record of Pid on a forwarded query, for
 	// what the target shows but does not hold (group, session).
 	Tree *ProcTree `json:",omitempty"`
+	// Prlimit asks the target to do prlimit(2) on itself for the asker
+	// (Rel unused); the answer's Limit is the old limit. The supervisor
+	// never answers it from its tree: a process that cannot answer (a
+	// zombie, a stopped one) gives ESRCH.
+	Prlimit *ProcPrlimit `json:",omitempty"`
+}
+
+// ProcPrlimit is a prlimit(2) of another process: the resource, the new
+// limit (nil: only read it) and the caller's real ids and whether it has
+// CAP_SYS_RESOURCE, which the target checks as Linux does.
+type ProcPrlimit struct {
+	Resource    uint32
+	New         *[2]uint64 `json:",omitempty"` // cur, max
+	UID, GID    uint32
+	SysResource bool `json:",omitempty"`
 }
 
 // ProcAnswer is the body of MsgProcAnswer.
@@ -90,6 +105,8 @@ type ProcAnswer struct {
 	// Linux derives from the open mode: r-x to read, -wx to write); 0
 	// when unknown (then 0777).
 	LinkMode uint32 `json:",omitempty"`
+	// Limit answers a Prlimit query: the old limit, cur and max.
+	Limit *[2]uint64 `json:",omitempty"`
 }
 
 // Kinds of ProcAnswer.

@@ -22,7 +22,7 @@ func init() {
 		abi.SYS_SETRLIMIT: {Name: "setrlimit", Fn: Setrlimit, Support: Partial,
 			Note: "kept in the process's table; NOFILE, FSIZE and CPU enforced, AS not"},
 		abi.SYS_PRLIMIT64: {Name: "prlimit64", Fn: Prlimit64, Support: Partial,
-			Note: "own process only (other pids ESRCH); NOFILE, FSIZE and CPU enforced, AS not"},
+			Note: "another process through the supervisor (ESRCH for a stopped or zombie one); NOFILE, FSIZE and CPU enforced, AS not"},
 	})
 }
 
@@ -48,6 +48,12 @@ func sysctlNrOpen() uint64 {
 // do_prlimit): it validates and installs newLim (if not nil) and returns
 // the previous limit.
 func (p *Process) prlimit(res uint32, newLim *abi.Rlimit) (abi.Rlimit, error) {
+	return p.prlimitAs(res, newLim, nil)
+}
+
+// prlimitAs is prlimit by a caller whose CAP_SYS_RESOURCE is
+// sysResource (nil: the process's own, a call on itself).
+func (p *Process) prlimitAs(res uint32, newLim *abi.Rlimit, sysResource *bool) (abi.Rlimit, error) {
 	if res >= abi.RLIM_NLIMITS {
 		return abi.Rlimit{}, abi.EINVAL
 	}
@@ -63,8 +69,13 @@ func (p *Process) prlimit(res uint32, newLim *abi.Rlimit) (abi.Rlimit, error) {
 	x.mu.Lock()
 	old := x.st.Rlimits[res]
 	if newLim != nil {
-		// Raising the hard limit needs CAP_SYS_RESOURCE.
-		if newLim.Max > old.Max && !x.st.Creds.capable(abi.CAP_SYS_RESOURCE) {
+		// Raising the hard limit needs CAP_SYS_RESOURCE, the
+		// caller's.
+		capable := x.st.Creds.capable(abi.CAP_SYS_RESOURCE)
+		if sysResource != nil {
+			capable = *sysResource
+		}
+		if newLim.Max > old.Max && !capable {
 			x.mu.Unlock()
 			return abi.Rlimit{}, abi.EPERM
 		}
@@ -125,10 +136,13 @@ func Prlimit64(t *Task, a *Args) (uint64, error) {
 			return 0, err
 		}
 	}
-	if !t.ownPid(a.Int(0)) {
-		return 0, abi.ESRCH
+	var old abi.Rlimit
+	var err error
+	if t.ownPid(a.Int(0)) {
+		old, err = t.Proc.prlimit(a.Uint(1), newLim)
+	} else {
+		old, err = t.prlimitOther(a.Int(0), a.Uint(1), newLim) // rlimit_other.go
 	}
-	old, err := t.Proc.prlimit(a.Uint(1), newLim)
 	if err != nil {
 		return 0, err
 	}

@@ -63,7 +63,7 @@ func TestPrlimit64(t *testing.T) {
 			wantOld: abi.Rlimit{Cur: 10, Max: 20}, wantNow: abi.Rlimit{Cur: 10, Max: 20}, checkOld: true},
 		{name: "query by own pid", euid: 1000, start: abi.Rlimit{Cur: 10, Max: 20}, res: abi.RLIMIT_CORE, pid: 1,
 			wantOld: abi.Rlimit{Cur: 10, Max: 20}, wantNow: abi.Rlimit{Cur: 10, Max: 20}, checkOld: true},
-		{name: "other pid is ESRCH", euid: 1000, start: abi.Rlimit{Cur: 10, Max: 20}, res: abi.RLIMIT_CORE, pid: 2,
+		{name: "other pid without a tree to ask is ESRCH", euid: 1000, start: abi.Rlimit{Cur: 10, Max: 20}, res: abi.RLIMIT_CORE, pid: 2,
 			wantErr: abi.ESRCH, wantNow: abi.Rlimit{Cur: 10, Max: 20}},
 		{name: "unknown resource is EINVAL", euid: 1000, res: abi.RLIM_NLIMITS, wantErr: abi.EINVAL},
 		{name: "lower both, old returned", euid: 1000, start: abi.Rlimit{Cur: 10, Max: 20}, res: abi.RLIMIT_STACK,
@@ -164,5 +164,51 @@ func TestUndoGoNofileRaise(t *testing.T) {
 		if got := undoGoNofileRaise(tc.in); got != tc.want {
 			t.Errorf("%s: %+v -> %+v, want %+v", tc.name, tc.in, got, tc.want)
 		}
+	}
+}
+
+// PrlimitFrom makes Linux's check_prlimit_permission against its caller:
+// all of the target's ids must be the caller's real ones, or the caller
+// needs CAP_SYS_RESOURCE, which raising a hard limit needs too.
+func TestPrlimitFromChecksTheCaller(t *testing.T) {
+	ids := func(u, g uint32) Creds { return Creds{RUID: u, EUID: u, SUID: u, RGID: g, EGID: g, SGID: g} }
+	tests := []struct {
+		name    string
+		target  Creds
+		caller  PrlimitCaller
+		newLim  *abi.Rlimit
+		wantErr abi.Errno
+	}{
+		{"same ids read", ids(1000, 1000), PrlimitCaller{UID: 1000, GID: 1000}, nil, 0},
+		{"same ids lower", ids(1000, 1000), PrlimitCaller{UID: 1000, GID: 1000}, &abi.Rlimit{Cur: 5, Max: 15}, 0},
+		{"same ids raise hard", ids(1000, 1000), PrlimitCaller{UID: 1000, GID: 1000}, &abi.Rlimit{Cur: 5, Max: 30}, abi.EPERM},
+		{"other uid", ids(0, 0), PrlimitCaller{UID: 1000, GID: 0}, nil, abi.EPERM},
+		{"other gid", ids(1000, 1000), PrlimitCaller{UID: 1000, GID: 1001}, nil, abi.EPERM},
+		{"target's saved uid differs", Creds{RUID: 1000, EUID: 1000, SUID: 0, RGID: 1, EGID: 1, SGID: 1},
+			PrlimitCaller{UID: 1000, GID: 1}, nil, abi.EPERM},
+		{"CAP_SYS_RESOURCE reads another's", ids(0, 0), PrlimitCaller{UID: 1000, GID: 1000, SysResource: true}, nil, 0},
+		{"CAP_SYS_RESOURCE raises hard", ids(0, 0), PrlimitCaller{UID: 1000, SysResource: true}, &abi.Rlimit{Cur: 5, Max: 30}, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newProcTestEnv(t)
+			st := ProcState{Creds: tc.target}
+			st.Rlimits[abi.RLIMIT_STACK] = abi.Rlimit{Cur: 10, Max: 20}
+			e.t.Proc.SetState(st)
+			old, err := e.t.Proc.PrlimitFrom(abi.RLIMIT_STACK, tc.newLim, tc.caller)
+			if errnoOf(err) != tc.wantErr {
+				t.Fatalf("PrlimitFrom: %v, want errno %d", err, tc.wantErr)
+			}
+			want := abi.Rlimit{Cur: 10, Max: 20}
+			if err == nil && old != want {
+				t.Errorf("old limit %+v, want %+v", old, want)
+			}
+			if err == nil && tc.newLim != nil {
+				want = *tc.newLim
+			}
+			if now := e.t.Proc.Rlimit(abi.RLIMIT_STACK); now != want {
+				t.Errorf("limit now %+v, want %+v", now, want)
+			}
+		})
 	}
 }

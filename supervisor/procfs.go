@@ -75,6 +75,15 @@ func (s *supervisor) procAnswer(from int32, q ipc.ProcQuery) ipc.ProcAnswer {
 	if !ok {
 		return ipc.ProcAnswer{Errno: int32(abi.ESRCH)}
 	}
+	if q.Prlimit != nil {
+		// Only the process itself can: its kernel holds the limits.
+		if p.State == Running && q.Pid != from {
+			if ans, ok := s.procAskBuilt(q, p); ok {
+				return ans
+			}
+		}
+		return ipc.ProcAnswer{Errno: int32(abi.ESRCH)}
+	}
 	if p.State == Running && q.Pid != from && !q.Record {
 		if ans, ok := s.procAskBuilt(q, p); ok {
 			return ans
@@ -166,7 +175,7 @@ func (s *supervisor) procAsk(q ipc.ProcQuery, rec *ipc.ProcTree) (ipc.ProcAnswer
 		delete(w.waiting, id)
 		w.mu.Unlock()
 	}()
-	if err := g.send(ipc.MsgProcQuery, ipc.ProcQuery{ID: id, Pid: q.Pid, Rel: q.Rel, Tree: rec}); err != nil {
+	if err := g.send(ipc.MsgProcQuery, ipc.ProcQuery{ID: id, Pid: q.Pid, Rel: q.Rel, Tree: rec, Prlimit: q.Prlimit}); err != nil {
 		return ipc.ProcAnswer{}, false
 	}
 	t := time.NewTimer(procTimeout)

@@ -92,6 +92,12 @@ func TestProgramTimeAndIdentity(t *testing.T) {
 	runProgram(t, progCase{src: "timeid.c"})
 }
 
+// TestProgramPrlimitOfAnotherProcess: prlimit(2) reads and sets a child's
+// limits through the supervisor, with Linux's errors and permission check.
+func TestProgramPrlimitOfAnotherProcess(t *testing.T) {
+	runProgram(t, progCase{src: "prlimit_other.c"})
+}
+
 func TestProgramInitialStackAndAuxv(t *testing.T) {
 	runProgram(t, progCase{src: "auxv.c", args: []string{"a", "with space", "", strings.Repeat("long-argument-", 300)}})
 }
