@@ -223,7 +223,11 @@ func procNodeOf(p string, node ProcNode) *synthNode {
 		for _, e := range node.Entries {
 			ents = append(ents, synthDirent{e.Name, e.Type})
 		}
-		return &synthNode{path: p, kind: synthDir, perm: 0o555, entries: ents}
+		perm := uint32(0o555)
+		if path.Base(p) == "ns" {
+			perm = 0o511 // as the own one's (procfs.go)
+		}
+		return &synthNode{path: p, kind: synthDir, perm: perm, entries: ents}
 	case ProcNodeLink:
 		n := &synthNode{path: p, kind: synthLink, perm: 0o777, target: node.Target}
 		if node.LinkMode != 0 {

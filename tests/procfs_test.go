@@ -35,7 +35,7 @@ echo renamed > /proc/self/comm; cat /proc/$$/comm; true`)),
 		// namespace files behind them.
 		c("namespace_links", bb("sh", "-c", `ls /proc/self/ns; for n in net mnt pid uts; do readlink /proc/$$/ns/$n; done
 sh -c 'readlink /proc/$PPID/ns/ipc; readlink /proc/self/task/$$/ns/user; stat -L -c %i /proc/$PPID/ns/net'
-ls -l /proc/self/ns/cgroup | cut -c1-10; ls -ld /proc/self/ns | cut -c1-10`)),
+ls -l /proc/self/ns/cgroup | cut -c1-10; ls -ld /proc/self/ns | cut -c1-10; sh -c 'ls -ld /proc/$PPID/ns' | cut -c1-10`)),
 		// The guest runs in its guestproc's host cgroup, the caller's.
 		c("cgroup_is_the_hosts", bb("sh", "-c", `cat /proc/self/cgroup; cat /proc/$$/cgroup | wc -l`)),
 		c("oom_score_adj_is_the_processes", bb("sh", "-c", `cat /proc/self/oom_score_adj; echo 500 > /proc/self/oom_score_adj; cat /proc/$$/oom_score_adj /proc/$$/oom_adj
