@@ -2,10 +2,8 @@ package ptrace
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 
 	"golang.org/x/sys/unix"
@@ -133,15 +131,9 @@ func (m *machine) keepPlan(keep []fileKey) (kept spans, ents []batchEntry, ok bo
 func (m *machine) readMaps() ([]byte, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.closed {
-		return nil, errors.New("ptrace: maps of a closed machine")
-	}
-	if m.mapsFile == nil {
-		f, err := os.Open("/proc/" + strconv.Itoa(m.pid) + "/maps")
-		if err != nil {
-			return nil, err
-		}
-		m.mapsFile = f
+	f, err := m.procFileLocked(&m.mapsFile, "maps") // recycle.go
+	if err != nil {
+		return nil, err
 	}
 	if m.mapsBuf == nil {
 		m.mapsBuf = make([]byte, 16<<10)
@@ -151,7 +143,7 @@ func (m *machine) readMaps() ([]byte, error) {
 		if n == len(m.mapsBuf) {
 			m.mapsBuf = append(m.mapsBuf, make([]byte, len(m.mapsBuf))...)
 		}
-		k, err := m.mapsFile.ReadAt(m.mapsBuf[n:], int64(n))
+		k, err := f.ReadAt(m.mapsBuf[n:], int64(n))
 		n += k
 		if err == io.EOF {
 			return m.mapsBuf[:n], nil

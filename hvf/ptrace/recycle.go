@@ -150,24 +150,34 @@ func (m *machine) StubTimes() (user, sys time.Duration, err error) {
 	return time.Duration(ut) * tick, time.Duration(st) * tick, nil
 }
 
+// procFileLocked returns the stub's /proc/PID/name, opened into *slot on
+// first use and kept (Close closes it). m.mu held.
+func (m *machine) procFileLocked(slot **os.File, name string) (*os.File, error) {
+	if m.closed {
+		return nil, errors.New("ptrace: /proc/PID/" + name + " of a closed machine")
+	}
+	if *slot == nil {
+		f, err := os.Open("/proc/" + strconv.Itoa(m.pid) + "/" + name)
+		if err != nil {
+			return nil, err
+		}
+		*slot = f
+	}
+	return *slot, nil
+}
+
 // readStat reads the stub's /proc/PID/stat. The file stays open (Close
 // closes it): a pread regenerates it and costs a tenth of an open, read
 // and close of procfs here (~10 against ~90 us).
 func (m *machine) readStat() ([]byte, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.closed {
-		return nil, errors.New("ptrace: stub times of a closed machine")
-	}
-	if m.statFile == nil {
-		f, err := os.Open("/proc/" + strconv.Itoa(m.pid) + "/stat")
-		if err != nil {
-			return nil, err
-		}
-		m.statFile = f
+	f, err := m.procFileLocked(&m.statFile, "stat")
+	if err != nil {
+		return nil, err
 	}
 	buf := make([]byte, 1024)
-	n, err := m.statFile.ReadAt(buf, 0)
+	n, err := f.ReadAt(buf, 0)
 	if err != nil && err != io.EOF {
 		return nil, err
 	}
