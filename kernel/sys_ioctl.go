@@ -159,6 +159,9 @@ func Ioctl(t *Task, a *Args) (uint64, error) {
 	if v, ok, err := t.socketIoctl(f, req, arg); ok {
 		return v, err
 	}
+	if v, ok, err := t.nsfsIoctl(h, req, arg); ok { // sys_ioctl_nsfs.go
+		return v, err
+	}
 	if _, seen := unknownIoctlLogged.LoadOrStore(req, struct{}{}); !seen {
 		t.Log.Info("ioctl request not supported, returning ENOTTY", "request", fmt.Sprintf("%#x", req), "fd", fd)
 	}

@@ -92,6 +92,12 @@ func TestProgramTimeAndIdentity(t *testing.T) {
 	runProgram(t, progCase{src: "timeid.c"})
 }
 
+// TestProgramNamespaceIoctls: the files of /proc/self/ns and ioctl_ns(2)
+// on them (type, owning user namespace, owner uid, parent) as the host's.
+func TestProgramNamespaceIoctls(t *testing.T) {
+	runProgram(t, progCase{src: "ns_ioctl.c"})
+}
+
 // TestProgramPrlimitOfAnotherProcess: prlimit(2) reads and sets a child's
 // limits through the supervisor, with Linux's errors and permission check.
 func TestProgramPrlimitOfAnotherProcess(t *testing.T) {
