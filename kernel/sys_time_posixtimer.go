@@ -23,12 +23,14 @@ import (
 // Clocks: CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_BOOTTIME, their _ALARM
 // variants and CLOCK_TAI run on the host's time. An absolute CLOCK_REALTIME
 // deadline is converted to a delay when armed, so a later change of the
-// host's wall clock does not move it. The CPU-time clocks are not
-// supported (EINVAL): the guest's CPU time is not the guestproc's.
+// host's wall clock does not move it. CLOCK_PROCESS_CPUTIME_ID runs on
+// the process's own CPU time, watched by a goroutine
+// (sys_time_posixtimer_cpu.go); a thread's CPU clock is not supported
+// (EINVAL).
 
 func init() {
-	const partial = "CLOCK_REALTIME/MONOTONIC/BOOTTIME(_ALARM)/TAI; SIGEV_SIGNAL, SIGEV_NONE, " +
-		"SIGEV_THREAD_ID (any thread of the process); CPU-time clocks EINVAL"
+	const partial = "CLOCK_REALTIME/MONOTONIC/BOOTTIME(_ALARM)/TAI/PROCESS_CPUTIME_ID; SIGEV_SIGNAL, SIGEV_NONE, " +
+		"SIGEV_THREAD_ID (any thread of the process); CLOCK_THREAD_CPUTIME_ID EINVAL"
 	register(map[uint64]Syscall{
 		abi.SYS_TIMER_CREATE:     {Name: "timer_create", Fn: TimerCreate, Support: Partial, Note: partial},
 		abi.SYS_TIMER_SETTIME:    {Name: "timer_settime", Fn: TimerSettime},
@@ -70,6 +72,10 @@ type posixTimer struct {
 	deadline time.Time
 	interval time.Duration
 	gen      uint64
+	// cpu says the clock is the process's CPU time; cpuDeadline is
+	// then the CPU time it fires at (0: disarmed) and timer is unused.
+	cpu         bool
+	cpuDeadline time.Duration
 	// overrun is the si_overrun of the timer's last dequeued signal
 	// (timer_getoverrun).
 	overrun int32
@@ -88,13 +94,27 @@ func (p *Process) posixTimers() *posixTimers { return &p.ext().timers }
 // TimerCreate implements Linux syscall timer_create(2).
 func TimerCreate(t *Task, a *Args) (uint64, error) {
 	clk, sevp, idp := a.Int(0), a.Addr(1), a.Addr(2)
+	if clk < 0 {
+		// A dynamic CPU clock (glibc passes the process clock as
+		// MAKE_PROCESS_CPUCLOCK(0, CPUCLOCK_SCHED)): the caller's own
+		// process one only.
+		hc, err := t.hostClock(clk)
+		if err != nil || cpuClockOf(hc) != abi.CLOCK_PROCESS_CPUTIME_ID {
+			return 0, abi.EINVAL
+		}
+		clk = abi.CLOCK_PROCESS_CPUTIME_ID
+	}
 	switch clk {
 	case abi.CLOCK_REALTIME, abi.CLOCK_MONOTONIC, abi.CLOCK_BOOTTIME,
 		abi.CLOCK_REALTIME_ALARM, abi.CLOCK_BOOTTIME_ALARM, abi.CLOCK_TAI:
+	case abi.CLOCK_PROCESS_CPUTIME_ID:
+		if _, ok := t.usageHost(); !ok {
+			return 0, abi.EINVAL
+		}
 	default:
 		return 0, abi.EINVAL
 	}
-	pt := &posixTimer{clock: clk, signo: abi.SIGALRM, notify: sigevSignal}
+	pt := &posixTimer{clock: clk, signo: abi.SIGALRM, notify: sigevSignal, cpu: clk == abi.CLOCK_PROCESS_CPUTIME_ID}
 	if sevp != 0 {
 		var b [sizeofSigevent]byte
 		if _, err := t.CopyIn(sevp, b[:]); err != nil {
@@ -186,6 +206,7 @@ func (pt *posixTimer) disarmLocked() {
 		pt.timer.Stop()
 		pt.timer = nil
 	}
+	pt.cpuDeadline = 0 // its watcher ends on the new gen
 	pt.gen++
 }
 
@@ -220,6 +241,9 @@ func timespecDuration(ts abi.Timespec) (time.Duration, bool) {
 
 // TimerSettime implements Linux syscall timer_settime(2).
 func TimerSettime(t *Task, a *Args) (uint64, error) {
+	if pt, ok := t.Proc.posixTimers().cpuTimer(a.Int(0)); ok {
+		return t.settimeCPU(pt, a) // sys_time_posixtimer_cpu.go
+	}
 	id, flags, newp, oldp := a.Int(0), a.Int(1), a.Addr(2), a.Addr(3)
 	var b [sizeofItimerspec]byte
 	if _, err := t.CopyIn(newp, b[:]); err != nil {
@@ -309,16 +333,30 @@ func (p *Process) expireTimer(id int32, gen uint64) {
 	} else {
 		pt.timer = nil
 	}
-	if pt.notify == sigevNone {
-		ts.mu.Unlock()
-		return
+	info, tid, send := pt.signalLocked(missed)
+	ts.mu.Unlock()
+	if send {
+		p.deliverTimerSignal(info, tid)
 	}
-	info := &abi.Siginfo{Signo: pt.signo, Code: abi.SI_TIMER}
+}
+
+// signalLocked is the signal an expiry of pt sends with missed overruns,
+// and the thread it goes to (0: the process); send is false for
+// SIGEV_NONE. Preconditions: the timers' mu held.
+func (pt *posixTimer) signalLocked(missed int32) (info *abi.Siginfo, tid int32, send bool) {
+	if pt.notify == sigevNone {
+		return nil, 0, false
+	}
+	info = &abi.Siginfo{Signo: pt.signo, Code: abi.SI_TIMER}
 	info.SetTimerID(pt.id)
 	info.SetValue(pt.value)
 	info.SetOverrun(missed)
-	tid := pt.tid
-	ts.mu.Unlock()
+	return info, pt.tid, true
+}
+
+// deliverTimerSignal queues a timer's signal for thread tid of p, or for
+// p (tid 0, or a thread that is gone).
+func (p *Process) deliverTimerSignal(info *abi.Siginfo, tid int32) {
 	if tid != 0 {
 		if target := p.taskByTid(tid); target != nil {
 			target.queueTimerSignal(info) // thread-directed
@@ -332,6 +370,9 @@ func (p *Process) expireTimer(id int32, gen uint64) {
 
 // TimerGettime implements Linux syscall timer_gettime(2).
 func TimerGettime(t *Task, a *Args) (uint64, error) {
+	if pt, ok := t.Proc.posixTimers().cpuTimer(a.Int(0)); ok {
+		return t.gettimeCPU(pt, a) // sys_time_posixtimer_cpu.go
+	}
 	ts := t.Proc.posixTimers()
 	ts.mu.Lock()
 	pt, err := ts.timerLocked(a.Int(0))

@@ -148,6 +148,12 @@ func TestProgramPosixTimers(t *testing.T) {
 	runProgram(t, progCase{src: "posixtimer.c"})
 }
 
+// TestProgramPosixTimersOnCPUTime: timer_create on the process's CPU
+// clock fires after that much CPU time, not wall time.
+func TestProgramPosixTimersOnCPUTime(t *testing.T) {
+	runProgram(t, progCase{src: "posixtimer_cpu.c"})
+}
+
 func TestProgramSignalfd(t *testing.T) {
 	runProgram(t, progCase{src: "signalfd.c"})
 }
