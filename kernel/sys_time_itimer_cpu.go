@@ -21,6 +21,9 @@ import (
 const (
 	itimerVirtual = 1
 	itimerProf    = 2
+	// cpuPrecise asks cpuNow for user plus system time at the host's
+	// best precision (POSIX CPU-time timers).
+	cpuPrecise = 0
 )
 
 // cpuTimer is one armed CPU-time timer: it expires when the process's
@@ -47,6 +50,9 @@ func (x *procExtra) cpuTimerOf(which int32) *cpuTimer {
 
 // cpuNow reads the clock timer which runs on.
 func cpuNow(u UsageHost, which int32) (time.Duration, bool) {
+	if which == cpuPrecise {
+		return u.SelfCPU()
+	}
 	user, sys, ok := u.SelfUsage()
 	if which == itimerVirtual {
 		return user, ok

@@ -245,14 +245,9 @@ func TimerSettime(t *Task, a *Args) (uint64, error) {
 		return t.settimeCPU(pt, a) // sys_time_posixtimer_cpu.go
 	}
 	id, flags, newp, oldp := a.Int(0), a.Int(1), a.Addr(2), a.Addr(3)
-	var b [sizeofItimerspec]byte
-	if _, err := t.CopyIn(newp, b[:]); err != nil {
+	value, interval, err := t.copyInItimerspec(newp)
+	if err != nil {
 		return 0, err
-	}
-	interval, ok1 := timespecDuration(abi.TimespecFromBytes(b[0:16]))
-	value, ok2 := timespecDuration(abi.TimespecFromBytes(b[16:32]))
-	if !ok1 || !ok2 {
-		return 0, abi.EINVAL
 	}
 	p := t.Proc
 	ts := p.posixTimers()
@@ -290,6 +285,20 @@ func TimerSettime(t *Task, a *Args) (uint64, error) {
 		}
 	}
 	return 0, nil
+}
+
+// copyInItimerspec reads a struct itimerspec: EINVAL for a bad timespec.
+func (t *Task) copyInItimerspec(addr abi.Addr) (value, interval time.Duration, err error) {
+	var b [sizeofItimerspec]byte
+	if _, err := t.CopyIn(addr, b[:]); err != nil {
+		return 0, 0, err
+	}
+	interval, ok1 := timespecDuration(abi.TimespecFromBytes(b[0:16]))
+	value, ok2 := timespecDuration(abi.TimespecFromBytes(b[16:32]))
+	if !ok1 || !ok2 {
+		return 0, 0, abi.EINVAL
+	}
+	return value, interval, nil
 }
 
 // untilLocked turns an absolute deadline at on the timer's clock into a

@@ -24,6 +24,12 @@ func (ts *posixTimers) cpuTimer(id int32) (*posixTimer, bool) {
 	return pt, pt != nil && pt.cpu
 }
 
+// processCPU returns the usage host and the process's CPU time now at
+// the host's best precision: EINVAL when the host cannot tell.
+func (t *Task) processCPU() (UsageHost, time.Duration, error) {
+	return t.cpuTimerNow(cpuPrecise) // sys_time_itimer_cpu.go
+}
+
 // cpuLeftLocked is what timer_gettime shows of pt at CPU time now.
 func (pt *posixTimer) cpuLeftLocked(now time.Duration) (value, interval time.Duration) {
 	if pt.cpuDeadline == 0 {
@@ -35,22 +41,13 @@ func (pt *posixTimer) cpuLeftLocked(now time.Duration) (value, interval time.Dur
 // settimeCPU is timer_settime of CPU-time timer pt.
 func (t *Task) settimeCPU(pt *posixTimer, a *Args) (uint64, error) {
 	id, flags, newp, oldp := a.Int(0), a.Int(1), a.Addr(2), a.Addr(3)
-	var b [sizeofItimerspec]byte
-	if _, err := t.CopyIn(newp, b[:]); err != nil {
+	value, interval, err := t.copyInItimerspec(newp)
+	if err != nil {
 		return 0, err
 	}
-	interval, ok1 := timespecDuration(abi.TimespecFromBytes(b[0:16]))
-	value, ok2 := timespecDuration(abi.TimespecFromBytes(b[16:32]))
-	if !ok1 || !ok2 {
-		return 0, abi.EINVAL
-	}
-	u, ok := t.usageHost()
-	if !ok {
-		return 0, abi.EINVAL
-	}
-	now, ok := u.SelfCPU()
-	if !ok {
-		return 0, abi.EINVAL
+	u, now, err := t.processCPU()
+	if err != nil {
+		return 0, err
 	}
 	p := t.Proc
 	ts := p.posixTimers()
@@ -89,19 +86,15 @@ func (t *Task) settimeCPU(pt *posixTimer, a *Args) (uint64, error) {
 
 // gettimeCPU is timer_gettime of CPU-time timer pt.
 func (t *Task) gettimeCPU(pt *posixTimer, a *Args) (uint64, error) {
-	u, ok := t.usageHost()
-	if !ok {
-		return 0, abi.EINVAL
-	}
-	now, ok := u.SelfCPU()
-	if !ok {
-		return 0, abi.EINVAL
+	_, now, err := t.processCPU()
+	if err != nil {
+		return 0, err
 	}
 	ts := t.Proc.posixTimers()
 	ts.mu.Lock()
 	value, interval := pt.cpuLeftLocked(now)
 	ts.mu.Unlock()
-	_, err := t.CopyOut(a.Addr(1), itimerspecBytes(timerSpec(value, interval)))
+	_, err = t.CopyOut(a.Addr(1), itimerspecBytes(timerSpec(value, interval)))
 	return 0, err
 }
 
