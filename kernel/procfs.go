@@ -190,7 +190,7 @@ func (t *Task) procMake(n *synthNode, name string) *synthNode {
 	case "fdinfo", "task":
 		return dir()
 	case "ns":
-		return &synthNode{path: p, kind: synthDir, perm: 0o511} // as Linux's
+		return &synthNode{path: p, kind: synthDir, perm: nsDirPerm}
 	case "net":
 		return &synthNode{path: p, kind: synthHost, host: "/proc/self/net"}
 	}
@@ -215,6 +215,9 @@ func (t *Task) procMake(n *synthNode, name string) *synthNode {
 	}
 	return nil
 }
+
+// nsDirPerm is /proc/PID/ns's mode on Linux, dr-x--x--x.
+const nsDirPerm = 0o511
 
 // hostFile returns a generator reading host file p.
 func hostFile(p string) func(*Task) ([]byte, error) {

@@ -225,7 +225,7 @@ func procNodeOf(p string, node ProcNode) *synthNode {
 		}
 		perm := uint32(0o555)
 		if path.Base(p) == "ns" {
-			perm = 0o511 // as the own one's (procfs.go)
+			perm = nsDirPerm // procfs.go
 		}
 		return &synthNode{path: p, kind: synthDir, perm: perm, entries: ents}
 	case ProcNodeLink:

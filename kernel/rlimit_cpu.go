@@ -88,6 +88,14 @@ func (p *Process) watchCPU(gen uint64, u UsageHost) {
 			}
 		}
 		left := min(soft, hard) - used
-		time.Sleep(min(max(left/time.Duration(runtime.NumCPU()), cpuWatchMin), cpuWatchMax))
+		sleepForCPU(left, cpuWatchMin)
 	}
+}
+
+// sleepForCPU sleeps until the process could have used left more CPU time
+// (left over the host's CPUs), at least floor and at most cpuWatchMax: the
+// pace of every CPU-time watcher (RLIMIT_CPU, ITIMER_VIRTUAL/PROF, POSIX
+// CPU-time timers).
+func sleepForCPU(left, floor time.Duration) {
+	time.Sleep(min(max(left/time.Duration(runtime.NumCPU()), floor), cpuWatchMax))
 }

@@ -194,9 +194,13 @@ func Fstatfs(t *Task, a *Args) (uint64, error) {
 	}
 	defer f.Release()
 	var hs unix.Statfs_t
-	if p, _, ok := synthFD(f.FD()); ok && synthStatfsHost(p) != "" {
+	host := ""
+	if p, _, ok := synthFD(f.FD()); ok {
+		host = synthStatfsHost(p)
+	}
+	if host != "" {
 		// As Statfs: not the memfd's tmpfs.
-		err = unix.Statfs(synthStatfsHost(p), &hs)
+		err = unix.Statfs(host, &hs)
 	} else {
 		err = unix.Fstatfs(f.FD(), &hs)
 	}

@@ -12,7 +12,6 @@ package kernel
 // fork (a fork child starts with a new Process); both survive exec.
 
 import (
-	"runtime"
 	"time"
 
 	"github.com/elfuse/elfuse/kernel/abi"
@@ -170,6 +169,6 @@ func (p *Process) watchCPUTimers(gen uint64, u UsageHost) {
 		if !armed {
 			return
 		}
-		time.Sleep(min(max(wait/time.Duration(runtime.NumCPU()), time.Millisecond), time.Second))
+		sleepForCPU(wait, time.Millisecond) // rlimit_cpu.go
 	}
 }

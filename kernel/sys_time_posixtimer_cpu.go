@@ -1,7 +1,6 @@
 package kernel
 
 import (
-	"runtime"
 	"time"
 
 	"github.com/elfuse/elfuse/kernel/abi"
@@ -119,7 +118,7 @@ func (p *Process) watchPosixCPUTimer(id int32, gen uint64, u UsageHost) {
 		if now < pt.cpuDeadline {
 			wait := pt.cpuDeadline - now
 			ts.mu.Unlock()
-			time.Sleep(min(max(wait/time.Duration(runtime.NumCPU()), time.Millisecond), time.Second))
+			sleepForCPU(wait, time.Millisecond) // rlimit_cpu.go
 			continue
 		}
 		missed := int32(0)
