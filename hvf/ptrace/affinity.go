@@ -55,6 +55,7 @@ func (m *machine) placeStub(lastRun time.Duration) {
 		if a.cpu >= 0 {
 			a.cpu = -1
 			unix.SchedSetaffinity(m.pid, &a.free)
+			m.placeHelper(&a.free)
 		}
 		return
 	}
@@ -66,4 +67,5 @@ func (m *machine) placeStub(lastRun time.Duration) {
 	set.Set(c)
 	a.cpu = c
 	unix.SchedSetaffinity(m.pid, &set)
+	m.placeHelper(&set)
 }

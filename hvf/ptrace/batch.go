@@ -54,6 +54,9 @@ func (m *machine) runBatch(ents []batchEntry, strs []byte, stopOnError bool) (ra
 	if len(ents) > batchMax || len(strs) > pageSize {
 		return 0, fmt.Errorf("ptrace: batch of %d entries and %d string bytes is too large", len(ents), len(strs))
 	}
+	if m.helperUsable(ents) {
+		return m.helperBatch(ents, strs, stopOnError) // helper.go
+	}
 	if len(ents) == 1 && ents[0].link == 0 {
 		// One plain syscall: the syscall gadget needs no table.
 		return m.runOne(&ents[0])
@@ -93,6 +96,11 @@ func (m *machine) runBatch(ents []batchEntry, strs []byte, stopOnError bool) (ra
 // runOne runs a single entry with the syscall gadget (no table to write or
 // read back).
 func (m *machine) runOne(e *batchEntry) (int, error) {
+	if one := []batchEntry{*e}; m.helperUsable(one) {
+		n, err := m.helperBatch(one, nil, true) // helper.go
+		e.ret = one[0].ret
+		return n, err
+	}
 	r := m.host
 	r.Rip = gadgetAddr
 	r.Rax = e.nr

@@ -149,3 +149,24 @@ func BenchmarkFPStateAfterStop(b *testing.B) {
 	b.ReportMetric(per(get), "us/getfp")
 	b.ReportMetric(per(afterGet), "us/run-after-get")
 }
+
+// BenchmarkProtectToggle measures one Machine operation the stub must make
+// (a page's protection, toggled so that each is real) on a stopped stub:
+// in the helper thread, or with ELFUSE_PTRACE_HELPER=0 by the batch gadget
+// in the stub's own thread.
+func BenchmarkProtectToggle(b *testing.B) {
+	g := newGuest(b, nil)
+	if err := g.m.Map(extraAddr, pageSize, hvf.ProtRead|hvf.ProtWrite, g.fd, extraAddr); err != nil {
+		b.Fatal(err)
+	}
+	prots := []hvf.Prot{hvf.ProtRead, hvf.ProtRead | hvf.ProtWrite}
+	b.ResetTimer()
+	m := g.m
+	for i := range b.N {
+		m.placeStub(0) // as before each guest run: on the tracer's CPU
+		if err := g.m.Protect(extraAddr, pageSize, prots[i%2]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/1e3/float64(b.N), "us/op")
+}

@@ -425,6 +425,7 @@ func (m *machine) halt() error {
 		return nil
 	}
 	m.nf.held = false
+	m.halts++
 	if err := unix.Tgkill(m.pid, m.pid, unix.SIGURG); err != nil {
 		return fmt.Errorf("ptrace: halt the stub: %w", err)
 	}

@@ -222,8 +222,9 @@ type machine struct {
 	// when it is stopped.
 	pending *pendingBatch
 	// gadgetRuns counts the stub's round trips for injected syscalls
-	// and batches (debug logs report it).
-	gadgetRuns int
+	// and batches (debug logs report it), halts the stops of a stub
+	// waiting for a notification's answer (notify.go).
+	gadgetRuns, halts int
 	// layout is what the stub has mapped in the guest range, as far as
 	// known; stale says some of it is the previous process's, not yet
 	// claimed (layout.go). The leader's; views use their leader's.
@@ -253,6 +254,8 @@ type machine struct {
 
 	// nf is the stub's seccomp listener (notify.go); a view's is unused.
 	nf notifyState
+	// hp is the stub's helper thread (helper.go); a view's is unused.
+	hp helperState
 
 	// leader is the machine of the stub's first thread when this one is
 	// the view of another stub thread (thread.go), else nil; threads is
@@ -371,6 +374,7 @@ func (m *machine) setup() error {
 		}
 	}
 	m.placeAnchors() // anchor.go
+	m.startHelper()  // helper.go: before the filter, which it must not have
 	if NotifyEnabled() && m.pidfd >= 0 {
 		// notify.go: no tick, the listener's wait is interrupted by
 		// the runtime's own signals.
@@ -573,6 +577,6 @@ func (m *machine) Close() error {
 		m.closeData()   // stubdata.go
 	}
 	m.mu.Unlock()
-	m.log.Debug("stub closed", "gadget_runs", m.gadgetRuns)
+	m.log.Debug("stub closed", "gadget_runs", m.gadgetRuns, "halts", m.halts)
 	return nil
 }

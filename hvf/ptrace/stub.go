@@ -19,6 +19,7 @@ import (
 //	  +cloneOff      the clone gadget         (starts a stub thread, thread.go)
 //	  +fpTrampOff    the FP trampoline        (loads an FP image, fptramp.go)
 //	  +batchOff      the batch gadget         (runs a table of syscalls)
+//	  +helperOff     the helper thread's code (runs tables on request, helper.go)
 //	stubBase+page    the in-area, read-only in the stub (stubdata.go):
 //	                 scratch page: paths and structures injected calls read
 //	  +page          batch table: batchMax entries of 64 bytes
@@ -198,6 +199,7 @@ func stubImage() []byte {
 	copy(img[batchOff:], batchCode)
 	copy(img[cloneOff:], cloneCode)
 	copy(img[fpTrampOff:], fpTrampCode())
+	copy(img[helperOff:], helperCode)
 	return img
 }
 
