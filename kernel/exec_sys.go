@@ -9,6 +9,7 @@ import (
 	"path"
 	"strconv"
 
+	"github.com/elfuse/elfuse/hvf"
 	"github.com/elfuse/elfuse/kernel/abi"
 	"golang.org/x/sys/unix"
 )
@@ -103,6 +104,13 @@ func (t *Task) execveat(dirfd int32, pathAddr, argvAddr, envpAddr abi.Addr, flag
 	if err := t.checkExecutable(x, dirfd, fdPath, argv, envp, limit); err != nil {
 		x.Close()
 		return 0, t.execFailed(filename, err)
+	}
+	// The new image replaces every register, so the exit's must be whole
+	// first. execve is no whole-registers exit (syscall_regs.go): the
+	// execs that fail, most of those of a PATH search, need none.
+	if err := hvf.LoadRegs(t.CPU); err != nil {
+		x.Close()
+		return 0, t.execFailed(filename, fmt.Errorf("%w: %v", abi.EIO, err))
 	}
 	// Linux names the task after the opened file only for AT_EMPTY_PATH.
 	t.execImage(x, argv, envp, fdPath && name == "")

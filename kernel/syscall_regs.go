@@ -21,8 +21,10 @@ func WholeRegsSyscalls() []int {
 		// machine they leave is stopped when it is recycled or closed
 		// (hvf/ptrace: a held notification is withdrawn then), after
 		// the exit was reported, not on the parent's wait's way.
+		// Not execve and execveat: they make the registers whole at
+		// their point of no return (exec_sys.go), so that a failed
+		// exec is a plain round trip.
 		abi.SYS_CLONE, abi.SYS_CLONE3, abi.SYS_FORK, abi.SYS_VFORK,
-		abi.SYS_EXECVE, abi.SYS_EXECVEAT,
 		// The address space: Machine operations on nearly every call.
 		// Not here: mprotect and munmap (when their one Machine
 		// operation is the guest's own call, hvf/ptrace lets the stub

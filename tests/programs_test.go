@@ -104,6 +104,13 @@ func TestProgramPrlimitOfAnotherProcess(t *testing.T) {
 	runProgram(t, progCase{src: "prlimit_other.c"})
 }
 
+// TestProgramExecStartsWithClearRegisters: a new image starts with its
+// registers zeroed, none left by the old one; a failed execve keeps the
+// caller's.
+func TestProgramExecStartsWithClearRegisters(t *testing.T) {
+	runProgram(t, progCase{src: "exec_regs.c"})
+}
+
 func TestProgramInitialStackAndAuxv(t *testing.T) {
 	runProgram(t, progCase{src: "auxv.c", args: []string{"a", "with space", "", strings.Repeat("long-argument-", 300)}})
 }

@@ -85,8 +85,8 @@ func (m *machine) recycle(fds []int, keep bool) error {
 	m.files.fds = make(map[fileKey]int)
 	m.files.order = m.files.order[:0]
 	m.prefault = m.prefault[:0]
-	m.log.Debug("stub recycled", "gadget_runs", m.gadgetRuns, "kept", len(kept))
-	m.gadgetRuns = 0
+	m.log.Debug("stub recycled", "gadget_runs", m.gadgetRuns, "halts", m.halts, "kept", len(kept))
+	m.gadgetRuns, m.halts = 0, 0
 	m.nf.faulted = false // notify.go: the next process starts in notify mode
 	m.nf.deferred, m.nf.lostOp = nil, nil
 	m.vcpu = nil
