@@ -91,8 +91,9 @@ func TestLoadHintsPrefaultOfStackTopAndSmallData(t *testing.T) {
 	}
 }
 
-// A heap growth up to maxPrefaultGrowth is hinted for writing, with the
-// Map that makes it; a larger one and a shrink are not.
+// The first growthPrefault bytes of a heap growth up to maxPrefaultGrowth
+// are hinted for writing, with the Map that makes it; a smaller growth
+// whole; a larger one and a shrink not at all.
 func TestBrkGrowthIsHinted(t *testing.T) {
 	pm := &prefaultMachine{fakeMachine: &fakeMachine{}}
 	m, err := NewMM(pm, testLimit)
@@ -105,13 +106,18 @@ func TestBrkGrowthIsHinted(t *testing.T) {
 	if got := m.SetBrk(start + 132<<10); got != start+132<<10 {
 		t.Fatalf("brk = %#x", uint64(got))
 	}
-	want := abi.Range{Start: start, End: start + 132<<10}
+	want := abi.Range{Start: start, End: start + growthPrefault}
 	if len(pm.hints) != 1 || pm.hints[0] != want || !pm.write[0] {
 		t.Fatalf("hints %v (write %v), want %v for writing", pm.hints, pm.write, want)
 	}
-	m.SetBrk(start + 132<<10 + maxPrefaultGrowth + abi.PageSize)
+	top := start + 132<<10
+	if m.SetBrk(top + 2*abi.PageSize); len(pm.hints) != 2 || pm.hints[1] != (abi.Range{Start: top, End: top + 2*abi.PageSize}) {
+		t.Fatalf("hints %v, want the whole of a two-page growth", pm.hints)
+	}
+	top += 2 * abi.PageSize
+	m.SetBrk(top + maxPrefaultGrowth + abi.PageSize)
 	m.SetBrk(start + abi.PageSize)
-	if len(pm.hints) != 1 {
+	if len(pm.hints) != 2 {
 		t.Fatalf("hints %v: want none for a large growth or a shrink", pm.hints)
 	}
 }
