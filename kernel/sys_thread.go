@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"github.com/elfuse/elfuse/hvf"
 	"github.com/elfuse/elfuse/kernel/abi"
 )
 
@@ -36,9 +37,16 @@ func ArchPrctl(t *Task, a *Args) (uint64, error) {
 			t.CPU.SetGSBase(uint64(arg))
 		}
 		return 0, nil
-	case abi.ARCH_GET_FS:
-		return 0, copyOutU64(t, arg, t.CPU.FSBase())
-	case abi.ARCH_GET_GS:
+	case abi.ARCH_GET_FS, abi.ARCH_GET_GS:
+		// The bases are not among a syscall exit's registers where
+		// those are partial (syscall_regs.go); guest code may have set
+		// them itself (WRFSBASE).
+		if err := hvf.LoadRegs(t.CPU); err != nil {
+			return 0, abi.EIO
+		}
+		if code == abi.ARCH_GET_FS {
+			return 0, copyOutU64(t, arg, t.CPU.FSBase())
+		}
 		return 0, copyOutU64(t, arg, t.CPU.GSBase())
 	case abi.ARCH_GET_CPUID:
 		return 1, nil // CPUID is enabled (never faults)

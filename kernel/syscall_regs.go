@@ -13,8 +13,11 @@ import "github.com/elfuse/elfuse/kernel/abi"
 // A handler that starts reading another register must be listed here.
 func WholeRegsSyscalls() []int {
 	return []int{
-		// The register file itself.
-		abi.SYS_RT_SIGRETURN, abi.SYS_SIGALTSTACK, abi.SYS_ARCH_PRCTL,
+		// The register file itself. Not arch_prctl: it reads the
+		// bases after hvf.LoadRegs, and a new FS base is the vCPU's
+		// to set as it can (hvf/ptrace lets the stub's own call make
+		// it).
+		abi.SYS_RT_SIGRETURN, abi.SYS_SIGALTSTACK,
 		abi.SYS_MODIFY_LDT, abi.SYS_SET_THREAD_AREA, abi.SYS_GET_THREAD_AREA,
 		// Processes and threads: images of the registers, new ones.
 		// Not exit and exit_group: they read no register, and the

@@ -111,6 +111,12 @@ func TestProgramExecStartsWithClearRegisters(t *testing.T) {
 	runProgram(t, progCase{src: "exec_regs.c"})
 }
 
+// TestProgramArchPrctl: the FS and GS bases arch_prctl(2) sets and
+// reports, also after WRFSBASE.
+func TestProgramArchPrctl(t *testing.T) {
+	runProgram(t, progCase{src: "arch_prctl.c"})
+}
+
 func TestProgramInitialStackAndAuxv(t *testing.T) {
 	runProgram(t, progCase{src: "auxv.c", args: []string{"a", "with space", "", strings.Repeat("long-argument-", 300)}})
 }

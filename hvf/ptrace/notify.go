@@ -453,8 +453,14 @@ func (v *vcpu) settle() error {
 	if !m.nf.held {
 		return nil
 	}
+	// Bases the kernel set since the exit (arch_prctl) are not in what
+	// the stop reports.
+	fs, gs := m.host.Fs_base, m.host.Gs_base
 	if err := m.halt(); err != nil {
 		return err
+	}
+	if v.segDirty {
+		m.host.Fs_base, m.host.Gs_base = fs, gs
 	}
 	var full hvf.Regs
 	getRegs(&full, &m.host)

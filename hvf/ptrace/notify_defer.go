@@ -1,6 +1,7 @@
 package ptrace
 
-// Machine operations the guest's own syscall makes. A guest mprotect or
+// Machine operations the guest's own syscall makes (and a new FS base,
+// deferFSBase). A guest mprotect or
 // munmap in notify mode is a fast exit; its handler then asks the Machine
 // for the same call on the same range, which used to halt the stub (a
 // SIGURG and its stop), inject the call and resume it: three stops where
@@ -34,10 +35,26 @@ func deferArgs(nr uint64) int {
 	switch nr {
 	case unix.SYS_MPROTECT:
 		return 3
-	case unix.SYS_MUNMAP:
+	case unix.SYS_MUNMAP, unix.SYS_ARCH_PRCTL:
 		return 2
 	}
 	return 0
+}
+
+// archSetFS is arch_prctl's ARCH_SET_FS.
+const archSetFS = 0x1002
+
+// deferFSBase leaves a new FS base to the held notification's own
+// arch_prctl(ARCH_SET_FS, b), when it is that call: the stub's thread sets
+// its own base as the host kernel would have, without a halt (each start
+// of a glibc program makes one). m.host has the new base from here on.
+func (m *machine) deferFSBase(b uint64) bool {
+	e := batchEntry{nr: unix.SYS_ARCH_PRCTL, args: [6]uint64{archSetFS, b}}
+	if !m.deferOp(&e) {
+		return false
+	}
+	m.host.Fs_base = b
+	return true
 }
 
 // deferOp leaves e, the only entry of a batch, to the held notification's
@@ -72,6 +89,10 @@ func (m *machine) flushDeferred() error {
 	}
 	if failed(d.ret) {
 		return fmt.Errorf("ptrace: deferred syscall %d %#x+%#x: %w", d.nr, d.args[0], d.args[1], errnoOf(d.ret))
+	}
+	if d.nr == unix.SYS_ARCH_PRCTL {
+		// The stop before the call reported the old base.
+		m.host.Fs_base = d.args[1]
 	}
 	return nil
 }

@@ -133,3 +133,67 @@ func TestNotifyDeferredWithdrawn(t *testing.T) {
 	}
 	g.expectReadOnly()
 }
+
+// fsGuest is a guest that makes arch_prctl(code, dataAddr), then loads
+// the word at %fs:0 (ARCH_SET_FS) or %gs:0 into dataAddr+8, and makes a
+// getppid.
+func fsGuest(t *testing.T, code uint32) *guest {
+	var a asm
+	imm := func(op byte, v uint32) { a.raw(op); a.b = binary.LittleEndian.AppendUint32(a.b, v) }
+	imm(0xbf, code)     // mov $code,%edi
+	imm(0xbe, dataAddr) // mov $dataAddr,%esi
+	a.movEAX(unix.SYS_ARCH_PRCTL).syscall()
+	seg := byte(0x65) // %gs
+	if code == archSetFS {
+		seg = 0x64 // %fs
+	}
+	a.raw(seg, 0x48, 0x8b, 0x04, 0x25, 0, 0, 0, 0) // mov %seg:0,%rax
+	a.storeRAX(dataAddr + 8)
+	a.movEAX(unix.SYS_GETPPID).syscall()
+	return newNotifyGuest(t, a.b)
+}
+
+// TestNotifyFSBaseContinues: the new FS base of the guest's own
+// arch_prctl(ARCH_SET_FS) is left to that call, without a halt, also when
+// something halts the stub before the answer (LoadRegs) or a GS base is
+// set on a partial exit (the stop must not take it back).
+func TestNotifyFSBaseContinues(t *testing.T) {
+	const archSetGS = 0x1001
+	for _, tc := range []struct {
+		name      string
+		code      uint32
+		loadRegs  bool
+		wantHalts int
+	}{
+		{"fs", archSetFS, false, 0},
+		{"fs then LoadRegs", archSetFS, true, 1},
+		{"gs", archSetGS, false, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := fsGuest(t, tc.code)
+			g.expectSyscall(unix.SYS_ARCH_PRCTL)
+			g.setWord(dataAddr, 0xf5f5)
+			if tc.code == archSetFS {
+				g.cpu.SetFSBase(dataAddr)
+			} else {
+				g.cpu.SetGSBase(dataAddr)
+			}
+			if tc.loadRegs {
+				if err := hvf.LoadRegs(g.cpu); err != nil {
+					t.Fatal(err)
+				}
+			}
+			g.cpu.Regs().RAX = 0
+			g.expectSyscall(unix.SYS_GETPPID)
+			if got := g.word(dataAddr + 8); got != 0xf5f5 {
+				t.Fatalf("the guest read %#x through the new base, want 0xf5f5", got)
+			}
+			if g.cpu.FSBase() != map[bool]uint64{true: dataAddr, false: 0}[tc.code == archSetFS] {
+				t.Errorf("FSBase() = %#x", g.cpu.FSBase())
+			}
+			if g.m.halts != tc.wantHalts {
+				t.Errorf("%d halts, want %d", g.m.halts, tc.wantHalts)
+			}
+		})
+	}
+}

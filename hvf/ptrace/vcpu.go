@@ -62,6 +62,9 @@ func (v *vcpu) FSBase() uint64 { return v.m.host.Fs_base }
 func (v *vcpu) GSBase() uint64 { return v.m.host.Gs_base }
 
 func (v *vcpu) SetFSBase(b uint64) {
+	if v.m.deferFSBase(b) { // notify_defer.go
+		return
+	}
 	v.m.host.Fs_base = b
 	v.segDirty = true
 }
