@@ -65,7 +65,7 @@ func (t *Task) devMake(n *synthNode, name string) *synthNode {
 		// The host directory may become the cwd: relative lookups
 		// and getcwd then map it back to /dev/shm (synthCwd).
 		synthCwdMarkers.Store(true)
-		return &synthNode{path: p, kind: synthHost, host: dir, writable: true}
+		return &synthNode{path: p, kind: synthHost, host: dir, writable: true, guestLinks: true}
 	}
 	return nil
 }

@@ -76,6 +76,10 @@ type synthNode struct {
 	rest string
 	// writable says a host node may be opened for writing.
 	writable bool
+	// guestLinks says the symlinks below host are the guest's own
+	// (/dev/shm): followed from the guest's root (devfs_shm_links.go),
+	// not contained in host.
+	guestLinks bool
 	// put, on a file, takes what the guest writes to it (procfs_comm.go);
 	// without it the file cannot be opened for writing.
 	put synthPut
@@ -232,7 +236,8 @@ func (t *Task) synthWalk(p string, follow bool, hops int) (synthWalk, bool, erro
 				}
 			}
 			if !last {
-				n = &synthNode{path: n.path, kind: synthHost, host: n.host, rest: remain, writable: n.writable}
+				n = &synthNode{path: n.path, kind: synthHost, host: n.host, rest: remain, writable: n.writable,
+					guestLinks: n.guestLinks}
 			}
 			return synthWalk{node: n}, true, nil
 		case synthLink:
@@ -469,6 +474,9 @@ func (t *Task) synthOpenNode(n *synthNode, how unix.OpenHow) (int, error) {
 		defer unix.Close(base)
 		h := how
 		h.Resolve = 0
+		if n.guestLinks {
+			return openGuestLinks(n, base, h) // devfs_shm_links.go
+		}
 		return openat2In(base, n.rest, h)
 	case synthDir:
 		if write {

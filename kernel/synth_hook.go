@@ -102,6 +102,10 @@ func (t *Task) synthPath(dirfd int32, gp string, flags pathFlags) (p hostPath, n
 			return hostPath{}, "", true, err
 		}
 		defer unix.Close(base)
+		if n.guestLinks {
+			hp, err := t.lookupGuestLinks(n, base, flags) // devfs_shm_links.go
+			return hp, "", true, err
+		}
 		hp, err := (*Root)(nil).lookup(base, n.rest, nil, flags)
 		return hp, "", true, err
 	}

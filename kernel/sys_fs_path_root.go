@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"errors"
 	"os"
 	"strconv"
 	"strings"
@@ -274,6 +275,14 @@ func (t *Task) openPathString(dirfd int32, path string, how unix.OpenHow, strict
 	how.Flags |= unix.O_CLOEXEC
 	t.opened = openedPut{} // an earlier open's, never installed (procfs_comm.go)
 	if fd, next, ok, err := t.synthOpen(dirfd, path, how); ok || err != nil {
+		var link errGuestLink
+		if errors.As(err, &link) { // devfs_shm_links.go
+			err = t.followGuestLink(func() (err error) {
+				fd, fdDir, err = t.openPathString(abi.AT_FDCWD, link.next, how, strict)
+				return err
+			})
+			return fd, fdDir, err
+		}
 		return fd, false, err
 	} else if next != "" {
 		path, dirfd = next, abi.AT_FDCWD

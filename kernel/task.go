@@ -112,6 +112,9 @@ type Task struct {
 	runEnd  atomic.Pointer[func()]
 	// lastYield is when the run loop last yielded (run_yield.go).
 	lastYield time.Time
+	// linkHops counts the /dev/shm symlinks the lookup under way
+	// followed (devfs_shm_links.go).
+	linkHops int
 
 	// SigMask is the blocked-signal set; see signal code.
 	SigMask    uint64

@@ -51,3 +51,27 @@ func shmDirsOfDeadTrees(t *testing.T) []string {
 	}
 	return dead
 }
+
+// TestDevShmSymlinksAreFollowedFromTheRoot: a symlink in /dev/shm is the
+// guest's, and leads where it says as on Linux: an absolute target from the
+// root, a relative one from its directory (through /dev with ".."), a
+// dangling one to a file O_CREAT makes, a loop to ELOOP; lstat and
+// readlink see the link itself.
+func TestDevShmSymlinksAreFollowedFromTheRoot(t *testing.T) {
+	requireBusybox(t)
+	var fs unix.Statfs_t
+	if err := unix.Statfs("/dev/shm", &fs); err != nil || fs.Type != unix.TMPFS_MAGIC {
+		t.Skip("the host's /dev/shm is no tmpfs: nothing native to compare with")
+	}
+	script := `w=$(mktemp -d); s=/dev/shm/elfuse-test-links-$$; mkdir $s
+echo target > $w/t; echo inner > $s/x; mkdir $s/d; echo deep > $s/d/f
+ln -s $w/t $s/abs; ln -s ../$(basename $s)/x $s/up; ln -s x $s/rel; ln -s d $s/ld
+ln -s $s/ld $s/absdir; ln -s loop $s/loop; ln -s $w/new $s/dangling; ln -s /proc/self/comm $s/comm
+cat $s/abs $s/up $s/rel $s/ld/f $s/absdir/f $s/comm
+cat $s/loop 2>&1 | sed 's/.*: //'
+echo made > $s/dangling; cat $w/new
+readlink $s/abs | sed "s|$w|W|"; stat -c %F $s/abs $s/absdir; stat -L -c %F $s/abs $s/absdir
+cd $s/absdir && pwd -P | sed "s|$s|S|"; cd /
+rm -r $s $w`
+	testutil.RunCase(t, elfuse, testutil.Case{Name: "dev_shm_links", Args: sh(script)})
+}

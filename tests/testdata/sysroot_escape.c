@@ -114,6 +114,19 @@ int main(int argc, char **argv) {
 	try_rc("mkdir_outside", mkdir(up(buf), 0755));
 	printf("readlink_abs %s\n", readlink("/abs-moved", buf, sizeof buf) > 0 ? "ok" : "error");
 
+	/* /dev/shm is a host directory of elfuse's; the guest's symlinks in
+	 * it lead into the guest's root, not the host's */
+	try_rc("shm_symlink_abs", symlink(secret, "/dev/shm/escape-abs"));
+	try_open("shm_symlink_abs_follow", AT_FDCWD, "/dev/shm/escape-abs");
+	snprintf(buf, sizeof buf, "../../../../../../../..%s", secret);
+	try_rc("shm_symlink_dotdot", symlink(buf, "/dev/shm/escape-up"));
+	try_open("shm_symlink_dotdot_follow", AT_FDCWD, "/dev/shm/escape-up");
+	try_rc("shm_symlink_inside", symlink("/inside", "/dev/shm/escape-in"));
+	try_open("shm_symlink_inside_follow", AT_FDCWD, "/dev/shm/escape-in");
+	unlink("/dev/shm/escape-abs");
+	unlink("/dev/shm/escape-up");
+	unlink("/dev/shm/escape-in");
+
 	/* binds */
 	try_open("bind_read", AT_FDCWD, "/mnt/bind/file");
 	try_open("bind_dotdot", AT_FDCWD, "/mnt/bind/../../inside");
