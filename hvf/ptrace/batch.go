@@ -114,9 +114,9 @@ func (m *machine) runOne(e *batchEntry) (int, error) {
 	return 1, nil
 }
 
-// loadBatch writes ents (serialised into table) and strs into the stub and
-// returns the registers that run them with the batch gadget.
-func (m *machine) loadBatch(ents []batchEntry, table, strs []byte, stopOnError bool) (unix.PtraceRegs, error) {
+// encodeBatch writes ents into table as the batch gadget and the helper
+// thread read them.
+func encodeBatch(table []byte, ents []batchEntry) {
 	le := binary.LittleEndian
 	for i := range ents {
 		e := table[i*batchEntrySize:]
@@ -126,6 +126,12 @@ func (m *machine) loadBatch(ents []batchEntry, table, strs []byte, stopOnError b
 		}
 		le.PutUint64(e[56:], ents[i].link)
 	}
+}
+
+// loadBatch writes ents (serialised into table) and strs into the stub and
+// returns the registers that run them with the batch gadget.
+func (m *machine) loadBatch(ents []batchEntry, table, strs []byte, stopOnError bool) (unix.PtraceRegs, error) {
+	encodeBatch(table, ents)
 	if len(strs) > 0 {
 		if err := m.writeStub(batchStrings, strs); err != nil {
 			return unix.PtraceRegs{}, err

@@ -190,15 +190,7 @@ func (m *machine) helperBatch(ents []batchEntry, strs []byte, stopOnError bool) 
 	if len(strs) > 0 {
 		copy(m.dataAt(batchStrings, len(strs)), strs)
 	}
-	table := m.dataAt(batchTable, len(ents)*batchEntrySize)
-	for i := range ents {
-		e := table[i*batchEntrySize:]
-		le.PutUint64(e[0:], ents[i].nr)
-		for j, a := range ents[i].args {
-			le.PutUint64(e[8+8*j:], a)
-		}
-		le.PutUint64(e[56:], ents[i].link)
-	}
+	encodeBatch(m.dataAt(batchTable, len(ents)*batchEntrySize), ents)
 	req := m.dataAt(helperReq, 0x18)
 	done := m.dataAt(helperDone, 0x18)
 	le.PutUint64(req[8:], uint64(len(ents)))

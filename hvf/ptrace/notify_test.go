@@ -112,24 +112,17 @@ func TestNotifyLoadRegs(t *testing.T) {
 	}
 }
 
-// TestNotifyMapWhileHeld: a Machine operation while a notification is held
-// halts the stub first; the syscall still returns the kernel's RAX.
-func TestNotifyMapWhileHeld(t *testing.T) {
+// getpidAt is guest code that jumps to addr, in the stub's code page,
+// with RAX getpid's number.
+func getpidAt(addr uint64) []byte {
 	var a asm
-	a.movEAX(39).syscall()
-	a.storeRAX(dataAddr)
-	a.loadRAX(extraAddr).storeRAX(dataAddr + 8).movEAX(39).syscall()
-	g := newNotifyGuest(t, a.b)
-	g.expectSyscall(39)
-	g.setWord(extraAddr, 0x5eed)
-	if err := g.m.Map(extraAddr, pageSize, hvf.ProtRead, g.fd, extraAddr); err != nil {
-		t.Fatal(err)
+	a.movEAX(39)
+	a.raw(0x48, 0xb9) // movabs $addr,%rcx
+	for i := range 8 {
+		a.raw(byte(addr >> (8 * i)))
 	}
-	g.cpu.Regs().RAX = 5
-	g.expectSyscall(39)
-	if g.word(dataAddr) != 5 || g.word(dataAddr+8) != 0x5eed {
-		t.Fatalf("guest stored %#x and %#x, want 5 and 0x5eed", g.word(dataAddr), g.word(dataAddr+8))
-	}
+	a.raw(0xff, 0xe1) // jmp *%rcx
+	return a.b
 }
 
 // TestNotifyGadgetsDisarmed: guest code that jumps to the stub's syscall
@@ -137,15 +130,8 @@ func TestNotifyMapWhileHeld(t *testing.T) {
 // the filter would let through.
 func TestNotifyGadgetsDisarmed(t *testing.T) {
 	for _, site := range syscallSites {
-		var a asm
-		a.movEAX(39)
-		a.raw(0x48, 0xb9) // movabs $site,%rcx
 		addr := uint64(stubBase + site)
-		for i := 0; i < 8; i++ {
-			a.raw(byte(addr >> (8 * i)))
-		}
-		a.raw(0xff, 0xe1) // jmp *%rcx
-		g := newNotifyGuest(t, a.b)
+		g := newNotifyGuest(t, getpidAt(addr))
 		ex := g.run()
 		// An armed site would run the syscall natively and stop further
 		// on (the gadget's int3 after it, or a fault).

@@ -10,7 +10,7 @@ func TestWaitsWithoutSpin(t *testing.T) {
 	t.Cleanup(func() { spinOn = old })
 	t.Run("answer", TestNotifyAnswer)
 	t.Run("slow", TestNotifySlowSyscall)
-	t.Run("map while held", TestNotifyMapWhileHeld)
+	t.Run("map while held", TestHelperMapsWhileHeldWithoutHalting)
 	t.Run("fault and kick", TestNotifyFaultAndKick)
 	t.Run("faults", TestFaultsBecomeExceptions)
 }
