@@ -292,6 +292,7 @@ func (l *life) run() (code int, recycled *host, kept hvf.Machine, keptRAM *kerne
 			log.Error("tell supervisor", "error", err)
 			return 1, nil, nil, nil
 		}
+		h.sendComm() // procfs.go: a fork child's is its parent's
 	}
 	h.markStarted() // textbusy.go
 	stopSignals := forwardSignals(task, log)

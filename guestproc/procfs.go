@@ -206,9 +206,25 @@ func (h *host) procServe(q ipc.ProcQuery) {
 	}
 }
 
-// sendComm tells the supervisor the process's comm before it ends or stops:
-// the /proc of a zombie or a stopped process is answered from the tree,
-// since its guestproc cannot answer then.
+// CommChanged implements kernel.CommHost: the supervisor answers /proc for
+// a process another one stopped, which cannot answer then, with the name
+// it had.
+func (h *host) CommChanged(name string) {
+	h.mu.Lock()
+	running := h.proc != nil
+	h.mu.Unlock()
+	if !running {
+		return // a process starting: the life tells it once it runs
+	}
+	if err := h.conn.Send(ipc.MsgProcComm, ipc.ProcComm{Comm: name}); err != nil {
+		h.log.Debug("proc comm", "error", err)
+	}
+}
+
+// sendComm tells the supervisor the process's comm: at the start, before
+// the process ends or stops itself (CommChanged tells every change
+// between): the /proc of a zombie or a stopped process is answered from
+// the tree, since its guestproc cannot answer then.
 func (h *host) sendComm() {
 	h.mu.Lock()
 	p := h.proc

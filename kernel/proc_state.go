@@ -157,7 +157,8 @@ func (p *Process) Comm() string {
 	return c
 }
 
-// SetComm sets the task name (exec sets it to the new image's basename).
+// SetComm sets the task name (exec sets it to the new image's basename)
+// and tells a CommHost.
 func (p *Process) SetComm(name string) {
 	if len(name) > abi.TASK_COMM_LEN-1 {
 		name = name[:abi.TASK_COMM_LEN-1]
@@ -166,6 +167,18 @@ func (p *Process) SetComm(name string) {
 	x.mu.Lock()
 	x.st.Comm = name
 	x.mu.Unlock()
+	if p.Kernel != nil {
+		if h, ok := p.Kernel.Host.(CommHost); ok {
+			h.CommChanged(name)
+		}
+	}
+}
+
+// CommHost is a Host that keeps the process's name for the readers of its
+// /proc whom the process cannot answer itself (stopped by another
+// process's SIGSTOP, say).
+type CommHost interface {
+	CommChanged(name string)
 }
 
 // Rlimit returns the process's limit for resource res (abi.RLIMIT_*); an

@@ -22,14 +22,6 @@ type procWaiters struct {
 	mu      sync.Mutex
 	nextID  uint64
 	waiting map[uint64]*procWaiter
-	// comms holds the last comm of stopped and ended processes, by pid, with the
-	// host pid of the guestproc that sent it (pids are reused).
-	comms map[int32]procComm
-}
-
-type procComm struct {
-	hostPid int
-	comm    string
 }
 
 type procWaiter struct {
@@ -103,26 +95,14 @@ func (s *supervisor) procRecord(p Proc) *ipc.ProcTree {
 	switch p.State {
 	case Zombie:
 		t.State = 'Z'
-		t.Comm = s.lastComm(p)
+		t.Comm = p.Comm
 	case Stopped:
 		t.State = 'T'
-		t.Comm = s.lastComm(p)
+		t.Comm = p.Comm
 	default:
 		t.State = 'S'
 	}
 	return t
-}
-
-// lastComm is the comm p's guestproc sent when it last stopped or ended
-// ("": none; /proc then names the program file).
-func (s *supervisor) lastComm(p Proc) string {
-	w := s.procs()
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if c, ok := w.comms[p.Pid]; ok && c.hostPid == p.HostPid {
-		return c.comm
-	}
-	return ""
 }
 
 // procBuildPoll is how often procAskBuilt asks again a target whose
@@ -219,34 +199,9 @@ func (s *supervisor) procGone(pid int32) {
 	}
 }
 
-// procCommOf records the last comm of stopping or ending process pid, and forgets
-// those of processes the tree no longer has. (w.mu and the tree's lock
-// are never held together.)
+// procCommOf records the comm of process pid, which its guestproc sends
+// whenever it changes (exec, PR_SET_NAME) and before the process stops or
+// ends: /proc of a process that cannot answer shows it.
 func (s *supervisor) procCommOf(pid int32, c ipc.ProcComm) {
-	p, ok := s.tree.Get(pid)
-	if !ok {
-		return
-	}
-	w := s.procs()
-	w.mu.Lock()
-	var known []int32
-	for old := range w.comms {
-		known = append(known, old)
-	}
-	w.mu.Unlock()
-	var gone []int32
-	for _, old := range known {
-		if _, ok := s.tree.Get(old); !ok {
-			gone = append(gone, old)
-		}
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.comms == nil {
-		w.comms = map[int32]procComm{}
-	}
-	for _, old := range gone {
-		delete(w.comms, old)
-	}
-	w.comms[pid] = procComm{hostPid: p.HostPid, comm: c.Comm}
+	s.tree.SetComm(pid, c.Comm)
 }

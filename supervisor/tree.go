@@ -54,6 +54,9 @@ type Proc struct {
 	Execed bool
 	Exe    string
 	Argv   []string
+	// Comm is the process's name as its guestproc last told it ("":
+	// /proc names the program file).
+	Comm string
 	// HostPid is the guestproc's host pid (0 until started).
 	HostPid int
 	// images are the host files (device, inode) the process executes:
@@ -196,7 +199,7 @@ func (t *Tree) Fork(parent int32, exitSignal int32) (int32, error) {
 	}
 	pid := t.allocPid()
 	c := &Proc{Pid: pid, Ppid: parent, Pgid: pp.Pgid, Sid: pp.Sid, ExitSignal: exitSignal,
-		Exe: pp.Exe, Argv: pp.Argv, images: pp.images, children: map[int32]*Proc{}}
+		Exe: pp.Exe, Argv: pp.Argv, Comm: pp.Comm, images: pp.images, children: map[int32]*Proc{}}
 	t.procs[pid] = c
 	pp.children[pid] = c
 	return pid, nil
@@ -266,7 +269,16 @@ func (t *Tree) Execed(pid int32, exe string, argv []string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if p := t.procs[pid]; p != nil {
-		p.Execed, p.Exe, p.Argv = true, exe, argv
+		p.Execed, p.Exe, p.Argv, p.Comm = true, exe, argv, ""
+	}
+}
+
+// SetComm records pid's comm (procCommOf).
+func (t *Tree) SetComm(pid int32, comm string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if p := t.procs[pid]; p != nil {
+		p.Comm = comm
 	}
 }
 

@@ -183,8 +183,9 @@ func TestProgramIgnoredSignalsDoNotInterrupt(t *testing.T) {
 	runProgram(t, progCase{src: "ignored_signal_wait.c"})
 }
 
-// A stopped process's /proc shows its PR_SET_NAME name: the tree answers
-// for it (its guestproc is stopped) with the comm sent before the stop.
+// A stopped process's /proc shows its PR_SET_NAME name, or its exec's: the
+// tree answers for it (its guestproc is stopped) with the comm the
+// guestproc sent when it changed, whoever stopped it.
 func TestProgramStoppedProcessComm(t *testing.T) {
 	runProgram(t, progCase{src: "procfs_stopped_comm.c"})
 }
