@@ -24,11 +24,12 @@ const growthPrefault = 16 << 10
 // its Machine.Map is about to map: malloc grows the heap by what it needs
 // now plus a pad (128 KiB in glibc) and fills it from the bottom, so its
 // first pages get touched at once; the pad may never be. Hinting the whole
-// growth cost 2.6 µs a page on session 20's host (hvf/ptrace), against
+// growth cost 2.6 µs a page on session 20's host (hvf/ptrace: a 33-page
+// growth touching two pages 111 µs, 25 without the hint), against
 // ~3.4 for a fault of a page that is touched: a loss unless three
-// quarters of the growth were touched, and a static hello touches two of
-// its 33 pages (`bench/ab.sh`: a busybox sh loop 1 693 -> 1 563 µs,
-// make -j2 0.81 -> 0.78 s). Larger growths are left to fault.
+// quarters of the growth were touched (`bench/ab.sh`: a busybox sh loop
+// 1 693 -> 1 563 µs, make -j2 0.81 -> 0.78 s). Larger growths are left
+// to fault.
 func (m *MM) hintGrowth(r abi.Range) {
 	if r.Len() > maxPrefaultGrowth {
 		return
