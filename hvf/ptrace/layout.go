@@ -124,7 +124,7 @@ func (m *machine) keepPlan(keep []fileKey) (kept spans, ents []batchEntry, ok bo
 }
 
 // readMaps reads the stub's /proc/PID/maps into a buffer the next call
-// reuses. As readStat's, the file stays open (Close closes it): reading it
+// reuses. The file stays open (Close closes it): reading it
 // again costs about half an open, read and close (~30 against ~55 us for
 // a stub's 40 lines here), and the tracer's access was checked once, at
 // the open, whatever credentials the thread carries later.

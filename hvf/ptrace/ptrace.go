@@ -232,8 +232,6 @@ type machine struct {
 	stale  bool
 	// prefault holds the hints for the next Apply (prefault.go).
 	prefault []prefaultHint
-	// statFile is the stub's /proc/PID/stat, open once StubTimes read it.
-	statFile *os.File
 	// mapsFile is the stub's /proc/PID/maps, open once a recycle read
 	// it (readMaps), and mapsBuf the buffer it is read into.
 	mapsFile *os.File
@@ -533,10 +531,6 @@ func (m *machine) Close() error {
 		return nil
 	}
 	m.closed = true
-	if m.statFile != nil {
-		m.statFile.Close()
-		m.statFile = nil
-	}
 	if m.mapsFile != nil {
 		m.mapsFile.Close()
 		m.mapsFile = nil

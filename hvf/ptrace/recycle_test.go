@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/elfuse/elfuse/hvf"
 )
@@ -95,9 +96,10 @@ func BenchmarkInjectedSyscall(b *testing.B) {
 	}
 }
 
-// TestStubTimesGrowsAndClosesWithTheMachine: the kept stat file gives
-// times that do not go back after the stub computed, and a closed machine
-// reports an error rather than a stale file's numbers.
+// TestStubTimesGrowsAndClosesWithTheMachine: the times grow as the stub
+// computes, mostly as user time (the spin makes one syscall), add up to
+// the stub's CPU clock, and a closed machine reports an error rather than
+// another process's times.
 func TestStubTimesGrowsAndClosesWithTheMachine(t *testing.T) {
 	var a asm
 	// Spin ~50 ms of user time: dec rcx; jnz; then getpid.
@@ -117,6 +119,13 @@ func TestStubTimesGrowsAndClosesWithTheMachine(t *testing.T) {
 	if u1+s1 <= u0+s0 {
 		t.Errorf("stub times %v+%v after computing, %v+%v before: no growth", u1, s1, u0, s0)
 	}
+	if du, ds := u1-u0, s1-s0; du < ds {
+		t.Errorf("a user-mode spin grew user time by %v, system time by %v", du, ds)
+	}
+	// The stub waits in its syscall's stop: its clock stands still.
+	if cpu, err := g.m.StubCPU(); err != nil || cpu != u1+s1 {
+		t.Errorf("StubCPU = %v, %v; StubTimes add up to %v", cpu, err, u1+s1)
+	}
 	g.m.Close()
 	if _, _, err := g.m.StubTimes(); err == nil {
 		t.Error("StubTimes of a closed machine succeeded")
@@ -128,6 +137,23 @@ func BenchmarkStubTimes(b *testing.B) {
 	for range b.N {
 		if _, _, err := g.m.StubTimes(); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+func TestSplitCPU(t *testing.T) {
+	ms := time.Millisecond
+	for _, c := range []struct{ total, user, sys, wantU, wantS time.Duration }{
+		{10 * ms, 0, 0, 10 * ms, 0},      // no tick sampled it: all user
+		{10 * ms, 4 * ms, 0, 10 * ms, 0}, // user ticks only
+		{10 * ms, 0, 4 * ms, 0, 10 * ms}, // system ticks only
+		{10 * ms, 4 * ms, 4 * ms, 5 * ms, 5 * ms},
+		{12 * ms, 4 * ms, 8 * ms, 4 * ms, 8 * ms},
+		{9 * ms, 8 * ms, 4 * ms, 6 * ms, 3 * ms}, // ticks overstate: scaled down
+	} {
+		u, s := splitCPU(c.total, c.user, c.sys)
+		if u != c.wantU || s != c.wantS || u+s != c.total {
+			t.Errorf("splitCPU(%v, %v, %v) = %v, %v; want %v, %v", c.total, c.user, c.sys, u, s, c.wantU, c.wantS)
 		}
 	}
 }
