@@ -202,7 +202,12 @@ func (h *host) serve() {
 				h.ppid.Store(r.Ppid)
 			}
 		case ipc.MsgChildEvent:
-			closeFDs(fds)
+			if len(fds) > 0 {
+				// The fork ticket the exit made (supervisor's
+				// spawn_ticket.go), kept before the exit is
+				// told, so that the next fork finds it.
+				h.keepTicket(fds)
+			}
 			var e ipc.ChildEvent
 			if decode(raw, &e) == nil {
 				h.childEvent(e)

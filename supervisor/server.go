@@ -226,7 +226,13 @@ func (g *guestproc) send(t ipc.Type, v any, fds ...int) error {
 // deliver sends the tree's notes. A child event followed by the signal
 // the same change sends the same parent (as Tree.Exit, Stopped and
 // Continued make them) goes as one message (ipc.ChildEvent.Signal).
-func (s *supervisor) deliver(notes []Note) {
+func (s *supervisor) deliver(notes []Note) { s.deliverCarrying(notes, nil) }
+
+// deliverCarrying is deliver with ticket t's end of the fork socket added
+// to the child event that goes to its parent, if one does: true when it
+// went.
+func (s *supervisor) deliverCarrying(notes []Note, t *ticket) bool {
+	carried := false
 	for i := 0; i < len(notes); i++ {
 		n := notes[i]
 		var err error
@@ -243,12 +249,18 @@ func (s *supervisor) deliver(notes []Note) {
 				sig := signalBody(notes[i])
 				ev.Signal = &sig
 			}
+			if fd := t.carried(n.To); fd >= 0 && !carried {
+				err = s.send(n.To, ipc.MsgChildEvent, ev, fd)
+				carried = err == nil
+				break
+			}
 			err = s.send(n.To, ipc.MsgChildEvent, ev)
 		}
 		if err != nil {
 			s.log.Trace("note not delivered", "to", n.To, "kind", n.Kind, "error", err)
 		}
 	}
+	return carried
 }
 
 // signalBody is the message body of a NoteSignal.
@@ -308,13 +320,14 @@ func (s *supervisor) serve(g *guestproc) {
 			}
 			// A recycled guestproc is a spare before the parent hears
 			// of the exit, so that its next fork finds it; or its
-			// parent's fork ticket, sent right after (spawn_ticket.go).
+			// parent's fork ticket, which the exit's child event
+			// carries (spawn_ticket.go).
 			var t *ticket
 			if e.Reusable {
 				t = s.recycleAsTicket(g)
 				recycled = t != nil || s.recycle(g)
 			}
-			s.exit(g.pid, e.Status, e.Rusage)
+			t.handOver(s, s.exitCarrying(g.pid, e.Status, e.Rusage, t))
 			if t != nil {
 				t.start(s)
 			}
@@ -395,14 +408,21 @@ func (s *supervisor) serve(g *guestproc) {
 
 // exit records that pid ended and tells its parent and children.
 func (s *supervisor) exit(pid int32, status uint32, ru abi.Rusage) {
+	s.exitCarrying(pid, status, ru, nil)
+}
+
+// exitCarrying is exit with ticket t's end going to its parent in the
+// child event of this exit, if there is one: true when it went.
+func (s *supervisor) exitCarrying(pid int32, status uint32, ru abi.Rusage, t *ticket) bool {
 	s.log.Debug("process exited", "pid", pid, "status", status)
 	notes := s.tree.Exit(pid, status, ru)
 	s.pidfdExited(pid) // before SIGCHLD, as Linux's do_notify_parent
-	s.deliver(notes)
+	carried := s.deliverCarrying(notes, t)
 	s.jobGen.bump() // orphaned groups and parents may have changed
 	if pid == 1 {
 		s.initDone <- status
 	}
+	return carried
 }
 
 // killAll kills every guestproc left (pid 1 ended) and the spares.

@@ -34,16 +34,21 @@ type tickets struct {
 }
 
 // ticket is a spare joined to a parent's next fork. The parent gets its
-// end of the fork socket before it hears of the exit that made the spare
-// (so that its next fork finds it), the spare its Start after (it is still
-// releasing that process); start sends the Start once, before anything
-// else that goes to the spare (an Assign, a Start of the pool).
+// end of the fork socket with the news of the exit that made the spare, in
+// the same message (so that its next fork finds it, and the exit's way to
+// the parent's wait carries one wake-up, not two), the spare its Start
+// after (it is still releasing that process); start sends the Start once,
+// before anything else that goes to the spare (an Assign, a Start of the
+// pool).
 type ticket struct {
 	spare  *guestprocHandle
 	parent int32
 	once   sync.Once
 	theirs *ipc.Conn // the spare's end, until start
 	live   bool      // the spare got its Start
+	// to and mine: the parent and its end, until handOver.
+	to   *guestproc
+	mine *ipc.Conn
 }
 
 // forkStart is the Start of a child of parent: pid 0 for a ticket's spare,
@@ -74,10 +79,11 @@ func (t *ticket) start(s *supervisor) bool {
 
 // recycleAsTicket makes the guestproc of fork child g, whose process just
 // ended and offered it for reuse, its parent's fork ticket, unless the
-// parent has one, and sends the parent its end. Lock order: a ticketMu,
-// then (detach) g.sendMu and s.mu. It returns the ticket,
-// whose start the caller calls once the parent was told of the exit, or
-// nil: no ticket, g is still the caller's.
+// parent has one. Lock order: a ticketMu, then (detach) g.sendMu and s.mu.
+// It returns the ticket, whose end the caller hands to the parent with the
+// exit's child event (exit, then handOver) and whose start it calls once
+// the parent was told of the exit, or nil: no ticket, g is still the
+// caller's.
 func (s *supervisor) recycleAsTicket(g *guestproc) *ticket {
 	p, ok := s.tree.Get(g.pid)
 	if !ok {
@@ -115,16 +121,36 @@ func (s *supervisor) recycleAsTicket(g *guestproc) *ticket {
 		s.ticketGone()
 		return nil
 	}
-	t := &ticket{spare: sp, parent: pg.pid, theirs: theirs}
+	t := &ticket{spare: sp, parent: pg.pid, theirs: theirs, to: pg, mine: mine}
 	pg.ticket.held = t
 	pg.ticketMu.Unlock()
-	// A pg that ended meanwhile never reads it: its end of life
-	// (reclaimTicket) takes the spare back.
-	if err := pg.send(ipc.MsgTicket, struct{}{}, mine.FD()); err != nil {
-		s.log.Trace("ticket not delivered", "pid", pg.pid, "error", err)
-	}
-	mine.Close()
 	return t
+}
+
+// carried is the descriptor of t's end for the child event that tells
+// parent of the exit (-1: none, or not that parent's).
+func (t *ticket) carried(parent int32) int {
+	if t == nil || t.mine == nil || parent != t.parent {
+		return -1
+	}
+	return t.mine.FD()
+}
+
+// handOver closes the parent's end of the ticket, first sending it in a
+// MsgTicket of its own unless a child event carried it (sent). A parent
+// that ended meanwhile never reads it: its end of life (reclaimTicket)
+// takes the spare back.
+func (t *ticket) handOver(s *supervisor, sent bool) {
+	if t == nil || t.mine == nil {
+		return
+	}
+	if !sent {
+		if err := t.to.send(ipc.MsgTicket, struct{}{}, t.mine.FD()); err != nil {
+			s.log.Trace("ticket not delivered", "pid", t.parent, "error", err)
+		}
+	}
+	t.mine.Close()
+	t.mine = nil
 }
 
 // ticketGone counts a ticket no longer held.
