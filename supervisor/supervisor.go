@@ -91,7 +91,8 @@ func Run(cfg Config) int {
 	if code, done := s.setupNet(&cfg, inherited); done { // netns.go
 		return code
 	}
-	defer removeTreeDirs(log) // after every guestproc ended: sysroot.go
+	defer removeTreeDirs(log)  // after every guestproc ended: treedirs.go
+	defer sweepTreeDirs(log)() // before any guestproc: treedirs.go
 	defer s.spawner.stop()
 	defer s.startControl()() // elfuse dump and SIGUSR1: control.go
 	init := s.tree.NewInit(path, cfg.Args, hostLeads())

@@ -4,13 +4,9 @@ import (
 	"fmt"
 	"os"
 	"path"
-	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/elfuse/elfuse/ipc"
-	"github.com/hashicorp/go-hclog"
-	"golang.org/x/sys/unix"
 )
 
 // ParseBind parses a --bind argument, HOST[:GUEST][:ro] (":rw" is accepted
@@ -61,34 +57,4 @@ func CheckSysroot(dir string) error {
 // file system.
 func (cfg *Config) contained() bool {
 	return cfg.Sysroot != "" || len(cfg.Binds) > 0
-}
-
-// treeDirs are the private host directories the guestprocs of this tree
-// may make on first use, named from their parent's pid: the guest's
-// /dev/shm, in the host's /dev/shm or in $TMPDIR (kernel/devfs.go shmDirs
-// takes the first it can make) and the stand-ins of synthetic directories
-// used as cwd (kernel/synth_cwd.go).
-func treeDirs() []string {
-	pid := strconv.Itoa(os.Getpid())
-	return []string{filepath.Join("/dev/shm", "elfuse-shm-"+pid), filepath.Join(os.TempDir(), "elfuse-shm-"+pid),
-		filepath.Join(os.TempDir(), "elfuse-cwd-"+pid)}
-}
-
-// removeTreeDirs removes the tree's private directories once every
-// guestproc has ended: POSIX shared memory lives as long as the tree. A
-// directory that is not ours (a symlink, another owner) is left alone.
-func removeTreeDirs(log hclog.Logger) {
-	for _, dir := range treeDirs() {
-		var st unix.Stat_t
-		if err := unix.Lstat(dir, &st); err != nil {
-			continue // never made
-		}
-		if st.Mode&unix.S_IFMT != unix.S_IFDIR || int(st.Uid) != os.Getuid() {
-			log.Warn("not removing a directory that is not the tree's", "dir", dir)
-			continue
-		}
-		if err := os.RemoveAll(dir); err != nil {
-			log.Warn("remove tree directory", "dir", dir, "error", err)
-		}
-	}
 }

@@ -2,6 +2,10 @@ package tests
 
 import (
 	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -74,4 +78,44 @@ readlink $s/abs | sed "s|$w|W|"; stat -c %F $s/abs $s/absdir; stat -L -c %F $s/a
 cd $s/absdir && pwd -P | sed "s|$s|S|"; cd /
 rm -r $s $w`
 	testutil.RunCase(t, elfuse, testutil.Case{Name: "dev_shm_links", Args: sh(script)})
+}
+
+// TestDeadTreesDirsAreSwept: a supervisor killed by SIGKILL leaves its
+// private directories (the guest's /dev/shm, with the guest's shared
+// memory in it); the next elfuse removes them, and leaves a live tree's.
+func TestDeadTreesDirsAreSwept(t *testing.T) {
+	requireBusybox(t)
+	bin := elfuse.Require(t)
+	tmp := t.TempDir()
+	env := append(testutil.Env(), "TMPDIR="+tmp, "XDG_RUNTIME_DIR="+t.TempDir())
+	ended := exec.Command("true")
+	if err := ended.Run(); err != nil {
+		t.Fatal(err)
+	}
+	dead, live := strconv.Itoa(ended.Process.Pid), strconv.Itoa(os.Getpid())
+	for _, d := range []string{"elfuse-shm-" + dead, "elfuse-cwd-" + dead, "elfuse-shm-" + live} {
+		if err := os.MkdirAll(filepath.Join(tmp, d, "sub"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(tmp, d, "sub", "segment"), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := testutil.Backends()[0]
+	testutil.RequireBackend(t, b)
+	r, err := testutil.RunElfuse(bin, b, nil, testutil.Cmd{Args: bb("true"), Dir: t.TempDir(), Env: env})
+	if err != nil || r.Status != 0 {
+		t.Fatalf("elfuse true: %v, %v", r, err)
+	}
+	ents, err := os.ReadDir(tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for _, e := range ents {
+		left = append(left, e.Name())
+	}
+	if want := []string{"elfuse-shm-" + live}; !slices.Equal(left, want) {
+		t.Errorf("TMPDIR holds %v after the run, want %v", left, want)
+	}
 }
