@@ -183,12 +183,32 @@ const forkTries = 4
 // is copied, commits both sides (see package ipc): a failure after it is a
 // childLost, reported as the child killed.
 func (h *host) startForked(k *kernel.Kernel, start *ipc.Start, forkFD int, machine hvf.Machine, ram *kernel.ChildRAM,
-	assigned func() error) (*kernel.Task, error) {
+	assigned func() error) (t *kernel.Task, err error) {
 	fc := ipc.NewConn(forkFD)
-	defer fc.Close()
+	var fds []int
+	keep := -1
+	defer func() {
+		// The image's descriptors (the child has its own duplicates)
+		// and the fork socket: on success the control socket's reader
+		// closes them as it starts, on its own thread while the guest
+		// runs, not on the child's way to its first instruction (~15
+		// µs of closes on this host).
+		var late []int
+		for _, fd := range fds {
+			if fd != keep {
+				late = append(late, fd)
+			}
+		}
+		if err == nil {
+			h.closeLater(late, fc)
+			return
+		}
+		closeFDs(late)
+		fc.Close()
+	}()
 	t0 := time.Now()
 	var img kernel.ForkImage
-	fds, err := fc.Expect(ipc.MsgForkImage, &img)
+	fds, err = fc.Expect(ipc.MsgForkImage, &img)
 	if err != nil {
 		if unusedTicket(start, err) {
 			return nil, errTicketUnused // machine and ram stay the caller's
@@ -203,17 +223,9 @@ func (h *host) startForked(k *kernel.Kernel, start *ipc.Start, forkFD int, machi
 		}
 	}
 	t1 := time.Now()
-	keep := -1
 	if img.Notify >= 0 && img.Notify < len(fds) {
 		keep = fds[img.Notify]
 	}
-	defer func() {
-		for _, fd := range fds {
-			if fd != keep {
-				unix.Close(fd)
-			}
-		}
-	}()
 	// Terminal signals queue from the fork's Start on (queueSignals in
 	// life.run), so a ^C typed once the parent's fork returned reaches
 	// this child even before forwardSignals below.
@@ -227,7 +239,6 @@ func (h *host) startForked(k *kernel.Kernel, start *ipc.Start, forkFD int, machi
 		ready = true
 		return nil
 	}
-	var t *kernel.Task
 	if machine != nil {
 		t, err = k.StartForkedOn(machine, &img, fds, ram, copied, assigned)
 	} else {

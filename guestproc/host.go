@@ -58,6 +58,10 @@ type host struct {
 	// kept once ticketsOver, when the process ended (fork_ticket.go).
 	ticket      *ipc.Conn
 	ticketsOver bool
+	// late and lateConn are what a fork child's start leaves for serve
+	// to close (closeLater).
+	late     []int
+	lateConn *ipc.Conn
 }
 
 type reply struct {
@@ -157,6 +161,7 @@ func (h *host) answer(ch chan reply) (reply, error) {
 // closed it: the process ends with SIGKILL, as Pdeathsig would do).
 func (h *host) serve() {
 	defer close(h.dead)
+	h.closeLate()
 	for {
 		var raw ipc.Raw
 		t, fds, err := h.conn.Recv(&raw)
@@ -450,4 +455,24 @@ func (h *host) NewTid() (int32, error) {
 
 func (h *host) FreeTid(tid int32) {
 	h.send(ipc.Request{Op: ipc.OpFreeTid, Pid: tid})
+}
+
+// closeLater leaves descriptors and a Conn the process no longer needs for
+// serve to close as it starts (on its own thread, while the guest runs).
+func (h *host) closeLater(fds []int, c *ipc.Conn) {
+	h.mu.Lock()
+	h.late, h.lateConn = append(h.late, fds...), c
+	h.mu.Unlock()
+}
+
+// closeLate closes what closeLater left.
+func (h *host) closeLate() {
+	h.mu.Lock()
+	fds, c := h.late, h.lateConn
+	h.late, h.lateConn = nil, nil
+	h.mu.Unlock()
+	closeFDs(fds)
+	if c != nil {
+		c.Close()
+	}
 }
