@@ -128,8 +128,11 @@ func (m *machine) StubCPU() (time.Duration, error) {
 // gave 10 ms ticks, and regenerating it cost ~10 µs of every exit.
 func (m *machine) StubTimes() (user, sys time.Duration, err error) {
 	r := m.root()
+	// Close marks the machine closed, under mu, before it reaps the
+	// stub, and a stub reaped on its own is marked exited: until then
+	// the pid is still the stub's.
 	r.mu.Lock()
-	defer r.mu.Unlock() // Close reaps the stub under it: the pid stays its
+	defer r.mu.Unlock()
 	if r.closed || r.exited.Load() {
 		return 0, 0, errors.New("ptrace: CPU times of a closed machine's stub")
 	}
