@@ -93,16 +93,25 @@ func sweepTreeDirsIn(base string, self int, alive func(int) bool, log hclog.Logg
 		return
 	}
 	for _, e := range ents {
-		pid := treeDirPid(e.Name())
-		if pid <= 0 || pid == self || !e.IsDir() || alive(pid) {
-			continue
-		}
 		dir := filepath.Join(base, e.Name())
-		var st unix.Stat_t
-		if unix.Lstat(dir, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR || int(st.Uid) != os.Getuid() {
+		if sweeper, ok := goneDirSweeper(e.Name()); ok {
+			// Renamed by a sweep that did not finish (it died, or
+			// its RemoveAll failed): taken up again unless that
+			// sweep may still run. Names were listed before this
+			// sweep renamed any: one of this pid is an earlier
+			// process's.
+			if e.IsDir() && (sweeper == self || !alive(sweeper)) && ownDir(dir) {
+				if err := os.RemoveAll(dir); err != nil {
+					log.Debug("remove a dead tree's directory again", "dir", dir, "error", err)
+				}
+			}
 			continue
 		}
-		gone := filepath.Join(base, ".elfuse-gone-"+strconv.Itoa(self)+"-"+e.Name())
+		pid := treeDirPid(e.Name())
+		if pid <= 0 || pid == self || !e.IsDir() || alive(pid) || !ownDir(dir) {
+			continue
+		}
+		gone := filepath.Join(base, goneDirPrefix+strconv.Itoa(self)+"-"+e.Name())
 		if err := os.Rename(dir, gone); err != nil {
 			continue // swept by another supervisor, say
 		}
@@ -111,6 +120,31 @@ func sweepTreeDirsIn(base string, self int, alive func(int) bool, log hclog.Logg
 		}
 		log.Debug("removed a dead tree's directory", "dir", dir)
 	}
+}
+
+// goneDirPrefix starts the name a tree directory is renamed to for its
+// removal, followed by the sweeping supervisor's pid, "-" and the old name.
+const goneDirPrefix = ".elfuse-gone-"
+
+// goneDirSweeper is the pid of the supervisor that renamed a directory
+// for removal, when name is such a name.
+func goneDirSweeper(name string) (int, bool) {
+	rest, ok := strings.CutPrefix(name, goneDirPrefix)
+	if !ok {
+		return 0, false
+	}
+	p, old, ok := strings.Cut(rest, "-")
+	pid, err := strconv.Atoi(p)
+	if !ok || err != nil || pid <= 0 || treeDirPid(old) <= 0 {
+		return 0, false
+	}
+	return pid, true
+}
+
+// ownDir tells whether dir is a directory (not a symlink) of this user's.
+func ownDir(dir string) bool {
+	var st unix.Stat_t
+	return unix.Lstat(dir, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR && int(st.Uid) == os.Getuid()
 }
 
 // treeDirPid is the supervisor pid a tree directory's name carries, or 0.

@@ -38,9 +38,15 @@ func TestSweepTreeDirsIn(t *testing.T) {
 	base := t.TempDir()
 	dead, live, self := deadPid(t), 77001, 77002
 	alive := func(pid int) bool { return pid == live || pid == self }
-	gone := []string{"elfuse-shm-" + strconv.Itoa(dead), "elfuse-cwd-" + strconv.Itoa(dead)}
-	kept := []string{"elfuse-shm-" + strconv.Itoa(live), "elfuse-cwd-" + strconv.Itoa(self),
-		"elfuse-shm-0" + strconv.Itoa(dead), "elfuse-shm-x", "elfuse-tmp-" + strconv.Itoa(dead)}
+	d, l, me := strconv.Itoa(dead), strconv.Itoa(live), strconv.Itoa(self)
+	gone := []string{"elfuse-shm-" + d, "elfuse-cwd-" + d,
+		// Renamed for removal by sweeps that did not finish: one of a
+		// dead supervisor, one of an earlier process with this pid.
+		".elfuse-gone-" + d + "-elfuse-shm-" + l, ".elfuse-gone-" + me + "-elfuse-cwd-" + d}
+	kept := []string{"elfuse-shm-" + l, "elfuse-cwd-" + me,
+		"elfuse-shm-0" + d, "elfuse-shm-x", "elfuse-tmp-" + d,
+		".elfuse-gone-" + l + "-elfuse-shm-" + d, // a sweep still at work
+		".elfuse-gone-" + d + "-notours"}
 	for _, n := range append(append([]string{}, gone...), kept...) {
 		mkTreeDir(t, filepath.Join(base, n))
 	}
