@@ -49,6 +49,9 @@ type supervisor struct {
 	closing bool
 	// tickets counts the fork tickets held (spawn_ticket.go).
 	tickets int
+	// pairs are fork sockets made ahead for the next tickets
+	// (spawn_ticket.go takePair).
+	pairs chan [2]*ipc.Conn
 	// describers routes guestprocs' Descriptions to dumps (dump.go).
 	describers describers
 	// procWaiters routes /proc answers of targets (procfs.go).
@@ -86,7 +89,7 @@ func newSupervisor(cfg Config, log hclog.Logger) *supervisor {
 	s := &supervisor{
 		cfg: cfg, log: log, tree: NewTree(cfg.MaxProcs, uint32(os.Getuid())),
 		spawner: newSpawner(), gps: map[int32]*guestproc{}, initDone: make(chan uint32, 1),
-		jobGen: gen,
+		jobGen: gen, pairs: make(chan [2]*ipc.Conn, 1),
 	}
 	s.anchor.start(cfg.Anchor)
 	return s
@@ -330,6 +333,7 @@ func (s *supervisor) serve(g *guestproc) {
 			t.handOver(s, s.exitCarrying(g.pid, e.Status, e.Rusage, t))
 			if t != nil {
 				t.start(s)
+				s.makePair() // for the next ticket, off the exit's way
 			}
 		case ipc.MsgDescription:
 			var d ipc.Description
@@ -429,6 +433,7 @@ func (s *supervisor) exitCarrying(pid int32, status uint32, ru abi.Rusage, t *ti
 func (s *supervisor) killAll() {
 	s.dropSpares()
 	s.killTickets() // spawn_ticket.go
+	s.dropPairs()   // spawn_ticket.go
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, g := range s.gps {

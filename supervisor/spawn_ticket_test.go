@@ -242,3 +242,30 @@ func TestTicketsHeldAreBounded(t *testing.T) {
 		t.Errorf("%d tickets held after the reclaim, want %d", tt.s.tickets, maxTickets-1)
 	}
 }
+
+// A ticket takes the fork socket made ahead after the last exit, and the
+// next exit makes another; what is left goes with the tree.
+func TestTicketSocketsAreMadeAhead(t *testing.T) {
+	tt := newTicketTree(t, 8)
+	tt.s.makePair()
+	if len(tt.s.pairs) != 1 {
+		t.Fatalf("%d sockets made ahead, want 1", len(tt.s.pairs))
+	}
+	tt.s.makePair() // one is enough
+	ahead := <-tt.s.pairs
+	tt.s.pairs <- ahead
+	tk := tt.s.recycleAsTicket(tt.child)
+	if tk == nil {
+		t.Fatal("no ticket")
+	}
+	if tk.mine != ahead[0] || tk.theirs != ahead[1] || len(tt.s.pairs) != 0 {
+		t.Errorf("the ticket did not take the socket made ahead (%d left)", len(tt.s.pairs))
+	}
+	tk.handOver(tt.s, false)
+	expect(t, tt.parentG, ipc.MsgTicket, nil)
+	tt.s.makePair()
+	tt.s.dropPairs()
+	if len(tt.s.pairs) != 0 {
+		t.Errorf("%d sockets left after the tree ended", len(tt.s.pairs))
+	}
+}
