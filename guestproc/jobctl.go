@@ -27,7 +27,8 @@ type jobState struct {
 // process (SIGSTOP) before it replies, so the call returns once the
 // process has been continued.
 func (h *host) StopSelf(sig int32, contSeq uint64) (bool, error) {
-	h.sendComm() // a PR_SET_NAME name shows in the stopped process's /proc
+	h.sendComm()     // a PR_SET_NAME name shows in the stopped process's /proc
+	h.sendSnapshot() // and so do its descriptors, maps, masks... (procfs_snapshot.go)
 	r, err := h.call(ipc.Request{Op: ipc.OpStop, Sig: sig, Seq: max(contSeq, h.job.earlyCont.Load())})
 	return r.Self, err
 }

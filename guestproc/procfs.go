@@ -172,38 +172,52 @@ func (h *host) procServe(q ipc.ProcQuery) {
 	h.mu.Lock()
 	p := h.proc
 	h.mu.Unlock()
-	a := ipc.ProcAnswer{ID: q.ID}
-	if p == nil {
+	var a ipc.ProcAnswer
+	switch {
+	case p == nil:
 		a.Errno = int32(abi.ESRCH)
-	} else if q.Prlimit != nil {
+	case q.Prlimit != nil:
 		a = prlimitServe(p, q)
-	} else if n, err := p.ProcLookup(q.Rel, treeInfo(q.Tree)); err != nil {
+	case q.Snapshot:
+		a.Snapshot = procSnapshot(p, treeInfo(q.Tree)) // procfs_snapshot.go
+	default:
+		a = procNodeAnswer(p, q.Rel, treeInfo(q.Tree))
+	}
+	a.ID = q.ID
+	if err := h.conn.Send(ipc.MsgProcAnswer, a); err != nil {
+		h.log.Debug("proc answer", "error", err)
+	}
+}
+
+// procNodeAnswer renders node rel of p's /proc/<pid> as a ProcAnswer.
+func procNodeAnswer(p *kernel.Process, rel string, rec *kernel.ProcTreeInfo) ipc.ProcAnswer {
+	var a ipc.ProcAnswer
+	n, err := p.ProcLookup(rel, rec)
+	if err != nil {
 		var e abi.Errno
 		if !errors.As(err, &e) {
 			e = abi.EIO
 		}
 		a.Errno = int32(e)
-	} else {
-		a.Data, a.Target = n.Data, n.Target
-		a.HostPid, a.HostFD, a.LinkMode = n.HostPid, n.HostFD, n.LinkMode
-		if len(a.Data) > ipc.ProcMaxData {
-			a.Data, a.Truncated = a.Data[:ipc.ProcMaxData], true
-		}
-		switch n.Kind {
-		case kernel.ProcNodeDir:
-			a.Kind = ipc.ProcDir
-		case kernel.ProcNodeLink:
-			a.Kind = ipc.ProcLink
-		case kernel.ProcNodeHost:
-			a.Kind = ipc.ProcHost
-		}
-		for _, e := range n.Entries {
-			a.Entries = append(a.Entries, ipc.ProcDirent{Name: e.Name, Type: e.Type})
-		}
+		return a
 	}
-	if err := h.conn.Send(ipc.MsgProcAnswer, a); err != nil {
-		h.log.Debug("proc answer", "error", err)
+	a.Data, a.Target = n.Data, n.Target
+	a.HostPid, a.HostFD, a.LinkMode = n.HostPid, n.HostFD, n.LinkMode
+	if len(a.Data) > ipc.ProcMaxData {
+		a.Data, a.Truncated = a.Data[:ipc.ProcMaxData], true
 	}
+	switch n.Kind {
+	case kernel.ProcNodeDir:
+		a.Kind = ipc.ProcDir
+	case kernel.ProcNodeLink:
+		a.Kind = ipc.ProcLink
+	case kernel.ProcNodeHost:
+		a.Kind = ipc.ProcHost
+	}
+	for _, e := range n.Entries {
+		a.Entries = append(a.Entries, ipc.ProcDirent{Name: e.Name, Type: e.Type})
+	}
+	return a
 }
 
 // CommChanged implements kernel.CommHost: the supervisor answers /proc for

@@ -20,7 +20,9 @@ package ipc
 // A zombie, a stopped guestproc (it cannot read) or one that does not
 // answer within a short timeout (it exits, or is busy ending) is answered
 // by S alone with Tree set: what the tree knows, for the reader to render
-// as Linux shows such a process. An unknown pid is Errno ESRCH.
+// as Linux shows such a process; a stopped one from the snapshot it left
+// as it stopped, where that has the node (procfs_snapshot.go). An unknown
+// pid is Errno ESRCH.
 // The same two message types travel in both directions; IDs are chosen
 // by the sender of the query and are only meaningful on one socket.
 
@@ -56,6 +58,10 @@ type ProcQuery struct {
 	// Record asks the supervisor for its record of Pid alone (the
 	// answer's Tree), never forwarded.
 	Record bool `json:",omitempty"`
+	// Snapshot asks the target for the files of its /proc/<pid> as they
+	// are about to stay while it is stopped (answer's Snapshot,
+	// procfs_snapshot.go); Rel unused.
+	Snapshot bool `json:",omitempty"`
 	// Tree is the supervisor's record of Pid on a forwarded query, for
 	// what the target shows but does not hold (group, session).
 	Tree *ProcTree `json:",omitempty"`
@@ -107,6 +113,8 @@ type ProcAnswer struct {
 	LinkMode uint32 `json:",omitempty"`
 	// Limit answers a Prlimit query: the old limit, cur and max.
 	Limit *[2]uint64 `json:",omitempty"`
+	// Snapshot answers a Snapshot query.
+	Snapshot *ProcSnapshot `json:",omitempty"`
 }
 
 // Kinds of ProcAnswer.

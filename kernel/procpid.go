@@ -302,6 +302,9 @@ func (p *Process) procLookup(rel string, rec *ProcTreeInfo) (ProcNode, error) {
 			v := procView{state: p.runState(), pgid: t.guestPid(), sid: t.guestPid()}
 			if rec != nil {
 				v.pgid, v.sid = rec.Pgid, rec.Sid
+				if rec.State == 'T' {
+					v.state = 'T' // rendered as it stops (ipc/procfs_snapshot.go)
+				}
 			} else {
 				v.pgid, v.sid = t.procGroupIDs()
 			}

@@ -71,6 +71,7 @@ func (s *supervisor) stopRequest(g *guestproc, req *ipc.Request) bool {
 	v := s.tree.MayStop(g.pid, sig, req.Seq, hostGroupOrphaned)
 	if v != StopNow || req.ID == 0 {
 		s.job.mu.Unlock()
+		s.dropSnapshot(g.pid) // the one it sent ahead (procfs_snapshot.go)
 		s.log.Debug("stop refused", "pid", g.pid, "sig", sig, "verdict", v)
 		return false
 	}
@@ -97,6 +98,7 @@ func (s *supervisor) stopLocked(g *guestproc, sig int32) {
 // continues and the parent hears of it. Preconditions: s.job.mu held.
 func (s *supervisor) continueLocked(g *guestproc, req *ipc.Request) {
 	seq := s.tree.ContSent(g.pid)
+	s.dropSnapshot(g.pid)
 	// Recorded first: once running, the process may end before a report
 	// made afterwards, and the parent would never see it continue.
 	notes := s.tree.Continued(g.pid)
@@ -115,6 +117,9 @@ func (s *supervisor) continueLocked(g *guestproc, req *ipc.Request) {
 
 // hostStop applies SIGSTOP from another process to pid.
 func (s *supervisor) hostStop(g *guestproc) {
+	// Its /proc while stopped, rendered first: a stopped guestproc
+	// cannot (procfs_snapshot.go).
+	s.askSnapshot(g)
 	s.job.mu.Lock()
 	s.stopLocked(g, abi.SIGSTOP)
 	s.job.mu.Unlock()

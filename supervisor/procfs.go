@@ -85,6 +85,11 @@ func (s *supervisor) procAnswer(from int32, q ipc.ProcQuery) ipc.ProcAnswer {
 			return ipc.ProcAnswer{Errno: int32(abi.ESRCH)}
 		}
 	}
+	if p.State == Stopped && !q.Record {
+		if ans, ok := s.snapshotAnswer(p.Pid, q.Rel); ok { // procfs_snapshot.go
+			return ans
+		}
+	}
 	return ipc.ProcAnswer{Tree: s.procRecord(p)}
 }
 
@@ -155,7 +160,8 @@ func (s *supervisor) procAsk(q ipc.ProcQuery, rec *ipc.ProcTree) (ipc.ProcAnswer
 		delete(w.waiting, id)
 		w.mu.Unlock()
 	}()
-	if err := g.send(ipc.MsgProcQuery, ipc.ProcQuery{ID: id, Pid: q.Pid, Rel: q.Rel, Tree: rec, Prlimit: q.Prlimit}); err != nil {
+	if err := g.send(ipc.MsgProcQuery, ipc.ProcQuery{ID: id, Pid: q.Pid, Rel: q.Rel, Tree: rec, Prlimit: q.Prlimit,
+		Snapshot: q.Snapshot}); err != nil {
 		return ipc.ProcAnswer{}, false
 	}
 	t := time.NewTimer(procTimeout)
@@ -188,6 +194,7 @@ func (s *supervisor) procAnswered(from int32, ans ipc.ProcAnswer) {
 
 // procGone releases the queries waiting on pid, whose guestproc ended.
 func (s *supervisor) procGone(pid int32) {
+	s.dropSnapshot(pid)
 	w := s.procs()
 	w.mu.Lock()
 	defer w.mu.Unlock()

@@ -56,7 +56,10 @@ type supervisor struct {
 	describers describers
 	// procWaiters routes /proc answers of targets (procfs.go).
 	procWaiters procWaiters
-	job         jobControl // jobctl.go
+	// snaps are the /proc snapshots of stopped processes
+	// (procfs_snapshot.go).
+	snaps stopSnaps
+	job   jobControl // jobctl.go
 	// jobGen is the job-control generation guestprocs map (jobgen.go).
 	jobGen *jobGen
 	// pidfds are the processes pidfds name (pidfd.go).
@@ -318,6 +321,7 @@ func (s *supervisor) serve(g *guestproc) {
 			var e ipc.Exited
 			raw.decode(&e)
 			exited = true
+			s.dropSnapshot(g.pid)
 			if e.Comm != "" {
 				s.procCommOf(g.pid, ipc.ProcComm{Comm: e.Comm})
 			}
@@ -360,6 +364,11 @@ func (s *supervisor) serve(g *guestproc) {
 			var c ipc.ProcComm
 			if raw.decode(&c) == nil {
 				s.procCommOf(g.pid, c)
+			}
+		case ipc.MsgProcSnapshot:
+			var snap ipc.ProcSnapshot
+			if raw.decode(&snap) == nil {
+				s.keepSnapshot(g.pid, &snap) // procfs_snapshot.go
 			}
 		case ipc.MsgRequest:
 			var req ipc.Request
@@ -676,6 +685,7 @@ func (s *supervisor) kill(from int32, req *ipc.Request) (self bool, err error) {
 		if s.hostSignal(pid, req) {
 			continue
 		}
+		s.snapshotSignal(pid, req.Sig, req.Thread) // shown pending while stopped
 		s.send(pid, ipc.MsgSignal, ipc.Signal{Sig: req.Sig, Info: req.Info, Thread: req.Thread})
 	}
 	return self, nil

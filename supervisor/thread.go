@@ -136,5 +136,8 @@ func (s *supervisor) sendThreadSignal(tgid int32, req *ipc.Request, tid int32) e
 	if s.hostSignal(tgid, req) {
 		return nil
 	}
+	if tid == 0 || tid == tgid {
+		s.snapshotSignal(tgid, req.Sig, true) // its status shows the first thread's
+	}
 	return s.send(tgid, ipc.MsgSignal, ipc.Signal{Sig: req.Sig, Info: req.Info, Thread: true, Tid: tid})
 }

@@ -190,6 +190,14 @@ func TestProgramStoppedProcessComm(t *testing.T) {
 	runProgram(t, progCase{src: "procfs_stopped_comm.c"})
 }
 
+// A stopped process's /proc shows its descriptors, signal masks, command
+// line, environment, map, limits, cwd and exe as the running one does
+// (its host process is stopped too, so it is rendered as it stops), and
+// the signals sent to it meanwhile as pending.
+func TestProgramStoppedProcessFiles(t *testing.T) {
+	runProgram(t, progCase{src: "procfs_stopped_files.c"})
+}
+
 // A program file some guest process runs cannot be opened for writing or
 // truncated (ETXTBSY); it can still be read, renamed and unlinked.
 func TestProgramTextBusy(t *testing.T) {
