@@ -179,7 +179,7 @@ func (h *host) procServe(q ipc.ProcQuery) {
 	case q.Prlimit != nil:
 		a = prlimitServe(p, q)
 	case q.Snapshot:
-		a.Snapshot = procSnapshot(p, treeInfo(q.Tree)) // procfs_snapshot.go
+		a.Snapshot, a.Errno = procSnapshot(p, treeInfo(q.Tree)) // procfs_snapshot.go
 	default:
 		a = procNodeAnswer(p, q.Rel, treeInfo(q.Tree))
 	}

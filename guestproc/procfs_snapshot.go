@@ -18,10 +18,14 @@ var procSnapshotLast = map[string]int{"auxv": 1, "environ": 2, "mountinfo": 3, "
 
 // procSnapshot renders p's /proc/<pid> as it is while stopped (rec: the
 // supervisor's record, state T): the directory, its files and links, and
-// the fd and fdinfo directories with their entries. Other directories
-// (task, net, ns) are left to the supervisor's record, and so is whatever
-// does not fit in ipc.ProcSnapshotBudget.
-func procSnapshot(p *kernel.Process, rec *kernel.ProcTreeInfo) *ipc.ProcSnapshot {
+// the fd and fdinfo directories with their entries, and p's Description.
+// Other directories (task, net, ns) are left to the supervisor's record,
+// and so is whatever does not fit in ipc.ProcSnapshotBudget and one
+// message.
+//
+// A process with no thread run yet (a fork child starting) has no /proc
+// to render: its errno (ESRCH) says so, and the supervisor asks again.
+func procSnapshot(p *kernel.Process, rec *kernel.ProcTreeInfo) (*ipc.ProcSnapshot, int32) {
 	snap := &ipc.ProcSnapshot{}
 	budget := ipc.ProcSnapshotBudget
 	add := func(rel string, a ipc.ProcAnswer) {
@@ -33,7 +37,7 @@ func procSnapshot(p *kernel.Process, rec *kernel.ProcTreeInfo) *ipc.ProcSnapshot
 	}
 	top := procNodeAnswer(p, "", rec)
 	if top.Errno != 0 {
-		return snap
+		return nil, top.Errno
 	}
 	add("", top)
 	var leaves []string
@@ -58,7 +62,10 @@ func procSnapshot(p *kernel.Process, rec *kernel.ProcTreeInfo) *ipc.ProcSnapshot
 			add(rel, a)
 		}
 	}
-	return snap
+	d := describeProcess(p.Describe()) // describe.go: for elfuse dump
+	snap.Description = &d
+	snap.Fit()
+	return snap, 0
 }
 
 // sendSnapshot sends the supervisor the snapshot of the process as it
@@ -75,7 +82,11 @@ func (h *host) sendSnapshot() {
 		return
 	}
 	rec.State = 'T'
-	if err := h.conn.Send(ipc.MsgProcSnapshot, procSnapshot(p, rec)); err != nil {
+	snap, errno := procSnapshot(p, rec)
+	if errno != 0 {
+		return
+	}
+	if err := h.conn.Send(ipc.MsgProcSnapshot, snap); err != nil {
 		h.log.Debug("proc snapshot", "error", err)
 	}
 }

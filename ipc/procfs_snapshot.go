@@ -1,5 +1,7 @@
 package ipc
 
+import "encoding/json"
+
 // /proc of a stopped process. A guest process stops as its guestproc is
 // host-stopped (supervisor/jobctl.go), and a stopped guestproc cannot
 // render its /proc for others: ls -l /proc/PID/fd, ps, lsof or a
@@ -23,11 +25,12 @@ const MsgProcSnapshot Type = 203
 
 // ProcSnapshot is the body of MsgProcSnapshot and a Snapshot query's
 // answer: nodes below /proc/<pid> by Rel ("" the directory itself), each
-// as a ProcQuery for it would have been answered. Files that did not fit
-// in one message are left out (the supervisor answers them from its
-// record, as before).
+// as a ProcQuery for it would have been answered, and the process's
+// Description for `elfuse dump`. Files that did not fit in one message are
+// left out (the supervisor answers them from its record, as before).
 type ProcSnapshot struct {
-	Nodes []ProcSnapNode
+	Nodes       []ProcSnapNode
+	Description *Description `json:",omitempty"`
 }
 
 // ProcSnapNode is one node of a ProcSnapshot.
@@ -38,4 +41,33 @@ type ProcSnapNode struct {
 
 // ProcSnapshotBudget bounds the file contents of one snapshot, well under
 // the largest message once in base64.
-const ProcSnapshotBudget = 512 << 10
+const ProcSnapshotBudget = 384 << 10
+
+// Fit trims s until it fits in one message with room to spare for the
+// answer around it: the last nodes first (the largest files come last),
+// then the Description. A message over the limit would be cut at the
+// receiver, which takes that for a broken connection.
+func (s *ProcSnapshot) Fit() {
+	const limit = maxMessage - 4096
+	size := func(v any) int {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return limit + 1
+		}
+		return len(b) + 1 // a comma
+	}
+	used := 64 // the object's own keys and brackets
+	if s.Description != nil {
+		if d := size(s.Description); d < limit/2 {
+			used += d
+		} else {
+			s.Description = nil
+		}
+	}
+	for i, n := range s.Nodes {
+		if used += size(n); used > limit {
+			s.Nodes = s.Nodes[:i]
+			return
+		}
+	}
+}

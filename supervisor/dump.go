@@ -50,7 +50,7 @@ type DumpProc struct {
 // DumpThread is one thread of a DumpProc.
 type DumpThread struct {
 	Tid       int32    `json:"tid"`
-	State     string   `json:"state"` // "running" or "in syscall"
+	State     string   `json:"state"` // "running", "in syscall" or "stopped"
 	Syscall   string   `json:"syscall,omitempty"`
 	SyscallMs int64    `json:"syscall_ms,omitempty"`
 	Blocked   []string `json:"blocked"`
@@ -78,8 +78,14 @@ func (s *supervisor) Dump() []DumpProc {
 			out[i].ExitStatus = &st
 			continue
 		case p.State == Stopped:
-			// A stopped host process cannot answer.
-			out[i].Error = "stopped: no details"
+			// A stopped host process cannot answer: what it was as
+			// it stopped (procfs_snapshot.go).
+			if desc, ok := s.stoppedDescription(p.Pid); ok {
+				out[i].fill(desc)
+				out[i].stopped()
+			} else {
+				out[i].Error = "stopped: no details"
+			}
 			continue
 		case p.HostPid == 0:
 			out[i].Error = "not started"
@@ -152,6 +158,16 @@ func (s *supervisor) described(desc ipc.Description) {
 }
 
 // fill completes a process's entry from its Description.
+// stopped marks a process filled from its Description as it stopped:
+// its threads are stopped too, in the syscall they were in, if any, for
+// no time that means anything now.
+func (d *DumpProc) stopped() {
+	d.State, d.Syscall, d.SyscallMs = "stopped", "", 0
+	for i := range d.Threads {
+		d.Threads[i].State, d.Threads[i].SyscallMs = "stopped", 0
+	}
+}
+
 func (d *DumpProc) fill(desc ipc.Description) {
 	if desc.Exe != "" {
 		d.Exe, d.Argv = desc.Exe, desc.Argv

@@ -100,7 +100,10 @@ func writeProcText(b *strings.Builder, p *DumpProc, ind string) {
 	fmt.Fprintf(b, "%sthreads %d\n", ind, len(p.Threads))
 	for _, t := range p.Threads {
 		st := t.State
-		if t.Syscall != "" {
+		switch {
+		case t.Syscall != "" && t.State == "stopped":
+			st = fmt.Sprintf("stopped in syscall %s", t.Syscall)
+		case t.Syscall != "":
 			st = fmt.Sprintf("in syscall %s for %d ms", t.Syscall, t.SyscallMs)
 		}
 		fmt.Fprintf(b, "%s  tid %d  %s  blocked %s  pending %s\n", ind, t.Tid, st, setText(t.Blocked), setText(t.Pending))

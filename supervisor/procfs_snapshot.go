@@ -22,6 +22,8 @@ type stopSnaps struct {
 // stopSnap is one process's snapshot and the signals it was sent since.
 type stopSnap struct {
 	nodes map[string]ipc.ProcAnswer
+	// desc is its Description as it stopped, for elfuse dump (nil: none).
+	desc *ipc.Description
 	// blocked, ignored and caught are its signal masks (from status).
 	blocked, ignored, caught uint64
 	// thread and shared are the signals sent to it while stopped:
@@ -36,6 +38,10 @@ func (s *supervisor) keepSnapshot(pid int32, snap *ipc.ProcSnapshot) {
 		return
 	}
 	ss := &stopSnap{nodes: make(map[string]ipc.ProcAnswer, len(snap.Nodes))}
+	if snap.Description != nil {
+		d := *snap.Description
+		ss.desc = &d
+	}
 	for _, n := range snap.Nodes {
 		ss.nodes[n.Rel] = n.Node
 	}
@@ -70,10 +76,15 @@ func (s *supervisor) askSnapshot(g *guestproc) {
 	if !ok || p.State != Running {
 		return
 	}
+	// A fork child stopped before its first instruction has no /proc
+	// to render yet (ESRCH): it stops at once, as it would have, and its
+	// /proc is the tree's record (asking again until it answered would let
+	// it run on meanwhile).
 	rec := s.procRecord(p)
 	rec.State = 'T'
 	ans, ok := s.procAsk(ipc.ProcQuery{Pid: g.pid, Snapshot: true}, rec)
 	if !ok || ans.Errno != 0 {
+		s.log.Debug("no /proc snapshot of a process stopping", "pid", g.pid, "answered", ok, "errno", ans.Errno)
 		s.dropSnapshot(g.pid)
 		return
 	}
@@ -98,6 +109,26 @@ func (s *supervisor) snapshotAnswer(pid int32, rel string) (ipc.ProcAnswer, bool
 		a.Data = orStatusMask(orStatusMask(a.Data, "SigPnd", ss.thread), "ShdPnd", ss.shared)
 	}
 	return a, true
+}
+
+// stoppedDescription is stopped process pid's Description as it stopped,
+// with the signals sent to it since among the pending ones; ok=false when
+// there is none.
+func (s *supervisor) stoppedDescription(pid int32) (ipc.Description, bool) {
+	w := &s.snaps
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	ss := w.byPid[pid]
+	if ss == nil || ss.desc == nil {
+		return ipc.Description{}, false
+	}
+	d := *ss.desc
+	d.Threads = append([]ipc.ThreadDesc(nil), d.Threads...)
+	d.Pending |= ss.shared
+	if len(d.Threads) > 0 {
+		d.Threads[0].Pending |= ss.thread
+	}
+	return d, true
 }
 
 // snapshotSignal adds sig, sent to stopped process pid (thread-directed

@@ -98,3 +98,42 @@ func TestStatusMaskRoundTrip(t *testing.T) {
 		t.Error("or of nothing changed the file")
 	}
 }
+
+func TestDumpShowsAStoppedProcessAsItStopped(t *testing.T) {
+	s := procTestTree(t, nil)
+	s.tree.SetHostPid(1, 4241)
+	desc := &ipc.Description{Exe: "/bin/job", Argv: []string{"job"}, Cwd: "/work",
+		Threads: []ipc.ThreadDesc{{Tid: 2, Blocked: 1 << (abi.SIGUSR2 - 1), Syscall: "read", SyscallNs: 5e6}},
+		FDs:     []ipc.FDDesc{{FD: 0, Target: "/dev/null"}},
+		Regions: []ipc.RegionDesc{{Start: 0x400000, End: 0x401000, Perms: "r-xp", Name: "/bin/job"}}}
+	s.keepSnapshot(2, &ipc.ProcSnapshot{Nodes: []ipc.ProcSnapNode{{Rel: "status", Node: ipc.ProcAnswer{Data: []byte(snapStatus)}}},
+		Description: desc})
+	s.tree.Stopped(2, abi.SIGSTOP)
+	s.snapshotSignal(2, abi.SIGUSR1, false)
+	var p DumpProc
+	for _, d := range s.Dump() {
+		if d.Pid == 2 {
+			p = d
+		}
+	}
+	if p.State != "stopped" || p.Error != "" || p.Cwd != "/work" || len(p.FDs) != 1 || len(p.Regions) != 1 {
+		t.Fatalf("stopped process = %+v, want its description as it stopped", p)
+	}
+	if len(p.Threads) != 1 || p.Threads[0].State != "stopped" || p.Threads[0].Syscall != "read" || p.Threads[0].SyscallMs != 0 {
+		t.Errorf("threads = %+v, want one stopped in read", p.Threads)
+	}
+	if strings.Join(p.Pending, ",") != "SIGUSR1" || strings.Join(p.Blocked, ",") != "SIGUSR2" {
+		t.Errorf("pending %v blocked %v, want SIGUSR1 sent while stopped and SIGUSR2", p.Pending, p.Blocked)
+	}
+	var b strings.Builder
+	if err := WriteDumpText(&b, []DumpProc{p}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "tid 2  stopped in syscall read  blocked SIGUSR2") {
+		t.Errorf("text dump:\n%s", b.String())
+	}
+	desc.Cwd = "/elsewhere" // the kept one is its own copy
+	if d, _ := s.stoppedDescription(2); d.Cwd != "/work" {
+		t.Errorf("kept description changed with the caller's: %+v", d)
+	}
+}

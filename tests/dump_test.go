@@ -255,3 +255,57 @@ func TestDumpPicksNoneOfSeveralSupervisors(t *testing.T) {
 		}
 	}
 }
+
+// A process another one stopped is dumped as it was when it stopped (its
+// guestproc, stopped too, cannot answer): descriptors, regions, cwd, its
+// thread, and the signal sent to it since as pending.
+func TestDumpShowsAStoppedProcess(t *testing.T) {
+	bin := elfuse.Require(t)
+	if _, err := os.Stat("/bin/busybox"); err != nil {
+		t.Skip("no /bin/busybox")
+	}
+	for _, backend := range testutil.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			testutil.RequireBackend(t, backend)
+			env := append(testutil.Env(), "XDG_RUNTIME_DIR="+t.TempDir())
+			// Stopped once it runs the sleep: one stopped before its
+			// first instruction has no /proc of its own yet.
+			cmd := exec.Command(bin, "--backend="+backend, "/bin/busybox", "sh", "-c",
+				`/bin/busybox sleep 30 & p=$!
+				until [ "$(/bin/busybox tr '\0' ' ' < /proc/$p/cmdline)" = "/bin/busybox sleep 30 " ]; do :; done
+				kill -STOP $p; kill -USR1 $p; /bin/busybox sleep 30; wait`)
+			cmd.Env, cmd.Dir = env, t.TempDir()
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				cmd.Process.Signal(syscall.SIGKILL)
+				cmd.Wait()
+			})
+			var p dumpProc
+			for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+				procs, _, err := dumpJSON(t, bin, env)
+				if err == nil && len(procs) == 3 && procs[1].State == "stopped" && len(procs[1].Pending) > 0 {
+					p = procs[1]
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("no stopped process with a pending signal: err %v, last dump %+v", err, procs)
+				}
+			}
+			if p.Error != "" || len(p.Threads) != 1 || p.Threads[0].Tid != 2 || len(p.Regions) == 0 || !filepath.IsAbs(p.Cwd) {
+				t.Errorf("stopped process = %+v, want its details as it stopped", p)
+			}
+			fds := map[int32]bool{}
+			for _, f := range p.FDs {
+				fds[f.FD] = f.Target != ""
+			}
+			if !fds[0] || !fds[1] || !fds[2] {
+				t.Errorf("descriptors %+v lack a named 0, 1 or 2", p.FDs)
+			}
+			if strings.Join(p.Pending, ",") != "SIGUSR1" {
+				t.Errorf("pending %v, want the SIGUSR1 sent while it was stopped", p.Pending)
+			}
+		})
+	}
+}
