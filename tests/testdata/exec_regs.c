@@ -12,6 +12,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "tiny_elf.h"
+
 // The entry: store RAX..R15 (RSP's slot holds RSP, skipped when
 // printed) and XMM0 at 0x600000, write them, exit(0).
 static const unsigned char entry[] = {
@@ -27,35 +29,6 @@ static const unsigned char entry[] = {
 	0xbf, 0x01, 0x00, 0x00, 0x00, 0xba, 0x80, 0x00, 0x00, 0x00, 0x0f, 0x05, // write(1, .., 128)
 	0xb8, 0x3c, 0x00, 0x00, 0x00, 0x31, 0xff, 0x0f, 0x05, // exit(0)
 };
-
-static void write_image(const char *path) {
-	unsigned char img[4096];
-	memset(img, 0, sizeof img);
-	Elf64_Ehdr *eh = (Elf64_Ehdr *)img;
-	memcpy(eh->e_ident, ELFMAG, SELFMAG);
-	eh->e_ident[EI_CLASS] = ELFCLASS64;
-	eh->e_ident[EI_DATA] = ELFDATA2LSB;
-	eh->e_ident[EI_VERSION] = EV_CURRENT;
-	eh->e_type = ET_EXEC;
-	eh->e_machine = EM_X86_64;
-	eh->e_version = EV_CURRENT;
-	eh->e_entry = 0x400000 + 0x100;
-	eh->e_phoff = sizeof *eh;
-	eh->e_ehsize = sizeof *eh;
-	eh->e_phentsize = sizeof(Elf64_Phdr);
-	eh->e_phnum = 2;
-	Elf64_Phdr *ph = (Elf64_Phdr *)(img + sizeof *eh);
-	ph[0] = (Elf64_Phdr){.p_type = PT_LOAD, .p_flags = PF_R | PF_X, .p_offset = 0,
-		.p_vaddr = 0x400000, .p_paddr = 0x400000, .p_filesz = sizeof img, .p_memsz = sizeof img, .p_align = 4096};
-	ph[1] = (Elf64_Phdr){.p_type = PT_LOAD, .p_flags = PF_R | PF_W, .p_offset = 0,
-		.p_vaddr = 0x600000, .p_paddr = 0x600000, .p_filesz = 0, .p_memsz = 4096, .p_align = 4096};
-	memcpy(img + 0x100, entry, sizeof entry);
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0755);
-	if (fd < 0 || write(fd, img, sizeof img) != sizeof img || fchmod(fd, 0755) != 0 || close(fd) != 0) {
-		perror("write image");
-		exit(1);
-	}
-}
 
 #define GARBAGE 0x5a5a5a5a5a5a5a5aull
 
@@ -91,7 +64,7 @@ int main(void) {
 		return 1;
 	}
 	close(tfd);
-	write_image(path);
+	write_tiny_elf(path, entry, sizeof entry);
 	char *argv[] = {path, NULL}, *envp[] = {NULL};
 
 	long r = dirty_execve("/nonexistent/exec_regs", argv, envp);
