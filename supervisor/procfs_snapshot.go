@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/elfuse/elfuse/ipc"
@@ -101,6 +102,7 @@ func (s *supervisor) snapshotAnswer(pid int32, rel string) (ipc.ProcAnswer, bool
 	if ss == nil {
 		return ipc.ProcAnswer{}, false
 	}
+	rel = threadRel(pid, rel)
 	a, ok := ss.nodes[rel]
 	if !ok {
 		return ipc.ProcAnswer{}, false
@@ -129,6 +131,16 @@ func (s *supervisor) stoppedDescription(pid int32) (ipc.Description, bool) {
 		d.Threads[0].Pending |= ss.thread
 	}
 	return d, true
+}
+
+// threadRel maps a path below the first thread's directory, task/PID/, to
+// the process's own (the files are the same; the directory itself, which
+// has no task/ in it, is left to the record); others are left alone.
+func threadRel(pid int32, rel string) string {
+	if r, ok := strings.CutPrefix(rel, "task/"+strconv.Itoa(int(pid))+"/"); ok {
+		return r
+	}
+	return rel
 }
 
 // snapshotSignal adds sig, sent to stopped process pid (thread-directed

@@ -43,6 +43,13 @@ func TestStoppedProcessAnswersFromItsSnapshot(t *testing.T) {
 	if a := s.procAnswer(1, ipc.ProcQuery{Pid: 2, Rel: "fd"}); len(a.Entries) != 1 || a.Entries[0].Name != "3" {
 		t.Errorf("fd = %+v, want the snapshot's directory", a)
 	}
+	// Its first thread's files are the process's.
+	if a := s.procAnswer(1, ipc.ProcQuery{Pid: 2, Rel: "task/2/fd/3"}); a.Target != "/etc/hostname" {
+		t.Errorf("task/2/fd/3 = %+v, want the snapshot's link", a)
+	}
+	if a := s.procAnswer(1, ipc.ProcQuery{Pid: 2, Rel: "task/3/fd/3"}); a.Tree == nil {
+		t.Errorf("task/3/fd/3 = %+v, want the tree's record (not the first thread)", a)
+	}
 	// What it lacks is the tree's record, as before.
 	if a := s.procAnswer(1, ipc.ProcQuery{Pid: 2, Rel: "task"}); a.Tree == nil || a.Tree.State != 'T' {
 		t.Errorf("task = %+v, want the tree's record", a)

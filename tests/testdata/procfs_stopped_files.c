@@ -30,20 +30,23 @@ static int read_file(const char *path, char *buf, size_t size)
 	return (int)n;
 }
 
-/* show prints the lines of /proc/PID/FILE that start with one of keys. */
-static void show(pid_t pid, const char *file, const char *const *keys)
+/* show_as prints, labelled, the lines of /proc/PID/FILE that start with
+ * one of keys. */
+static void show_as(pid_t pid, const char *file, const char *label, const char *const *keys)
 {
 	char path[64], buf[65536];
 	snprintf(path, sizeof path, "/proc/%d/%s", pid, file);
 	if (read_file(path, buf, sizeof buf) < 0) {
-		printf("%s: cannot open\n", file);
+		printf("%s: cannot open\n", label);
 		return;
 	}
 	for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n"))
 		for (const char *const *k = keys; *k; k++)
 			if (!strncmp(line, *k, strlen(*k)))
-				printf("%s: %s\n", file, line);
+				printf("%s: %s\n", label, line);
 }
+
+static void show(pid_t pid, const char *file, const char *const *keys) { show_as(pid, file, file, keys); }
 
 static void link_base(pid_t pid, const char *name)
 {
@@ -78,6 +81,9 @@ static void look(pid_t pid)
 	link_base(pid, "fd/10");
 	show(pid, "fdinfo/9", fdinfo);
 	show(pid, "status", status);
+	char task[64];
+	snprintf(task, sizeof task, "task/%d/status", pid);
+	show_as(pid, task, "task status", status); /* its thread's, the same */
 	show(pid, "limits", limits);
 	char cwd[512], mycwd[512];
 	snprintf(path, sizeof path, "/proc/%d/cwd", pid);
