@@ -89,6 +89,12 @@ func (m *machine) TrackWrites() (*WriteTracker, error) {
 		return nil, fmt.Errorf("ptrace: the stub's pagemap: %w", err)
 	}
 	w.regions = make([]pageRegion, pagemapScanRegionsMax)
+	// PAGEMAP_SCAN (Linux 6.7) on one page below any mapping: an older
+	// kernel does not know the ioctl.
+	if _, _, err := pagemapScan(w.pagemap, 0, pageSize, w.regions, 0, pageIsWritten); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("ptrace: PAGEMAP_SCAN: %v: %w", err, unix.EOPNOTSUPP)
+	}
 	return w, nil
 }
 
