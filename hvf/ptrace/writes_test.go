@@ -5,9 +5,8 @@ import (
 	"reflect"
 	"testing"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/elfuse/elfuse/hvf"
+	"github.com/elfuse/elfuse/hvf/wp"
 )
 
 // extraPages is the span the write-tracking test maps at extraAddr.
@@ -15,10 +14,12 @@ const extraPages = 16
 
 func page(i uint64) uint64 { return extraAddr + i*pageSize }
 
+func rng(start, end uint64) wp.Range { return wp.Range{Start: start, End: end} }
+
 // newTrackedGuest starts a guest whose code stores RAX at each of addrs
 // in turn, with a getpid exit after each store, and maps extraPages pages
 // of RAM at extraAddr (memfd offset = address, as the kernel's RAM).
-func newTrackedGuest(t *testing.T, addrs ...uint64) (*guest, *WriteTracker) {
+func newTrackedGuest(t *testing.T, addrs ...uint64) (*guest, *wp.Tracker) {
 	t.Helper()
 	var a asm
 	for _, addr := range addrs {
@@ -31,7 +32,7 @@ func newTrackedGuest(t *testing.T, addrs ...uint64) (*guest, *WriteTracker) {
 		t.Fatal(err)
 	}
 	w, err := g.m.TrackWrites()
-	if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) {
+	if errors.Is(err, wp.ErrUnsupported) {
 		t.Skipf("no asynchronous userfaultfd write protection on this host: %v", err)
 	}
 	if err != nil {
@@ -43,7 +44,7 @@ func newTrackedGuest(t *testing.T, addrs ...uint64) (*guest, *WriteTracker) {
 
 func TestWriteTrackerReportsWhatTheGuestWrote(t *testing.T) {
 	g, w := newTrackedGuest(t, page(1), page(5), page(6), page(15))
-	all := []Range{{extraAddr, page(extraPages)}}
+	all := []wp.Range{rng(extraAddr, page(extraPages))}
 	// The first look: everything (never protected), then nothing.
 	if got, err := w.Written(all); err != nil || !reflect.DeepEqual(got, all) {
 		t.Fatalf("first scan = %v, %v; want the whole span", got, err)
@@ -57,7 +58,7 @@ func TestWriteTrackerReportsWhatTheGuestWrote(t *testing.T) {
 	// A write of the tracer's own (the kernel's, through its window) is
 	// not the stub's: the caller counts those.
 	g.setWord(page(9), 7)
-	want := []Range{{page(1), page(2)}, {page(5), page(7)}, {page(15), page(16)}}
+	want := []wp.Range{rng(page(1), page(2)), rng(page(5), page(7)), rng(page(15), page(16))}
 	if got, err := w.Written(all); err != nil || !reflect.DeepEqual(got, want) {
 		t.Fatalf("after the guest's stores: %v, %v; want %v", got, err, want)
 	}
@@ -71,7 +72,7 @@ func TestWriteTrackerReportsWhatTheGuestWrote(t *testing.T) {
 
 func TestWriteTrackerSeesAMappingMadeAnewAsWritten(t *testing.T) {
 	g, w := newTrackedGuest(t)
-	all := []Range{{extraAddr, page(extraPages)}}
+	all := []wp.Range{rng(extraAddr, page(extraPages))}
 	w.Written(all)
 	if got, err := w.Written(all); err != nil || len(got) != 0 {
 		t.Fatalf("second scan = %v, %v; want nothing", got, err)
@@ -81,7 +82,7 @@ func TestWriteTrackerSeesAMappingMadeAnewAsWritten(t *testing.T) {
 	if err := g.m.Map(page(2), 2*pageSize, hvf.ProtRead|hvf.ProtWrite, g.fd, int64(page(8))); err != nil {
 		t.Fatal(err)
 	}
-	want := []Range{{page(2), page(4)}}
+	want := []wp.Range{rng(page(2), page(4))}
 	if got, err := w.Written(all); err != nil || !reflect.DeepEqual(got, want) {
 		t.Fatalf("after a new mapping: %v, %v; want %v", got, err, want)
 	}
@@ -92,7 +93,7 @@ func TestWriteTrackerSeesAMappingMadeAnewAsWritten(t *testing.T) {
 
 func TestWriteTrackerRefusesUnmappedRanges(t *testing.T) {
 	_, w := newTrackedGuest(t)
-	if got, err := w.Written([]Range{{page(extraPages + 4), page(extraPages + 8)}}); err == nil {
+	if got, err := w.Written([]wp.Range{rng(page(extraPages+4), page(extraPages+8))}); err == nil {
 		t.Errorf("unmapped range: %v, nil error; want a failure (nothing can be told there)", got)
 	}
 }

@@ -1,4 +1,4 @@
-package ptrace
+package wp
 
 import (
 	"unsafe"
@@ -6,7 +6,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The ioctl arguments of writes.go, as Linux lays them out.
+// The ioctl arguments of wp.go, as Linux lays them out.
 
 type uffdioAPI struct{ api, features, ioctls uint64 }
 
