@@ -24,7 +24,8 @@ var procSnapshotLast = map[string]int{"auxv": 1, "environ": 2, "mountinfo": 3, "
 // message.
 //
 // A process with no thread run yet (a fork child starting) has no /proc
-// to render: its errno (ESRCH) says so, and the supervisor asks again.
+// to render: its errno (ESRCH) says so, and the supervisor keeps its
+// record.
 func procSnapshot(p *kernel.Process, rec *kernel.ProcTreeInfo) (*ipc.ProcSnapshot, int32) {
 	snap := &ipc.ProcSnapshot{}
 	budget := ipc.ProcSnapshotBudget

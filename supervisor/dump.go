@@ -157,7 +157,6 @@ func (s *supervisor) described(desc ipc.Description) {
 	}
 }
 
-// fill completes a process's entry from its Description.
 // stopped marks a process filled from its Description as it stopped:
 // its threads are stopped too, in the syscall they were in, if any, for
 // no time that means anything now.
@@ -168,6 +167,7 @@ func (d *DumpProc) stopped() {
 	}
 }
 
+// fill completes a process's entry from its Description.
 func (d *DumpProc) fill(desc ipc.Description) {
 	if desc.Exe != "" {
 		d.Exe, d.Argv = desc.Exe, desc.Argv
