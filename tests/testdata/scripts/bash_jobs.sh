@@ -8,11 +8,15 @@ wait -n; echo "second: $?"
 ( [ "$BASHPID" != "$$" ] && echo "BASHPID differs in a subshell" )
 diff <(printf 'a\nb\n') <(printf 'a\nc\n'); echo "diff status: $?"
 while read -r l; do echo "from substitution: $l"; done < <(printf 'x\ny\n')
-coproc UP { tr a-z A-Z; }
+# The coproc answers one line, then waits for its input's end: bash closes
+# a coproc's descriptors as soon as it reaps it, so one that could end
+# before the read would make the read race its reaping.
+coproc UP { read -r l; echo "$l" | tr a-z A-Z; read -r _ || exit 3; }
 echo "hello coproc" >&"${UP[1]}"
-exec {UP[1]}>&-
 read -r reply <&"${UP[0]}"; echo "$reply"
-wait $UP_PID; echo "coproc status: $?"
+up_pid=$UP_PID
+exec {UP[1]}>&-
+wait $up_pid; echo "coproc status: $?"
 jobs >/dev/null # reports, and so forgets, the finished coproc
 sleep 10 & j=$!
 jobs -r | sed 's/[0-9][0-9]*//g' | tr -s ' '
