@@ -63,6 +63,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/elfuse/elfuse/hvf"
+	"github.com/elfuse/elfuse/hvf/wp"
 )
 
 // defaultAddrLimit is used when Config.AddrLimit is zero.
@@ -236,6 +237,10 @@ type machine struct {
 	// it (readMaps), and mapsBuf the buffer it is read into.
 	mapsFile *os.File
 	mapsBuf  []byte
+	// writes tracks the guest's writes once asked (writes.go); writesErr
+	// is why it could not be made. The leader's.
+	writes    *wp.Tracker
+	writesErr error
 
 	// mu guards closed, pidfd and (in Close) sock against Kick and Close,
 	// which may run on other goroutines, and the run state below.
@@ -569,6 +574,10 @@ func (m *machine) Close() error {
 	if m.leader == nil {
 		m.closeNotify() // notify.go
 		m.closeData()   // stubdata.go
+		if m.writes != nil {
+			m.writes.Close()
+			m.writes = nil
+		}
 	}
 	m.mu.Unlock()
 	m.log.Debug("stub closed", "gadget_runs", m.gadgetRuns, "halts", m.halts)

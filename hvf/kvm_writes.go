@@ -1,0 +1,89 @@
+package hvf
+
+// The guest's writes under KVM (GuestWriteTracker): its memory is this
+// process's own mappings of the guest's files, which the memory slots
+// show, so the guestproc's own write tracker (hvf/wp) sees them. A write
+// through a protected page table entry faults in KVM's translation (the
+// scan that protects them fires the MMU notifier, which drops KVM's
+// writable translations) and the fault resolves the protection like any
+// other.
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/elfuse/elfuse/hvf/wp"
+)
+
+// kvmSelfWrites is this process's tracker of the KVM machines' mappings:
+// one userfaultfd for all (another than the kernel's window tracker, on
+// other mappings).
+var kvmSelfWrites = sync.OnceValues(wp.NewSelf)
+
+// kvmWrites scans a machine's guest ranges through its host mappings.
+type kvmWrites struct {
+	m    *kvmMachine
+	self *wp.Tracker
+	mu   sync.Mutex // self's scratch buffer
+}
+
+// WriteTracker implements GuestWriteTracker.
+func (m *kvmMachine) WriteTracker() (WriteScanner, error) {
+	t, err := kvmSelfWrites()
+	if err != nil {
+		return nil, err
+	}
+	return &kvmWrites{m: m, self: t}, nil
+}
+
+// hostPiece is a guest range and the host address that backs its start.
+type hostPiece struct{ guest, host, n uint64 }
+
+// Written implements WriteScanner: the host pieces of ranges, scanned, and
+// what they report turned back into guest addresses.
+func (w *kvmWrites) Written(ranges []WriteRange) ([]WriteRange, error) {
+	m := w.m
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, errors.New("kvm: write scan of a closed machine")
+	}
+	var pieces []hostPiece
+	for _, r := range ranges {
+		at := r.Start
+		err := m.forHost(r.Start, r.End, false, func(host uintptr, a, n uint64) error {
+			if a != at {
+				return fmt.Errorf("kvm: write scan of %#x: no memory there", at)
+			}
+			pieces = append(pieces, hostPiece{guest: a, host: uint64(host), n: n})
+			at = a + n
+			return nil
+		})
+		if err == nil && at != r.End {
+			err = fmt.Errorf("kvm: write scan of %#x: no memory there", at)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	host := make([]wp.Range, len(pieces))
+	for i, p := range pieces {
+		host[i] = wp.Range{Start: p.host, End: p.host + p.n}
+	}
+	w.mu.Lock()
+	got, err := w.self.Written(host)
+	w.mu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("kvm: %w", err)
+	}
+	var out []WriteRange
+	for _, g := range got {
+		for _, p := range pieces {
+			if s, e := max(g.Start, p.host), min(g.End, p.host+p.n); s < e {
+				out = append(out, WriteRange{Start: p.guest + s - p.host, End: p.guest + e - p.host})
+			}
+		}
+	}
+	return out, nil
+}
