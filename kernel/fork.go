@@ -18,7 +18,7 @@ import (
 )
 
 // ForkImageVersion is the version of ForkImage's layout.
-const ForkImageVersion = 2
+const ForkImageVersion = 3
 
 // ForkFD is one guest descriptor of a fork image.
 type ForkFD struct {
@@ -74,6 +74,9 @@ type ForkImage struct {
 	BrkStart abi.Addr
 	Brk      abi.Addr
 	Extents  []abi.Range
+	// Writes tells which parts of Extents changed since an earlier fork
+	// of the same RAM (mm_track.go).
+	Writes ForkWrites
 
 	FDs []ForkFD
 
@@ -98,6 +101,7 @@ func (t *Task) forkImage(vfork bool) (*ForkImage, []int, func(), error) {
 	release := func() {}
 	if vfork {
 		snap = p.MM.Share()
+		p.MM.trackLent() // mm_track.go
 	} else {
 		// The other threads stay out of the guest until the child has
 		// copied the memory, as Linux's copy is instantaneous
@@ -116,6 +120,9 @@ func (t *Task) forkImage(vfork bool) (*ForkImage, []int, func(), error) {
 		State: p.ForkState(), Umask: currentUmask(), Cwd: -1,
 		Exe: p.Exe, Argv: p.Argv, Envp: p.Envp, Auxv: p.Auxv,
 		BrkStart: snap.BrkStart, Brk: snap.Brk, Sched: readSchedAttrs(), Extents: snap.Extents,
+	}
+	if !vfork {
+		img.Writes = p.MM.forkWrites(snap.Extents, snap.Copied) // mm_track.go
 	}
 	if !t.leader() {
 		img.State.Comm = t.Comm() // the child is named after its forking thread
@@ -266,15 +273,22 @@ func (k *Kernel) startForked(machine hvf.Machine, img *ForkImage, fds []int, ram
 		}
 		snap.Regions = append(snap.Regions, r)
 	}
+	var touched []abi.Range
 	if !img.Vfork {
 		if ram == nil {
 			if ram, err = NewChildRAM(forkAddrLimit); err != nil {
 				return nil, fmt.Errorf("fork: %w", err)
 			}
 		}
-		if err := ram.CopyFrom(parentRAM, img.Extents); err != nil {
+		if err := ram.CopyFrom(parentRAM, img.Extents, img.Writes); err != nil {
+			if errors.Is(err, errForkCheck) {
+				// Not a lost child that the parent forks again,
+				// which would hide it: one killed as it starts.
+				copied()
+			}
 			return nil, fmt.Errorf("fork: copy the parent's memory: %w", err)
 		}
+		touched = ram.touched
 	}
 	if err := copied(); err != nil {
 		return nil, err
@@ -295,7 +309,9 @@ func (k *Kernel) startForked(machine hvf.Machine, img *ForkImage, fds []int, ram
 		}
 	} else {
 		ownVvar(machine, snap.Regions) // vdso_clock.go
-		mm, err = NewMMInto(machine, forkAddrLimit, snap, ram)
+		if mm, err = NewMMInto(machine, forkAddrLimit, snap, ram); err == nil {
+			mm.trackForked(img.Writes, touched) // mm_track.go
+		}
 	}
 	taken = true
 	if err != nil {

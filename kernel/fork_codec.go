@@ -82,11 +82,11 @@ func (img *ForkImage) MarshalBinary() ([]byte, error) {
 	}
 	w.u64(uint64(img.BrkStart))
 	w.u64(uint64(img.Brk))
-	w.u32(uint32(len(img.Extents)))
-	for _, e := range img.Extents {
-		w.u64(uint64(e.Start))
-		w.u64(uint64(e.End))
-	}
+	w.ranges(img.Extents)
+	w.u64(img.Writes.Track)
+	w.u64(img.Writes.Since)
+	w.u64(img.Writes.Now)
+	w.ranges(img.Writes.Dirty)
 	w.u32(uint32(len(img.FDs)))
 	for i := range img.FDs {
 		f := &img.FDs[i]
@@ -174,12 +174,11 @@ func (img *ForkImage) UnmarshalBinary(data []byte) error {
 	}
 	img.BrkStart = abi.Addr(r.u64())
 	img.Brk = abi.Addr(r.u64())
-	if n := r.count(16); n > 0 {
-		img.Extents = make([]abi.Range, n)
-		for i := range img.Extents {
-			img.Extents[i] = abi.Range{Start: abi.Addr(r.u64()), End: abi.Addr(r.u64())}
-		}
-	}
+	img.Extents = r.ranges()
+	img.Writes.Track = r.u64()
+	img.Writes.Since = r.u64()
+	img.Writes.Now = r.u64()
+	img.Writes.Dirty = r.ranges()
 	if n := r.count(30); n > 0 {
 		img.FDs = make([]ForkFD, n)
 		for i := range img.FDs {
@@ -382,6 +381,34 @@ func (r *imageReader) strs() []string {
 	list := make([]string, n)
 	for i := range list {
 		list[i] = r.str()
+	}
+	return list
+}
+
+// ranges writes a list of ranges (nil stays nil).
+func (w *imageWriter) ranges(list []abi.Range) {
+	if list == nil {
+		w.u32(math.MaxUint32)
+		return
+	}
+	w.u32(uint32(len(list)))
+	for _, e := range list {
+		w.u64(uint64(e.Start))
+		w.u64(uint64(e.End))
+	}
+}
+func (r *imageReader) ranges() []abi.Range {
+	n := r.u32()
+	if r.err != nil || n == math.MaxUint32 {
+		return nil
+	}
+	if uint64(n)*16 > uint64(len(r.b)) {
+		r.err = errShortImage
+		return nil
+	}
+	list := make([]abi.Range, n)
+	for i := range list {
+		list[i] = abi.Range{Start: abi.Addr(r.u64()), End: abi.Addr(r.u64())}
 	}
 	return list
 }

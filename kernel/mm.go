@@ -80,6 +80,11 @@ type MM struct {
 
 	// pop remembers the RAM ranges a fork found populated (mm_dense.go).
 	pop populated
+
+	// track records which RAM pages changed, once a fork asked
+	// (mm_track.go); trackOff says it cannot be had here.
+	track    *ramTrack
+	trackOff atomic.Bool
 }
 
 // MapInfo describes one mapping, for /proc/PID/maps and fork.
@@ -321,6 +326,7 @@ func (m *MM) punch(r abi.Range) error {
 		return nil
 	}
 	m.pop.forget()
+	m.noteWrite(r)
 	return punchFile(m.ramfd, r)
 }
 

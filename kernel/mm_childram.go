@@ -29,6 +29,14 @@ type ChildRAM struct {
 	// others.
 	kept bool
 	held []abi.Range
+	// track and gen name the fork the kept pages are a copy of (0: not
+	// known), changed the ranges its process changed since
+	// (mm_track.go).
+	track, gen uint64
+	changed    []abi.Range
+	// touched, after CopyFrom, are the ranges it wrote through the
+	// window (trackForked protects them again).
+	touched []abi.Range
 }
 
 // keptRAMMax is the most a RAM may hold and still be kept with its pages
@@ -71,27 +79,45 @@ func (c *ChildRAM) Close() {
 // copy_file_range into fresh pages and ~0.5 ms to punch them at the
 // process's end, every page-table change being costly on a PVM host).
 // Only the kept pages outside the extents are punched.
-func (c *ChildRAM) CopyFrom(src int, extents []abi.Range) error {
+//
+// When the kept pages are a copy of the same parent's memory as of the fork
+// w says its Dirty ranges changed since (mm_track.go), only those and the
+// ones the kept RAM's process changed are copied.
+func (c *ChildRAM) CopyFrom(src int, extents []abi.Range, w ForkWrites) error {
 	for i, r := range extents {
 		if r.Start >= r.End || r.End > c.limit || (i > 0 && r.Start < extents[i-1].End) {
 			return fmt.Errorf("mm: fork extent [%#x, %#x) out of range or order: %w", uint64(r.Start), uint64(r.End), abi.EINVAL)
 		}
 	}
+	c.touched = nil
 	if !c.kept {
 		return copyExtents(src, c.fd, extents)
 	}
-	held := c.held
-	c.kept, c.held = false, nil
+	held, inc := c.held, c.incremental(w)
 	over, fresh := splitRanges(extents, held)
 	_, stale := splitRanges(held, extents)
+	var same []abi.Range
+	if inc {
+		over, same = splitRanges(over, mergeRanges(normalRanges(w.Dirty), c.changed))
+	}
+	c.kept, c.held, c.track, c.gen, c.changed = false, nil, 0, 0, nil
 	for _, r := range stale {
 		if err := punchFile(c.fd, r); err != nil {
 			return err
 		}
 	}
+	if inc {
+		// A few pages, through the descriptor: the trackers do not
+		// see the copy, so nothing needs protecting again after it.
+		if err := copyExtents(src, c.fd, over); err != nil {
+			return err
+		}
+		over = nil
+	}
 	forkSrc.mu.Lock()
 	defer forkSrc.mu.Unlock()
 	mapped := forkSrc.begin(src, c.limit) // mm_forksrc.go
+	c.touched = over
 	for _, r := range over {
 		err := c.w.pieces(r, func(at abi.Addr, b []byte) error {
 			if mapped {
@@ -109,7 +135,13 @@ func (c *ChildRAM) CopyFrom(src int, extents []abi.Range) error {
 			return fmt.Errorf("mm: fork copy at %#x: %w", uint64(r.Start), err)
 		}
 	}
-	return copyExtents(src, c.fd, fresh)
+	if err := copyExtents(src, c.fd, fresh); err != nil {
+		return err
+	}
+	if forkCheck && len(same) > 0 {
+		return c.checkCopy(src, same)
+	}
+	return nil
 }
 
 // splitRanges splits the ranges a into the parts inside b and those
@@ -150,15 +182,18 @@ func (m *MM) keepRAM() *ChildRAM {
 	q := newMachineQueue(m.machine)
 	m.setMachine(q)
 	mode := unmapKeepWindow
+	var track, gen uint64
+	var changed []abi.Range
 	if m.forkCopied && fileHeld(m.ramfd) <= keptRAMMax {
 		mode = unmapKeepPages
+		track, gen, changed = m.keptWrites() // mm_track.go
 	}
 	fd, w, err := m.releaseKeeping(mode)
 	q.discard()
 	if err != nil || fd < 0 {
 		return nil
 	}
-	c := &ChildRAM{fd: fd, w: w, limit: m.limit, kept: mode == unmapKeepPages}
+	c := &ChildRAM{fd: fd, w: w, limit: m.limit, kept: mode == unmapKeepPages, track: track, gen: gen, changed: changed}
 	if c.kept {
 		// Found now, at the process's end, rather than on the next
 		// fork's way. The ranges the MM knows populated (a fork

@@ -12,7 +12,7 @@ import (
 func forkInto(t *testing.T, parent *MM, ram *ChildRAM) *MM {
 	t.Helper()
 	snap := parent.ForkLayout()
-	if err := ram.CopyFrom(snap.RAM, snap.Extents); err != nil {
+	if err := ram.CopyFrom(snap.RAM, snap.Extents, ForkWrites{}); err != nil {
 		t.Fatal(err)
 	}
 	child, err := NewMMInto(&fakeMachine{}, testLimit, snap, ram)
@@ -131,7 +131,7 @@ func TestChildRAMRefusesUnsortedExtents(t *testing.T) {
 	}
 	defer ram.Close()
 	bad := []abi.Range{{Start: 4 * pg, End: 5 * pg}, {Start: pg, End: 2 * pg}}
-	if err := ram.CopyFrom(ram.fd, bad); err == nil {
+	if err := ram.CopyFrom(ram.fd, bad, ForkWrites{}); err == nil {
 		t.Fatal("unsorted extents accepted")
 	}
 }

@@ -92,6 +92,7 @@ func (m *MM) coldCopy(addr abi.Addr, b []byte, out, ram bool) (ok bool) {
 // window, all of b again).
 // Preconditions: m.mu held.
 func (m *MM) writeRAM(addr abi.Addr, b []byte) bool {
+	m.noteWrite(abi.Range{Start: addr, End: addr + abi.Addr(len(b))})
 	for len(b) > 0 {
 		n, err := unix.Pwrite(m.ramfd, b, int64(addr))
 		if err == unix.EINTR {

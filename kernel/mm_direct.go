@@ -110,6 +110,7 @@ var errEOF = errors.New("eof")
 // sendFile copies with sendfile(2) and returns how far it got; nil error
 // means all of r was handled (up to EOF).
 func (m *MM) sendFile(b *backing, off uint64, r abi.Range) (uint64, error) {
+	m.noteWrite(r)
 	if _, err := unix.Seek(m.ramfd, int64(r.Start), unix.SEEK_SET); err != nil {
 		return 0, err
 	}

@@ -171,7 +171,7 @@ func TestChildRAMCopiesTheForkLayout(t *testing.T) {
 	if snap.RAM != parent.ramfd || snap.Copied != 2*pg || len(snap.Extents) != 1 {
 		t.Fatalf("layout RAM %d (parent's %d), copied %d, extents %v", snap.RAM, parent.ramfd, snap.Copied, snap.Extents)
 	}
-	if err := ram.CopyFrom(snap.RAM, snap.Extents); err != nil {
+	if err := ram.CopyFrom(snap.RAM, snap.Extents, ForkWrites{}); err != nil {
 		t.Fatal(err)
 	}
 	fill(t, parent, priv+pg, 1, 0x33) // after the copy: the child's does not have it

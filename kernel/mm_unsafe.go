@@ -145,3 +145,6 @@ func (m *MM) HostAddr(addr abi.Addr, n int, write bool) (uintptr, error) {
 	}
 	return uintptr(unsafe.Pointer(unsafe.SliceData(b))), nil
 }
+
+// hostAddrOf is the host address of b's first byte (b not empty).
+func hostAddrOf(b []byte) uint64 { return uint64(uintptr(unsafe.Pointer(unsafe.SliceData(b)))) }

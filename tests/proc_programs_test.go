@@ -13,6 +13,9 @@ func procProgramCases() []progCase {
 	for _, m := range []string{"statuses", "killed", "fds", "shared", "snapshot", "vfork"} {
 		cs = append(cs, progCase{name: "fork_" + m, src: "proc_fork.c", args: []string{m}, compareFiles: true})
 	}
+	// Forks of a parent that changes its memory in every way between
+	// them: elfuse's children copy only what changed (kernel/mm_track.go).
+	cs = append(cs, progCase{name: "fork_incremental", src: "fork_incremental.c"})
 	// The tree: posix_spawn, exec failure, orphan reparenting, process
 	// groups and killpg, WNOHANG/ECHILD, SIGSTOP/SIGCONT reporting.
 	for _, m := range []string{"spawn", "execfail", "orphan", "pgrp", "wnohang", "stopcont"} {

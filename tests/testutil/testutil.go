@@ -130,8 +130,11 @@ func RequireRoot(t testing.TB, why string) {
 // Env is the fixed environment both runs of a case get, so that nothing the
 // test runner inherited leaks into the comparison. HOME is a constant that
 // does not exist: the run directories' names differ, so it cannot be one.
+// ELFUSE_FORK_CHECK=1 has elfuse check every fork child's incremental copy
+// of its parent's memory (kernel/mm_track.go); native runs ignore it.
 func Env() []string {
 	return []string{
+		"ELFUSE_FORK_CHECK=1",
 		"PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
 		"HOME=/nonexistent/elfuse-test-home",
 		"LANG=C",
