@@ -15,7 +15,8 @@ func procProgramCases() []progCase {
 	}
 	// Forks of a parent that changes its memory in every way between
 	// them: elfuse's children copy only what changed (kernel/mm_track.go).
-	cs = append(cs, progCase{name: "fork_incremental", src: "fork_incremental.c"})
+	cs = append(cs, progCase{name: "fork_incremental", src: "fork_incremental.c"},
+		progCase{name: "fork_incremental_threads", src: "fork_incremental.c", args: []string{"threads"}})
 	// The tree: posix_spawn, exec failure, orphan reparenting, process
 	// groups and killpg, WNOHANG/ECHILD, SIGSTOP/SIGCONT reporting.
 	for _, m := range []string{"spawn", "execfail", "orphan", "pgrp", "wnohang", "stopcont"} {

@@ -5,9 +5,12 @@
 // parent's memory as it sees it and prints the sum, then scribbles on its
 // own copy before it exits. elfuse's children copy only the pages changed
 // since the previous fork (kernel/mm_track.go): a change it missed shows
-// as a sum that differs from native's.
+// as a sum that differs from native's. With "threads", a second thread
+// makes the changes and forks every other time.
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <pthread.h>
+#include <semaphore.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,7 +54,60 @@ static void child(int round) {
 	_exit(0);
 }
 
-int main(void) {
+static sem_t go, done;
+static int thread_round;
+
+static void fork_and_wait(int round) {
+	pid_t p = fork();
+	if (p < 0)
+		exit(3);
+	if (p == 0)
+		child(round);
+	int st;
+	if (waitpid(p, &st, 0) != p || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		exit(4);
+}
+
+// worker changes the memory for each round main gives it, and forks on
+// odd rounds.
+static void *worker(void *arg) {
+	(void)arg;
+	for (;;) {
+		sem_wait(&go);
+		int round = thread_round;
+		if (round < 0)
+			return NULL;
+		memset(a + (round * 11 % APAGES) * PAGE + 64, round + 1, 3 * PAGE);
+		b[(round * 7 % BPAGES) * PAGE + 5] = (unsigned char)round;
+		counter += 2;
+		if (round & 1)
+			fork_and_wait(round);
+		sem_post(&done);
+	}
+}
+
+static int threads(void) {
+	pthread_t t;
+	sem_init(&go, 0, 0);
+	sem_init(&done, 0, 0);
+	if (pthread_create(&t, NULL, worker, NULL) != 0)
+		return 5;
+	for (int round = 0; round < 24; round++) {
+		thread_round = round;
+		sem_post(&go);
+		sem_wait(&done);
+		a[(round * 13 % APAGES) * PAGE] ^= 0x5a; // the main thread's own change
+		if (!(round & 1))
+			fork_and_wait(round);
+	}
+	thread_round = -1;
+	sem_post(&go);
+	pthread_join(t, NULL);
+	printf("counter %d\n", counter);
+	return 0;
+}
+
+int main(int argc, char **argv) {
 	a = malloc(APAGES * PAGE);
 	b = mmap(NULL, BPAGES * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	c = mmap(NULL, cpages * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -61,6 +117,8 @@ int main(void) {
 		a[i] = (unsigned char)(i * 7);
 	memset(b, 0x11, BPAGES * PAGE);
 	memset(c, 0x22, cpages * PAGE);
+	if (argc > 1 && strcmp(argv[1], "threads") == 0)
+		return threads();
 	char path[] = "/tmp/fork_incremental.XXXXXX";
 	int fd = mkstemp(path);
 	if (fd < 0)
