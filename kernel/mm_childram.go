@@ -106,17 +106,20 @@ func (c *ChildRAM) CopyFrom(src int, extents []abi.Range, w ForkWrites) error {
 			return err
 		}
 	}
-	if inc {
-		// A few pages, through the descriptor: the trackers do not
-		// see the copy, so nothing needs protecting again after it.
-		if err := copyExtents(src, c.fd, over); err != nil {
+	forkSrc.mu.Lock()
+	defer forkSrc.mu.Unlock()
+	mapped := forkSrc.begin(src, c.limit) // mm_forksrc.go
+	if inc || w.Track != 0 {
+		// The child's writes are tracked (mm_track.go): the copy goes
+		// through the descriptor, which the trackers do not see, so
+		// nothing needs protecting again after it (protecting 4 MiB
+		// of pages the window wrote took ~0.9 ms here, against ~0.15
+		// ms more for the copy).
+		if err := c.copyThroughFD(src, over, mapped); err != nil {
 			return err
 		}
 		over = nil
 	}
-	forkSrc.mu.Lock()
-	defer forkSrc.mu.Unlock()
-	mapped := forkSrc.begin(src, c.limit) // mm_forksrc.go
 	c.touched = over
 	for _, r := range over {
 		err := c.w.pieces(r, func(at abi.Addr, b []byte) error {
@@ -140,6 +143,45 @@ func (c *ChildRAM) CopyFrom(src int, extents []abi.Range, w ForkWrites) error {
 	}
 	if forkCheck && len(same) > 0 {
 		return c.checkCopy(src, same)
+	}
+	return nil
+}
+
+// copyThroughFD copies ranges of the parent's RAM src into c's memfd: by
+// pwrite from a kept mapping of src when there is one (mapped), else in
+// the kernel.
+func (c *ChildRAM) copyThroughFD(src int, ranges []abi.Range, mapped bool) error {
+	for _, r := range ranges {
+		if mapped {
+			if v, err := forkSrc.view(src, r, c.limit); err == nil {
+				if err := pwriteFull(c.fd, v, int64(r.Start)); err != nil {
+					return fmt.Errorf("mm: fork copy at %#x: %w", uint64(r.Start), err)
+				}
+				continue
+			}
+			mapped = false
+		}
+		if err := copyExtents(src, c.fd, []abi.Range{r}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pwriteFull writes all of b at off.
+func pwriteFull(fd int, b []byte, off int64) error {
+	for len(b) > 0 {
+		n, err := unix.Pwrite(fd, b, off)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if n <= 0 {
+			return unix.EIO
+		}
+		b, off = b[n:], off+int64(n)
 	}
 	return nil
 }
