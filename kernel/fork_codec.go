@@ -84,9 +84,12 @@ func (img *ForkImage) MarshalBinary() ([]byte, error) {
 	w.u64(uint64(img.Brk))
 	w.ranges(img.Extents)
 	w.u64(img.Writes.Track)
-	w.u64(img.Writes.Since)
 	w.u64(img.Writes.Now)
-	w.ranges(img.Writes.Dirty)
+	w.u32(uint32(len(img.Writes.Bases)))
+	for _, b := range img.Writes.Bases {
+		w.u64(b.Since)
+		w.ranges(b.Dirty)
+	}
 	w.u32(uint32(len(img.FDs)))
 	for i := range img.FDs {
 		f := &img.FDs[i]
@@ -176,9 +179,13 @@ func (img *ForkImage) UnmarshalBinary(data []byte) error {
 	img.Brk = abi.Addr(r.u64())
 	img.Extents = r.ranges()
 	img.Writes.Track = r.u64()
-	img.Writes.Since = r.u64()
 	img.Writes.Now = r.u64()
-	img.Writes.Dirty = r.ranges()
+	if n := r.count(12); n > 0 {
+		img.Writes.Bases = make([]ForkBase, n)
+		for i := range img.Writes.Bases {
+			img.Writes.Bases[i] = ForkBase{Since: r.u64(), Dirty: r.ranges()}
+		}
+	}
 	if n := r.count(30); n > 0 {
 		img.FDs = make([]ForkFD, n)
 		for i := range img.FDs {

@@ -93,12 +93,13 @@ func (c *ChildRAM) CopyFrom(src int, extents []abi.Range, w ForkWrites) error {
 	if !c.kept {
 		return copyExtents(src, c.fd, extents)
 	}
-	held, inc := c.held, c.incremental(w)
+	held := c.held
+	dirty, inc := c.incremental(w)
 	over, fresh := splitRanges(extents, held)
 	_, stale := splitRanges(held, extents)
 	var same []abi.Range
 	if inc {
-		over, same = splitRanges(over, mergeRanges(normalRanges(w.Dirty), c.changed))
+		over, same = splitRanges(over, mergeRanges(normalRanges(dirty), c.changed))
 	}
 	c.kept, c.held, c.track, c.gen, c.changed = false, nil, 0, 0, nil
 	for _, r := range stale {

@@ -47,11 +47,22 @@ type ForkWrites struct {
 	// of its forks with this one: the child's copy is the RAM as of
 	// fork (Track, Now).
 	Track, Now uint64
-	// Since, if not 0, says that Dirty holds every page of the extents
-	// changed since fork (Track, Since).
+	// Bases, newest first, each say which pages of the extents changed
+	// since an earlier fork of the RAM: a kept RAM that is a copy as of
+	// one of them needs only those (and its own changes) copied. A parent
+	// whose children end out of order (a pipeline's two) finds its
+	// ticket's spare holding the copy of a fork before the last.
+	Bases []ForkBase
+}
+
+// ForkBase is the pages changed since fork (ForkWrites.Track, Since).
+type ForkBase struct {
 	Since uint64
 	Dirty []abi.Range
 }
+
+// histMax bounds the forks a parent keeps the changes of (ForkWrites.Bases).
+const histMax = 4
 
 // ramTrack is an MM's record of the changes to its RAM.
 type ramTrack struct {
@@ -65,6 +76,10 @@ type ramTrack struct {
 	based   bool
 	// log holds what changed through the descriptor since the last scan.
 	log []abi.Range
+	// hist, newest first, are the changes found at the last forks, each
+	// since the one before: hist[0] since fork gen-1 (the latest), and
+	// so on while the record holds.
+	hist [][]abi.Range
 	// For a fork child's RAM: the fork it is a copy of (baseID 0: none,
 	// or lost) and every range changed since, for keepRAM.
 	baseID, baseGen uint64
@@ -138,7 +153,7 @@ func (m *MM) trackLent() {
 	m.mu.RUnlock()
 	if tr != nil {
 		tr.mu.Lock()
-		tr.based, tr.baseID, tr.changed = false, 0, nil
+		tr.based, tr.baseID, tr.changed, tr.hist = false, 0, nil, nil
 		tr.mu.Unlock()
 	}
 }
@@ -172,13 +187,35 @@ func (m *MM) forkWrites(extents []abi.Range, copied uint64) ForkWrites {
 	defer tr.mu.Unlock()
 	dirty, err := m.scanWrites(tr, extents)
 	w := ForkWrites{Track: tr.id, Now: tr.gen + 1}
-	if err == nil && tr.based && len(dirty) <= maxDirtyRanges {
-		w.Since, w.Dirty = tr.gen, dirty
+	if err != nil || !tr.based {
+		tr.hist = nil
+	}
+	if err == nil && tr.based {
+		w.Bases = forkBases(tr.gen, dirty, tr.hist)
+		tr.hist = append([][]abi.Range{dirty}, tr.hist[:min(len(tr.hist), histMax-1)]...)
 	}
 	tr.gen++
 	tr.based = err == nil
 	tr.note(dirty, err)
 	return w
+}
+
+// forkBases are the bases of a fork at gen (ForkWrites.Bases): since fork
+// gen, what its scan found (dirty); since the one before, that and what
+// the last fork's found (hist[0]); and so on, while the lists stay short
+// enough for the image.
+func forkBases(gen uint64, dirty []abi.Range, hist [][]abi.Range) []ForkBase {
+	var bases []ForkBase
+	acc, n := dirty, len(dirty)
+	for i := 0; n <= maxDirtyRanges; i++ {
+		bases = append(bases, ForkBase{Since: gen - uint64(i), Dirty: acc})
+		if i == len(hist) || gen-uint64(i) <= 2 { // no fork made a copy as of 1
+			break
+		}
+		acc = mergeRanges(acc, hist[i])
+		n += len(hist[i])
+	}
+	return bases
 }
 
 // note adds a scan's result to what a fork child's RAM changed since its
@@ -370,11 +407,19 @@ func normalRanges(rs []abi.Range) []abi.Range {
 	return out
 }
 
-// incremental says whether c, kept, holds the parent's RAM as of fork
-// (w.Track, w.Since) but for the ranges c.changed: then only those and
-// w.Dirty need copying.
-func (c *ChildRAM) incremental(w ForkWrites) bool {
-	return c.kept && w.Track != 0 && w.Since != 0 && c.track == w.Track && c.gen == w.Since
+// incremental returns, when c, kept, holds the parent's RAM as of one of
+// w's bases but for the ranges c.changed, what changed since that base:
+// only that and c.changed need copying.
+func (c *ChildRAM) incremental(w ForkWrites) ([]abi.Range, bool) {
+	if !c.kept || w.Track == 0 || c.track != w.Track || c.gen == 0 {
+		return nil, false
+	}
+	for _, b := range w.Bases {
+		if b.Since == c.gen {
+			return b.Dirty, true
+		}
+	}
+	return nil, false
 }
 
 // errForkCheck is a page an incremental copy left as it was but that

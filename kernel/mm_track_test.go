@@ -41,21 +41,46 @@ func TestNormalRanges(t *testing.T) {
 // the parent's changes are counted from.
 func TestIncrementalOnlyForTheSameFork(t *testing.T) {
 	kept := &ChildRAM{kept: true, track: 7, gen: 3}
+	d3, d2 := []abi.Range{rng(0x1000, 0x2000)}, []abi.Range{rng(0x1000, 0x3000)}
+	all := []ForkBase{{Since: 4}, {Since: 3, Dirty: d3}, {Since: 2, Dirty: d2}}
 	for _, c := range []struct {
 		ram  *ChildRAM
 		w    ForkWrites
-		want bool
+		want []abi.Range
+		ok   bool
 	}{
-		{kept, ForkWrites{Track: 7, Since: 3, Now: 4}, true},
-		{kept, ForkWrites{Track: 7, Since: 2, Now: 4}, false},                // a later fork's child kept it
-		{kept, ForkWrites{Track: 8, Since: 3, Now: 4}, false},                // another parent
-		{kept, ForkWrites{Track: 7, Since: 0, Now: 4}, false},                // the parent lost its record
-		{&ChildRAM{kept: true}, ForkWrites{Since: 0}, false},                 // neither knows
-		{&ChildRAM{track: 7, gen: 3}, ForkWrites{Track: 7, Since: 3}, false}, // emptied
+		{kept, ForkWrites{Track: 7, Now: 4, Bases: all[1:]}, d3, true},
+		{kept, ForkWrites{Track: 7, Now: 5, Bases: all}, d3, true}, // an older base
+		{kept, ForkWrites{Track: 7, Now: 5, Bases: all[:1]}, nil, false},
+		{kept, ForkWrites{Track: 8, Now: 4, Bases: all}, nil, false},                // another parent
+		{kept, ForkWrites{Track: 7, Now: 4}, nil, false},                            // the parent lost its record
+		{&ChildRAM{kept: true}, ForkWrites{Bases: []ForkBase{{}}}, nil, false},      // neither knows
+		{&ChildRAM{track: 7, gen: 3}, ForkWrites{Track: 7, Bases: all}, nil, false}, // emptied
 	} {
-		if got := c.ram.incremental(c.w); got != c.want {
-			t.Errorf("%+v with %+v: got %v", *c.ram, c.w, got)
+		got, ok := c.ram.incremental(c.w)
+		if ok != c.ok || !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%+v with %+v: got %v %v", *c.ram, c.w, got, ok)
 		}
+	}
+}
+
+// TestForkBasesAccumulate: the bases of a fork go back through the
+// changes the last forks found, each adding its own.
+func TestForkBasesAccumulate(t *testing.T) {
+	now := []abi.Range{rng(0x5000, 0x6000)}
+	hist := [][]abi.Range{{rng(0x1000, 0x2000)}, {rng(0x2000, 0x3000)}, {rng(0x9000, 0xa000)}}
+	got := forkBases(9, now, hist)
+	want := []ForkBase{
+		{Since: 9, Dirty: now},
+		{Since: 8, Dirty: []abi.Range{rng(0x1000, 0x2000), rng(0x5000, 0x6000)}},
+		{Since: 7, Dirty: []abi.Range{rng(0x1000, 0x3000), rng(0x5000, 0x6000)}},
+		{Since: 6, Dirty: []abi.Range{rng(0x1000, 0x3000), rng(0x5000, 0x6000), rng(0x9000, 0xa000)}},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %v\nwant %v", got, want)
+	}
+	if got := forkBases(2, now, hist); len(got) != 1 || got[0].Since != 2 {
+		t.Fatalf("no base before the first tracked fork: got %v", got)
 	}
 }
 
@@ -112,7 +137,7 @@ func TestCopyFromCopiesOnlyChanges(t *testing.T) {
 	put(src, 0x13000, 4) // a change nobody reports: left as it was
 	ram.kept, ram.held = true, []abi.Range{rng(0x10000, 0x18000), rng(0x20000, 0x21000)}
 	ram.track, ram.gen, ram.changed = 5, 9, []abi.Range{rng(0x12000, 0x13000)}
-	w := ForkWrites{Track: 5, Since: 9, Now: 10, Dirty: []abi.Range{rng(0x11000, 0x12000)}}
+	w := ForkWrites{Track: 5, Now: 10, Bases: []ForkBase{{Since: 9, Dirty: []abi.Range{rng(0x11000, 0x12000)}}}}
 	if err := ram.CopyFrom(src.fd, []abi.Range{rng(0x10000, 0x18000)}, w); err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +156,7 @@ func TestCopyFromCopiesOnlyChanges(t *testing.T) {
 	ram.kept, ram.held, ram.track, ram.gen = true, []abi.Range{rng(0x10000, 0x18000)}, 5, 10
 	forkCheck = true
 	defer func() { forkCheck = false }()
-	w = ForkWrites{Track: 5, Since: 10, Now: 11}
+	w = ForkWrites{Track: 5, Now: 11, Bases: []ForkBase{{Since: 10}}}
 	if err := ram.CopyFrom(src.fd, []abi.Range{rng(0x10000, 0x18000)}, w); err == nil {
 		t.Fatal("the check missed page 0x13000")
 	}

@@ -20,7 +20,7 @@ var procScripts = []string{
 }
 
 // bashOnlyScripts use bash features (PIPESTATUS, wait -n, coproc, <(...)).
-var bashOnlyScripts = []string{"bash_jobs.sh"}
+var bashOnlyScripts = []string{"bash_jobs.sh", "bash_fork_changes.sh"}
 
 func busyboxShell() []string { return []string{busybox, "sh"} }
 
