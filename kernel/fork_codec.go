@@ -377,12 +377,8 @@ func (r *imageReader) bytes() []byte {
 }
 func (r *imageReader) str() string { return string(r.take(int(r.u32()))) }
 func (r *imageReader) strs() []string {
-	n := r.u32()
-	if r.err != nil || n == math.MaxUint32 {
-		return nil
-	}
-	if uint64(n)*4 > uint64(len(r.b)) {
-		r.err = errShortImage
+	n, ok := r.listLen(4)
+	if !ok {
 		return nil
 	}
 	list := make([]string, n)
@@ -405,12 +401,8 @@ func (w *imageWriter) ranges(list []abi.Range) {
 	}
 }
 func (r *imageReader) ranges() []abi.Range {
-	n := r.u32()
-	if r.err != nil || n == math.MaxUint32 {
-		return nil
-	}
-	if uint64(n)*16 > uint64(len(r.b)) {
-		r.err = errShortImage
+	n, ok := r.listLen(16)
+	if !ok {
 		return nil
 	}
 	list := make([]abi.Range, n)
@@ -418,4 +410,19 @@ func (r *imageReader) ranges() []abi.Range {
 		list[i] = abi.Range{Start: abi.Addr(r.u64()), End: abi.Addr(r.u64())}
 	}
 	return list
+}
+
+// listLen reads the length of a list whose elements take at least min
+// bytes each: ok false for a nil list, a failed read, or a length the rest
+// cannot hold (an error).
+func (r *imageReader) listLen(min int) (int, bool) {
+	n := r.u32()
+	if r.err != nil || n == math.MaxUint32 {
+		return 0, false
+	}
+	if uint64(n)*uint64(min) > uint64(len(r.b)) {
+		r.err = errShortImage
+		return 0, false
+	}
+	return int(n), true
 }
