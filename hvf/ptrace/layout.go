@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"strconv"
 
 	"golang.org/x/sys/unix"
 
@@ -164,51 +163,114 @@ type mapLine struct {
 	ino             uint64
 }
 
-// parseMapLines parses /proc/PID/maps.
+// parseMapLines parses /proc/PID/maps ("start-end perms offset maj:min
+// inode [path]" a line), by hand: Fields and ParseUint on every line were
+// half of a recycle's plan (perf of a fork loop).
 func parseMapLines(data []byte) ([]mapLine, error) {
-	var out []mapLine
-	for _, line := range bytes.Split(data, []byte("\n")) {
-		f := bytes.Fields(line)
-		if len(f) == 0 {
+	out := make([]mapLine, 0, 64)
+	for len(data) > 0 {
+		line := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line, data = data[:i], data[i+1:]
+		} else {
+			data = nil
+		}
+		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
-		if len(f) < 5 || len(f[1]) != 4 {
+		l, ok := parseMapLine(line)
+		if !ok {
 			return nil, fmt.Errorf("ptrace: bad maps line %q", line)
 		}
-		var l mapLine
-		lo, hi, ok1 := bytes.Cut(f[0], []byte("-"))
-		maj, mnr, ok2 := bytes.Cut(f[3], []byte(":"))
-		if !ok1 || !ok2 {
-			return nil, fmt.Errorf("ptrace: bad maps line %q", line)
-		}
-		var errs [6]error
-		l.start, errs[0] = strconv.ParseUint(string(lo), 16, 64)
-		l.end, errs[1] = strconv.ParseUint(string(hi), 16, 64)
-		l.off, errs[2] = strconv.ParseUint(string(f[2]), 16, 64)
-		ma, e3 := strconv.ParseUint(string(maj), 16, 32)
-		mi, e4 := strconv.ParseUint(string(mnr), 16, 32)
-		errs[3], errs[4] = e3, e4
-		l.ino, errs[5] = strconv.ParseUint(string(f[4]), 10, 64)
-		for _, e := range errs {
-			if e != nil {
-				return nil, fmt.Errorf("ptrace: bad maps line %q", line)
-			}
-		}
-		l.major, l.minor = uint32(ma), uint32(mi)
-		p := f[1]
-		if p[0] == 'r' {
-			l.prot |= unix.PROT_READ
-		}
-		if p[1] == 'w' {
-			l.prot |= unix.PROT_WRITE
-		}
-		if p[2] == 'x' {
-			l.prot |= unix.PROT_EXEC
-		}
-		l.shared = p[3] == 's'
 		out = append(out, l)
 	}
 	return out, nil
+}
+
+// parseMapLine parses one line of /proc/PID/maps.
+func parseMapLine(b []byte) (l mapLine, ok bool) {
+	var ma, mi uint64
+	p := mapsParser{b: b}
+	l.start = p.number(16, '-')
+	l.end = p.number(16, ' ')
+	perms := p.field(' ')
+	l.off = p.number(16, ' ')
+	ma = p.number(16, ':')
+	mi = p.number(16, ' ')
+	l.ino = p.number(10, ' ')
+	if !p.ok || len(perms) != 4 || ma > 1<<32-1 || mi > 1<<32-1 {
+		return mapLine{}, false
+	}
+	l.major, l.minor = uint32(ma), uint32(mi)
+	if perms[0] == 'r' {
+		l.prot |= unix.PROT_READ
+	}
+	if perms[1] == 'w' {
+		l.prot |= unix.PROT_WRITE
+	}
+	if perms[2] == 'x' {
+		l.prot |= unix.PROT_EXEC
+	}
+	l.shared = perms[3] == 's'
+	return l, true
+}
+
+// mapsParser reads the fields of a maps line in turn; ok turns false at
+// the first one missing or malformed.
+type mapsParser struct {
+	b  []byte
+	ok bool
+	n  int // fields read
+}
+
+// field returns the next field, up to sep (or the line's end), with the
+// spaces after it skipped.
+func (p *mapsParser) field(sep byte) []byte {
+	if p.n == 0 {
+		p.ok = true
+	}
+	p.n++
+	i := bytes.IndexByte(p.b, sep)
+	if i < 0 {
+		if sep != ' ' || len(p.b) == 0 {
+			p.ok = false
+			return nil
+		}
+		i = len(p.b)
+	}
+	f := p.b[:i]
+	p.b = p.b[min(i+1, len(p.b)):]
+	for len(p.b) > 0 && p.b[0] == ' ' {
+		p.b = p.b[1:]
+	}
+	if len(f) == 0 {
+		p.ok = false
+	}
+	return f
+}
+
+// number is field, parsed in base (10 or 16).
+func (p *mapsParser) number(base uint64, sep byte) uint64 {
+	f := p.field(sep)
+	if len(f) > 16 {
+		p.ok = false
+		return 0
+	}
+	var v uint64
+	for _, c := range f {
+		var d uint64
+		switch {
+		case c >= '0' && c <= '9':
+			d = uint64(c - '0')
+		case base == 16 && c >= 'a' && c <= 'f':
+			d = uint64(c-'a') + 10
+		default:
+			p.ok = false
+			return 0
+		}
+		v = v*base + d
+	}
+	return v
 }
 
 // mapsConfirm reports whether the maps lines show all of s mapped shared

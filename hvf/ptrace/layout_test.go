@@ -1,9 +1,11 @@
 package ptrace
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -215,5 +217,51 @@ func TestRecycleKeepingAfterAHeldSyscall(t *testing.T) {
 	g.expectSyscall(110)
 	if rip := g.cpu.Regs().RIP; rip != codeAddr+2 {
 		t.Errorf("the third process stopped at %#x, want its first syscall's end %#x", rip, uint64(codeAddr+2))
+	}
+}
+
+// TestParseMapLinesReadsRealMaps: the hand parser reads this process's
+// own maps as the fields say, and refuses broken lines.
+func TestParseMapLinesReadsRealMaps(t *testing.T) {
+	data, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		t.Skip("no /proc/self/maps")
+	}
+	lines, err := parseMapLines(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := 0
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		l := lines[want]
+		want++
+		var start, end, off, ma, mi, ino uint64
+		if _, err := fmt.Sscanf(f[0]+" "+f[2]+" "+f[3]+" "+f[4], "%x-%x %x %x:%x %d", &start, &end, &off, &ma, &mi, &ino); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		if l.start != start || l.end != end || l.off != off || uint64(l.major) != ma || uint64(l.minor) != mi ||
+			l.ino != ino || l.shared != (f[1][3] == 's') || (l.prot&unix.PROT_READ != 0) != (f[1][0] == 'r') ||
+			(l.prot&unix.PROT_WRITE != 0) != (f[1][1] == 'w') || (l.prot&unix.PROT_EXEC != 0) != (f[1][2] == 'x') {
+			t.Errorf("%q parsed as %+v", line, l)
+		}
+	}
+	if len(lines) != want {
+		t.Fatalf("%d lines parsed, want %d", len(lines), want)
+	}
+	for _, bad := range []string{
+		"00400000 rw-s 00001000 00:01 77 x\n",          // no end
+		"00400000-0040200g rw-s 00001000 00:01 77 x\n", // not hex
+		"00400000-00402000 rw- 00001000 00:01 77 x\n",  // short perms
+		"00400000-00402000 rw-s 00001000 0001 77 x\n",  // no minor
+		"00400000-00402000 rw-s 00001000 00:01 7a x\n", // inode not decimal
+		"00400000-00402000 rw-s 00001000 00:01\n",      // no inode
+	} {
+		if _, err := parseMapLines([]byte(bad)); err == nil {
+			t.Errorf("%q parsed", bad)
+		}
 	}
 }
