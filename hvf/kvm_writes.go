@@ -18,14 +18,16 @@ import (
 
 // kvmSelfWrites is this process's tracker of the KVM machines' mappings:
 // one userfaultfd for all (another than the kernel's window tracker, on
-// other mappings).
-var kvmSelfWrites = sync.OnceValues(wp.NewSelf)
+// other mappings); kvmSelfMu serialises its scans (one scratch buffer).
+var (
+	kvmSelfWrites = sync.OnceValues(wp.NewSelf)
+	kvmSelfMu     sync.Mutex
+)
 
 // kvmWrites scans a machine's guest ranges through its host mappings.
 type kvmWrites struct {
 	m    *kvmMachine
 	self *wp.Tracker
-	mu   sync.Mutex // self's scratch buffer
 }
 
 // WriteTracker implements GuestWriteTracker.
@@ -71,9 +73,9 @@ func (w *kvmWrites) Written(ranges []WriteRange) ([]WriteRange, error) {
 	for i, p := range pieces {
 		host[i] = wp.Range{Start: p.host, End: p.host + p.n}
 	}
-	w.mu.Lock()
+	kvmSelfMu.Lock()
 	got, err := w.self.Written(host)
-	w.mu.Unlock()
+	kvmSelfMu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("kvm: %w", err)
 	}

@@ -273,7 +273,6 @@ func (k *Kernel) startForked(machine hvf.Machine, img *ForkImage, fds []int, ram
 		}
 		snap.Regions = append(snap.Regions, r)
 	}
-	var touched []abi.Range
 	if !img.Vfork {
 		if ram == nil {
 			if ram, err = NewChildRAM(forkAddrLimit); err != nil {
@@ -288,7 +287,6 @@ func (k *Kernel) startForked(machine hvf.Machine, img *ForkImage, fds []int, ram
 			}
 			return nil, fmt.Errorf("fork: copy the parent's memory: %w", err)
 		}
-		touched = ram.touched
 	}
 	if err := copied(); err != nil {
 		return nil, err
@@ -310,7 +308,7 @@ func (k *Kernel) startForked(machine hvf.Machine, img *ForkImage, fds []int, ram
 	} else {
 		ownVvar(machine, snap.Regions) // vdso_clock.go
 		if mm, err = NewMMInto(machine, forkAddrLimit, snap, ram); err == nil {
-			mm.trackForked(img.Writes, touched) // mm_track.go
+			mm.trackForked(img.Writes) // mm_track.go
 		}
 	}
 	taken = true

@@ -34,9 +34,6 @@ type ChildRAM struct {
 	// (mm_track.go).
 	track, gen uint64
 	changed    []abi.Range
-	// touched, after CopyFrom, are the ranges it wrote through the
-	// window (trackForked protects them again).
-	touched []abi.Range
 }
 
 // keptRAMMax is the most a RAM may hold and still be kept with its pages
@@ -89,7 +86,6 @@ func (c *ChildRAM) CopyFrom(src int, extents []abi.Range, w ForkWrites) error {
 			return fmt.Errorf("mm: fork extent [%#x, %#x) out of range or order: %w", uint64(r.Start), uint64(r.End), abi.EINVAL)
 		}
 	}
-	c.touched = nil
 	if !c.kept {
 		return copyExtents(src, c.fd, extents)
 	}
@@ -110,7 +106,7 @@ func (c *ChildRAM) CopyFrom(src int, extents []abi.Range, w ForkWrites) error {
 	forkSrc.mu.Lock()
 	defer forkSrc.mu.Unlock()
 	mapped := forkSrc.begin(src, c.limit) // mm_forksrc.go
-	if inc || w.Track != 0 {
+	if w.Track != 0 {
 		// The child's writes are tracked (mm_track.go): the copy goes
 		// through the descriptor, which the trackers do not see, so
 		// nothing needs protecting again after it (protecting 4 MiB
@@ -121,7 +117,6 @@ func (c *ChildRAM) CopyFrom(src int, extents []abi.Range, w ForkWrites) error {
 		}
 		over = nil
 	}
-	c.touched = over
 	for _, r := range over {
 		err := c.w.pieces(r, func(at abi.Addr, b []byte) error {
 			if mapped {

@@ -230,14 +230,14 @@ func (tr *ramTrack) note(dirty []abi.Range, err error) {
 }
 
 // trackForked starts the record of a fork child's RAM, a copy of its
-// parent's as of fork w (Track, Now). The copy wrote touched through the
-// window (ChildRAM.CopyFrom), the rest through the descriptor, which
-// neither tracker sees: only touched is protected again here. The pages
-// the guest's mappings and the window kept from the RAM's previous process
-// are protected since its end (keptWrites); a page that is not reads as
-// written at the end, which errs towards more.
+// parent's as of fork w (Track, Now). The child of a tracked parent copied
+// through the descriptor (ChildRAM.CopyFrom), which neither tracker sees,
+// so nothing needs protecting again: the pages the guest's mappings and
+// the window kept from the RAM's previous process are protected since its
+// end (keptWrites), and a page that is not reads as written at the end,
+// which errs towards more.
 // Preconditions: on the Machine's thread, before the child runs.
-func (m *MM) trackForked(w ForkWrites, touched []abi.Range) {
+func (m *MM) trackForked(w ForkWrites) {
 	if w.Track == 0 {
 		return // nothing to tell the next fork's child: no record
 	}
@@ -245,19 +245,10 @@ func (m *MM) trackForked(w ForkWrites, touched []abi.Range) {
 	if tr == nil {
 		return
 	}
-	m.mu.RLock()
-	defer m.mu.RUnlock()
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
-	var err error
-	if len(touched) > 0 {
-		_, err = m.scanWindow(m.windowPieces(touched))
-	}
 	tr.based, tr.changed = false, nil
-	tr.baseID, tr.baseGen = 0, 0
-	if err == nil {
-		tr.baseID, tr.baseGen = w.Track, w.Now
-	}
+	tr.baseID, tr.baseGen = w.Track, w.Now
 }
 
 // keptWrites is keepRAM's part: the ranges of RAM changed since the fork
