@@ -39,9 +39,6 @@ func (m *kvmMachine) WriteTracker() (WriteScanner, error) {
 	return &kvmWrites{m: m, self: t}, nil
 }
 
-// hostPiece is a guest range and the host address that backs its start.
-type hostPiece struct{ guest, host, n uint64 }
-
 // Written implements WriteScanner: the host pieces of ranges, scanned, and
 // what they report turned back into guest addresses.
 func (w *kvmWrites) Written(ranges []WriteRange) ([]WriteRange, error) {
@@ -51,14 +48,14 @@ func (w *kvmWrites) Written(ranges []WriteRange) ([]WriteRange, error) {
 	if m.closed {
 		return nil, errors.New("kvm: write scan of a closed machine")
 	}
-	var pieces []hostPiece
+	var pieces []HostPiece
 	for _, r := range ranges {
 		at := r.Start
 		err := m.forHost(r.Start, r.End, false, func(host uintptr, a, n uint64) error {
 			if a != at {
 				return fmt.Errorf("kvm: write scan of %#x: no memory there", at)
 			}
-			pieces = append(pieces, hostPiece{guest: a, host: uint64(host), n: n})
+			pieces = append(pieces, HostPiece{Guest: a, Host: uint64(host), N: n})
 			at = a + n
 			return nil
 		})
@@ -69,23 +66,11 @@ func (w *kvmWrites) Written(ranges []WriteRange) ([]WriteRange, error) {
 			return nil, err
 		}
 	}
-	host := make([]wp.Range, len(pieces))
-	for i, p := range pieces {
-		host[i] = wp.Range{Start: p.host, End: p.host + p.n}
-	}
 	kvmSelfMu.Lock()
-	got, err := w.self.Written(host)
+	out, err := GuestWritten(w.self, pieces)
 	kvmSelfMu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("kvm: %w", err)
-	}
-	var out []WriteRange
-	for _, g := range got {
-		for _, p := range pieces {
-			if s, e := max(g.Start, p.host), min(g.End, p.host+p.n); s < e {
-				out = append(out, WriteRange{Start: p.guest + s - p.host, End: p.guest + e - p.host})
-			}
-		}
 	}
 	return out, nil
 }

@@ -38,3 +38,36 @@ type WriteScanner interface {
 type GuestWriteTracker interface {
 	WriteTracker() (WriteScanner, error)
 }
+
+// HostPiece is a host-contiguous piece of guest memory: N bytes at host
+// address Host show guest address Guest.
+type HostPiece struct{ Guest, Host, N uint64 }
+
+// GuestWritten scans pieces with t, a tracker of this process's own
+// mappings, and returns what was written as guest ranges. The caller
+// serialises the scans of t (it has one scratch buffer).
+func GuestWritten(t *WriteTracker, pieces []HostPiece) ([]WriteRange, error) {
+	host := make([]WriteRange, len(pieces))
+	for i, p := range pieces {
+		host[i] = WriteRange{Start: p.Host, End: p.Host + p.N}
+	}
+	got, err := t.Written(host)
+	if err != nil {
+		return nil, err
+	}
+	return guestOf(pieces, got), nil
+}
+
+// guestOf turns host ranges inside pieces into guest ranges, split where
+// pieces end.
+func guestOf(pieces []HostPiece, rs []WriteRange) []WriteRange {
+	var out []WriteRange
+	for _, r := range rs {
+		for _, p := range pieces {
+			if s, e := max(r.Start, p.Host), min(r.End, p.Host+p.N); s < e {
+				out = append(out, WriteRange{Start: p.Guest + s - p.Host, End: p.Guest + e - p.Host})
+			}
+		}
+	}
+	return out
+}

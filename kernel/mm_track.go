@@ -331,14 +331,14 @@ func (m *MM) scanWrites(tr *ramTrack, ranges []abi.Range) ([]abi.Range, error) {
 
 // windowPieces lists the window's host pieces of ranges.
 // Preconditions: m.mu held.
-func (m *MM) windowPieces(ranges []abi.Range) []windowPiece {
-	var pieces []windowPiece
+func (m *MM) windowPieces(ranges []abi.Range) []hvf.HostPiece {
+	var pieces []hvf.HostPiece
 	if m.window == nil {
 		return nil
 	}
 	for _, r := range ranges {
 		m.window.pieces(r, func(at abi.Addr, b []byte) error {
-			pieces = append(pieces, windowPiece{guest: at, host: hostAddrOf(b), n: uint64(len(b))})
+			pieces = append(pieces, hvf.HostPiece{Guest: uint64(at), Host: hostAddrOf(b), N: uint64(len(b))})
 			return nil
 		})
 	}
@@ -347,44 +347,22 @@ func (m *MM) windowPieces(ranges []abi.Range) []windowPiece {
 
 // scanWindow returns the parts of pieces written through the window since
 // their previous scan, and protects them again.
-func (m *MM) scanWindow(pieces []windowPiece) ([]abi.Range, error) {
+func (m *MM) scanWindow(pieces []hvf.HostPiece) ([]abi.Range, error) {
 	self, err := selfTracker()
 	if err != nil {
 		return nil, err
 	}
-	host := make([]hvf.WriteRange, len(pieces))
-	for i, p := range pieces {
-		host[i] = hvf.WriteRange{Start: p.host, End: p.host + p.n}
-	}
 	trackMu.Lock()
-	sw, err := self.Written(host)
+	sw, err := hvf.GuestWritten(self, pieces)
 	trackMu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("mm: track window writes: %w", err)
 	}
-	return guestOfHost(pieces, sw), nil
-}
-
-// windowPiece is a host-contiguous piece of the window: n bytes at host
-// address host showing guest address guest.
-type windowPiece struct {
-	guest abi.Addr
-	host  uint64
-	n     uint64
-}
-
-// guestOfHost turns host ranges inside pieces into guest ranges.
-func guestOfHost(pieces []windowPiece, rs []hvf.WriteRange) []abi.Range {
-	var out []abi.Range
-	for _, r := range rs {
-		for _, p := range pieces {
-			s, e := max(r.Start, p.host), min(r.End, p.host+p.n)
-			if s < e {
-				out = append(out, abi.Range{Start: p.guest + abi.Addr(s-p.host), End: p.guest + abi.Addr(e-p.host)})
-			}
-		}
+	out := make([]abi.Range, len(sw))
+	for i, r := range sw {
+		out[i] = abi.Range{Start: abi.Addr(r.Start), End: abi.Addr(r.End)}
 	}
-	return out
+	return out, nil
 }
 
 // normalRanges sorts rs and merges those that overlap or touch.

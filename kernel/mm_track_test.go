@@ -4,29 +4,10 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/elfuse/elfuse/hvf"
 	"github.com/elfuse/elfuse/kernel/abi"
 )
 
 func rng(s, e abi.Addr) abi.Range { return abi.Range{Start: s, End: e} }
-
-// TestGuestOfHost: host ranges a window scan reports map back to the guest
-// addresses of the pieces they fall in, split where pieces end.
-func TestGuestOfHost(t *testing.T) {
-	pieces := []windowPiece{
-		{guest: 0x10000, host: 0x7f0000000000, n: 0x3000},
-		{guest: 0x13000, host: 0x7f1000000000, n: 0x2000}, // next chunk
-		{guest: 0x40000, host: 0x7f0000003000, n: 0x1000}, // host-adjacent to the first
-	}
-	got := guestOfHost(pieces, []hvf.WriteRange{
-		{Start: 0x7f0000001000, End: 0x7f0000004000}, // the first's end and the third
-		{Start: 0x7f1000001000, End: 0x7f1000002000},
-	})
-	want := []abi.Range{rng(0x11000, 0x13000), rng(0x40000, 0x41000), rng(0x14000, 0x15000)}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("got %v, want %v", got, want)
-	}
-}
 
 func TestNormalRanges(t *testing.T) {
 	got := normalRanges([]abi.Range{rng(0x5000, 0x6000), rng(0x1000, 0x2000), rng(0x2000, 0x3000), rng(0x7000, 0x7000), rng(0x5800, 0x9000)})
